@@ -1,0 +1,350 @@
+//! The `gatehouse` command line. Each command is a thin call into the library.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{LogFormat, Overrides, Settings};
+use crate::crypto::Algorithm;
+use crate::server::{self, AppState};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "An OpenID Connect identity provider with declarative authentication flows"
+)]
+#[command(long_about = "Gatehouse signs users in to your applications with OpenID Connect.\n\
+Realms (clients, policies, flows) are YAML files kept in git; users, sessions and keys live in \
+SQLite (default) or PostgreSQL.\n\nQuick start:  gatehouse serve   (then open http://127.0.0.1:8080/realms/demo/.well-known/openid-configuration)")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// YAML config file; flags and GATEHOUSE_* variables override its values
+    #[arg(long, global = true, env = "GATEHOUSE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH (default sqlite://data/gatehouse.db) or postgres://USER@HOST/DB
+    #[arg(long, global = true, env = "GATEHOUSE_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Directory of realm files (default: realms)
+    #[arg(long, global = true, env = "GATEHOUSE_REALMS_DIR", value_name = "DIR")]
+    pub realms_dir: Option<PathBuf>,
+    /// Directory of flow files that add to or override the built-in flows (default: flows)
+    #[arg(long, global = true, env = "GATEHOUSE_FLOWS_DIR", value_name = "DIR")]
+    pub flows_dir: Option<PathBuf>,
+    /// Master key file, created with mode 0600 if missing (default: data/master.key).
+    /// GATEHOUSE_MASTER_KEY (base64, 32 bytes) takes precedence over the file
+    #[arg(long, global = true, env = "GATEHOUSE_MASTER_KEY_FILE", value_name = "FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Log format
+    #[arg(long, global = true, env = "GATEHOUSE_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server
+    Serve(ServeArgs),
+    /// Manage users
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Validate and apply realm files
+    #[command(subcommand)]
+    Realm(RealmCommand),
+    /// Manage signing keys
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address and port to listen on (default 127.0.0.1:8080)
+    #[arg(long, env = "GATEHOUSE_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// The URL clients reach Gatehouse at (default: http://LISTEN); https makes cookies Secure
+    #[arg(long, env = "GATEHOUSE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user (with --password-stdin, the password is read as one line from stdin)
+    Add {
+        realm: String,
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List a realm's users and their pending required actions
+    List { realm: String },
+    /// Require an action at the user's next sign-in (configure-otp, update-password, …)
+    Require {
+        realm: String,
+        username: String,
+        action: String,
+    },
+    /// Set a user's password, read as one line from stdin
+    SetPassword { realm: String, username: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RealmCommand {
+    /// Validate realm files (a directory or files; default: the realms directory)
+    Check { paths: Vec<PathBuf> },
+    /// Apply the realms directory to the database (records a snapshot of each realm)
+    Apply,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Add a new signing key; the old one keeps verifying until its tokens expire
+    Rotate {
+        realm: String,
+        /// Algorithm of the new key (default: the realm's tokens.signing_alg)
+        #[arg(long, value_parser = ["RS256", "ES256", "EdDSA"])]
+        alg: Option<String>,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.log_format.unwrap_or_default());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn settings(global: &GlobalArgs, serve: Option<&ServeArgs>) -> Result<Settings, String> {
+    Settings::resolve(Overrides {
+        config: global.config.clone(),
+        database_url: global.database_url.clone(),
+        realms_dir: global.realms_dir.clone(),
+        flows_dir: global.flows_dir.clone(),
+        master_key: std::env::var("GATEHOUSE_MASTER_KEY").ok().filter(|k| !k.is_empty()),
+        master_key_file: global.master_key_file.clone(),
+        listen: serve.and_then(|s| s.listen.clone()),
+        public_url: serve.and_then(|s| s.public_url.clone()),
+        log_format: global.log_format,
+    })
+    .map_err(|e| e.to_string())
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve(args) => serve(&cli.global, &args).await,
+        Command::User(cmd) => user(&cli.global, cmd).await,
+        Command::Realm(cmd) => realm(&cli.global, cmd).await,
+        Command::Keys(KeysCommand::Rotate { realm, alg }) => {
+            let app = AppState::load(settings(&cli.global, None)?)
+                .await
+                .map_err(|e| e.to_string())?;
+            let rt = app
+                .realm(&realm)
+                .ok_or_else(|| format!("realm '{realm}' does not exist"))?;
+            let alg = alg
+                .as_deref()
+                .and_then(Algorithm::parse)
+                .unwrap_or(rt.realm.tokens.signing_alg);
+            let kid = crate::oidc::keyring::rotate(&app.store, &app.master_key, &realm, alg)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "realm {realm}: new {} signing key {kid} is active; the previous key stays published until its tokens expire",
+                alg.as_str()
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
+    let settings = settings(global, Some(args))?;
+    let explicit = args.public_url.is_some() || settings.public_url != format!("http://{}", settings.listen);
+    let server = server::start(settings, explicit).await.map_err(|e| e.to_string())?;
+    eprintln!(
+        "Gatehouse is serving {} realm(s) at {} (discovery: {}/realms/<realm>/.well-known/openid-configuration)",
+        server.state.realm_names().len(),
+        server.url(),
+        server.url()
+    );
+    let state = server.state.clone();
+    tokio::select! {
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down: finishing in-flight requests");
+            server.stop().await;
+        }
+    }
+    drop(state);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn read_password_line() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        return Err("no password on stdin (pipe one line, e.g. `echo \"$PASSWORD\" | gatehouse user add …`)".into());
+    }
+    Ok(password)
+}
+
+async fn user(global: &GlobalArgs, cmd: UserCommand) -> Result<(), String> {
+    let app = AppState::load(settings(global, None)?)
+        .await
+        .map_err(|e| e.to_string())?;
+    let app = &*app;
+    match cmd {
+        UserCommand::Add {
+            realm,
+            username,
+            email,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                Some(read_password_line()?)
+            } else {
+                None
+            };
+            let user = crate::admin::create_user(app, &realm, &username, email.as_deref(), password.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("created user {username} (id {}) in realm {realm}", user.id);
+            if password.is_none() {
+                println!(
+                    "note: {username} has no password yet; set one with `gatehouse user set-password {realm} {username}`"
+                );
+            }
+        }
+        UserCommand::List { realm } => {
+            let users = crate::admin::list_users(app, &realm).await.map_err(|e| e.to_string())?;
+            println!("{:<24} {:<32} {:<8} REQUIRED ACTIONS", "USERNAME", "EMAIL", "ENABLED");
+            for (u, actions) in users {
+                println!(
+                    "{:<24} {:<32} {:<8} {}",
+                    u.username,
+                    u.email.unwrap_or_default(),
+                    u.enabled,
+                    actions.join(",")
+                );
+            }
+        }
+        UserCommand::Require {
+            realm,
+            username,
+            action,
+        } => {
+            crate::admin::require_action(app, &realm, &username, &action)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{username} must complete '{action}' at next sign-in");
+        }
+        UserCommand::SetPassword { realm, username } => {
+            let password = read_password_line()?;
+            crate::admin::set_password(app, &realm, &username, &password)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("password of {username} in realm {realm} updated");
+        }
+    }
+    Ok(())
+}
+
+async fn realm(global: &GlobalArgs, cmd: RealmCommand) -> Result<(), String> {
+    let settings = settings(global, None)?;
+    match cmd {
+        RealmCommand::Check { paths } => {
+            let paths = if paths.is_empty() {
+                vec![settings.realms_dir.clone()]
+            } else {
+                paths
+            };
+            let flows = crate::flow::FlowRegistry::load(&settings.flows_dir)
+                .map_err(|errs| errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))?;
+            let mut errors: Vec<String> = Vec::new();
+            let mut count = 0;
+            for path in paths {
+                let loaded = if path.is_dir() {
+                    crate::realm::load_dir(&path)
+                } else {
+                    crate::realm::load::load_file(&path).map(|r| vec![r])
+                };
+                match loaded {
+                    Ok(realms) => {
+                        for r in &realms {
+                            if let Err(e) = flows.check_bindings(r) {
+                                errors.extend(e);
+                            }
+                        }
+                        count += realms.len();
+                    }
+                    Err(e) => errors.extend(e.iter().map(|e| e.to_string())),
+                }
+            }
+            if errors.is_empty() {
+                println!("{count} realm(s) OK");
+                Ok(())
+            } else {
+                Err(format!("{} problem(s) found:\n{}", errors.len(), errors.join("\n")))
+            }
+        }
+        RealmCommand::Apply => {
+            let app = AppState::load(settings).await.map_err(|e| e.to_string())?;
+            for name in app.realm_names() {
+                println!("realm {name}: applied");
+            }
+            Ok(())
+        }
+    }
+}

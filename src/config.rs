@@ -1,0 +1,210 @@
+//! Server settings. Each setting comes from, in order of precedence: a command-line flag, a
+//! `GATEHOUSE_*` environment variable (clap reads both), the YAML config file (`--config`), and
+//! finally a default that works out of the box.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::crypto::PasswordParams;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/gatehouse.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        path: String,
+        line: u64,
+        column: u64,
+        message: String,
+    },
+    #[error("invalid setting {name}: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+/// The config file's shape; every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub database_url: Option<String>,
+    pub realms_dir: Option<PathBuf>,
+    pub flows_dir: Option<PathBuf>,
+    pub master_key_file: Option<PathBuf>,
+    pub password_hashing: Option<PasswordParams>,
+    pub max_concurrent_hashes: Option<usize>,
+    pub key_refresh_interval_secs: Option<u64>,
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Values given on the command line or in the environment; `None` means "not given".
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub realms_dir: Option<PathBuf>,
+    pub flows_dir: Option<PathBuf>,
+    pub master_key: Option<String>,
+    pub master_key_file: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub log_format: Option<LogFormat>,
+}
+
+/// The effective settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    /// Without a trailing slash, e.g. `http://127.0.0.1:8080`.
+    pub public_url: String,
+    pub database_url: String,
+    pub realms_dir: PathBuf,
+    pub flows_dir: PathBuf,
+    /// Base64 master key from `GATEHOUSE_MASTER_KEY`; takes precedence over the key file.
+    pub master_key: Option<String>,
+    pub master_key_file: PathBuf,
+    pub password_hashing: PasswordParams,
+    pub max_concurrent_hashes: usize,
+    pub key_refresh_interval_secs: u64,
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    pub fn resolve(o: Overrides) -> Result<Settings, ConfigError> {
+        let file = match &o.config {
+            Some(path) => read_config_file(path)?,
+            None => ConfigFile::default(),
+        };
+        let listen_text = o.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| ConfigError::Invalid {
+            name: "listen",
+            message: format!("'{listen_text}' is not an ADDRESS:PORT such as 127.0.0.1:8080"),
+        })?;
+        let public_url = match o.public_url.or(file.public_url) {
+            Some(url) => validate_public_url(&url)?,
+            None => format!("http://{listen}"),
+        };
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Ok(Settings {
+            listen,
+            public_url,
+            database_url: o
+                .database_url
+                .or(file.database_url)
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            realms_dir: o.realms_dir.or(file.realms_dir).unwrap_or_else(|| "realms".into()),
+            flows_dir: o.flows_dir.or(file.flows_dir).unwrap_or_else(|| "flows".into()),
+            master_key: o.master_key,
+            master_key_file: o
+                .master_key_file
+                .or(file.master_key_file)
+                .unwrap_or_else(|| "data/master.key".into()),
+            password_hashing: file.password_hashing.unwrap_or_default(),
+            max_concurrent_hashes: file.max_concurrent_hashes.unwrap_or(cores),
+            key_refresh_interval_secs: file.key_refresh_interval_secs.unwrap_or(10),
+            log_format: o.log_format.or(file.log_format).unwrap_or_default(),
+        })
+    }
+
+    /// Whether cookies must carry `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+fn read_config_file(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    serde_saphyr::from_str(&text).map_err(|e| {
+        let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+        ConfigError::Parse {
+            path: path.display().to_string(),
+            line,
+            column,
+            message: e.to_string(),
+        }
+    })
+}
+
+fn validate_public_url(url: &str) -> Result<String, ConfigError> {
+    let parsed = url::Url::parse(url).map_err(|e| ConfigError::Invalid {
+        name: "public_url",
+        message: format!("'{url}' is not a URL: {e}"),
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(ConfigError::Invalid {
+            name: "public_url",
+            message: format!("'{url}' must be an http(s) URL without query or fragment"),
+        });
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_work_out_of_the_box() {
+        let s = Settings::resolve(Overrides::default()).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert_eq!(s.database_url, "sqlite://data/gatehouse.db");
+        assert_eq!(s.realms_dir, PathBuf::from("realms"));
+        assert!(!s.is_https());
+    }
+
+    #[test]
+    fn flags_override_the_file_and_public_url_is_normalised() {
+        let dir = std::env::temp_dir().join(format!("gh-cfg-{}", crate::crypto::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("g.yaml");
+        std::fs::write(&path, "listen: 127.0.0.1:9999\ndatabase_url: sqlite://x.db\n").unwrap();
+        let s = Settings::resolve(Overrides {
+            config: Some(path.clone()),
+            listen: Some("127.0.0.1:7000".into()),
+            public_url: Some("https://id.example.com/".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.listen.port(), 7000);
+        assert_eq!(s.database_url, "sqlite://x.db");
+        assert_eq!(s.public_url, "https://id.example.com");
+        assert!(s.is_https());
+
+        std::fs::write(&path, "listen: 127.0.0.1:9999\nbogus: 1\n").unwrap();
+        let err = Settings::resolve(Overrides {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Parse { line: 2, .. }), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_listen_address_is_explained() {
+        let err = Settings::resolve(Overrides {
+            listen: Some("localhost".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("ADDRESS:PORT"));
+    }
+}

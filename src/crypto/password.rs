@@ -1,0 +1,151 @@
+//! Password hashing with argon2id. Hashing is CPU-heavy by design, so it runs on the blocking
+//! thread pool behind a semaphore: a flood of sign-in attempts queues here instead of starving
+//! the async runtime that serves tokens, JWKS and discovery.
+
+use std::sync::{Arc, OnceLock};
+
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("invalid argon2 parameters: {0}")]
+    Params(String),
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+}
+
+/// argon2id cost parameters. The defaults are OWASP's: m = 19 MiB, t = 2, p = 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for PasswordParams {
+    fn default() -> Self {
+        PasswordParams {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct PasswordHasher {
+    params: Params,
+    permits: Arc<Semaphore>,
+    /// A hash of a random password, verified against when a user does not exist so that the
+    /// response time does not reveal it.
+    dummy_hash: Arc<OnceLock<String>>,
+}
+
+impl PasswordHasher {
+    /// `max_concurrent` bounds how many hashes run at once (default: the number of cores).
+    pub fn new(params: PasswordParams, max_concurrent: usize) -> Result<Self, PasswordError> {
+        let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
+            .map_err(|e| PasswordError::Params(e.to_string()))?;
+        Ok(PasswordHasher {
+            params,
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            dummy_hash: Arc::new(OnceLock::new()),
+        })
+    }
+
+    /// How many hashes are waiting for a permit or running right now is not tracked; this
+    /// tells how many permits are free.
+    pub fn available_permits(&self) -> usize {
+        self.permits.available_permits()
+    }
+
+    pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
+        let password = password.to_owned();
+        let params = self.params.clone();
+        self.run(move || hash_blocking(&params, &password)).await?
+    }
+
+    /// Checks `password` against a stored PHC hash; `None` (no such user or no password)
+    /// costs the same as a wrong password and returns false.
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, PasswordError> {
+        let stored = match stored {
+            Some(s) => s.to_owned(),
+            None => self.dummy_hash()?,
+        };
+        let known = !stored.is_empty();
+        let password = password.to_owned();
+        let ok = self
+            .run(move || {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), stored.as_str())
+                    .is_ok()
+            })
+            .await?;
+        Ok(ok && known)
+    }
+
+    fn dummy_hash(&self) -> Result<String, PasswordError> {
+        if let Some(h) = self.dummy_hash.get() {
+            return Ok(h.clone());
+        }
+        let h = hash_blocking(&self.params, &super::random_token())?;
+        Ok(self.dummy_hash.get_or_init(|| h).clone())
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, PasswordError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| PasswordError::Hash(e.to_string()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| PasswordError::Hash(e.to_string()))
+    }
+}
+
+fn hash_blocking(params: &Params, password: &str) -> Result<String, PasswordError> {
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let salt = super::random_bytes(16);
+    argon
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| PasswordError::Hash(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> PasswordHasher {
+        PasswordHasher::new(
+            PasswordParams {
+                memory_kib: 64,
+                iterations: 1,
+                parallelism: 1,
+            },
+            2,
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_and_reject() {
+        let h = cheap();
+        let stored = h.hash("correct horse").await.unwrap();
+        assert!(stored.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+        assert!(h.verify("correct horse", Some(&stored)).await.unwrap());
+        assert!(!h.verify("wrong", Some(&stored)).await.unwrap());
+        assert!(!h.verify("anything", None).await.unwrap());
+        assert!(!h.verify("x", Some("not a hash")).await.unwrap());
+    }
+
+    #[test]
+    fn default_parameters_are_owasp() {
+        let p = PasswordParams::default();
+        assert_eq!((p.memory_kib, p.iterations, p.parallelism), (19456, 2, 1));
+    }
+}

@@ -1,0 +1,47 @@
+//! `cookie`: an existing SSO session signs the user in without a page, unless the client
+//! asked for a fresh sign-in (`prompt=login`) or the session is older than `max_age`.
+
+use std::collections::HashMap;
+
+use super::Authenticator;
+use crate::flow::{EngineError, FlowContext, StepResult};
+
+pub struct Cookie;
+
+#[async_trait::async_trait]
+impl Authenticator for Cookie {
+    fn name(&self) -> &'static str {
+        "cookie"
+    }
+
+    fn amr(&self) -> Option<&'static str> {
+        None
+    }
+
+    async fn authenticate(&self, ctx: &mut FlowContext<'_>) -> Result<StepResult, EngineError> {
+        let Some(session) = ctx.sso_session.clone() else {
+            return Ok(StepResult::Attempted);
+        };
+        if ctx.request.prompt_login && !ctx.request.prompt_none {
+            return Ok(StepResult::Attempted);
+        }
+        if let Some(max_age) = ctx.request.max_age
+            && crate::store::now() - session.auth_time > max_age
+        {
+            return Ok(StepResult::Attempted);
+        }
+        ctx.flow.user_id = Some(session.user_id.clone());
+        ctx.flow.sso_session_id = Some(session.id.clone());
+        ctx.flow.auth_time = Some(session.auth_time);
+        ctx.flow.amr = serde_json::from_str(&session.amr).unwrap_or_default();
+        Ok(StepResult::Success)
+    }
+
+    async fn action(
+        &self,
+        ctx: &mut FlowContext<'_>,
+        _form: &HashMap<String, String>,
+    ) -> Result<StepResult, EngineError> {
+        self.authenticate(ctx).await
+    }
+}

@@ -1,0 +1,106 @@
+//! The flow engine: sign-ins run as declarative flows (see `flows/` and DESIGN.md), with
+//! Keycloak's requirement semantics. Execution state lives in the authentication session in
+//! the database, so a sign-in survives a restart or a move to another node.
+
+pub mod authenticators;
+mod engine;
+pub mod model;
+mod registry;
+pub mod routes;
+pub mod sign_in;
+
+use serde::{Deserialize, Serialize};
+
+pub use engine::{Outcome, run};
+pub use model::{Flow, FlowError, Requirement, Step, StepKind};
+pub use registry::FlowRegistry;
+
+use crate::oidc::authorize::AuthorizeRequest;
+use crate::realm::Realm;
+use crate::server::AppState;
+use crate::store::entity::sso_session;
+
+/// Errors that stop a sign-in (as opposed to a wrong password, which is a page).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Password(#[from] crate::crypto::PasswordError),
+    #[error("flow '{0}' does not exist")]
+    UnknownFlow(String),
+    #[error("the flow finished without identifying a user")]
+    NoUser,
+}
+
+/// A page an authenticator asks the browser to show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub template: &'static str,
+    pub context: serde_json::Value,
+}
+
+impl Page {
+    pub fn new(template: &'static str, context: serde_json::Value) -> Page {
+        Page { template, context }
+    }
+}
+
+/// What one step decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepResult {
+    Success,
+    /// Not applicable (e.g. no SSO cookie): try the next alternative.
+    Attempted,
+    Challenge(Page),
+    /// The sign-in cannot go on (e.g. access denied).
+    Failure(String),
+}
+
+/// The persisted state of one sign-in in progress.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct FlowState {
+    pub flow: String,
+    pub csrf: String,
+    pub user_id: Option<String>,
+    /// Paths (e.g. `1.0`) of steps that succeeded.
+    pub completed: Vec<String>,
+    /// The step whose page is showing.
+    pub challenge: Option<String>,
+    pub amr: Vec<String>,
+    pub auth_time: Option<i64>,
+    /// Set when an existing SSO session signed the user in.
+    pub sso_session_id: Option<String>,
+    /// The steps taken, for the sign-in event.
+    pub trace: Vec<String>,
+}
+
+/// What authenticators see and change.
+pub struct FlowContext<'a> {
+    pub app: &'a AppState,
+    pub realm: &'a Realm,
+    pub request: &'a AuthorizeRequest,
+    pub flow: &'a mut FlowState,
+    pub sso_session: Option<sso_session::Model>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl FlowContext<'_> {
+    /// Records a security event; a failure to record is logged, not fatal to the sign-in.
+    pub async fn event(&self, kind: &str, user_id: Option<&str>, details: serde_json::Value) {
+        crate::events::record(
+            &self.app.store,
+            crate::store::NewEvent {
+                realm: self.realm.name.clone(),
+                kind: kind.to_string(),
+                user_id: user_id.map(String::from),
+                client_id: Some(self.request.client_id.clone()),
+                ip: self.ip.clone(),
+                user_agent: self.user_agent.clone(),
+                details,
+            },
+        )
+        .await;
+    }
+}

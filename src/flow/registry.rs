@@ -1,0 +1,83 @@
+//! The flows a server knows: the built-in ones, overridden or extended by files in the
+//! flows directory.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::model::{self, Flow, FlowError};
+use crate::realm::Realm;
+
+const BUILT_IN: &[(&str, &str)] = &[("browser.yaml", include_str!("../../flows/browser.yaml"))];
+
+#[derive(Debug, Clone, Default)]
+pub struct FlowRegistry {
+    flows: HashMap<String, Arc<Flow>>,
+}
+
+impl FlowRegistry {
+    /// Loads the built-in flows, then every `*.yaml` in `dir` (if it exists) on top.
+    pub fn load(dir: &Path) -> Result<FlowRegistry, Vec<FlowError>> {
+        let mut sources: Vec<(String, String)> = BUILT_IN
+            .iter()
+            .map(|(n, t)| (format!("(built-in) flows/{n}"), t.to_string()))
+            .collect();
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            let mut paths: Vec<_> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+                .collect();
+            paths.sort();
+            for p in paths {
+                let text = std::fs::read_to_string(&p).map_err(|e| {
+                    vec![FlowError {
+                        path: p.display().to_string(),
+                        line: 0,
+                        column: 0,
+                        message: e.to_string(),
+                    }]
+                })?;
+                sources.push((p.display().to_string(), text));
+            }
+        }
+        let mut flows = HashMap::new();
+        let mut errors = Vec::new();
+        for (path, text) in sources {
+            match model::parse(&path, &text) {
+                Ok(flow) => {
+                    flows.insert(flow.name.clone(), Arc::new(flow));
+                }
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(FlowRegistry { flows })
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Flow>> {
+        self.flows.get(name).cloned()
+    }
+
+    /// Every browser flow a realm or its clients name must exist.
+    pub fn check_bindings(&self, realm: &Realm) -> Result<(), Vec<String>> {
+        let mut missing = Vec::new();
+        let wanted = std::iter::once(("realm", &realm.flows.browser)).chain(
+            realm
+                .clients
+                .values()
+                .filter_map(|c| c.browser_flow.as_ref().map(|f| (c.client_id.as_str(), f))),
+        );
+        for (owner, name) in wanted {
+            if !self.flows.contains_key(name) {
+                missing.push(format!(
+                    "realm '{}': {owner} binds browser flow '{name}', which does not exist",
+                    realm.name
+                ));
+            }
+        }
+        if missing.is_empty() { Ok(()) } else { Err(missing) }
+    }
+}

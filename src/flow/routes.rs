@@ -1,0 +1,125 @@
+//! HTTP handlers of the sign-in pages: thin wrappers that extract, call `sign_in`, render.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum_extra::extract::CookieJar;
+use serde_json::Value;
+
+use super::sign_in::{self, Next};
+use crate::server::{AppState, RealmRuntime};
+use crate::web::{cookies, pages};
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new().route("/realms/{realm}/login-actions/authenticate", get(show).post(submit))
+}
+
+pub fn action_url(realm: &str) -> String {
+    format!("/realms/{realm}/login-actions/authenticate")
+}
+
+/// Who is asking, from the request.
+pub fn client_of(jar: &CookieJar, headers: &HeaderMap, peer: Option<SocketAddr>) -> sign_in::Client {
+    sign_in::Client {
+        sso_cookie: jar.get(cookies::SSO_COOKIE).map(|c| c.value().to_string()),
+        ip: peer.map(|p| p.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(512).collect()),
+    }
+}
+
+async fn show(
+    State(app): State<Arc<AppState>>,
+    Path(realm): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    headers: HeaderMap,
+) -> Response {
+    run(app, realm, jar, headers, peer, HashMap::new()).await
+}
+
+async fn submit(
+    State(app): State<Arc<AppState>>,
+    Path(realm): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    run(app, realm, jar, headers, peer, form).await
+}
+
+async fn run(
+    app: Arc<AppState>,
+    realm: String,
+    jar: CookieJar,
+    headers: HeaderMap,
+    peer: SocketAddr,
+    form: HashMap<String, String>,
+) -> Response {
+    let Some(rt) = app.realm(&realm) else {
+        return pages::error(&app, None, StatusCode::NOT_FOUND, "This realm does not exist.");
+    };
+    let who = client_of(&jar, &headers, Some(peer));
+    let auth_cookie = jar.get(cookies::AUTH_COOKIE).map(|c| c.value().to_string());
+    let next = sign_in::resume(&app, &rt, auth_cookie.as_deref(), &form, &who).await;
+    respond(&app, &rt, jar, next)
+}
+
+/// Renders what the sign-in decided.
+pub fn respond(app: &AppState, rt: &RealmRuntime, jar: CookieJar, next: Result<Next, super::EngineError>) -> Response {
+    let secure = app.settings.is_https();
+    let realm = &rt.realm.name;
+    match next {
+        Ok(Next::Page {
+            page,
+            csrf,
+            auth_cookie,
+        }) => {
+            let mut ctx = page.context;
+            if let Value::Object(obj) = &mut ctx {
+                obj.insert("csrf".into(), Value::String(csrf));
+                obj.insert("action".into(), Value::String(action_url(realm)));
+            }
+            let jar = match auth_cookie {
+                Some(token) => jar.add(cookies::build(cookies::AUTH_COOKIE, token, realm, secure)),
+                None => jar,
+            };
+            (jar, pages::render(app, Some(rt), StatusCode::OK, page.template, ctx)).into_response()
+        }
+        Ok(Next::Respond {
+            target,
+            result,
+            sso_cookie,
+        }) => {
+            let mut jar = jar.add(cookies::removal(cookies::AUTH_COOKIE, realm, secure));
+            if let Some(token) = sso_cookie {
+                jar = jar.add(cookies::build(cookies::SSO_COOKIE, token, realm, secure));
+            }
+            let response = pages::authorization_response(app, rt, &target, result.as_deref());
+            (jar, response).into_response()
+        }
+        Ok(Next::Error(message)) => {
+            let jar = jar.add(cookies::removal(cookies::AUTH_COOKIE, realm, secure));
+            (jar, pages::error(app, Some(rt), StatusCode::BAD_REQUEST, &message)).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in failed");
+            pages::error(
+                app,
+                Some(rt),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side. Please try again.",
+            )
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Checking tokens we issued: userinfo (OIDC Core §5.3), introspection (RFC 7662) and
+//! revocation (RFC 7009).
+
+use serde_json::{Map, Value, json};
+
+use super::error::OAuthError;
+use super::tokens::{AccessClaims, user_claims};
+use crate::crypto::sha256_hex;
+use crate::realm::Client;
+use crate::server::{AppState, RealmRuntime};
+
+/// Verifies an access token's signature, issuer and expiry, then that its grant (or, for a
+/// token without one, the token itself) has not been revoked.
+pub async fn verify_access_token(state: &AppState, rt: &RealmRuntime, token: &str) -> Result<AccessClaims, OAuthError> {
+    let keys = state
+        .keys
+        .get(&rt.realm.name)
+        .ok_or_else(|| OAuthError::server_error("no signing keys"))?;
+    let claims: AccessClaims = keys
+        .verifying
+        .verify(token, &rt.issuer, None)
+        .map_err(|_| OAuthError::invalid_token("the access token is invalid or expired"))?;
+    let revoked = match &claims.gid {
+        Some(gid) => state.store.grant(gid).await?.is_none_or(|g| g.revoked_at.is_some()),
+        None => state.store.is_jti_revoked(&claims.jti).await?,
+    };
+    if revoked {
+        return Err(OAuthError::invalid_token("the access token has been revoked"));
+    }
+    Ok(claims)
+}
+
+/// The userinfo response for a valid access token.
+pub async fn userinfo(state: &AppState, rt: &RealmRuntime, token: &str) -> Result<Value, OAuthError> {
+    let claims = verify_access_token(state, rt, token).await?;
+    let scopes: Vec<&str> = claims.scope.split_ascii_whitespace().collect();
+    if !scopes.contains(&"openid") {
+        return Err(OAuthError {
+            code: "insufficient_scope",
+            description: "userinfo needs the openid scope".into(),
+            status: axum::http::StatusCode::FORBIDDEN,
+            www_authenticate: Some("Bearer error=\"insufficient_scope\", scope=\"openid\"".into()),
+        });
+    }
+    let user = state
+        .store
+        .find_user(&claims.sub)
+        .await?
+        .filter(|u| u.enabled && u.realm == rt.realm.name)
+        .ok_or_else(|| OAuthError::invalid_token("the user no longer exists"))?;
+    let mut out = user_claims(&user, &scopes);
+    // Claims requested for userinfo with the `claims` parameter are released too.
+    if let Some(gid) = &claims.gid
+        && let Some(grant) = state.store.grant(gid).await?
+        && let Ok(facts) = serde_json::from_str::<super::tokens::SignInFacts>(&grant.data)
+        && let Some(requested) = facts
+            .claims
+            .as_ref()
+            .and_then(|c| c.get("userinfo"))
+            .and_then(Value::as_object)
+    {
+        let all = user_claims(&user, &["profile", "email"]);
+        for name in requested.keys() {
+            if let Some(v) = all.get(name) {
+                out.insert(name.clone(), v.clone());
+            }
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+/// RFC 7662: any authenticated client of the realm may introspect; inactive tokens say only
+/// `{"active": false}`.
+pub async fn introspect(state: &AppState, rt: &RealmRuntime, token: &str) -> Result<Value, OAuthError> {
+    if token.matches('.').count() == 2 {
+        return Ok(match verify_access_token(state, rt, token).await {
+            Ok(c) => {
+                let mut m = Map::new();
+                m.insert("active".into(), json!(true));
+                m.insert("token_type".into(), json!("Bearer"));
+                m.insert("scope".into(), json!(c.scope));
+                m.insert("client_id".into(), json!(c.client_id));
+                m.insert("sub".into(), json!(c.sub));
+                m.insert("aud".into(), c.aud);
+                m.insert("iss".into(), json!(c.iss));
+                m.insert("exp".into(), json!(c.exp));
+                m.insert("iat".into(), json!(c.iat));
+                m.insert("jti".into(), json!(c.jti));
+                if let Some(u) = c.preferred_username {
+                    m.insert("username".into(), json!(u));
+                }
+                if let Some(sid) = c.sid {
+                    m.insert("sid".into(), json!(sid));
+                }
+                Value::Object(m)
+            }
+            Err(e) if e.code == "server_error" => return Err(e),
+            Err(_) => json!({ "active": false }),
+        });
+    }
+    let hash = sha256_hex(token.as_bytes());
+    Ok(match state.store.live_refresh_token(&hash).await? {
+        Some((t, g)) if g.realm == rt.realm.name => json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "scope": g.scope,
+            "client_id": g.client_id,
+            "sub": g.user_id,
+            "exp": t.expires_at,
+            "iat": t.created_at,
+            "iss": rt.issuer,
+        }),
+        _ => json!({ "active": false }),
+    })
+}
+
+/// RFC 7009: revokes a refresh token's grant, or an access token (its grant if it has one).
+/// Unknown or foreign tokens are answered with success, as the RFC asks.
+pub async fn revoke(state: &AppState, rt: &RealmRuntime, client: &Client, token: &str) -> Result<(), OAuthError> {
+    if token.matches('.').count() == 2 {
+        let Some(keys) = state.keys.get(&rt.realm.name) else {
+            return Ok(());
+        };
+        // Expired tokens need no revocation; invalid ones are ignored.
+        if let Ok(c) = keys.verifying.verify::<AccessClaims>(token, &rt.issuer, None)
+            && c.client_id == client.client_id
+        {
+            match &c.gid {
+                Some(gid) => state.store.revoke_grant(gid).await?,
+                None => state.store.revoke_jti(&c.jti, c.exp).await?,
+            }
+        }
+        return Ok(());
+    }
+    let hash = sha256_hex(token.as_bytes());
+    if let Some(gid) = state.store.grant_of_refresh_token(&hash).await?
+        && let Some(grant) = state.store.grant(&gid).await?
+        && grant.client_id == client.client_id
+        && grant.realm == rt.realm.name
+    {
+        state.store.revoke_grant(&gid).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,14 @@
+//! The OpenID Connect provider: discovery, JWKS, authorize, token, userinfo, introspection,
+//! revocation and logout. Domain logic lives in the files below; `routes` only extracts,
+//! calls and renders.
+
+pub mod authorize;
+pub mod client_auth;
+pub mod discovery;
+pub mod error;
+pub mod introspection;
+pub mod keyring;
+pub mod logout;
+pub mod routes;
+pub mod token;
+pub mod tokens;

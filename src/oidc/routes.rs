@@ -1,0 +1,387 @@
+//! HTTP handlers for the OIDC endpoints (paths as Keycloak's, see DESIGN.md).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use serde_json::json;
+
+use super::authorize::{self, AuthorizeError};
+use super::error::OAuthError;
+use super::logout::{self, LogoutTarget};
+use super::token::{self, TokenForm};
+use super::{client_auth, introspection};
+use crate::crypto::{constant_time_eq, random_token, sha256_hex};
+use crate::flow::routes::{client_of, respond};
+use crate::flow::sign_in;
+use crate::server::{AppState, RealmRuntime};
+use crate::web::{cookies, pages};
+
+pub fn routes() -> Router<Arc<AppState>> {
+    let oidc = "/realms/{realm}/protocol/openid-connect";
+    Router::new()
+        .route("/realms/{realm}/.well-known/openid-configuration", get(discovery))
+        .route(&format!("{oidc}/certs"), get(jwks))
+        .route(
+            &format!("{oidc}/auth"),
+            get(authorize_endpoint).post(authorize_endpoint),
+        )
+        .route(&format!("{oidc}/token"), post(token_endpoint))
+        .route(&format!("{oidc}/userinfo"), get(userinfo).post(userinfo))
+        .route(&format!("{oidc}/token/introspect"), post(introspect))
+        .route(&format!("{oidc}/revoke"), post(revoke))
+        .route(&format!("{oidc}/logout"), get(logout_endpoint).post(logout_endpoint))
+}
+
+type AppStateRef = State<Arc<AppState>>;
+
+fn json_bytes(body: bytes::Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn realm_not_found() -> Response {
+    (StatusCode::NOT_FOUND, axum::Json(json!({ "error": "realm not found" }))).into_response()
+}
+
+/// Parses an `application/x-www-form-urlencoded` body or query; repeated parameters are an
+/// error (RFC 6749 §3.1).
+fn parse_params(raw: &[u8]) -> Result<HashMap<String, String>, String> {
+    let mut out = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(raw) {
+        if out.insert(k.to_string(), v.into_owned()).is_some() {
+            return Err(format!("parameter '{k}' is repeated"));
+        }
+    }
+    Ok(out)
+}
+
+async fn discovery(State(app): AppStateRef, Path(realm): Path<String>) -> Response {
+    match app.realm(&realm) {
+        Some(rt) => json_bytes(rt.discovery_json.clone()),
+        None => realm_not_found(),
+    }
+}
+
+async fn jwks(State(app): AppStateRef, Path(realm): Path<String>) -> Response {
+    match app.keys.get(&realm) {
+        Some(keys) if app.realm(&realm).is_some() => json_bytes(keys.jwks_json.clone()),
+        _ => realm_not_found(),
+    }
+}
+
+// Handlers take one extractor per input; grouping them would only hide that.
+#[allow(clippy::too_many_arguments)]
+async fn authorize_endpoint(
+    State(app): AppStateRef,
+    Path(realm): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(rt) = app.realm(&realm) else {
+        return pages::error(&app, None, StatusCode::NOT_FOUND, "This realm does not exist.");
+    };
+    let raw = if method == Method::POST {
+        body.to_vec()
+    } else {
+        query.unwrap_or_default().into_bytes()
+    };
+    let params = match parse_params(&raw) {
+        Ok(p) => p,
+        Err(e) => {
+            return pages::error(
+                &app,
+                Some(&rt),
+                StatusCode::BAD_REQUEST,
+                &format!("The sign-in request is malformed: {e}."),
+            );
+        }
+    };
+    let request = match authorize::validate(&rt.realm, &params) {
+        Ok(r) => r,
+        Err(AuthorizeError::Page(e)) => return pages::error(&app, Some(&rt), StatusCode::BAD_REQUEST, &e.0),
+        Err(AuthorizeError::Redirect { target, error }) => {
+            return pages::authorization_response(&app, &rt, &target, Err(&error));
+        }
+    };
+    let who = client_of(&jar, &headers, Some(peer));
+    let next = sign_in::begin(&app, &rt, request, &who).await;
+    respond(&app, &rt, jar, next)
+}
+
+async fn token_endpoint(
+    State(app): AppStateRef,
+    Path(realm): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(rt) = app.realm(&realm) else {
+        return realm_not_found();
+    };
+    let result = async {
+        let params = parse_params(&body).map_err(OAuthError::invalid_request)?;
+        let form: TokenForm = serde_json::from_value(json!(params))
+            .map_err(|e| OAuthError::invalid_request(format!("malformed request: {e}")))?;
+        let presented = client_auth::presented(&headers, form.client_id.as_deref(), form.client_secret.as_deref())?;
+        let client = client_auth::authenticate(&rt.realm, &presented)?;
+        token::exchange(&app, &rt, client, &form).await
+    }
+    .await;
+    match result {
+        Ok(response) => {
+            let mut r = axum::Json(response).into_response();
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r.headers_mut()
+                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// RFC 6750: the token from `Authorization: Bearer`, or the `access_token` form field.
+fn bearer(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    let from_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|t| t.trim().to_string());
+    from_header.or_else(|| parse_params(body).ok()?.remove("access_token"))
+}
+
+async fn userinfo(State(app): AppStateRef, Path(realm): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(rt) = app.realm(&realm) else {
+        return realm_not_found();
+    };
+    let Some(token) = bearer(&headers, &body) else {
+        let mut r = StatusCode::UNAUTHORIZED.into_response();
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"gatehouse\""),
+        );
+        return r;
+    };
+    match introspection::userinfo(&app, &rt, &token).await {
+        Ok(claims) => {
+            let mut r = axum::Json(claims).into_response();
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Shared by introspection and revocation: parse the form and authenticate the client.
+fn authenticated_form<'r>(
+    rt: &'r RealmRuntime,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(HashMap<String, String>, &'r crate::realm::Client), OAuthError> {
+    let params = parse_params(body).map_err(OAuthError::invalid_request)?;
+    let presented = client_auth::presented(
+        headers,
+        params.get("client_id").map(String::as_str),
+        params.get("client_secret").map(String::as_str),
+    )?;
+    let client = client_auth::authenticate(&rt.realm, &presented)?;
+    Ok((params, client))
+}
+
+async fn introspect(State(app): AppStateRef, Path(realm): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(rt) = app.realm(&realm) else {
+        return realm_not_found();
+    };
+    let result = async {
+        let (params, client) = authenticated_form(&rt, &headers, &body)?;
+        if client.is_public() {
+            return Err(OAuthError::invalid_client("public clients may not introspect", false));
+        }
+        let token = params
+            .get("token")
+            .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+        introspection::introspect(&app, &rt, token).await
+    }
+    .await;
+    match result {
+        Ok(v) => {
+            let mut r = axum::Json(v).into_response();
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn revoke(State(app): AppStateRef, Path(realm): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(rt) = app.realm(&realm) else {
+        return realm_not_found();
+    };
+    let result = async {
+        let (params, client) = authenticated_form(&rt, &headers, &body)?;
+        let token = params
+            .get("token")
+            .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+        introspection::revoke(&app, &rt, client, token).await
+    }
+    .await;
+    match result {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// RP-initiated logout. With a valid `id_token_hint` the session ends at once; without one,
+/// the user confirms on a page (so a third-party page cannot sign them out).
+async fn logout_endpoint(
+    State(app): AppStateRef,
+    Path(realm): Path<String>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    jar: CookieJar,
+    body: Bytes,
+) -> Response {
+    let Some(rt) = app.realm(&realm) else {
+        return pages::error(&app, None, StatusCode::NOT_FOUND, "This realm does not exist.");
+    };
+    let raw = if method == Method::POST {
+        body.to_vec()
+    } else {
+        query.unwrap_or_default().into_bytes()
+    };
+    let params = match parse_params(&raw) {
+        Ok(p) => p,
+        Err(e) => {
+            return pages::error(
+                &app,
+                Some(&rt),
+                StatusCode::BAD_REQUEST,
+                &format!("The logout request is malformed: {e}."),
+            );
+        }
+    };
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let hint = match get("id_token_hint") {
+        Some(h) => match logout::parse_hint(&app, &rt, h) {
+            Some(h) => Some(h),
+            None => {
+                return pages::error(
+                    &app,
+                    Some(&rt),
+                    StatusCode::BAD_REQUEST,
+                    "The id_token_hint is not valid.",
+                );
+            }
+        },
+        None => None,
+    };
+    let target = match logout::target(
+        &rt,
+        hint.as_ref(),
+        get("client_id"),
+        get("post_logout_redirect_uri"),
+        get("state"),
+    ) {
+        Ok(t) => t,
+        Err(message) => return pages::error(&app, Some(&rt), StatusCode::BAD_REQUEST, &message),
+    };
+    let secure = app.settings.is_https();
+    let session_cookie = jar.get(cookies::SSO_COOKIE).map(|c| c.value().to_string());
+    // Without a hint, ask first; the confirmation form carries a CSRF token bound to the
+    // session cookie.
+    let csrf_expected = session_cookie
+        .as_deref()
+        .map(|c| sha256_hex(format!("logout:{c}").as_bytes()));
+    let confirmed = method == Method::POST
+        && get("confirm") == Some("yes")
+        && matches!((get("csrf"), &csrf_expected), (Some(a), Some(b)) if constant_time_eq(a.as_bytes(), b.as_bytes()));
+    if hint.is_none() && !confirmed && session_cookie.is_some() {
+        let carry: Vec<(&str, &str)> = ["client_id", "post_logout_redirect_uri", "state"]
+            .into_iter()
+            .filter_map(|k| get(k).map(|v| (k, v)))
+            .collect();
+        let ctx = json!({
+            "action": format!("/realms/{realm}/protocol/openid-connect/logout"),
+            "csrf": csrf_expected.unwrap_or_else(random_token),
+            "carry": carry,
+        });
+        return pages::render(&app, Some(&rt), StatusCode::OK, "logout_confirm.html", ctx);
+    }
+    // End the browser's session, and the hint's session if it names another one.
+    let idle = rt.realm.tokens.sso_idle.as_secs();
+    let mut ended = Vec::new();
+    if let Some(cookie) = &session_cookie
+        && let Ok(Some(s)) = app
+            .store
+            .active_sso_session(&rt.realm.name, &sha256_hex(cookie.as_bytes()), idle)
+            .await
+    {
+        ended.push((s.id, s.user_id));
+    }
+    if let Some(sid) = hint.as_ref().and_then(|h| h.sid.clone())
+        && !ended.iter().any(|(id, _)| *id == sid)
+        && let Ok(Some(s)) = app.store.live_sso_session_by_id(&sid, idle).await
+        && hint.as_ref().is_some_and(|h| h.sub == s.user_id)
+    {
+        ended.push((s.id, s.user_id));
+    }
+    for (sid, user_id) in &ended {
+        if let Err(e) = app.store.end_sso_session(sid).await {
+            tracing::error!(error = %e, "could not end session");
+            return pages::error(
+                &app,
+                Some(&rt),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Signing out failed; please try again.",
+            );
+        }
+        crate::events::record(
+            &app.store,
+            crate::store::NewEvent {
+                realm: rt.realm.name.clone(),
+                kind: "logout".into(),
+                user_id: Some(user_id.clone()),
+                details: json!({ "sid": sid }),
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    let jar = jar.add(cookies::removal(cookies::SSO_COOKIE, &realm, secure));
+    match target {
+        LogoutTarget::Redirect(url) => {
+            let mut r = StatusCode::FOUND.into_response();
+            if let Ok(v) = HeaderValue::from_str(&url) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            (jar, r).into_response()
+        }
+        LogoutTarget::Page => {
+            let ctx = json!({ "heading": "You are signed out", "message": "You can close this window." });
+            (jar, pages::render(&app, Some(&rt), StatusCode::OK, "info.html", ctx)).into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_parameters_are_refused() {
+        assert!(parse_params(b"a=1&b=2").is_ok());
+        assert!(parse_params(b"a=1&a=2").is_err());
+    }
+}

@@ -1,0 +1,305 @@
+//! The token endpoint's grants: authorization_code, refresh_token, client_credentials.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::OAuthError;
+use super::tokens::{self, SignInFacts, TokenInput};
+use crate::crypto::{random_token, sha256_hex};
+use crate::realm::{Client, GrantType};
+use crate::server::{AppState, RealmRuntime};
+use crate::store::entity::grant;
+use crate::store::{CodeExchange, RefreshRotation, now};
+
+/// The form fields of a token request.
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenForm {
+    pub grant_type: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub refresh_token: Option<String>,
+    pub scope: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_expires_in: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    pub scope: String,
+}
+
+pub async fn exchange(
+    state: &AppState,
+    rt: &RealmRuntime,
+    client: &Client,
+    form: &TokenForm,
+) -> Result<TokenResponse, OAuthError> {
+    match form.grant_type.as_deref() {
+        Some("authorization_code") => authorization_code(state, rt, client, form).await,
+        Some("refresh_token") => refresh_token(state, rt, client, form).await,
+        Some("client_credentials") => client_credentials(state, rt, client, form),
+        Some(other) => Err(OAuthError::unsupported_grant_type(format!(
+            "grant_type '{other}' is not supported"
+        ))),
+        None => Err(OAuthError::invalid_request("grant_type is missing")),
+    }
+}
+
+fn require_grant(client: &Client, grant: GrantType) -> Result<(), OAuthError> {
+    if client.allows(grant) {
+        Ok(())
+    } else {
+        Err(OAuthError::unauthorized_client(format!(
+            "this client may not use {}",
+            grant.as_str()
+        )))
+    }
+}
+
+async fn authorization_code(
+    state: &AppState,
+    rt: &RealmRuntime,
+    client: &Client,
+    form: &TokenForm,
+) -> Result<TokenResponse, OAuthError> {
+    require_grant(client, GrantType::AuthorizationCode)?;
+    let code = form
+        .code
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
+    let code_hash = sha256_hex(code.as_bytes());
+    let claimed = match state.store.claim_code(&code_hash).await? {
+        CodeExchange::Claimed(c) => c,
+        CodeExchange::Reused => {
+            tracing::warn!(client = %client.client_id, "authorization code replayed; its grant is revoked");
+            return Err(OAuthError::invalid_grant(
+                "the code was already used; tokens issued for it are revoked",
+            ));
+        }
+        CodeExchange::Expired => return Err(OAuthError::invalid_grant("the code has expired")),
+        CodeExchange::Unknown => return Err(OAuthError::invalid_grant("the code is not valid")),
+    };
+    if claimed.client_id != client.client_id || claimed.realm != rt.realm.name {
+        return Err(OAuthError::invalid_grant("the code was issued to another client"));
+    }
+    if form.redirect_uri.as_deref() != Some(claimed.redirect_uri.as_str()) {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    let facts: SignInFacts =
+        serde_json::from_str(&claimed.data).map_err(|_| OAuthError::server_error("stored code is unreadable"))?;
+    match (&facts.code_challenge, form.code_verifier.as_deref()) {
+        (Some(challenge), Some(verifier)) if tokens::pkce_matches(challenge, verifier) => {}
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier does not match the code_challenge",
+            ));
+        }
+        (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is missing")),
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier sent but no code_challenge was",
+            ));
+        }
+        (None, None) => {}
+    }
+    let user = state
+        .store
+        .find_user(&claimed.user_id)
+        .await?
+        .filter(|u| u.enabled)
+        .ok_or_else(|| OAuthError::invalid_grant("the user is disabled or deleted"))?;
+    let t = now();
+    let grant = grant::Model {
+        id: code_hash,
+        realm: rt.realm.name.clone(),
+        client_id: client.client_id.clone(),
+        user_id: Some(user.id.clone()),
+        session_id: Some(claimed.session_id.clone()),
+        scope: facts.scope.clone(),
+        data: claimed.data.clone(),
+        created_at: t,
+        revoked_at: None,
+    };
+    let refresh = client.allows(GrantType::RefreshToken).then(random_token);
+    let refresh_ttl = rt.realm.tokens.refresh_ttl.as_secs();
+    state
+        .store
+        .create_grant(
+            grant.clone(),
+            refresh.as_ref().map(|r| (sha256_hex(r.as_bytes()), t + refresh_ttl)),
+        )
+        .await
+        .map_err(|e| match e {
+            // A replay of the code won the race and revoked this grant before it existed.
+            crate::store::StoreError::Conflict(_) => OAuthError::invalid_grant("the code was already used"),
+            other => other.into(),
+        })?;
+    respond(state, rt, client, &grant, &user, &facts, refresh, t)
+}
+
+async fn refresh_token(
+    state: &AppState,
+    rt: &RealmRuntime,
+    client: &Client,
+    form: &TokenForm,
+) -> Result<TokenResponse, OAuthError> {
+    require_grant(client, GrantType::RefreshToken)?;
+    let presented = form
+        .refresh_token
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+    let hash = sha256_hex(presented.as_bytes());
+    let invalid = || OAuthError::invalid_grant("the refresh token is not valid");
+    // The token must belong to this client before it is spent (RFC 6749 §6).
+    let grant_id = state.store.grant_of_refresh_token(&hash).await?.ok_or_else(invalid)?;
+    let owner = state.store.grant(&grant_id).await?.ok_or_else(invalid)?;
+    if owner.client_id != client.client_id || owner.realm != rt.realm.name {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    let next = random_token();
+    let t = now();
+    let refresh_ttl = rt.realm.tokens.refresh_ttl.as_secs();
+    let grant = match state
+        .store
+        .rotate_refresh_token(&hash, &sha256_hex(next.as_bytes()), t + refresh_ttl)
+        .await?
+    {
+        RefreshRotation::Rotated(g) => g,
+        RefreshRotation::Reused => {
+            tracing::warn!(client = %client.client_id, "refresh token reused; its family is revoked");
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was already used; the session's tokens are revoked",
+            ));
+        }
+        RefreshRotation::Revoked => return Err(OAuthError::invalid_grant("the refresh token has been revoked")),
+        RefreshRotation::Expired => return Err(OAuthError::invalid_grant("the refresh token has expired")),
+        RefreshRotation::Unknown => return Err(invalid()),
+    };
+    let mut facts: SignInFacts = serde_json::from_str(&grant.data).unwrap_or_default();
+    if let Some(requested) = form.scope.as_deref() {
+        let granted: Vec<&str> = grant.scope.split_ascii_whitespace().collect();
+        if requested.split_ascii_whitespace().any(|s| !granted.contains(&s)) {
+            return Err(OAuthError::invalid_scope("a refresh may not widen the granted scope"));
+        }
+        facts.scope = requested.to_string();
+    }
+    // A nonce belongs to the original authentication only (OIDC Core §12.2).
+    facts.nonce = None;
+    let user_id = grant.user_id.clone().unwrap_or_default();
+    let user = state
+        .store
+        .find_user(&user_id)
+        .await?
+        .filter(|u| u.enabled)
+        .ok_or_else(|| OAuthError::invalid_grant("the user is disabled or deleted"))?;
+    respond(state, rt, client, &grant, &user, &facts, Some(next), t)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn respond(
+    state: &AppState,
+    rt: &RealmRuntime,
+    client: &Client,
+    grant: &grant::Model,
+    user: &crate::store::entity::user::Model,
+    facts: &SignInFacts,
+    refresh: Option<String>,
+    t: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let key = state
+        .keys
+        .active(&rt.realm.name)
+        .ok_or_else(|| OAuthError::server_error("no signing key"))?;
+    let issued = tokens::issue(
+        &key,
+        &TokenInput {
+            issuer: &rt.issuer,
+            client_id: &client.client_id,
+            subject: &user.id,
+            user: Some(user),
+            session_id: grant.session_id.as_deref(),
+            grant_id: Some(&grant.id),
+            facts,
+            access_ttl: rt.realm.tokens.access_ttl.as_secs(),
+            now: t,
+        },
+    )
+    .map_err(|e| OAuthError::server_error(e.to_string()))?;
+    Ok(TokenResponse {
+        access_token: issued.access_token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        refresh_expires_in: refresh.as_ref().map(|_| rt.realm.tokens.refresh_ttl.as_secs()),
+        refresh_token: refresh,
+        id_token: issued.id_token,
+        scope: facts.scope.clone(),
+    })
+}
+
+fn client_credentials(
+    state: &AppState,
+    rt: &RealmRuntime,
+    client: &Client,
+    form: &TokenForm,
+) -> Result<TokenResponse, OAuthError> {
+    require_grant(client, GrantType::ClientCredentials)?;
+    if client.is_public() {
+        return Err(OAuthError::unauthorized_client(
+            "public clients cannot use client_credentials",
+        ));
+    }
+    let scope = form.scope.clone().unwrap_or_default();
+    if scope
+        .split_ascii_whitespace()
+        .any(|s| s == "openid" || s == "offline_access")
+    {
+        return Err(OAuthError::invalid_scope(
+            "openid and offline_access need a user; client_credentials has none",
+        ));
+    }
+    let key = state
+        .keys
+        .active(&rt.realm.name)
+        .ok_or_else(|| OAuthError::server_error("no signing key"))?;
+    let facts = SignInFacts {
+        scope: scope.clone(),
+        ..Default::default()
+    };
+    let issued = tokens::issue(
+        &key,
+        &TokenInput {
+            issuer: &rt.issuer,
+            client_id: &client.client_id,
+            subject: &client.client_id,
+            user: None,
+            session_id: None,
+            grant_id: None,
+            facts: &facts,
+            access_ttl: rt.realm.tokens.access_ttl.as_secs(),
+            now: now(),
+        },
+    )
+    .map_err(|e| OAuthError::server_error(e.to_string()))?;
+    Ok(TokenResponse {
+        access_token: issued.access_token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        refresh_token: None,
+        refresh_expires_in: None,
+        id_token: None,
+        scope,
+    })
+}

@@ -1,0 +1,214 @@
+//! Building and checking the JWTs Gatehouse issues: ID tokens (OIDC Core §2) and access
+//! tokens (RFC 9068 profile). Access tokens name their grant (`gid`) so that revoking the
+//! grant — by logout, refresh-token reuse or code replay — invalidates them at once.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::crypto::{SigningKey, random_token, sha256_b64};
+use crate::store::entity::user;
+
+/// Facts about the sign-in behind a code or grant, carried from authorize to token to refresh.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SignInFacts {
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub acr: Option<String>,
+    pub claims: Option<Value>,
+}
+
+/// The claims of an access token, as verified at userinfo, introspection and revocation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: Value,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+}
+
+pub struct Issued {
+    pub access_token: String,
+    pub id_token: Option<String>,
+    pub expires_in: i64,
+}
+
+/// What one token response is built from.
+pub struct TokenInput<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub subject: &'a str,
+    pub user: Option<&'a user::Model>,
+    pub session_id: Option<&'a str>,
+    pub grant_id: Option<&'a str>,
+    pub facts: &'a SignInFacts,
+    pub access_ttl: i64,
+    pub now: i64,
+}
+
+pub fn issue(key: &SigningKey, input: &TokenInput) -> Result<Issued, crate::crypto::SigningError> {
+    let facts = input.facts;
+    let access = AccessClaims {
+        iss: input.issuer.to_string(),
+        sub: input.subject.to_string(),
+        aud: json!(input.client_id),
+        exp: input.now + input.access_ttl,
+        iat: input.now,
+        jti: random_token(),
+        client_id: input.client_id.to_string(),
+        scope: facts.scope.clone(),
+        sid: input.session_id.map(String::from),
+        gid: input.grant_id.map(String::from),
+        auth_time: input.user.map(|_| facts.auth_time),
+        acr: facts.acr.clone(),
+        preferred_username: input.user.map(|u| u.username.clone()),
+    };
+    let access_token = key.sign_jwt("at+jwt", &access)?;
+    let wants_id_token = facts.scope.split_ascii_whitespace().any(|s| s == "openid");
+    let id_token = match (input.user, wants_id_token) {
+        (Some(user), true) => Some(key.sign_jwt("JWT", &id_token_claims(input, user, &access_token))?),
+        _ => None,
+    };
+    Ok(Issued {
+        access_token,
+        id_token,
+        expires_in: input.access_ttl,
+    })
+}
+
+fn id_token_claims(input: &TokenInput, user: &user::Model, access_token: &str) -> Value {
+    let facts = input.facts;
+    // at_hash: left half of SHA-256 of the access token (all our algorithms hash with SHA-256
+    // or, for EdDSA, are given SHA-256 here by convention of OIDC Core §3.1.3.6).
+    let full = sha256_full(access_token);
+    let at_hash = crate::crypto::b64url(&full[..16]);
+    let mut c = Map::new();
+    c.insert("iss".into(), json!(input.issuer));
+    c.insert("sub".into(), json!(input.subject));
+    c.insert("aud".into(), json!(input.client_id));
+    c.insert("azp".into(), json!(input.client_id));
+    c.insert("exp".into(), json!(input.now + input.access_ttl));
+    c.insert("iat".into(), json!(input.now));
+    c.insert("jti".into(), json!(random_token()));
+    c.insert("auth_time".into(), json!(facts.auth_time));
+    c.insert("at_hash".into(), json!(at_hash));
+    if let Some(sid) = input.session_id {
+        c.insert("sid".into(), json!(sid));
+    }
+    if let Some(nonce) = &facts.nonce {
+        c.insert("nonce".into(), json!(nonce));
+    }
+    if let Some(acr) = &facts.acr {
+        c.insert("acr".into(), json!(acr));
+    }
+    if !facts.amr.is_empty() {
+        c.insert("amr".into(), json!(facts.amr));
+    }
+    // Claims explicitly requested for the ID token with the `claims` parameter.
+    if let Some(requested) = facts
+        .claims
+        .as_ref()
+        .and_then(|c| c.get("id_token"))
+        .and_then(Value::as_object)
+    {
+        let available = user_claims(user, &["profile", "email"]);
+        for name in requested.keys() {
+            if let Some(v) = available.get(name) {
+                c.insert(name.clone(), v.clone());
+            }
+        }
+    }
+    Value::Object(c)
+}
+
+fn sha256_full(s: &str) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+/// The standard claims of `user` that the given scopes release (OIDC Core §5.4).
+pub fn user_claims(user: &user::Model, scopes: &[&str]) -> Map<String, Value> {
+    let mut c = Map::new();
+    c.insert("sub".into(), json!(user.id));
+    if scopes.contains(&"profile") {
+        c.insert("preferred_username".into(), json!(user.username));
+        let name = [user.first_name.as_deref(), user.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !name.is_empty() {
+            c.insert("name".into(), json!(name));
+        }
+        if let Some(v) = &user.first_name {
+            c.insert("given_name".into(), json!(v));
+        }
+        if let Some(v) = &user.last_name {
+            c.insert("family_name".into(), json!(v));
+        }
+    }
+    if scopes.contains(&"email")
+        && let Some(email) = &user.email
+    {
+        c.insert("email".into(), json!(email));
+        c.insert("email_verified".into(), json!(user.email_verified));
+    }
+    c
+}
+
+/// RFC 7636 S256 check, in constant time.
+pub fn pkce_matches(challenge: &str, verifier: &str) -> bool {
+    crate::crypto::constant_time_eq(sha256_b64(verifier.as_bytes()).as_bytes(), challenge.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_s256_rfc7636_vector() {
+        assert!(pkce_matches(
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+        ));
+        assert!(!pkce_matches("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "wrong"));
+    }
+
+    #[test]
+    fn scopes_release_only_their_claims() {
+        let u = user::Model {
+            id: "u1".into(),
+            realm: "r".into(),
+            username: "alice".into(),
+            email: Some("a@x".into()),
+            email_verified: false,
+            first_name: Some("Alice".into()),
+            last_name: None,
+            enabled: true,
+            created_at: 0,
+        };
+        let c = user_claims(&u, &["openid"]);
+        assert_eq!(c.len(), 1);
+        let c = user_claims(&u, &["profile", "email"]);
+        assert_eq!(c["name"], "Alice");
+        assert_eq!(c["email"], "a@x");
+    }
+}

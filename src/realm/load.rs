@@ -1,0 +1,402 @@
+//! Reading and validating realm files. Every mistake is reported with `file:line:column`, and
+//! all mistakes of a file are reported at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::{Location, Spanned};
+
+use super::model::{ClientFile, GrantType, RealmFile};
+use super::{Client, KNOWN_REQUIRED_ACTIONS, Realm};
+
+/// One problem in one realm file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealmError {
+    pub path: String,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl fmt::Display for RealmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.path, self.message)
+        } else {
+            write!(f, "{}:{}:{}: {}", self.path, self.line, self.column, self.message)
+        }
+    }
+}
+
+/// Loads every `*.yaml` / `*.yml` realm file in `dir`, sorted by name.
+pub fn load_dir(dir: &Path) -> Result<Vec<Realm>, Vec<RealmError>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        vec![RealmError {
+            path: dir.display().to_string(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the realms directory: {e} (set --realms-dir or GATEHOUSE_REALMS_DIR)"),
+        }]
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    paths.sort();
+    let mut realms = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen = BTreeMap::new();
+    for path in paths {
+        match load_file(&path) {
+            Ok(realm) => {
+                if let Some(other) = seen.insert(realm.name.clone(), path.display().to_string()) {
+                    errors.push(RealmError {
+                        path: path.display().to_string(),
+                        line: 0,
+                        column: 0,
+                        message: format!("realm '{}' is already defined in {other}", realm.name),
+                    });
+                }
+                realms.push(realm);
+            }
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if errors.is_empty() { Ok(realms) } else { Err(errors) }
+}
+
+pub fn load_file(path: &Path) -> Result<Realm, Vec<RealmError>> {
+    let label = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![RealmError {
+            path: label.clone(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {e}"),
+        }]
+    })?;
+    load_str(&label, &text, &|name| std::env::var(name).ok())
+}
+
+/// Parses and validates one realm file's text. `env` resolves `${env:NAME}` references.
+pub fn load_str(path: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Realm, Vec<RealmError>> {
+    let file: RealmFile = serde_saphyr::from_str(text).map_err(|e| {
+        let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+        vec![RealmError {
+            path: path.into(),
+            line,
+            column,
+            message: first_line(&e.to_string()),
+        }]
+    })?;
+    let mut v = Validator {
+        path,
+        errors: Vec::new(),
+        env,
+    };
+    let realm = v.realm(file);
+    if v.errors.is_empty() { Ok(realm) } else { Err(v.errors) }
+}
+
+/// serde-saphyr's message may carry a source snippet after the first line; we print our own
+/// `file:line:column` prefix, so keep just the message.
+fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or(message);
+    // Drop a trailing " at line X column Y" the parser may add; we print the position ourselves.
+    match line.find(" at line ") {
+        Some(i) => line[..i].to_string(),
+        None => line.to_string(),
+    }
+}
+
+struct Validator<'a> {
+    path: &'a str,
+    errors: Vec<RealmError>,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Validator<'_> {
+    fn error(&mut self, at: Location, message: impl Into<String>) {
+        self.errors.push(RealmError {
+            path: self.path.to_string(),
+            line: at.line(),
+            column: at.column(),
+            message: message.into(),
+        });
+    }
+
+    fn realm(&mut self, file: RealmFile) -> Realm {
+        let name = file.realm.value.clone();
+        if !is_identifier(&name) {
+            self.error(
+                file.realm.referenced,
+                format!("realm name '{name}' may only use a-z, 0-9, '-' and '_'"),
+            );
+        }
+        let tokens = &file.tokens;
+        if tokens.sso_idle > tokens.sso_max {
+            self.error(
+                file.realm.referenced,
+                "tokens.sso_idle must not be longer than tokens.sso_max",
+            );
+        }
+        for action in file.required_actions.keys() {
+            if !KNOWN_REQUIRED_ACTIONS.contains(&action.as_str()) {
+                self.error(
+                    file.realm.referenced,
+                    format!(
+                        "unknown required action '{action}'; known: {}",
+                        KNOWN_REQUIRED_ACTIONS.join(", ")
+                    ),
+                );
+            }
+        }
+        let mut roles = BTreeSet::new();
+        for role in &file.roles {
+            if !roles.insert(role.clone()) {
+                self.error(file.realm.referenced, format!("role '{role}' is listed twice"));
+            }
+        }
+        let mut clients = BTreeMap::new();
+        for spanned in file.clients {
+            let at = spanned.referenced;
+            if let Some(client) = self.client(spanned.value, at) {
+                let id = client.client_id.clone();
+                if clients.insert(id.clone(), client).is_some() {
+                    self.error(at, format!("client '{id}' is defined twice"));
+                }
+            }
+        }
+        Realm {
+            display_name: file.display_name.unwrap_or_else(|| name.clone()),
+            name,
+            theme: file.theme,
+            flows: file.flows,
+            password_policy: file.password_policy,
+            otp_policy: file.otp_policy,
+            brute_force: file.brute_force,
+            tokens: file.tokens,
+            required_actions: file.required_actions,
+            roles: file.roles,
+            clients,
+        }
+    }
+
+    fn client(&mut self, c: ClientFile, at: Location) -> Option<Client> {
+        let id = c.client_id.value.clone();
+        let errors_before = self.errors.len();
+        if id.is_empty() || id.chars().any(|ch| ch.is_control() || ch.is_whitespace()) {
+            self.error(c.client_id.referenced, "client_id must be non-empty, without spaces");
+        }
+        let secret_hash = self.secret_hash(&id, c.secret.as_ref(), c.secret_hash.as_ref(), at);
+        let grant_types: Vec<GrantType> = if c.grant_types.is_empty() {
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        } else {
+            c.grant_types.iter().map(|g| g.value).collect()
+        };
+        for g in &c.grant_types {
+            if g.value == GrantType::ClientCredentials && secret_hash.is_none() {
+                self.error(
+                    g.referenced,
+                    format!("client '{id}' is public (no secret) and cannot use client_credentials"),
+                );
+            }
+        }
+        if grant_types.contains(&GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
+            self.error(
+                at,
+                format!("client '{id}' uses authorization_code but has no redirect_uris"),
+            );
+        }
+        for uri in c.redirect_uris.iter().chain(&c.post_logout_redirect_uris) {
+            self.redirect_uri(uri);
+        }
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        Some(Client {
+            name: c.name.unwrap_or_else(|| id.clone()),
+            client_id: id,
+            secret_hash,
+            redirect_uris: c.redirect_uris.into_iter().map(|s| s.value).collect(),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.into_iter().map(|s| s.value).collect(),
+            grant_types,
+            pkce: c.pkce,
+            browser_flow: c.browser_flow,
+        })
+    }
+
+    fn secret_hash(
+        &mut self,
+        id: &str,
+        secret: Option<&Spanned<String>>,
+        hash: Option<&Spanned<String>>,
+        at: Location,
+    ) -> Option<String> {
+        match (secret, hash) {
+            (Some(_), Some(h)) => {
+                self.error(
+                    h.referenced,
+                    format!("client '{id}' has both secret and secret_hash; keep one"),
+                );
+                None
+            }
+            (Some(s), None) => {
+                let Some(name) = env_reference(&s.value) else {
+                    self.error(
+                        s.referenced,
+                        "secrets are never written in realm files: use secret: ${env:NAME} or secret_hash: sha256:<hex>",
+                    );
+                    return None;
+                };
+                let Some(value) = (self.env)(name) else {
+                    self.error(
+                        s.referenced,
+                        format!("environment variable {name} is not set (client '{id}' secret)"),
+                    );
+                    return None;
+                };
+                if value.chars().count() < 32 {
+                    self.error(
+                        s.referenced,
+                        format!("the secret in {name} is too short: client secrets need at least 32 characters"),
+                    );
+                    return None;
+                }
+                Some(crate::crypto::sha256_hex(value.as_bytes()))
+            }
+            (None, Some(h)) => match h.value.strip_prefix("sha256:") {
+                Some(hex) if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) => {
+                    Some(hex.to_ascii_lowercase())
+                }
+                _ => {
+                    self.error(h.referenced, "secret_hash must be 'sha256:' followed by 64 hex digits");
+                    None
+                }
+            },
+            (None, None) => {
+                let _ = at;
+                None
+            }
+        }
+    }
+
+    fn redirect_uri(&mut self, uri: &Spanned<String>) {
+        match url::Url::parse(&uri.value) {
+            Ok(u) if u.fragment().is_some() => self.error(
+                uri.referenced,
+                format!("redirect URI '{}' must not have a fragment", uri.value),
+            ),
+            Ok(_) if uri.value.contains('*') => self.error(
+                uri.referenced,
+                format!(
+                    "redirect URI '{}': wildcards are not allowed, list each URI exactly",
+                    uri.value
+                ),
+            ),
+            Ok(_) => {}
+            Err(e) => self.error(
+                uri.referenced,
+                format!("redirect URI '{}' is not an absolute URL: {e}", uri.value),
+            ),
+        }
+    }
+}
+
+fn env_reference(value: &str) -> Option<&str> {
+    let name = value.trim().strip_prefix("${env:")?.strip_suffix('}')?;
+    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(name)
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "APP_SECRET").then(|| "s".repeat(40))
+    }
+
+    fn errors(text: &str) -> Vec<RealmError> {
+        load_str("r.yaml", text, &env).unwrap_err()
+    }
+
+    const GOOD: &str = "realm: demo
+clients:
+  - client_id: app
+    secret: ${env:APP_SECRET}
+    redirect_uris: [http://127.0.0.1:9000/callback]
+  - client_id: spa
+    redirect_uris: [http://127.0.0.1:9001/cb]
+";
+
+    #[test]
+    fn loads_a_good_realm_with_hashed_secret() {
+        let realm = load_str("r.yaml", GOOD, &env).unwrap();
+        let app = &realm.clients["app"];
+        assert_eq!(
+            app.secret_hash.as_deref(),
+            Some(crate::crypto::sha256_hex("s".repeat(40).as_bytes()).as_str())
+        );
+        assert!(realm.clients["spa"].is_public());
+        assert!(!realm.to_json().contains(&"s".repeat(40)));
+        assert_eq!(realm.tokens.access_ttl.as_secs(), 300);
+    }
+
+    #[test]
+    fn unknown_key_is_reported_with_position() {
+        let e = errors("realm: demo\ncolour: blue\n");
+        assert_eq!((e[0].line, e[0].column), (2, 1), "{e:?}");
+        assert!(e[0].message.contains("colour"), "{e:?}");
+    }
+
+    #[test]
+    fn wrong_type_is_reported_with_position() {
+        let e = errors("realm: demo\ntokens:\n  access_ttl: soon\n");
+        assert_eq!(e[0].line, 3, "{e:?}");
+    }
+
+    #[test]
+    fn literal_secret_missing_env_and_short_secret_are_refused() {
+        let e =
+            errors("realm: demo\nclients:\n  - client_id: a\n    secret: hunter2\n    redirect_uris: [http://x/cb]\n");
+        assert_eq!((e[0].line, e[0].column), (4, 13), "{e:?}");
+        assert!(e[0].message.contains("${env:NAME}"));
+        let e = errors(
+            "realm: demo\nclients:\n  - client_id: a\n    secret: ${env:NOPE}\n    redirect_uris: [http://x/cb]\n",
+        );
+        assert!(e[0].message.contains("NOPE is not set"), "{e:?}");
+    }
+
+    #[test]
+    fn bad_redirect_uris_and_all_errors_at_once() {
+        let e = errors(
+            "realm: demo\nclients:\n  - client_id: a\n    redirect_uris:\n      - /relative\n      - http://x/cb#frag\n      - http://x/*\n",
+        );
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert_eq!(e.iter().map(|e| e.line).collect::<Vec<_>>(), vec![5, 6, 7]);
+    }
+
+    #[test]
+    fn public_client_cannot_use_client_credentials() {
+        let e = errors("realm: demo\nclients:\n  - client_id: a\n    grant_types: [client_credentials]\n");
+        assert_eq!(e[0].line, 4, "{e:?}");
+    }
+
+    #[test]
+    fn display_is_file_line_column() {
+        let e = RealmError {
+            path: "r.yaml".into(),
+            line: 3,
+            column: 5,
+            message: "bad".into(),
+        };
+        assert_eq!(e.to_string(), "r.yaml:3:5: bad");
+    }
+}

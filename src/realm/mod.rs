@@ -1,0 +1,104 @@
+//! Realms: the configuration a realm file describes, validated and with secrets resolved to
+//! hashes. `load` reads and checks files; the server keeps the loaded [`Realm`]s in memory and
+//! records each applied version as a snapshot in the store.
+
+mod duration;
+pub mod load;
+pub mod model;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+pub use duration::Duration;
+pub use load::{RealmError, load_dir, load_str};
+pub use model::{
+    BruteForce, FlowBindings, GrantType, OtpPolicy, PasswordPolicy, Pkce, RequiredActionSetting, TokenSettings,
+};
+
+/// Required actions Gatehouse knows; realm files may only name these.
+pub const KNOWN_REQUIRED_ACTIONS: &[&str] = &[
+    "configure-otp",
+    "update-password",
+    "verify-email",
+    "update-profile",
+    "terms-and-conditions",
+    "webauthn-register",
+];
+
+/// A validated realm. It holds no plain secrets, so it may be stored and shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct Realm {
+    pub name: String,
+    pub display_name: String,
+    pub theme: String,
+    pub flows: FlowBindings,
+    pub password_policy: PasswordPolicy,
+    pub otp_policy: OtpPolicy,
+    pub brute_force: BruteForce,
+    pub tokens: TokenSettings,
+    pub required_actions: BTreeMap<String, RequiredActionSetting>,
+    pub roles: Vec<String>,
+    pub clients: BTreeMap<String, Client>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    /// SHA-256 (hex) of the client secret; `None` for a public client.
+    pub secret_hash: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    pub pkce: Pkce,
+    pub browser_flow: Option<String>,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    /// Public clients always need PKCE; confidential ones unless the realm says `optional`.
+    pub fn requires_pkce(&self) -> bool {
+        self.is_public() || self.pkce == Pkce::Required
+    }
+
+    /// Exact, character-for-character match (RFC 9700 §2.1).
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|r| r == uri)
+    }
+
+    pub fn has_post_logout_redirect_uri(&self, uri: &str) -> bool {
+        self.post_logout_redirect_uris.iter().any(|r| r == uri)
+    }
+}
+
+impl Realm {
+    /// A stable hash of the realm's content, recorded with each applied snapshot.
+    pub fn content_hash(&self) -> String {
+        crate::crypto::sha256_hex(self.to_json().as_bytes())
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Required actions every new user gets.
+    pub fn default_required_actions(&self) -> Vec<String> {
+        self.required_actions
+            .iter()
+            .filter(|(_, s)| s.enabled && s.default)
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    pub fn is_required_action_enabled(&self, action: &str) -> bool {
+        self.required_actions.get(action).map(|s| s.enabled).unwrap_or(false)
+    }
+}

@@ -1,0 +1,227 @@
+//! The realm file's shape (see DESIGN.md). Unknown keys are refused, never ignored.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+use super::duration::Duration;
+use crate::crypto::Algorithm;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealmFile {
+    pub realm: Spanned<String>,
+    pub display_name: Option<String>,
+    #[serde(default = "default_theme")]
+    pub theme: String,
+    #[serde(default)]
+    pub flows: FlowBindings,
+    #[serde(default)]
+    pub password_policy: PasswordPolicy,
+    #[serde(default)]
+    pub otp_policy: OtpPolicy,
+    #[serde(default)]
+    pub brute_force: BruteForce,
+    #[serde(default)]
+    pub tokens: TokenSettings,
+    #[serde(default)]
+    pub required_actions: BTreeMap<String, RequiredActionSetting>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub clients: Vec<Spanned<ClientFile>>,
+}
+
+fn default_theme() -> String {
+    "default".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowBindings {
+    pub browser: String,
+    pub direct_grant: String,
+    pub reset_credentials: String,
+}
+
+impl Default for FlowBindings {
+    fn default() -> Self {
+        FlowBindings {
+            browser: "browser".into(),
+            direct_grant: "direct-grant".into(),
+            reset_credentials: "reset-credentials".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordPolicy {
+    pub min_length: usize,
+    pub require: Vec<CharacterClass>,
+    pub history: usize,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        PasswordPolicy {
+            min_length: 12,
+            require: vec![],
+            history: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CharacterClass {
+    Upper,
+    Lower,
+    Digit,
+    Special,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtpPolicy {
+    #[serde(rename = "type")]
+    pub kind: OtpType,
+    pub algorithm: OtpAlgorithm,
+    pub digits: u32,
+    pub period: u64,
+    pub look_around: u64,
+}
+
+impl Default for OtpPolicy {
+    fn default() -> Self {
+        OtpPolicy {
+            kind: OtpType::Totp,
+            algorithm: OtpAlgorithm::SHA1,
+            digits: 6,
+            period: 30,
+            look_around: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OtpType {
+    Totp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OtpAlgorithm {
+    SHA1,
+    SHA256,
+    SHA512,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BruteForce {
+    pub max_failures: u32,
+    pub wait_increment: Duration,
+    pub max_wait: Duration,
+}
+
+impl Default for BruteForce {
+    fn default() -> Self {
+        BruteForce {
+            max_failures: 5,
+            wait_increment: Duration::minutes(1),
+            max_wait: Duration::minutes(15),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenSettings {
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub code_ttl: Duration,
+    pub sso_idle: Duration,
+    pub sso_max: Duration,
+    pub signing_alg: Algorithm,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        TokenSettings {
+            access_ttl: Duration::minutes(5),
+            refresh_ttl: Duration::minutes(30),
+            code_ttl: Duration::seconds(60),
+            sso_idle: Duration::minutes(30),
+            sso_max: Duration::hours(10),
+            signing_alg: Algorithm::RS256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredActionSetting {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub default: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientFile {
+    pub client_id: Spanned<String>,
+    pub name: Option<String>,
+    /// The secret itself, only as `${env:NAME}`.
+    pub secret: Option<Spanned<String>>,
+    /// Or its SHA-256, as `sha256:<hex>`.
+    pub secret_hash: Option<Spanned<String>>,
+    #[serde(default)]
+    pub redirect_uris: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<Spanned<String>>,
+    #[serde(default = "default_grants")]
+    pub grant_types: Vec<Spanned<GrantType>>,
+    #[serde(default)]
+    pub pkce: Pkce,
+    #[serde(default)]
+    pub browser_flow: Option<String>,
+}
+
+fn default_grants() -> Vec<Spanned<GrantType>> {
+    vec![]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+/// `required`: every authorization request must carry an S256 challenge. `optional`: only
+/// for confidential clients; public clients always need PKCE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Pkce {
+    #[default]
+    Required,
+    Optional,
+}

@@ -1,0 +1,228 @@
+//! The running server: shared state, start-up (open the store, load realms and flows, make
+//! sure every realm has a signing key), background refreshes, and the HTTP listener.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::Settings;
+use crate::crypto::{MasterKey, PasswordHasher};
+use crate::flow::FlowRegistry;
+use crate::oidc::keyring::KeyRing;
+use crate::realm::{self, Realm};
+use crate::store::Store;
+use crate::web::templates::Templates;
+
+/// Everything a request handler needs; shared behind an `Arc`.
+pub struct AppState {
+    pub settings: Settings,
+    pub store: Store,
+    pub hasher: PasswordHasher,
+    pub master_key: MasterKey,
+    pub keys: KeyRing,
+    pub flows: FlowRegistry,
+    pub templates: Templates,
+    realms: RwLock<HashMap<String, Arc<RealmRuntime>>>,
+}
+
+/// A loaded realm with what is derived from it once (pre-rendered discovery document).
+pub struct RealmRuntime {
+    pub realm: Realm,
+    pub issuer: String,
+    pub discovery_json: bytes::Bytes,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(String),
+    #[error("realm files are invalid:\n{0}")]
+    Realms(String),
+    #[error("flow files are invalid:\n{0}")]
+    Flows(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    MasterKey(#[from] crate::crypto::MasterKeyError),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: String, reason: String },
+    #[error("signing keys: {0}")]
+    Keys(String),
+}
+
+impl AppState {
+    /// Opens the store and loads configuration; does not listen.
+    pub async fn load(settings: Settings) -> Result<Arc<AppState>, StartError> {
+        let flows = FlowRegistry::load(&settings.flows_dir).map_err(|errs| StartError::Flows(join_lines(&errs)))?;
+        let realms = realm::load_dir(&settings.realms_dir).map_err(|errs| StartError::Realms(join_lines(&errs)))?;
+        for r in &realms {
+            flows
+                .check_bindings(r)
+                .map_err(|errs| StartError::Flows(join_lines(&errs)))?;
+        }
+        let master_key = match &settings.master_key {
+            Some(text) => MasterKey::from_base64(text)?,
+            None => MasterKey::load_or_create(&settings.master_key_file)?,
+        };
+        let store = Store::open(&settings.database_url).await?;
+        let hasher = PasswordHasher::new(settings.password_hashing, settings.max_concurrent_hashes)
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        let keys = KeyRing::new(store.clone(), master_key.clone());
+        let state = Arc::new(AppState {
+            templates: Templates::new(),
+            settings,
+            store,
+            hasher,
+            master_key,
+            keys,
+            flows,
+            realms: RwLock::new(HashMap::new()),
+        });
+        for r in realms {
+            state.install_realm(r).await?;
+        }
+        Ok(state)
+    }
+
+    /// Makes `realm` live on this node: records the snapshot, ensures a signing key.
+    pub async fn install_realm(&self, realm: Realm) -> Result<(), StartError> {
+        self.store
+            .record_realm_snapshot(&realm.name, &realm.content_hash(), realm.to_json())
+            .await?;
+        self.keys
+            .ensure_active(&realm.name, realm.tokens.signing_alg, retention_secs(&realm))
+            .await
+            .map_err(|e| StartError::Keys(e.to_string()))?;
+        let issuer = format!("{}/realms/{}", self.settings.public_url, realm.name);
+        let discovery_json = crate::oidc::discovery::document(&issuer, &realm).into();
+        let runtime = RealmRuntime {
+            realm,
+            issuer,
+            discovery_json,
+        };
+        let mut realms = self.realms.write().unwrap_or_else(|p| p.into_inner());
+        realms.insert(runtime.realm.name.clone(), Arc::new(runtime));
+        Ok(())
+    }
+
+    pub fn realm(&self, name: &str) -> Option<Arc<RealmRuntime>> {
+        self.realms.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+    }
+
+    pub fn realm_names(&self) -> Vec<String> {
+        self.realms
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Reloads every realm's keys from the store (picks up rotations made by other nodes or
+    /// the CLI).
+    pub async fn refresh_keys(&self) {
+        for name in self.realm_names() {
+            if let Some(rt) = self.realm(&name)
+                && let Err(e) = self.keys.reload(&name, retention_secs(&rt.realm)).await
+            {
+                tracing::warn!(realm = %name, error = %e, "could not refresh signing keys");
+            }
+        }
+    }
+}
+
+/// How long a retired key must stay published: as long as the longest-lived JWT it signed.
+pub fn retention_secs(realm: &Realm) -> i64 {
+    realm.tokens.access_ttl.as_secs() + 60
+}
+
+fn join_lines(errs: &[impl std::fmt::Display]) -> String {
+    errs.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
+}
+
+/// A server listening on a socket, as `serve` and the tests run it.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+    refresher: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// `http://127.0.0.1:PORT` (the public URL).
+    pub fn url(&self) -> String {
+        self.state.settings.public_url.clone()
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and returns.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.refresher.abort();
+        let _ = (&mut self.task).await;
+    }
+
+    /// Waits until the server stops (after a shutdown signal).
+    pub async fn wait(mut self) {
+        let _ = (&mut self.task).await;
+        self.refresher.abort();
+    }
+}
+
+/// Binds the listen address (port 0 picks a free port; the public URL then follows the real
+/// port unless it was set explicitly), loads everything and starts serving.
+pub async fn start(mut settings: Settings, public_url_explicit: bool) -> Result<RunningServer, StartError> {
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| StartError::Listen {
+            addr: settings.listen.to_string(),
+            reason: e.to_string(),
+        })?;
+    let addr = listener.local_addr().map_err(|e| StartError::Listen {
+        addr: settings.listen.to_string(),
+        reason: e.to_string(),
+    })?;
+    settings.listen = addr;
+    if !public_url_explicit {
+        settings.public_url = format!("http://{addr}");
+    }
+    let refresh_every = Duration::from_secs(settings.key_refresh_interval_secs.max(1));
+    let state = AppState::load(settings).await?;
+    let app = crate::web::router(state.clone());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "server error");
+        }
+    });
+    let refresher = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(refresh_every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                state.refresh_keys().await;
+            }
+        })
+    };
+    tracing::info!(%addr, public_url = %state.settings.public_url, "Gatehouse is listening");
+    Ok(RunningServer {
+        addr,
+        state,
+        shutdown: Some(tx),
+        task,
+        refresher,
+    })
+}

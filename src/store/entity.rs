@@ -1,0 +1,234 @@
+//! sea-orm entities, one module per table (see `migrations/` for the schema).
+//! Times are Unix seconds.
+
+macro_rules! no_relations {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
+pub mod user {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub realm: String,
+        pub username: String,
+        pub email: Option<String>,
+        pub email_verified: bool,
+        pub first_name: Option<String>,
+        pub last_name: Option<String>,
+        pub enabled: bool,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod required_action {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "user_required_actions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub action: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod credential {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "credentials")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub user_id: String,
+        /// `password`, `otp`, `recovery-code`, …
+        pub kind: String,
+        /// A hash (passwords, recovery codes) or ciphertext (OTP secrets); never plain text.
+        pub secret: String,
+        pub label: Option<String>,
+        /// For OTP: the last accepted time step, so a code cannot be used twice.
+        pub last_step: Option<i64>,
+        pub created_at: i64,
+        pub last_used_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod sso_session {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sso_sessions")]
+    pub struct Model {
+        /// The public session id (`sid` in tokens).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// SHA-256 of the cookie value; the cookie itself is never stored.
+        pub token_hash: String,
+        pub realm: String,
+        pub user_id: String,
+        pub auth_time: i64,
+        /// JSON array of RFC 8176 method references.
+        pub amr: String,
+        pub acr: Option<String>,
+        pub created_at: i64,
+        pub last_seen_at: i64,
+        /// The hard (maximum-lifetime) end of the session.
+        pub expires_at: i64,
+        pub ended_at: Option<i64>,
+        pub ip: Option<String>,
+        pub user_agent: Option<String>,
+    }
+    no_relations!();
+}
+
+pub mod auth_session {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "auth_sessions")]
+    pub struct Model {
+        /// SHA-256 of the cookie value.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub realm: String,
+        pub client_id: String,
+        /// The validated authorization request (JSON).
+        pub request: String,
+        /// The flow execution state (JSON).
+        pub state: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+        pub expires_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod grant {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "grants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub realm: String,
+        pub client_id: String,
+        pub user_id: Option<String>,
+        pub session_id: Option<String>,
+        pub scope: String,
+        /// Sign-in facts carried into refreshed tokens (JSON: auth_time, nonce, amr, acr, claims).
+        pub data: String,
+        pub created_at: i64,
+        pub revoked_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod auth_code {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "auth_codes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code_hash: String,
+        pub realm: String,
+        pub client_id: String,
+        pub user_id: String,
+        pub session_id: String,
+        pub redirect_uri: String,
+        /// Scope, nonce, PKCE challenge and sign-in facts (JSON).
+        pub data: String,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub used_at: Option<i64>,
+        /// The grant the first exchange created; revoked if the code is presented again.
+        pub grant_id: Option<String>,
+    }
+    no_relations!();
+}
+
+pub mod refresh_token {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "refresh_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub grant_id: String,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub used_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod revoked_token {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "revoked_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub jti: String,
+        pub expires_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod signing_key {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "signing_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kid: String,
+        pub realm: String,
+        pub alg: String,
+        /// PKCS#8 DER sealed with the master key (base64).
+        pub private_key: String,
+        pub public_jwk: String,
+        pub created_at: i64,
+        pub retired_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod realm_snapshot {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "realm_snapshots")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub realm: String,
+        pub content_hash: String,
+        pub content: String,
+        pub applied_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod event {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub realm: String,
+        pub kind: String,
+        pub user_id: Option<String>,
+        pub client_id: Option<String>,
+        pub ip: Option<String>,
+        pub user_agent: Option<String>,
+        pub details: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}

@@ -1,0 +1,141 @@
+//! SSO sessions (a signed-in browser) and authentication sessions (a sign-in in progress).
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+
+use super::entity::{auth_session, grant, sso_session};
+use super::{Result, Store, now};
+
+#[derive(Debug, Clone)]
+pub struct NewSsoSession {
+    pub id: String,
+    pub token_hash: String,
+    pub realm: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub acr: Option<String>,
+    pub max_lifetime_secs: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// How often `last_seen_at` is refreshed: often enough for idle timeouts, rarely enough that a
+/// busy browser does not write on every request.
+const TOUCH_EVERY_SECS: i64 = 30;
+
+impl Store {
+    pub async fn create_sso_session(&self, new: NewSsoSession) -> Result<sso_session::Model> {
+        let t = now();
+        Ok(sso_session::ActiveModel {
+            id: Set(new.id),
+            token_hash: Set(new.token_hash),
+            realm: Set(new.realm),
+            user_id: Set(new.user_id),
+            auth_time: Set(new.auth_time),
+            amr: Set(serde_json::to_string(&new.amr).unwrap_or_else(|_| "[]".into())),
+            acr: Set(new.acr),
+            created_at: Set(t),
+            last_seen_at: Set(t),
+            expires_at: Set(t + new.max_lifetime_secs),
+            ended_at: Set(None),
+            ip: Set(new.ip),
+            user_agent: Set(new.user_agent),
+        }
+        .insert(&self.db)
+        .await?)
+    }
+
+    /// The live session whose cookie hashes to `token_hash`, refreshing its idle timer.
+    pub async fn active_sso_session(
+        &self,
+        realm: &str,
+        token_hash: &str,
+        idle_secs: i64,
+    ) -> Result<Option<sso_session::Model>> {
+        let t = now();
+        let Some(found) = sso_session::Entity::find()
+            .filter(sso_session::Column::TokenHash.eq(token_hash))
+            .filter(sso_session::Column::Realm.eq(realm))
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if !is_live(&found, idle_secs, t) {
+            return Ok(None);
+        }
+        if t - found.last_seen_at >= TOUCH_EVERY_SECS {
+            let mut active: sso_session::ActiveModel = found.clone().into();
+            active.last_seen_at = Set(t);
+            active.update(&self.db).await?;
+        }
+        Ok(Some(found))
+    }
+
+    /// The session with public id `sid`, if it is still live.
+    pub async fn live_sso_session_by_id(&self, sid: &str, idle_secs: i64) -> Result<Option<sso_session::Model>> {
+        let found = sso_session::Entity::find_by_id(sid).one(&self.db).await?;
+        Ok(found.filter(|s| is_live(s, idle_secs, now())))
+    }
+
+    /// Ends a session and revokes every grant issued under it, in one transaction.
+    pub async fn end_sso_session(&self, sid: &str) -> Result<()> {
+        let t = now();
+        let txn = self.db.begin().await?;
+        sso_session::Entity::update_many()
+            .col_expr(sso_session::Column::EndedAt, t.into())
+            .filter(sso_session::Column::Id.eq(sid))
+            .filter(sso_session::Column::EndedAt.is_null())
+            .exec(&txn)
+            .await?;
+        grant::Entity::update_many()
+            .col_expr(grant::Column::RevokedAt, t.into())
+            .filter(grant::Column::SessionId.eq(sid))
+            .filter(grant::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    pub async fn create_auth_session(&self, model: auth_session::Model) -> Result<()> {
+        auth_session::ActiveModel {
+            id: Set(model.id),
+            realm: Set(model.realm),
+            client_id: Set(model.client_id),
+            request: Set(model.request),
+            state: Set(model.state),
+            created_at: Set(model.created_at),
+            updated_at: Set(model.updated_at),
+            expires_at: Set(model.expires_at),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// The unexpired authentication session with this (hashed) id.
+    pub async fn auth_session(&self, id: &str) -> Result<Option<auth_session::Model>> {
+        let found = auth_session::Entity::find_by_id(id).one(&self.db).await?;
+        Ok(found.filter(|s| s.expires_at > now()))
+    }
+
+    pub async fn save_auth_session_state(&self, id: &str, state: String) -> Result<()> {
+        auth_session::Entity::update_many()
+            .col_expr(auth_session::Column::State, state.into())
+            .col_expr(auth_session::Column::UpdatedAt, now().into())
+            .filter(auth_session::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_auth_session(&self, id: &str) -> Result<()> {
+        auth_session::Entity::delete_by_id(id).exec(&self.db).await?;
+        Ok(())
+    }
+}
+
+fn is_live(s: &sso_session::Model, idle_secs: i64, t: i64) -> bool {
+    s.ended_at.is_none() && s.expires_at > t && s.last_seen_at + idle_secs > t
+}

@@ -1,0 +1,245 @@
+//! Authorization codes, grants and refresh tokens.
+//!
+//! A **grant** is what one authorization-code exchange (or a refresh-token family) stands on;
+//! revoking it invalidates every access and refresh token issued under it. Codes and refresh
+//! tokens are stored only as SHA-256 hashes. Single use is enforced by an `UPDATE … WHERE used_at
+//! IS NULL` that exactly one request can win, on any node; the claiming write comes first in each
+//! transaction so SQLite never has to upgrade a read lock.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+
+use super::entity::{auth_code, grant, refresh_token, revoked_token};
+use super::{Result, Store, StoreError, now};
+
+#[derive(Debug, Clone)]
+pub struct NewAuthCode {
+    pub code_hash: String,
+    pub realm: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub redirect_uri: String,
+    pub data: String,
+    pub ttl_secs: i64,
+}
+
+/// The outcome of presenting an authorization code.
+#[derive(Debug)]
+pub enum CodeExchange {
+    /// First use: the code is now spent, and its grant id is reserved.
+    Claimed(Box<auth_code::Model>),
+    /// The code was used before; the grant issued by its first use has been revoked.
+    Reused,
+    Expired,
+    Unknown,
+}
+
+/// The outcome of presenting a refresh token.
+#[derive(Debug)]
+pub enum RefreshRotation {
+    /// The token was spent and a new one stored in its place.
+    Rotated(grant::Model),
+    /// The token had already been rotated: the whole family (grant) is now revoked.
+    Reused,
+    Revoked,
+    Expired,
+    Unknown,
+}
+
+impl Store {
+    pub async fn insert_auth_code(&self, new: NewAuthCode) -> Result<()> {
+        let t = now();
+        auth_code::ActiveModel {
+            code_hash: Set(new.code_hash),
+            realm: Set(new.realm),
+            client_id: Set(new.client_id),
+            user_id: Set(new.user_id),
+            session_id: Set(new.session_id),
+            redirect_uri: Set(new.redirect_uri),
+            data: Set(new.data),
+            created_at: Set(t),
+            expires_at: Set(t + new.ttl_secs),
+            used_at: Set(None),
+            grant_id: Set(None),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Spends a code. The grant created from it must use the code hash as its id (see
+    /// [`Store::create_grant`]), so that a replay racing the first exchange still revokes it.
+    pub async fn claim_code(&self, code_hash: &str) -> Result<CodeExchange> {
+        let t = now();
+        let txn = self.db.begin().await?;
+        let claimed = auth_code::Entity::update_many()
+            .col_expr(auth_code::Column::UsedAt, t.into())
+            .col_expr(auth_code::Column::GrantId, code_hash.into())
+            .filter(auth_code::Column::CodeHash.eq(code_hash))
+            .filter(auth_code::Column::UsedAt.is_null())
+            .filter(auth_code::Column::ExpiresAt.gt(t))
+            .exec(&txn)
+            .await?
+            .rows_affected
+            == 1;
+        let Some(code) = auth_code::Entity::find_by_id(code_hash).one(&txn).await? else {
+            return Ok(CodeExchange::Unknown);
+        };
+        let outcome = if claimed {
+            CodeExchange::Claimed(Box::new(code))
+        } else if code.used_at.is_some() {
+            // Replay: revoke whatever the first use issued, or pre-empt it if it is still
+            // being issued (the revoked placeholder makes its insert fail).
+            revoke_or_reserve_grant(&txn, &code, t).await?;
+            CodeExchange::Reused
+        } else {
+            CodeExchange::Expired
+        };
+        txn.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Stores a grant and, optionally, its first refresh token, in one transaction.
+    pub async fn create_grant(&self, g: grant::Model, refresh: Option<(String, i64)>) -> Result<()> {
+        let txn = self.db.begin().await?;
+        let grant_id = g.id.clone();
+        let inserted = grant::Entity::insert(grant::ActiveModel::from(g))
+            .on_conflict_do_nothing_on([grant::Column::Id])
+            .exec(&txn)
+            .await?;
+        if matches!(inserted, sea_orm::TryInsertResult::Conflicted) {
+            return Err(StoreError::Conflict(format!("grant {grant_id}")));
+        }
+        if let Some((token_hash, expires_at)) = refresh {
+            insert_refresh(&txn, &token_hash, &grant_id, expires_at).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Spends a refresh token and stores its successor, or detects reuse and revokes the family.
+    pub async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        next_hash: &str,
+        next_expires_at: i64,
+    ) -> Result<RefreshRotation> {
+        let t = now();
+        let txn = self.db.begin().await?;
+        let claimed = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::UsedAt, t.into())
+            .filter(refresh_token::Column::TokenHash.eq(token_hash))
+            .filter(refresh_token::Column::UsedAt.is_null())
+            .filter(refresh_token::Column::ExpiresAt.gt(t))
+            .exec(&txn)
+            .await?
+            .rows_affected
+            == 1;
+        let Some(token) = refresh_token::Entity::find_by_id(token_hash).one(&txn).await? else {
+            return Ok(RefreshRotation::Unknown);
+        };
+        let Some(g) = grant::Entity::find_by_id(&token.grant_id).one(&txn).await? else {
+            return Ok(RefreshRotation::Unknown);
+        };
+        let outcome = if g.revoked_at.is_some() {
+            RefreshRotation::Revoked
+        } else if claimed {
+            insert_refresh(&txn, next_hash, &g.id, next_expires_at).await?;
+            RefreshRotation::Rotated(g)
+        } else if token.used_at.is_some() {
+            revoke_grant_in(&txn, &g.id, t).await?;
+            RefreshRotation::Reused
+        } else {
+            RefreshRotation::Expired
+        };
+        txn.commit().await?;
+        Ok(outcome)
+    }
+
+    /// The grant with this id (revoked or not).
+    pub async fn grant(&self, grant_id: &str) -> Result<Option<grant::Model>> {
+        Ok(grant::Entity::find_by_id(grant_id).one(&self.db).await?)
+    }
+
+    /// A refresh token that is unspent and unexpired, with its grant.
+    pub async fn live_refresh_token(&self, token_hash: &str) -> Result<Option<(refresh_token::Model, grant::Model)>> {
+        let Some(token) = refresh_token::Entity::find_by_id(token_hash).one(&self.db).await? else {
+            return Ok(None);
+        };
+        if token.used_at.is_some() || token.expires_at <= now() {
+            return Ok(None);
+        }
+        let g = grant::Entity::find_by_id(&token.grant_id).one(&self.db).await?;
+        Ok(g.filter(|g| g.revoked_at.is_none()).map(|g| (token, g)))
+    }
+
+    /// The grant a refresh token belongs to, whatever the token's state.
+    pub async fn grant_of_refresh_token(&self, token_hash: &str) -> Result<Option<String>> {
+        Ok(refresh_token::Entity::find_by_id(token_hash)
+            .one(&self.db)
+            .await?
+            .map(|t| t.grant_id))
+    }
+
+    pub async fn revoke_grant(&self, grant_id: &str) -> Result<()> {
+        revoke_grant_in(&self.db, grant_id, now()).await
+    }
+
+    /// Puts a single access token (one not tied to a grant) on the deny list until it expires.
+    pub async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()> {
+        revoked_token::Entity::insert(revoked_token::ActiveModel {
+            jti: Set(jti.to_string()),
+            expires_at: Set(expires_at),
+        })
+        .on_conflict_do_nothing_on([revoked_token::Column::Jti])
+        .exec(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn is_jti_revoked(&self, jti: &str) -> Result<bool> {
+        Ok(revoked_token::Entity::find_by_id(jti).one(&self.db).await?.is_some())
+    }
+}
+
+async fn insert_refresh(db: &impl ConnectionTrait, token_hash: &str, grant_id: &str, expires_at: i64) -> Result<()> {
+    refresh_token::ActiveModel {
+        token_hash: Set(token_hash.to_string()),
+        grant_id: Set(grant_id.to_string()),
+        created_at: Set(now()),
+        expires_at: Set(expires_at),
+        used_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+async fn revoke_grant_in(db: &impl ConnectionTrait, grant_id: &str, t: i64) -> Result<()> {
+    grant::Entity::update_many()
+        .col_expr(grant::Column::RevokedAt, t.into())
+        .filter(grant::Column::Id.eq(grant_id))
+        .filter(grant::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn revoke_or_reserve_grant(db: &impl ConnectionTrait, code: &auth_code::Model, t: i64) -> Result<()> {
+    let placeholder = grant::ActiveModel {
+        id: Set(code.code_hash.clone()),
+        realm: Set(code.realm.clone()),
+        client_id: Set(code.client_id.clone()),
+        user_id: Set(Some(code.user_id.clone())),
+        session_id: Set(Some(code.session_id.clone())),
+        scope: Set(String::new()),
+        data: Set("{}".into()),
+        created_at: Set(t),
+        revoked_at: Set(Some(t)),
+    };
+    grant::Entity::insert(placeholder)
+        .on_conflict_do_nothing_on([grant::Column::Id])
+        .exec(db)
+        .await?;
+    revoke_grant_in(db, &code.code_hash, t).await
+}

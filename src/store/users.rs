@@ -1,0 +1,148 @@
+//! Users, their credentials and their required actions.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+
+use super::entity::{credential, required_action, user};
+use super::{Result, Store, StoreError, now};
+use crate::crypto;
+
+/// What is needed to create a user.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub realm: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// An argon2id PHC string, if the user gets a password now.
+    pub password_hash: Option<String>,
+    pub required_actions: Vec<String>,
+}
+
+impl Store {
+    /// Creates a user with its password and required actions in one transaction.
+    pub async fn create_user(&self, new: NewUser) -> Result<user::Model> {
+        let txn = self.db.begin().await?;
+        let existing = user::Entity::find()
+            .filter(user::Column::Realm.eq(&new.realm))
+            .filter(user::Column::Username.eq(&new.username))
+            .one(&txn)
+            .await?;
+        if existing.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "user '{}' in realm '{}'",
+                new.username, new.realm
+            )));
+        }
+        let t = now();
+        let model = user::ActiveModel {
+            id: Set(crypto::new_id()),
+            realm: Set(new.realm),
+            username: Set(new.username),
+            email: Set(new.email),
+            email_verified: Set(false),
+            first_name: Set(new.first_name),
+            last_name: Set(new.last_name),
+            enabled: Set(true),
+            created_at: Set(t),
+        }
+        .insert(&txn)
+        .await?;
+        if let Some(hash) = new.password_hash {
+            insert_password(&txn, &model.id, hash, t).await?;
+        }
+        for action in new.required_actions {
+            required_action::ActiveModel {
+                user_id: Set(model.id.clone()),
+                action: Set(action),
+                created_at: Set(t),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(model)
+    }
+
+    pub async fn find_user_by_username(&self, realm: &str, username: &str) -> Result<Option<user::Model>> {
+        Ok(user::Entity::find()
+            .filter(user::Column::Realm.eq(realm))
+            .filter(user::Column::Username.eq(username))
+            .one(&self.db)
+            .await?)
+    }
+
+    pub async fn find_user(&self, user_id: &str) -> Result<Option<user::Model>> {
+        Ok(user::Entity::find_by_id(user_id).one(&self.db).await?)
+    }
+
+    pub async fn list_users(&self, realm: &str) -> Result<Vec<user::Model>> {
+        Ok(user::Entity::find()
+            .filter(user::Column::Realm.eq(realm))
+            .order_by_asc(user::Column::Username)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// The user's password hash, if it has one.
+    pub async fn password_hash(&self, user_id: &str) -> Result<Option<String>> {
+        Ok(credential::Entity::find()
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq("password"))
+            .one(&self.db)
+            .await?
+            .map(|c| c.secret))
+    }
+
+    /// Replaces the user's password.
+    pub async fn set_password(&self, user_id: &str, hash: String) -> Result<()> {
+        let txn = self.db.begin().await?;
+        credential::Entity::delete_many()
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq("password"))
+            .exec(&txn)
+            .await?;
+        insert_password(&txn, user_id, hash, now()).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Adds a required action (idempotent).
+    pub async fn add_required_action(&self, user_id: &str, action: &str) -> Result<()> {
+        required_action::Entity::insert(required_action::ActiveModel {
+            user_id: Set(user_id.to_string()),
+            action: Set(action.to_string()),
+            created_at: Set(now()),
+        })
+        .on_conflict_do_nothing_on([required_action::Column::UserId, required_action::Column::Action])
+        .exec(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn required_actions(&self, user_id: &str) -> Result<Vec<String>> {
+        Ok(required_action::Entity::find()
+            .filter(required_action::Column::UserId.eq(user_id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|r| r.action)
+            .collect())
+    }
+}
+
+async fn insert_password(db: &impl sea_orm::ConnectionTrait, user_id: &str, hash: String, t: i64) -> Result<()> {
+    credential::ActiveModel {
+        id: Set(crypto::new_id()),
+        user_id: Set(user_id.to_string()),
+        kind: Set("password".into()),
+        secret: Set(hash),
+        label: Set(None),
+        last_step: Set(None),
+        created_at: Set(t),
+        last_used_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}

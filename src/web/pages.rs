@@ -1,0 +1,69 @@
+//! Turning flow and protocol outcomes into HTML responses.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::oidc::authorize::{self, RedirectTarget, ResponseMode};
+use crate::oidc::error::RedirectError;
+use crate::server::{AppState, RealmRuntime};
+
+/// Renders a page of the realm's theme with the common context added.
+pub fn render(
+    app: &AppState,
+    rt: Option<&RealmRuntime>,
+    status: StatusCode,
+    template: &str,
+    mut ctx: Value,
+) -> Response {
+    if let Some(obj) = ctx.as_object_mut() {
+        let name = rt
+            .map(|r| r.realm.display_name.clone())
+            .unwrap_or_else(|| "Gatehouse".into());
+        obj.entry("realm_name").or_insert(json!(name));
+    }
+    let mut response = (status, Html(app.templates.render(template, &ctx))).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A readable error page for people.
+pub fn error(app: &AppState, rt: Option<&RealmRuntime>, status: StatusCode, message: &str) -> Response {
+    render(app, rt, status, "error.html", json!({ "message": message }))
+}
+
+/// Sends an authorization response (code or error) to the client's verified redirect URI.
+pub fn authorization_response(
+    app: &AppState,
+    rt: &RealmRuntime,
+    target: &RedirectTarget,
+    result: Result<&str, &RedirectError>,
+) -> Response {
+    let params = authorize::response_params(target, &rt.issuer, result);
+    match target.response_mode {
+        ResponseMode::Query => {
+            let url = authorize::redirect_url(&target.redirect_uri, &params);
+            let mut r = StatusCode::FOUND.into_response();
+            if let Ok(v) = HeaderValue::from_str(&url) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        ResponseMode::FormPost => {
+            let ctx = json!({ "action": target.redirect_uri, "params": params });
+            let mut r = render(app, Some(rt), StatusCode::OK, "form_post.html", ctx);
+            // The one inline script, allowed by its hash.
+            r.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; script-src 'sha256-ePniVEkSivX/c7XWBGafqh8tSpiRrKiqYeqbG7N1TOE='; frame-ancestors 'none'",
+                ),
+            );
+            r
+        }
+    }
+}
