@@ -49,9 +49,18 @@ impl MasterKey {
                     std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
                 }
                 let encoded = STANDARD.encode(super::random_bytes(32));
-                write_private(path, &encoded).map_err(|e| err(e.to_string()))?;
-                tracing::warn!(path = %path.display(), "generated a new master key file; back it up, and give every node the same key");
-                MasterKey::from_base64(&encoded)
+                match write_private(path, &encoded) {
+                    Ok(()) => {
+                        tracing::warn!(path = %path.display(), "generated a new master key file; back it up, and give every node the same key");
+                        MasterKey::from_base64(&encoded)
+                    }
+                    // Another process created it first: use theirs.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+                        MasterKey::from_base64(&text)
+                    }
+                    Err(e) => Err(err(e.to_string())),
+                }
             }
             Err(e) => Err(err(e.to_string())),
         }

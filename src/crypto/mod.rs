@@ -8,7 +8,7 @@ mod signing;
 
 pub use master_key::{MasterKey, MasterKeyError};
 pub use password::{PasswordError, PasswordHasher, PasswordParams};
-pub use signing::{Algorithm, SigningError, SigningKey, VerifyingKeys};
+pub use signing::{ACCESS_TOKEN_TYP, Algorithm, SigningError, SigningKey, VerifyingKeys};
 
 use aws_lc_rs::digest;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};

@@ -165,6 +165,9 @@ impl SigningKey {
     }
 }
 
+/// The JOSE `typ` of access tokens (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
 /// Public keys by `kid`, for verifying tokens this server issued.
 #[derive(Default, Clone)]
 pub struct VerifyingKeys {
@@ -193,12 +196,27 @@ impl VerifyingKeys {
         issuer: &str,
         audience: Option<&str>,
     ) -> Result<T, SigningError> {
-        self.check(token, issuer, audience, true)
+        self.check(token, issuer, audience, true, |_| true)
     }
 
-    /// Verifies signature and `iss` but accepts an expired token (for `id_token_hint`).
-    pub fn verify_ignoring_expiry<T: DeserializeOwned>(&self, token: &str, issuer: &str) -> Result<T, SigningError> {
-        self.check(token, issuer, None, false)
+    /// Verifies an access token (RFC 9068: header `typ` must be `at+jwt`, so an ID token
+    /// cannot be used as one).
+    pub fn verify_access_token<T: DeserializeOwned>(&self, token: &str, issuer: &str) -> Result<T, SigningError> {
+        self.check(token, issuer, None, true, |typ| typ == Some(ACCESS_TOKEN_TYP))
+    }
+
+    /// Verifies an ID token's signature and `iss` but accepts it expired (for
+    /// `id_token_hint`); access tokens are refused.
+    pub fn verify_id_token_hint<T: DeserializeOwned>(&self, token: &str, issuer: &str) -> Result<T, SigningError> {
+        self.check(token, issuer, None, false, |typ| typ != Some(ACCESS_TOKEN_TYP))
+    }
+
+    /// Whether this set has a key with `kid` (a miss may mean another node rotated).
+    pub fn knows_kid_of(&self, token: &str) -> bool {
+        jsonwebtoken::decode_header(token)
+            .ok()
+            .and_then(|h| h.kid)
+            .is_some_and(|kid| self.keys.contains_key(&kid))
     }
 
     fn check<T: DeserializeOwned>(
@@ -207,8 +225,12 @@ impl VerifyingKeys {
         issuer: &str,
         audience: Option<&str>,
         check_expiry: bool,
+        typ_ok: impl Fn(Option<&str>) -> bool,
     ) -> Result<T, SigningError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| SigningError::Invalid(e.to_string()))?;
+        if !typ_ok(header.typ.as_deref()) {
+            return Err(SigningError::Invalid("wrong token type".into()));
+        }
         let kid = header.kid.ok_or_else(|| SigningError::Invalid("no kid".into()))?;
         let (alg, key) = self
             .keys

@@ -15,6 +15,9 @@ use crate::server::{AppState, RealmRuntime};
 use crate::store::entity::{auth_session, sso_session};
 use crate::store::{NewAuthCode, NewSsoSession, now};
 
+const ALREADY_DONE: &str =
+    "Your sign-in took too long or was already completed. Go back to the application and start again.";
+
 /// How long a sign-in may take before its authentication session expires.
 pub const AUTH_SESSION_TTL_SECS: i64 = 30 * 60;
 
@@ -69,7 +72,7 @@ pub async fn begin(
         return silent(app, rt, request, &mut flow, sso, who).await;
     }
     let token = random_token();
-    let next = advance(app, rt, &request, &mut flow, sso, who, None).await?;
+    let next = advance(app, rt, &request, &mut flow, sso, who, None, None).await?;
     if let Next::Page { .. } = next {
         let t = now();
         app.store
@@ -104,11 +107,7 @@ pub async fn resume(
     form: &HashMap<String, String>,
     who: &Client,
 ) -> Result<Next, EngineError> {
-    let expired = || {
-        Next::Error(
-            "Your sign-in took too long or was already completed. Go back to the application and start again.".into(),
-        )
-    };
+    let expired = || Next::Error(ALREADY_DONE.into());
     let Some(token) = auth_cookie else { return Ok(expired()) };
     let id = sha256_hex(token.as_bytes());
     let Some(session) = app.store.auth_session(&id).await?.filter(|s| s.realm == rt.realm.name) else {
@@ -125,7 +124,7 @@ pub async fn resume(
         .is_some_and(|c| crate::crypto::constant_time_eq(c.as_bytes(), flow.csrf.as_bytes()));
     let sso = current_sso_session(app, rt, who).await?;
     let input = if csrf_ok { Some(form) } else { None };
-    let next = advance(app, rt, &request, &mut flow, sso, who, input).await?;
+    let next = advance(app, rt, &request, &mut flow, sso, who, input, Some(&id)).await?;
     match &next {
         Next::Page { .. } => {
             app.store
@@ -178,7 +177,7 @@ async fn silent(
             "the signed-in user is not the one in id_token_hint",
         ));
     }
-    match advance(app, rt, &request, flow, Some(session), who, None).await? {
+    match advance(app, rt, &request, flow, Some(session), who, None, None).await? {
         Next::Page { .. } => Ok(login_required(request.target(), "the user must sign in again")),
         other => Ok(other),
     }
@@ -193,6 +192,7 @@ async fn advance(
     sso: Option<sso_session::Model>,
     who: &Client,
     input: Option<&HashMap<String, String>>,
+    auth_session_id: Option<&str>,
 ) -> Result<Next, EngineError> {
     let definition = app
         .flows
@@ -228,6 +228,11 @@ async fn advance(
         Outcome::Success => {
             let trace =
                 json!({ "flow": definition.name, "flow_hash": definition.content_hash, "steps": ctx.flow.trace });
+            if let Some(id) = auth_session_id
+                && !app.store.claim_auth_session(id).await?
+            {
+                return Ok(Next::Error(ALREADY_DONE.into()));
+            }
             finish(app, rt, request, ctx.flow, who, trace).await
         }
     }

@@ -27,7 +27,7 @@ pub fn presented(
     let auth = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    if let Some(encoded) = auth.and_then(|a| a.strip_prefix("Basic ").or_else(|| a.strip_prefix("basic "))) {
+    if let Some(encoded) = auth.and_then(|a| super::routes::strip_scheme(a, "Basic")) {
         if form_secret.is_some() {
             return Err(OAuthError::invalid_request(
                 "use one client authentication method, not two",

@@ -14,11 +14,12 @@ use crate::server::{AppState, RealmRuntime};
 pub async fn verify_access_token(state: &AppState, rt: &RealmRuntime, token: &str) -> Result<AccessClaims, OAuthError> {
     let keys = state
         .keys
-        .get(&rt.realm.name)
+        .get_or_reload_for(&rt.realm.name, token, crate::server::retention_secs(&rt.realm))
+        .await
         .ok_or_else(|| OAuthError::server_error("no signing keys"))?;
     let claims: AccessClaims = keys
         .verifying
-        .verify(token, &rt.issuer, None)
+        .verify_access_token(token, &rt.issuer)
         .map_err(|_| OAuthError::invalid_token("the access token is invalid or expired"))?;
     let revoked = match &claims.gid {
         Some(gid) => state.store.grant(gid).await?.is_none_or(|g| g.revoked_at.is_some()),
@@ -122,7 +123,7 @@ pub async fn revoke(state: &AppState, rt: &RealmRuntime, client: &Client, token:
             return Ok(());
         };
         // Expired tokens need no revocation; invalid ones are ignored.
-        if let Ok(c) = keys.verifying.verify::<AccessClaims>(token, &rt.issuer, None)
+        if let Ok(c) = keys.verifying.verify_access_token::<AccessClaims>(token, &rt.issuer)
             && c.client_id == client.client_id
         {
             match &c.gid {

@@ -33,6 +33,8 @@ pub struct KeyRing {
     store: Store,
     master: MasterKey,
     realms: RwLock<HashMap<String, Arc<RealmKeys>>>,
+    /// When an unknown `kid` last caused a reload (Unix seconds).
+    last_miss_reload: std::sync::atomic::AtomicI64,
 }
 
 impl KeyRing {
@@ -41,6 +43,7 @@ impl KeyRing {
             store,
             master,
             realms: RwLock::new(HashMap::new()),
+            last_miss_reload: Default::default(),
         }
     }
 
@@ -50,6 +53,23 @@ impl KeyRing {
             .unwrap_or_else(|p| p.into_inner())
             .get(realm)
             .cloned()
+    }
+
+    /// The realm's keys; if `token` names a key this node has not loaded yet (another node
+    /// rotated), reloads first — at most once a second, so unknown kids cannot hammer the store.
+    pub async fn get_or_reload_for(&self, realm: &str, token: &str, retention_secs: i64) -> Option<Arc<RealmKeys>> {
+        let keys = self.get(realm)?;
+        if keys.verifying.knows_kid_of(token) {
+            return Some(keys);
+        }
+        let t = now();
+        let last = self.last_miss_reload.swap(t, std::sync::atomic::Ordering::Relaxed);
+        if last < t
+            && let Err(e) = self.reload(realm, retention_secs).await
+        {
+            tracing::warn!(realm, error = %e, "could not reload signing keys");
+        }
+        self.get(realm)
     }
 
     /// The key new tokens of `realm` are signed with.

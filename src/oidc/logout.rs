@@ -23,7 +23,7 @@ pub struct Hint {
 
 pub fn parse_hint(app: &AppState, rt: &RealmRuntime, token: &str) -> Option<Hint> {
     let keys = app.keys.get(&rt.realm.name)?;
-    let claims: HintClaims = keys.verifying.verify_ignoring_expiry(token, &rt.issuer).ok()?;
+    let claims: HintClaims = keys.verifying.verify_id_token_hint(token, &rt.issuer).ok()?;
     let client_id = match &claims.aud {
         serde_json::Value::String(s) => Some(s.clone()),
         serde_json::Value::Array(a) => a.first().and_then(|v| v.as_str()).map(String::from),

@@ -150,12 +150,18 @@ async fn token_endpoint(
     }
 }
 
+/// The credentials after an auth scheme, whose name is case-insensitive (RFC 7235 §2.1).
+pub(crate) fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
+    let (name, rest) = value.split_once(' ')?;
+    name.eq_ignore_ascii_case(scheme).then_some(rest)
+}
+
 /// RFC 6750: the token from `Authorization: Bearer`, or the `access_token` form field.
 fn bearer(headers: &HeaderMap, body: &[u8]) -> Option<String> {
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| strip_scheme(v, "Bearer"))
         .map(|t| t.trim().to_string());
     from_header.or_else(|| parse_params(body).ok()?.remove("access_token"))
 }
@@ -273,20 +279,9 @@ async fn logout_endpoint(
         }
     };
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    let hint = match get("id_token_hint") {
-        Some(h) => match logout::parse_hint(&app, &rt, h) {
-            Some(h) => Some(h),
-            None => {
-                return pages::error(
-                    &app,
-                    Some(&rt),
-                    StatusCode::BAD_REQUEST,
-                    "The id_token_hint is not valid.",
-                );
-            }
-        },
-        None => None,
-    };
+    // A hint that does not verify (e.g. its key has been deleted) counts as absent: the user
+    // then confirms on a page instead.
+    let hint = get("id_token_hint").and_then(|h| logout::parse_hint(&app, &rt, h));
     let target = match logout::target(
         &rt,
         hint.as_ref(),
@@ -298,17 +293,34 @@ async fn logout_endpoint(
         Err(message) => return pages::error(&app, Some(&rt), StatusCode::BAD_REQUEST, &message),
     };
     let secure = app.settings.is_https();
+    let idle = rt.realm.tokens.sso_idle.as_secs();
     let session_cookie = jar.get(cookies::SSO_COOKIE).map(|c| c.value().to_string());
-    // Without a hint, ask first; the confirmation form carries a CSRF token bound to the
-    // session cookie.
+    let cookie_session = match &session_cookie {
+        Some(c) => match app
+            .store
+            .active_sso_session(&rt.realm.name, &sha256_hex(c.as_bytes()), idle)
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "session lookup failed");
+                return pages::error(&app, Some(&rt), StatusCode::INTERNAL_SERVER_ERROR, "Please try again.");
+            }
+        },
+        None => None,
+    };
+    // The confirmation form carries a CSRF token bound to the session cookie.
     let csrf_expected = session_cookie
         .as_deref()
         .map(|c| sha256_hex(format!("logout:{c}").as_bytes()));
     let confirmed = method == Method::POST
         && get("confirm") == Some("yes")
         && matches!((get("csrf"), &csrf_expected), (Some(a), Some(b)) if constant_time_eq(a.as_bytes(), b.as_bytes()));
-    if hint.is_none() && !confirmed && session_cookie.is_some() {
-        let carry: Vec<(&str, &str)> = ["client_id", "post_logout_redirect_uri", "state"]
+    // A hint stands in for the user's confirmation only when it names the signed-in user;
+    // otherwise anyone's ID token would sign a victim out (RP-Initiated Logout §6).
+    let hint_names_user = matches!((&hint, &cookie_session), (Some(h), Some(s)) if h.sub == s.user_id);
+    if cookie_session.is_some() && !hint_names_user && !confirmed {
+        let carry: Vec<(&str, &str)> = ["id_token_hint", "client_id", "post_logout_redirect_uri", "state"]
             .into_iter()
             .filter_map(|k| get(k).map(|v| (k, v)))
             .collect();
@@ -319,15 +331,9 @@ async fn logout_endpoint(
         });
         return pages::render(&app, Some(&rt), StatusCode::OK, "logout_confirm.html", ctx);
     }
-    // End the browser's session, and the hint's session if it names another one.
-    let idle = rt.realm.tokens.sso_idle.as_secs();
+    // End the browser's session, and the hint's session if it names another one of its user.
     let mut ended = Vec::new();
-    if let Some(cookie) = &session_cookie
-        && let Ok(Some(s)) = app
-            .store
-            .active_sso_session(&rt.realm.name, &sha256_hex(cookie.as_bytes()), idle)
-            .await
-    {
+    if let Some(s) = cookie_session {
         ended.push((s.id, s.user_id));
     }
     if let Some(sid) = hint.as_ref().and_then(|h| h.sid.clone())

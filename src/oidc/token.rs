@@ -8,7 +8,7 @@ use crate::crypto::{random_token, sha256_hex};
 use crate::realm::{Client, GrantType};
 use crate::server::{AppState, RealmRuntime};
 use crate::store::entity::grant;
-use crate::store::{CodeExchange, RefreshRotation, now};
+use crate::store::{CodeExchange, Lifetimes, RefreshRotation, now};
 
 /// The form fields of a token request.
 #[derive(Debug, Default, Deserialize)]
@@ -51,6 +51,13 @@ pub async fn exchange(
             "grant_type '{other}' is not supported"
         ))),
         None => Err(OAuthError::invalid_request("grant_type is missing")),
+    }
+}
+
+fn lifetimes(rt: &RealmRuntime) -> Lifetimes {
+    Lifetimes {
+        refresh_ttl_secs: rt.realm.tokens.refresh_ttl.as_secs(),
+        sso_idle_secs: rt.realm.tokens.sso_idle.as_secs(),
     }
 }
 
@@ -132,17 +139,18 @@ async fn authorization_code(
         revoked_at: None,
     };
     let refresh = client.allows(GrantType::RefreshToken).then(random_token);
-    let refresh_ttl = rt.realm.tokens.refresh_ttl.as_secs();
     state
         .store
         .create_grant(
             grant.clone(),
-            refresh.as_ref().map(|r| (sha256_hex(r.as_bytes()), t + refresh_ttl)),
+            refresh.as_ref().map(|r| sha256_hex(r.as_bytes())),
+            lifetimes(rt),
         )
         .await
         .map_err(|e| match e {
             // A replay of the code won the race and revoked this grant before it existed.
             crate::store::StoreError::Conflict(_) => OAuthError::invalid_grant("the code was already used"),
+            crate::store::StoreError::NotFound(_) => OAuthError::invalid_grant("the user has signed out"),
             other => other.into(),
         })?;
     respond(state, rt, client, &grant, &user, &facts, refresh, t)
@@ -171,13 +179,17 @@ async fn refresh_token(
     }
     let next = random_token();
     let t = now();
-    let refresh_ttl = rt.realm.tokens.refresh_ttl.as_secs();
     let grant = match state
         .store
-        .rotate_refresh_token(&hash, &sha256_hex(next.as_bytes()), t + refresh_ttl)
+        .rotate_refresh_token(&hash, &sha256_hex(next.as_bytes()), lifetimes(rt))
         .await?
     {
-        RefreshRotation::Rotated(g) => g,
+        RefreshRotation::Rotated(g) => *g,
+        RefreshRotation::SessionEnded => {
+            return Err(OAuthError::invalid_grant(
+                "the sign-in session has ended; sign in again",
+            ));
+        }
         RefreshRotation::Reused => {
             tracing::warn!(client = %client.client_id, "refresh token reused; its family is revoked");
             return Err(OAuthError::invalid_grant(
@@ -235,6 +247,7 @@ fn respond(
             facts,
             access_ttl: rt.realm.tokens.access_ttl.as_secs(),
             now: t,
+            alg: key.alg,
         },
     )
     .map_err(|e| OAuthError::server_error(e.to_string()))?;
@@ -290,6 +303,7 @@ fn client_credentials(
             facts: &facts,
             access_ttl: rt.realm.tokens.access_ttl.as_secs(),
             now: now(),
+            alg: key.alg,
         },
     )
     .map_err(|e| OAuthError::server_error(e.to_string()))?;

@@ -61,6 +61,7 @@ pub struct TokenInput<'a> {
     pub facts: &'a SignInFacts,
     pub access_ttl: i64,
     pub now: i64,
+    pub alg: crate::crypto::Algorithm,
 }
 
 pub fn issue(key: &SigningKey, input: &TokenInput) -> Result<Issued, crate::crypto::SigningError> {
@@ -80,7 +81,7 @@ pub fn issue(key: &SigningKey, input: &TokenInput) -> Result<Issued, crate::cryp
         acr: facts.acr.clone(),
         preferred_username: input.user.map(|u| u.username.clone()),
     };
-    let access_token = key.sign_jwt("at+jwt", &access)?;
+    let access_token = key.sign_jwt(crate::crypto::ACCESS_TOKEN_TYP, &access)?;
     let wants_id_token = facts.scope.split_ascii_whitespace().any(|s| s == "openid");
     let id_token = match (input.user, wants_id_token) {
         (Some(user), true) => Some(key.sign_jwt("JWT", &id_token_claims(input, user, &access_token))?),
@@ -95,10 +96,14 @@ pub fn issue(key: &SigningKey, input: &TokenInput) -> Result<Issued, crate::cryp
 
 fn id_token_claims(input: &TokenInput, user: &user::Model, access_token: &str) -> Value {
     let facts = input.facts;
-    // at_hash: left half of SHA-256 of the access token (all our algorithms hash with SHA-256
-    // or, for EdDSA, are given SHA-256 here by convention of OIDC Core §3.1.3.6).
-    let full = sha256_full(access_token);
-    let at_hash = crate::crypto::b64url(&full[..16]);
+    // at_hash (OIDC Core §3.2.2.9): the left half of the access token's hash, with the hash
+    // of the signing algorithm (SHA-512 for Ed25519, as the OpenID conformance suite expects).
+    let digest = match input.alg {
+        crate::crypto::Algorithm::EdDSA => &aws_lc_rs::digest::SHA512,
+        _ => &aws_lc_rs::digest::SHA256,
+    };
+    let full = aws_lc_rs::digest::digest(digest, access_token.as_bytes());
+    let at_hash = crate::crypto::b64url(&full.as_ref()[..full.as_ref().len() / 2]);
     let mut c = Map::new();
     c.insert("iss".into(), json!(input.issuer));
     c.insert("sub".into(), json!(input.subject));
@@ -136,12 +141,6 @@ fn id_token_claims(input: &TokenInput, user: &user::Model, access_token: &str) -
         }
     }
     Value::Object(c)
-}
-
-fn sha256_full(s: &str) -> Vec<u8> {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s.as_bytes())
-        .as_ref()
-        .to_vec()
 }
 
 /// The standard claims of `user` that the given scopes release (OIDC Core §5.4).

@@ -11,7 +11,7 @@ mod users;
 
 pub use events::NewEvent;
 pub use sessions::NewSsoSession;
-pub use tokens::{CodeExchange, NewAuthCode, RefreshRotation};
+pub use tokens::{CodeExchange, Lifetimes, NewAuthCode, RefreshRotation};
 pub use users::NewUser;
 
 use std::path::Path;

@@ -134,6 +134,16 @@ impl Store {
         auth_session::Entity::delete_by_id(id).exec(&self.db).await?;
         Ok(())
     }
+
+    /// Deletes the authentication session, telling whether this call was the one that did:
+    /// of two concurrent submissions of the last form, only one may finish the sign-in.
+    pub async fn claim_auth_session(&self, id: &str) -> Result<bool> {
+        Ok(auth_session::Entity::delete_by_id(id)
+            .exec(&self.db)
+            .await?
+            .rows_affected
+            == 1)
+    }
 }
 
 fn is_live(s: &sso_session::Model, idle_secs: i64, t: i64) -> bool {

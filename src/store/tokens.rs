@@ -8,7 +8,7 @@
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 
-use super::entity::{auth_code, grant, refresh_token, revoked_token};
+use super::entity::{auth_code, grant, refresh_token, revoked_token, sso_session};
 use super::{Result, Store, StoreError, now};
 
 #[derive(Debug, Clone)]
@@ -38,9 +38,11 @@ pub enum CodeExchange {
 #[derive(Debug)]
 pub enum RefreshRotation {
     /// The token was spent and a new one stored in its place.
-    Rotated(grant::Model),
+    Rotated(Box<grant::Model>),
     /// The token had already been rotated: the whole family (grant) is now revoked.
     Reused,
+    /// The SSO session behind the grant has ended or expired; the grant is now revoked.
+    SessionEnded,
     Revoked,
     Expired,
     Unknown,
@@ -100,8 +102,20 @@ impl Store {
     }
 
     /// Stores a grant and, optionally, its first refresh token, in one transaction.
-    pub async fn create_grant(&self, g: grant::Model, refresh: Option<(String, i64)>) -> Result<()> {
+    ///
+    /// Tokens never outlive the SSO session they stand on: the session is touched first (on
+    /// PostgreSQL that row lock orders this against a concurrent logout), and a dead session
+    /// fails with [`StoreError::NotFound`]. The refresh token expires with the session at the
+    /// latest.
+    pub async fn create_grant(&self, g: grant::Model, refresh: Option<String>, lifetimes: Lifetimes) -> Result<()> {
+        let t = now();
         let txn = self.db.begin().await?;
+        let session_end = match &g.session_id {
+            Some(sid) => touch_session(&txn, sid, lifetimes.sso_idle_secs, t)
+                .await?
+                .ok_or_else(|| StoreError::NotFound("the sign-in session".into()))?,
+            None => i64::MAX,
+        };
         let grant_id = g.id.clone();
         let inserted = grant::Entity::insert(grant::ActiveModel::from(g))
             .on_conflict_do_nothing_on([grant::Column::Id])
@@ -110,7 +124,8 @@ impl Store {
         if matches!(inserted, sea_orm::TryInsertResult::Conflicted) {
             return Err(StoreError::Conflict(format!("grant {grant_id}")));
         }
-        if let Some((token_hash, expires_at)) = refresh {
+        if let Some(token_hash) = refresh {
+            let expires_at = (t + lifetimes.refresh_ttl_secs).min(session_end);
             insert_refresh(&txn, &token_hash, &grant_id, expires_at).await?;
         }
         txn.commit().await?;
@@ -122,7 +137,7 @@ impl Store {
         &self,
         token_hash: &str,
         next_hash: &str,
-        next_expires_at: i64,
+        lifetimes: Lifetimes,
     ) -> Result<RefreshRotation> {
         let t = now();
         let txn = self.db.begin().await?;
@@ -144,8 +159,20 @@ impl Store {
         let outcome = if g.revoked_at.is_some() {
             RefreshRotation::Revoked
         } else if claimed {
-            insert_refresh(&txn, next_hash, &g.id, next_expires_at).await?;
-            RefreshRotation::Rotated(g)
+            let session_end = match &g.session_id {
+                Some(sid) => touch_session(&txn, sid, lifetimes.sso_idle_secs, t).await?,
+                None => Some(i64::MAX),
+            };
+            match session_end {
+                Some(end) => {
+                    insert_refresh(&txn, next_hash, &g.id, (t + lifetimes.refresh_ttl_secs).min(end)).await?;
+                    RefreshRotation::Rotated(Box::new(g))
+                }
+                None => {
+                    revoke_grant_in(&txn, &g.id, t).await?;
+                    RefreshRotation::SessionEnded
+                }
+            }
         } else if token.used_at.is_some() {
             revoke_grant_in(&txn, &g.id, t).await?;
             RefreshRotation::Reused
@@ -200,6 +227,34 @@ impl Store {
     pub async fn is_jti_revoked(&self, jti: &str) -> Result<bool> {
         Ok(revoked_token::Entity::find_by_id(jti).one(&self.db).await?.is_some())
     }
+}
+
+/// How long refresh tokens and the sessions behind them live.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    pub refresh_ttl_secs: i64,
+    pub sso_idle_secs: i64,
+}
+
+/// Marks the SSO session as just used if it is still live, returning its hard end.
+async fn touch_session(db: &impl ConnectionTrait, sid: &str, idle_secs: i64, t: i64) -> Result<Option<i64>> {
+    let touched = sso_session::Entity::update_many()
+        .col_expr(sso_session::Column::LastSeenAt, t.into())
+        .filter(sso_session::Column::Id.eq(sid))
+        .filter(sso_session::Column::EndedAt.is_null())
+        .filter(sso_session::Column::ExpiresAt.gt(t))
+        .filter(sso_session::Column::LastSeenAt.gt(t - idle_secs))
+        .exec(db)
+        .await?
+        .rows_affected
+        == 1;
+    if !touched {
+        return Ok(None);
+    }
+    Ok(sso_session::Entity::find_by_id(sid)
+        .one(db)
+        .await?
+        .map(|s| s.expires_at))
 }
 
 async fn insert_refresh(db: &impl ConnectionTrait, token_hash: &str, grant_id: &str, expires_at: i64) -> Result<()> {

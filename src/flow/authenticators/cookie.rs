@@ -26,7 +26,7 @@ impl Authenticator for Cookie {
             return Ok(StepResult::Attempted);
         }
         if let Some(max_age) = ctx.request.max_age
-            && crate::store::now() - session.auth_time > max_age
+            && crate::store::now() - session.auth_time >= max_age
         {
             return Ok(StepResult::Attempted);
         }

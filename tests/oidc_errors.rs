@@ -1,0 +1,288 @@
+//! Negative cases of the OIDC provider, each asserting the exact error a client or a person
+//! gets.
+
+#[macro_use]
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use support::browser::{self, base_of, query};
+use support::oauth::{self, AuthRequest, ClientAuth};
+use support::*;
+
+db_test!(async fn code_reuse_fails_and_revokes_what_the_first_use_issued(db) {
+    let h = start_with_user(db).await;
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let first = oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await;
+    first.assert_ok();
+    let access = first.str("access_token").expect("access_token").to_string();
+    let refresh = first.str("refresh_token").expect("refresh_token").to_string();
+    oauth::userinfo(&h, &access).await.assert_ok();
+
+    let second = oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await;
+    second.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+
+    oauth::assert_userinfo_rejects(&h, &access, "access token of a reused code").await;
+    oauth::refresh(&h, oauth::web(), &refresh).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    let info = oauth::introspect(&h, oauth::web(), &access).await;
+    info.assert_ok();
+    assert_eq!(info.body["active"], json!(false), "{}", info.text);
+});
+
+db_test!(async fn wrong_or_missing_pkce_verifier_is_invalid_grant(db) {
+    let h = start_with_user(db).await;
+    let (code, _, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let (wrong, _) = oauth::pkce_pair();
+    oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&wrong))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+
+    let (code, _, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, None)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+
+    // The same for the public client.
+    let (code, _, _) = oauth::authorize(&h, &h.browser, SPA_CLIENT, SPA_REDIRECT).await;
+    oauth::exchange_code(&h, ClientAuth::Public(SPA_CLIENT), &code, SPA_REDIRECT, None)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+});
+
+db_test!(async fn plain_pkce_and_missing_pkce_are_refused_at_authorize(db) {
+    let h = Harness::start(db, REALM).await;
+    for client in [(WEB_CLIENT, WEB_REDIRECT), (SPA_CLIENT, SPA_REDIRECT)] {
+        let (mut request, verifier) = AuthRequest::new(client.0, client.1);
+        request.pkce = Some((verifier, "plain".into()));
+        let location = browser::redirect_away(&h.browser, &request.url(&h)).await;
+        assert_eq!(base_of(&location), client.1, "{location}");
+        assert_eq!(query(&location, "error").as_deref(), Some("invalid_request"), "plain PKCE: {location}");
+        assert_eq!(query(&location, "state").as_deref(), Some(request.state.as_str()));
+        assert_eq!(query(&location, "code"), None);
+
+        let (mut request, _) = AuthRequest::new(client.0, client.1);
+        request.pkce = None;
+        let location = browser::redirect_away(&h.browser, &request.url(&h)).await;
+        assert_eq!(query(&location, "error").as_deref(), Some("invalid_request"), "no PKCE: {location}");
+        assert_eq!(query(&location, "state").as_deref(), Some(request.state.as_str()));
+    }
+});
+
+db_test!(async fn unregistered_redirect_uri_and_unknown_client_show_a_page_and_never_redirect(db) {
+    let h = Harness::start(db, REALM).await;
+    let cases = [
+        ("unregistered redirect URI", AuthRequest::new(WEB_CLIENT, "http://127.0.0.1:9000/evil").0),
+        ("redirect URI with an extra path", AuthRequest::new(WEB_CLIENT, "http://127.0.0.1:9000/callback/x").0),
+        ("another client's redirect URI", AuthRequest::new(WEB_CLIENT, SPA_REDIRECT).0),
+        ("unknown client", AuthRequest::new("nobody", WEB_REDIRECT).0),
+    ];
+    for (what, request) in cases {
+        let page = browser::get(&h.browser, &request.url(&h)).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{what}: {}", page.describe());
+        assert!(page.header("location").is_none(), "{what}: redirected to {:?}", page.header("location"));
+        let content_type = page.header("content-type").unwrap_or_default();
+        assert!(content_type.starts_with("text/html"), "{what}: content-type {content_type:?}");
+        assert!(!page.body.is_empty(), "{what}: an empty error page");
+    }
+});
+
+db_test!(async fn wrong_client_secret_is_401_invalid_client(db) {
+    let h = start_with_user(db).await;
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let wrong = "web-app-secret-0123456789-WRONGWRONGWRONG";
+    for auth in [ClientAuth::Basic(WEB_CLIENT, wrong), ClientAuth::Post(WEB_CLIENT, wrong)] {
+        let r = oauth::exchange_code(&h, auth, &code, WEB_REDIRECT, Some(&verifier)).await;
+        r.assert_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    let r = oauth::post_form(&h.endpoint("token"), ClientAuth::Basic("nobody", wrong), &[("grant_type", "client_credentials")]).await;
+    r.assert_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    // A confidential client that sends no secret at all.
+    let r = oauth::exchange_code(&h, ClientAuth::Public(WEB_CLIENT), &code, WEB_REDIRECT, Some(&verifier)).await;
+    r.assert_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    // The failed attempts did not burn the code for its rightful client.
+    oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await.assert_ok();
+});
+
+db_test!(async fn expired_code_is_invalid_grant(db) {
+    let h = start_with_user(db).await;
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    h.sql("UPDATE auth_codes SET expires_at = 0").await;
+    oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+});
+
+db_test!(async fn code_is_bound_to_its_client_and_redirect_uri(db) {
+    let h = start_with_user(db).await;
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    oauth::exchange_code(&h, oauth::other(), &code, WEB_REDIRECT, Some(&verifier))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    oauth::exchange_code(&h, oauth::web(), &code, "http://127.0.0.1:9000/other", Some(&verifier))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+
+    oauth::exchange_code(&h, oauth::web(), "no-such-code", WEB_REDIRECT, Some(&verifier))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+});
+
+db_test!(async fn refresh_token_reuse_revokes_the_family(db) {
+    let h = start_with_user(db).await;
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let tokens = oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await;
+    tokens.assert_ok();
+    let old = tokens.str("refresh_token").unwrap().to_string();
+
+    let rotated = oauth::refresh(&h, oauth::web(), &old).await;
+    rotated.assert_ok();
+    let new = rotated.str("refresh_token").expect("a rotated refresh token").to_string();
+    assert_ne!(new, old);
+
+    oauth::refresh(&h, oauth::web(), &old).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    oauth::refresh(&h, oauth::web(), &new).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+});
+
+db_test!(async fn refresh_token_is_bound_to_its_client(db) {
+    let h = start_with_user(db).await;
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let tokens = oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await;
+    let refresh = tokens.str("refresh_token").unwrap().to_string();
+    oauth::refresh(&h, oauth::other(), &refresh).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    oauth::refresh(&h, oauth::web(), "not-a-refresh-token").await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+});
+
+db_test!(async fn tampered_and_expired_access_tokens_are_refused_at_userinfo(db) {
+    let h = start_with_user(db).await;
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let tokens = oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await;
+    let access = tokens.str("access_token").unwrap().to_string();
+    oauth::userinfo(&h, &access).await.assert_ok();
+    let (header, claims) = oauth::jwt_parts(&access);
+
+    // Tampered: the payload changed, the signature kept.
+    let mut longer = claims.clone();
+    longer["exp"] = json!(claims["exp"].as_i64().unwrap() + 3600);
+    oauth::assert_userinfo_rejects(&h, &oauth::with_payload(&access, &longer), "tampered exp").await;
+    let mut other_user = claims.clone();
+    other_user["sub"] = json!("someone-else");
+    oauth::assert_userinfo_rejects(&h, &oauth::with_payload(&access, &other_user), "tampered sub").await;
+    let mut parts: Vec<String> = access.split('.').map(String::from).collect();
+    let flipped = if parts[2].starts_with('A') { "B" } else { "A" };
+    parts[2].replace_range(0..1, flipped);
+    oauth::assert_userinfo_rejects(&h, &parts.join("."), "tampered signature").await;
+    oauth::assert_userinfo_rejects(&h, "not-a-jwt", "garbage").await;
+
+    // Re-signed with the realm's own key: accepted while valid, refused once expired.
+    let key = h.state.keys.active(&h.realm).expect("an active signing key");
+    assert_eq!(header["kid"].as_str(), Some(key.kid.as_str()));
+    let typ = header["typ"].as_str().unwrap_or("at+jwt").to_string();
+    let now = gatehouse::store::now();
+    let mut fresh = claims.clone();
+    fresh["iat"] = json!(now);
+    fresh["exp"] = json!(now + 120);
+    fresh["jti"] = json!(support::unique_name("jti-"));
+    let resigned = key.sign_jwt(&typ, &fresh).expect("sign");
+    oauth::userinfo(&h, &resigned).await.assert_ok();
+    let mut expired = claims.clone();
+    expired["iat"] = json!(now - 600);
+    expired["exp"] = json!(now - 300);
+    expired["jti"] = json!(support::unique_name("jti-"));
+    let expired = key.sign_jwt(&typ, &expired).expect("sign");
+    oauth::assert_userinfo_rejects(&h, &expired, "expired access token").await;
+
+    // No token at all: 401 with a Bearer challenge.
+    let r = oauth::backchannel().get(h.endpoint("userinfo")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let challenge = r.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(challenge.starts_with("Bearer"), "{challenge:?}");
+});
+
+db_test!(async fn prompt_none_without_session_returns_login_required(db) {
+    let h = Harness::start(db, REALM).await;
+    let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let request = request.with("prompt", "none");
+    let location = browser::redirect_away(&h.browser, &request.url(&h)).await;
+    assert_eq!(base_of(&location), WEB_REDIRECT, "{location}");
+    assert_eq!(query(&location, "error").as_deref(), Some("login_required"), "{location}");
+    assert_eq!(query(&location, "state").as_deref(), Some(request.state.as_str()));
+    assert_eq!(query(&location, "iss"), Some(h.issuer()), "{location}");
+    assert_eq!(query(&location, "code"), None);
+});
+
+db_test!(async fn wrong_password_shows_the_form_again(db) {
+    let h = start_with_user(db).await;
+    let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let (_, mut form) = browser::open_login_page(&h.browser, &request.url(&h)).await;
+    form.set("username", USERNAME);
+    form.set("password", "Wrong-Password-123");
+    let page = form.submit(&h.browser).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.describe());
+    let again = browser::parse_post_form(&page.body, &page.url).expect("the form again");
+    assert!(again.has("csrf") && again.has("username") && again.has("password"), "{again:?}");
+    assert!(!page.body.contains(PASSWORD) && !page.body.contains("Wrong-Password-123"), "password echoed");
+    // Signing in right afterwards still works.
+    let mut again = again;
+    again.set("username", USERNAME);
+    again.set("password", PASSWORD);
+    let server = url::Url::parse(&h.url).unwrap();
+    let done = browser::follow_on_server(&h.browser, again.submit(&h.browser).await, &server).await;
+    let location = done.location().unwrap_or_else(|| panic!("no redirect: {}", done.describe()));
+    oauth::code_from(&h, &request, &location);
+});
+
+db_test!(async fn login_form_without_csrf_token_is_refused(db) {
+    let h = start_with_user(db).await;
+    let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let (_, mut form) = browser::open_login_page(&h.browser, &request.url(&h)).await;
+    form.set("username", USERNAME);
+    form.set("password", PASSWORD);
+    form.set("csrf", "forged");
+    let page = form.submit(&h.browser).await;
+    let sent_to_app = page.location().is_some_and(|l| query(&l, "code").is_some());
+    assert!(!sent_to_app, "a forged CSRF token signed in: {}", page.describe());
+});
+
+db_test!(async fn token_responses_are_not_cached_and_login_pages_not_framed(db) {
+    let h = start_with_user(db).await;
+    let (request, verifier) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let (page, mut form) = browser::open_login_page(&h.browser, &request.url(&h)).await;
+    let frame_options = page.header("x-frame-options").unwrap_or_default().to_ascii_uppercase();
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(
+        frame_options == "DENY" || csp.contains("frame-ancestors 'none'"),
+        "the login page may be framed: X-Frame-Options {frame_options:?}, CSP {csp:?}"
+    );
+    form.set("username", USERNAME);
+    form.set("password", PASSWORD);
+    let server = url::Url::parse(&h.url).unwrap();
+    let done = browser::follow_on_server(&h.browser, form.submit(&h.browser).await, &server).await;
+    let code = oauth::code_from(&h, &request, &done.location().expect("redirect"));
+
+    let ok = oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await;
+    ok.assert_ok();
+    let error = oauth::exchange_code(&h, oauth::web(), "bogus", WEB_REDIRECT, Some(&verifier)).await;
+    error.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    for r in [&ok, &error] {
+        let cache = r.headers.get("cache-control").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(cache.contains("no-store"), "token response ({}) Cache-Control: {cache:?}", r.status);
+        let content_type = r.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(content_type.starts_with("application/json"), "{content_type:?}");
+        assert!(r.str("error_description").is_some() || r.status == StatusCode::OK, "{}", r.text);
+    }
+});
+
+db_test!(async fn unsupported_grant_and_missing_parameters_are_named(db) {
+    let h = Harness::start(db, REALM).await;
+    let token = h.endpoint("token");
+    oauth::post_form(&token, oauth::web(), &[("grant_type", "password"), ("username", "a"), ("password", "b")])
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
+    oauth::post_form(&token, oauth::web(), &[]).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    // A client not allowed client_credentials.
+    oauth::post_form(&token, oauth::other(), &[("grant_type", "client_credentials")])
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "unauthorized_client");
+});

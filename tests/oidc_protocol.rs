@@ -1,0 +1,204 @@
+//! Authorization-request behaviour the OpenID Foundation's Basic and Config OP plans expect:
+//! POST requests, `response_mode=form_post`, `prompt=login`, `max_age` and `auth_time`,
+//! `prompt=none` with `id_token_hint`, `login_hint`, the `claims` parameter, request objects,
+//! unknown parameters, and userinfo by POST.
+
+#[macro_use]
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::browser::{self, Page, base_of, query};
+use support::oauth::{self, AuthRequest};
+use support::*;
+use url::Url;
+
+/// Exchanges a code for the web client and returns the token response's JSON.
+async fn tokens_for(h: &Harness, code: &str, verifier: &str) -> Value {
+    let r = oauth::exchange_code(h, oauth::web(), code, WEB_REDIRECT, Some(verifier)).await;
+    r.assert_ok();
+    r.body
+}
+
+fn id_token_claims(tokens: &Value) -> Value {
+    oauth::jwt_parts(tokens["id_token"].as_str().expect("an id_token")).1
+}
+
+/// Signs in once in `h.browser` and returns the ID token's claims and the raw ID token.
+async fn first_sign_in(h: &Harness) -> (Value, String) {
+    let (code, verifier, _) = oauth::authorize(h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let tokens = tokens_for(h, &code, &verifier).await;
+    (
+        id_token_claims(&tokens),
+        tokens["id_token"].as_str().unwrap().to_string(),
+    )
+}
+
+db_test!(async fn authorization_request_by_post(db) {
+    let h = start_with_user(db).await;
+    let (request, verifier) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let get_url = Url::parse(&request.url(&h)).unwrap();
+    let params: Vec<(String, String)> = get_url.query_pairs().into_owned().collect();
+    let response = h.browser.post(h.endpoint("auth")).form(&params).send().await.unwrap();
+    let page = Page::read(Url::parse(&h.endpoint("auth")).unwrap(), response).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.describe());
+    let mut form = browser::parse_post_form(&page.body, &page.url).expect("the login form");
+    form.set("username", USERNAME);
+    form.set("password", PASSWORD);
+    let server = Url::parse(&h.url).unwrap();
+    let done = browser::follow_on_server(&h.browser, form.submit(&h.browser).await, &server).await;
+    let code = oauth::code_from(&h, &request, &done.location().expect("redirect to the app"));
+    tokens_for(&h, &code, &verifier).await;
+});
+
+db_test!(async fn response_mode_form_post_posts_the_code_to_the_app(db) {
+    let h = start_with_user(db).await;
+    let (request, verifier) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let request = request.with("response_mode", "form_post");
+    let (_, mut form) = browser::open_login_page(&h.browser, &request.url(&h)).await;
+    form.set("username", USERNAME);
+    form.set("password", PASSWORD);
+    let server = Url::parse(&h.url).unwrap();
+    let page = browser::follow_on_server(&h.browser, form.submit(&h.browser).await, &server).await;
+    assert_eq!(page.status, StatusCode::OK, "form_post answers with a page: {}", page.describe());
+    let post = browser::parse_post_form(&page.body, &page.url).expect("an auto-submitting form");
+    assert_eq!(post.action.as_str(), WEB_REDIRECT);
+    assert_eq!(post.get("state"), Some(request.state.as_str()));
+    assert_eq!(post.get("iss"), Some(h.issuer().as_str()));
+    let code = post.get("code").expect("code in the form").to_string();
+    tokens_for(&h, &code, &verifier).await;
+});
+
+db_test!(async fn prompt_login_and_max_age_force_a_new_sign_in(db) {
+    let h = start_with_user(db).await;
+    let (first, _) = first_sign_in(&h).await;
+    let first_auth_time = first["auth_time"].as_i64().expect("auth_time");
+    // Move the sign-in 100 s into the past instead of waiting.
+    h.sql("UPDATE sso_sessions SET auth_time = auth_time - 100").await;
+
+    // Within max_age, the session is enough, and auth_time is reported.
+    let (request, verifier) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let request = request.with("max_age", "3600");
+    let location = browser::redirect_away(&h.browser, &request.url(&h)).await;
+    let code = oauth::code_from(&h, &request, &location);
+    let claims = id_token_claims(&tokens_for(&h, &code, &verifier).await);
+    assert_eq!(claims["auth_time"].as_i64(), Some(first_auth_time - 100), "{claims}");
+
+    // Older than max_age: the login form again, and a new auth_time after signing in.
+    let (request, verifier) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let request = request.with("max_age", "50");
+    let location = browser::sign_in(&h.browser, &request.url(&h), USERNAME, PASSWORD).await;
+    let code = oauth::code_from(&h, &request, &location);
+    let claims = id_token_claims(&tokens_for(&h, &code, &verifier).await);
+    let renewed = claims["auth_time"].as_i64().expect("auth_time");
+    assert!(renewed >= first_auth_time, "max_age did not renew auth_time: {renewed} < {first_auth_time}");
+
+    // prompt=login shows the form despite the session, and renews auth_time too.
+    h.sql("UPDATE sso_sessions SET auth_time = auth_time - 100").await;
+    let (request, verifier) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let request = request.with("prompt", "login");
+    let location = browser::sign_in(&h.browser, &request.url(&h), USERNAME, PASSWORD).await;
+    let code = oauth::code_from(&h, &request, &location);
+    let claims = id_token_claims(&tokens_for(&h, &code, &verifier).await);
+    assert!(claims["auth_time"].as_i64().unwrap() >= renewed, "prompt=login did not renew auth_time: {claims}");
+});
+
+db_test!(async fn prompt_none_with_id_token_hint(db) {
+    let h = start_with_user(db).await;
+    h.add_user("bob", "bob@example.com", PASSWORD).await;
+    let (alice, alice_hint) = first_sign_in(&h).await;
+
+    // Bob signs in in another browser; his ID token is the wrong hint for Alice's browser.
+    let bob_browser = h.new_browser();
+    let (request, verifier) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let location = browser::sign_in(&bob_browser, &request.url(&h), "bob", PASSWORD).await;
+    let bob_tokens = tokens_for(&h, &oauth::code_from(&h, &request, &location), &verifier).await;
+    let bob_hint = bob_tokens["id_token"].as_str().unwrap();
+
+    let (request, verifier) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let request = request.with("prompt", "none").with("id_token_hint", &alice_hint);
+    let location = browser::redirect_away(&h.browser, &request.url(&h)).await;
+    let code = oauth::code_from(&h, &request, &location);
+    let claims = id_token_claims(&tokens_for(&h, &code, &verifier).await);
+    assert_eq!(claims["sub"], alice["sub"]);
+
+    let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let request = request.with("prompt", "none").with("id_token_hint", bob_hint);
+    let location = browser::redirect_away(&h.browser, &request.url(&h)).await;
+    assert_eq!(base_of(&location), WEB_REDIRECT, "{location}");
+    assert_eq!(query(&location, "error").as_deref(), Some("login_required"), "another user's hint: {location}");
+    assert_eq!(query(&location, "state").as_deref(), Some(request.state.as_str()));
+});
+
+db_test!(async fn login_hint_fills_the_username_and_unknown_parameters_are_ignored(db) {
+    let h = start_with_user(db).await;
+    let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let request = request.with("login_hint", USERNAME).with("ui_locales", "de en").with("x-unknown", "whatever");
+    let (_, form) = browser::open_login_page(&h.browser, &request.url(&h)).await;
+    assert_eq!(form.get("username"), Some(USERNAME), "{form:?}");
+});
+
+db_test!(async fn claims_parameter_adds_the_requested_claims(db) {
+    let h = start_with_user(db).await;
+    let (mut request, verifier) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    request.scope = "openid".into();
+    let claims_request = json!({
+        "id_token": { "email": { "essential": true } },
+        "userinfo": { "email": null, "preferred_username": null }
+    });
+    let request = request.with("claims", &claims_request.to_string());
+    let location = browser::sign_in(&h.browser, &request.url(&h), USERNAME, PASSWORD).await;
+    let tokens = tokens_for(&h, &oauth::code_from(&h, &request, &location), &verifier).await;
+    assert_eq!(id_token_claims(&tokens)["email"], json!(EMAIL), "the ID token lacks the requested email");
+    let info = oauth::userinfo(&h, tokens["access_token"].as_str().unwrap()).await;
+    info.assert_ok();
+    assert_eq!(info.body["email"], json!(EMAIL), "{}", info.text);
+    assert_eq!(info.body["preferred_username"], json!(USERNAME), "{}", info.text);
+
+    // Malformed JSON is an invalid_request sent back to the app.
+    let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let request = request.with("claims", "{not json");
+    let location = browser::redirect_away(&h.browser, &request.url(&h)).await;
+    assert_eq!(query(&location, "error").as_deref(), Some("invalid_request"), "{location}");
+});
+
+db_test!(async fn request_objects_are_refused_unless_supported(db) {
+    let h = Harness::start(db, REALM).await;
+    let discovery: Value = oauth::backchannel()
+        .get(format!("{}/.well-known/openid-configuration", h.issuer()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    if discovery["request_parameter_supported"] != json!(true) {
+        let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+        let request = request.with("request", "eyJhbGciOiJub25lIn0.eyJzdGF0ZSI6IngifQ.");
+        let location = browser::redirect_away(&h.browser, &request.url(&h)).await;
+        assert_eq!(base_of(&location), WEB_REDIRECT, "{location}");
+        assert_eq!(query(&location, "error").as_deref(), Some("request_not_supported"), "{location}");
+        assert_eq!(query(&location, "state").as_deref(), Some(request.state.as_str()));
+    }
+    if discovery["request_uri_parameter_supported"] != json!(true) {
+        let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+        let request = request.with("request_uri", "https://rp.example/request.jwt");
+        let location = browser::redirect_away(&h.browser, &request.url(&h)).await;
+        assert_eq!(query(&location, "error").as_deref(), Some("request_uri_not_supported"), "{location}");
+    }
+});
+
+db_test!(async fn userinfo_by_post_and_by_get(db) {
+    let h = start_with_user(db).await;
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let tokens = tokens_for(&h, &code, &verifier).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let by_get = oauth::userinfo(&h, access).await;
+    by_get.assert_ok();
+    let response = oauth::backchannel().post(h.endpoint("userinfo")).bearer_auth(access).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let by_post: Value = response.json().await.unwrap();
+    assert_eq!(by_post, by_get.body);
+    assert_eq!(by_post["sub"], id_token_claims(&tokens)["sub"]);
+    assert_eq!(by_post["email"], json!(EMAIL));
+});
