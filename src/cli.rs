@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{LogFormat, Overrides, Settings};
-use crate::crypto::Algorithm;
 use crate::server::{self, AppState};
 
 #[derive(Parser, Debug)]
@@ -62,6 +61,14 @@ pub enum Command {
     /// Manage signing keys
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check, draw, simulate and test authentication flows
+    #[command(subcommand)]
+    Flow(FlowCommand),
+    /// Print the JSON Schema (draft 2020-12) of a kind of file, for editors
+    Schema {
+        #[arg(value_enum)]
+        kind: crate::flow::tooling::SchemaKind,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -76,44 +83,146 @@ pub struct ServeArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
-    /// Create a user (with --password-stdin, the password is read as one line from stdin)
+    /// Create a user (the realm's default required actions are added)
     Add {
+        /// Realm name, as in the realm file's `realm:`
         realm: String,
+        /// The new user's username
         username: String,
-        #[arg(long)]
+        /// The user's email address
+        #[arg(long, value_name = "EMAIL")]
         email: Option<String>,
+        /// Read the password as one line from standard input (never pass it as an argument)
         #[arg(long)]
         password_stdin: bool,
     },
     /// List a realm's users and their pending required actions
-    List { realm: String },
-    /// Require an action at the user's next sign-in (configure-otp, update-password, …)
-    Require {
+    List {
+        /// Realm name
         realm: String,
+    },
+    /// Require an action at the user's next sign-in
+    Require {
+        /// Realm name
+        realm: String,
+        /// The user's username
         username: String,
+        /// configure-otp, update-password, update-profile or terms-and-conditions (enabled in the realm)
         action: String,
     },
-    /// Set a user's password, read as one line from stdin
-    SetPassword { realm: String, username: String },
+    /// Set a user's password, read as one line from standard input
+    SetPassword {
+        /// Realm name
+        realm: String,
+        /// The user's username
+        username: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum RealmCommand {
-    /// Validate realm files (a directory or files; default: the realms directory)
-    Check { paths: Vec<PathBuf> },
+    /// Validate realm files and the flows they bind; every mistake as file:line:column
+    Check {
+        /// Realm files or directories of them (default: the realms directory)
+        paths: Vec<PathBuf>,
+    },
     /// Apply the realms directory to the database (records a snapshot of each realm)
     Apply,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
-    /// Add a new signing key; the old one keeps verifying until its tokens expire
+    /// Add a new signing key (of the realm's tokens.signing_alg) and make it active; the old
+    /// key stays published until every token it signed has expired
     Rotate {
+        /// Realm name
         realm: String,
-        /// Algorithm of the new key (default: the realm's tokens.signing_alg)
-        #[arg(long, value_parser = ["RS256", "ES256", "EdDSA"])]
-        alg: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FlowCommand {
+    /// Validate flow files (files or directories; default: the flows directory)
+    Check { paths: Vec<PathBuf> },
+    /// Draw a flow
+    Graph {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "mermaid")]
+        format: crate::flow::tooling::GraphFormat,
+    },
+    /// Walk a flow for a described user with the real engine, and print what they meet
+    Simulate(SimulateArgs),
+    /// Run scenario files (*.yaml in DIR; default: flows/tests in the flows directory)
+    Test { dir: Option<PathBuf> },
+}
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// The flow file
+    pub file: PathBuf,
+    /// The user's username
+    #[arg(long, default_value = "alice")]
+    pub user: String,
+    /// Nobody has this username
+    #[arg(long)]
+    pub unknown_user: bool,
+    /// A credential the user has besides the password (repeatable)
+    #[arg(long = "has", value_enum)]
+    pub has: Vec<crate::flow::tooling::sandbox::Credential>,
+    /// A role the user holds (repeatable)
+    #[arg(long = "role")]
+    pub roles: Vec<String>,
+    /// A user attribute, NAME=VALUE (repeatable)
+    #[arg(long = "attribute", value_parser = parse_attribute)]
+    pub attributes: Vec<(String, String)>,
+    /// A required action pending for the user (repeatable)
+    #[arg(long = "require")]
+    pub required_actions: Vec<String>,
+    /// The client's IP address
+    #[arg(long, default_value = "127.0.0.1")]
+    pub ip: String,
+    /// The client the sign-in is for
+    #[arg(long, default_value = "app")]
+    pub client: String,
+    /// The user already has an SSO session
+    #[arg(long)]
+    pub signed_in: bool,
+    /// The authorization request's prompt
+    #[arg(long, value_enum)]
+    pub prompt: Option<crate::flow::tooling::simulate::Prompt>,
+    /// The user's answers, page by page (default: a cooperative user's). One of:
+    /// password, wrong-password, username, otp, wrong-otp, use-recovery-code, recovery-code,
+    /// wrong-recovery-code, acknowledge, accept, decline, new-password:VALUE, profile, reload,
+    /// form:FIELD=VALUE&FIELD=VALUE
+    #[arg(long = "answer", verbatim_doc_comment)]
+    pub answers: Vec<crate::flow::tooling::answers::Answer>,
+}
+
+fn parse_attribute(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("'{text}' is not NAME=VALUE"))
+}
+
+impl SimulateArgs {
+    fn simulation(self) -> crate::flow::tooling::simulate::Simulation {
+        use crate::flow::tooling::sandbox::UserSpec;
+        crate::flow::tooling::simulate::Simulation {
+            user: UserSpec {
+                username: self.user,
+                exists: !self.unknown_user,
+                has: self.has,
+                roles: self.roles,
+                attributes: self.attributes.into_iter().collect(),
+                required_actions: self.required_actions,
+            },
+            client: self.client,
+            ip: Some(self.ip),
+            signed_in: self.signed_in,
+            prompt: self.prompt,
+            answers: (!self.answers.is_empty()).then_some(self.answers),
+        }
+    }
 }
 
 /// Entry point of the binary.
@@ -168,17 +277,20 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve(args) => serve(&cli.global, &args).await,
         Command::User(cmd) => user(&cli.global, cmd).await,
         Command::Realm(cmd) => realm(&cli.global, cmd).await,
-        Command::Keys(KeysCommand::Rotate { realm, alg }) => {
+        Command::Flow(cmd) => flow(&cli.global, cmd).await,
+        Command::Schema { kind } => {
+            let schema = crate::flow::tooling::schema(kind);
+            println!("{}", serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())?);
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate { realm }) => {
             let app = AppState::load(settings(&cli.global, None)?)
                 .await
                 .map_err(|e| e.to_string())?;
             let rt = app
                 .realm(&realm)
                 .ok_or_else(|| format!("realm '{realm}' does not exist"))?;
-            let alg = alg
-                .as_deref()
-                .and_then(Algorithm::parse)
-                .unwrap_or(rt.realm.tokens.signing_alg);
+            let alg = rt.realm.tokens.signing_alg;
             let kid = crate::oidc::keyring::rotate(&app.store, &app.master_key, &realm, alg)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -343,6 +455,52 @@ async fn realm(global: &GlobalArgs, cmd: RealmCommand) -> Result<(), String> {
             let app = AppState::load(settings).await.map_err(|e| e.to_string())?;
             for name in app.realm_names() {
                 println!("realm {name}: applied");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn flow(global: &GlobalArgs, cmd: FlowCommand) -> Result<(), String> {
+    use crate::flow::tooling;
+    match cmd {
+        FlowCommand::Check { paths } => {
+            let paths = if paths.is_empty() {
+                vec![settings(global, None)?.flows_dir]
+            } else {
+                paths
+            };
+            let report = tooling::check(&paths);
+            if report.errors.is_empty() {
+                println!("{} flow file(s) OK", report.files);
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} problem(s) found:\n{}",
+                    report.errors.len(),
+                    report.errors.join("\n")
+                ))
+            }
+        }
+        FlowCommand::Graph { file, format } => {
+            print!("{}", tooling::graph_file(&file, format)?);
+            Ok(())
+        }
+        FlowCommand::Simulate(args) => {
+            let file = args.file.clone();
+            let report = tooling::simulate::simulate(&file, &args.simulation()).await?;
+            print!("{}", tooling::simulate::render(&report));
+            Ok(())
+        }
+        FlowCommand::Test { dir } => {
+            let dir = match dir {
+                Some(d) => d,
+                None => settings(global, None)?.flows_dir.join("tests"),
+            };
+            let summary = tooling::scenario::run_dir(&dir).await?;
+            print!("{}", summary.output);
+            if summary.failed > 0 {
+                return Err(format!("{} scenario(s) failed", summary.failed));
             }
             Ok(())
         }

@@ -5,6 +5,7 @@
 mod master_key;
 mod password;
 mod signing;
+pub mod totp;
 
 pub use master_key::{MasterKey, MasterKeyError};
 pub use password::{PasswordError, PasswordHasher, PasswordParams};

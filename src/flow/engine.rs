@@ -1,15 +1,20 @@
-//! Executing a flow: Keycloak's semantics. At one level, required (and conditional) steps
-//! all have to succeed and alternatives are then ignored; without required steps, the first
-//! alternative that succeeds is enough. A step that shows a page pauses the flow; the posted
-//! form resumes it at that step.
+//! Executing a flow with Keycloak's semantics:
+//! - at one level, required and conditional steps must all succeed, and alternatives are then
+//!   ignored (conditions do not count as required steps);
+//! - without required steps, the first alternative that succeeds is enough;
+//! - a conditional subflow runs only when all its (non-disabled) conditions hold;
+//! - disabled steps are skipped.
+//!
+//! A step that shows a page pauses the flow; the form posted back resumes it at that step.
+//! Completed steps are remembered by path (e.g. `1.0`), so re-running the flow on each request
+//! never repeats a step.
 
 use std::collections::HashMap;
 
 use futures_util::future::BoxFuture;
 
-use super::authenticators;
 use super::model::{Flow, Requirement, Step, StepKind};
-use super::{EngineError, FlowContext, Page, StepResult};
+use super::{EngineError, FlowContext, Page, StepResult, authenticators, conditions};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -29,7 +34,7 @@ pub async fn run(
         StepResult::Success => Outcome::Success,
         StepResult::Challenge(p) => Outcome::Challenge(p),
         StepResult::Failure(m) => Outcome::Failure(m),
-        StepResult::Attempted => Outcome::Failure("no way to sign in succeeded".into()),
+        StepResult::Attempted => Outcome::Failure("No way to sign in succeeded.".into()),
     })
 }
 
@@ -39,6 +44,10 @@ fn path(prefix: &str, i: usize) -> String {
     } else {
         format!("{prefix}.{i}")
     }
+}
+
+fn is_condition(s: &Step) -> bool {
+    matches!(s.kind, StepKind::Condition(_))
 }
 
 fn level<'a, 'c>(
@@ -51,26 +60,34 @@ where
     'c: 'a,
 {
     Box::pin(async move {
+        let siblings: Vec<String> = steps
+            .iter()
+            .filter_map(|s| match &s.kind {
+                StepKind::Authenticator(n) if s.requirement != Requirement::Disabled => Some(n.clone()),
+                _ => None,
+            })
+            .collect();
         let has_required = steps
             .iter()
-            .any(|s| matches!(s.requirement, Requirement::Required | Requirement::Conditional));
+            .any(|s| !is_condition(s) && matches!(s.requirement, Requirement::Required | Requirement::Conditional));
         if has_required {
             for (i, step) in steps.iter().enumerate() {
-                if !matches!(step.requirement, Requirement::Required | Requirement::Conditional) {
+                if is_condition(step) || !matches!(step.requirement, Requirement::Required | Requirement::Conditional) {
                     continue;
                 }
+                ctx.siblings = siblings.clone();
                 match run_step(step, path(&prefix, i), ctx, input).await? {
                     StepResult::Success => {}
-                    StepResult::Attempted => return Ok(StepResult::Attempted),
                     other => return Ok(other),
                 }
             }
             return Ok(StepResult::Success);
         }
         for (i, step) in steps.iter().enumerate() {
-            if step.requirement != Requirement::Alternative {
+            if is_condition(step) || step.requirement != Requirement::Alternative {
                 continue;
             }
+            ctx.siblings = siblings.clone();
             match run_step(step, path(&prefix, i), ctx, input).await? {
                 StepResult::Attempted => continue,
                 other => return Ok(other),
@@ -78,6 +95,25 @@ where
         }
         Ok(StepResult::Attempted)
     })
+}
+
+/// Whether every enabled condition of a conditional subflow holds.
+async fn conditions_hold(steps: &[Step], ctx: &mut FlowContext<'_>) -> Result<bool, EngineError> {
+    for s in steps {
+        let StepKind::Condition(name) = &s.kind else { continue };
+        if s.requirement == Requirement::Disabled {
+            continue;
+        }
+        let Some(condition) = conditions::find(name) else {
+            return Ok(false);
+        };
+        let holds = condition.holds(ctx, &s.config, steps).await?;
+        ctx.flow.trace.push(format!("condition {name}:{holds}"));
+        if !holds {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 async fn run_step(
@@ -90,28 +126,27 @@ async fn run_step(
         return Ok(StepResult::Success);
     }
     let result = match &step.kind {
-        StepKind::Subflow { steps, .. } => level(steps, at.clone(), ctx, input).await?,
-        // Conditions are evaluated by their conditional sub-flow; none are registered yet, and
-        // flow validation refuses them, so a condition step here always holds.
+        StepKind::Subflow { steps, .. } => {
+            if step.requirement == Requirement::Conditional && !conditions_hold(steps, ctx).await? {
+                // Skipped: the subflow does not apply. Not remembered, so it is decided afresh
+                // if the flow runs again.
+                return Ok(StepResult::Success);
+            }
+            level(steps, at.clone(), ctx, input).await?
+        }
         StepKind::Condition(_) => StepResult::Success,
         StepKind::Authenticator(name) => {
             let Some(auth) = authenticators::find(name) else {
                 return Ok(StepResult::Failure(format!("unknown authenticator '{name}'")));
             };
+            ctx.step_config = step.config.clone();
             let resumed = ctx.flow.challenge.as_deref() == Some(at.as_str());
             let result = match input {
                 Some(form) if resumed => auth.action(ctx, form).await?,
                 _ => auth.authenticate(ctx).await?,
             };
             match &result {
-                StepResult::Success => {
-                    ctx.flow.trace.push(format!("{name}:success"));
-                    if let Some(amr) = auth.amr()
-                        && !ctx.flow.amr.iter().any(|a| a == amr)
-                    {
-                        ctx.flow.amr.push(amr.to_string());
-                    }
-                }
+                StepResult::Success => ctx.flow.trace.push(format!("{name}:success")),
                 StepResult::Challenge(_) => ctx.flow.challenge = Some(at.clone()),
                 StepResult::Attempted => ctx.flow.trace.push(format!("{name}:attempted")),
                 StepResult::Failure(_) => ctx.flow.trace.push(format!("{name}:failure")),

@@ -2,12 +2,16 @@
 //! Keycloak's requirement semantics. Execution state lives in the authentication session in
 //! the database, so a sign-in survives a restart or a move to another node.
 
+pub mod actions;
 pub mod authenticators;
+mod brute_force;
+pub mod conditions;
 mod engine;
 pub mod model;
 mod registry;
 pub mod routes;
 pub mod sign_in;
+pub mod tooling;
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +35,8 @@ pub enum EngineError {
     UnknownFlow(String),
     #[error("the flow finished without identifying a user")]
     NoUser,
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// A page an authenticator asks the browser to show.
@@ -73,6 +79,35 @@ pub struct FlowState {
     pub sso_session_id: Option<String>,
     /// The steps taken, for the sign-in event.
     pub trace: Vec<String>,
+    /// The username given (and, once `user_id` is set, proven).
+    pub username: Option<String>,
+    /// The user chose "use a recovery code instead" on the OTP page.
+    #[serde(default)]
+    pub use_recovery_code: bool,
+    /// Required actions the flow itself added (e.g. OTP required but not configured).
+    #[serde(default)]
+    pub extra_actions: Vec<String>,
+    /// The required action whose page is showing, kept until it is done.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// configure-otp: the new secret (sealed) until the first code confirms it.
+    #[serde(default)]
+    pub pending_otp: Option<String>,
+    /// configure-otp: the new recovery codes (sealed), shown once.
+    #[serde(default)]
+    pub recovery_codes: Option<String>,
+    /// `prompt=none`: no page may be shown.
+    #[serde(default)]
+    pub silent: bool,
+}
+
+impl FlowState {
+    /// Records an RFC 8176 method the user completed in this sign-in.
+    pub fn add_amr(&mut self, method: &str) {
+        if !self.amr.iter().any(|m| m == method) {
+            self.amr.push(method.to_string());
+        }
+    }
 }
 
 /// What authenticators see and change.
@@ -84,6 +119,10 @@ pub struct FlowContext<'a> {
     pub sso_session: Option<sso_session::Model>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The running step's `config`.
+    pub step_config: serde_json::Value,
+    /// The authenticators at the running step's level (e.g. for "try another way").
+    pub siblings: Vec<String>,
 }
 
 impl FlowContext<'_> {

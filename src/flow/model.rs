@@ -1,9 +1,10 @@
-//! Flow files: their shape, parsing and validation (every mistake with `file:line:column`).
+//! Flow files: their shape, parsing and validation. Every mistake is reported with
+//! `file:line:column`; where Keycloak logs a warning or silently ignores, we refuse.
 
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
-use super::authenticators;
+use super::{authenticators, conditions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -30,6 +31,9 @@ struct StepFile {
     condition: Option<Spanned<String>>,
     subflow: Option<Spanned<String>>,
     requirement: Spanned<Requirement>,
+    /// Settings of the authenticator or condition (e.g. `roles:` for `user-role`).
+    #[serde(default)]
+    config: Option<Spanned<serde_json::Value>>,
     #[serde(default)]
     steps: Vec<Spanned<StepFile>>,
 }
@@ -48,6 +52,7 @@ pub struct Flow {
 pub struct Step {
     pub kind: StepKind,
     pub requirement: Requirement,
+    pub config: serde_json::Value,
     pub line: u64,
 }
 
@@ -56,6 +61,16 @@ pub enum StepKind {
     Authenticator(String),
     Condition(String),
     Subflow { name: String, steps: Vec<Step> },
+}
+
+impl Step {
+    pub fn label(&self) -> String {
+        match &self.kind {
+            StepKind::Authenticator(n) => n.clone(),
+            StepKind::Condition(n) => format!("condition {n}"),
+            StepKind::Subflow { name, .. } => format!("subflow {name}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,12 +98,24 @@ pub fn parse(path: &str, text: &str) -> Result<Flow, Vec<FlowError>> {
             message,
         }]
     })?;
-    let mut errors = Vec::new();
-    let steps = convert(path, &file.steps, &mut errors);
+    let mut v = Validator {
+        path,
+        errors: Vec::new(),
+    };
+    let steps = v.level(&file.steps, false);
+    let at = file.flow.referenced;
     if steps.is_empty() {
-        errors.push(error(path, file.flow.referenced, "a flow needs at least one step"));
+        v.error(at, "a flow needs at least one step");
+    } else if v.errors.is_empty() && !identifies(&steps) {
+        v.error(
+            at,
+            "this flow can finish without identifying a user: every way through it needs a step such as cookie, username-password-form or username-form",
+        );
     }
-    if errors.is_empty() {
+    if v.errors.is_empty() {
+        v.user_before_use(&steps, false);
+    }
+    if v.errors.is_empty() {
         Ok(Flow {
             name: file.flow.value,
             description: file.description.unwrap_or_default(),
@@ -96,22 +123,38 @@ pub fn parse(path: &str, text: &str) -> Result<Flow, Vec<FlowError>> {
             steps,
         })
     } else {
-        Err(errors)
+        v.errors.sort_by_key(|e| (e.line, e.column));
+        Err(v.errors)
     }
 }
 
-fn error(path: &str, at: Location, message: impl Into<String>) -> FlowError {
-    FlowError {
-        path: path.into(),
-        line: at.line(),
-        column: at.column(),
-        message: message.into(),
-    }
+struct Validator<'a> {
+    path: &'a str,
+    errors: Vec<FlowError>,
 }
 
-fn convert(path: &str, steps: &[Spanned<StepFile>], errors: &mut Vec<FlowError>) -> Vec<Step> {
-    let mut out = Vec::new();
-    for s in steps {
+impl Validator<'_> {
+    fn error(&mut self, at: Location, message: impl Into<String>) {
+        self.errors.push(FlowError {
+            path: self.path.into(),
+            line: at.line(),
+            column: at.column(),
+            message: message.into(),
+        });
+    }
+
+    fn level(&mut self, steps: &[Spanned<StepFile>], in_conditional: bool) -> Vec<Step> {
+        let mut out = Vec::new();
+        for s in steps {
+            if let Some(step) = self.step(s, in_conditional) {
+                out.push(step);
+            }
+        }
+        self.level_rules(steps, &out);
+        out
+    }
+
+    fn step(&mut self, s: &Spanned<StepFile>, in_conditional: bool) -> Option<Step> {
         let at = s.referenced;
         let file = &s.value;
         let requirement = file.requirement.value;
@@ -121,102 +164,183 @@ fn convert(path: &str, steps: &[Spanned<StepFile>], errors: &mut Vec<FlowError>)
             file.subflow.is_some(),
         ];
         if kinds.iter().filter(|k| **k).count() != 1 {
-            errors.push(error(
-                path,
-                at,
-                "a step is exactly one of: authenticator, condition, subflow",
-            ));
-            continue;
+            self.error(at, "a step is exactly one of: authenticator, condition, subflow");
+            return None;
         }
+        let config = file
+            .config
+            .as_ref()
+            .map(|c| c.value.clone())
+            .unwrap_or(serde_json::Value::Null);
+        let config_at = file.config.as_ref().map(|c| c.referenced).unwrap_or(at);
         let kind = if let Some(name) = &file.authenticator {
-            if authenticators::find(&name.value).is_none() {
-                errors.push(error(
-                    path,
+            match authenticators::find(&name.value) {
+                Some(a) => {
+                    if let Err(m) = a.check_config(&config) {
+                        self.error(config_at, format!("{}: {m}", name.value));
+                    }
+                }
+                None => self.error(
                     name.referenced,
                     format!(
                         "unknown authenticator '{}'; known: {}",
                         name.value,
                         authenticators::names().join(", ")
                     ),
-                ));
+                ),
             }
             StepKind::Authenticator(name.value.clone())
         } else if let Some(name) = &file.condition {
-            errors.push(error(
-                path,
-                name.referenced,
-                format!("unknown condition '{}'", name.value),
-            ));
+            match conditions::find(&name.value) {
+                Some(c) => {
+                    if let Err(m) = c.check_config(&config) {
+                        self.error(config_at, format!("{}: {m}", name.value));
+                    }
+                }
+                None => self.error(
+                    name.referenced,
+                    format!(
+                        "unknown condition '{}'; known: {}",
+                        name.value,
+                        conditions::names().join(", ")
+                    ),
+                ),
+            }
+            if !in_conditional {
+                self.error(name.referenced, "a condition may only stand in a conditional subflow");
+            }
+            if !matches!(requirement, Requirement::Required | Requirement::Disabled) {
+                self.error(file.requirement.referenced, "a condition is required or disabled");
+            }
             StepKind::Condition(name.value.clone())
         } else {
             let name = file.subflow.as_ref().map(|n| n.value.clone()).unwrap_or_default();
             if file.steps.is_empty() {
-                errors.push(error(path, at, format!("subflow '{name}' has no steps")));
+                self.error(at, format!("subflow '{name}' has no steps"));
             }
-            StepKind::Subflow {
-                name,
-                steps: convert(path, &file.steps, errors),
+            if file.config.is_some() {
+                self.error(config_at, "a subflow has no config");
             }
+            let conditional = requirement == Requirement::Conditional;
+            let steps = self.level(&file.steps, conditional);
+            if conditional && !steps.iter().any(|s| matches!(s.kind, StepKind::Condition(_))) {
+                self.error(
+                    at,
+                    format!("conditional subflow '{name}' has no condition, so it would never run"),
+                );
+            }
+            StepKind::Subflow { name, steps }
         };
         if !matches!(kind, StepKind::Subflow { .. }) && !file.steps.is_empty() {
-            errors.push(error(path, at, "only a subflow may have steps"));
+            self.error(at, "only a subflow may have steps");
         }
         if requirement == Requirement::Conditional && !matches!(kind, StepKind::Subflow { .. }) {
-            errors.push(error(
-                path,
-                file.requirement.referenced,
-                "only a subflow can be conditional",
-            ));
+            self.error(file.requirement.referenced, "only a subflow can be conditional");
         }
-        out.push(Step {
+        Some(Step {
             kind,
             requirement,
+            config,
             line: at.line(),
-        });
+        })
     }
-    let has_required = out.iter().any(|s| s.requirement == Requirement::Required);
-    let has_alternative = out.iter().any(|s| s.requirement == Requirement::Alternative);
-    if has_required
-        && has_alternative
-        && let Some(first) = steps
+
+    /// Rules about the steps of one level taken together.
+    fn level_rules(&mut self, files: &[Spanned<StepFile>], steps: &[Step]) {
+        let counts = |s: &Step| !matches!(s.kind, StepKind::Condition(_));
+        let has_required = steps
             .iter()
-            .find(|s| s.value.requirement.value == Requirement::Alternative)
-    {
-        errors.push(error(
-            path,
-            first.value.requirement.referenced,
-            "alternative steps beside a required step are never used; make them a subflow or remove them",
-        ));
+            .any(|s| counts(s) && matches!(s.requirement, Requirement::Required | Requirement::Conditional));
+        if has_required
+            && let Some(first) = files
+                .iter()
+                .zip(steps)
+                .find(|(_, s)| counts(s) && s.requirement == Requirement::Alternative)
+        {
+            self.error(
+                first.0.value.requirement.referenced,
+                "alternative steps beside a required step are never used (Keycloak ignores them); put the alternatives in a subflow of their own",
+            );
+        }
+        // Nothing after a required deny-access can ever run.
+        if let Some(i) = steps.iter().position(|s| {
+            s.requirement == Requirement::Required
+                && matches!(&s.kind, StepKind::Authenticator(n) if n == "deny-access")
+        }) && let Some(next) = files.get(i + 1)
+        {
+            self.error(
+                next.referenced,
+                "this step can never run: a required deny-access comes before it",
+            );
+        }
+        let live = steps
+            .iter()
+            .filter(|s| counts(s) && s.requirement != Requirement::Disabled)
+            .count();
+        if !steps.is_empty()
+            && live == 0
+            && !steps.iter().all(|s| s.requirement == Requirement::Disabled)
+            && let Some(f) = files.first()
+        {
+            self.error(f.referenced, "this level has only conditions: nothing here can succeed");
+        }
     }
-    out
+
+    /// Steps that need a user (e.g. otp-form) must come after one that identifies the user.
+    fn user_before_use(&mut self, steps: &[Step], mut known: bool) -> bool {
+        for s in steps {
+            if s.requirement == Requirement::Disabled {
+                continue;
+            }
+            match &s.kind {
+                StepKind::Authenticator(n) => {
+                    let Some(a) = authenticators::find(n) else { continue };
+                    if a.needs_user() && !known {
+                        self.errors.push(FlowError {
+                            path: self.path.into(),
+                            line: s.line,
+                            column: 1,
+                            message: format!("{n} needs a user, but no earlier step identifies one"),
+                        });
+                    }
+                    if a.identifies_user() && s.requirement == Requirement::Required {
+                        known = true;
+                    }
+                }
+                StepKind::Condition(_) => {}
+                StepKind::Subflow { steps, .. } => {
+                    let inner = self.user_before_use(steps, known);
+                    if s.requirement == Requirement::Required {
+                        known = known || inner;
+                    }
+                }
+            }
+        }
+        known
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_built_in_browser_flow_parses() {
-        let f = parse("browser.yaml", include_str!("../../flows/browser.yaml")).unwrap();
-        assert_eq!(f.name, "browser");
-        assert_eq!(f.steps.len(), 2);
+/// Whether every way through `steps` identifies the user.
+pub fn identifies(steps: &[Step]) -> bool {
+    let counts = |s: &&Step| !matches!(s.kind, StepKind::Condition(_)) && s.requirement != Requirement::Disabled;
+    let required: Vec<&Step> = steps
+        .iter()
+        .filter(counts)
+        .filter(|s| s.requirement == Requirement::Required)
+        .collect();
+    let step_identifies = |s: &Step| match &s.kind {
+        StepKind::Authenticator(n) => authenticators::find(n).is_some_and(|a| a.identifies_user()),
+        StepKind::Subflow { steps, .. } => identifies(steps),
+        StepKind::Condition(_) => false,
+    };
+    if !required.is_empty()
+        || steps
+            .iter()
+            .filter(counts)
+            .any(|s| s.requirement == Requirement::Conditional)
+    {
+        return required.iter().any(|s| step_identifies(s));
     }
-
-    #[test]
-    fn mistakes_are_reported_with_lines() {
-        let e = parse(
-            "f.yaml",
-            "flow: f\nsteps:\n  - authenticator: nope\n    requirement: required\n  - authenticator: cookie\n    requirement: alternative\n",
-        )
-        .unwrap_err();
-        assert_eq!(e.len(), 2, "{e:?}");
-        assert_eq!((e[0].line, e[0].column), (3, 20));
-        assert_eq!(e[1].line, 6);
-        let e = parse(
-            "f.yaml",
-            "flow: f\nsteps:\n  - authenticator: cookie\n    requirement: sometimes\n",
-        )
-        .unwrap_err();
-        assert_eq!(e[0].line, 4, "{e:?}");
-    }
+    let alternatives: Vec<&Step> = steps.iter().filter(counts).collect();
+    !alternatives.is_empty() && alternatives.iter().all(|s| step_identifies(s))
 }

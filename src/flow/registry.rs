@@ -8,7 +8,13 @@ use std::sync::Arc;
 use super::model::{self, Flow, FlowError};
 use crate::realm::Realm;
 
-const BUILT_IN: &[(&str, &str)] = &[("browser.yaml", include_str!("../../flows/browser.yaml"))];
+const BUILT_IN: &[(&str, &str)] = &[
+    ("browser.yaml", include_str!("../../flows/browser.yaml")),
+    (
+        "identifier-first.yaml",
+        include_str!("../../flows/identifier-first.yaml"),
+    ),
+];
 
 #[derive(Debug, Clone, Default)]
 pub struct FlowRegistry {
@@ -64,17 +70,28 @@ impl FlowRegistry {
     /// Every browser flow a realm or its clients name must exist.
     pub fn check_bindings(&self, realm: &Realm) -> Result<(), Vec<String>> {
         let mut missing = Vec::new();
-        let wanted = std::iter::once(("realm", &realm.flows.browser)).chain(
-            realm
-                .clients
-                .values()
-                .filter_map(|c| c.browser_flow.as_ref().map(|f| (c.client_id.as_str(), f))),
-        );
-        for (owner, name) in wanted {
-            if !self.flows.contains_key(name) {
+        let known = || {
+            let mut names: Vec<&str> = self.flows.keys().map(String::as_str).collect();
+            names.sort();
+            names.join(", ")
+        };
+        if !self.flows.contains_key(&realm.flows.browser) {
+            missing.push(format!(
+                "{}: flows.browser names flow '{}', which does not exist (known: {})",
+                realm.source.at("flows"),
+                realm.flows.browser,
+                known()
+            ));
+        }
+        for c in realm.clients.values() {
+            if let Some(name) = &c.browser_flow
+                && !self.flows.contains_key(name)
+            {
                 missing.push(format!(
-                    "realm '{}': {owner} binds browser flow '{name}', which does not exist",
-                    realm.name
+                    "{}: client '{}' names browser flow '{name}', which does not exist (known: {})",
+                    realm.source.at(&format!("clients.{}.browser_flow", c.client_id)),
+                    c.client_id,
+                    known()
                 ));
             }
         }

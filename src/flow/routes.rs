@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -43,19 +43,20 @@ async fn show(
     jar: CookieJar,
     headers: HeaderMap,
 ) -> Response {
-    run(app, realm, jar, headers, peer, HashMap::new()).await
+    run(app, realm, jar, headers, peer, HashMap::new(), None).await
 }
 
 async fn submit(
     State(app): State<Arc<AppState>>,
     Path(realm): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<HashMap<String, String>>,
     jar: CookieJar,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    run(app, realm, jar, headers, peer, form).await
+    run(app, realm, jar, headers, peer, form, query.get("step").cloned()).await
 }
 
 async fn run(
@@ -65,13 +66,14 @@ async fn run(
     headers: HeaderMap,
     peer: SocketAddr,
     form: HashMap<String, String>,
+    step: Option<String>,
 ) -> Response {
     let Some(rt) = app.realm(&realm) else {
         return pages::error(&app, None, StatusCode::NOT_FOUND, "This realm does not exist.");
     };
     let who = client_of(&jar, &headers, Some(peer));
     let auth_cookie = jar.get(cookies::AUTH_COOKIE).map(|c| c.value().to_string());
-    let next = sign_in::resume(&app, &rt, auth_cookie.as_deref(), &form, &who).await;
+    let next = sign_in::resume(&app, &rt, auth_cookie.as_deref(), &form, step.as_deref(), &who).await;
     respond(&app, &rt, jar, next)
 }
 
@@ -83,12 +85,18 @@ pub fn respond(app: &AppState, rt: &RealmRuntime, jar: CookieJar, next: Result<N
         Ok(Next::Page {
             page,
             csrf,
+            step,
             auth_cookie,
         }) => {
             let mut ctx = page.context;
+            let mut action = action_url(realm);
+            if let Some(step) = step {
+                let step: String = url::form_urlencoded::byte_serialize(step.as_bytes()).collect();
+                action = format!("{action}?step={step}");
+            }
             if let Value::Object(obj) = &mut ctx {
                 obj.insert("csrf".into(), Value::String(csrf));
-                obj.insert("action".into(), Value::String(action_url(realm)));
+                obj.insert("action".into(), Value::String(action));
             }
             let jar = match auth_cookie {
                 Some(token) => jar.add(cookies::build(cookies::AUTH_COOKIE, token, realm, secure)),

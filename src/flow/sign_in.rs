@@ -1,11 +1,12 @@
 //! A browser sign-in from start to finish: the authorize endpoint starts it, the flow runs
-//! (possibly across several pages), and on success the SSO session is created and a code is
-//! sent back to the client.
+//! (possibly across several pages), the user's required actions run, and then the SSO session
+//! and the code are created together and the browser goes back to the client.
 
 use std::collections::HashMap;
 
 use serde_json::json;
 
+use super::actions::{self, ActionResult};
 use super::{EngineError, FlowContext, FlowState, Outcome, Page};
 use crate::crypto::{new_id, random_token, sha256_hex};
 use crate::oidc::authorize::{AuthorizeRequest, RedirectTarget};
@@ -32,10 +33,12 @@ pub struct Client {
 /// What the web layer must do next.
 #[derive(Debug)]
 pub enum Next {
-    /// Show a page; `auth_cookie` is set when a new authentication session was created.
+    /// Show a page. `step` goes into the form's action URL so a stale form (back button,
+    /// double submit) is recognised; `auth_cookie` is set for a new authentication session.
     Page {
         page: Page,
         csrf: String,
+        step: Option<String>,
         auth_cookie: Option<String>,
     },
     /// Send the browser back to the client.
@@ -49,6 +52,15 @@ pub enum Next {
     Error(String),
 }
 
+/// Which flow serves a client's browser sign-ins.
+fn browser_flow(rt: &RealmRuntime, client_id: &str) -> String {
+    rt.realm
+        .clients
+        .get(client_id)
+        .and_then(|c| c.browser_flow.clone())
+        .unwrap_or_else(|| rt.realm.flows.browser.clone())
+}
+
 /// Starts a sign-in for a validated authorization request.
 pub async fn begin(
     app: &AppState,
@@ -56,14 +68,8 @@ pub async fn begin(
     request: AuthorizeRequest,
     who: &Client,
 ) -> Result<Next, EngineError> {
-    let flow_name = rt
-        .realm
-        .clients
-        .get(&request.client_id)
-        .and_then(|c| c.browser_flow.clone())
-        .unwrap_or_else(|| rt.realm.flows.browser.clone());
     let mut flow = FlowState {
-        flow: flow_name,
+        flow: browser_flow(rt, &request.client_id),
         csrf: random_token(),
         ..Default::default()
     };
@@ -71,40 +77,40 @@ pub async fn begin(
     if request.prompt_none {
         return silent(app, rt, request, &mut flow, sso, who).await;
     }
+    let next = advance(app, rt, &request, &mut flow, sso, who, Input::None).await?;
+    let Next::Page { page, csrf, step, .. } = next else {
+        return Ok(next);
+    };
     let token = random_token();
-    let next = advance(app, rt, &request, &mut flow, sso, who, None, None).await?;
-    if let Next::Page { .. } = next {
-        let t = now();
-        app.store
-            .create_auth_session(auth_session::Model {
-                id: sha256_hex(token.as_bytes()),
-                realm: rt.realm.name.clone(),
-                client_id: request.client_id.clone(),
-                request: serde_json::to_string(&request).unwrap_or_default(),
-                state: serde_json::to_string(&flow).unwrap_or_default(),
-                created_at: t,
-                updated_at: t,
-                expires_at: t + AUTH_SESSION_TTL_SECS,
-            })
-            .await?;
-        return Ok(match next {
-            Next::Page { page, csrf, .. } => Next::Page {
-                page,
-                csrf,
-                auth_cookie: Some(token),
-            },
-            other => other,
-        });
-    }
-    Ok(next)
+    let t = now();
+    app.store
+        .create_auth_session(auth_session::Model {
+            id: sha256_hex(token.as_bytes()),
+            realm: rt.realm.name.clone(),
+            client_id: request.client_id.clone(),
+            request: serde_json::to_string(&request).unwrap_or_default(),
+            state: serde_json::to_string(&flow).unwrap_or_default(),
+            created_at: t,
+            updated_at: t,
+            expires_at: t + AUTH_SESSION_TTL_SECS,
+        })
+        .await?;
+    Ok(Next::Page {
+        page,
+        csrf,
+        step,
+        auth_cookie: Some(token),
+    })
 }
 
-/// Continues a sign-in with the form a page posted.
+/// Continues a sign-in with the form a page posted (or shows the current page again, for a
+/// GET or a stale form).
 pub async fn resume(
     app: &AppState,
     rt: &RealmRuntime,
     auth_cookie: Option<&str>,
     form: &HashMap<String, String>,
+    step: Option<&str>,
     who: &Client,
 ) -> Result<Next, EngineError> {
     let expired = || Next::Error(ALREADY_DONE.into());
@@ -122,9 +128,16 @@ pub async fn resume(
     let csrf_ok = form
         .get("csrf")
         .is_some_and(|c| crate::crypto::constant_time_eq(c.as_bytes(), flow.csrf.as_bytes()));
+    // A form for another step than the one showing (back button, double submit) only shows
+    // the current page again.
+    let current = step.is_some() && step == flow.challenge.as_deref();
+    let input = match (csrf_ok, current) {
+        (true, true) => Input::Form(form, &id),
+        (false, true) if !form.is_empty() => Input::Stale,
+        _ => Input::None,
+    };
     let sso = current_sso_session(app, rt, who).await?;
-    let input = if csrf_ok { Some(form) } else { None };
-    let next = advance(app, rt, &request, &mut flow, sso, who, input, Some(&id)).await?;
+    let next = advance(app, rt, &request, &mut flow, sso, who, input).await?;
     match &next {
         Next::Page { .. } => {
             app.store
@@ -134,6 +147,16 @@ pub async fn resume(
         _ => app.store.delete_auth_session(&id).await?,
     }
     Ok(next)
+}
+
+/// What a request brings to the flow.
+#[derive(Clone, Copy)]
+enum Input<'a> {
+    None,
+    /// A form whose CSRF token did not match: show the page again with a warning.
+    Stale,
+    /// The posted form, and the authentication session it belongs to.
+    Form(&'a HashMap<String, String>, &'a str),
 }
 
 async fn current_sso_session(
@@ -152,7 +175,7 @@ async fn current_sso_session(
         .await?)
 }
 
-/// `prompt=none`: succeed from the SSO session alone, or tell the client `login_required`.
+/// `prompt=none`: succeed from the SSO session alone, or tell the client why not.
 async fn silent(
     app: &AppState,
     rt: &RealmRuntime,
@@ -161,29 +184,40 @@ async fn silent(
     sso: Option<sso_session::Model>,
     who: &Client,
 ) -> Result<Next, EngineError> {
-    let login_required = |target: RedirectTarget, why: &str| Next::Respond {
+    let refuse = |target: RedirectTarget, code: &'static str, why: &str| Next::Respond {
         target,
-        result: Err(RedirectError::new("login_required", why)),
+        result: Err(RedirectError::new(code, why)),
         sso_cookie: None,
     };
     let Some(session) = sso else {
-        return Ok(login_required(request.target(), "the user is not signed in"));
+        return Ok(refuse(request.target(), "login_required", "the user is not signed in"));
     };
     if let Some(hint) = &request.id_token_hint
         && crate::oidc::logout::hint_subject(app, rt, hint).as_deref() != Some(session.user_id.as_str())
     {
-        return Ok(login_required(
+        return Ok(refuse(
             request.target(),
+            "login_required",
             "the signed-in user is not the one in id_token_hint",
         ));
     }
-    match advance(app, rt, &request, flow, Some(session), who, None, None).await? {
-        Next::Page { .. } => Ok(login_required(request.target(), "the user must sign in again")),
+    flow.silent = true;
+    match advance(app, rt, &request, flow, Some(session), who, Input::None).await? {
+        Next::Page { .. } if flow.action.is_some() => Ok(refuse(
+            request.target(),
+            "interaction_required",
+            "the user must complete a required action",
+        )),
+        Next::Page { .. } => Ok(refuse(
+            request.target(),
+            "login_required",
+            "the user must sign in again",
+        )),
         other => Ok(other),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Runs the flow, then the required actions, as far as they go.
 async fn advance(
     app: &AppState,
     rt: &RealmRuntime,
@@ -191,13 +225,17 @@ async fn advance(
     flow: &mut FlowState,
     sso: Option<sso_session::Model>,
     who: &Client,
-    input: Option<&HashMap<String, String>>,
-    auth_session_id: Option<&str>,
+    input: Input<'_>,
 ) -> Result<Next, EngineError> {
     let definition = app
         .flows
         .get(&flow.flow)
         .ok_or_else(|| EngineError::UnknownFlow(flow.flow.clone()))?;
+    let (form, auth_session_id) = match input {
+        Input::Form(f, id) => (Some(f), Some(id)),
+        _ => (None, None),
+    };
+    let in_action = flow.challenge.as_deref().is_some_and(|c| c.starts_with("action:"));
     let mut ctx = FlowContext {
         app,
         realm: &rt.realm,
@@ -206,39 +244,81 @@ async fn advance(
         sso_session: sso,
         ip: who.ip.clone(),
         user_agent: who.user_agent.clone(),
+        step_config: serde_json::Value::Null,
+        siblings: Vec::new(),
     };
-    match super::run(&definition, &mut ctx, input).await? {
-        Outcome::Challenge(page) => {
-            let csrf = ctx.flow.csrf.clone();
-            Ok(Next::Page {
-                page,
-                csrf,
-                auth_cookie: None,
-            })
-        }
+    let flow_form = if in_action { None } else { form };
+    match super::run(&definition, &mut ctx, flow_form).await? {
+        Outcome::Challenge(page) => return Ok(page_next(&ctx, page, input)),
         Outcome::Failure(message) => {
+            let user_id = ctx.flow.user_id.clone();
             ctx.event(
                 "login_error",
-                ctx.flow.user_id.clone().as_deref(),
+                user_id.as_deref(),
                 json!({ "reason": message, "flow": definition.name }),
             )
             .await;
-            Ok(Next::Error(message))
+            return Ok(Next::Error(message));
         }
-        Outcome::Success => {
-            let trace =
-                json!({ "flow": definition.name, "flow_hash": definition.content_hash, "steps": ctx.flow.trace });
-            if let Some(id) = auth_session_id
-                && !app.store.claim_auth_session(id).await?
-            {
-                return Ok(Next::Error(ALREADY_DONE.into()));
+        Outcome::Success => {}
+    }
+    let mut action_form = if in_action { form } else { None };
+    while let Some(action) = actions::next(&ctx).await? {
+        let key = format!("action:{}", action.name());
+        let result = match action_form.take() {
+            Some(f) if ctx.flow.challenge.as_deref() == Some(key.as_str()) => action.submit(&mut ctx, f).await?,
+            _ => ActionResult::Page(action.page(&mut ctx).await?),
+        };
+        match result {
+            ActionResult::Page(page) => {
+                ctx.flow.action = Some(action.name().to_string());
+                ctx.flow.challenge = Some(key);
+                return Ok(page_next(&ctx, page, input));
             }
-            finish(app, rt, request, ctx.flow, who, trace).await
+            ActionResult::Done => {
+                ctx.flow.action = None;
+                ctx.flow.extra_actions.retain(|a| a != action.name());
+                ctx.flow.trace.push(format!("action {}:done", action.name()));
+                let user_id = ctx.flow.user_id.clone();
+                ctx.event(
+                    "required_action",
+                    user_id.as_deref(),
+                    json!({ "action": action.name() }),
+                )
+                .await;
+            }
+            ActionResult::Refused(message) => return Ok(Next::Error(message)),
         }
+    }
+    if let Some(id) = auth_session_id
+        && !app.store.claim_auth_session(id).await?
+    {
+        return Ok(Next::Error(ALREADY_DONE.into()));
+    }
+    let trace = json!({ "flow": definition.name, "flow_hash": definition.content_hash, "steps": ctx.flow.trace });
+    finish(app, rt, request, ctx.flow, who, trace).await
+}
+
+fn page_next(ctx: &FlowContext<'_>, mut page: Page, input: Input<'_>) -> Next {
+    if matches!(input, Input::Stale)
+        && let Some(obj) = page.context.as_object_mut()
+        && obj.get("error").is_none_or(|e| e.is_null())
+    {
+        obj.insert(
+            "error".into(),
+            json!("This form had expired, so nothing was changed. Please try again."),
+        );
+    }
+    Next::Page {
+        page,
+        csrf: ctx.flow.csrf.clone(),
+        step: ctx.flow.challenge.clone(),
+        auth_cookie: None,
     }
 }
 
-/// The flow succeeded: make sure there is an SSO session, then issue the code.
+/// Everything succeeded: create the SSO session (unless an existing one signed the user in)
+/// and the code, in one transaction.
 async fn finish(
     app: &AppState,
     rt: &RealmRuntime,
@@ -249,27 +329,38 @@ async fn finish(
 ) -> Result<Next, EngineError> {
     let user_id = flow.user_id.clone().ok_or(EngineError::NoUser)?;
     let t = now();
-    let (session_id, auth_time, new_cookie) = match (&flow.sso_session_id, flow.auth_time) {
-        (Some(sid), Some(auth_time)) => (sid.clone(), auth_time, None),
-        _ => {
+    let mut amr = flow.amr.clone();
+    if amr.len() > 1 && !amr.iter().any(|m| m == "mfa") {
+        amr.push("mfa".into());
+    }
+    let acr = if amr.iter().any(|m| m == "mfa") { "2" } else { "1" };
+    let reuse = match (&flow.sso_session_id, flow.auth_time) {
+        (Some(sid), Some(auth_time)) => Some((sid.clone(), auth_time)),
+        _ => None,
+    };
+    let (new_session, new_cookie) = match &reuse {
+        Some(_) => (None, None),
+        None => {
             let cookie = random_token();
-            let sid = new_id();
-            app.store
-                .create_sso_session(NewSsoSession {
-                    id: sid.clone(),
-                    token_hash: sha256_hex(cookie.as_bytes()),
-                    realm: rt.realm.name.clone(),
-                    user_id: user_id.clone(),
-                    auth_time: t,
-                    amr: flow.amr.clone(),
-                    acr: Some(acr(&flow.amr).to_string()),
-                    max_lifetime_secs: rt.realm.tokens.sso_max.as_secs(),
-                    ip: who.ip.clone(),
-                    user_agent: who.user_agent.clone(),
-                })
-                .await?;
-            (sid, t, Some(cookie))
+            let session = NewSsoSession {
+                id: new_id(),
+                token_hash: sha256_hex(cookie.as_bytes()),
+                realm: rt.realm.name.clone(),
+                user_id: user_id.clone(),
+                auth_time: t,
+                amr: amr.clone(),
+                acr: Some(acr.to_string()),
+                max_lifetime_secs: rt.realm.tokens.sso_max.as_secs(),
+                ip: who.ip.clone(),
+                user_agent: who.user_agent.clone(),
+            };
+            (Some(session), Some(cookie))
         }
+    };
+    let (session_id, auth_time) = match (&reuse, &new_session) {
+        (Some((sid, at)), _) => (sid.clone(), *at),
+        (None, Some(s)) => (s.id.clone(), t),
+        (None, None) => return Err(EngineError::NoUser),
     };
     let code = random_token();
     let facts = SignInFacts {
@@ -277,22 +368,21 @@ async fn finish(
         nonce: request.nonce.clone(),
         code_challenge: request.code_challenge.clone(),
         auth_time,
-        amr: flow.amr.clone(),
-        acr: Some(acr(&flow.amr).to_string()),
+        amr,
+        acr: Some(acr.to_string()),
         claims: request.claims.clone(),
     };
-    app.store
-        .insert_auth_code(NewAuthCode {
-            code_hash: sha256_hex(code.as_bytes()),
-            realm: rt.realm.name.clone(),
-            client_id: request.client_id.clone(),
-            user_id: user_id.clone(),
-            session_id,
-            redirect_uri: request.redirect_uri.clone(),
-            data: serde_json::to_string(&facts).unwrap_or_default(),
-            ttl_secs: rt.realm.tokens.code_ttl.as_secs(),
-        })
-        .await?;
+    let new_code = NewAuthCode {
+        code_hash: sha256_hex(code.as_bytes()),
+        realm: rt.realm.name.clone(),
+        client_id: request.client_id.clone(),
+        user_id: user_id.clone(),
+        session_id,
+        redirect_uri: request.redirect_uri.clone(),
+        data: serde_json::to_string(&facts).unwrap_or_default(),
+        ttl_secs: rt.realm.tokens.code_ttl.as_secs(),
+    };
+    app.store.complete_sign_in(new_session, new_code).await?;
     crate::events::record(
         &app.store,
         crate::store::NewEvent {
@@ -311,9 +401,4 @@ async fn finish(
         result: Ok(code),
         sso_cookie: new_cookie,
     })
-}
-
-/// `acr` from the factors used: "1" for one factor, "2" for more (Keycloak's convention).
-fn acr(amr: &[String]) -> &'static str {
-    if amr.len() > 1 { "2" } else { "1" }
 }

@@ -2,11 +2,19 @@
 
 use serde_json::json;
 
+use crate::crypto::Algorithm;
 use crate::realm::Realm;
 
 pub fn document(issuer: &str, realm: &Realm) -> String {
     let endpoint = |path: &str| format!("{issuer}/protocol/openid-connect/{path}");
-    let alg = realm.tokens.signing_alg.as_str();
+    // The realm's algorithm first; the others stay listed so a client that checks `alg`
+    // against this list keeps working across a change of algorithm (JWKS has the keys).
+    let mut algs: Vec<&str> = vec![realm.tokens.signing_alg.as_str()];
+    for a in [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA] {
+        if !algs.contains(&a.as_str()) {
+            algs.push(a.as_str());
+        }
+    }
     let auth_methods = ["client_secret_basic", "client_secret_post", "none"];
     json!({
         "issuer": issuer,
@@ -22,7 +30,7 @@ pub fn document(issuer: &str, realm: &Realm) -> String {
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [alg],
+        "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": &auth_methods[..2],
         "revocation_endpoint_auth_methods_supported": auth_methods,

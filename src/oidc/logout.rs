@@ -1,8 +1,13 @@
 //! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
 
-use serde::Deserialize;
+use std::collections::HashMap;
 
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::crypto::{constant_time_eq, random_token, sha256_hex};
 use crate::server::{AppState, RealmRuntime};
+use crate::store::StoreError;
 
 #[derive(Debug, Deserialize)]
 struct HintClaims {
@@ -75,4 +80,92 @@ pub fn target(
         .map(|s| vec![("state".to_string(), s.to_string())])
         .unwrap_or_default();
     Ok(LogoutTarget::Redirect(super::authorize::redirect_url(uri, &params)))
+}
+
+/// What a logout request leads to.
+pub enum LogoutOutcome {
+    /// The request is wrong (e.g. an unregistered redirect URI): show this, redirect nowhere.
+    Invalid(String),
+    /// Ask the user first; the form re-posts `carry` with `csrf`.
+    Confirm { carry: Vec<(String, String)>, csrf: String },
+    /// Signed out (whatever sessions applied have ended); go here.
+    Done(LogoutTarget),
+}
+
+/// Decides and carries out a logout. With an `id_token_hint` that names the signed-in user
+/// the session ends at once; otherwise the user confirms on a page (with a CSRF token bound
+/// to the session cookie), so a third-party page or someone else's ID token cannot sign
+/// them out (RP-Initiated Logout §2, §6).
+pub async fn logout(
+    app: &AppState,
+    rt: &RealmRuntime,
+    params: &HashMap<String, String>,
+    is_post: bool,
+    session_cookie: Option<&str>,
+) -> Result<LogoutOutcome, StoreError> {
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    // A hint that does not verify (e.g. its key is gone) counts as absent: the user confirms.
+    let hint = get("id_token_hint").and_then(|h| parse_hint(app, rt, h));
+    let target = match target(
+        rt,
+        hint.as_ref(),
+        get("client_id"),
+        get("post_logout_redirect_uri"),
+        get("state"),
+    ) {
+        Ok(t) => t,
+        Err(message) => return Ok(LogoutOutcome::Invalid(message)),
+    };
+    let idle = rt.realm.tokens.sso_idle.as_secs();
+    let cookie_session = match session_cookie {
+        Some(c) => {
+            app.store
+                .active_sso_session(&rt.realm.name, &sha256_hex(c.as_bytes()), idle)
+                .await?
+        }
+        None => None,
+    };
+    let csrf_expected = session_cookie.map(|c| sha256_hex(format!("logout:{c}").as_bytes()));
+    let confirmed = is_post
+        && get("confirm") == Some("yes")
+        && matches!((get("csrf"), &csrf_expected), (Some(a), Some(b)) if constant_time_eq(a.as_bytes(), b.as_bytes()));
+    let hint_names_user = matches!((&hint, &cookie_session), (Some(h), Some(s)) if h.sub == s.user_id);
+    if cookie_session.is_some() && !hint_names_user && !confirmed {
+        let carry = ["id_token_hint", "client_id", "post_logout_redirect_uri", "state"]
+            .into_iter()
+            .filter_map(|k| get(k).map(|v| (k.to_string(), v.to_string())))
+            .collect();
+        return Ok(LogoutOutcome::Confirm {
+            carry,
+            csrf: csrf_expected.unwrap_or_else(random_token),
+        });
+    }
+    // The browser's session, and the hint's session if it is another one of the same user.
+    let mut ended = Vec::new();
+    if let Some(s) = cookie_session {
+        ended.push((s.id, s.user_id));
+    }
+    if let Some(h) = &hint
+        && let Some(sid) = &h.sid
+        && !ended.iter().any(|(id, _)| id == sid)
+        && let Some(s) = app.store.live_sso_session_by_id(sid, idle).await?
+        && h.sub == s.user_id
+    {
+        ended.push((s.id, s.user_id));
+    }
+    for (sid, user_id) in ended {
+        app.store.end_sso_session(&sid).await?;
+        crate::events::record(
+            &app.store,
+            crate::store::NewEvent {
+                realm: rt.realm.name.clone(),
+                kind: "logout".into(),
+                user_id: Some(user_id),
+                details: json!({ "sid": sid }),
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    Ok(LogoutOutcome::Done(target))
 }

@@ -15,10 +15,10 @@ use serde_json::json;
 
 use super::authorize::{self, AuthorizeError};
 use super::error::OAuthError;
-use super::logout::{self, LogoutTarget};
+use super::logout::{self, LogoutOutcome, LogoutTarget};
 use super::token::{self, TokenForm};
 use super::{client_auth, introspection};
-use crate::crypto::{constant_time_eq, random_token, sha256_hex};
+
 use crate::flow::routes::{client_of, respond};
 use crate::flow::sign_in;
 use crate::server::{AppState, RealmRuntime};
@@ -278,74 +278,21 @@ async fn logout_endpoint(
             );
         }
     };
-    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    // A hint that does not verify (e.g. its key has been deleted) counts as absent: the user
-    // then confirms on a page instead.
-    let hint = get("id_token_hint").and_then(|h| logout::parse_hint(&app, &rt, h));
-    let target = match logout::target(
-        &rt,
-        hint.as_ref(),
-        get("client_id"),
-        get("post_logout_redirect_uri"),
-        get("state"),
-    ) {
-        Ok(t) => t,
-        Err(message) => return pages::error(&app, Some(&rt), StatusCode::BAD_REQUEST, &message),
-    };
-    let secure = app.settings.is_https();
-    let idle = rt.realm.tokens.sso_idle.as_secs();
     let session_cookie = jar.get(cookies::SSO_COOKIE).map(|c| c.value().to_string());
-    let cookie_session = match &session_cookie {
-        Some(c) => match app
-            .store
-            .active_sso_session(&rt.realm.name, &sha256_hex(c.as_bytes()), idle)
-            .await
-        {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "session lookup failed");
-                return pages::error(&app, Some(&rt), StatusCode::INTERNAL_SERVER_ERROR, "Please try again.");
-            }
-        },
-        None => None,
-    };
-    // The confirmation form carries a CSRF token bound to the session cookie.
-    let csrf_expected = session_cookie
-        .as_deref()
-        .map(|c| sha256_hex(format!("logout:{c}").as_bytes()));
-    let confirmed = method == Method::POST
-        && get("confirm") == Some("yes")
-        && matches!((get("csrf"), &csrf_expected), (Some(a), Some(b)) if constant_time_eq(a.as_bytes(), b.as_bytes()));
-    // A hint stands in for the user's confirmation only when it names the signed-in user;
-    // otherwise anyone's ID token would sign a victim out (RP-Initiated Logout §6).
-    let hint_names_user = matches!((&hint, &cookie_session), (Some(h), Some(s)) if h.sub == s.user_id);
-    if cookie_session.is_some() && !hint_names_user && !confirmed {
-        let carry: Vec<(&str, &str)> = ["id_token_hint", "client_id", "post_logout_redirect_uri", "state"]
-            .into_iter()
-            .filter_map(|k| get(k).map(|v| (k, v)))
-            .collect();
-        let ctx = json!({
-            "action": format!("/realms/{realm}/protocol/openid-connect/logout"),
-            "csrf": csrf_expected.unwrap_or_else(random_token),
-            "carry": carry,
-        });
-        return pages::render(&app, Some(&rt), StatusCode::OK, "logout_confirm.html", ctx);
-    }
-    // End the browser's session, and the hint's session if it names another one of its user.
-    let mut ended = Vec::new();
-    if let Some(s) = cookie_session {
-        ended.push((s.id, s.user_id));
-    }
-    if let Some(sid) = hint.as_ref().and_then(|h| h.sid.clone())
-        && !ended.iter().any(|(id, _)| *id == sid)
-        && let Ok(Some(s)) = app.store.live_sso_session_by_id(&sid, idle).await
-        && hint.as_ref().is_some_and(|h| h.sub == s.user_id)
-    {
-        ended.push((s.id, s.user_id));
-    }
-    for (sid, user_id) in &ended {
-        if let Err(e) = app.store.end_sso_session(sid).await {
-            tracing::error!(error = %e, "could not end session");
+    let outcome = logout::logout(&app, &rt, &params, method == Method::POST, session_cookie.as_deref()).await;
+    let target = match outcome {
+        Ok(LogoutOutcome::Done(target)) => target,
+        Ok(LogoutOutcome::Invalid(message)) => return pages::error(&app, Some(&rt), StatusCode::BAD_REQUEST, &message),
+        Ok(LogoutOutcome::Confirm { carry, csrf }) => {
+            let ctx = json!({
+                "action": format!("/realms/{realm}/protocol/openid-connect/logout"),
+                "csrf": csrf,
+                "carry": carry,
+            });
+            return pages::render(&app, Some(&rt), StatusCode::OK, "logout_confirm.html", ctx);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "logout failed");
             return pages::error(
                 &app,
                 Some(&rt),
@@ -353,18 +300,8 @@ async fn logout_endpoint(
                 "Signing out failed; please try again.",
             );
         }
-        crate::events::record(
-            &app.store,
-            crate::store::NewEvent {
-                realm: rt.realm.name.clone(),
-                kind: "logout".into(),
-                user_id: Some(user_id.clone()),
-                details: json!({ "sid": sid }),
-                ..Default::default()
-            },
-        )
-        .await;
-    }
+    };
+    let secure = app.settings.is_https();
     let jar = jar.add(cookies::removal(cookies::SSO_COOKIE, &realm, secure));
     match target {
         LogoutTarget::Redirect(url) => {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_saphyr::{Location, Spanned};
 
 use super::model::{ClientFile, GrantType, RealmFile};
-use super::{Client, KNOWN_REQUIRED_ACTIONS, Realm};
+use super::{Client, KNOWN_REQUIRED_ACTIONS, Realm, Source};
 
 /// One problem in one realm file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,10 +51,11 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Realm>, Vec<RealmError>> {
         match load_file(&path) {
             Ok(realm) => {
                 if let Some(other) = seen.insert(realm.name.clone(), path.display().to_string()) {
+                    let (line, column) = realm.source.positions.get("realm").copied().unwrap_or((0, 0));
                     errors.push(RealmError {
                         path: path.display().to_string(),
-                        line: 0,
-                        column: 0,
+                        line,
+                        column,
                         message: format!("realm '{}' is already defined in {other}", realm.name),
                     });
                 }
@@ -134,33 +135,51 @@ impl Validator<'_> {
                 format!("realm name '{name}' may only use a-z, 0-9, '-' and '_'"),
             );
         }
-        let tokens = &file.tokens;
+        let mut source = Source {
+            path: self.path.to_string(),
+            positions: BTreeMap::new(),
+        };
+        source.note("realm", file.realm.referenced);
+        let (tokens, tokens_at) = match file.tokens {
+            Some(t) => (t.value, t.referenced),
+            None => (Default::default(), file.realm.referenced),
+        };
         if tokens.sso_idle > tokens.sso_max {
-            self.error(
-                file.realm.referenced,
-                "tokens.sso_idle must not be longer than tokens.sso_max",
-            );
+            self.error(tokens_at, "tokens.sso_idle must not be longer than tokens.sso_max");
         }
-        for action in file.required_actions.keys() {
+        let (flows, flows_at) = match file.flows {
+            Some(f) => (f.value, f.referenced),
+            None => (Default::default(), file.realm.referenced),
+        };
+        source.note("flows", flows_at);
+        let mut required_actions = BTreeMap::new();
+        for (action, setting) in file.required_actions {
             if !KNOWN_REQUIRED_ACTIONS.contains(&action.as_str()) {
                 self.error(
-                    file.realm.referenced,
+                    setting.referenced,
                     format!(
                         "unknown required action '{action}'; known: {}",
                         KNOWN_REQUIRED_ACTIONS.join(", ")
                     ),
                 );
             }
+            required_actions.insert(action, setting.value);
         }
         let mut roles = BTreeSet::new();
         for role in &file.roles {
-            if !roles.insert(role.clone()) {
-                self.error(file.realm.referenced, format!("role '{role}' is listed twice"));
+            if !roles.insert(role.value.clone()) {
+                self.error(role.referenced, format!("role '{}' is listed twice", role.value));
             }
         }
         let mut clients = BTreeMap::new();
         for spanned in file.clients {
             let at = spanned.referenced;
+            if let Some(flow) = &spanned.value.browser_flow {
+                source.note(
+                    &format!("clients.{}.browser_flow", spanned.value.client_id.value),
+                    flow.referenced,
+                );
+            }
             if let Some(client) = self.client(spanned.value, at) {
                 let id = client.client_id.clone();
                 if clients.insert(id.clone(), client).is_some() {
@@ -172,14 +191,15 @@ impl Validator<'_> {
             display_name: file.display_name.unwrap_or_else(|| name.clone()),
             name,
             theme: file.theme,
-            flows: file.flows,
+            flows,
             password_policy: file.password_policy,
             otp_policy: file.otp_policy,
             brute_force: file.brute_force,
-            tokens: file.tokens,
-            required_actions: file.required_actions,
-            roles: file.roles,
+            tokens,
+            required_actions,
+            roles: file.roles.into_iter().map(|r| r.value).collect(),
             clients,
+            source,
         }
     }
 
@@ -223,7 +243,7 @@ impl Validator<'_> {
             post_logout_redirect_uris: c.post_logout_redirect_uris.into_iter().map(|s| s.value).collect(),
             grant_types,
             pkce: c.pkce,
-            browser_flow: c.browser_flow,
+            browser_flow: c.browser_flow.map(|f| f.value),
         })
     }
 

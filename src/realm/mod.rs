@@ -40,6 +40,31 @@ pub struct Realm {
     pub required_actions: BTreeMap<String, RequiredActionSetting>,
     pub roles: Vec<String>,
     pub clients: BTreeMap<String, Client>,
+    /// Where things were written, for messages about them (not part of the content).
+    #[serde(skip)]
+    pub source: Source,
+}
+
+/// The file a realm came from, and the positions of the keys later checks report on.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    pub path: String,
+    /// Key (e.g. `flows`, `clients.app.browser_flow`) → (line, column).
+    pub positions: BTreeMap<String, (u64, u64)>,
+}
+
+impl Source {
+    fn note(&mut self, key: &str, at: serde_saphyr::Location) {
+        self.positions.insert(key.to_string(), (at.line(), at.column()));
+    }
+
+    /// `file:line:column` of `key` (or just the file).
+    pub fn at(&self, key: &str) -> String {
+        match self.positions.get(key) {
+            Some((l, c)) => format!("{}:{l}:{c}", self.path),
+            None => self.path.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -16,7 +16,7 @@ pub struct RealmFile {
     #[serde(default = "default_theme")]
     pub theme: String,
     #[serde(default)]
-    pub flows: FlowBindings,
+    pub flows: Option<Spanned<FlowBindings>>,
     #[serde(default)]
     pub password_policy: PasswordPolicy,
     #[serde(default)]
@@ -24,11 +24,11 @@ pub struct RealmFile {
     #[serde(default)]
     pub brute_force: BruteForce,
     #[serde(default)]
-    pub tokens: TokenSettings,
+    pub tokens: Option<Spanned<TokenSettings>>,
     #[serde(default)]
-    pub required_actions: BTreeMap<String, RequiredActionSetting>,
+    pub required_actions: BTreeMap<String, Spanned<RequiredActionSetting>>,
     #[serde(default)]
-    pub roles: Vec<String>,
+    pub roles: Vec<Spanned<String>>,
     #[serde(default)]
     pub clients: Vec<Spanned<ClientFile>>,
 }
@@ -191,7 +191,7 @@ pub struct ClientFile {
     #[serde(default)]
     pub pkce: Pkce,
     #[serde(default)]
-    pub browser_flow: Option<String>,
+    pub browser_flow: Option<Spanned<String>>,
 }
 
 fn default_grants() -> Vec<Spanned<GrantType>> {

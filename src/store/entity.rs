@@ -232,3 +232,47 @@ pub mod event {
     }
     no_relations!();
 }
+
+pub mod user_role {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "user_roles")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub role: String,
+    }
+    no_relations!();
+}
+
+pub mod user_attribute {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "user_attributes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub value: String,
+    }
+    no_relations!();
+}
+
+pub mod login_failure {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "login_failures")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub realm: String,
+        /// `user:<id>` or `ip:<address>`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub subject: String,
+        pub failures: i32,
+        pub last_failure_at: i64,
+        pub locked_until: i64,
+    }
+    no_relations!();
+}

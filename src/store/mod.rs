@@ -1,6 +1,8 @@
 //! Persistence. Every SQL statement Gatehouse runs lives in this module; the rest of the code
 //! calls the typed functions below. The same code serves SQLite and PostgreSQL.
 
+mod brute_force;
+mod credentials;
 pub mod entity;
 mod events;
 mod keys;
@@ -9,6 +11,8 @@ mod sessions;
 mod tokens;
 mod users;
 
+pub use brute_force::LockoutRule;
+pub use credentials::{OTP, PASSWORD, RECOVERY_CODE};
 pub use events::NewEvent;
 pub use sessions::NewSsoSession;
 pub use tokens::{CodeExchange, Lifetimes, NewAuthCode, RefreshRotation};

@@ -24,27 +24,6 @@ pub struct NewSsoSession {
 const TOUCH_EVERY_SECS: i64 = 30;
 
 impl Store {
-    pub async fn create_sso_session(&self, new: NewSsoSession) -> Result<sso_session::Model> {
-        let t = now();
-        Ok(sso_session::ActiveModel {
-            id: Set(new.id),
-            token_hash: Set(new.token_hash),
-            realm: Set(new.realm),
-            user_id: Set(new.user_id),
-            auth_time: Set(new.auth_time),
-            amr: Set(serde_json::to_string(&new.amr).unwrap_or_else(|_| "[]".into())),
-            acr: Set(new.acr),
-            created_at: Set(t),
-            last_seen_at: Set(t),
-            expires_at: Set(t + new.max_lifetime_secs),
-            ended_at: Set(None),
-            ip: Set(new.ip),
-            user_agent: Set(new.user_agent),
-        }
-        .insert(&self.db)
-        .await?)
-    }
-
     /// The live session whose cookie hashes to `token_hash`, refreshing its idle timer.
     pub async fn active_sso_session(
         &self,
@@ -94,6 +73,35 @@ impl Store {
             .filter(grant::Column::RevokedAt.is_null())
             .exec(&txn)
             .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Creates the SSO session (if new) and the authorization code together: a sign-in either
+    /// completes whole or not at all.
+    pub async fn complete_sign_in(&self, session: Option<NewSsoSession>, code: super::NewAuthCode) -> Result<()> {
+        let txn = self.db.begin().await?;
+        if let Some(new) = session {
+            let t = now();
+            sso_session::ActiveModel {
+                id: Set(new.id),
+                token_hash: Set(new.token_hash),
+                realm: Set(new.realm),
+                user_id: Set(new.user_id),
+                auth_time: Set(new.auth_time),
+                amr: Set(serde_json::to_string(&new.amr).unwrap_or_else(|_| "[]".into())),
+                acr: Set(new.acr),
+                created_at: Set(t),
+                last_seen_at: Set(t),
+                expires_at: Set(t + new.max_lifetime_secs),
+                ended_at: Set(None),
+                ip: Set(new.ip),
+                user_agent: Set(new.user_agent),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        super::tokens::insert_auth_code_in(&txn, code).await?;
         txn.commit().await?;
         Ok(())
     }

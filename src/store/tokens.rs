@@ -50,23 +50,7 @@ pub enum RefreshRotation {
 
 impl Store {
     pub async fn insert_auth_code(&self, new: NewAuthCode) -> Result<()> {
-        let t = now();
-        auth_code::ActiveModel {
-            code_hash: Set(new.code_hash),
-            realm: Set(new.realm),
-            client_id: Set(new.client_id),
-            user_id: Set(new.user_id),
-            session_id: Set(new.session_id),
-            redirect_uri: Set(new.redirect_uri),
-            data: Set(new.data),
-            created_at: Set(t),
-            expires_at: Set(t + new.ttl_secs),
-            used_at: Set(None),
-            grant_id: Set(None),
-        }
-        .insert(&self.db)
-        .await?;
-        Ok(())
+        insert_auth_code_in(&self.db, new).await
     }
 
     /// Spends a code. The grant created from it must use the code hash as its id (see
@@ -255,6 +239,26 @@ async fn touch_session(db: &impl ConnectionTrait, sid: &str, idle_secs: i64, t: 
         .one(db)
         .await?
         .map(|s| s.expires_at))
+}
+
+pub(super) async fn insert_auth_code_in(db: &impl ConnectionTrait, new: NewAuthCode) -> Result<()> {
+    let t = now();
+    auth_code::ActiveModel {
+        code_hash: Set(new.code_hash),
+        realm: Set(new.realm),
+        client_id: Set(new.client_id),
+        user_id: Set(new.user_id),
+        session_id: Set(new.session_id),
+        redirect_uri: Set(new.redirect_uri),
+        data: Set(new.data),
+        created_at: Set(t),
+        expires_at: Set(t + new.ttl_secs),
+        used_at: Set(None),
+        grant_id: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
 }
 
 async fn insert_refresh(db: &impl ConnectionTrait, token_hash: &str, grant_id: &str, expires_at: i64) -> Result<()> {

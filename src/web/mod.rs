@@ -2,6 +2,7 @@
 //! with their areas (`oidc::routes`, `flow::routes`); this module puts them together.
 
 pub mod cookies;
+pub mod i18n;
 pub mod pages;
 pub mod templates;
 

@@ -14,8 +14,8 @@ impl Authenticator for Cookie {
         "cookie"
     }
 
-    fn amr(&self) -> Option<&'static str> {
-        None
+    fn identifies_user(&self) -> bool {
+        true
     }
 
     async fn authenticate(&self, ctx: &mut FlowContext<'_>) -> Result<StepResult, EngineError> {
@@ -31,6 +31,7 @@ impl Authenticator for Cookie {
             return Ok(StepResult::Attempted);
         }
         ctx.flow.user_id = Some(session.user_id.clone());
+        ctx.flow.username = ctx.app.store.find_user(&session.user_id).await?.map(|u| u.username);
         ctx.flow.sso_session_id = Some(session.id.clone());
         ctx.flow.auth_time = Some(session.auth_time);
         ctx.flow.amr = serde_json::from_str(&session.amr).unwrap_or_default();

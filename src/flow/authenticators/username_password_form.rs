@@ -24,6 +24,14 @@ impl Authenticator for UsernamePasswordForm {
         Some("pwd")
     }
 
+    fn identifies_user(&self) -> bool {
+        true
+    }
+
+    fn credential_kind(&self) -> Option<&'static str> {
+        Some(crate::store::PASSWORD)
+    }
+
     async fn authenticate(&self, ctx: &mut FlowContext<'_>) -> Result<StepResult, EngineError> {
         let hint = ctx.request.login_hint.clone().unwrap_or_default();
         Ok(page(&hint, None))
@@ -34,42 +42,14 @@ impl Authenticator for UsernamePasswordForm {
         ctx: &mut FlowContext<'_>,
         form: &HashMap<String, String>,
     ) -> Result<StepResult, EngineError> {
-        let username = form.get("username").map(|s| s.trim()).unwrap_or_default();
+        let username = form.get("username").map(|s| s.trim()).unwrap_or_default().to_string();
         let password = form.get("password").map(String::as_str).unwrap_or_default();
         if username.is_empty() || password.is_empty() {
-            return Ok(page(username, Some("Enter your username and password.")));
+            return Ok(page(&username, Some("Enter your username and password.")));
         }
-        let app = ctx.app;
-        let user = app.store.find_user_by_username(&ctx.realm.name, username).await?;
-        let stored = match &user {
-            Some(u) => app.store.password_hash(&u.id).await?,
-            None => None,
-        };
-        let ok = app.hasher.verify(password, stored.as_deref()).await?;
-        match user {
-            Some(u) if ok && u.enabled => {
-                ctx.flow.user_id = Some(u.id.clone());
-                ctx.event("login", Some(&u.id), json!({ "username": u.username })).await;
-                Ok(StepResult::Success)
-            }
-            Some(u) if ok => {
-                ctx.event("login_error", Some(&u.id), json!({ "reason": "user_disabled" }))
-                    .await;
-                Ok(page(
-                    username,
-                    Some("This account is disabled. Contact your administrator."),
-                ))
-            }
-            other => {
-                let user_id = other.as_ref().map(|u| u.id.as_str());
-                ctx.event(
-                    "login_error",
-                    user_id,
-                    json!({ "reason": "invalid_credentials", "username": username }),
-                )
-                .await;
-                Ok(page(username, Some("Invalid username or password.")))
-            }
-        }
+        Ok(match super::check_password(ctx, &username, password).await? {
+            Ok(()) => StepResult::Success,
+            Err(message) => page(&username, Some(&message)),
+        })
     }
 }

@@ -1,0 +1,69 @@
+//! Required actions: what a user must do after the flow succeeds and before the code is
+//! issued. Each is one file implementing [`RequiredAction`]; [`ORDER`] is the stable order in
+//! which pending actions run.
+
+mod configure_otp;
+mod terms;
+mod update_password;
+mod update_profile;
+
+use std::collections::HashMap;
+
+use super::{EngineError, FlowContext, Page};
+
+pub use configure_otp::RECOVERY_CODE_COUNT;
+
+/// What submitting an action's page led to.
+#[derive(Debug)]
+pub enum ActionResult {
+    /// Done; it has been removed from the user's pending actions.
+    Done,
+    /// Show (another) page of the action.
+    Page(Page),
+    /// The user refused (e.g. declined the terms): the sign-in ends with this message.
+    Refused(String),
+}
+
+#[async_trait::async_trait]
+pub trait RequiredAction: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// The page to show when the action starts (or is shown again).
+    async fn page(&self, ctx: &mut FlowContext<'_>) -> Result<Page, EngineError>;
+    async fn submit(
+        &self,
+        ctx: &mut FlowContext<'_>,
+        form: &HashMap<String, String>,
+    ) -> Result<ActionResult, EngineError>;
+}
+
+static ORDER: &[&dyn RequiredAction] = &[
+    &terms::Terms,
+    &update_password::UpdatePassword,
+    &update_profile::UpdateProfile,
+    &configure_otp::ConfigureOtp,
+];
+
+pub fn find(name: &str) -> Option<&'static dyn RequiredAction> {
+    ORDER.iter().copied().find(|a| a.name() == name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    ORDER.iter().map(|a| a.name()).collect()
+}
+
+/// The next action the user must complete: the one in progress, else the first pending one
+/// (from the store, and added by the flow) in [`ORDER`], among those the realm enables.
+pub async fn next(ctx: &FlowContext<'_>) -> Result<Option<&'static dyn RequiredAction>, EngineError> {
+    if let Some(current) = ctx.flow.action.as_deref().and_then(find) {
+        return Ok(Some(current));
+    }
+    let Some(user_id) = ctx.flow.user_id.as_deref() else {
+        return Ok(None);
+    };
+    let mut pending = ctx.app.store.required_actions(user_id).await?;
+    pending.extend(ctx.flow.extra_actions.iter().cloned());
+    Ok(ORDER
+        .iter()
+        .copied()
+        .find(|a| pending.iter().any(|p| p == a.name()) && ctx.realm.is_required_action_enabled(a.name())))
+}

@@ -1,0 +1,91 @@
+//! `update-profile`: email, first and last name (fields `email`, `firstName`, `lastName`).
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use super::{ActionResult, RequiredAction};
+use crate::flow::{EngineError, FlowContext, Page};
+
+pub struct UpdateProfile;
+
+fn page(email: &str, first: &str, last: &str, errors: Map<String, Value>) -> Page {
+    Page::new(
+        "update_profile.html",
+        json!({ "email": email, "first_name": first, "last_name": last, "errors": errors }),
+    )
+}
+
+#[async_trait::async_trait]
+impl RequiredAction for UpdateProfile {
+    fn name(&self) -> &'static str {
+        "update-profile"
+    }
+
+    async fn page(&self, ctx: &mut FlowContext<'_>) -> Result<Page, EngineError> {
+        let user_id = ctx.flow.user_id.clone().unwrap_or_default();
+        let user = ctx.app.store.find_user(&user_id).await?;
+        let get =
+            |f: fn(&crate::store::entity::user::Model) -> Option<String>| user.as_ref().and_then(f).unwrap_or_default();
+        Ok(page(
+            &get(|u| u.email.clone()),
+            &get(|u| u.first_name.clone()),
+            &get(|u| u.last_name.clone()),
+            Map::new(),
+        ))
+    }
+
+    async fn submit(
+        &self,
+        ctx: &mut FlowContext<'_>,
+        form: &HashMap<String, String>,
+    ) -> Result<ActionResult, EngineError> {
+        let field = |k: &str| form.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
+        let (email, first, last) = (field("email"), field("firstName"), field("lastName"));
+        let mut errors = Map::new();
+        if !is_email(&email) {
+            errors.insert("email".into(), json!("Enter a valid email address."));
+        }
+        if first.is_empty() || first.len() > 255 {
+            errors.insert("firstName".into(), json!("Enter your first name."));
+        }
+        if last.is_empty() || last.len() > 255 {
+            errors.insert("lastName".into(), json!("Enter your last name."));
+        }
+        if !errors.is_empty() {
+            return Ok(ActionResult::Page(page(&email, &first, &last, errors)));
+        }
+        let user_id = ctx.flow.user_id.clone().unwrap_or_default();
+        ctx.app
+            .store
+            .update_profile(&user_id, Some(email), Some(first), Some(last))
+            .await?;
+        Ok(ActionResult::Done)
+    }
+}
+
+/// A plausible address: one `@`, something on each side, a dot in the domain, no spaces.
+fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.contains(char::is_whitespace)
+        && !domain.contains('@')
+        && s.len() <= 320
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn email_shapes() {
+        assert!(super::is_email("a@b.co"));
+        assert!(!super::is_email("a@b"));
+        assert!(!super::is_email("@b.co"));
+        assert!(!super::is_email("a b@c.de"));
+        assert!(!super::is_email("a@b@c.de"));
+    }
+}

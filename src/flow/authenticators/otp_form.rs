@@ -1,0 +1,108 @@
+//! `otp-form`: a one-time code from the user's authenticator app (field `otp`). A code is
+//! accepted once: the time step it matched must be newer than the last accepted one.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use super::Authenticator;
+use crate::crypto::totp;
+use crate::flow::{EngineError, FlowContext, Page, StepResult};
+use crate::store::{OTP, RECOVERY_CODE};
+
+pub struct OtpForm;
+
+async fn page(ctx: &FlowContext<'_>, error: Option<&str>) -> Result<StepResult, EngineError> {
+    let user_id = ctx.flow.user_id.clone().unwrap_or_default();
+    let can_use_recovery_code = ctx.siblings.iter().any(|s| s == "recovery-code-form")
+        && ctx.app.store.has_credential(&user_id, RECOVERY_CODE).await?;
+    Ok(StepResult::Challenge(Page::new(
+        "otp.html",
+        json!({ "error": error, "can_use_recovery_code": can_use_recovery_code }),
+    )))
+}
+
+#[async_trait::async_trait]
+impl Authenticator for OtpForm {
+    fn name(&self) -> &'static str {
+        "otp-form"
+    }
+
+    fn amr(&self) -> Option<&'static str> {
+        Some("otp")
+    }
+
+    fn needs_user(&self) -> bool {
+        true
+    }
+
+    fn credential_kind(&self) -> Option<&'static str> {
+        Some(OTP)
+    }
+
+    async fn authenticate(&self, ctx: &mut FlowContext<'_>) -> Result<StepResult, EngineError> {
+        if ctx.flow.use_recovery_code {
+            return Ok(StepResult::Attempted);
+        }
+        let user_id = ctx.flow.user_id.clone().unwrap_or_default();
+        if !ctx.app.store.has_credential(&user_id, OTP).await? {
+            // As Keycloak: a required OTP step for a user without a device sends them to set
+            // one up before the sign-in completes.
+            if !ctx.flow.extra_actions.iter().any(|a| a == "configure-otp") {
+                ctx.flow.extra_actions.push("configure-otp".into());
+            }
+            return Ok(StepResult::Success);
+        }
+        page(ctx, None).await
+    }
+
+    async fn action(
+        &self,
+        ctx: &mut FlowContext<'_>,
+        form: &HashMap<String, String>,
+    ) -> Result<StepResult, EngineError> {
+        if form.get("try_another").map(String::as_str) == Some("recovery-code") {
+            ctx.flow.use_recovery_code = true;
+            return Ok(StepResult::Attempted);
+        }
+        let username = ctx.flow.username.clone().unwrap_or_default();
+        let wait = crate::flow::brute_force::wait_secs(ctx, &username).await?;
+        if wait > 0 {
+            return page(ctx, Some(&crate::flow::brute_force::locked_message(wait))).await;
+        }
+        let code = form.get("otp").map(|s| s.trim()).unwrap_or_default();
+        if code.is_empty() {
+            return page(ctx, Some("Enter the code from your authenticator app.")).await;
+        }
+        let user_id = ctx.flow.user_id.clone().unwrap_or_default();
+        let policy = ctx.realm.otp_policy.clone();
+        let now = crate::store::now().max(0) as u64;
+        for device in ctx.app.store.credentials(&user_id, OTP).await? {
+            let Ok(secret) = ctx.app.master_key.open(&otp_context(&device.id), &device.secret) else {
+                tracing::error!(credential = %device.id, "OTP secret cannot be opened with this master key");
+                continue;
+            };
+            let Some(step) = totp::matching_step(&policy, &secret, code, now) else {
+                continue;
+            };
+            if ctx.app.store.accept_otp_step(&device.id, step).await? {
+                crate::flow::brute_force::succeed(ctx, &username).await?;
+                ctx.flow.add_amr("otp");
+                ctx.event("otp_used", Some(&user_id), json!({ "credential": device.id }))
+                    .await;
+                return Ok(StepResult::Success);
+            }
+            let reason = "otp_reused";
+            let locked = super::second_factor_failed(ctx, reason).await?;
+            let message = locked.unwrap_or_else(|| "This code was already used. Wait for the next one.".into());
+            return page(ctx, Some(&message)).await;
+        }
+        let locked = super::second_factor_failed(ctx, "invalid_otp").await?;
+        page(ctx, Some(&locked.unwrap_or_else(|| "Invalid code. Try again.".into()))).await
+    }
+}
+
+/// What an OTP secret is sealed to: its credential id.
+pub fn otp_context(credential_id: &str) -> String {
+    format!("otp:{credential_id}")
+}

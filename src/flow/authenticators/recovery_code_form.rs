@@ -1,0 +1,79 @@
+//! `recovery-code-form`: one of the user's single-use recovery codes (field `recovery_code`).
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use super::Authenticator;
+use crate::flow::{EngineError, FlowContext, Page, StepResult};
+use crate::store::RECOVERY_CODE;
+
+pub struct RecoveryCodeForm;
+
+fn page(error: Option<&str>) -> StepResult {
+    StepResult::Challenge(Page::new("recovery_code.html", json!({ "error": error })))
+}
+
+/// Recovery codes are shown grouped (`xxxx-xxxx-…`); people type them with or without dashes
+/// and in any case.
+pub fn normalize(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+#[async_trait::async_trait]
+impl Authenticator for RecoveryCodeForm {
+    fn name(&self) -> &'static str {
+        "recovery-code-form"
+    }
+
+    fn amr(&self) -> Option<&'static str> {
+        Some("otp")
+    }
+
+    fn needs_user(&self) -> bool {
+        true
+    }
+
+    fn credential_kind(&self) -> Option<&'static str> {
+        Some(RECOVERY_CODE)
+    }
+
+    async fn authenticate(&self, _ctx: &mut FlowContext<'_>) -> Result<StepResult, EngineError> {
+        Ok(page(None))
+    }
+
+    async fn action(
+        &self,
+        ctx: &mut FlowContext<'_>,
+        form: &HashMap<String, String>,
+    ) -> Result<StepResult, EngineError> {
+        let username = ctx.flow.username.clone().unwrap_or_default();
+        let wait = crate::flow::brute_force::wait_secs(ctx, &username).await?;
+        if wait > 0 {
+            return Ok(page(Some(&crate::flow::brute_force::locked_message(wait))));
+        }
+        let code = normalize(form.get("recovery_code").map(String::as_str).unwrap_or_default());
+        if code.is_empty() {
+            return Ok(page(Some("Enter one of your recovery codes.")));
+        }
+        let user_id = ctx.flow.user_id.clone().unwrap_or_default();
+        match ctx.app.store.use_recovery_code(&user_id, &code).await? {
+            Some(left) => {
+                crate::flow::brute_force::succeed(ctx, &username).await?;
+                ctx.flow.add_amr("otp");
+                ctx.event("recovery_code_used", Some(&user_id), json!({ "remaining": left }))
+                    .await;
+                Ok(StepResult::Success)
+            }
+            None => {
+                let locked = super::second_factor_failed(ctx, "invalid_recovery_code").await?;
+                Ok(page(Some(&locked.unwrap_or_else(|| {
+                    "This recovery code is not valid or was already used.".into()
+                }))))
+            }
+        }
+    }
+}

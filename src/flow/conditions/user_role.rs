@@ -1,0 +1,30 @@
+//! `user-role`: the user holds one of `roles`.
+
+use serde_json::Value;
+
+use super::Condition;
+use crate::flow::model::Step;
+use crate::flow::{EngineError, FlowContext};
+
+pub struct UserRole;
+
+#[async_trait::async_trait]
+impl Condition for UserRole {
+    fn name(&self) -> &'static str {
+        "user-role"
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), String> {
+        super::check_keys(config, &["roles", "negate"], &["roles"])?;
+        super::string_list(config, "roles").map(|_| ())
+    }
+
+    async fn holds(&self, ctx: &FlowContext<'_>, config: &Value, _: &[Step]) -> Result<bool, EngineError> {
+        let Some(user_id) = ctx.flow.user_id.as_deref() else {
+            return Ok(false);
+        };
+        let wanted = super::string_list(config, "roles").unwrap_or_default();
+        let has = ctx.app.store.roles(user_id).await?;
+        Ok(has.iter().any(|r| wanted.contains(r)) != super::negated(config))
+    }
+}

@@ -1,0 +1,74 @@
+//! Failed sign-in counters, kept in the database so a lockout holds on every node.
+
+use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
+
+use super::entity::login_failure;
+use super::{Result, Store, now};
+
+/// The brute-force rule applied when a failure is recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct LockoutRule {
+    pub max_failures: i32,
+    pub wait_increment_secs: i64,
+    pub max_wait_secs: i64,
+    /// Failures older than this are forgotten.
+    pub reset_after_secs: i64,
+}
+
+impl Store {
+    /// Until when `subject` is locked out (0 if it is not).
+    pub async fn locked_until(&self, realm: &str, subject: &str) -> Result<i64> {
+        Ok(
+            login_failure::Entity::find_by_id((realm.to_string(), subject.to_string()))
+                .one(&self.db)
+                .await?
+                .map(|f| f.locked_until)
+                .unwrap_or(0),
+        )
+    }
+
+    /// Counts a failure and returns until when the subject is now locked (0: not locked).
+    /// From the `max_failures`-th failure on, each one locks for a growing wait: the
+    /// increment doubled per extra failure, capped at `max_wait`.
+    pub async fn record_login_failure(&self, realm: &str, subject: &str, rule: LockoutRule) -> Result<i64> {
+        let t = now();
+        let txn = self.db.begin().await?;
+        let key = (realm.to_string(), subject.to_string());
+        let existing = login_failure::Entity::find_by_id(key).one(&txn).await?;
+        let failures = match &existing {
+            Some(f) if t - f.last_failure_at < rule.reset_after_secs => f.failures.saturating_add(1),
+            _ => 1,
+        };
+        let locked_until = if failures >= rule.max_failures {
+            let extra = (failures - rule.max_failures).clamp(0, 20) as u32;
+            let wait = rule
+                .wait_increment_secs
+                .saturating_mul(1i64 << extra)
+                .min(rule.max_wait_secs);
+            t + wait
+        } else {
+            0
+        };
+        let row = login_failure::ActiveModel {
+            realm: Set(realm.to_string()),
+            subject: Set(subject.to_string()),
+            failures: Set(failures),
+            last_failure_at: Set(t),
+            locked_until: Set(locked_until),
+        };
+        if existing.is_some() {
+            row.update(&txn).await?;
+        } else {
+            row.insert(&txn).await?;
+        }
+        txn.commit().await?;
+        Ok(locked_until)
+    }
+
+    pub async fn clear_login_failures(&self, realm: &str, subject: &str) -> Result<()> {
+        login_failure::Entity::delete_by_id((realm.to_string(), subject.to_string()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+}

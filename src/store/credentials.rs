@@ -1,0 +1,239 @@
+//! Second factors and account details the flow engine reads and changes: OTP devices,
+//! recovery codes, password history, roles, attributes, profile.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+
+use super::entity::{credential, required_action, user, user_attribute, user_role};
+use super::{Result, Store, now};
+use crate::crypto;
+
+pub const OTP: &str = "otp";
+pub const RECOVERY_CODE: &str = "recovery-code";
+pub const PASSWORD: &str = "password";
+pub const PASSWORD_HISTORY: &str = "password-history";
+
+fn new_credential(user_id: &str, kind: &str, secret: String, label: Option<String>, t: i64) -> credential::ActiveModel {
+    credential::ActiveModel {
+        id: Set(crypto::new_id()),
+        user_id: Set(user_id.to_string()),
+        kind: Set(kind.to_string()),
+        secret: Set(secret),
+        label: Set(label),
+        last_step: Set(None),
+        created_at: Set(t),
+        last_used_at: Set(None),
+    }
+}
+
+impl Store {
+    pub async fn credentials(&self, user_id: &str, kind: &str) -> Result<Vec<credential::Model>> {
+        Ok(credential::Entity::find()
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq(kind))
+            .order_by_asc(credential::Column::CreatedAt)
+            .all(&self.db)
+            .await?)
+    }
+
+    pub async fn has_credential(&self, user_id: &str, kind: &str) -> Result<bool> {
+        Ok(credential::Entity::find()
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq(kind))
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
+
+    /// Adds an OTP device, replaces the recovery codes (hashes) and completes the
+    /// `configure-otp` required action, all at once.
+    pub async fn configure_otp(
+        &self,
+        user_id: &str,
+        credential_id: &str,
+        sealed_secret: String,
+        label: Option<String>,
+        accepted_step: i64,
+        recovery_hashes: Vec<String>,
+    ) -> Result<()> {
+        let t = now();
+        let txn = self.db.begin().await?;
+        let mut otp = new_credential(user_id, OTP, sealed_secret, label, t);
+        otp.id = Set(credential_id.to_string());
+        // The code that confirmed the device is spent.
+        otp.last_step = Set(Some(accepted_step));
+        otp.last_used_at = Set(Some(t));
+        otp.insert(&txn).await?;
+        credential::Entity::delete_many()
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq(RECOVERY_CODE))
+            .exec(&txn)
+            .await?;
+        for hash in recovery_hashes {
+            new_credential(user_id, RECOVERY_CODE, hash, None, t)
+                .insert(&txn)
+                .await?;
+        }
+        remove_action(&txn, user_id, "configure-otp").await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Accepts an OTP time step for a device only if it is newer than the last one accepted:
+    /// a code works once, even when two nodes see it at the same moment.
+    pub async fn accept_otp_step(&self, credential_id: &str, step: i64) -> Result<bool> {
+        let t = now();
+        let updated = credential::Entity::update_many()
+            .col_expr(credential::Column::LastStep, step.into())
+            .col_expr(credential::Column::LastUsedAt, t.into())
+            .filter(credential::Column::Id.eq(credential_id))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(credential::Column::LastStep.is_null())
+                    .add(credential::Column::LastStep.lt(step)),
+            )
+            .exec(&self.db)
+            .await?;
+        Ok(updated.rows_affected == 1)
+    }
+
+    /// Spends a recovery code: deletes the matching one (compared in constant time) and
+    /// returns how many are left, or `None` if none matched.
+    pub async fn use_recovery_code(&self, user_id: &str, code: &str) -> Result<Option<usize>> {
+        let codes = self.credentials(user_id, RECOVERY_CODE).await?;
+        let Some(hit) = codes.iter().find(|c| crypto::verify_sha256(code, &c.secret)) else {
+            return Ok(None);
+        };
+        let deleted = credential::Entity::delete_by_id(&hit.id)
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        if deleted != 1 {
+            // Someone else spent it a moment ago.
+            return Ok(None);
+        }
+        Ok(Some(codes.len() - 1))
+    }
+
+    /// Earlier password hashes, newest first.
+    pub async fn password_history(&self, user_id: &str) -> Result<Vec<String>> {
+        let mut old = self.credentials(user_id, PASSWORD_HISTORY).await?;
+        old.sort_by_key(|c| std::cmp::Reverse(c.created_at));
+        Ok(old.into_iter().map(|c| c.secret).collect())
+    }
+
+    /// Replaces the password, keeps the last `history` ones, and completes
+    /// `update-password`, in one transaction.
+    pub async fn change_password(&self, user_id: &str, hash: String, history: usize) -> Result<()> {
+        let t = now();
+        let txn = self.db.begin().await?;
+        let current = credential::Entity::find()
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq(PASSWORD))
+            .all(&txn)
+            .await?;
+        for c in current {
+            let mut old: credential::ActiveModel = c.into();
+            old.kind = Set(PASSWORD_HISTORY.into());
+            old.created_at = Set(t);
+            old.update(&txn).await?;
+        }
+        let mut past = credential::Entity::find()
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq(PASSWORD_HISTORY))
+            .order_by_desc(credential::Column::CreatedAt)
+            .all(&txn)
+            .await?;
+        // The current password counts as one of the `history` remembered ones.
+        let keep = history.saturating_sub(1);
+        for stale in past.drain(keep.min(past.len())..) {
+            credential::Entity::delete_by_id(stale.id).exec(&txn).await?;
+        }
+        new_credential(user_id, PASSWORD, hash, None, t).insert(&txn).await?;
+        remove_action(&txn, user_id, "update-password").await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Updates the profile and completes `update-profile`.
+    pub async fn update_profile(
+        &self,
+        user_id: &str,
+        email: Option<String>,
+        first_name: Option<String>,
+        last_name: Option<String>,
+    ) -> Result<()> {
+        let txn = self.db.begin().await?;
+        if let Some(u) = user::Entity::find_by_id(user_id).one(&txn).await? {
+            let changed_email = u.email != email;
+            let mut a: user::ActiveModel = u.into();
+            if changed_email {
+                a.email_verified = Set(false);
+            }
+            a.email = Set(email);
+            a.first_name = Set(first_name);
+            a.last_name = Set(last_name);
+            a.update(&txn).await?;
+        }
+        remove_action(&txn, user_id, "update-profile").await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Marks a required action done.
+    pub async fn complete_required_action(&self, user_id: &str, action: &str) -> Result<()> {
+        remove_action(&self.db, user_id, action).await
+    }
+
+    pub async fn roles(&self, user_id: &str) -> Result<Vec<String>> {
+        Ok(user_role::Entity::find()
+            .filter(user_role::Column::UserId.eq(user_id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|r| r.role)
+            .collect())
+    }
+
+    pub async fn grant_role(&self, user_id: &str, role: &str) -> Result<()> {
+        user_role::Entity::insert(user_role::ActiveModel {
+            user_id: Set(user_id.into()),
+            role: Set(role.into()),
+        })
+        .on_conflict_do_nothing_on([user_role::Column::UserId, user_role::Column::Role])
+        .exec(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn attribute(&self, user_id: &str, name: &str) -> Result<Option<String>> {
+        Ok(
+            user_attribute::Entity::find_by_id((user_id.to_string(), name.to_string()))
+                .one(&self.db)
+                .await?
+                .map(|a| a.value),
+        )
+    }
+
+    pub async fn set_attribute(&self, user_id: &str, name: &str, value: &str) -> Result<()> {
+        let txn = self.db.begin().await?;
+        user_attribute::Entity::delete_by_id((user_id.to_string(), name.to_string()))
+            .exec(&txn)
+            .await?;
+        user_attribute::ActiveModel {
+            user_id: Set(user_id.into()),
+            name: Set(name.into()),
+            value: Set(value.into()),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+async fn remove_action(db: &impl sea_orm::ConnectionTrait, user_id: &str, action: &str) -> Result<()> {
+    required_action::Entity::delete_by_id((user_id.to_string(), action.to_string()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
