@@ -140,12 +140,16 @@ pub async fn logout(
             csrf: csrf_expected.unwrap_or_else(random_token),
         });
     }
-    // The browser's session, and the hint's session if it is another one of the same user.
+    // The browser's session; and the hint's session when the hint speaks for this browser's
+    // user (or there is no browser session, as when an app signs its user out elsewhere).
+    // Someone else's hint never ends their session from this browser.
+    let hint_applies = hint_names_user || cookie_session.is_none();
     let mut ended = Vec::new();
     if let Some(s) = cookie_session {
         ended.push((s.id, s.user_id));
     }
-    if let Some(h) = &hint
+    if hint_applies
+        && let Some(h) = &hint
         && let Some(sid) = &h.sid
         && !ended.iter().any(|(id, _)| id == sid)
         && let Some(s) = app.store.live_sso_session_by_id(sid, idle).await?
