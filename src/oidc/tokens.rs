@@ -40,6 +40,9 @@ pub struct AccessClaims {
     pub auth_time: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acr: Option<String>,
+    /// RFC 8176 methods of the sign-in behind the token.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preferred_username: Option<String>,
 }
@@ -79,6 +82,7 @@ pub fn issue(key: &SigningKey, input: &TokenInput) -> Result<Issued, crate::cryp
         gid: input.grant_id.map(String::from),
         auth_time: input.user.map(|_| facts.auth_time),
         acr: facts.acr.clone(),
+        amr: facts.amr.clone(),
         preferred_username: input.user.map(|u| u.username.clone()),
     };
     let access_token = key.sign_jwt(crate::crypto::ACCESS_TOKEN_TYP, &access)?;

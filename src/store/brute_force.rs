@@ -1,6 +1,6 @@
 //! Failed sign-in counters, kept in the database so a lockout holds on every node.
 
-use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use super::entity::login_failure;
 use super::{Result, Store, now};
@@ -32,7 +32,7 @@ impl Store {
     /// increment doubled per extra failure, capped at `max_wait`.
     pub async fn record_login_failure(&self, realm: &str, subject: &str, rule: LockoutRule) -> Result<i64> {
         let t = now();
-        let txn = self.db.begin().await?;
+        let txn = self.write_txn().await?;
         let key = (realm.to_string(), subject.to_string());
         let existing = login_failure::Entity::find_by_id(key).one(&txn).await?;
         let failures = match &existing {

@@ -1,7 +1,7 @@
 //! Second factors and account details the flow engine reads and changes: OTP devices,
 //! recovery codes, password history, roles, attributes, profile.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::entity::{credential, required_action, user, user_attribute, user_role};
 use super::{Result, Store, now};
@@ -56,7 +56,7 @@ impl Store {
         recovery_hashes: Vec<String>,
     ) -> Result<()> {
         let t = now();
-        let txn = self.db.begin().await?;
+        let txn = self.write_txn().await?;
         let mut otp = new_credential(user_id, OTP, sealed_secret, label, t);
         otp.id = Set(credential_id.to_string());
         // The code that confirmed the device is spent.
@@ -125,7 +125,7 @@ impl Store {
     /// `update-password`, in one transaction.
     pub async fn change_password(&self, user_id: &str, hash: String, history: usize) -> Result<()> {
         let t = now();
-        let txn = self.db.begin().await?;
+        let txn = self.write_txn().await?;
         let current = credential::Entity::find()
             .filter(credential::Column::UserId.eq(user_id))
             .filter(credential::Column::Kind.eq(PASSWORD))
@@ -162,7 +162,7 @@ impl Store {
         first_name: Option<String>,
         last_name: Option<String>,
     ) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.write_txn().await?;
         if let Some(u) = user::Entity::find_by_id(user_id).one(&txn).await? {
             let changed_email = u.email != email;
             let mut a: user::ActiveModel = u.into();
@@ -215,7 +215,7 @@ impl Store {
     }
 
     pub async fn set_attribute(&self, user_id: &str, name: &str, value: &str) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.write_txn().await?;
         user_attribute::Entity::delete_by_id((user_id.to_string(), name.to_string()))
             .exec(&txn)
             .await?;

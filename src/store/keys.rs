@@ -1,6 +1,6 @@
 //! Signing keys (private halves sealed by `crypto` before they get here).
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::entity::signing_key;
 use super::{Result, Store, now};
@@ -19,7 +19,7 @@ impl Store {
     /// Adds a key as the realm's active one and retires the keys it replaces, atomically.
     pub async fn add_signing_key(&self, key: signing_key::Model) -> Result<()> {
         let t = now();
-        let txn = self.db.begin().await?;
+        let txn = self.write_txn().await?;
         signing_key::Entity::update_many()
             .col_expr(signing_key::Column::RetiredAt, t.into())
             .filter(signing_key::Column::Realm.eq(&key.realm))

@@ -79,6 +79,17 @@ impl Store {
         Ok(Store { db })
     }
 
+    /// Starts a transaction that writes. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so a concurrent writer waits for it (busy timeout) instead of
+    /// failing with "database is locked" when it would upgrade a read to a write.
+    async fn write_txn(&self) -> Result<sea_orm::DatabaseTransaction> {
+        let options = sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        Ok(sea_orm::TransactionTrait::begin_with_options(&self.db, options).await?)
+    }
+
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }

@@ -1,6 +1,6 @@
 //! SSO sessions (a signed-in browser) and authentication sessions (a sign-in in progress).
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use super::entity::{auth_session, grant, sso_session};
 use super::{Result, Store, now};
@@ -60,7 +60,7 @@ impl Store {
     /// Ends a session and revokes every grant issued under it, in one transaction.
     pub async fn end_sso_session(&self, sid: &str) -> Result<()> {
         let t = now();
-        let txn = self.db.begin().await?;
+        let txn = self.write_txn().await?;
         sso_session::Entity::update_many()
             .col_expr(sso_session::Column::EndedAt, t.into())
             .filter(sso_session::Column::Id.eq(sid))
@@ -80,7 +80,7 @@ impl Store {
     /// Creates the SSO session (if new) and the authorization code together: a sign-in either
     /// completes whole or not at all.
     pub async fn complete_sign_in(&self, session: Option<NewSsoSession>, code: super::NewAuthCode) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.write_txn().await?;
         if let Some(new) = session {
             let t = now();
             sso_session::ActiveModel {

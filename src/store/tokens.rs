@@ -6,7 +6,7 @@
 //! IS NULL` that exactly one request can win, on any node; the claiming write comes first in each
 //! transaction so SQLite never has to upgrade a read lock.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use super::entity::{auth_code, grant, refresh_token, revoked_token, sso_session};
 use super::{Result, Store, StoreError, now};
@@ -57,7 +57,7 @@ impl Store {
     /// [`Store::create_grant`]), so that a replay racing the first exchange still revokes it.
     pub async fn claim_code(&self, code_hash: &str) -> Result<CodeExchange> {
         let t = now();
-        let txn = self.db.begin().await?;
+        let txn = self.write_txn().await?;
         let claimed = auth_code::Entity::update_many()
             .col_expr(auth_code::Column::UsedAt, t.into())
             .col_expr(auth_code::Column::GrantId, code_hash.into())
@@ -93,7 +93,7 @@ impl Store {
     /// latest.
     pub async fn create_grant(&self, g: grant::Model, refresh: Option<String>, lifetimes: Lifetimes) -> Result<()> {
         let t = now();
-        let txn = self.db.begin().await?;
+        let txn = self.write_txn().await?;
         let session_end = match &g.session_id {
             Some(sid) => touch_session(&txn, sid, lifetimes.sso_idle_secs, t)
                 .await?
@@ -124,7 +124,7 @@ impl Store {
         lifetimes: Lifetimes,
     ) -> Result<RefreshRotation> {
         let t = now();
-        let txn = self.db.begin().await?;
+        let txn = self.write_txn().await?;
         let claimed = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::UsedAt, t.into())
             .filter(refresh_token::Column::TokenHash.eq(token_hash))

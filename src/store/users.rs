@@ -1,6 +1,6 @@
 //! Users, their credentials and their required actions.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::entity::{credential, required_action, user};
 use super::{Result, Store, StoreError, now};
@@ -22,7 +22,7 @@ pub struct NewUser {
 impl Store {
     /// Creates a user with its password and required actions in one transaction.
     pub async fn create_user(&self, new: NewUser) -> Result<user::Model> {
-        let txn = self.db.begin().await?;
+        let txn = self.write_txn().await?;
         let existing = user::Entity::find()
             .filter(user::Column::Realm.eq(&new.realm))
             .filter(user::Column::Username.eq(&new.username))
@@ -96,7 +96,7 @@ impl Store {
 
     /// Replaces the user's password.
     pub async fn set_password(&self, user_id: &str, hash: String) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.write_txn().await?;
         credential::Entity::delete_many()
             .filter(credential::Column::UserId.eq(user_id))
             .filter(credential::Column::Kind.eq("password"))

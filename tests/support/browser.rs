@@ -81,7 +81,11 @@ pub async fn get(browser: &reqwest::Client, url: &str) -> Page {
 pub struct Form {
     pub action: Url,
     pub method: String,
+    /// What the browser sends when the first submit button is pressed (that button's own
+    /// name and value included, if it has a name).
     pub fields: Vec<(String, String)>,
+    /// Every named submit button of the form, as (name, value), in document order.
+    pub buttons: Vec<(String, String)>,
 }
 
 impl Form {
@@ -99,6 +103,19 @@ impl Form {
             Some((_, v)) => *v = value.to_string(),
             None => self.fields.push((name.to_string(), value.to_string())),
         }
+    }
+
+    /// Presses the submit button `name`=`value` instead of the first one: the first button's
+    /// field is replaced by this one.
+    pub fn press(&mut self, name: &str, value: &str) {
+        assert!(
+            self.buttons.iter().any(|(n, v)| n == name && v == value),
+            "the form has no submit button {name}={value}: {:?}",
+            self.buttons
+        );
+        let buttons = self.buttons.clone();
+        self.fields.retain(|field| !buttons.contains(field));
+        self.fields.push((name.to_string(), value.to_string()));
     }
 
     pub async fn submit(&self, browser: &reqwest::Client) -> Page {
@@ -130,35 +147,57 @@ pub fn parse_post_form(html: &str, base: &Url) -> Option<Form> {
             Some(a) if !a.is_empty() => base.join(&a).ok()?,
             _ => base.clone(),
         };
+        let (fields, buttons) = form_fields(&after[..body_end]);
         return Some(Form {
             action,
             method,
-            fields: form_fields(&after[..body_end]),
+            fields,
+            buttons,
         });
     }
 }
 
-fn form_fields(body: &str) -> Vec<(String, String)> {
+/// Form fields as (name, value) pairs.
+type Fields = Vec<(String, String)>;
+
+/// The fields sent when the first submit button is pressed, and the named submit buttons.
+fn form_fields(body: &str) -> (Fields, Fields) {
     let mut fields = Vec::new();
+    let mut buttons = Vec::new();
     let mut submit_taken = false;
     let mut rest = body;
     while let Some((tag, attrs, after)) = next_any_tag(rest, &["input", "button", "textarea", "select"]) {
         rest = after;
-        let Some(name) = attr(&attrs, "name").filter(|n| !n.is_empty()) else {
-            continue;
-        };
         if has_attr(&attrs, "disabled") {
             continue;
         }
         let kind = attr(&attrs, "type").unwrap_or_default().to_ascii_lowercase();
+        let is_submit = match tag.as_str() {
+            "input" => kind == "submit",
+            "button" => matches!(kind.as_str(), "" | "submit"),
+            _ => false,
+        };
+        let name = attr(&attrs, "name").filter(|n| !n.is_empty());
+        if is_submit {
+            // The first submit button is the one pressed, named or not: a later named
+            // button is not sent.
+            let first = !submit_taken;
+            submit_taken = true;
+            if let Some(name) = name {
+                let value = attr(&attrs, "value").unwrap_or_default();
+                buttons.push((name.clone(), value.clone()));
+                if first {
+                    fields.push((name, value));
+                }
+            }
+            continue;
+        }
+        let Some(name) = name else {
+            continue;
+        };
         match tag.as_str() {
             "input" => match kind.as_str() {
-                "submit" | "image" | "button" | "reset" => {
-                    if kind == "submit" && !submit_taken {
-                        submit_taken = true;
-                        fields.push((name, attr(&attrs, "value").unwrap_or_default()));
-                    }
-                }
+                "submit" | "image" | "button" | "reset" => {}
                 "checkbox" | "radio" => {
                     if has_attr(&attrs, "checked") {
                         fields.push((name, attr(&attrs, "value").unwrap_or_else(|| "on".into())));
@@ -166,12 +205,7 @@ fn form_fields(body: &str) -> Vec<(String, String)> {
                 }
                 _ => fields.push((name, attr(&attrs, "value").unwrap_or_default())),
             },
-            "button" => {
-                if matches!(kind.as_str(), "" | "submit") && !submit_taken {
-                    submit_taken = true;
-                    fields.push((name, attr(&attrs, "value").unwrap_or_default()));
-                }
-            }
+            "button" => {}
             "textarea" => {
                 let end = find_ci(rest, "</textarea").unwrap_or(rest.len());
                 fields.push((name, decode_entities(&rest[..end])));
@@ -179,7 +213,7 @@ fn form_fields(body: &str) -> Vec<(String, String)> {
             _ => fields.push((name, String::new())),
         }
     }
-    fields
+    (fields, buttons)
 }
 
 /// A tag's attributes: lower-cased names, decoded values, in document order.

@@ -9,6 +9,7 @@
 pub mod browser;
 pub mod oauth;
 pub mod rp;
+pub mod signin;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -201,6 +202,7 @@ pub struct Harness {
 impl Harness {
     /// Starts Gatehouse with one realm file (`realm_yaml`) on a fresh database.
     pub async fn start(db: Db, realm_yaml: &str) -> Harness {
+        init_test_log();
         let dir = TempDir::new();
         let realms_dir = dir.path().join("realms");
         std::fs::create_dir_all(&realms_dir).expect("create realms dir");
@@ -269,6 +271,14 @@ impl Harness {
             .unwrap_or_else(|e| panic!("SQL failed: {statement}: {e}"));
     }
 
+    /// Runs one SQL query against the server's database and returns its rows.
+    pub async fn query(&self, statement: &str) -> Vec<sea_orm::QueryResult> {
+        let db = self.db_connection();
+        db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), statement))
+            .await
+            .unwrap_or_else(|e| panic!("SQL failed: {statement}: {e}"))
+    }
+
     /// Creates a user with a password; returns the user's id.
     pub async fn add_user(&self, username: &str, email: &str, password: &str) -> String {
         let user = gatehouse::admin::create_user(&self.state, &self.realm, username, Some(email), Some(password))
@@ -298,6 +308,17 @@ impl Harness {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
+    }
+}
+
+/// With `TEST_LOG` set (an env-filter such as `gatehouse=debug`), the server's logs go to the
+/// test's output: `TEST_LOG=gatehouse=debug cargo test --test NAME -- --nocapture`.
+fn init_test_log() {
+    if let Ok(filter) = std::env::var("TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
     }
 }
 

@@ -1,0 +1,577 @@
+//! Sign-in flows over HTTP with a cookie-jar browser, on SQLite and PostgreSQL: the
+//! configure-OTP required action (QR page, secret, first code, recovery codes shown once),
+//! OTP at the next sign-in (wrong and reused codes refused), recovery codes (once each,
+//! recorded as events), update-password under the realm's policy, update-profile, terms,
+//! brute-force lockout that reveals nothing, the identifier-first flow, stale and double
+//! submitted forms, `prompt=none` with a pending action, and the sign-in event's trace.
+
+#[macro_use]
+mod support;
+
+use openidconnect::{AuthorizationCode, Nonce, OAuth2TokenResponse, PkceCodeVerifier, TokenResponse};
+use reqwest::StatusCode;
+use support::browser::query;
+use support::oauth::{self, AuthRequest};
+use support::rp::{self, RpHttp, chain};
+use support::signin::{self, IDF_CLIENT, Shown, SignIn};
+use support::*;
+
+// ---------------------------------------------------------------------------------------------
+// configure-otp, OTP, recovery codes
+
+db_test!(async fn configure_otp_enrols_the_app_and_issues_mfa_tokens(db) {
+    let h = signin::start_flow_realm(db).await;
+    signin::require(&h, USERNAME, "configure-otp").await;
+    let alice = signin::user_id(&h, USERNAME).await;
+
+    let mut s = SignIn::start(&h, &h.browser, WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect(Shown::ConfigureOtp);
+    // The QR code is inline SVG; the secret is shown as text for manual entry.
+    assert!(s.page.body.contains("<svg"), "no inline SVG QR code: {}", signin::describe(&s.page));
+    assert!(!s.page.body.contains("<img"), "the QR code must not be an external image");
+    let secret_text = signin::secret_text(&s.page.body);
+    let secret = signin::secret_from_page(&s.page.body);
+    assert!(secret_text.contains(' '), "the secret is not grouped: {secret_text:?}");
+
+    // A reload shows the same secret (the pending secret is kept in the sign-in, not remade).
+    let action = s.form().action.to_string();
+    s.open(&action).await;
+    s.expect(Shown::ConfigureOtp);
+    assert_eq!(signin::secret_text(&s.page.body), secret_text, "a reload changed the secret");
+
+    // Empty and wrong codes are refused with a message, and the secret stays.
+    s.fill(&[("otp", "")]).await;
+    s.expect_error(Shown::ConfigureOtp);
+    let wrong = signin::wrong_totp(&h, &secret);
+    s.fill(&[("otp", &wrong)]).await;
+    let message = s.expect_error(Shown::ConfigureOtp);
+    assert!(!message.is_empty());
+    assert_eq!(signin::secret_text(&s.page.body), secret_text, "a wrong code changed the secret");
+    assert!(
+        h.state.store.credentials(&alice, "otp").await.unwrap().is_empty(),
+        "a wrong code stored a device"
+    );
+
+    // The current code confirms the device; the recovery codes are shown.
+    let code = signin::totp_now(&h, &secret);
+    s.fill(&[("otp", &code), ("device_name", "Work phone")]).await;
+    s.expect(Shown::RecoveryCodes);
+    let codes = signin::recovery_codes(&s.page.body);
+    assert_eq!(codes.len(), 10, "{}", signin::describe(&s.page));
+    let distinct: std::collections::BTreeSet<_> = codes.iter().collect();
+    assert_eq!(distinct.len(), 10, "recovery codes repeat: {codes:?}");
+    assert!(codes.iter().all(|c| c.len() >= 10), "short recovery codes: {codes:?}");
+    // Stored hashed, never in the clear.
+    let stored = h.state.store.credentials(&alice, "recovery-code").await.unwrap();
+    assert_eq!(stored.len(), 10, "recovery codes stored: {}", stored.len());
+    for c in &stored {
+        assert!(codes.iter().all(|code| !c.secret.contains(code.as_str())), "a recovery code is stored in the clear");
+    }
+    let devices = h.state.store.credentials(&alice, "otp").await.unwrap();
+    assert_eq!(devices.len(), 1, "one OTP device");
+    assert!(!devices[0].secret.contains(&secret_text.replace(' ', "")), "the OTP secret is stored in the clear");
+
+    // Acknowledging lands at the app with a code; the tokens say two factors were used.
+    // Acknowledging lands at the app with a code; the relying party (`openidconnect`, ID
+    // token checked against the JWKS and the nonce) sees that two factors were used.
+    s.press(&[], ("acknowledge", "yes")).await;
+    let code = s.code(&h);
+    let http = RpHttp::new();
+    let metadata = rp::discover(&http, &h.issuer()).await;
+    let client = rp::client(&metadata, WEB_CLIENT, Some(WEB_SECRET), WEB_REDIRECT);
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .expect("token endpoint known")
+        .set_pkce_verifier(PkceCodeVerifier::new(s.verifier.clone()))
+        .request_async(&http)
+        .await
+        .unwrap_or_else(|e| panic!("code exchange failed: {}", chain(&e)));
+    let id_token = tokens.id_token().expect("an ID token");
+    let claims = id_token
+        .claims(&client.id_token_verifier(), &Nonce::new(s.request.nonce.clone()))
+        .unwrap_or_else(|e| panic!("ID token rejected: {}", chain(&e)));
+    let amr: Vec<&str> = claims.auth_method_refs().map(|m| m.iter().map(|a| a.as_str()).collect()).unwrap_or_default();
+    assert_eq!(amr, ["pwd", "otp", "mfa"]);
+    assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("2"));
+    let (_, access) = oauth::jwt_parts(tokens.access_token().secret());
+    assert_eq!(access["acr"], "2", "{access}");
+    assert!(signin::pending_actions(&h, USERNAME).await.is_empty(), "configure-otp is still pending");
+
+    // The recovery codes were shown once: the sign-in is over, its pages are gone.
+    s.open(&action).await;
+    assert_ne!(s.shown(), Shown::RecoveryCodes, "the recovery codes are shown again");
+    assert!(codes.iter().all(|c| !s.page.body.contains(c.as_str())), "a recovery code is shown again");
+
+    // Events: the device was added, the action completed, the sign-in traced.
+    let kinds: Vec<String> = signin::events(&h, None).await.into_iter().map(|e| e.kind).collect();
+    for kind in ["credential_added", "required_action", "sign_in"] {
+        assert!(kinds.iter().any(|k| k == kind), "no {kind} event: {kinds:?}");
+    }
+    let sign_in = signin::events(&h, Some("sign_in")).await.pop().unwrap();
+    let steps = sign_in.details["steps"].to_string();
+    assert!(steps.contains("action configure-otp:done"), "steps: {steps}");
+});
+
+db_test!(async fn next_sign_in_asks_for_the_otp_and_refuses_wrong_and_reused_codes(db) {
+    let h = signin::start_flow_realm(db).await;
+    let enrolment = signin::enrol_otp(&h, USERNAME, PASSWORD).await;
+
+    // The next sign-in asks for the code after the password.
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect(Shown::Otp);
+    let otp_form = s.form();
+    assert!(
+        otp_form.buttons.iter().any(|(n, v)| n == "try_another" && v == "recovery-code"),
+        "no way to use a recovery code on the OTP page: {:?}",
+        otp_form.buttons
+    );
+    assert!(!otp_form.has("try_another"), "pressing Verify must not send try_another: {otp_form:?}");
+
+    // A wrong code is refused with a message.
+    let wrong = signin::wrong_totp(&h, &enrolment.secret);
+    s.fill(&[("otp", &wrong)]).await;
+    let message = s.expect_error(Shown::Otp);
+    assert!(message.to_lowercase().contains("code"), "message: {message}");
+
+    // The code of the next time step is fresh: accepted.
+    let code = signin::totp_next(&h, &enrolment.secret);
+    s.fill(&[("otp", &code)]).await;
+    let tokens = s.exchange(&h).await;
+    tokens.assert_factors(&["pwd", "otp", "mfa"], "2");
+
+    // The same code again, in another sign-in: refused as already used.
+    let mut again = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    again.log_in(USERNAME, PASSWORD).await;
+    again.expect(Shown::Otp);
+    again.fill(&[("otp", &code)]).await;
+    let message = again.expect_error(Shown::Otp);
+    assert!(message.to_lowercase().contains("already used"), "message: {message}");
+
+    // The code that set the device up is spent too.
+    let events = signin::events(&h, Some("login_error")).await;
+    let reasons: Vec<&str> = events.iter().filter_map(|e| e.details["reason"].as_str()).collect();
+    assert!(reasons.contains(&"invalid_otp"), "{reasons:?}");
+    assert!(reasons.contains(&"otp_reused"), "{reasons:?}");
+    let used = signin::events(&h, Some("otp_used")).await;
+    assert_eq!(used.len(), 1, "otp_used events: {used:?}");
+
+    // The sign-in event records the path through the flow.
+    let sign_in = signin::events(&h, Some("sign_in")).await.pop().unwrap();
+    let steps: Vec<String> = serde_json::from_value(sign_in.details["steps"].clone()).unwrap();
+    let at = |name: &str| steps.iter().position(|s| s == name).unwrap_or_else(|| panic!("no {name} in {steps:?}"));
+    assert!(at("username-password-form:success") < at("otp-form:success"), "{steps:?}");
+    assert!(steps.iter().any(|s| s == "condition user-configured:true"), "{steps:?}");
+});
+
+db_test!(async fn a_recovery_code_works_once_and_is_recorded(db) {
+    let h = signin::start_flow_realm(db).await;
+    let enrolment = signin::enrol_otp(&h, USERNAME, PASSWORD).await;
+    let alice = signin::user_id(&h, USERNAME).await;
+    let first = enrolment.recovery_codes[0].clone();
+
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect(Shown::Otp);
+    s.press(&[], ("try_another", "recovery-code")).await;
+    s.expect(Shown::RecoveryCode);
+    s.fill(&[("recovery_code", &first)]).await;
+    let tokens = s.exchange(&h).await;
+    tokens.assert_factors(&["pwd", "otp", "mfa"], "2");
+
+    let used = signin::events(&h, Some("recovery_code_used")).await;
+    assert_eq!(used.len(), 1, "recovery_code_used events: {used:?}");
+    assert_eq!(used[0].user_id.as_deref(), Some(alice.as_str()));
+    assert!(used[0].ip.is_some(), "the event has no IP");
+    assert_eq!(h.state.store.credentials(&alice, "recovery-code").await.unwrap().len(), 9);
+
+    // The same code again: refused with a message.
+    let mut again = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    again.log_in(USERNAME, PASSWORD).await;
+    again.press(&[], ("try_another", "recovery-code")).await;
+    again.expect(Shown::RecoveryCode);
+    again.fill(&[("recovery_code", &first)]).await;
+    let message = again.expect_error(Shown::RecoveryCode);
+    assert!(message.to_lowercase().contains("recovery code"), "message: {message}");
+    assert_eq!(signin::events(&h, Some("recovery_code_used")).await.len(), 1);
+
+    // Another code, typed in upper case without dashes, works.
+    let second = enrolment.recovery_codes[1].replace('-', "").to_uppercase();
+    again.fill(&[("recovery_code", &second)]).await;
+    again.exchange(&h).await.assert_factors(&["pwd", "otp", "mfa"], "2");
+    assert_eq!(signin::events(&h, Some("recovery_code_used")).await.len(), 2);
+});
+
+// ---------------------------------------------------------------------------------------------
+// update-password, update-profile, terms
+
+db_test!(async fn update_password_enforces_the_policy_and_replaces_the_password(db) {
+    let h = signin::start_flow_realm(db).await;
+    signin::require(&h, USERNAME, "update-password").await;
+    let mut s = SignIn::start(&h, &h.browser, WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect(Shown::UpdatePassword);
+    assert!(s.form().has("password-confirm"));
+
+    let new_password = "Brand-New-Secret-42";
+    let refused: &[(&str, &str, &str)] = &[
+        ("Sh0rt!", "Sh0rt!", "12"),                                // too short
+        ("alllowercase-123", "alllowercase-123", "uppercase"),   // no upper-case letter
+        ("No-Digits-Here-At-All", "No-Digits-Here-At-All", "digit"),
+        (new_password, "Brand-New-Secret-43", "match"),          // confirmation differs
+        (PASSWORD, PASSWORD, "password"),                        // the current one (history)
+    ];
+    for (new, confirm, hint) in refused {
+        s.fill(&[("password-new", new), ("password-confirm", confirm)]).await;
+        let message = s.expect_error(Shown::UpdatePassword);
+        assert!(
+            message.to_lowercase().contains(&hint.to_lowercase()),
+            "{new:?}/{confirm:?}: message {message:?} does not mention {hint:?}"
+        );
+    }
+    s.fill(&[("password-new", new_password), ("password-confirm", new_password)]).await;
+    s.exchange(&h).await.assert_factors(&["pwd"], "1");
+    assert!(signin::pending_actions(&h, USERNAME).await.is_empty());
+
+    // The old password no longer works; the new one does.
+    let mut old = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    old.log_in(USERNAME, PASSWORD).await;
+    let message = old.expect_error(Shown::Login);
+    assert!(message.to_lowercase().contains("invalid"), "message: {message}");
+    old.log_in(USERNAME, new_password).await;
+    old.exchange(&h).await;
+    let changed = signin::events(&h, Some("password_changed")).await;
+    assert_eq!(changed.len(), 1, "{changed:?}");
+});
+
+db_test!(async fn update_profile_saves_the_details(db) {
+    let h = signin::start_flow_realm(db).await;
+    signin::require(&h, USERNAME, "update-profile").await;
+    let mut s = SignIn::start(&h, &h.browser, WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect(Shown::UpdateProfile);
+    assert_eq!(s.form().get("email"), Some(EMAIL), "the email is not prefilled");
+
+    s.fill(&[("email", "not-an-address"), ("firstName", ""), ("lastName", "Liddell")]).await;
+    let message = s.expect_error(Shown::UpdateProfile);
+    assert!(message.to_lowercase().contains("email"), "message: {message}");
+    assert!(message.to_lowercase().contains("first name"), "message: {message}");
+    assert_eq!(s.form().get("lastName"), Some("Liddell"), "a valid field was not kept");
+
+    s.fill(&[("email", "alice@wonderland.example"), ("firstName", "Alice"), ("lastName", "Liddell")]).await;
+    let tokens = s.exchange(&h).await;
+    let user = h.state.store.find_user_by_username(&h.realm, USERNAME).await.unwrap().unwrap();
+    assert_eq!(user.email.as_deref(), Some("alice@wonderland.example"));
+    assert_eq!(user.first_name.as_deref(), Some("Alice"));
+    assert_eq!(user.last_name.as_deref(), Some("Liddell"));
+    assert!(signin::pending_actions(&h, USERNAME).await.is_empty());
+    let access = tokens.response.str("access_token").unwrap().to_string();
+    let info = oauth::userinfo(&h, &access).await;
+    info.assert_ok();
+    assert_eq!(info.str("email"), Some("alice@wonderland.example"), "{}", info.text);
+    assert_eq!(info.str("given_name"), Some("Alice"), "{}", info.text);
+    assert_eq!(info.str("family_name"), Some("Liddell"), "{}", info.text);
+});
+
+db_test!(async fn terms_must_be_accepted(db) {
+    let h = signin::start_flow_realm(db).await;
+    signin::require(&h, USERNAME, "terms-and-conditions").await;
+
+    // Declining ends the sign-in with a message and no code; the action stays pending.
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect(Shown::Terms);
+    s.press(&[], ("accept", "no")).await;
+    assert_ne!(s.shown(), Shown::Away, "declining the terms redirected: {}", signin::describe(&s.page));
+    let message = s.error().unwrap_or_else(|| panic!("no message after declining: {}", signin::describe(&s.page)));
+    assert!(message.to_lowercase().contains("terms"), "message: {message}");
+    assert_eq!(signin::pending_actions(&h, USERNAME).await, vec!["terms-and-conditions".to_string()]);
+
+    // Accepting lands at the app and completes the action.
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect(Shown::Terms);
+    s.press(&[], ("accept", "yes")).await;
+    s.exchange(&h).await;
+    assert!(signin::pending_actions(&h, USERNAME).await.is_empty());
+
+    // Not asked again.
+    let s = signin::password_sign_in(&h, WEB_CLIENT, USERNAME, PASSWORD).await;
+    s.code(&h);
+});
+
+db_test!(async fn required_actions_run_in_a_stable_order_and_cannot_be_skipped(db) {
+    let h = signin::start_flow_realm(db).await;
+    for action in ["configure-otp", "update-profile", "update-password", "terms-and-conditions"] {
+        signin::require(&h, USERNAME, action).await;
+    }
+    let mut s = SignIn::start(&h, &h.browser, WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect(Shown::Terms);
+    let terms_form = s.form();
+    s.press(&[], ("accept", "yes")).await;
+    s.expect(Shown::UpdatePassword);
+    // Posting the terms form again does not skip the password page.
+    s.submit(&terms_form).await;
+    s.expect(Shown::UpdatePassword);
+    let new_password = "Another-Good-Pass-7";
+    s.fill(&[("password-new", new_password), ("password-confirm", new_password)]).await;
+    s.expect(Shown::UpdateProfile);
+    s.fill(&[("email", EMAIL), ("firstName", "Alice"), ("lastName", "Liddell")]).await;
+    s.expect(Shown::ConfigureOtp);
+    let secret = signin::secret_from_page(&s.page.body);
+    let code = signin::totp_now(&h, &secret);
+    let mut setup_form = s.form();
+    setup_form.set("otp", &code);
+    s.submit(&setup_form).await;
+    s.expect(Shown::RecoveryCodes);
+    // The set-up form posted again (back button) neither skips the codes nor re-enrols.
+    let codes = signin::recovery_codes(&s.page.body);
+    s.submit(&setup_form).await;
+    s.expect(Shown::RecoveryCodes);
+    assert_eq!(signin::recovery_codes(&s.page.body), codes);
+    s.press(&[], ("acknowledge", "yes")).await;
+    s.exchange(&h).await.assert_factors(&["pwd", "otp", "mfa"], "2");
+    assert!(signin::pending_actions(&h, USERNAME).await.is_empty());
+    let done: Vec<String> = signin::events(&h, Some("required_action"))
+        .await
+        .into_iter()
+        .filter_map(|e| e.details["action"].as_str().map(String::from))
+        .collect();
+    assert_eq!(done, ["terms-and-conditions", "update-password", "update-profile", "configure-otp"]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Brute force
+
+db_test!(async fn lockout_after_max_failures_reveals_nothing_and_refuses_the_right_password(db) {
+    let h = signin::start_flow_realm(db).await;
+    let mut transcripts = Vec::new();
+    for (username, right_password) in [(USERNAME, PASSWORD), ("nobody-here", PASSWORD)] {
+        let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+        let mut messages = Vec::new();
+        for attempt in 1..=3 {
+            s.log_in(username, &format!("Wrong-Password-{attempt}!")).await;
+            messages.push(s.expect_error(Shown::Login));
+        }
+        // Locked: even the right password is refused, with the lockout message.
+        s.log_in(username, right_password).await;
+        messages.push(s.expect_error(Shown::Login));
+        transcripts.push(messages);
+    }
+    let (existing, unknown) = (&transcripts[0], &transcripts[1]);
+    assert_eq!(existing, unknown, "an existing and an unknown username are told apart");
+    assert!(existing[0].to_lowercase().contains("invalid"), "{existing:?}");
+    assert_eq!(existing[0], existing[1]);
+    assert!(existing[2].to_lowercase().contains("too many"), "no lockout at the 3rd failure: {existing:?}");
+    assert!(existing[3].to_lowercase().contains("too many"), "the right password got in while locked: {existing:?}");
+
+    let reasons: Vec<String> = signin::events(&h, Some("login_error"))
+        .await
+        .into_iter()
+        .filter_map(|e| e.details["reason"].as_str().map(String::from))
+        .collect();
+    assert!(reasons.iter().any(|r| r == "locked_out"), "{reasons:?}");
+    assert!(signin::events(&h, Some("sign_in")).await.is_empty(), "a locked user signed in");
+
+    // Counted in the database, per username: once the lock has passed (moved back in time
+    // here), the right password works and clears the count.
+    let locked = h.query("SELECT subject FROM login_failures WHERE locked_until > 0").await;
+    let subjects: Vec<String> = locked.iter().map(|r| r.try_get::<String>("", "subject").unwrap()).collect();
+    assert!(subjects.iter().any(|s| s.contains(USERNAME)), "no lockout row for {USERNAME}: {subjects:?}");
+    h.sql("UPDATE login_failures SET locked_until = 0").await;
+    signin::password_sign_in(&h, WEB_CLIENT, USERNAME, PASSWORD).await.code(&h);
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, "Wrong-Password-again!").await;
+    let message = s.expect_error(Shown::Login);
+    assert!(message.to_lowercase().contains("invalid"), "a success did not reset the count: {message}");
+});
+
+// ---------------------------------------------------------------------------------------------
+// Identifier first
+
+db_test!(async fn identifier_first_flow_for_a_client_that_asks_for_it(db) {
+    let h = signin::start_flow_realm(db).await;
+    let mut s = SignIn::start(&h, &h.new_browser(), IDF_CLIENT).await;
+    s.expect(Shown::Username);
+    s.fill(&[("username", USERNAME)]).await;
+    s.expect(Shown::Password);
+    assert!(s.page.body.contains(USERNAME), "the password page does not say who signs in");
+    s.fill(&[("password", "Wrong-Password-1!")]).await;
+    let wrong_password = s.expect_error(Shown::Password);
+    s.fill(&[("password", PASSWORD)]).await;
+    s.exchange(&h).await.assert_factors(&["pwd"], "1");
+
+    // An unknown username gets the password page too, and the same message.
+    let mut u = SignIn::start(&h, &h.new_browser(), IDF_CLIENT).await;
+    u.fill(&[("username", "nobody-here")]).await;
+    u.expect(Shown::Password);
+    u.fill(&[("password", "Wrong-Password-1!")]).await;
+    assert_eq!(u.expect_error(Shown::Password), wrong_password);
+
+    // The other client keeps the realm's browser flow.
+    SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await.expect(Shown::Login);
+
+    // With an OTP device, identifier-first asks for the code after the password.
+    let enrolment = signin::enrol_otp(&h, USERNAME, PASSWORD).await;
+    let mut s = SignIn::start(&h, &h.new_browser(), IDF_CLIENT).await;
+    s.fill(&[("username", USERNAME)]).await;
+    s.fill(&[("password", PASSWORD)]).await;
+    s.expect(Shown::Otp);
+    let code = signin::totp_next(&h, &enrolment.secret);
+    s.fill(&[("otp", &code)]).await;
+    s.exchange(&h).await.assert_factors(&["pwd", "otp", "mfa"], "2");
+    let sign_in = signin::events(&h, Some("sign_in")).await.pop().unwrap();
+    assert_eq!(sign_in.details["flow"], "identifier-first", "{:?}", sign_in.details);
+    let steps = sign_in.details["steps"].to_string();
+    for step in ["username-form:success", "password-form:success", "otp-form:success"] {
+        assert!(steps.contains(step), "no {step} in {steps}");
+    }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Back button, double submit, stale forms
+
+db_test!(async fn old_and_repeated_forms_neither_skip_a_step_nor_break(db) {
+    let h = signin::start_flow_realm(db).await;
+    let enrolment = signin::enrol_otp(&h, USERNAME, PASSWORD).await;
+
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.expect(Shown::Login);
+    let mut login_form = s.form();
+    login_form.set("username", USERNAME);
+    login_form.set("password", PASSWORD);
+    s.submit(&login_form).await;
+    s.expect(Shown::Otp);
+    let otp_page_url = s.form().action.to_string();
+
+    // Back button: the login form posted again shows the OTP page, never skips it.
+    s.submit(&login_form).await;
+    s.expect(Shown::Otp);
+    // A reload (GET) shows the OTP page.
+    s.open(&otp_page_url).await;
+    s.expect(Shown::Otp);
+    // The login form with another (wrong) password changes nothing either.
+    let mut other = login_form.clone();
+    other.set("password", "Wrong-Password-1!");
+    s.submit(&other).await;
+    s.expect(Shown::Otp);
+    // A form with a wrong CSRF token changes nothing and says so.
+    let code = signin::totp_next(&h, &enrolment.secret);
+    let mut forged = s.form();
+    forged.set("otp", &code);
+    forged.set("csrf", "forged");
+    s.submit(&forged).await;
+    s.expect(Shown::Otp);
+    assert!(s.error().is_some(), "a stale form is not reported: {}", signin::describe(&s.page));
+    assert!(signin::events(&h, Some("otp_used")).await.is_empty(), "a forged form was accepted");
+
+    // Double submit: the same OTP form sent twice at once gives one code, not two.
+    let mut otp_form = s.form();
+    otp_form.set("otp", &code);
+    let browser = s.browser.clone();
+    let (a, b) = tokio::join!(otp_form.submit(&browser), otp_form.submit(&browser));
+    let codes: Vec<String> = [&a, &b]
+        .iter()
+        .filter_map(|p| p.location())
+        .filter_map(|l| query(&l, "code"))
+        .collect();
+    assert_eq!(codes.len(), 1, "a double submit issued {} codes:\n{}\n{}", codes.len(), signin::describe(&a), signin::describe(&b));
+    for page in [&a, &b] {
+        assert!(page.status.as_u16() < 500, "a double submit broke: {}", signin::describe(page));
+    }
+    let token = oauth::exchange_code(&h, oauth::web(), &codes[0], WEB_REDIRECT, Some(&s.verifier)).await;
+    token.assert_ok();
+
+    // After the sign-in is over, its old forms lead to a clear page, not a second code.
+    s.submit(&otp_form).await;
+    assert_ne!(s.shown(), Shown::Away, "an old form issued another code: {}", signin::describe(&s.page));
+    assert!(s.page.status.is_client_error() || s.page.status == StatusCode::OK, "{}", signin::describe(&s.page));
+    assert!(s.error().is_some(), "no message on the page: {}", signin::describe(&s.page));
+    s.submit(&login_form).await;
+    assert_ne!(s.shown(), Shown::Away, "an old login form issued another code: {}", signin::describe(&s.page));
+    assert_eq!(signin::events(&h, Some("sign_in")).await.len(), 2, "enrolment and this sign-in only");
+});
+
+// ---------------------------------------------------------------------------------------------
+// prompt=none and events
+
+db_test!(async fn prompt_none_with_a_pending_required_action_is_interaction_required(db) {
+    let h = signin::start_flow_realm(db).await;
+    let s = signin::password_sign_in(&h, WEB_CLIENT, USERNAME, PASSWORD).await;
+    s.code(&h);
+    let browser = s.browser.clone();
+
+    // With the SSO session and nothing pending, prompt=none succeeds.
+    let (silent, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let silent = silent.with("prompt", "none");
+    let location = support::browser::redirect_away(&browser, &silent.url(&h)).await;
+    oauth::code_from(&h, &silent, &location);
+
+    // An admin requires a password change: prompt=none cannot show the page.
+    signin::require(&h, USERNAME, "update-password").await;
+    let (silent, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let silent = silent.with("prompt", "none");
+    let location = support::browser::redirect_away(&browser, &silent.url(&h)).await;
+    assert_eq!(support::browser::base_of(&location), WEB_REDIRECT, "{location}");
+    assert_eq!(query(&location, "error").as_deref(), Some("interaction_required"), "{location}");
+    assert_eq!(query(&location, "state").as_deref(), Some(silent.state.as_str()), "{location}");
+    assert_eq!(query(&location, "code"), None, "{location}");
+
+    // Without prompt=none the same browser is shown the page (the SSO session identified it).
+    let s = SignIn::start(&h, &browser, WEB_CLIENT).await;
+    s.expect(Shown::UpdatePassword);
+});
+
+db_test!(async fn sign_in_events_record_the_flow_its_hash_and_the_steps(db) {
+    let h = signin::start_flow_realm(db).await;
+    let s = signin::password_sign_in(&h, WEB_CLIENT, USERNAME, PASSWORD).await;
+    s.exchange(&h).await.assert_factors(&["pwd"], "1");
+    let events = signin::events(&h, Some("sign_in")).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!(e.user_id.as_deref(), Some(signin::user_id(&h, USERNAME).await.as_str()));
+    assert_eq!(e.client_id.as_deref(), Some(WEB_CLIENT));
+    assert!(e.ip.is_some(), "no IP in {e:?}");
+    assert_eq!(e.details["flow"], "browser", "{:?}", e.details);
+    let file = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("flows/browser.yaml")).unwrap();
+    assert_eq!(
+        e.details["flow_hash"].as_str(),
+        Some(gatehouse::crypto::sha256_hex(&file).as_str()),
+        "flow_hash is not the SHA-256 of flows/browser.yaml: {:?}",
+        e.details
+    );
+    let steps: Vec<String> = serde_json::from_value(e.details["steps"].clone()).expect("steps is a list of strings");
+    assert!(steps.contains(&"cookie:attempted".to_string()), "{steps:?}");
+    assert!(steps.contains(&"username-password-form:success".to_string()), "{steps:?}");
+    assert!(!steps.iter().any(|s| s.starts_with("otp-form")), "{steps:?}");
+
+    // A sign-in from the SSO session records the cookie step.
+    let again = SignIn::start(&h, &s.browser, WEB_CLIENT).await;
+    again.expect(Shown::Away);
+    again.code(&h);
+    let events = signin::events(&h, Some("sign_in")).await;
+    assert_eq!(events.len(), 2);
+    let steps = events[1].details["steps"].to_string();
+    assert!(steps.contains("cookie:success"), "{steps}");
+
+    // A failed password is recorded with its reason.
+    let mut failed = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    failed.log_in(USERNAME, "Wrong-Password-1!").await;
+    failed.expect_error(Shown::Login);
+    let errors = signin::events(&h, Some("login_error")).await;
+    assert_eq!(errors.last().map(|e| e.details["reason"].as_str()), Some(Some("invalid_credentials")), "{errors:?}");
+});
+
+db_test!(async fn the_access_token_carries_amr_and_acr_too(db) {
+    let h = signin::start_flow_realm(db).await;
+    let enrolment = signin::enrol_otp(&h, USERNAME, PASSWORD).await;
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    let code = signin::totp_next(&h, &enrolment.secret);
+    s.fill(&[("otp", &code)]).await;
+    let tokens = s.exchange(&h).await;
+    tokens.assert_factors(&["pwd", "otp", "mfa"], "2");
+    tokens.assert_access_token_amr(&["pwd", "otp", "mfa"]);
+});
