@@ -71,19 +71,26 @@ pub struct SimUser {
 }
 
 pub struct Sandbox {
-    dir: PathBuf,
     pub app: Arc<AppState>,
     pub realm: Arc<RealmRuntime>,
     pub user: SimUser,
+    /// Last, so the database closes before its directory goes.
+    _dir: TempDir,
 }
 
-impl Drop for Sandbox {
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
 fn realm_file(flow: &str, client: &str, roles: &[String]) -> String {
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles.dedup();
     let enabled = json!({ "enabled": true });
     let realm = json!({
         "realm": REALM,
@@ -104,7 +111,8 @@ fn realm_file(flow: &str, client: &str, roles: &[String]) -> String {
 impl Sandbox {
     /// Starts a scratch server state whose browser flow is the flow in `flow_file`.
     pub async fn new(flow_file: &Path, flow: &str, client: &str, roles: &[String]) -> Result<Sandbox, String> {
-        let dir = std::env::temp_dir().join(format!("gatehouse-simulate-{}", crypto::new_id()));
+        let guard = TempDir(std::env::temp_dir().join(format!("gatehouse-simulate-{}", crypto::new_id())));
+        let dir = guard.0.clone();
         let (realms, flows) = (dir.join("realms"), dir.join("flows"));
         let mk = |p: &Path| std::fs::create_dir_all(p).map_err(|e| format!("cannot create {}: {e}", p.display()));
         mk(&realms)?;
@@ -129,19 +137,13 @@ impl Sandbox {
             parallelism: 1,
         };
         settings.max_concurrent_hashes = 1;
-        let app = match AppState::load(settings).await {
-            Ok(app) => app,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(e.to_string());
-            }
-        };
+        let app = AppState::load(settings).await.map_err(|e| e.to_string())?;
         let realm = app.realm(REALM).ok_or("the simulation realm did not load")?;
         Ok(Sandbox {
-            dir,
             app,
             realm,
             user: SimUser::default(),
+            _dir: guard,
         })
     }
 

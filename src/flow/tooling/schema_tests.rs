@@ -272,3 +272,73 @@ fn every_registered_piece_has_a_config_schema() {
     }
     assert_eq!(flow_schema()["$schema"], DRAFT);
 }
+
+/// Every key the schemas describe is one the loaders accept: a realm and a flow using them all
+/// pass both.
+#[test]
+fn schemas_and_loaders_agree_on_every_key() {
+    let realm = r#"
+realm: full
+display_name: Full
+theme: default
+flows: { browser: browser, direct_grant: direct-grant, reset_credentials: reset-credentials }
+password_policy: { min_length: 12, require: [upper, lower, digit, special], history: 5 }
+otp_policy: { type: totp, algorithm: SHA256, digits: 8, period: 30, look_around: 1 }
+brute_force: { max_failures: 5, wait_increment: 60, max_wait: 15m }
+tokens: { access_ttl: 5m, refresh_ttl: 30m, code_ttl: 60s, sso_idle: 30m, sso_max: 10h, signing_alg: ES256 }
+required_actions:
+  configure-otp: { enabled: true, default: true }
+  terms-and-conditions: { enabled: false }
+roles: [admin, viewer]
+clients:
+  - client_id: web
+    name: Web
+    secret_hash: sha256:9cdb5b22633839a64359aacd29473371f2ca3528a190a73d5e199fda30bdde40
+    redirect_uris: [http://127.0.0.1:9000/callback]
+    post_logout_redirect_uris: [http://127.0.0.1:9000/]
+    grant_types: [authorization_code, refresh_token, client_credentials]
+    pkce: optional
+    browser_flow: identifier-first
+"#;
+    crate::realm::load_str("full.yaml", realm, &|_| None).expect("the loader accepts it");
+    assert_eq!(validate(&realm_schema(), &yaml(realm)), Vec::<String>::new());
+
+    let flow = r#"
+flow: full
+description: every condition and config
+steps:
+  - subflow: gate
+    requirement: conditional
+    steps:
+      - condition: client
+        requirement: required
+        config: { clients: [old-app], negate: false }
+      - condition: ip-range
+        requirement: disabled
+        config: { cidrs: 10.0.0.0/8 }
+      - authenticator: deny-access
+        requirement: required
+        config: { message: Go away }
+  - authenticator: username-password-form
+    requirement: required
+  - subflow: second-factor
+    requirement: conditional
+    steps:
+      - condition: user-role
+        requirement: required
+        config: { roles: admin }
+      - condition: user-attribute
+        requirement: required
+        config: { name: level, value: high, negate: false }
+      - condition: user-configured
+        requirement: required
+        config: { negate: false }
+      - authenticator: otp-form
+        requirement: alternative
+      - authenticator: recovery-code-form
+        requirement: alternative
+        config: {}
+"#;
+    crate::flow::model::parse("full.yaml", flow).expect("flow check accepts it");
+    assert_eq!(validate(&flow_schema(), &yaml(flow)), Vec::<String>::new());
+}
