@@ -39,6 +39,12 @@ pub struct GlobalArgs {
     /// Directory of flow files that add to or override the built-in flows (default: flows)
     #[arg(long, global = true, env = "GATEHOUSE_FLOWS_DIR", value_name = "DIR")]
     pub flows_dir: Option<PathBuf>,
+    /// Directory of realm themes (`DIR/THEME/login.html` …) that override the built-in default
+    #[arg(long, global = true, env = "GATEHOUSE_THEMES_DIR", value_name = "DIR")]
+    pub themes_dir: Option<PathBuf>,
+    /// Read theme templates from disk on every page, for editing them live
+    #[arg(long, global = true, env = "GATEHOUSE_THEMES_LIVE")]
+    pub themes_live: bool,
     /// Master key file, created with mode 0600 if missing (default: data/master.key).
     /// GATEHOUSE_MASTER_KEY (base64, 32 bytes) takes precedence over the file
     #[arg(long, global = true, env = "GATEHOUSE_MASTER_KEY_FILE", value_name = "FILE")]
@@ -263,6 +269,8 @@ fn settings(global: &GlobalArgs, serve: Option<&ServeArgs>) -> Result<Settings, 
         database_url: global.database_url.clone(),
         realms_dir: global.realms_dir.clone(),
         flows_dir: global.flows_dir.clone(),
+        themes_dir: global.themes_dir.clone(),
+        themes_live: global.themes_live.then_some(true),
         master_key: std::env::var("GATEHOUSE_MASTER_KEY").ok().filter(|k| !k.is_empty()),
         master_key_file: global.master_key_file.clone(),
         listen: serve.and_then(|s| s.listen.clone()),

@@ -36,6 +36,8 @@ pub struct ConfigFile {
     pub database_url: Option<String>,
     pub realms_dir: Option<PathBuf>,
     pub flows_dir: Option<PathBuf>,
+    pub themes_dir: Option<PathBuf>,
+    pub themes_live: Option<bool>,
     pub master_key_file: Option<PathBuf>,
     pub password_hashing: Option<PasswordParams>,
     pub max_concurrent_hashes: Option<usize>,
@@ -58,6 +60,8 @@ pub struct Overrides {
     pub database_url: Option<String>,
     pub realms_dir: Option<PathBuf>,
     pub flows_dir: Option<PathBuf>,
+    pub themes_dir: Option<PathBuf>,
+    pub themes_live: Option<bool>,
     pub master_key: Option<String>,
     pub master_key_file: Option<PathBuf>,
     pub listen: Option<String>,
@@ -74,6 +78,10 @@ pub struct Settings {
     pub database_url: String,
     pub realms_dir: PathBuf,
     pub flows_dir: PathBuf,
+    /// Where realm themes live (`<dir>/<theme>/…`); the default theme is built in.
+    pub themes_dir: PathBuf,
+    /// Read templates from disk on every page (for editing a theme live).
+    pub themes_live: bool,
     /// Base64 master key from `GATEHOUSE_MASTER_KEY`; takes precedence over the key file.
     pub master_key: Option<String>,
     pub master_key_file: PathBuf,
@@ -108,6 +116,8 @@ impl Settings {
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             realms_dir: o.realms_dir.or(file.realms_dir).unwrap_or_else(|| "realms".into()),
             flows_dir: o.flows_dir.or(file.flows_dir).unwrap_or_else(|| "flows".into()),
+            themes_dir: o.themes_dir.or(file.themes_dir).unwrap_or_else(|| "themes".into()),
+            themes_live: o.themes_live.or(file.themes_live).unwrap_or(false),
             master_key: o.master_key,
             master_key_file: o
                 .master_key_file

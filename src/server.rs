@@ -74,7 +74,7 @@ impl AppState {
             .map_err(|e| StartError::Config(e.to_string()))?;
         let keys = KeyRing::new(store.clone(), master_key.clone());
         let state = Arc::new(AppState {
-            templates: Templates::new(),
+            templates: Templates::load(Some(&settings.themes_dir), settings.themes_live),
             settings,
             store,
             hasher,

@@ -91,7 +91,7 @@ fn broken_flows() -> Vec<(&'static str, String, &'static str, &'static str)> {
             "conditional-without-condition.yaml",
             format!("flow: f\nsteps:\n{UPF}  - subflow: maybe-otp\n    requirement: conditional\n    steps:\n{otp}"),
             "5:5",
-            "conditional subflow 'maybe-otp' has no condition, so it would never run",
+            "conditional subflow 'maybe-otp' has no enabled condition; add one, or make the subflow required",
         ),
         (
             "step-after-deny.yaml",

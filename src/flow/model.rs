@@ -223,10 +223,15 @@ impl Validator<'_> {
             }
             let conditional = requirement == Requirement::Conditional;
             let steps = self.level(&file.steps, conditional);
-            if conditional && !steps.iter().any(|s| matches!(s.kind, StepKind::Condition(_))) {
+            let enabled_condition = steps
+                .iter()
+                .any(|s| matches!(s.kind, StepKind::Condition(_)) && s.requirement != Requirement::Disabled);
+            if conditional && !enabled_condition {
                 self.error(
                     at,
-                    format!("conditional subflow '{name}' has no condition, so it would never run"),
+                    format!(
+                        "conditional subflow '{name}' has no enabled condition; add one, or make the subflow required"
+                    ),
                 );
             }
             StepKind::Subflow { name, steps }
@@ -311,7 +316,7 @@ impl Validator<'_> {
                 StepKind::Subflow { steps, .. } => {
                     let inner = self.user_before_use(steps, known);
                     if s.requirement == Requirement::Required {
-                        known = known || inner;
+                        known = known || inner || identifies(steps);
                     }
                 }
             }
@@ -343,4 +348,58 @@ pub fn identifies(steps: &[Step]) -> bool {
     }
     let alternatives: Vec<&Step> = steps.iter().filter(counts).collect();
     !alternatives.is_empty() && alternatives.iter().all(|s| step_identifies(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_required_subflow_of_identifying_alternatives_identifies_the_user() {
+        let text = "flow: f
+steps:
+  - subflow: who
+    requirement: required
+    steps:
+      - authenticator: cookie
+        requirement: alternative
+      - authenticator: username-password-form
+        requirement: alternative
+  - authenticator: otp-form
+    requirement: required
+";
+        assert!(parse("f.yaml", text).is_ok(), "{:?}", parse("f.yaml", text).err());
+    }
+
+    #[test]
+    fn a_conditional_subflow_needs_an_enabled_condition() {
+        let text = "flow: f
+steps:
+  - authenticator: username-password-form
+    requirement: required
+  - subflow: maybe
+    requirement: conditional
+    steps:
+      - condition: user-configured
+        requirement: disabled
+      - authenticator: otp-form
+        requirement: required
+";
+        let e = parse("f.yaml", text).unwrap_err();
+        assert_eq!(e[0].line, 5, "{e:?}");
+        assert!(e[0].message.contains("no enabled condition"), "{e:?}");
+    }
+
+    #[test]
+    fn built_in_flows_parse() {
+        for (name, text) in [
+            ("browser.yaml", include_str!("../../flows/browser.yaml")),
+            (
+                "identifier-first.yaml",
+                include_str!("../../flows/identifier-first.yaml"),
+            ),
+        ] {
+            assert!(parse(name, text).is_ok(), "{name}: {:?}", parse(name, text).err());
+        }
+    }
 }

@@ -69,17 +69,25 @@ async fn run(
     step: Option<String>,
 ) -> Response {
     let Some(rt) = app.realm(&realm) else {
-        return pages::error(&app, None, StatusCode::NOT_FOUND, "This realm does not exist.");
+        let lang = pages::lang(&app, None, None, &headers);
+        return pages::error(&app, None, &lang, StatusCode::NOT_FOUND, "This realm does not exist.");
     };
     let who = client_of(&jar, &headers, Some(peer));
     let auth_cookie = jar.get(cookies::AUTH_COOKIE).map(|c| c.value().to_string());
     let next = sign_in::resume(&app, &rt, auth_cookie.as_deref(), &form, step.as_deref(), &who).await;
-    respond(&app, &rt, jar, next)
+    respond(&app, &rt, jar, &headers, next)
 }
 
 /// Renders what the sign-in decided.
-pub fn respond(app: &AppState, rt: &RealmRuntime, jar: CookieJar, next: Result<Next, super::EngineError>) -> Response {
+pub fn respond(
+    app: &AppState,
+    rt: &RealmRuntime,
+    jar: CookieJar,
+    headers: &HeaderMap,
+    next: Result<Next, super::EngineError>,
+) -> Response {
     let secure = app.settings.is_https();
+    let browser_lang = || pages::lang(app, Some(rt), None, headers);
     let realm = &rt.realm.name;
     match next {
         Ok(Next::Page {
@@ -87,7 +95,9 @@ pub fn respond(app: &AppState, rt: &RealmRuntime, jar: CookieJar, next: Result<N
             csrf,
             step,
             auth_cookie,
+            ui_locales,
         }) => {
+            let lang = pages::lang(app, Some(rt), ui_locales.as_deref(), headers);
             let mut ctx = page.context;
             let mut action = action_url(realm);
             if let Some(step) = step {
@@ -102,7 +112,11 @@ pub fn respond(app: &AppState, rt: &RealmRuntime, jar: CookieJar, next: Result<N
                 Some(token) => jar.add(cookies::build(cookies::AUTH_COOKIE, token, realm, secure)),
                 None => jar,
             };
-            (jar, pages::render(app, Some(rt), StatusCode::OK, page.template, ctx)).into_response()
+            (
+                jar,
+                pages::render(app, Some(rt), &lang, StatusCode::OK, page.template, ctx),
+            )
+                .into_response()
         }
         Ok(Next::Respond {
             target,
@@ -113,18 +127,23 @@ pub fn respond(app: &AppState, rt: &RealmRuntime, jar: CookieJar, next: Result<N
             if let Some(token) = sso_cookie {
                 jar = jar.add(cookies::build(cookies::SSO_COOKIE, token, realm, secure));
             }
-            let response = pages::authorization_response(app, rt, &target, result.as_deref());
+            let response = pages::authorization_response(app, rt, &browser_lang(), &target, result.as_deref());
             (jar, response).into_response()
         }
         Ok(Next::Error(message)) => {
             let jar = jar.add(cookies::removal(cookies::AUTH_COOKIE, realm, secure));
-            (jar, pages::error(app, Some(rt), StatusCode::BAD_REQUEST, &message)).into_response()
+            (
+                jar,
+                pages::error(app, Some(rt), &browser_lang(), StatusCode::BAD_REQUEST, &message),
+            )
+                .into_response()
         }
         Err(e) => {
             tracing::error!(error = %e, "sign-in failed");
             pages::error(
                 app,
                 Some(rt),
+                &browser_lang(),
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong on our side. Please try again.",
             )

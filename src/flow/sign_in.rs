@@ -40,6 +40,8 @@ pub enum Next {
         csrf: String,
         step: Option<String>,
         auth_cookie: Option<String>,
+        /// The client's `ui_locales`, which choose the page's language first.
+        ui_locales: Option<String>,
     },
     /// Send the browser back to the client.
     Respond {
@@ -78,7 +80,14 @@ pub async fn begin(
         return silent(app, rt, request, &mut flow, sso, who).await;
     }
     let next = advance(app, rt, &request, &mut flow, sso, who, Input::None).await?;
-    let Next::Page { page, csrf, step, .. } = next else {
+    let Next::Page {
+        page,
+        csrf,
+        step,
+        ui_locales,
+        ..
+    } = next
+    else {
         return Ok(next);
     };
     let token = random_token();
@@ -100,6 +109,7 @@ pub async fn begin(
         csrf,
         step,
         auth_cookie: Some(token),
+        ui_locales,
     })
 }
 
@@ -255,7 +265,7 @@ async fn advance(
             ctx.event(
                 "login_error",
                 user_id.as_deref(),
-                json!({ "reason": message, "flow": definition.name }),
+                json!({ "reason": message, "flow": definition.name, "flow_hash": definition.content_hash, "steps": ctx.flow.trace }),
             )
             .await;
             return Ok(Next::Error(message));
@@ -314,6 +324,7 @@ fn page_next(ctx: &FlowContext<'_>, mut page: Page, input: Input<'_>) -> Next {
         csrf: ctx.flow.csrf.clone(),
         step: ctx.flow.challenge.clone(),
         auth_cookie: None,
+        ui_locales: ctx.request.ui_locales.clone(),
     }
 }
 

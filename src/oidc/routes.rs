@@ -89,7 +89,8 @@ async fn authorize_endpoint(
     body: Bytes,
 ) -> Response {
     let Some(rt) = app.realm(&realm) else {
-        return pages::error(&app, None, StatusCode::NOT_FOUND, "This realm does not exist.");
+        let lang = pages::lang(&app, None, None, &headers);
+        return pages::error(&app, None, &lang, StatusCode::NOT_FOUND, "This realm does not exist.");
     };
     let raw = if method == Method::POST {
         body.to_vec()
@@ -99,24 +100,22 @@ async fn authorize_endpoint(
     let params = match parse_params(&raw) {
         Ok(p) => p,
         Err(e) => {
-            return pages::error(
-                &app,
-                Some(&rt),
-                StatusCode::BAD_REQUEST,
-                &format!("The sign-in request is malformed: {e}."),
-            );
+            let lang = pages::lang(&app, Some(&rt), None, &headers);
+            let message = format!("The sign-in request is malformed: {e}.");
+            return pages::error(&app, Some(&rt), &lang, StatusCode::BAD_REQUEST, &message);
         }
     };
+    let lang = pages::lang(&app, Some(&rt), params.get("ui_locales").map(String::as_str), &headers);
     let request = match authorize::validate(&rt.realm, &params) {
         Ok(r) => r,
-        Err(AuthorizeError::Page(e)) => return pages::error(&app, Some(&rt), StatusCode::BAD_REQUEST, &e.0),
+        Err(AuthorizeError::Page(e)) => return pages::error(&app, Some(&rt), &lang, StatusCode::BAD_REQUEST, &e.0),
         Err(AuthorizeError::Redirect { target, error }) => {
-            return pages::authorization_response(&app, &rt, &target, Err(&error));
+            return pages::authorization_response(&app, &rt, &lang, &target, Err(&error));
         }
     };
     let who = client_of(&jar, &headers, Some(peer));
     let next = sign_in::begin(&app, &rt, request, &who).await;
-    respond(&app, &rt, jar, next)
+    respond(&app, &rt, jar, &headers, next)
 }
 
 async fn token_endpoint(
@@ -257,11 +256,14 @@ async fn logout_endpoint(
     method: Method,
     RawQuery(query): RawQuery,
     jar: CookieJar,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let Some(rt) = app.realm(&realm) else {
-        return pages::error(&app, None, StatusCode::NOT_FOUND, "This realm does not exist.");
+        let lang = pages::lang(&app, None, None, &headers);
+        return pages::error(&app, None, &lang, StatusCode::NOT_FOUND, "This realm does not exist.");
     };
+    let lang = pages::lang(&app, Some(&rt), None, &headers);
     let raw = if method == Method::POST {
         body.to_vec()
     } else {
@@ -273,6 +275,7 @@ async fn logout_endpoint(
             return pages::error(
                 &app,
                 Some(&rt),
+                &lang,
                 StatusCode::BAD_REQUEST,
                 &format!("The logout request is malformed: {e}."),
             );
@@ -282,20 +285,23 @@ async fn logout_endpoint(
     let outcome = logout::logout(&app, &rt, &params, method == Method::POST, session_cookie.as_deref()).await;
     let target = match outcome {
         Ok(LogoutOutcome::Done(target)) => target,
-        Ok(LogoutOutcome::Invalid(message)) => return pages::error(&app, Some(&rt), StatusCode::BAD_REQUEST, &message),
+        Ok(LogoutOutcome::Invalid(message)) => {
+            return pages::error(&app, Some(&rt), &lang, StatusCode::BAD_REQUEST, &message);
+        }
         Ok(LogoutOutcome::Confirm { carry, csrf }) => {
             let ctx = json!({
                 "action": format!("/realms/{realm}/protocol/openid-connect/logout"),
                 "csrf": csrf,
                 "carry": carry,
             });
-            return pages::render(&app, Some(&rt), StatusCode::OK, "logout_confirm.html", ctx);
+            return pages::render(&app, Some(&rt), &lang, StatusCode::OK, "logout_confirm.html", ctx);
         }
         Err(e) => {
             tracing::error!(error = %e, "logout failed");
             return pages::error(
                 &app,
                 Some(&rt),
+                &lang,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Signing out failed; please try again.",
             );
@@ -313,7 +319,11 @@ async fn logout_endpoint(
         }
         LogoutTarget::Page => {
             let ctx = json!({ "heading": "You are signed out", "message": "You can close this window." });
-            (jar, pages::render(&app, Some(&rt), StatusCode::OK, "info.html", ctx)).into_response()
+            (
+                jar,
+                pages::render(&app, Some(&rt), &lang, StatusCode::OK, "info.html", ctx),
+            )
+                .into_response()
         }
     }
 }

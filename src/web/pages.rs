@@ -1,6 +1,6 @@
 //! Turning flow and protocol outcomes into HTML responses.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -8,10 +8,23 @@ use crate::oidc::authorize::{self, RedirectTarget, ResponseMode};
 use crate::oidc::error::RedirectError;
 use crate::server::{AppState, RealmRuntime};
 
-/// Renders a page of the realm's theme with the common context added.
+/// The language of a page: the client's `ui_locales`, then the browser's `Accept-Language`,
+/// among the languages the realm's theme has.
+pub fn lang(app: &AppState, rt: Option<&RealmRuntime>, ui_locales: Option<&str>, headers: &HeaderMap) -> String {
+    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    app.templates.negotiate(theme(rt), ui_locales, accept)
+}
+
+fn theme(rt: Option<&RealmRuntime>) -> &str {
+    rt.map(|r| r.realm.theme.as_str())
+        .unwrap_or(crate::web::templates::DEFAULT_THEME)
+}
+
+/// Renders a page of the realm's theme in `lang`, with the common context added.
 pub fn render(
     app: &AppState,
     rt: Option<&RealmRuntime>,
+    lang: &str,
     status: StatusCode,
     template: &str,
     mut ctx: Value,
@@ -22,7 +35,7 @@ pub fn render(
             .unwrap_or_else(|| "Gatehouse".into());
         obj.entry("realm_name").or_insert(json!(name));
     }
-    let mut response = (status, Html(app.templates.render(template, &ctx))).into_response();
+    let mut response = (status, Html(app.templates.render_page(theme(rt), template, lang, &ctx))).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -30,14 +43,15 @@ pub fn render(
 }
 
 /// A readable error page for people.
-pub fn error(app: &AppState, rt: Option<&RealmRuntime>, status: StatusCode, message: &str) -> Response {
-    render(app, rt, status, "error.html", json!({ "message": message }))
+pub fn error(app: &AppState, rt: Option<&RealmRuntime>, lang: &str, status: StatusCode, message: &str) -> Response {
+    render(app, rt, lang, status, "error.html", json!({ "message": message }))
 }
 
 /// Sends an authorization response (code or error) to the client's verified redirect URI.
 pub fn authorization_response(
     app: &AppState,
     rt: &RealmRuntime,
+    lang: &str,
     target: &RedirectTarget,
     result: Result<&str, &RedirectError>,
 ) -> Response {
@@ -55,7 +69,7 @@ pub fn authorization_response(
         }
         ResponseMode::FormPost => {
             let ctx = json!({ "action": target.redirect_uri, "params": params });
-            let mut r = render(app, Some(rt), StatusCode::OK, "form_post.html", ctx);
+            let mut r = render(app, Some(rt), lang, StatusCode::OK, "form_post.html", ctx);
             // The one inline script, allowed by its hash.
             r.headers_mut().insert(
                 header::CONTENT_SECURITY_POLICY,

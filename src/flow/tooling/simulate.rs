@@ -193,6 +193,7 @@ impl<'a> Driver<'a> {
                     csrf,
                     step,
                     auth_cookie,
+                    ..
                 } => {
                     cookie = auth_cookie.or(cookie);
                     self.visit(&page, cookie.as_deref()).await?;
