@@ -60,10 +60,19 @@ impl AppState {
     pub async fn load(settings: Settings) -> Result<Arc<AppState>, StartError> {
         let flows = FlowRegistry::load(&settings.flows_dir).map_err(|errs| StartError::Flows(join_lines(&errs)))?;
         let realms = realm::load_dir(&settings.realms_dir).map_err(|errs| StartError::Realms(join_lines(&errs)))?;
+        let templates = Templates::load(Some(&settings.themes_dir), settings.themes_live);
         for r in &realms {
             flows
                 .check_bindings(r)
                 .map_err(|errs| StartError::Flows(join_lines(&errs)))?;
+            if !templates.has_theme(&r.theme) {
+                return Err(StartError::Realms(format!(
+                    "  {}: theme '{}' is not in {} (a theme is a directory THEMES_DIR/NAME)",
+                    r.source.at("realm"),
+                    r.theme,
+                    settings.themes_dir.display()
+                )));
+            }
         }
         let master_key = match &settings.master_key {
             Some(text) => MasterKey::from_base64(text)?,
@@ -74,7 +83,7 @@ impl AppState {
             .map_err(|e| StartError::Config(e.to_string()))?;
         let keys = KeyRing::new(store.clone(), master_key.clone());
         let state = Arc::new(AppState {
-            templates: Templates::load(Some(&settings.themes_dir), settings.themes_live),
+            templates,
             settings,
             store,
             hasher,

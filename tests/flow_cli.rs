@@ -125,6 +125,18 @@ fn broken_flows() -> Vec<(&'static str, String, &'static str, &'static str)> {
             "ip-range: '10.0.0.0/33' has a bad prefix length",
         ),
         (
+            "username-only.yaml",
+            "flow: u\nsteps:\n  - authenticator: username-form\n    requirement: required\n".to_string(),
+            "1:7",
+            "this flow can finish without identifying a user",
+        ),
+        (
+            "after-alternative-deny.yaml",
+            "flow: v\nsteps:\n  - authenticator: cookie\n    requirement: alternative\n  - authenticator: deny-access\n    requirement: alternative\n  - authenticator: username-password-form\n    requirement: alternative\n".to_string(),
+            "7:5",
+            "this alternative can never run: an alternative deny-access comes before it",
+        ),
+        (
             "missing-config.yaml",
             format!(
                 "flow: k\nsteps:\n{UPF}  - subflow: admins\n    requirement: conditional\n    steps:\n      - condition: user-role\n        requirement: required\n{otp}"
@@ -311,4 +323,31 @@ fn schema_prints_json_schemas() {
     let realm: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
     assert_eq!(realm["required"], serde_json::json!(["realm"]));
     assert_eq!(realm["properties"]["clients"]["items"]["additionalProperties"], false);
+}
+
+#[test]
+fn serve_refuses_to_start_with_a_broken_flow() {
+    let dir = TempDir::new("serve-broken-flow");
+    std::fs::create_dir_all(dir.path().join("flows")).unwrap();
+    dir.write(
+        "flows/browser.yaml",
+        "flow: browser\nsteps:\n  - authenticator: sms\n    requirement: required\n",
+    );
+    let db = format!("sqlite://{}", dir.path().join("g.db").display());
+    let key = dir.path().join("master.key");
+    let flows = dir.path().join("flows");
+    let out = gatehouse(&[
+        "serve",
+        "--flows-dir",
+        flows.to_str().unwrap(),
+        "--database-url",
+        &db,
+        "--master-key-file",
+        key.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(!out.status.success(), "serve started with a broken flow");
+    let err = text(&out.stderr);
+    assert!(err.contains("browser.yaml:3:20: unknown authenticator 'sms'"), "{err}");
 }

@@ -127,7 +127,11 @@ pub struct FlowContext<'a> {
 
 impl FlowContext<'_> {
     /// Records a security event; a failure to record is logged, not fatal to the sign-in.
-    pub async fn event(&self, kind: &str, user_id: Option<&str>, details: serde_json::Value) {
+    pub async fn event(&self, kind: &str, user_id: Option<&str>, mut details: serde_json::Value) {
+        if let Some(obj) = details.as_object_mut() {
+            obj.entry("flow").or_insert_with(|| self.flow.flow.clone().into());
+            obj.entry("steps").or_insert_with(|| serde_json::json!(self.flow.trace));
+        }
         crate::events::record(
             &self.app.store,
             crate::store::NewEvent {

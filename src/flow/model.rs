@@ -109,7 +109,7 @@ pub fn parse(path: &str, text: &str) -> Result<Flow, Vec<FlowError>> {
     } else if v.errors.is_empty() && !identifies(&steps) {
         v.error(
             at,
-            "this flow can finish without identifying a user: every way through it needs a step such as cookie, username-password-form or username-form",
+            "this flow can finish without identifying a user: every way through it needs a step such as cookie, username-password-form or password-form",
         );
     }
     if v.errors.is_empty() {
@@ -276,6 +276,23 @@ impl Validator<'_> {
             self.error(
                 next.referenced,
                 "this step can never run: a required deny-access comes before it",
+            );
+        }
+        // The engine stops at a failing alternative: nothing after an alternative deny-access runs.
+        if !has_required
+            && let Some(i) = steps.iter().position(|s| {
+                s.requirement == Requirement::Alternative
+                    && matches!(&s.kind, StepKind::Authenticator(n) if n == "deny-access")
+            })
+            && let Some((next, _)) = files
+                .iter()
+                .zip(steps)
+                .skip(i + 1)
+                .find(|(_, s)| counts(s) && s.requirement == Requirement::Alternative)
+        {
+            self.error(
+                next.referenced,
+                "this alternative can never run: an alternative deny-access comes before it",
             );
         }
         let live = steps

@@ -147,6 +147,13 @@ impl Validator<'_> {
         if tokens.sso_idle > tokens.sso_max {
             self.error(tokens_at, "tokens.sso_idle must not be longer than tokens.sso_max");
         }
+        let (otp_policy, otp_at) = match file.otp_policy {
+            Some(p) => (p.value, p.referenced),
+            None => (Default::default(), file.realm.referenced),
+        };
+        if let Err(message) = check_otp_policy(&otp_policy) {
+            self.error(otp_at, message);
+        }
         let (flows, flows_at) = match file.flows {
             Some(f) => (f.value, f.referenced),
             None => (Default::default(), file.realm.referenced),
@@ -193,7 +200,7 @@ impl Validator<'_> {
             theme: file.theme,
             flows,
             password_policy: file.password_policy,
-            otp_policy: file.otp_policy,
+            otp_policy,
             brute_force: file.brute_force,
             tokens,
             required_actions,
@@ -324,6 +331,23 @@ impl Validator<'_> {
     }
 }
 
+/// What authenticator apps and RFC 6238 support: 6 or 8 digits, a sensible period and window.
+fn check_otp_policy(p: &super::OtpPolicy) -> Result<(), String> {
+    if p.digits != 6 && p.digits != 8 {
+        return Err(format!("otp_policy.digits must be 6 or 8, not {}", p.digits));
+    }
+    if !(15..=300).contains(&p.period) {
+        return Err(format!("otp_policy.period must be 15 to 300 seconds, not {}", p.period));
+    }
+    if p.look_around > 10 {
+        return Err(format!(
+            "otp_policy.look_around must be at most 10 steps, not {}",
+            p.look_around
+        ));
+    }
+    Ok(())
+}
+
 fn env_reference(value: &str) -> Option<&str> {
     let name = value.trim().strip_prefix("${env:")?.strip_suffix('}')?;
     (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(name)
@@ -407,6 +431,15 @@ clients:
     fn public_client_cannot_use_client_credentials() {
         let e = errors("realm: demo\nclients:\n  - client_id: a\n    grant_types: [client_credentials]\n");
         assert_eq!(e[0].line, 4, "{e:?}");
+    }
+
+    #[test]
+    fn otp_policy_is_checked() {
+        let e = errors("realm: demo\notp_policy: { digits: 7 }\n");
+        assert_eq!(e[0].line, 2, "{e:?}");
+        assert!(e[0].message.contains("6 or 8"), "{e:?}");
+        let e = errors("realm: demo\notp_policy:\n  period: 0\n");
+        assert!(e[0].message.contains("period"), "{e:?}");
     }
 
     #[test]

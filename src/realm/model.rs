@@ -20,7 +20,7 @@ pub struct RealmFile {
     #[serde(default)]
     pub password_policy: PasswordPolicy,
     #[serde(default)]
-    pub otp_policy: OtpPolicy,
+    pub otp_policy: Option<Spanned<OtpPolicy>>,
     #[serde(default)]
     pub brute_force: BruteForce,
     #[serde(default)]

@@ -32,7 +32,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(crate::oidc::routes::routes())
         .merge(crate::flow::routes::routes())
-        .route("/resources/default/style.css", get(style))
+        .route("/resources/{theme}/style.css", get(style))
         .route("/health/live", get(|| async { "ok" }))
         .route("/health/ready", get(ready))
         .fallback(not_found)
@@ -64,13 +64,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn style() -> impl IntoResponse {
+/// A theme's stylesheet (its own `style.css`, or the default one).
+async fn style(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    axum::extract::Path(theme): axum::extract::Path<String>,
+) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        templates::DEFAULT_CSS,
+        state.templates.stylesheet(&theme),
     )
 }
 

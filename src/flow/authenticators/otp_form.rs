@@ -47,7 +47,15 @@ impl Authenticator for OtpForm {
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
         if !ctx.app.store.has_credential(&user_id, OTP).await? {
             // As Keycloak: a required OTP step for a user without a device sends them to set
-            // one up before the sign-in completes.
+            // one up before the sign-in completes — if the realm allows that; otherwise the
+            // step cannot be passed at all (never with the password alone).
+            if !ctx.realm.is_required_action_enabled("configure-otp") {
+                ctx.event("login_error", Some(&user_id), json!({ "reason": "otp_not_configured" }))
+                    .await;
+                return Ok(StepResult::Failure(
+                    "This account needs a one-time code, but none is set up. Contact your administrator.".into(),
+                ));
+            }
             if !ctx.flow.extra_actions.iter().any(|a| a == "configure-otp") {
                 ctx.flow.extra_actions.push("configure-otp".into());
             }

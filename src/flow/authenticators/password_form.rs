@@ -26,10 +26,6 @@ impl Authenticator for PasswordForm {
         Some("pwd")
     }
 
-    fn needs_user(&self) -> bool {
-        true
-    }
-
     fn identifies_user(&self) -> bool {
         true
     }

@@ -23,10 +23,6 @@ impl Authenticator for UsernameForm {
         "username-form"
     }
 
-    fn identifies_user(&self) -> bool {
-        true
-    }
-
     async fn authenticate(&self, ctx: &mut FlowContext<'_>) -> Result<StepResult, EngineError> {
         let hint = ctx.request.login_hint.clone().unwrap_or_default();
         Ok(page(&hint, None))
