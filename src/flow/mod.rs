@@ -7,6 +7,8 @@ pub mod authenticators;
 mod brute_force;
 pub mod conditions;
 mod engine;
+#[cfg(test)]
+mod engine_tests;
 pub mod model;
 mod registry;
 pub mod routes;

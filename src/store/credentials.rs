@@ -45,7 +45,8 @@ impl Store {
     }
 
     /// Adds an OTP device, replaces the recovery codes (hashes) and completes the
-    /// `configure-otp` required action, all at once.
+    /// `configure-otp` required action, all at once. Returns false (and changes nothing) if a
+    /// device with this id exists already: the same enrolment submitted twice adds one device.
     pub async fn configure_otp(
         &self,
         user_id: &str,
@@ -54,9 +55,12 @@ impl Store {
         label: Option<String>,
         accepted_step: i64,
         recovery_hashes: Vec<String>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let t = now();
         let txn = self.write_txn().await?;
+        if credential::Entity::find_by_id(credential_id).one(&txn).await?.is_some() {
+            return Ok(false);
+        }
         let mut otp = new_credential(user_id, OTP, sealed_secret, label, t);
         otp.id = Set(credential_id.to_string());
         // The code that confirmed the device is spent.
@@ -75,7 +79,7 @@ impl Store {
         }
         remove_action(&txn, user_id, "configure-otp").await?;
         txn.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Accepts an OTP time step for a device only if it is newer than the last one accepted:

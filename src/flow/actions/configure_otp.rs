@@ -119,7 +119,9 @@ impl RequiredAction for ConfigureOtp {
             return Ok(ActionResult::Page(self.setup_page(ctx, Some(message)).await?));
         };
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
-        let credential_id = crypto::new_id();
+        // The device id comes from the enrolment itself, so a double submit adds one device.
+        let enrolment = ctx.flow.pending_otp.clone().unwrap_or_default();
+        let credential_id = crypto::sha256_hex(enrolment.as_bytes())[..32].to_string();
         let sealed = ctx.app.master_key.seal(&otp_context(&credential_id), &secret);
         let label = form
             .get("device_name")
@@ -130,10 +132,17 @@ impl RequiredAction for ConfigureOtp {
             .iter()
             .map(|c| crypto::sha256_hex(crate::flow::authenticators::normalize_recovery_code(c).as_bytes()))
             .collect();
-        ctx.app
+        let added = ctx
+            .app
             .store
             .configure_otp(&user_id, &credential_id, sealed, label, step, hashes)
             .await?;
+        if !added {
+            return Ok(ActionResult::Refused(
+                "This authenticator app was already set up by another submission of this page. Sign in again to continue."
+                    .into(),
+            ));
+        }
         ctx.flow.add_amr("otp");
         ctx.flow.extra_actions.retain(|a| a != "configure-otp");
         ctx.event(
