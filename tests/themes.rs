@@ -40,3 +40,24 @@ db_test!(async fn pages_follow_ui_locales_then_accept_language(db) {
     let german_again = login_page(&h, &asked_de, Some("en")).await;
     assert!(german_again.body.contains("Anmelden"), "{}", german_again.body);
 });
+
+db_test!(async fn flow_messages_are_translated_too(db) {
+    let h = start_with_user(db).await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("accept-language", "de".parse().unwrap());
+    let german_browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let url = request.url(&h);
+    let page = Page::read(Url::parse(&url).unwrap(), german_browser.get(&url).send().await.unwrap()).await;
+    let mut form = support::browser::parse_post_form(&page.body, &page.url).expect("the login form");
+    form.set("username", USERNAME);
+    form.set("password", "not-the-password");
+    let refused = form.submit(&german_browser).await;
+    assert_eq!(refused.status, StatusCode::OK, "{}", refused.describe());
+    assert!(refused.body.contains("Benutzername oder Passwort ist falsch."), "{}", refused.body);
+});

@@ -64,12 +64,13 @@ pub async fn succeed(ctx: &FlowContext<'_>, username: &str) -> Result<(), Engine
     Ok(())
 }
 
-/// The message shown while locked out; the same whether the account exists or not.
-pub fn locked_message(wait_secs: i64) -> String {
+/// The message shown while locked out (a message-catalog key with its arguments); the same
+/// whether the account exists or not.
+pub fn locked_message(wait_secs: i64) -> serde_json::Value {
     let minutes = (wait_secs + 59) / 60;
     if minutes <= 1 {
-        "Too many failed attempts. Try again in a minute.".to_string()
+        super::message("accountLockedMinute")
     } else {
-        format!("Too many failed attempts. Try again in {minutes} minutes.")
+        serde_json::json!({ "key": "accountLockedFor", "args": { "minutes": minutes } })
     }
 }

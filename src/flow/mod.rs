@@ -41,6 +41,12 @@ pub enum EngineError {
     Internal(String),
 }
 
+/// A message for a page, as a key of the theme's message catalog: the page shows it in the
+/// user's language (see `themes/default/messages/`).
+pub fn message(key: &str) -> serde_json::Value {
+    serde_json::Value::String(key.to_string())
+}
+
 /// A page an authenticator asks the browser to show.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {

@@ -886,7 +886,7 @@ mod tests {
 
         let html = r("recovery_code.html");
         assert!(html.contains("name=\"recovery_code\"") && html.contains("autocomplete=\"off\""));
-        assert!(html.contains("That recovery code is not valid"));
+        assert!(html.contains("This recovery code is not valid"));
 
         let html = r("update_password.html");
         assert!(html.contains("name=\"password-new\"") && html.contains("name=\"password-confirm\""));

@@ -76,7 +76,7 @@ pub(crate) async fn check_password(
     ctx: &mut FlowContext<'_>,
     username: &str,
     password: &str,
-) -> Result<Result<(), String>, EngineError> {
+) -> Result<Result<(), Value>, EngineError> {
     let wait = super::brute_force::wait_secs(ctx, username).await?;
     if wait > 0 {
         ctx.event(
@@ -109,7 +109,7 @@ pub(crate) async fn check_password(
                 serde_json::json!({ "reason": "user_disabled" }),
             )
             .await;
-            Ok(Err("This account is disabled. Contact your administrator.".into()))
+            Ok(Err(super::message("accountDisabled")))
         }
         other => {
             let locked = super::brute_force::fail(ctx, username).await?;
@@ -128,7 +128,7 @@ pub(crate) async fn check_password(
             if locked > 0 {
                 return Ok(Err(super::brute_force::locked_message(locked)));
             }
-            Ok(Err("Invalid username or password.".into()))
+            Ok(Err(super::message("invalidCredentials")))
         }
     }
 }
@@ -137,7 +137,7 @@ pub(crate) async fn check_password(
 pub(crate) async fn second_factor_failed(
     ctx: &mut FlowContext<'_>,
     reason: &str,
-) -> Result<Option<String>, EngineError> {
+) -> Result<Option<Value>, EngineError> {
     let username = ctx.flow.username.clone().unwrap_or_default();
     let locked = super::brute_force::fail(ctx, &username).await?;
     let user_id = ctx.flow.user_id.clone();

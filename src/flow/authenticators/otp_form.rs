@@ -3,16 +3,16 @@
 
 use std::collections::HashMap;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::Authenticator;
 use crate::crypto::totp;
-use crate::flow::{EngineError, FlowContext, Page, StepResult};
+use crate::flow::{EngineError, FlowContext, Page, StepResult, message};
 use crate::store::{OTP, RECOVERY_CODE};
 
 pub struct OtpForm;
 
-async fn page(ctx: &FlowContext<'_>, error: Option<&str>) -> Result<StepResult, EngineError> {
+async fn page(ctx: &FlowContext<'_>, error: Option<Value>) -> Result<StepResult, EngineError> {
     let user_id = ctx.flow.user_id.clone().unwrap_or_default();
     let can_use_recovery_code = ctx.siblings.iter().any(|s| s == "recovery-code-form")
         && ctx.app.store.has_credential(&user_id, RECOVERY_CODE).await?;
@@ -76,11 +76,11 @@ impl Authenticator for OtpForm {
         let username = ctx.flow.username.clone().unwrap_or_default();
         let wait = crate::flow::brute_force::wait_secs(ctx, &username).await?;
         if wait > 0 {
-            return page(ctx, Some(&crate::flow::brute_force::locked_message(wait))).await;
+            return page(ctx, Some(crate::flow::brute_force::locked_message(wait))).await;
         }
         let code = form.get("otp").map(|s| s.trim()).unwrap_or_default();
         if code.is_empty() {
-            return page(ctx, Some("Enter the code from your authenticator app.")).await;
+            return page(ctx, Some(message("missingOtp"))).await;
         }
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
         let policy = ctx.realm.otp_policy.clone();
@@ -102,11 +102,10 @@ impl Authenticator for OtpForm {
             }
             let reason = "otp_reused";
             let locked = super::second_factor_failed(ctx, reason).await?;
-            let message = locked.unwrap_or_else(|| "This code was already used. Wait for the next one.".into());
-            return page(ctx, Some(&message)).await;
+            return page(ctx, Some(locked.unwrap_or_else(|| message("otpAlreadyUsed")))).await;
         }
         let locked = super::second_factor_failed(ctx, "invalid_otp").await?;
-        page(ctx, Some(&locked.unwrap_or_else(|| "Invalid code. Try again.".into()))).await
+        page(ctx, Some(locked.unwrap_or_else(|| message("invalidOtp")))).await
     }
 }
 

@@ -2,14 +2,14 @@
 
 use std::collections::HashMap;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::Authenticator;
-use crate::flow::{EngineError, FlowContext, Page, StepResult};
+use crate::flow::{EngineError, FlowContext, Page, StepResult, message};
 
 pub struct PasswordForm;
 
-fn page(username: &str, error: Option<&str>) -> StepResult {
+fn page(username: &str, error: Option<Value>) -> StepResult {
     StepResult::Challenge(Page::new(
         "password.html",
         json!({ "username": username, "error": error }),
@@ -47,11 +47,11 @@ impl Authenticator for PasswordForm {
         let username = ctx.flow.username.clone().unwrap_or_default();
         let password = form.get("password").map(String::as_str).unwrap_or_default();
         if password.is_empty() {
-            return Ok(page(&username, Some("Enter your password.")));
+            return Ok(page(&username, Some(message("missingPassword"))));
         }
         Ok(match super::check_password(ctx, &username, password).await? {
             Ok(()) => StepResult::Success,
-            Err(message) => page(&username, Some(&message)),
+            Err(error) => page(&username, Some(error)),
         })
     }
 }

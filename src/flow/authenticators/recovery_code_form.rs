@@ -2,15 +2,15 @@
 
 use std::collections::HashMap;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::Authenticator;
-use crate::flow::{EngineError, FlowContext, Page, StepResult};
+use crate::flow::{EngineError, FlowContext, Page, StepResult, message};
 use crate::store::RECOVERY_CODE;
 
 pub struct RecoveryCodeForm;
 
-fn page(error: Option<&str>) -> StepResult {
+fn page(error: Option<Value>) -> StepResult {
     StepResult::Challenge(Page::new("recovery_code.html", json!({ "error": error })))
 }
 
@@ -53,11 +53,11 @@ impl Authenticator for RecoveryCodeForm {
         let username = ctx.flow.username.clone().unwrap_or_default();
         let wait = crate::flow::brute_force::wait_secs(ctx, &username).await?;
         if wait > 0 {
-            return Ok(page(Some(&crate::flow::brute_force::locked_message(wait))));
+            return Ok(page(Some(crate::flow::brute_force::locked_message(wait))));
         }
         let code = normalize(form.get("recovery_code").map(String::as_str).unwrap_or_default());
         if code.is_empty() {
-            return Ok(page(Some("Enter one of your recovery codes.")));
+            return Ok(page(Some(message("missingRecoveryCode"))));
         }
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
         match ctx.app.store.use_recovery_code(&user_id, &code).await? {
@@ -70,9 +70,7 @@ impl Authenticator for RecoveryCodeForm {
             }
             None => {
                 let locked = super::second_factor_failed(ctx, "invalid_recovery_code").await?;
-                Ok(page(Some(&locked.unwrap_or_else(|| {
-                    "This recovery code is not valid or was already used.".into()
-                }))))
+                Ok(page(Some(locked.unwrap_or_else(|| message("invalidRecoveryCode")))))
             }
         }
     }

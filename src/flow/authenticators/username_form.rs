@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::Authenticator;
-use crate::flow::{EngineError, FlowContext, Page, StepResult};
+use crate::flow::{EngineError, FlowContext, Page, StepResult, message};
 
 pub struct UsernameForm;
 
-fn page(username: &str, error: Option<&str>) -> StepResult {
+fn page(username: &str, error: Option<Value>) -> StepResult {
     StepResult::Challenge(Page::new(
         "username.html",
         json!({ "username": username, "error": error }),
@@ -35,7 +35,7 @@ impl Authenticator for UsernameForm {
     ) -> Result<StepResult, EngineError> {
         let username = form.get("username").map(|s| s.trim()).unwrap_or_default();
         if username.is_empty() {
-            return Ok(page("", Some("Enter your username.")));
+            return Ok(page("", Some(message("missingUsername"))));
         }
         // The user is only *named* here; `password-form` proves it. Until then `user_id`
         // stays empty so nothing can rely on an unproven identity.

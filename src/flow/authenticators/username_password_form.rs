@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::Authenticator;
-use crate::flow::{EngineError, FlowContext, Page, StepResult};
+use crate::flow::{EngineError, FlowContext, Page, StepResult, message};
 
 pub struct UsernamePasswordForm;
 
-fn page(username: &str, error: Option<&str>) -> StepResult {
+fn page(username: &str, error: Option<Value>) -> StepResult {
     StepResult::Challenge(Page::new("login.html", json!({ "username": username, "error": error })))
 }
 
@@ -45,11 +45,11 @@ impl Authenticator for UsernamePasswordForm {
         let username = form.get("username").map(|s| s.trim()).unwrap_or_default().to_string();
         let password = form.get("password").map(String::as_str).unwrap_or_default();
         if username.is_empty() || password.is_empty() {
-            return Ok(page(&username, Some("Enter your username and password.")));
+            return Ok(page(&username, Some(message("missingCredentials"))));
         }
         Ok(match super::check_password(ctx, &username, password).await? {
             Ok(()) => StepResult::Success,
-            Err(message) => page(&username, Some(&message)),
+            Err(error) => page(&username, Some(error)),
         })
     }
 }

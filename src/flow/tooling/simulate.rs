@@ -255,11 +255,7 @@ impl<'a> Driver<'a> {
         };
         let decided = trace.get(self.report.trace.len()..).unwrap_or_default().to_vec();
         self.report.trace = trace;
-        let error = page.context.get("error").and_then(|e| match e {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Object(m) if !m.is_empty() => Some(e.to_string()),
-            _ => None,
-        });
+        let error = page.context.get("error").and_then(|e| self.english(e));
         self.report.visits.push(Visit {
             template: page.template.to_string(),
             error,
@@ -267,6 +263,28 @@ impl<'a> Driver<'a> {
             answer: None,
         });
         Ok(())
+    }
+
+    /// A page message as the English page shows it: catalog keys (with their arguments)
+    /// become their text; anything else is shown as it is.
+    fn english(&self, message: &serde_json::Value) -> Option<String> {
+        let templates = &self.sandbox.app.templates;
+        let text = |key: &str| templates.message("default", "en", key);
+        match message {
+            serde_json::Value::String(s) => Some(text(s).unwrap_or_else(|| s.clone())),
+            serde_json::Value::Object(m) if !m.is_empty() => {
+                let key = m.get("key").and_then(|k| k.as_str()).unwrap_or_default();
+                let args = m.get("args").cloned().unwrap_or_default();
+                Some(match text(key) {
+                    Some(t) => crate::web::i18n::interpolate(&t, |name| {
+                        args.get(name)
+                            .map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))
+                    }),
+                    None => message.to_string(),
+                })
+            }
+            _ => None,
+        }
     }
 
     async fn saved_state(&self, cookie: &str) -> Result<Option<FlowState>, String> {
