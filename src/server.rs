@@ -220,9 +220,17 @@ pub async fn start(mut settings: Settings, public_url_explicit: bool) -> Result<
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(refresh_every);
             tick.tick().await;
+            let mut ticks: u64 = 0;
             loop {
                 tick.tick().await;
                 state.refresh_keys().await;
+                ticks += 1;
+                // Housekeeping about every five minutes (at the default 10 s interval).
+                if ticks.is_multiple_of(30)
+                    && let Err(e) = state.store.purge_expired().await
+                {
+                    tracing::warn!(error = %e, "could not purge expired records");
+                }
             }
         })
     };

@@ -70,3 +70,39 @@ db_test!(async fn a_second_node_continues_what_the_first_began(db) {
 
     node.stop().await;
 });
+
+db_test!(async fn a_sign_in_begun_on_one_node_finishes_on_another(db) {
+    let h = start_with_user(db).await;
+    let node = h.start_another_node().await;
+    let b = format!("http://{}", node.addr);
+    let (request, verifier) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    // The login page comes from A; the form is posted to B (same cookie, same path).
+    let (_, mut form) = browser::open_login_page(&h.browser, &request.url(&h)).await;
+    form.set("username", USERNAME);
+    form.set("password", PASSWORD);
+    form.action = url::Url::parse(&form.action.as_str().replacen(&h.url, &b, 1)).unwrap();
+    let done = form.submit(&h.browser).await;
+    let location = done.location().unwrap_or_else(|| panic!("node B did not finish the sign-in: {}", done.describe()));
+    let code = oauth::code_from(&h, &request, &location);
+    oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await.assert_ok();
+    node.stop().await;
+});
+
+db_test!(async fn an_expired_sign_in_is_refused_with_a_message(db) {
+    let h = start_with_user(db).await;
+    let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let (_, mut form) = browser::open_login_page(&h.browser, &request.url(&h)).await;
+    // The authentication session outlives its lifetime (time moved in the database).
+    h.sql("UPDATE auth_sessions SET expires_at = 0").await;
+    form.set("username", USERNAME);
+    form.set("password", PASSWORD);
+    let page = form.submit(&h.browser).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.describe());
+    assert!(page.location().is_none(), "an expired sign-in must not reach the app");
+    assert!(page.body.contains("took too long"), "{}", page.body);
+    // Housekeeping removes it.
+    assert_eq!(h.query("SELECT id FROM auth_sessions").await.len(), 1);
+    let purged = h.state.store.purge_expired().await.expect("purge");
+    assert!(purged >= 1, "{purged}");
+    assert!(h.query("SELECT id FROM auth_sessions").await.is_empty());
+});
