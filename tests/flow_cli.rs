@@ -137,6 +137,42 @@ fn broken_flows() -> Vec<(&'static str, String, &'static str, &'static str)> {
             "this alternative can never run: an alternative deny-access comes before it",
         ),
         (
+            "after-subflow-that-always-fails.yaml",
+            format!(
+                "flow: w\nsteps:\n{UPF}  - subflow: blocked\n    requirement: required\n    steps:\n      - authenticator: deny-access\n        requirement: alternative\n  - authenticator: otp-form\n    requirement: required\n"
+            ),
+            "10:5",
+            "this step can never run: the required subflow 'blocked' before it always fails",
+        ),
+        (
+            "user-configured-without-credential.yaml",
+            format!(
+                "flow: x\nsteps:\n{UPF}  - subflow: pointless\n    requirement: conditional\n    steps:\n      - condition: user-configured\n        requirement: required\n      - authenticator: deny-access\n        requirement: required\n"
+            ),
+            "8:20",
+            "user-configured: no authenticator in this subflow checks a credential",
+        ),
+        (
+            "ends-in-deny.yaml",
+            format!("flow: y\nsteps:\n{UPF}  - authenticator: deny-access\n    requirement: required\n"),
+            "1:7",
+            "this flow can never succeed: every way through it ends in deny-access",
+        ),
+        (
+            "only-conditions.yaml",
+            format!(
+                "flow: z\nsteps:\n{UPF}  - subflow: empty-handed\n    requirement: conditional\n    steps:\n      - condition: user-role\n        requirement: required\n        config: {{ roles: [admin] }}\n"
+            ),
+            "8:9",
+            "this level has only conditions: nothing here can succeed",
+        ),
+        (
+            "unknown-config-key.yaml",
+            format!("flow: m\nsteps:\n{UPF}  - authenticator: deny-access\n    requirement: disabled\n    config: {{ msg: Go away }}\n"),
+            "7:13",
+            "deny-access: unknown config key 'msg'; allowed: message",
+        ),
+        (
             "missing-config.yaml",
             format!(
                 "flow: k\nsteps:\n{UPF}  - subflow: admins\n    requirement: conditional\n    steps:\n      - condition: user-role\n        requirement: required\n{otp}"
@@ -182,6 +218,30 @@ fn flow_check_reports_every_mistake_with_file_line_and_column() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn flow_check_reports_several_mistakes_in_one_file() {
+    let dir = TempDir::new("flow-check-several");
+    let file = dir.write(
+        "several.yaml",
+        "flow: several\nsteps:\n  - authenticator: username-password-form\n    requirement: required\n  - authenticator: sms-code\n    requirement: required\n  - condition: client\n    requirement: required\n    config: { clients: [app] }\n  - authenticator: otp-form\n    requirement: alternative\n",
+    );
+    let out = gatehouse(&["flow", "check", file.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("3 problem(s) found"), "{stderr}");
+    let path = file.display().to_string();
+    for expected in [
+        format!("{path}:5:20: unknown authenticator 'sms-code'"),
+        format!("{path}:7:16: a condition may only stand in a conditional subflow"),
+        format!("{path}:11:18: alternative steps beside a required step are never used"),
+    ] {
+        assert!(
+            stderr.lines().any(|l| l.starts_with(&expected)),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
 }
 
 #[test]

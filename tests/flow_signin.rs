@@ -525,6 +525,7 @@ db_test!(async fn prompt_none_with_a_pending_required_action_is_interaction_requ
 });
 
 db_test!(async fn sign_in_events_record_the_flow_its_hash_and_the_steps(db) {
+    let started = signin::unix_now() as i64;
     let h = signin::start_flow_realm(db).await;
     let s = signin::password_sign_in(&h, WEB_CLIENT, USERNAME, PASSWORD).await;
     s.exchange(&h).await.assert_factors(&["pwd"], "1");
@@ -562,6 +563,20 @@ db_test!(async fn sign_in_events_record_the_flow_its_hash_and_the_steps(db) {
     failed.expect_error(Shown::Login);
     let errors = signin::events(&h, Some("login_error")).await;
     assert_eq!(errors.last().map(|e| e.details["reason"].as_str()), Some(Some("invalid_credentials")), "{errors:?}");
+
+    // Every event says when, from where and with which browser.
+    let finished = signin::unix_now() as i64;
+    let sign_in_events: Vec<_> = signin::events(&h, None)
+        .await
+        .into_iter()
+        .filter(|e| ["sign_in", "login_error"].contains(&e.kind.as_str()))
+        .collect();
+    assert_eq!(sign_in_events.len(), 3, "{sign_in_events:?}");
+    for e in sign_in_events {
+        assert_eq!(e.ip.as_deref(), Some("127.0.0.1"), "{e:?}");
+        assert_eq!(e.user_agent.as_deref(), Some(support::browser::USER_AGENT), "{e:?}");
+        assert!((started..=finished).contains(&e.created_at), "{e:?} not in {started}..={finished}");
+    }
 });
 
 db_test!(async fn the_access_token_carries_amr_and_acr_too(db) {
@@ -574,4 +589,47 @@ db_test!(async fn the_access_token_carries_amr_and_acr_too(db) {
     let tokens = s.exchange(&h).await;
     tokens.assert_factors(&["pwd", "otp", "mfa"], "2");
     tokens.assert_access_token_amr(&["pwd", "otp", "mfa"]);
+});
+
+db_test!(async fn a_realms_default_actions_are_given_to_every_new_user(db) {
+    let realm = signin::standard_flow_realm().replace(
+        "  terms-and-conditions: { enabled: true }",
+        "  terms-and-conditions: { enabled: true, default: true }",
+    );
+    assert!(realm.contains("default: true"), "the realm file changed shape:\n{realm}");
+    let h = Harness::start(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    assert_eq!(
+        signin::pending_actions(&h, USERNAME).await,
+        vec!["terms-and-conditions".to_string()]
+    );
+    // The new user meets it at the first sign-in.
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect(Shown::Terms);
+    s.press(&[], ("accept", "yes")).await;
+    s.exchange(&h).await;
+    assert!(signin::pending_actions(&h, USERNAME).await.is_empty());
+});
+
+db_test!(async fn one_address_failing_for_many_usernames_is_locked_out_too(db) {
+    let h = signin::start_flow_realm(db).await;
+    // The realm allows 3 failures per username and ten times as many per address: 30
+    // usernames failing once each from one address lock that address out.
+    let browser = h.new_browser();
+    let mut s = SignIn::start(&h, &browser, WEB_CLIENT).await;
+    for n in 1..=30 {
+        s.log_in(&format!("guess-{n}"), "Wrong-Password-1!").await;
+        let message = s.expect_error(Shown::Login);
+        let expected = if n < 30 { "invalid" } else { "too many" };
+        assert!(message.to_lowercase().contains(expected), "attempt {n}: {message}");
+    }
+    // Now even a real user with the right password is refused from that address.
+    s.log_in(USERNAME, PASSWORD).await;
+    let message = s.expect_error(Shown::Login);
+    assert!(message.to_lowercase().contains("too many"), "{message}");
+    assert!(signin::events(&h, Some("sign_in")).await.is_empty(), "signed in from a locked address");
+    let locked = h.query("SELECT subject FROM login_failures WHERE locked_until > 0").await;
+    let subjects: Vec<String> = locked.iter().map(|r| r.try_get::<String>("", "subject").unwrap()).collect();
+    assert_eq!(subjects, ["ip:127.0.0.1"], "only the address is locked");
 });

@@ -61,3 +61,86 @@ db_test!(async fn flow_messages_are_translated_too(db) {
     assert_eq!(refused.status, StatusCode::OK, "{}", refused.describe());
     assert!(refused.body.contains("Benutzername oder Passwort ist falsch."), "{}", refused.body);
 });
+
+db_test!(async fn required_action_pages_and_their_messages_are_translated(db) {
+    let h = signin::start_flow_realm(db).await;
+    for action in ["terms-and-conditions", "update-password", "update-profile"] {
+        signin::require(&h, USERNAME, action).await;
+    }
+    let (request, verifier) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let request = request.with("ui_locales", "de");
+    let mut s = signin::SignIn::start_with(&h, &h.new_browser(), request, verifier).await;
+    s.log_in(USERNAME, PASSWORD).await;
+
+    s.expect(signin::Shown::Terms);
+    let text = signin::visible_text(&s.page.body);
+    assert!(
+        text.contains("Mit dem Fortfahren akzeptieren Sie die Nutzungsbedingungen von"),
+        "{text}"
+    );
+    s.press(&[], ("accept", "yes")).await;
+
+    s.expect(signin::Shown::UpdatePassword);
+    let text = signin::visible_text(&s.page.body);
+    assert!(text.contains("Mindestens 12 Zeichen"), "the policy is not in German: {text}");
+    s.fill(&[("password-new", "Sh0rt!"), ("password-confirm", "Sh0rt!")]).await;
+    assert_eq!(
+        s.expect_error(signin::Shown::UpdatePassword),
+        "Das Passwort braucht mindestens 12 Zeichen."
+    );
+    s.fill(&[("password-new", "Kein-Großbuchstabe-1"), ("password-confirm", "kein-grossbuchstabe-1")])
+        .await;
+    assert_eq!(
+        s.expect_error(signin::Shown::UpdatePassword),
+        "Die Passwörter stimmen nicht überein."
+    );
+    s.fill(&[("password-new", "keine-grossbuchstaben-1"), ("password-confirm", "keine-grossbuchstaben-1")])
+        .await;
+    assert_eq!(
+        s.expect_error(signin::Shown::UpdatePassword),
+        "Das Passwort braucht einen Großbuchstaben."
+    );
+    let good = "Ein-Gutes-Passwort-42";
+    s.fill(&[("password-new", good), ("password-confirm", good)]).await;
+
+    s.expect(signin::Shown::UpdateProfile);
+    s.fill(&[("email", "keine-adresse"), ("firstName", "Alice"), ("lastName", "Liddell")])
+        .await;
+    assert_eq!(
+        s.expect_error(signin::Shown::UpdateProfile),
+        "Geben Sie eine gültige E-Mail-Adresse ein."
+    );
+});
+
+db_test!(async fn a_realms_theme_overrides_the_default_file_by_file(db) {
+    let realm = REALM.replacen("\n", "\ntheme: acme\n", 1);
+    let h = Harness::start_with(db, &realm, |dir, settings| {
+        let acme = dir.join("themes/acme");
+        std::fs::create_dir_all(acme.join("messages")).unwrap();
+        std::fs::write(
+            acme.join("login.html"),
+            "{% extends \"default/login.html\" %}{% block title %}ACME · {{ msg.loginTitle }}{% endblock %}",
+        )
+        .unwrap();
+        std::fs::write(acme.join("messages/en.yaml"), "loginHeading: \"Welcome to ACME\"\n").unwrap();
+        std::fs::write(acme.join("style.css"), "body { color: #123456; }\n").unwrap();
+        settings.themes_dir = Some(dir.join("themes"));
+    })
+    .await;
+    let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let page = login_page(&h, &request, None).await;
+    // The overridden template and message key…
+    assert!(page.body.contains("<title>ACME · "), "{}", page.body);
+    assert!(page.body.contains("Welcome to ACME"), "{}", page.body);
+    // …while everything the theme lacks comes from the default: the form, other keys.
+    assert!(page.body.contains("name=\"username\""), "{}", page.body);
+    assert!(page.body.contains(">Password<"), "{}", page.body);
+    // German has no override: the default's German catalog.
+    let german = login_page(&h, &request, Some("de")).await;
+    assert!(german.body.contains("Bei Ihrem Konto anmelden"), "{}", german.body);
+    // The theme's stylesheet is served for its pages.
+    assert!(page.body.contains("/resources/acme/style.css"), "{}", page.body);
+    let css = h.browser.get(format!("{}/resources/acme/style.css", h.url)).send().await.unwrap();
+    assert_eq!(css.status(), StatusCode::OK);
+    assert!(css.text().await.unwrap().contains("#123456"));
+});

@@ -112,6 +112,37 @@ mod tests {
     }
 
     #[test]
+    fn rfc6238_sha256_and_sha512_vectors() {
+        // RFC 6238 appendix B: the seed repeats "1234567890" to the hash's length.
+        let sha256 = OtpPolicy {
+            digits: 8,
+            algorithm: OtpAlgorithm::SHA256,
+            ..policy()
+        };
+        let seed256 = b"12345678901234567890123456789012";
+        assert_eq!(code_at(&sha256, seed256, 59).unwrap(), "46119246");
+        assert_eq!(code_at(&sha256, seed256, 1_111_111_109).unwrap(), "68084774");
+        assert_eq!(
+            matching_step(&sha256, seed256, "68084774", 1_111_111_109),
+            Some(37_037_036)
+        );
+        let sha512 = OtpPolicy {
+            digits: 8,
+            algorithm: OtpAlgorithm::SHA512,
+            ..policy()
+        };
+        let seed512 = b"1234567890123456789012345678901234567890123456789012345678901234";
+        assert_eq!(code_at(&sha512, seed512, 59).unwrap(), "90693936");
+        assert_eq!(code_at(&sha512, seed512, 1_111_111_109).unwrap(), "25091201");
+        // A SHA-1 code is not a SHA-512 code.
+        assert!(matching_step(&sha512, seed512, "94287082", 59).is_none());
+        // Authenticator apps learn the algorithm from the enrolment URL.
+        let (url, _) = enrolment(&sha512, &new_secret(&sha512), "Demo", "alice").unwrap();
+        assert!(url.contains("algorithm=SHA512"), "{url}");
+        assert_eq!(new_secret(&sha512).len(), 64);
+    }
+
+    #[test]
     fn window_and_format() {
         let p = policy();
         let secret = new_secret(&p);

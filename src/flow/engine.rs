@@ -34,7 +34,7 @@ pub async fn run(
         StepResult::Success => Outcome::Success,
         StepResult::Challenge(p) => Outcome::Challenge(p),
         StepResult::Failure(m) => Outcome::Failure(m),
-        StepResult::Attempted => Outcome::Failure("No way to sign in succeeded.".into()),
+        StepResult::Attempted => Outcome::Failure("noWayToSignIn".into()),
     })
 }
 

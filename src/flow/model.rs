@@ -115,6 +115,12 @@ pub fn parse(path: &str, text: &str) -> Result<Flow, Vec<FlowError>> {
     if v.errors.is_empty() {
         v.user_before_use(&steps, false);
     }
+    if v.errors.is_empty() && level_always_fails(&steps) {
+        v.error(
+            at,
+            "this flow can never succeed: every way through it ends in deny-access; make that step conditional or remove it",
+        );
+    }
     if v.errors.is_empty() {
         Ok(Flow {
             name: file.flow.value,
@@ -226,6 +232,7 @@ impl Validator<'_> {
             let enabled_condition = steps
                 .iter()
                 .any(|s| matches!(s.kind, StepKind::Condition(_)) && s.requirement != Requirement::Disabled);
+            self.user_configured_needs_a_credential(&file.steps, &steps);
             if conditional && !enabled_condition {
                 self.error(
                     at,
@@ -267,16 +274,23 @@ impl Validator<'_> {
                 "alternative steps beside a required step are never used (Keycloak ignores them); put the alternatives in a subflow of their own",
             );
         }
-        // Nothing after a required deny-access can ever run.
-        if let Some(i) = steps.iter().position(|s| {
-            s.requirement == Requirement::Required
-                && matches!(&s.kind, StepKind::Authenticator(n) if n == "deny-access")
-        }) && let Some(next) = files.get(i + 1)
+        // Nothing after a required step that always fails can ever run.
+        if let Some(i) = steps
+            .iter()
+            .position(|s| s.requirement == Requirement::Required && always_fails(s))
+            && let Some((next, _)) = files
+                .iter()
+                .zip(steps)
+                .skip(i + 1)
+                .find(|(_, s)| s.requirement != Requirement::Disabled)
         {
-            self.error(
-                next.referenced,
-                "this step can never run: a required deny-access comes before it",
-            );
+            let message = match &steps[i].kind {
+                StepKind::Subflow { name, .. } => format!(
+                    "this step can never run: the required subflow '{name}' before it always fails (it ends in deny-access)"
+                ),
+                _ => "this step can never run: a required deny-access comes before it".to_string(),
+            };
+            self.error(next.referenced, message);
         }
         // The engine stops at a failing alternative: nothing after an alternative deny-access runs.
         if !has_required
@@ -305,6 +319,30 @@ impl Validator<'_> {
             && let Some(f) = files.first()
         {
             self.error(f.referenced, "this level has only conditions: nothing here can succeed");
+        }
+    }
+
+    /// `user-configured` asks whether the user has the credentials its subflow's authenticators
+    /// check; with no such authenticator it would always hold, which is never what was meant.
+    fn user_configured_needs_a_credential(&mut self, files: &[Spanned<StepFile>], steps: &[Step]) {
+        let checks_a_credential = steps.iter().any(|s| {
+            s.requirement != Requirement::Disabled
+                && matches!(&s.kind, StepKind::Authenticator(n)
+                    if authenticators::find(n).is_some_and(|a| a.credential_kind().is_some()))
+        });
+        if checks_a_credential {
+            return;
+        }
+        for file in files {
+            if let Some(name) = &file.value.condition
+                && name.value == "user-configured"
+                && file.value.requirement.value != Requirement::Disabled
+            {
+                self.error(
+                    name.referenced,
+                    "user-configured: no authenticator in this subflow checks a credential (such as otp-form or recovery-code-form), so the condition would always hold",
+                );
+            }
         }
     }
 
@@ -340,6 +378,30 @@ impl Validator<'_> {
         }
         known
     }
+}
+
+/// Whether running `step` can only ever fail: a `deny-access`, or a subflow that cannot get
+/// past one (a required step that always fails, or only alternatives that all do).
+pub fn always_fails(step: &Step) -> bool {
+    match &step.kind {
+        StepKind::Authenticator(n) => n == "deny-access",
+        StepKind::Condition(_) => false,
+        StepKind::Subflow { steps, .. } => level_always_fails(steps),
+    }
+}
+
+/// Whether a level of steps can only ever fail (see [`always_fails`]).
+fn level_always_fails(steps: &[Step]) -> bool {
+    let live: Vec<&Step> = steps
+        .iter()
+        .filter(|s| !matches!(s.kind, StepKind::Condition(_)) && s.requirement != Requirement::Disabled)
+        .collect();
+    let required: Vec<&&Step> = live.iter().filter(|s| s.requirement == Requirement::Required).collect();
+    if !required.is_empty() {
+        return required.iter().any(|s| always_fails(s));
+    }
+    let has_conditional = live.iter().any(|s| s.requirement == Requirement::Conditional);
+    !has_conditional && !live.is_empty() && live.iter().all(|s| always_fails(s))
 }
 
 /// Whether every way through `steps` identifies the user.
@@ -405,6 +467,73 @@ steps:
         let e = parse("f.yaml", text).unwrap_err();
         assert_eq!(e[0].line, 5, "{e:?}");
         assert!(e[0].message.contains("no enabled condition"), "{e:?}");
+    }
+
+    #[test]
+    fn a_step_after_a_required_subflow_that_always_fails_is_refused() {
+        let text = "flow: f
+steps:
+  - authenticator: username-password-form
+    requirement: required
+  - subflow: blocked
+    requirement: required
+    steps:
+      - authenticator: cookie
+        requirement: disabled
+      - authenticator: deny-access
+        requirement: alternative
+  - authenticator: otp-form
+    requirement: required
+";
+        let e = parse("f.yaml", text).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].line, 12, "{e:?}");
+        assert!(
+            e[0].message.contains("subflow 'blocked' before it always fails"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_conditional_subflow_that_can_deny_does_not_always_fail() {
+        let text = "flow: f
+steps:
+  - authenticator: username-password-form
+    requirement: required
+  - subflow: outsiders
+    requirement: conditional
+    steps:
+      - condition: ip-range
+        requirement: required
+        config: { cidrs: [10.0.0.0/8], negate: true }
+      - authenticator: deny-access
+        requirement: required
+  - authenticator: otp-form
+    requirement: disabled
+";
+        assert!(parse("f.yaml", text).is_ok(), "{:?}", parse("f.yaml", text).err());
+    }
+
+    #[test]
+    fn user_configured_needs_an_authenticator_that_checks_a_credential() {
+        let text = "flow: f
+steps:
+  - authenticator: username-password-form
+    requirement: required
+  - subflow: pointless
+    requirement: conditional
+    steps:
+      - condition: user-configured
+        requirement: required
+      - authenticator: deny-access
+        requirement: required
+      - authenticator: otp-form
+        requirement: disabled
+";
+        let e = parse("f.yaml", text).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!((e[0].line, e[0].column), (8, 20), "{e:?}");
+        assert!(e[0].message.starts_with("user-configured: no authenticator"), "{e:?}");
     }
 
     #[test]

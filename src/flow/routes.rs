@@ -70,7 +70,7 @@ async fn run(
 ) -> Response {
     let Some(rt) = app.realm(&realm) else {
         let lang = pages::lang(&app, None, None, &headers);
-        return pages::error(&app, None, &lang, StatusCode::NOT_FOUND, "This realm does not exist.");
+        return pages::error(&app, None, &lang, StatusCode::NOT_FOUND, "realmNotFound");
     };
     let who = client_of(&jar, &headers, Some(peer));
     let auth_cookie = jar.get(cookies::AUTH_COOKIE).map(|c| c.value().to_string());
@@ -145,7 +145,7 @@ pub fn respond(
                 Some(rt),
                 &browser_lang(),
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on our side. Please try again.",
+                "internalError",
             )
         }
     }

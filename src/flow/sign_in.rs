@@ -16,8 +16,8 @@ use crate::server::{AppState, RealmRuntime};
 use crate::store::entity::{auth_session, sso_session};
 use crate::store::{NewAuthCode, NewSsoSession, now};
 
-const ALREADY_DONE: &str =
-    "Your sign-in took too long or was already completed. Go back to the application and start again.";
+/// Catalog key: the sign-in expired or was already completed.
+const ALREADY_DONE: &str = "signInOver";
 
 /// How long a sign-in may take before its authentication session expires.
 pub const AUTH_SESSION_TTL_SECS: i64 = 30 * 60;
@@ -314,10 +314,7 @@ fn page_next(ctx: &FlowContext<'_>, mut page: Page, input: Input<'_>) -> Next {
         && let Some(obj) = page.context.as_object_mut()
         && obj.get("error").is_none_or(|e| e.is_null())
     {
-        obj.insert(
-            "error".into(),
-            json!("This form had expired, so nothing was changed. Please try again."),
-        );
+        obj.insert("error".into(), json!("formExpired"));
     }
     Next::Page {
         page,

@@ -15,6 +15,20 @@ pub struct LockoutRule {
     pub reset_after_secs: i64,
 }
 
+impl LockoutRule {
+    /// Seconds of lockout after the `failures`-th failure in a row: none before
+    /// `max_failures`, then the increment, doubled per further failure, capped at `max_wait`.
+    pub fn lockout_secs(&self, failures: i32) -> i64 {
+        if failures < self.max_failures {
+            return 0;
+        }
+        let extra = (failures - self.max_failures).clamp(0, 20) as u32;
+        self.wait_increment_secs
+            .saturating_mul(1i64 << extra)
+            .min(self.max_wait_secs)
+    }
+}
+
 impl Store {
     /// Until when `subject` is locked out (0 if it is not).
     pub async fn locked_until(&self, realm: &str, subject: &str) -> Result<i64> {
@@ -39,16 +53,8 @@ impl Store {
             Some(f) if t - f.last_failure_at < rule.reset_after_secs => f.failures.saturating_add(1),
             _ => 1,
         };
-        let locked_until = if failures >= rule.max_failures {
-            let extra = (failures - rule.max_failures).clamp(0, 20) as u32;
-            let wait = rule
-                .wait_increment_secs
-                .saturating_mul(1i64 << extra)
-                .min(rule.max_wait_secs);
-            t + wait
-        } else {
-            0
-        };
+        let wait = rule.lockout_secs(failures);
+        let locked_until = if wait > 0 { t + wait } else { 0 };
         let row = login_failure::ActiveModel {
             realm: Set(realm.to_string()),
             subject: Set(subject.to_string()),
@@ -70,5 +76,24 @@ impl Store {
             .exec(&self.db)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LockoutRule;
+
+    #[test]
+    fn lockouts_start_at_max_failures_then_double_up_to_the_cap() {
+        let rule = LockoutRule {
+            max_failures: 3,
+            wait_increment_secs: 60,
+            max_wait_secs: 15 * 60,
+            reset_after_secs: 12 * 3600,
+        };
+        let waits: Vec<i64> = (1..=9).map(|n| rule.lockout_secs(n)).collect();
+        assert_eq!(waits, [0, 0, 60, 120, 240, 480, 900, 900, 900]);
+        // Absurd counts neither overflow nor exceed the cap.
+        assert_eq!(rule.lockout_secs(i32::MAX), 900);
     }
 }

@@ -523,8 +523,9 @@ impl Theme {
         let ours = minijinja::context! {
             msg => locale.msg,
             lang => lang.clone(),
+            theme => self.name.clone(),
         };
-        // The first map wins: callers cannot replace `msg` or `lang`.
+        // The first map wins: callers cannot replace `msg`, `lang` or `theme`.
         let ctx = merge_maps([ours, Value::from(Serde(context))]);
         match self.env.get_template(template).and_then(|t| t.render(ctx)) {
             Ok(html) => html,
@@ -981,7 +982,6 @@ mod tests {
             html.contains("<link rel=\"stylesheet\" href=\"/resources/acme/style.css\">"),
             "{html}"
         );
-        assert!(html.contains("/resources/default/style.css"), "{html}");
         // a broken theme file falls back to the default's
         let html = t.render_page("acme", "otp.html", "en", &sample_context("otp.html"));
         assert!(html.contains("name=\"otp\""), "{html}");

@@ -6,9 +6,13 @@ use reqwest::header::{HeaderMap, LOCATION};
 use url::Url;
 
 /// A client with a cookie store that never follows redirects.
+/// The User-Agent the test browsers send (security events record it).
+pub const USER_AGENT: &str = "GatehouseTests/1.0 (a test browser; like Firefox)";
+
 pub fn new_browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
+        .user_agent(USER_AGENT)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("build the browser client")

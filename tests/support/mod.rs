@@ -202,6 +202,12 @@ pub struct Harness {
 impl Harness {
     /// Starts Gatehouse with one realm file (`realm_yaml`) on a fresh database.
     pub async fn start(db: Db, realm_yaml: &str) -> Harness {
+        Harness::start_with(db, realm_yaml, |_, _| {}).await
+    }
+
+    /// [`start`](Self::start), with settings changed by `adjust` (given the test's own
+    /// temporary directory, for files such as themes).
+    pub async fn start_with(db: Db, realm_yaml: &str, adjust: impl FnOnce(&Path, &mut Overrides)) -> Harness {
         init_test_log();
         let dir = TempDir::new();
         let realms_dir = dir.path().join("realms");
@@ -218,7 +224,7 @@ impl Harness {
             }
         };
         let master_key = base64::engine::general_purpose::STANDARD.encode(gatehouse::crypto::random_bytes(32));
-        let settings = Settings::resolve(Overrides {
+        let mut overrides = Overrides {
             database_url: Some(database_url),
             realms_dir: Some(realms_dir),
             flows_dir: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("flows")),
@@ -226,8 +232,9 @@ impl Harness {
             master_key_file: Some(dir.path().join("master.key")),
             listen: Some("127.0.0.1:0".into()),
             ..Default::default()
-        })
-        .expect("test settings resolve");
+        };
+        adjust(dir.path(), &mut overrides);
+        let settings = Settings::resolve(overrides).expect("test settings resolve");
         let server = gatehouse::server::start(settings.clone(), false)
             .await
             .unwrap_or_else(|e| panic!("Gatehouse did not start: {e}"));

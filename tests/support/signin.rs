@@ -569,6 +569,8 @@ pub struct EventRow {
     pub user_id: Option<String>,
     pub client_id: Option<String>,
     pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
     pub details: Value,
 }
 
@@ -577,7 +579,7 @@ pub async fn events(h: &Harness, kind: Option<&str>) -> Vec<EventRow> {
     let realm = h.realm.replace('\'', "''");
     let rows = h
         .query(&format!(
-            "SELECT kind, user_id, client_id, ip, details FROM events WHERE realm = '{realm}' ORDER BY id"
+            "SELECT kind, user_id, client_id, ip, user_agent, created_at, details FROM events WHERE realm = '{realm}' ORDER BY id"
         ))
         .await;
     rows.iter()
@@ -588,6 +590,8 @@ pub async fn events(h: &Harness, kind: Option<&str>) -> Vec<EventRow> {
                 user_id: row.try_get("", "user_id").expect("events.user_id"),
                 client_id: row.try_get("", "client_id").expect("events.client_id"),
                 ip: row.try_get("", "ip").expect("events.ip"),
+                user_agent: row.try_get("", "user_agent").expect("events.user_agent"),
+                created_at: row.try_get("", "created_at").expect("events.created_at"),
                 details: serde_json::from_str(&details).unwrap_or(Value::String(details)),
             }
         })

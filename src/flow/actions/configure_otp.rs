@@ -112,9 +112,9 @@ impl RequiredAction for ConfigureOtp {
         let now = crate::store::now().max(0) as u64;
         let Some(step) = totp::matching_step(&policy, &secret, code, now) else {
             let message = if code.is_empty() {
-                "Enter the code your authenticator app shows."
+                "configureOtpMissingCode"
             } else {
-                "That code is not right. Check the time on your device and try the current code."
+                "configureOtpWrongCode"
             };
             return Ok(ActionResult::Page(self.setup_page(ctx, Some(message)).await?));
         };
@@ -138,10 +138,7 @@ impl RequiredAction for ConfigureOtp {
             .configure_otp(&user_id, &credential_id, sealed, label, step, hashes)
             .await?;
         if !added {
-            return Ok(ActionResult::Refused(
-                "This authenticator app was already set up by another submission of this page. Sign in again to continue."
-                    .into(),
-            ));
+            return Ok(ActionResult::Refused("otpAlreadyConfigured".into()));
         }
         ctx.flow.add_amr("otp");
         ctx.flow.extra_actions.retain(|a| a != "configure-otp");

@@ -16,10 +16,7 @@ impl RequiredAction for Terms {
     }
 
     async fn page(&self, ctx: &mut FlowContext<'_>) -> Result<Page, EngineError> {
-        let text = format!(
-            "By continuing you accept the terms and conditions of {}.",
-            ctx.realm.display_name
-        );
+        let text = json!({ "key": "termsText", "args": { "realm": ctx.realm.display_name } });
         Ok(Page::new("terms.html", json!({ "terms_text": text })))
     }
 
@@ -34,9 +31,7 @@ impl RequiredAction for Terms {
                 ctx.app.store.complete_required_action(&user_id, self.name()).await?;
                 Ok(ActionResult::Done)
             }
-            Some("no") => Ok(ActionResult::Refused(
-                "You need to accept the terms and conditions to sign in.".into(),
-            )),
+            Some("no") => Ok(ActionResult::Refused("termsDeclined".into())),
             _ => Ok(ActionResult::Page(self.page(ctx).await?)),
         }
     }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{ActionResult, RequiredAction};
 use crate::flow::{EngineError, FlowContext, Page};
@@ -12,50 +12,53 @@ use crate::realm::model::CharacterClass;
 
 pub struct UpdatePassword;
 
-/// The policy as sentences, for the page.
-pub fn requirements(policy: &PasswordPolicy) -> Vec<String> {
-    let mut out = vec![format!("At least {} characters", policy.min_length)];
+/// A message for the page: a catalog key with its arguments (the theme shows it in the page's
+/// language).
+fn message(key: &str, args: Value) -> Value {
+    json!({ "key": key, "args": args })
+}
+
+/// The policy as catalog messages, for the page.
+pub fn requirements(policy: &PasswordPolicy) -> Vec<Value> {
+    let mut out = vec![message("passwordMinLength", json!({ "min": policy.min_length }))];
     for class in &policy.require {
-        out.push(
-            match class {
-                CharacterClass::Upper => "An uppercase letter",
-                CharacterClass::Lower => "A lowercase letter",
-                CharacterClass::Digit => "A digit",
-                CharacterClass::Special => "A special character (not a letter or digit)",
-            }
-            .to_string(),
-        );
+        out.push(Value::from(match class {
+            CharacterClass::Upper => "passwordRequiresUpper",
+            CharacterClass::Lower => "passwordRequiresLower",
+            CharacterClass::Digit => "passwordRequiresDigit",
+            CharacterClass::Special => "passwordRequiresSpecial",
+        }));
     }
-    out.push("Not your username".into());
+    out.push(Value::from("passwordNotUsername"));
     if policy.history > 0 {
-        out.push(format!("Not one of your last {} passwords", policy.history));
+        out.push(message("passwordNotRecent", json!({ "count": policy.history })));
     }
     out
 }
 
-/// Checks what can be checked without hashing; the first broken rule, if any.
-pub fn violation(policy: &PasswordPolicy, username: &str, password: &str) -> Option<String> {
+/// Checks what can be checked without hashing; the first broken rule (a catalog message), if any.
+pub fn violation(policy: &PasswordPolicy, username: &str, password: &str) -> Option<Value> {
     if password.chars().count() < policy.min_length {
-        return Some(format!("The password needs at least {} characters.", policy.min_length));
+        return Some(message("passwordTooShort", json!({ "min": policy.min_length })));
     }
     for class in &policy.require {
-        let (ok, what) = match class {
-            CharacterClass::Upper => (password.chars().any(char::is_uppercase), "an uppercase letter"),
-            CharacterClass::Lower => (password.chars().any(char::is_lowercase), "a lowercase letter"),
-            CharacterClass::Digit => (password.chars().any(|c| c.is_ascii_digit()), "a digit"),
-            CharacterClass::Special => (password.chars().any(|c| !c.is_alphanumeric()), "a special character"),
+        let (ok, key) = match class {
+            CharacterClass::Upper => (password.chars().any(char::is_uppercase), "passwordNeedsUpper"),
+            CharacterClass::Lower => (password.chars().any(char::is_lowercase), "passwordNeedsLower"),
+            CharacterClass::Digit => (password.chars().any(|c| c.is_ascii_digit()), "passwordNeedsDigit"),
+            CharacterClass::Special => (password.chars().any(|c| !c.is_alphanumeric()), "passwordNeedsSpecial"),
         };
         if !ok {
-            return Some(format!("The password needs {what}."));
+            return Some(Value::from(key));
         }
     }
     if !username.is_empty() && password.eq_ignore_ascii_case(username) {
-        return Some("The password may not be your username.".into());
+        return Some(Value::from("passwordIsUsername"));
     }
     None
 }
 
-fn page(policy: &PasswordPolicy, error: Option<&str>) -> Page {
+fn page(policy: &PasswordPolicy, error: Option<Value>) -> Page {
     Page::new(
         "update_password.html",
         json!({ "error": error, "requirements": requirements(policy) }),
@@ -81,11 +84,11 @@ impl RequiredAction for UpdatePassword {
         let new = form.get("password-new").map(String::as_str).unwrap_or_default();
         let confirm = form.get("password-confirm").map(String::as_str).unwrap_or_default();
         if new != confirm {
-            return Ok(ActionResult::Page(page(policy, Some("The passwords do not match."))));
+            return Ok(ActionResult::Page(page(policy, Some(Value::from("passwordMismatch")))));
         }
         let username = ctx.flow.username.clone().unwrap_or_default();
         if let Some(problem) = violation(policy, &username, new) {
-            return Ok(ActionResult::Page(page(policy, Some(&problem))));
+            return Ok(ActionResult::Page(page(policy, Some(problem))));
         }
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
         let store = &ctx.app.store;
@@ -100,11 +103,8 @@ impl RequiredAction for UpdatePassword {
             );
             for old in previous {
                 if ctx.app.hasher.verify(new, Some(&old)).await? {
-                    let message = format!(
-                        "Choose a password you have not used for your last {} passwords.",
-                        policy.history
-                    );
-                    return Ok(ActionResult::Page(page(policy, Some(&message))));
+                    let recent = message("passwordRecentlyUsed", json!({ "count": policy.history }));
+                    return Ok(ActionResult::Page(page(policy, Some(recent))));
                 }
             }
         }
@@ -136,15 +136,16 @@ mod tests {
             ],
             history: 3,
         };
-        assert!(violation(&p, "alice", "short").unwrap().contains("12"));
-        assert!(violation(&p, "alice", "alllowercase1!").unwrap().contains("uppercase"));
-        assert!(violation(&p, "alice", "ALLUPPERCASE1!").unwrap().contains("lowercase"));
-        assert!(violation(&p, "alice", "NoDigitsHere!!").unwrap().contains("digit"));
-        assert!(violation(&p, "alice", "NoSpecial1234").unwrap().contains("special"));
-        assert!(
-            violation(&p, "alice-long-1!", "Alice-Long-1!")
-                .unwrap()
-                .contains("username")
+        let short = violation(&p, "alice", "short").unwrap();
+        assert_eq!(short["key"], "passwordTooShort");
+        assert_eq!(short["args"]["min"], 12);
+        assert_eq!(violation(&p, "alice", "alllowercase1!").unwrap(), "passwordNeedsUpper");
+        assert_eq!(violation(&p, "alice", "ALLUPPERCASE1!").unwrap(), "passwordNeedsLower");
+        assert_eq!(violation(&p, "alice", "NoDigitsHere!!").unwrap(), "passwordNeedsDigit");
+        assert_eq!(violation(&p, "alice", "NoSpecial1234").unwrap(), "passwordNeedsSpecial");
+        assert_eq!(
+            violation(&p, "alice-long-1!", "Alice-Long-1!").unwrap(),
+            "passwordIsUsername"
         );
         assert_eq!(violation(&p, "alice", "Correct-Horse-1"), None);
         assert_eq!(requirements(&p).len(), 7);

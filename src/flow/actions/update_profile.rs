@@ -44,13 +44,13 @@ impl RequiredAction for UpdateProfile {
         let (email, first, last) = (field("email"), field("firstName"), field("lastName"));
         let mut errors = Map::new();
         if !is_email(&email) {
-            errors.insert("email".into(), json!("Enter a valid email address."));
+            errors.insert("email".into(), json!("invalidEmail"));
         }
         if first.is_empty() || first.len() > 255 {
-            errors.insert("firstName".into(), json!("Enter your first name."));
+            errors.insert("firstName".into(), json!("missingFirstName"));
         }
         if last.is_empty() || last.len() > 255 {
-            errors.insert("lastName".into(), json!("Enter your last name."));
+            errors.insert("lastName".into(), json!("missingLastName"));
         }
         if !errors.is_empty() {
             return Ok(ActionResult::Page(page(&email, &first, &last, errors)));

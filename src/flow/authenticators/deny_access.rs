@@ -10,7 +10,8 @@ use crate::flow::{EngineError, FlowContext, StepResult};
 
 pub struct DenyAccess;
 
-const DEFAULT_MESSAGE: &str = "Access denied.";
+/// Catalog key; a configured `message` may be a key too, or plain text.
+const DEFAULT_MESSAGE: &str = "accessDenied";
 
 #[async_trait::async_trait]
 impl Authenticator for DenyAccess {

@@ -52,9 +52,7 @@ impl Authenticator for OtpForm {
             if !ctx.realm.is_required_action_enabled("configure-otp") {
                 ctx.event("login_error", Some(&user_id), json!({ "reason": "otp_not_configured" }))
                     .await;
-                return Ok(StepResult::Failure(
-                    "This account needs a one-time code, but none is set up. Contact your administrator.".into(),
-                ));
+                return Ok(StepResult::Failure("otpNotConfigured".into()));
             }
             if !ctx.flow.extra_actions.iter().any(|a| a == "configure-otp") {
                 ctx.flow.extra_actions.push("configure-otp".into());

@@ -229,7 +229,10 @@ impl<'a> Driver<'a> {
                     return Ok(None);
                 }
                 Next::Error(message) => {
-                    self.failed(message).await?;
+                    let text = self
+                        .english(&serde_json::Value::String(message.clone()))
+                        .unwrap_or(message);
+                    self.failed(text).await?;
                     return Ok(None);
                 }
             }
