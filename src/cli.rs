@@ -70,6 +70,8 @@ pub enum Command {
     /// Check, draw, simulate and test authentication flows
     #[command(subcommand)]
     Flow(FlowCommand),
+    /// Show or export a realm's security log (sign-ins, failures, admin actions …), newest first
+    Events(EventsArgs),
     /// Print the JSON Schema (draft 2020-12) of a kind of file, for editors
     Schema {
         #[arg(value_enum)]
@@ -85,6 +87,46 @@ pub struct ServeArgs {
     /// The URL clients reach Gatehouse at (default: http://LISTEN); https makes cookies Secure
     #[arg(long, env = "GATEHOUSE_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// Serve Prometheus metrics at /metrics (default true)
+    #[arg(long, env = "GATEHOUSE_METRICS_ENABLED", value_name = "BOOL")]
+    pub metrics_enabled: Option<bool>,
+    /// On SIGTERM or Ctrl-C, how long in-flight requests may take before the process exits
+    /// anyway (default 30)
+    #[arg(long, env = "GATEHOUSE_SHUTDOWN_TIMEOUT_SECS", value_name = "SECONDS")]
+    pub shutdown_timeout_secs: Option<u64>,
+    /// Delete security events older than this many days (default 90; 0 keeps them forever)
+    #[arg(long, env = "GATEHOUSE_EVENTS_RETENTION_DAYS", value_name = "DAYS")]
+    pub events_retention_days: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  gatehouse events demo --since 1h\n  gatehouse events demo --user alice --type login_error --since 7d\n  gatehouse events demo --since 2026-01-01T00:00:00Z --format csv > events.csv"
+)]
+pub struct EventsArgs {
+    /// Realm name
+    pub realm: String,
+    /// Only this user's events: a username or a user id
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Only events of this type, e.g. sign_in, login_error, logout (repeatable)
+    #[arg(long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
+    /// Only events at or after this time: a duration ago (30m, 1h, 7d, 2w) or an RFC 3339 time
+    #[arg(long, value_name = "WHEN", value_parser = crate::events::parse_when)]
+    pub since: Option<crate::events::When>,
+    /// Only events before this time: a duration ago or an RFC 3339 time
+    #[arg(long, value_name = "WHEN", value_parser = crate::events::parse_when)]
+    pub until: Option<crate::events::When>,
+    /// Only events older than this event id (to continue after an earlier listing)
+    #[arg(long, value_name = "ID")]
+    pub before: Option<i64>,
+    /// At most this many events (default: 100 for the table, all for jsonl and csv)
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::events::Format,
 }
 
 #[derive(Subcommand, Debug)]
@@ -234,7 +276,13 @@ impl SimulateArgs {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.global.log_format.unwrap_or_default());
+    // The flag or GATEHOUSE_LOG_FORMAT wins over the config file, as for every setting.
+    let log_format = cli
+        .global
+        .log_format
+        .or_else(|| crate::config::log_format_in_file(cli.global.config.as_deref()))
+        .unwrap_or_default();
+    crate::ops::logging::init(log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -242,25 +290,16 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let outcome = runtime.block_on(run(cli));
+    // Connections still open after a shutdown deadline are dropped here; do not wait on them.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
 }
 
 fn settings(global: &GlobalArgs, serve: Option<&ServeArgs>) -> Result<Settings, String> {
@@ -276,6 +315,9 @@ fn settings(global: &GlobalArgs, serve: Option<&ServeArgs>) -> Result<Settings, 
         listen: serve.and_then(|s| s.listen.clone()),
         public_url: serve.and_then(|s| s.public_url.clone()),
         log_format: global.log_format,
+        metrics_enabled: serve.and_then(|s| s.metrics_enabled),
+        shutdown_timeout_secs: serve.and_then(|s| s.shutdown_timeout_secs),
+        events_retention_days: serve.and_then(|s| s.events_retention_days),
     })
     .map_err(|e| e.to_string())
 }
@@ -286,6 +328,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::User(cmd) => user(&cli.global, cmd).await,
         Command::Realm(cmd) => realm(&cli.global, cmd).await,
         Command::Flow(cmd) => flow(&cli.global, cmd).await,
+        Command::Events(args) => events(&cli.global, args).await,
         Command::Schema { kind } => {
             let schema = crate::flow::tooling::schema(kind);
             println!("{}", serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())?);
@@ -314,37 +357,40 @@ async fn run(cli: Cli) -> Result<(), String> {
 async fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
     let settings = settings(global, Some(args))?;
     let explicit = args.public_url.is_some() || settings.public_url != format!("http://{}", settings.listen);
+    // Before listening: a SIGTERM that arrives as soon as the port answers must already find
+    // its handler, or it would kill the process mid-request.
+    let mut signals =
+        crate::ops::shutdown::Signals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let deadline = std::time::Duration::from_secs(settings.shutdown_timeout_secs);
+    let text_logs = settings.log_format == LogFormat::Text;
     let server = server::start(settings, explicit).await.map_err(|e| e.to_string())?;
-    eprintln!(
-        "Gatehouse is serving {} realm(s) at {} (discovery: {}/realms/<realm>/.well-known/openid-configuration)",
-        server.state.realm_names().len(),
-        server.url(),
-        server.url()
-    );
-    let state = server.state.clone();
-    tokio::select! {
-        _ = shutdown_signal() => {
-            tracing::info!("shutting down: finishing in-flight requests");
-            server.stop().await;
-        }
+    if text_logs {
+        eprintln!(
+            "Gatehouse is serving {} realm(s) at {} (discovery: {}/realms/<realm>/.well-known/openid-configuration)",
+            server.state.realm_names().len(),
+            server.url(),
+            server.url()
+        );
     }
-    drop(state);
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            s.recv().await;
+    let signal = signals.recv().await;
+    tracing::info!(
+        signal,
+        deadline_secs = deadline.as_secs(),
+        "shutting down: refusing new connections, finishing in-flight requests"
+    );
+    let finished = tokio::select! {
+        finished = server.stop_within(deadline) => finished,
+        // A second signal means "now": the operator does not want to wait.
+        signal = signals.recv() => {
+            tracing::warn!(signal, "second signal: exiting without waiting for in-flight requests");
+            false
         }
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    if !finished {
+        return Err("shutdown did not finish in time; open requests were dropped".into());
+    }
+    tracing::info!("shut down cleanly");
+    Ok(())
 }
 
 fn read_password_line() -> Result<String, String> {
@@ -419,6 +465,40 @@ async fn user(global: &GlobalArgs, cmd: UserCommand) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+async fn events(global: &GlobalArgs, args: EventsArgs) -> Result<(), String> {
+    use crate::events::{self, EventFilter, EventsError, Format};
+    let app = AppState::load(settings(global, None)?)
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = crate::store::now();
+    let filter = EventFilter {
+        realm: args.realm,
+        user: args.user,
+        kinds: args.types,
+        since: args.since.map(|w| w.resolve(now)),
+        until: args.until.map(|w| w.resolve(now)),
+        before: args.before,
+        limit: None,
+    };
+    let max = match (args.limit, args.format) {
+        (Some(n), _) => Some(n),
+        (None, Format::Table) => Some(events::DEFAULT_LIMIT),
+        (None, _) => None,
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    match events::export(&app, &filter, args.format, max, &mut out).await {
+        Ok(done) => {
+            if let (Some(id), Format::Table) = (done.more_before, args.format) {
+                println!("(newest {} shown; older ones with --before {id})", done.written);
+            }
+            Ok(())
+        }
+        // `gatehouse events … | head` closes the pipe early; that is not an error.
+        Err(EventsError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 async fn realm(global: &GlobalArgs, cmd: RealmCommand) -> Result<(), String> {

@@ -43,7 +43,16 @@ pub struct ConfigFile {
     pub max_concurrent_hashes: Option<usize>,
     pub key_refresh_interval_secs: Option<u64>,
     pub log_format: Option<LogFormat>,
+    pub metrics_enabled: Option<bool>,
+    pub shutdown_timeout_secs: Option<u64>,
+    pub events_retention_days: Option<u32>,
 }
+
+/// How long a graceful shutdown may take before the process exits anyway.
+pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+
+/// How long security events are kept.
+pub const DEFAULT_EVENTS_RETENTION_DAYS: u32 = 90;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -67,6 +76,9 @@ pub struct Overrides {
     pub listen: Option<String>,
     pub public_url: Option<String>,
     pub log_format: Option<LogFormat>,
+    pub metrics_enabled: Option<bool>,
+    pub shutdown_timeout_secs: Option<u64>,
+    pub events_retention_days: Option<u32>,
 }
 
 /// The effective settings.
@@ -89,6 +101,12 @@ pub struct Settings {
     pub max_concurrent_hashes: usize,
     pub key_refresh_interval_secs: u64,
     pub log_format: LogFormat,
+    /// Serve `/metrics` (Prometheus text format) on the listen address.
+    pub metrics_enabled: bool,
+    /// The hard deadline of a graceful shutdown.
+    pub shutdown_timeout_secs: u64,
+    /// Security events older than this many days are deleted (0 keeps them forever).
+    pub events_retention_days: u32,
 }
 
 impl Settings {
@@ -127,6 +145,15 @@ impl Settings {
             max_concurrent_hashes: file.max_concurrent_hashes.unwrap_or(cores),
             key_refresh_interval_secs: file.key_refresh_interval_secs.unwrap_or(10),
             log_format: o.log_format.or(file.log_format).unwrap_or_default(),
+            metrics_enabled: o.metrics_enabled.or(file.metrics_enabled).unwrap_or(true),
+            shutdown_timeout_secs: o
+                .shutdown_timeout_secs
+                .or(file.shutdown_timeout_secs)
+                .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
+            events_retention_days: o
+                .events_retention_days
+                .or(file.events_retention_days)
+                .unwrap_or(DEFAULT_EVENTS_RETENTION_DAYS),
         })
     }
 
@@ -134,6 +161,12 @@ impl Settings {
     pub fn is_https(&self) -> bool {
         self.public_url.starts_with("https://")
     }
+}
+
+/// The log format named in a config file, read before logging starts; an unreadable file is
+/// reported later, when the settings are resolved.
+pub fn log_format_in_file(path: Option<&Path>) -> Option<LogFormat> {
+    read_config_file(path?).ok()?.log_format
 }
 
 fn read_config_file(path: &Path) -> Result<ConfigFile, ConfigError> {
@@ -178,6 +211,44 @@ mod tests {
         assert_eq!(s.database_url, "sqlite://data/gatehouse.db");
         assert_eq!(s.realms_dir, PathBuf::from("realms"));
         assert!(!s.is_https());
+        assert!(s.metrics_enabled);
+        assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(s.shutdown_timeout_secs, DEFAULT_SHUTDOWN_TIMEOUT_SECS);
+    }
+
+    #[test]
+    fn operations_settings_come_from_the_file_and_flags_win() {
+        let dir = std::env::temp_dir().join(format!("gh-cfg-{}", crate::crypto::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("g.yaml");
+        std::fs::write(
+            &path,
+            "log_format: json\nmetrics_enabled: false\nshutdown_timeout_secs: 5\n",
+        )
+        .unwrap();
+        assert_eq!(log_format_in_file(Some(&path)), Some(LogFormat::Json));
+        let s = Settings::resolve(Overrides {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (s.log_format, s.metrics_enabled, s.shutdown_timeout_secs),
+            (LogFormat::Json, false, 5)
+        );
+        let s = Settings::resolve(Overrides {
+            config: Some(path),
+            log_format: Some(LogFormat::Text),
+            metrics_enabled: Some(true),
+            shutdown_timeout_secs: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (s.log_format, s.metrics_enabled, s.shutdown_timeout_secs),
+            (LogFormat::Text, true, 1)
+        );
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod events;
 pub mod flow;
 pub mod oidc;
+pub mod ops;
 pub mod realm;
 pub mod server;
 pub mod store;

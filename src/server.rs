@@ -27,6 +27,8 @@ pub struct AppState {
     pub keys: KeyRing,
     pub flows: FlowRegistry,
     pub templates: Templates,
+    /// This server's Prometheus metrics.
+    pub metrics: Arc<crate::ops::metrics::Metrics>,
     realms: RwLock<HashMap<String, Arc<RealmRuntime>>>,
 }
 
@@ -90,6 +92,7 @@ impl AppState {
             master_key,
             keys,
             flows,
+            metrics: crate::ops::metrics::Metrics::new(),
             realms: RwLock::new(HashMap::new()),
         });
         for r in realms {
@@ -178,6 +181,20 @@ impl RunningServer {
         let _ = (&mut self.task).await;
     }
 
+    /// Like [`stop`](Self::stop), but gives up after `deadline` (a request that never ends must
+    /// not keep the process alive); returns whether every request finished in time.
+    pub async fn stop_within(mut self, deadline: Duration) -> bool {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.refresher.abort();
+        let finished = tokio::time::timeout(deadline, &mut self.task).await.is_ok();
+        if !finished {
+            self.task.abort();
+        }
+        finished
+    }
+
     /// Waits until the server stops (after a shutdown signal).
     pub async fn wait(mut self) {
         let _ = (&mut self.task).await;
@@ -230,6 +247,12 @@ pub async fn start(mut settings: Settings, public_url_explicit: bool) -> Result<
                     && let Err(e) = state.store.purge_expired().await
                 {
                     tracing::warn!(error = %e, "could not purge expired records");
+                }
+                if ticks.is_multiple_of(30)
+                    && let Err(e) =
+                        crate::events::purge_expired(&state.store, state.settings.events_retention_days).await
+                {
+                    tracing::warn!(error = %e, "could not delete expired security events");
                 }
             }
         })

@@ -2,6 +2,7 @@
 //! thread pool behind a semaphore: a flood of sign-in attempts queues here instead of starving
 //! the async runtime that serves tokens, JWKS and discovery.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
@@ -39,6 +40,9 @@ impl Default for PasswordParams {
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    /// Hashes waiting for a permit and hashes running, for the metrics.
+    waiting: Arc<AtomicUsize>,
+    running: Arc<AtomicUsize>,
     /// A hash of a random password, verified against when a user does not exist so that the
     /// response time does not reveal it.
     dummy_hash: Arc<OnceLock<String>>,
@@ -52,14 +56,23 @@ impl PasswordHasher {
         Ok(PasswordHasher {
             params,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            running: Arc::new(AtomicUsize::new(0)),
             dummy_hash: Arc::new(OnceLock::new()),
         })
     }
 
-    /// How many hashes are waiting for a permit or running right now is not tracked; this
-    /// tells how many permits are free.
+    /// How many permits are free.
     pub fn available_permits(&self) -> usize {
         self.permits.available_permits()
+    }
+
+    /// (waiting for a permit, running) hashes right now.
+    pub fn queue(&self) -> (usize, usize) {
+        (
+            self.waiting.load(Ordering::Relaxed),
+            self.running.load(Ordering::Relaxed),
+        )
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
@@ -96,14 +109,33 @@ impl PasswordHasher {
     }
 
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, PasswordError> {
+        let queued = Counted::new(&self.waiting);
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|e| PasswordError::Hash(e.to_string()))?;
+        drop(queued);
+        let _running = Counted::new(&self.running);
         tokio::task::spawn_blocking(work)
             .await
             .map_err(|e| PasswordError::Hash(e.to_string()))
+    }
+}
+
+/// Counts one unit while alive; a guard, so a cancelled request is uncounted too.
+struct Counted<'a>(&'a AtomicUsize);
+
+impl<'a> Counted<'a> {
+    fn new(counter: &'a AtomicUsize) -> Counted<'a> {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Counted(counter)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -141,6 +173,30 @@ mod tests {
         assert!(!h.verify("wrong", Some(&stored)).await.unwrap());
         assert!(!h.verify("anything", None).await.unwrap());
         assert!(!h.verify("x", Some("not a hash")).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn queue_counts_waiting_and_running_hashes() {
+        let h = cheap();
+        assert_eq!(h.queue(), (0, 0));
+        // Hold every permit, so the next hash must wait.
+        let held = h.permits.clone().acquire_many_owned(2).await.unwrap();
+        let task = tokio::spawn({
+            let h = h.clone();
+            async move { h.hash("queued").await }
+        });
+        let mut seen = (0, 0);
+        for _ in 0..10_000 {
+            seen = h.queue();
+            if seen.0 == 1 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(seen, (1, 0), "the hash did not queue");
+        drop(held);
+        task.await.unwrap().unwrap();
+        assert_eq!(h.queue(), (0, 0));
     }
 
     #[test]

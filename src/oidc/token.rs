@@ -43,15 +43,27 @@ pub async fn exchange(
     client: &Client,
     form: &TokenForm,
 ) -> Result<TokenResponse, OAuthError> {
-    match form.grant_type.as_deref() {
-        Some("authorization_code") => authorization_code(state, rt, client, form).await,
-        Some("refresh_token") => refresh_token(state, rt, client, form).await,
-        Some("client_credentials") => client_credentials(state, rt, client, form),
-        Some(other) => Err(OAuthError::unsupported_grant_type(format!(
-            "grant_type '{other}' is not supported"
-        ))),
-        None => Err(OAuthError::invalid_request("grant_type is missing")),
+    let (grant, issued) = match form.grant_type.as_deref() {
+        Some("authorization_code") => (
+            GrantType::AuthorizationCode,
+            authorization_code(state, rt, client, form).await,
+        ),
+        Some("refresh_token") => (GrantType::RefreshToken, refresh_token(state, rt, client, form).await),
+        Some("client_credentials") => (
+            GrantType::ClientCredentials,
+            client_credentials(state, rt, client, form),
+        ),
+        Some(other) => {
+            return Err(OAuthError::unsupported_grant_type(format!(
+                "grant_type '{other}' is not supported"
+            )));
+        }
+        None => return Err(OAuthError::invalid_request("grant_type is missing")),
+    };
+    if issued.is_ok() {
+        state.metrics.token_issued(grant);
     }
+    issued
 }
 
 fn lifetimes(rt: &RealmRuntime) -> Lifetimes {

@@ -2,9 +2,12 @@
 //! hashes. `load` reads and checks files; the server keeps the loaded [`Realm`]s in memory and
 //! records each applied version as a snapshot in the store.
 
+pub mod apply;
 mod duration;
+pub mod export;
 pub mod load;
 pub mod model;
+pub mod plan;
 
 use std::collections::BTreeMap;
 

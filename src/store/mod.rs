@@ -13,7 +13,8 @@ mod users;
 
 pub use brute_force::LockoutRule;
 pub use credentials::{OTP, PASSWORD, RECOVERY_CODE};
-pub use events::NewEvent;
+pub use events::{EventQuery, NewEvent, Purged};
+pub use realms::NewSnapshot;
 pub use sessions::NewSsoSession;
 pub use tokens::{CodeExchange, Lifetimes, NewAuthCode, RefreshRotation};
 pub use users::NewUser;
@@ -98,6 +99,16 @@ impl Store {
     pub async fn ping(&self) -> Result<()> {
         self.db.ping().await?;
         Ok(())
+    }
+
+    /// Names of the migrations this binary knows that the database has not applied (another
+    /// node may be mid-upgrade). Reads only; never creates the migration table.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>> {
+        Ok(Migrator::get_pending_migrations_read_only(&self.db)
+            .await?
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect())
     }
 }
 

@@ -154,6 +154,21 @@ impl Store {
     }
 }
 
+impl Store {
+    /// How many SSO sessions of `realm` are live (as [`is_live`] decides), for the metrics.
+    pub async fn count_live_sso_sessions(&self, realm: &str, idle_secs: i64) -> Result<u64> {
+        use sea_orm::PaginatorTrait;
+        let t = now();
+        Ok(sso_session::Entity::find()
+            .filter(sso_session::Column::Realm.eq(realm))
+            .filter(sso_session::Column::EndedAt.is_null())
+            .filter(sso_session::Column::ExpiresAt.gt(t))
+            .filter(sso_session::Column::LastSeenAt.gt(t - idle_secs))
+            .count(&self.db)
+            .await?)
+    }
+}
+
 fn is_live(s: &sso_session::Model, idle_secs: i64, t: i64) -> bool {
     s.ended_at.is_none() && s.expires_at > t && s.last_seen_at + idle_secs > t
 }

@@ -29,12 +29,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .settings
         .is_https()
         .then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
-    Router::new()
+    let mut router = Router::new()
         .merge(crate::oidc::routes::routes())
         .merge(crate::flow::routes::routes())
         .route("/resources/{theme}/style.css", get(style))
-        .route("/health/live", get(|| async { "ok" }))
-        .route("/health/ready", get(ready))
+        .route("/health/live", get(crate::ops::health::live))
+        .route("/health/ready", get(crate::ops::health::ready));
+    // Public by default, like the health checks; an operator who exposes the listen address
+    // to the internet and does not want to publish traffic figures turns it off.
+    if state.settings.metrics_enabled {
+        router = router.route("/metrics", get(crate::ops::metrics::scrape));
+    }
+    router
         .fallback(not_found)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
@@ -61,6 +67,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
+        // Outermost, so that its request span covers everything and it sees every status.
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::ops::request::track,
+        ))
         .with_state(state)
 }
 
@@ -76,13 +87,6 @@ async fn style(
         ],
         state.templates.stylesheet(&theme),
     )
-}
-
-async fn ready(axum::extract::State(state): axum::extract::State<Arc<AppState>>) -> impl IntoResponse {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable"),
-    }
 }
 
 async fn not_found() -> impl IntoResponse {

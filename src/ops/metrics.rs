@@ -1,0 +1,392 @@
+//! Prometheus metrics, kept in atomics and rendered in the text exposition format (0.0.4) at
+//! scrape time. Labels are bounded: routes are templates (`/realms/{realm}/…`, never raw
+//! paths), methods are the standard ones, grants and results are fixed sets, realms come from
+//! configuration.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::realm::GrantType;
+use crate::server::AppState;
+
+/// Upper bounds (seconds) of the latency histogram buckets.
+const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+/// The route label of a request no route matched.
+pub const UNMATCHED: &str = "unmatched";
+
+tokio::task_local! {
+    /// The metrics of the server handling the current request. Security events are recorded
+    /// deep in domain code that holds only the store; this lets them be counted per server
+    /// (several servers share one process in tests) without threading a handle through.
+    static CURRENT: Arc<Metrics>;
+}
+
+/// Runs `fut` (a request) with `metrics` as the current server's metrics.
+pub async fn scope<F: Future>(metrics: Arc<Metrics>, fut: F) -> F::Output {
+    CURRENT.scope(metrics, fut).await
+}
+
+/// Counts a recorded security event, if it is one a metric follows: `sign_in` is a finished
+/// sign-in, `login_error` a failed attempt (wrong password or code, lockout, denied access).
+pub fn count_event(kind: &str) {
+    let result = match kind {
+        "sign_in" => SignIn::Success,
+        "login_error" => SignIn::Failure,
+        _ => return,
+    };
+    let _ = CURRENT.try_with(|m| m.sign_in(result));
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum SignIn {
+    Success,
+    Failure,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct RequestKey {
+    route: String,
+    method: &'static str,
+    status: u16,
+}
+
+/// A latency histogram; buckets are not cumulative here, they are summed when rendered.
+#[derive(Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|le| secs <= *le) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+}
+
+/// One server's metrics. Recording takes a read lock for a map lookup and bumps atomics; the
+/// write lock is taken only the first time a label combination is seen. No lock is held
+/// across an await.
+#[derive(Default)]
+pub struct Metrics {
+    requests: RwLock<HashMap<RequestKey, AtomicU64>>,
+    durations: RwLock<HashMap<String, Histogram>>,
+    sign_ins: [AtomicU64; 2],
+    tokens: [AtomicU64; 3],
+}
+
+/// Gauges read at scrape time.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Live SSO sessions per realm; `None` when the store could not be read.
+    pub active_sessions: Option<Vec<(String, u64)>>,
+    pub hashes_waiting: usize,
+    pub hashes_running: usize,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Metrics> {
+        Arc::new(Metrics::default())
+    }
+
+    /// Records one finished request.
+    pub fn observe_request(&self, route: &str, method: &Method, status: u16, elapsed: Duration) {
+        let key = RequestKey {
+            route: route.to_string(),
+            method: method_label(method),
+            status,
+        };
+        let counted = self
+            .requests
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .map(|c| c.fetch_add(1, Ordering::Relaxed))
+            .is_some();
+        if !counted {
+            let mut map = self.requests.write().unwrap_or_else(|p| p.into_inner());
+            map.entry(key).or_default().fetch_add(1, Ordering::Relaxed);
+        }
+        let observed = self
+            .durations
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(route)
+            .map(|h| h.observe(elapsed))
+            .is_some();
+        if !observed {
+            let mut map = self.durations.write().unwrap_or_else(|p| p.into_inner());
+            map.entry(route.to_string()).or_default().observe(elapsed);
+        }
+    }
+
+    pub fn sign_in(&self, result: SignIn) {
+        self.sign_ins[result as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn token_issued(&self, grant: GrantType) {
+        let i = match grant {
+            GrantType::AuthorizationCode => 0,
+            GrantType::RefreshToken => 1,
+            GrantType::ClientCredentials => 2,
+        };
+        self.tokens[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The text exposition format.
+    pub fn render(&self, snapshot: &Snapshot) -> String {
+        let mut out = String::with_capacity(4096);
+        let requests: BTreeMap<RequestKey, u64> = self
+            .requests
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
+            .collect();
+        header(
+            &mut out,
+            "http_requests_total",
+            "counter",
+            "HTTP requests by route template, method and status.",
+        );
+        for (k, n) in &requests {
+            let _ = writeln!(
+                out,
+                "http_requests_total{{route=\"{}\",method=\"{}\",status=\"{}\"}} {n}",
+                escape(&k.route),
+                k.method,
+                k.status
+            );
+        }
+        header(
+            &mut out,
+            "http_request_duration_seconds",
+            "histogram",
+            "Time to answer an HTTP request (until the response head), by route template.",
+        );
+        {
+            let durations = self.durations.read().unwrap_or_else(|p| p.into_inner());
+            let mut routes: Vec<&String> = durations.keys().collect();
+            routes.sort();
+            for route in routes {
+                let Some(h) = durations.get(route) else { continue };
+                let route = escape(route);
+                let mut cumulative = 0;
+                for (le, bucket) in BUCKETS.iter().zip(&h.buckets) {
+                    cumulative += bucket.load(Ordering::Relaxed);
+                    let _ = writeln!(
+                        out,
+                        "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {cumulative}"
+                    );
+                }
+                let count = h.count.load(Ordering::Relaxed);
+                let sum = h.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+                let _ = writeln!(
+                    out,
+                    "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
+                );
+                let _ = writeln!(out, "http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}");
+                let _ = writeln!(out, "http_request_duration_seconds_count{{route=\"{route}\"}} {count}");
+            }
+        }
+        header(
+            &mut out,
+            "gatehouse_sign_ins_total",
+            "counter",
+            "Finished sign-ins and failed sign-in attempts.",
+        );
+        for (result, n) in ["success", "failure"].iter().zip(&self.sign_ins) {
+            let _ = writeln!(
+                out,
+                "gatehouse_sign_ins_total{{result=\"{result}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
+        header(
+            &mut out,
+            "gatehouse_tokens_issued_total",
+            "counter",
+            "Token responses by grant type.",
+        );
+        let grants = [
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+            GrantType::ClientCredentials,
+        ];
+        for (grant, n) in grants.iter().zip(&self.tokens) {
+            let _ = writeln!(
+                out,
+                "gatehouse_tokens_issued_total{{grant=\"{}\"}} {}",
+                grant.as_str(),
+                n.load(Ordering::Relaxed)
+            );
+        }
+        if let Some(sessions) = &snapshot.active_sessions {
+            header(
+                &mut out,
+                "gatehouse_active_sessions",
+                "gauge",
+                "Live SSO sessions (not ended, expired or idle).",
+            );
+            for (realm, n) in sessions {
+                let _ = writeln!(out, "gatehouse_active_sessions{{realm=\"{}\"}} {n}", escape(realm));
+            }
+        }
+        header(
+            &mut out,
+            "gatehouse_argon2_queue_depth",
+            "gauge",
+            "Password hashes waiting for a worker.",
+        );
+        let _ = writeln!(out, "gatehouse_argon2_queue_depth {}", snapshot.hashes_waiting);
+        header(
+            &mut out,
+            "gatehouse_argon2_in_flight",
+            "gauge",
+            "Password hashes running now.",
+        );
+        let _ = writeln!(out, "gatehouse_argon2_in_flight {}", snapshot.hashes_running);
+        out
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// Label values escape backslash, double quote and newline.
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The method label; anything unusual is `other`, so clients cannot grow the label set.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// `GET /metrics`.
+pub async fn scrape(State(app): State<Arc<AppState>>) -> Response {
+    let mut sessions = Vec::new();
+    let mut readable = true;
+    for name in app.realm_names() {
+        let Some(rt) = app.realm(&name) else { continue };
+        match app
+            .store
+            .count_live_sso_sessions(&name, rt.realm.tokens.sso_idle.as_secs())
+            .await
+        {
+            Ok(n) => sessions.push((name, n)),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: cannot count active sessions");
+                readable = false;
+                break;
+            }
+        }
+    }
+    sessions.sort();
+    let (waiting, running) = app.hasher.queue();
+    let snapshot = Snapshot {
+        active_sessions: readable.then_some(sessions),
+        hashes_waiting: waiting,
+        hashes_running: running,
+    };
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        app.metrics.render(&snapshot),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_histograms() {
+        let m = Metrics::new();
+        let route = "/realms/{realm}/protocol/openid-connect/token";
+        m.observe_request(route, &Method::POST, 200, Duration::from_micros(500));
+        m.observe_request(route, &Method::POST, 200, Duration::from_millis(20));
+        m.observe_request(
+            route,
+            &Method::from_bytes(b"BREW").unwrap(),
+            400,
+            Duration::from_secs(60),
+        );
+        m.token_issued(GrantType::RefreshToken);
+        m.sign_in(SignIn::Failure);
+        let text = m.render(&Snapshot {
+            active_sessions: Some(vec![("a\"b".into(), 2)]),
+            hashes_waiting: 3,
+            hashes_running: 1,
+        });
+        assert!(text.contains(&format!(
+            "http_requests_total{{route=\"{route}\",method=\"POST\",status=\"200\"}} 2"
+        )));
+        assert!(text.contains(&format!(
+            "http_requests_total{{route=\"{route}\",method=\"other\",status=\"400\"}} 1"
+        )));
+        assert!(text.contains(&format!(
+            "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"0.001\"}} 1"
+        )));
+        assert!(text.contains(&format!(
+            "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"0.025\"}} 2"
+        )));
+        assert!(text.contains(&format!(
+            "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"10\"}} 2"
+        )));
+        assert!(text.contains(&format!(
+            "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} 3"
+        )));
+        assert!(text.contains(&format!("http_request_duration_seconds_count{{route=\"{route}\"}} 3")));
+        assert!(text.contains("gatehouse_tokens_issued_total{grant=\"refresh_token\"} 1"));
+        assert!(text.contains("gatehouse_tokens_issued_total{grant=\"client_credentials\"} 0"));
+        assert!(text.contains("gatehouse_sign_ins_total{result=\"failure\"} 1"));
+        assert!(text.contains("gatehouse_active_sessions{realm=\"a\\\"b\"} 2"));
+        assert!(text.contains("gatehouse_argon2_queue_depth 3"));
+        assert!(text.contains("gatehouse_argon2_in_flight 1"));
+    }
+
+    #[tokio::test]
+    async fn events_count_only_inside_a_request_scope() {
+        let m = Metrics::new();
+        count_event("sign_in");
+        scope(m.clone(), async {
+            count_event("sign_in");
+            count_event("login_error");
+            count_event("logout");
+        })
+        .await;
+        assert_eq!(m.sign_ins[0].load(Ordering::Relaxed), 1);
+        assert_eq!(m.sign_ins[1].load(Ordering::Relaxed), 1);
+    }
+}

@@ -1,0 +1,98 @@
+//! Per-request bookkeeping: a request id on the response and on every log line (a `request`
+//! span), an access-log line, and the request metrics.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument as _;
+
+use super::metrics::{self, Metrics, UNMATCHED};
+
+/// A `&str`, not a `HeaderName` constant: those hold a `Bytes` (interior mutability).
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The id of the current request, in the request's extensions for handlers that want it.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Reuses a sane incoming id (a load balancer's, so logs correlate across hops); anything
+/// else is replaced, so a client cannot inject text into the logs.
+pub fn incoming_id(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(REQUEST_ID)?.to_str().ok()?;
+    let sane = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    sane.then(|| value.to_string())
+}
+
+/// Routes polled by machines are logged at debug, so probes do not drown the access log.
+fn is_probe(route: &str) -> bool {
+    matches!(route, "/health/live" | "/health/ready" | "/metrics")
+}
+
+/// The middleware (outermost layer, so it sees every response, including 408 and 413).
+pub async fn track(State(metrics): State<Arc<Metrics>>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = incoming_id(request.headers()).unwrap_or_else(crate::crypto::new_id);
+    // The template, never the raw path: it bounds label cardinality and keeps whatever a
+    // client put in the path out of the logs.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| UNMATCHED.to_string());
+    let method = request.method().clone();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = metrics::method_label(&method),
+        route = %route
+    );
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = metrics::scope(metrics.clone(), next.run(request))
+        .instrument(span.clone())
+        .await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    metrics.observe_request(&route, &method, status, elapsed);
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if is_probe(&route) {
+            tracing::debug!(status, latency_ms, "request finished");
+        } else {
+            tracing::info!(status, latency_ms, "request finished");
+        }
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(REQUEST_ID, HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    #[test]
+    fn only_sane_incoming_ids_are_reused() {
+        assert_eq!(incoming_id(&with("lb-42_a.b")).as_deref(), Some("lb-42_a.b"));
+        assert_eq!(incoming_id(&with(&"a".repeat(64))).map(|s| s.len()), Some(64));
+        assert_eq!(incoming_id(&with(&"a".repeat(65))), None);
+        assert_eq!(incoming_id(&with("")), None);
+        assert_eq!(incoming_id(&with("a b")), None);
+        assert_eq!(incoming_id(&with("x\"}")), None);
+        assert_eq!(incoming_id(&HeaderMap::new()), None);
+    }
+}

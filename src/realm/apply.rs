@@ -1,0 +1,110 @@
+//! Realm configuration as code: check files (with the flows they bind), plan against the live
+//! configuration, apply atomically, and read back what is live. The live configuration is
+//! the latest snapshot of each realm in the store, so every node agrees on it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::{Realm, export, load, plan};
+use crate::flow::FlowRegistry;
+use crate::store::{NewSnapshot, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// Every problem found in the files, one per line (`file:line:column: message`).
+    #[error("{} problem(s) found:\n{}", .0.len(), .0.join("\n"))]
+    Invalid(Vec<String>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A live realm, as its snapshot holds it.
+#[derive(Debug, Clone)]
+pub struct LiveRealm {
+    pub snapshot_id: i64,
+    pub applied_at: i64,
+    pub realm: Realm,
+}
+
+/// Loads the realm files at `paths` (files or directories) and checks them together with the
+/// flows they bind: every mistake at once. Two files may not define one realm.
+pub fn check(paths: &[PathBuf], flows: &FlowRegistry) -> Result<Vec<Realm>, ApplyError> {
+    let mut realms: Vec<Realm> = Vec::new();
+    let mut errors: Vec<String> = Vec::new();
+    for path in paths {
+        let loaded = if path.is_dir() {
+            load::load_dir(path)
+        } else {
+            load::load_file(path).map(|r| vec![r])
+        };
+        match loaded {
+            Ok(found) => realms.extend(found),
+            Err(e) => errors.extend(e.iter().map(|e| e.to_string())),
+        }
+    }
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for r in &realms {
+        if let Some(other) = seen.insert(&r.name, &r.source.path) {
+            errors.push(format!(
+                "{}: realm '{}' is already defined in {other}",
+                r.source.at("realm"),
+                r.name
+            ));
+        }
+        if let Err(e) = flows.check_bindings(r) {
+            errors.extend(e);
+        }
+    }
+    if errors.is_empty() {
+        Ok(realms)
+    } else {
+        Err(ApplyError::Invalid(errors))
+    }
+}
+
+/// What the store keeps for `realm`.
+pub fn snapshot_of(realm: &Realm) -> NewSnapshot {
+    NewSnapshot {
+        realm: realm.name.clone(),
+        content_hash: realm.content_hash(),
+        content: export::to_realm_file(realm),
+    }
+}
+
+/// Makes `realms` live, all in one transaction; returns the realms that changed (none when
+/// the same files are applied twice).
+pub async fn apply(store: &Store, realms: &[Realm]) -> Result<Vec<String>, ApplyError> {
+    let snapshots: Vec<NewSnapshot> = realms.iter().map(snapshot_of).collect();
+    Ok(store.apply_realm_snapshots(&snapshots).await?)
+}
+
+/// The live realms, by name. A snapshot that no longer loads (written by a newer or older
+/// Gatehouse) is reported in the second list rather than failing the others.
+pub async fn live(store: &Store) -> Result<(BTreeMap<String, LiveRealm>, Vec<String>), ApplyError> {
+    let mut out = BTreeMap::new();
+    let mut problems = Vec::new();
+    for s in store.live_realm_snapshots().await? {
+        let label = format!("snapshot {} of realm '{}'", s.id, s.realm);
+        match load::load_str(&label, &s.content, &|_| None) {
+            Ok(realm) => {
+                out.insert(
+                    s.realm.clone(),
+                    LiveRealm {
+                        snapshot_id: s.id,
+                        applied_at: s.applied_at,
+                        realm,
+                    },
+                );
+            }
+            Err(errs) => problems.extend(errs.iter().map(|e| e.to_string())),
+        }
+    }
+    Ok((out, problems))
+}
+
+/// The plan for applying `files` to what is live now.
+pub async fn plan(store: &Store, files: &[Realm]) -> Result<Vec<plan::RealmPlan>, ApplyError> {
+    let (live, _) = live(store).await?;
+    let live: BTreeMap<String, Realm> = live.into_iter().map(|(k, v)| (k, v.realm)).collect();
+    Ok(plan::plan(&live, files))
+}
