@@ -46,6 +46,8 @@ pub struct ConfigFile {
     pub metrics_enabled: Option<bool>,
     pub shutdown_timeout_secs: Option<u64>,
     pub events_retention_days: Option<u32>,
+    pub apply_realms_on_start: Option<bool>,
+    pub realm_refresh_interval_secs: Option<u64>,
 }
 
 /// How long a graceful shutdown may take before the process exits anyway.
@@ -79,6 +81,7 @@ pub struct Overrides {
     pub metrics_enabled: Option<bool>,
     pub shutdown_timeout_secs: Option<u64>,
     pub events_retention_days: Option<u32>,
+    pub apply_realms_on_start: Option<bool>,
 }
 
 /// The effective settings.
@@ -107,6 +110,11 @@ pub struct Settings {
     pub shutdown_timeout_secs: u64,
     /// Security events older than this many days are deleted (0 keeps them forever).
     pub events_retention_days: u32,
+    /// `serve` applies the realms directory at start (the edit-and-restart case); off for
+    /// deployments that apply from a pipeline with `gatehouse realm apply`.
+    pub apply_realms_on_start: bool,
+    /// How often a node looks for a newly applied realm snapshot.
+    pub realm_refresh_interval_secs: u64,
 }
 
 impl Settings {
@@ -154,6 +162,8 @@ impl Settings {
                 .events_retention_days
                 .or(file.events_retention_days)
                 .unwrap_or(DEFAULT_EVENTS_RETENTION_DAYS),
+            apply_realms_on_start: o.apply_realms_on_start.or(file.apply_realms_on_start).unwrap_or(true),
+            realm_refresh_interval_secs: file.realm_refresh_interval_secs.unwrap_or(2).max(1),
         })
     }
 

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -30,6 +31,8 @@ pub struct AppState {
     /// This server's Prometheus metrics.
     pub metrics: Arc<crate::ops::metrics::Metrics>,
     realms: RwLock<HashMap<String, Arc<RealmRuntime>>>,
+    /// The newest snapshot id this node has looked at (-1: none yet).
+    seen_snapshot: AtomicI64,
 }
 
 /// A loaded realm with what is derived from it once (pre-rendered discovery document).
@@ -37,6 +40,8 @@ pub struct RealmRuntime {
     pub realm: Realm,
     pub issuer: String,
     pub discovery_json: bytes::Bytes,
+    /// The applied snapshot this configuration comes from.
+    pub snapshot_id: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,24 +63,22 @@ pub enum StartError {
 }
 
 impl AppState {
-    /// Opens the store and loads configuration; does not listen.
+    /// Opens the store and loads configuration; does not listen. With
+    /// `apply_realms_on_start`, the realms directory is checked and applied first; either
+    /// way the node then serves what is live in the database.
     pub async fn load(settings: Settings) -> Result<Arc<AppState>, StartError> {
         let flows = FlowRegistry::load(&settings.flows_dir).map_err(|errs| StartError::Flows(join_lines(&errs)))?;
-        let realms = realm::load_dir(&settings.realms_dir).map_err(|errs| StartError::Realms(join_lines(&errs)))?;
         let templates = Templates::load(Some(&settings.themes_dir), settings.themes_live);
-        for r in &realms {
-            flows
-                .check_bindings(r)
-                .map_err(|errs| StartError::Flows(join_lines(&errs)))?;
-            if !templates.has_theme(&r.theme) {
-                return Err(StartError::Realms(format!(
-                    "  {}: theme '{}' is not in {} (a theme is a directory THEMES_DIR/NAME)",
-                    r.source.at("realm"),
-                    r.theme,
-                    settings.themes_dir.display()
-                )));
+        let files = if settings.apply_realms_on_start {
+            let files = realm::apply::check(std::slice::from_ref(&settings.realms_dir), &flows)
+                .map_err(|e| StartError::Realms(apply_problems(e)))?;
+            for r in &files {
+                check_theme(&templates, &settings, r).map_err(StartError::Realms)?;
             }
-        }
+            Some(files)
+        } else {
+            None
+        };
         let master_key = match &settings.master_key {
             Some(text) => MasterKey::from_base64(text)?,
             None => MasterKey::load_or_create(&settings.master_key_file)?,
@@ -94,18 +97,66 @@ impl AppState {
             flows,
             metrics: crate::ops::metrics::Metrics::new(),
             realms: RwLock::new(HashMap::new()),
+            seen_snapshot: AtomicI64::new(-1),
         });
-        for r in realms {
-            state.install_realm(r).await?;
+        if let Some(files) = files {
+            let changed = realm::apply::apply(&state.store, &files)
+                .await
+                .map_err(|e| StartError::Realms(apply_problems(e)))?;
+            for name in changed {
+                tracing::info!(realm = %name, "realm applied from the realms directory");
+            }
         }
+        state.sync_realms(true).await?;
         Ok(state)
     }
 
-    /// Makes `realm` live on this node: records the snapshot, ensures a signing key.
-    pub async fn install_realm(&self, realm: Realm) -> Result<(), StartError> {
-        self.store
-            .record_realm_snapshot(&realm.name, &realm.content_hash(), realm.to_json())
-            .await?;
+    /// Serves every realm whose live snapshot is newer than the one this node has. At start
+    /// (`strict`) a realm this node cannot serve stops the start; later it is logged and the
+    /// node keeps serving the version it has. Returns the realms installed.
+    pub async fn sync_realms(&self, strict: bool) -> Result<Vec<String>, StartError> {
+        let latest = self.store.latest_snapshot_id().await?;
+        if latest == self.seen_snapshot.load(Ordering::Acquire) {
+            return Ok(vec![]);
+        }
+        let (live, problems) = realm::apply::live(&self.store)
+            .await
+            .map_err(|e| StartError::Realms(apply_problems(e)))?;
+        if strict && !problems.is_empty() {
+            return Err(StartError::Realms(join_lines(&problems)));
+        }
+        for p in &problems {
+            tracing::error!(problem = %p, "a live realm snapshot does not load; serving the previous version");
+        }
+        let mut installed = Vec::new();
+        for (name, live) in live {
+            if self.realm(&name).is_some_and(|rt| rt.snapshot_id == live.snapshot_id) {
+                continue;
+            }
+            let fits = self
+                .flows
+                .check_bindings(&live.realm)
+                .map_err(|errs| join_lines(&errs))
+                .and_then(|()| check_theme(&self.templates, &self.settings, &live.realm));
+            match fits {
+                Ok(()) => {}
+                Err(problem) if strict => return Err(StartError::Realms(problem)),
+                Err(problem) => {
+                    tracing::error!(realm = %name, %problem, "cannot serve the applied realm here; keeping the previous version");
+                    continue;
+                }
+            }
+            self.install_realm(live.realm, live.snapshot_id).await?;
+            tracing::info!(realm = %name, snapshot = live.snapshot_id, "realm configuration is live");
+            installed.push(name);
+        }
+        self.seen_snapshot.store(latest, Ordering::Release);
+        Ok(installed)
+    }
+
+    /// Makes `realm` (applied as snapshot `snapshot_id`) live on this node: ensures a signing
+    /// key and pre-renders the discovery document.
+    async fn install_realm(&self, realm: Realm, snapshot_id: i64) -> Result<(), StartError> {
         self.keys
             .ensure_active(&realm.name, realm.tokens.signing_alg, retention_secs(&realm))
             .await
@@ -116,6 +167,7 @@ impl AppState {
             realm,
             issuer,
             discovery_json,
+            snapshot_id,
         };
         let mut realms = self.realms.write().unwrap_or_else(|p| p.into_inner());
         realms.insert(runtime.realm.name.clone(), Arc::new(runtime));
@@ -151,6 +203,26 @@ impl AppState {
 /// How long a retired key must stay published: as long as the longest-lived JWT it signed.
 pub fn retention_secs(realm: &Realm) -> i64 {
     realm.tokens.access_ttl.as_secs() + 60
+}
+
+/// A realm's theme must exist on this node.
+fn check_theme(templates: &Templates, settings: &Settings, r: &Realm) -> Result<(), String> {
+    if templates.has_theme(&r.theme) {
+        return Ok(());
+    }
+    Err(format!(
+        "  {}: theme '{}' is not in {} (a theme is a directory THEMES_DIR/NAME)",
+        r.source.at("realm"),
+        r.theme,
+        settings.themes_dir.display()
+    ))
+}
+
+fn apply_problems(e: realm::apply::ApplyError) -> String {
+    match e {
+        realm::apply::ApplyError::Invalid(problems) => join_lines(&problems),
+        other => format!("  {other}"),
+    }
 }
 
 fn join_lines(errs: &[impl std::fmt::Display]) -> String {
@@ -220,6 +292,7 @@ pub async fn start(mut settings: Settings, public_url_explicit: bool) -> Result<
         settings.public_url = format!("http://{addr}");
     }
     let refresh_every = Duration::from_secs(settings.key_refresh_interval_secs.max(1));
+    let realm_refresh_every = Duration::from_secs(settings.realm_refresh_interval_secs.max(1));
     let state = AppState::load(settings).await?;
     let app = crate::web::router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
@@ -236,10 +309,22 @@ pub async fn start(mut settings: Settings, public_url_explicit: bool) -> Result<
         let state = state.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(refresh_every);
+            let mut realm_tick = tokio::time::interval(realm_refresh_every);
+            realm_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
+            realm_tick.tick().await;
             let mut ticks: u64 = 0;
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = realm_tick.tick() => {
+                        // A realm applied from anywhere (CLI, another node) goes live here.
+                        if let Err(e) = state.sync_realms(false).await {
+                            tracing::warn!(error = %e, "could not look for applied realm changes");
+                        }
+                        continue;
+                    }
+                }
                 state.refresh_keys().await;
                 ticks += 1;
                 // Housekeeping about every five minutes (at the default 10 s interval).

@@ -103,7 +103,17 @@ pub fn load_str(path: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) ->
 /// serde-saphyr's message may carry a source snippet after the first line; we print our own
 /// `file:line:column` prefix, so keep just the message.
 fn first_line(message: &str) -> String {
-    let line = message.lines().next().unwrap_or(message);
+    let mut line = message.lines().next().unwrap_or(message);
+    // …and a leading "error: line X column Y: ".
+    line = line.strip_prefix("error: ").unwrap_or(line);
+    if let Some(rest) = line.strip_prefix("line ")
+        && let Some((position, message)) = rest.split_once(": ")
+        && position
+            .split(" column ")
+            .all(|n| n.chars().all(|c| c.is_ascii_digit()))
+    {
+        line = message;
+    }
     // Drop a trailing " at line X column Y" the parser may add; we print the position ourselves.
     match line.find(" at line ") {
         Some(i) => line[..i].to_string(),

@@ -8,6 +8,7 @@
 
 pub mod browser;
 pub mod oauth;
+pub mod process;
 pub mod rp;
 pub mod signin;
 
@@ -138,12 +139,13 @@ impl Drop for TempDir {
 }
 
 /// A PostgreSQL database made for one test, dropped with it.
-struct PgDatabase {
+pub struct PgDatabase {
     name: String,
 }
 
 impl PgDatabase {
-    async fn create() -> (PgDatabase, String) {
+    /// A fresh database and its URL; dropped (with its connections) when the value is.
+    pub async fn create() -> (PgDatabase, String) {
         let admin_url = postgres_admin_url();
         let name = unique_name("gh_").to_ascii_lowercase();
         let admin = connect(&admin_url)

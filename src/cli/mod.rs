@@ -9,6 +9,10 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{LogFormat, Overrides, Settings};
 use crate::server::{self, AppState};
 
+mod realm;
+
+pub use realm::RealmCommand;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "gatehouse",
@@ -52,6 +56,11 @@ pub struct GlobalArgs {
     /// Log format
     #[arg(long, global = true, env = "GATEHOUSE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Apply the realms directory when the server starts or a command loads the realms
+    /// (default true). Set false where a pipeline runs `gatehouse realm apply`: Gatehouse
+    /// then serves what is live in the database
+    #[arg(long, global = true, env = "GATEHOUSE_APPLY_REALMS_ON_START", value_name = "BOOL")]
+    pub apply_realms_on_start: Option<bool>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -165,17 +174,6 @@ pub enum UserCommand {
         /// The user's username
         username: String,
     },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum RealmCommand {
-    /// Validate realm files and the flows they bind; every mistake as file:line:column
-    Check {
-        /// Realm files or directories of them (default: the realms directory)
-        paths: Vec<PathBuf>,
-    },
-    /// Apply the realms directory to the database (records a snapshot of each realm)
-    Apply,
 }
 
 #[derive(Subcommand, Debug)]
@@ -294,7 +292,7 @@ pub fn main() -> ExitCode {
     // Connections still open after a shutdown deadline are dropped here; do not wait on them.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
@@ -318,15 +316,16 @@ fn settings(global: &GlobalArgs, serve: Option<&ServeArgs>) -> Result<Settings, 
         metrics_enabled: serve.and_then(|s| s.metrics_enabled),
         shutdown_timeout_secs: serve.and_then(|s| s.shutdown_timeout_secs),
         events_retention_days: serve.and_then(|s| s.events_retention_days),
+        apply_realms_on_start: global.apply_realms_on_start,
     })
     .map_err(|e| e.to_string())
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
-    match cli.command {
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    let done = match cli.command {
         Command::Serve(args) => serve(&cli.global, &args).await,
         Command::User(cmd) => user(&cli.global, cmd).await,
-        Command::Realm(cmd) => realm(&cli.global, cmd).await,
+        Command::Realm(cmd) => return realm::run(&cli.global, cmd).await,
         Command::Flow(cmd) => flow(&cli.global, cmd).await,
         Command::Events(args) => events(&cli.global, args).await,
         Command::Schema { kind } => {
@@ -351,7 +350,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-    }
+    };
+    done.map(|()| ExitCode::SUCCESS)
 }
 
 async fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
@@ -498,54 +498,6 @@ async fn events(global: &GlobalArgs, args: EventsArgs) -> Result<(), String> {
         // `gatehouse events … | head` closes the pipe early; that is not an error.
         Err(EventsError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(e.to_string()),
-    }
-}
-
-async fn realm(global: &GlobalArgs, cmd: RealmCommand) -> Result<(), String> {
-    let settings = settings(global, None)?;
-    match cmd {
-        RealmCommand::Check { paths } => {
-            let paths = if paths.is_empty() {
-                vec![settings.realms_dir.clone()]
-            } else {
-                paths
-            };
-            let flows = crate::flow::FlowRegistry::load(&settings.flows_dir)
-                .map_err(|errs| errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))?;
-            let mut errors: Vec<String> = Vec::new();
-            let mut count = 0;
-            for path in paths {
-                let loaded = if path.is_dir() {
-                    crate::realm::load_dir(&path)
-                } else {
-                    crate::realm::load::load_file(&path).map(|r| vec![r])
-                };
-                match loaded {
-                    Ok(realms) => {
-                        for r in &realms {
-                            if let Err(e) = flows.check_bindings(r) {
-                                errors.extend(e);
-                            }
-                        }
-                        count += realms.len();
-                    }
-                    Err(e) => errors.extend(e.iter().map(|e| e.to_string())),
-                }
-            }
-            if errors.is_empty() {
-                println!("{count} realm(s) OK");
-                Ok(())
-            } else {
-                Err(format!("{} problem(s) found:\n{}", errors.len(), errors.join("\n")))
-            }
-        }
-        RealmCommand::Apply => {
-            let app = AppState::load(settings).await.map_err(|e| e.to_string())?;
-            for name in app.realm_names() {
-                println!("realm {name}: applied");
-            }
-            Ok(())
-        }
     }
 }
 

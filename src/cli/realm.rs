@@ -1,0 +1,157 @@
+//! `gatehouse realm check|plan|apply|export`: realm configuration kept in git.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use super::{GlobalArgs, settings};
+use crate::config::Settings;
+use crate::realm::{Realm, apply, export, plan};
+use crate::store::Store;
+use crate::web::templates::Templates;
+
+#[derive(Subcommand, Debug)]
+#[command(
+    after_help = "The git workflow: edit realms/*.yaml → gatehouse realm check → gatehouse realm plan → \
+gatehouse realm apply.\nRunning nodes pick up an applied change within a few seconds, without a restart."
+)]
+pub enum RealmCommand {
+    /// Validate realm files and the flows and themes they name; every mistake as file:line:column
+    Check {
+        /// Realm files or directories of them (default: the realms directory)
+        paths: Vec<PathBuf>,
+    },
+    /// Show what `apply` would change in the live configuration. Exit code 0: nothing would
+    /// change; 2: something would; 1: the files are invalid or the database unreachable
+    Plan {
+        /// Realm files or directories of them (default: the realms directory)
+        paths: Vec<PathBuf>,
+    },
+    /// Apply realm files: all realms in one transaction, or none. Applying the same files
+    /// twice changes nothing. Running nodes serve the new version within seconds
+    Apply {
+        /// Realm files or directories of them (default: the realms directory)
+        paths: Vec<PathBuf>,
+    },
+    /// Write a live realm as a realm file that `apply` accepts unchanged (secrets as hashes)
+    Export {
+        /// Realm name
+        realm: String,
+        /// Write to this file instead of standard output
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+pub async fn run(global: &GlobalArgs, cmd: RealmCommand) -> Result<ExitCode, String> {
+    let settings = settings(global, None)?;
+    match cmd {
+        RealmCommand::Check { paths } => {
+            let realms = checked(&settings, paths)?;
+            println!("{} realm(s) OK", realms.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        RealmCommand::Plan { paths } => {
+            let realms = checked(&settings, paths)?;
+            let store = open(&settings).await?;
+            let plans = apply::plan(&store, &realms).await.map_err(|e| e.to_string())?;
+            for p in &plans {
+                print!("{p}");
+            }
+            if plan::has_changes(&plans) {
+                println!("Apply these changes with: gatehouse realm apply");
+                Ok(ExitCode::from(2))
+            } else {
+                println!("Nothing to apply.");
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+        RealmCommand::Apply { paths } => {
+            let realms = checked(&settings, paths)?;
+            let store = open(&settings).await?;
+            let plans = apply::plan(&store, &realms).await.map_err(|e| e.to_string())?;
+            let changed = apply::apply(&store, &realms).await.map_err(|e| e.to_string())?;
+            for p in plans.iter().filter(|p| changed.contains(&p.realm)) {
+                print!("{p}");
+            }
+            for p in plans.iter().filter(|p| !changed.contains(&p.realm)) {
+                if p.status != plan::PlanStatus::NotInFiles {
+                    println!("realm {}: unchanged", p.realm);
+                }
+            }
+            if changed.is_empty() {
+                println!("Nothing changed.");
+            } else {
+                println!(
+                    "Applied {} realm(s); running nodes serve them within {} s.",
+                    changed.len(),
+                    settings.realm_refresh_interval_secs
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RealmCommand::Export { realm, output } => {
+            let store = open(&settings).await?;
+            let (live, _) = apply::live(&store).await.map_err(|e| e.to_string())?;
+            let Some(found) = live.get(&realm) else {
+                let names: Vec<&str> = live.keys().map(String::as_str).collect();
+                return Err(format!(
+                    "realm '{realm}' is not live in this database (live: {})",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ));
+            };
+            let text = export::to_realm_file(&found.realm);
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    eprintln!("realm {realm} written to {}", path.display());
+                }
+                None => print!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The realm files at `paths` (default: the realms directory), checked with the flows and
+/// themes this installation has; every problem at once.
+fn checked(settings: &Settings, paths: Vec<PathBuf>) -> Result<Vec<Realm>, String> {
+    let paths = if paths.is_empty() {
+        vec![settings.realms_dir.clone()]
+    } else {
+        paths
+    };
+    let flows = crate::flow::FlowRegistry::load(&settings.flows_dir).map_err(|errs| {
+        let lines: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        format!("{} problem(s) found in the flows:\n{}", lines.len(), lines.join("\n"))
+    })?;
+    let realms = apply::check(&paths, &flows).map_err(|e| e.to_string())?;
+    let templates = Templates::load(Some(&settings.themes_dir), false);
+    let missing: Vec<String> = realms
+        .iter()
+        .filter(|r| !templates.has_theme(&r.theme))
+        .map(|r| {
+            format!(
+                "{}: theme '{}' is not in {}",
+                r.source.at("realm"),
+                r.theme,
+                settings.themes_dir.display()
+            )
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("{} problem(s) found:\n{}", missing.len(), missing.join("\n")));
+    }
+    Ok(realms)
+}
+
+async fn open(settings: &Settings) -> Result<Store, String> {
+    Store::open(&settings.database_url)
+        .await
+        .map_err(|e| format!("cannot open the database (--database-url): {e}"))
+}

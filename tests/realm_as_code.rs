@@ -1,0 +1,198 @@
+//! Realm configuration as code, through the real binary: `realm export` writes the live realm
+//! back as a file that `apply` accepts unchanged, `plan` shows a readable diff and says by its
+//! exit code whether anything would change, `apply` is all-or-nothing and idempotent, and
+//! running servers serve an applied change without a restart — also two server processes on
+//! one PostgreSQL database.
+
+#[macro_use]
+mod support;
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use support::process::{ServerProcess, arg, eventually, gatehouse, run, text};
+use support::*;
+
+/// A confidential client for client_credentials that the edited realm adds.
+const MACHINE_CLIENT: &str = "  - client_id: machine
+    secret_hash: sha256:3ab4454e637528a72b8b1c26412e8f13cde28bd7c4d15d9757329208e8cea5a7
+    grant_types: [client_credentials]
+";
+
+/// [`REALM`] renamed, with the `machine` client added and the `spa` client removed.
+fn edited_realm() -> String {
+    let spa_start = REALM.find("  - client_id: spa").expect("REALM has the spa client");
+    format!("{}{MACHINE_CLIENT}", &REALM[..spa_start])
+        .replace("display_name: Test realm", "display_name: Renamed realm")
+}
+
+/// `gatehouse ARGS --database-url URL`.
+fn cli(database_url: &str, args: &[&str]) -> Command {
+    let mut cmd = gatehouse(args);
+    cmd.args(["--database-url", database_url]);
+    cmd
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether `base` (a server's URL) lets the machine client get a token.
+async fn machine_client_works(base: &str) -> bool {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/realms/test/protocol/openid-connect/token"))
+        .basic_auth("machine", Some(WEB_SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token request");
+    response.status() == StatusCode::OK
+}
+
+async fn snapshot_count(h: &Harness) -> i64 {
+    let rows = h
+        .query("SELECT COUNT(*) AS n FROM realm_snapshots WHERE realm = 'test'")
+        .await;
+    rows[0].try_get::<i64>("", "n").expect("a count")
+}
+
+db_test!(async fn export_plan_and_apply_round_trip_and_the_server_picks_up_the_change(db) {
+    let h = Harness::start(db, REALM).await;
+    let url = h.settings.database_url.clone();
+    let files = TempDir::new();
+    let realms = files.path().join("realms");
+    std::fs::create_dir_all(&realms).unwrap();
+    let file = realms.join("test.yaml");
+
+    // The live realm, exported: client secrets only as hashes.
+    let out = run(cli(&url, &["realm", "export", "test"]), None);
+    assert!(out.status.success(), "{}", text(&out));
+    let exported = stdout(&out);
+    assert!(exported.contains("secret_hash: sha256:3ab4454e637528a72b8b1c26412e8f13cde28bd7c4d15d9757329208e8cea5a7"), "{exported}");
+    assert!(!exported.contains(WEB_SECRET), "{exported}");
+    std::fs::write(&file, &exported).unwrap();
+
+    // Applying the export changes nothing, and says so.
+    let plan = run(cli(&url, &["realm", "plan", arg(&realms)]), None);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    assert!(stdout(&plan).contains("realm test: no changes"), "{}", text(&plan));
+    let before = snapshot_count(&h).await;
+    let apply = run(cli(&url, &["realm", "apply", arg(&realms)]), None);
+    assert!(apply.status.success(), "{}", text(&apply));
+    assert!(stdout(&apply).contains("Nothing changed."), "{}", text(&apply));
+    assert_eq!(snapshot_count(&h).await, before, "applying the same realm wrote a snapshot");
+
+    // An edit: plan lists it and exits 2; nothing is live before apply.
+    std::fs::write(&file, edited_realm()).unwrap();
+    let plan = run(cli(&url, &["realm", "plan", arg(&realms)]), None);
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
+    let listed = stdout(&plan);
+    for change in [
+        "realm test: 3 change(s)",
+        "~ display_name: \"Test realm\" → \"Renamed realm\"",
+        "+ client 'machine'",
+        "- client 'spa'",
+    ] {
+        assert!(listed.contains(change), "plan lacks {change:?}:\n{listed}");
+    }
+    assert!(!listed.contains("3ab4454e"), "the plan shows a secret hash:\n{listed}");
+    assert!(!machine_client_works(&h.url).await, "a planned change is live");
+
+    let apply = run(cli(&url, &["realm", "apply", arg(&realms)]), None);
+    assert!(apply.status.success(), "{}", text(&apply));
+    assert_eq!(snapshot_count(&h).await, before + 1);
+    let plan = run(cli(&url, &["realm", "plan", arg(&realms)]), None);
+    assert_eq!(plan.status.code(), Some(0), "applied twice:\n{}", text(&plan));
+
+    // The running server serves the new version without a restart.
+    eventually(Duration::from_secs(15), "the server serves the applied realm", || async {
+        machine_client_works(&h.url).await.then_some(())
+    })
+    .await;
+    let rt = h.state.realm("test").expect("the realm is live");
+    assert_eq!(rt.realm.display_name, "Renamed realm");
+    assert!(!rt.realm.clients.contains_key("spa"), "a removed client is still served");
+
+    // The export of the applied realm applies unchanged again.
+    let out = run(cli(&url, &["realm", "export", "test", "--output", arg(&file)]), None);
+    assert!(out.status.success(), "{}", text(&out));
+    let plan = run(cli(&url, &["realm", "plan", arg(&realms)]), None);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+});
+
+db_test!(async fn a_failed_apply_leaves_the_live_snapshot_intact(db) {
+    let h = Harness::start(db, REALM).await;
+    let url = h.settings.database_url.clone();
+    let files = TempDir::new();
+    let realms = files.path().join("realms");
+    std::fs::create_dir_all(&realms).unwrap();
+    let before = snapshot_count(&h).await;
+
+    // A good change beside a broken file: neither is applied.
+    std::fs::write(realms.join("a-test.yaml"), edited_realm()).unwrap();
+    std::fs::write(realms.join("b-broken.yaml"), "realm: other\ndisplay_name: Other\nthemes: dark\n").unwrap();
+    let out = run(cli(&url, &["realm", "apply", arg(&realms)]), None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let message = text(&out);
+    assert!(message.contains("b-broken.yaml:3:1: unknown field `themes`"), "{message}");
+
+    // A realm that binds a flow that does not exist: refused too.
+    std::fs::write(
+        realms.join("b-broken.yaml"),
+        "realm: other\nflows: { browser: no-such-flow }\n",
+    )
+    .unwrap();
+    let out = run(cli(&url, &["realm", "apply", arg(&realms)]), None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("flows.browser names flow 'no-such-flow', which does not exist"), "{}", text(&out));
+
+    assert_eq!(snapshot_count(&h).await, before, "a failed apply wrote a snapshot");
+    let live = h.query("SELECT COUNT(*) AS n FROM realm_snapshots WHERE realm = 'other'").await;
+    assert_eq!(live[0].try_get::<i64>("", "n").unwrap(), 0);
+    let rt = h.state.realm("test").expect("the realm is live");
+    assert_eq!(rt.realm.display_name, "Test realm");
+    assert!(!machine_client_works(&h.url).await);
+    assert!(h.state.realm("other").is_none());
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_server_processes_on_postgres_serve_an_applied_change_without_restart() {
+    if !support::postgres_available().await {
+        return;
+    }
+    let (_pg, url) = support::PgDatabase::create().await;
+    let dir = TempDir::new();
+    let realms = dir.path().join("realms");
+    std::fs::create_dir_all(&realms).unwrap();
+    std::fs::write(realms.join("test.yaml"), REALM).unwrap();
+    let key = dir.path().join("master.key");
+    let serve = |extra: &[&str]| {
+        let mut cmd = cli(&url, &["serve", "--master-key-file", arg(&key)]);
+        cmd.args(extra);
+        cmd
+    };
+    // A applies the realms directory at start; B, as in a pipeline deployment, only serves
+    // what is live (its realms directory does not even exist).
+    let a = ServerProcess::start(serve(&["--realms-dir", arg(&realms)]), dir.path().join("a.log")).await;
+    let missing = dir.path().join("no-realms-here");
+    let b = ServerProcess::start(
+        serve(&["--realms-dir", arg(&missing), "--apply-realms-on-start", "false"]),
+        dir.path().join("b.log"),
+    )
+    .await;
+    for node in [&a, &b] {
+        assert!(!machine_client_works(&node.base()).await, "{}", node.log());
+    }
+
+    std::fs::write(realms.join("test.yaml"), edited_realm()).unwrap();
+    let out = run(cli(&url, &["realm", "apply", "--realms-dir", arg(&realms)]), None);
+    assert!(out.status.success(), "{}", text(&out));
+
+    for node in [&a, &b] {
+        eventually(Duration::from_secs(15), "a node serves the applied realm", || async {
+            machine_client_works(&node.base()).await.then_some(())
+        })
+        .await;
+    }
+}
