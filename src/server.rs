@@ -107,7 +107,16 @@ impl AppState {
                 tracing::info!(realm = %name, "realm applied from the realms directory");
             }
         }
+        if crate::admin::master::ensure(&state.store)
+            .await
+            .map_err(|e| StartError::Realms(apply_problems(e)))?
+        {
+            tracing::info!("created the master realm (it holds the administrators)");
+        }
         state.sync_realms(true).await?;
+        crate::admin::master::bootstrap_from_env(&state)
+            .await
+            .map_err(|e| StartError::Config(format!("GATEHOUSE_BOOTSTRAP_ADMIN_*: {e}")))?;
         Ok(state)
     }
 

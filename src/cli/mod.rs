@@ -70,6 +70,9 @@ pub enum Command {
     /// Manage users
     #[command(subcommand)]
     User(UserCommand),
+    /// Set up administration (the master realm's administrators)
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Validate and apply realm files
     #[command(subcommand)]
     Realm(RealmCommand),
@@ -173,6 +176,21 @@ pub enum UserCommand {
         realm: String,
         /// The user's username
         username: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create the first administrator (a master-realm user with the `admin` role), reading the
+    /// password as one line from standard input. Refused once an administrator exists.
+    /// GATEHOUSE_BOOTSTRAP_ADMIN_USERNAME and _PASSWORD do the same when the server starts
+    Bootstrap {
+        /// The administrator's username
+        #[arg(long, default_value = "admin")]
+        username: String,
+        /// The administrator's email address
+        #[arg(long, value_name = "EMAIL")]
+        email: Option<String>,
     },
 }
 
@@ -325,6 +343,20 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     let done = match cli.command {
         Command::Serve(args) => serve(&cli.global, &args).await,
         Command::User(cmd) => user(&cli.global, cmd).await,
+        Command::Admin(AdminCommand::Bootstrap { username, email }) => {
+            let password = read_password_line()?;
+            let app = AppState::load(settings(&cli.global, None)?)
+                .await
+                .map_err(|e| e.to_string())?;
+            crate::admin::master::bootstrap(&app, &username, &password, email.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "administrator '{username}' created in the master realm; sign in at {}/realms/master",
+                app.settings.public_url
+            );
+            Ok(())
+        }
         Command::Realm(cmd) => return realm::run(&cli.global, cmd).await,
         Command::Flow(cmd) => flow(&cli.global, cmd).await,
         Command::Events(args) => events(&cli.global, args).await,

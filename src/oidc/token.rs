@@ -165,7 +165,8 @@ async fn authorization_code(
             crate::store::StoreError::NotFound(_) => OAuthError::invalid_grant("the user has signed out"),
             other => other.into(),
         })?;
-    respond(state, rt, client, &grant, &user, &facts, refresh, t)
+    let roles = user_roles(state, rt, &user.id).await?;
+    respond(state, rt, client, &grant, &user, &facts, &roles, refresh, t)
 }
 
 async fn refresh_token(
@@ -229,7 +230,16 @@ async fn refresh_token(
         .await?
         .filter(|u| u.enabled)
         .ok_or_else(|| OAuthError::invalid_grant("the user is disabled or deleted"))?;
-    respond(state, rt, client, &grant, &user, &facts, Some(next), t)
+    let roles = user_roles(state, rt, &user.id).await?;
+    respond(state, rt, client, &grant, &user, &facts, &roles, Some(next), t)
+}
+
+/// The user's realm roles for the tokens (none read when the realm puts no roles in tokens).
+async fn user_roles(state: &AppState, rt: &RealmRuntime, user_id: &str) -> Result<Vec<String>, OAuthError> {
+    if rt.realm.tokens.roles_claim.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(state.store.roles(user_id).await?)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -240,6 +250,7 @@ fn respond(
     grant: &grant::Model,
     user: &crate::store::entity::user::Model,
     facts: &SignInFacts,
+    roles: &[String],
     refresh: Option<String>,
     t: i64,
 ) -> Result<TokenResponse, OAuthError> {
@@ -260,6 +271,7 @@ fn respond(
             access_ttl: rt.realm.tokens.access_ttl.as_secs(),
             now: t,
             alg: key.alg,
+            roles: (&rt.realm.tokens.roles_claim, roles),
         },
     )
     .map_err(|e| OAuthError::server_error(e.to_string()))?;
@@ -316,6 +328,7 @@ fn client_credentials(
             access_ttl: rt.realm.tokens.access_ttl.as_secs(),
             now: now(),
             alg: key.alg,
+            roles: (&rt.realm.tokens.roles_claim, &client.service_account_roles),
         },
     )
     .map_err(|e| OAuthError::server_error(e.to_string()))?;

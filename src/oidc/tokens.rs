@@ -45,6 +45,9 @@ pub struct AccessClaims {
     pub amr: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preferred_username: Option<String>,
+    /// Further claims, such as the realm's roles claim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 pub struct Issued {
@@ -65,6 +68,15 @@ pub struct TokenInput<'a> {
     pub access_ttl: i64,
     pub now: i64,
     pub alg: crate::crypto::Algorithm,
+    /// The realm's roles claim and the roles it carries (an empty claim name: none).
+    pub roles: (&'a str, &'a [String]),
+}
+
+impl TokenInput<'_> {
+    fn roles_claim(&self) -> Option<(String, Value)> {
+        let (claim, roles) = self.roles;
+        (!claim.is_empty()).then(|| (claim.to_string(), json!(roles)))
+    }
 }
 
 pub fn issue(key: &SigningKey, input: &TokenInput) -> Result<Issued, crate::crypto::SigningError> {
@@ -84,6 +96,7 @@ pub fn issue(key: &SigningKey, input: &TokenInput) -> Result<Issued, crate::cryp
         acr: facts.acr.clone(),
         amr: facts.amr.clone(),
         preferred_username: input.user.map(|u| u.username.clone()),
+        extra: input.roles_claim().into_iter().collect(),
     };
     let access_token = key.sign_jwt(crate::crypto::ACCESS_TOKEN_TYP, &access)?;
     let wants_id_token = facts.scope.split_ascii_whitespace().any(|s| s == "openid");
@@ -129,6 +142,9 @@ fn id_token_claims(input: &TokenInput, user: &user::Model, access_token: &str) -
     }
     if !facts.amr.is_empty() {
         c.insert("amr".into(), json!(facts.amr));
+    }
+    if let Some((claim, roles)) = input.roles_claim() {
+        c.entry(claim).or_insert(roles);
     }
     // Claims explicitly requested for the ID token with the `claims` parameter.
     if let Some(requested) = facts

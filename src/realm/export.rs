@@ -41,6 +41,8 @@ struct ClientOut<'a> {
     pkce: Pkce,
     #[serde(skip_serializing_if = "Option::is_none")]
     browser_flow: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    service_account_roles: &'a [String],
 }
 
 /// The realm as a realm file (YAML), with a header saying where it came from.
@@ -68,6 +70,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
                 grant_types: &c.grant_types,
                 pkce: c.pkce,
                 browser_flow: c.browser_flow.as_deref(),
+                service_account_roles: &c.service_account_roles,
             })
             .collect(),
     };
@@ -101,6 +104,10 @@ clients:
   - client_id: app
     redirect_uris: [https://app.example/cb]
     pkce: required
+  - client_id: robot
+    secret: ${env:WEB_SECRET}
+    grant_types: [client_credentials]
+    service_account_roles: [admin]
 "#;
 
     fn env(name: &str) -> Option<String> {

@@ -10,6 +10,38 @@ use serde_saphyr::{Location, Spanned};
 use super::model::{ClientFile, GrantType, RealmFile};
 use super::{Client, KNOWN_REQUIRED_ACTIONS, Realm, Source};
 
+/// Claims Gatehouse sets itself; the roles claim may not take their place.
+const RESERVED_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "client_id",
+    "scope",
+    "sid",
+    "gid",
+    "auth_time",
+    "acr",
+    "amr",
+    "azp",
+    "nonce",
+    "at_hash",
+    "c_hash",
+    "typ",
+    "preferred_username",
+    "name",
+    "given_name",
+    "family_name",
+    "email",
+    "email_verified",
+    "active",
+    "token_type",
+    "username",
+];
+
 /// One problem in one realm file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RealmError {
@@ -157,6 +189,15 @@ impl Validator<'_> {
         if tokens.sso_idle > tokens.sso_max {
             self.error(tokens_at, "tokens.sso_idle must not be longer than tokens.sso_max");
         }
+        if RESERVED_CLAIMS.contains(&tokens.roles_claim.as_str()) {
+            self.error(
+                tokens_at,
+                format!(
+                    "tokens.roles_claim '{}' would replace a standard claim; choose another name",
+                    tokens.roles_claim
+                ),
+            );
+        }
         let (otp_policy, otp_at) = match file.otp_policy {
             Some(p) => (p.value, p.referenced),
             None => (Default::default(), file.realm.referenced),
@@ -189,6 +230,16 @@ impl Validator<'_> {
             }
         }
         let mut clients = BTreeMap::new();
+        let service_roles: Vec<(String, Location)> = file
+            .clients
+            .iter()
+            .flat_map(|c| {
+                c.value
+                    .service_account_roles
+                    .iter()
+                    .map(|r| (r.value.clone(), r.referenced))
+            })
+            .collect();
         for spanned in file.clients {
             let at = spanned.referenced;
             if let Some(flow) = &spanned.value.browser_flow {
@@ -202,6 +253,11 @@ impl Validator<'_> {
                 if clients.insert(id.clone(), client).is_some() {
                     self.error(at, format!("client '{id}' is defined twice"));
                 }
+            }
+        }
+        for (role, at) in &service_roles {
+            if !roles.contains(role) {
+                self.error(*at, format!("role '{role}' is not one of the realm's roles"));
             }
         }
         Realm {
@@ -249,6 +305,14 @@ impl Validator<'_> {
         for uri in c.redirect_uris.iter().chain(&c.post_logout_redirect_uris) {
             self.redirect_uri(uri);
         }
+        if let Some(first) = c.service_account_roles.first()
+            && !grant_types.contains(&GrantType::ClientCredentials)
+        {
+            self.error(
+                first.referenced,
+                format!("client '{id}' has service_account_roles but not the client_credentials grant"),
+            );
+        }
         if self.errors.len() > errors_before {
             return None;
         }
@@ -261,6 +325,7 @@ impl Validator<'_> {
             grant_types,
             pkce: c.pkce,
             browser_flow: c.browser_flow.map(|f| f.value),
+            service_account_roles: c.service_account_roles.into_iter().map(|r| r.value).collect(),
         })
     }
 

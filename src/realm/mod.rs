@@ -81,6 +81,8 @@ pub struct Client {
     pub grant_types: Vec<GrantType>,
     pub pkce: Pkce,
     pub browser_flow: Option<String>,
+    /// Realm roles of the client's own (client_credentials) tokens.
+    pub service_account_roles: Vec<String>,
 }
 
 impl Client {

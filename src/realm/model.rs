@@ -145,6 +145,8 @@ pub struct TokenSettings {
     pub sso_idle: Duration,
     pub sso_max: Duration,
     pub signing_alg: Algorithm,
+    /// The claim that carries the user's realm roles in access and ID tokens (empty: none).
+    pub roles_claim: String,
 }
 
 impl Default for TokenSettings {
@@ -156,6 +158,7 @@ impl Default for TokenSettings {
             sso_idle: Duration::minutes(30),
             sso_max: Duration::hours(10),
             signing_alg: Algorithm::RS256,
+            roles_claim: "roles".into(),
         }
     }
 }
@@ -192,6 +195,9 @@ pub struct ClientFile {
     pub pkce: Pkce,
     #[serde(default)]
     pub browser_flow: Option<Spanned<String>>,
+    /// Realm roles of the client itself, for its client_credentials tokens (a service account).
+    #[serde(default)]
+    pub service_account_roles: Vec<Spanned<String>>,
 }
 
 fn default_grants() -> Vec<Spanned<GrantType>> {

@@ -198,6 +198,22 @@ impl Store {
             .collect())
     }
 
+    /// Whether any user of `realm` holds `role`.
+    pub async fn any_user_with_role(&self, realm: &str, role: &str) -> Result<bool> {
+        use sea_orm::sea_query::Query;
+        let holders = Query::select()
+            .column(user_role::Column::UserId)
+            .from(user_role::Entity)
+            .and_where(user_role::Column::Role.eq(role))
+            .to_owned();
+        Ok(super::entity::user::Entity::find()
+            .filter(super::entity::user::Column::Realm.eq(realm))
+            .filter(super::entity::user::Column::Id.in_subquery(holders))
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
+
     pub async fn grant_role(&self, user_id: &str, role: &str) -> Result<()> {
         user_role::Entity::insert(user_role::ActiveModel {
             user_id: Set(user_id.into()),
@@ -207,6 +223,18 @@ impl Store {
         .exec(&self.db)
         .await?;
         Ok(())
+    }
+
+    /// Every attribute of a user, by name.
+    pub async fn attributes(&self, user_id: &str) -> Result<Vec<(String, String)>> {
+        Ok(user_attribute::Entity::find()
+            .filter(user_attribute::Column::UserId.eq(user_id))
+            .order_by_asc(user_attribute::Column::Name)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|a| (a.name, a.value))
+            .collect())
     }
 
     pub async fn attribute(&self, user_id: &str, name: &str) -> Result<Option<String>> {

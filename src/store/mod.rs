@@ -17,7 +17,7 @@ pub use events::{EventQuery, NewEvent, Purged};
 pub use realms::NewSnapshot;
 pub use sessions::NewSsoSession;
 pub use tokens::{CodeExchange, Lifetimes, NewAuthCode, RefreshRotation};
-pub use users::NewUser;
+pub use users::{NewUser, UserSearch};
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! Users, their credentials and their required actions.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use super::entity::{credential, required_action, user};
 use super::{Result, Store, StoreError, now};
@@ -17,9 +18,65 @@ pub struct NewUser {
     /// An argon2id PHC string, if the user gets a password now.
     pub password_hash: Option<String>,
     pub required_actions: Vec<String>,
+    /// Created disabled (it cannot sign in until enabled).
+    pub disabled: bool,
+}
+
+/// A search for users (the admin API's `GET …/users`): every given filter must match.
+#[derive(Debug, Clone, Default)]
+pub struct UserSearch {
+    /// A prefix of the username or the email address.
+    pub search: Option<String>,
+    /// The username: a prefix, or exactly with `exact`.
+    pub username: Option<String>,
+    /// The email address: a prefix, or exactly with `exact`.
+    pub email: Option<String>,
+    pub exact: bool,
+    /// Paging: how many to skip, and at most how many to return.
+    pub first: u64,
+    pub max: u64,
+}
+
+/// `column LIKE 'prefix%'`, with the prefix's own `%`, `_` and `\` taken literally.
+fn starts_with(column: user::Column, prefix: &str) -> sea_orm::sea_query::SimpleExpr {
+    let escaped: String = prefix
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    Expr::col(column).like(LikeExpr::new(format!("{escaped}%")).escape('\\'))
 }
 
 impl Store {
+    /// Users of `realm` matching `q`, by username.
+    pub async fn search_users(&self, realm: &str, q: &UserSearch) -> Result<Vec<user::Model>> {
+        let mut find = user::Entity::find().filter(user::Column::Realm.eq(realm));
+        if let Some(s) = &q.search {
+            find = find.filter(
+                Condition::any()
+                    .add(starts_with(user::Column::Username, s))
+                    .add(starts_with(user::Column::Email, s)),
+            );
+        }
+        for (column, value) in [(user::Column::Username, &q.username), (user::Column::Email, &q.email)] {
+            if let Some(v) = value {
+                find = if q.exact {
+                    find.filter(column.eq(v.as_str()))
+                } else {
+                    find.filter(starts_with(column, v))
+                };
+            }
+        }
+        Ok(find
+            .order_by_asc(user::Column::Username)
+            .offset(q.first)
+            .limit(q.max)
+            .all(&self.db)
+            .await?)
+    }
+
     /// Creates a user with its password and required actions in one transaction.
     pub async fn create_user(&self, new: NewUser) -> Result<user::Model> {
         let txn = self.write_txn().await?;
@@ -43,7 +100,7 @@ impl Store {
             email_verified: Set(false),
             first_name: Set(new.first_name),
             last_name: Set(new.last_name),
-            enabled: Set(true),
+            enabled: Set(!new.disabled),
             created_at: Set(t),
         }
         .insert(&txn)

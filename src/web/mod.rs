@@ -29,7 +29,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .settings
         .is_https()
         .then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    let (admin, openapi) = crate::admin::api::router();
+    let openapi = crate::admin::api::openapi_json(&openapi);
     let mut router = Router::new()
+        .merge(admin)
+        .route(
+            "/admin/openapi.json",
+            get(move || {
+                let body = openapi.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], body) }
+            }),
+        )
         .merge(crate::oidc::routes::routes())
         .merge(crate::flow::routes::routes())
         .route("/resources/{theme}/style.css", get(style))

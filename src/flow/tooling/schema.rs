@@ -218,7 +218,9 @@ fn client_schema() -> Value {
             "grant_types": { "type": "array",
                 "items": { "enum": ["authorization_code", "refresh_token", "client_credentials"] } },
             "pkce": { "enum": ["required", "optional"] },
-            "browser_flow": { "type": "string", "description": "Overrides the realm's browser flow for this client" }
+            "browser_flow": { "type": "string", "description": "Overrides the realm's browser flow for this client" },
+            "service_account_roles": { "type": "array", "items": { "type": "string" },
+                "description": "Realm roles of the client's own client_credentials tokens" }
         }),
         &["client_id"],
     )
@@ -254,7 +256,8 @@ fn policies() -> Value {
             "code_ttl": duration(),
             "sso_idle": duration(),
             "sso_max": duration(),
-            "signing_alg": { "enum": ["RS256", "ES256", "EdDSA"] }
+            "signing_alg": { "enum": ["RS256", "ES256", "EdDSA"] },
+            "roles_claim": { "type": "string", "description": "Claim carrying the user's realm roles; empty for none" }
         }), &[])
     })
 }

@@ -1,0 +1,186 @@
+//! The admin REST API at `/admin/realms/{realm}/…`, with JSON field names close to Keycloak's
+//! admin API where the concept is the same. Every handler is annotated for the OpenAPI
+//! document served at `/admin/openapi.json`, which is generated from those annotations at
+//! start, so it cannot drift from the code.
+//!
+//! Handlers only extract, authorise, call `crate::admin` and render; errors become JSON
+//! `{"error": CODE, "errorMessage": TEXT}` in one place ([`ApiError`]).
+
+mod users;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AdminError;
+use crate::server::AppState;
+use crate::store::StoreError;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Gatehouse admin API",
+        description = "Manage a realm's users, their required actions, credentials, sessions and roles. \
+Every request needs `Authorization: Bearer ACCESS_TOKEN`, a token of the `master` realm whose user or \
+service-account client holds the `admin` role (every realm) or `REALM-admin` (one realm)."
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The admin routes, and the OpenAPI document describing exactly them.
+pub fn router() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(users::search_users, users::create_user))
+        .routes(routes!(users::get_user))
+        .split_for_parts()
+}
+
+/// The body of every error response.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// A stable code: `unauthorized`, `forbidden`, `not_found`, `invalid_request`, `conflict`, `server_error`.
+    pub error: String,
+    /// What went wrong, for people.
+    pub error_message: String,
+}
+
+/// Why an admin request failed.
+#[derive(Debug)]
+pub enum ApiError {
+    /// No token, or one that is invalid, expired, revoked or from another realm.
+    Unauthorized(String),
+    /// A valid token without the role this realm needs.
+    Forbidden(String),
+    NotFound(String),
+    BadRequest(String),
+    Conflict(String),
+    /// Details are logged, not returned.
+    Internal,
+}
+
+impl ApiError {
+    pub fn from_store(e: StoreError) -> ApiError {
+        match e {
+            StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
+            StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
+            other => {
+                tracing::error!(error = %other, "admin API: database error");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> ApiError {
+        match e {
+            AdminError::UnknownRealm(_) | AdminError::UnknownUser(_) | AdminError::NotFound(_) => {
+                ApiError::NotFound(e.to_string())
+            }
+            AdminError::UserExists(_) => ApiError::Conflict(e.to_string()),
+            AdminError::Invalid(message) => ApiError::BadRequest(message),
+            AdminError::Store(store) => ApiError::from_store(store),
+            AdminError::Password(p) => {
+                tracing::error!(error = %p, "admin API: password hashing failed");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "invalid_request", m),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m),
+            ApiError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "something went wrong on our side; the server log has the details".into(),
+            ),
+        };
+        let body = ErrorBody {
+            error: code.into(),
+            error_message: message,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"gatehouse-admin\""),
+            );
+        }
+        response
+    }
+}
+
+/// A JSON body: anything but valid JSON of the expected shape (including unknown fields) is a
+/// 400 with serde's message, which names the field and position.
+pub struct AdminJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AdminJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
+        if !is_json {
+            return Err(ApiError::BadRequest(
+                "send the body as Content-Type: application/json".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
+        serde_json::from_slice(&bytes)
+            .map(AdminJson)
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    }
+}
+
+/// The OpenAPI document as served (pretty JSON, rendered once).
+pub fn openapi_json(api: &utoipa::openapi::OpenApi) -> Bytes {
+    Bytes::from(api.to_pretty_json().unwrap_or_else(|_| "{}".into()))
+}

@@ -1,0 +1,238 @@
+//! `/admin/realms/{realm}/users…`: users as Keycloak's admin API shows them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{AdminJson, ApiError, ErrorBody};
+use crate::admin::auth::Admin;
+use crate::admin::{self, NewUserInput, UserDetails};
+use crate::server::AppState;
+use crate::store::UserSearch;
+
+/// A user (Keycloak's `UserRepresentation`, as far as the concepts match).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserRepresentation {
+    pub id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub enabled: bool,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_timestamp: i64,
+    /// Actions the user must complete at the next sign-in.
+    pub required_actions: Vec<String>,
+    /// Attributes by name (Keycloak's shape: a list of values per name).
+    pub attributes: BTreeMap<String, Vec<String>>,
+}
+
+impl From<UserDetails> for UserRepresentation {
+    fn from(d: UserDetails) -> Self {
+        let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (name, value) in d.attributes {
+            attributes.entry(name).or_default().push(value);
+        }
+        UserRepresentation {
+            id: d.user.id,
+            username: d.user.username,
+            email: d.user.email,
+            email_verified: d.user.email_verified,
+            first_name: d.user.first_name,
+            last_name: d.user.last_name,
+            enabled: d.user.enabled,
+            created_timestamp: d.user.created_at.saturating_mul(1000),
+            required_actions: d.required_actions,
+            attributes,
+        }
+    }
+}
+
+/// A password given when creating a user (Keycloak's `CredentialRepresentation`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordCredential {
+    /// Only `password`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+    /// The user must choose a new password at the next sign-in.
+    #[serde(default)]
+    pub temporary: bool,
+}
+
+/// A new user.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewUserRepresentation {
+    pub username: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// Default true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Added to the realm's default required actions.
+    #[serde(default)]
+    pub required_actions: Vec<String>,
+    /// At most one password.
+    #[serde(default)]
+    pub credentials: Vec<PasswordCredential>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Filters and paging of a user search.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    /// A prefix of the username or email address.
+    search: Option<String>,
+    /// The username (a prefix, or exactly with `exact=true`).
+    username: Option<String>,
+    /// The email address (a prefix, or exactly with `exact=true`).
+    email: Option<String>,
+    /// Match `username` and `email` exactly.
+    #[serde(default)]
+    exact: bool,
+    /// How many users to skip (default 0).
+    #[serde(default)]
+    first: u64,
+    /// At most how many users to return (default 100, at most 1000).
+    max: Option<u64>,
+}
+
+/// The realm in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct RealmPath {
+    /// Realm name
+    realm: String,
+}
+
+/// A user in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct UserPath {
+    /// Realm name
+    realm: String,
+    /// User id
+    id: String,
+}
+
+/// Search a realm's users.
+#[utoipa::path(
+    get,
+    path = "/admin/realms/{realm}/users",
+    tag = "users",
+    params(RealmPath, UserQuery),
+    responses(
+        (status = 200, description = "The matching users, by username", body = [UserRepresentation]),
+        (status = 400, description = "Bad query parameters", body = ErrorBody),
+        (status = 401, description = "No valid master-realm token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        (status = 404, description = "No such realm", body = ErrorBody),
+    )
+)]
+pub async fn search_users(
+    admin: Admin,
+    State(app): State<Arc<AppState>>,
+    Path(RealmPath { realm }): Path<RealmPath>,
+    query: Result<Query<UserQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<axum::Json<Vec<UserRepresentation>>, ApiError> {
+    admin.require(&realm)?;
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let search = UserSearch {
+        search: q.search,
+        username: q.username,
+        email: q.email,
+        exact: q.exact,
+        first: q.first,
+        max: q.max.unwrap_or(100).clamp(1, 1000),
+    };
+    let users = admin::search_users(&app, &realm, &search).await?;
+    Ok(axum::Json(users.into_iter().map(UserRepresentation::from).collect()))
+}
+
+/// Create a user. The response's `Location` names the new user, as in Keycloak.
+#[utoipa::path(
+    post,
+    path = "/admin/realms/{realm}/users",
+    tag = "users",
+    params(RealmPath),
+    request_body = NewUserRepresentation,
+    responses(
+        (status = 201, description = "Created", body = UserRepresentation, headers(("Location" = String, description = "The new user's URL"))),
+        (status = 400, description = "Invalid JSON, an unknown field or an invalid value", body = ErrorBody),
+        (status = 401, description = "No valid master-realm token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        (status = 404, description = "No such realm", body = ErrorBody),
+        (status = 409, description = "The username is taken", body = ErrorBody),
+    )
+)]
+pub async fn create_user(
+    admin: Admin,
+    State(app): State<Arc<AppState>>,
+    Path(RealmPath { realm }): Path<RealmPath>,
+    AdminJson(body): AdminJson<NewUserRepresentation>,
+) -> Result<Response, ApiError> {
+    admin.require(&realm)?;
+    if body.credentials.len() > 1 || body.credentials.iter().any(|c| c.kind != "password") {
+        return Err(ApiError::BadRequest(
+            "credentials may hold one credential of type 'password'".into(),
+        ));
+    }
+    let password = body.credentials.into_iter().next().map(|c| (c.value, c.temporary));
+    let input = NewUserInput {
+        username: body.username,
+        email: body.email,
+        first_name: body.first_name,
+        last_name: body.last_name,
+        enabled: body.enabled,
+        required_actions: body.required_actions,
+        password,
+    };
+    let created = admin::create_user_by(&app, &admin.actor(), &realm, input).await?;
+    let location = format!(
+        "{}/admin/realms/{realm}/users/{}",
+        app.settings.public_url, created.user.id
+    );
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        axum::Json(UserRepresentation::from(created)),
+    )
+        .into_response())
+}
+
+/// Read one user.
+#[utoipa::path(
+    get,
+    path = "/admin/realms/{realm}/users/{id}",
+    tag = "users",
+    params(UserPath),
+    responses(
+        (status = 200, description = "The user", body = UserRepresentation),
+        (status = 401, description = "No valid master-realm token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        (status = 404, description = "No such realm or user", body = ErrorBody),
+    )
+)]
+pub async fn get_user(
+    admin: Admin,
+    State(app): State<Arc<AppState>>,
+    Path(UserPath { realm, id }): Path<UserPath>,
+) -> Result<axum::Json<UserRepresentation>, ApiError> {
+    admin.require(&realm)?;
+    Ok(axum::Json(admin::get_user(&app, &realm, &id).await?.into()))
+}

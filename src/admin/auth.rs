@@ -1,0 +1,147 @@
+//! Who may use the admin API: the bearer of a valid access token issued by the `master` realm
+//! to a user, or to a client for itself (client_credentials, a service account), holding the
+//! `admin` role (every realm) or `REALM-admin` (that realm). Roles are read when the request
+//! arrives — a user's from the database, a service account's from the master realm's
+//! configuration — so taking a role away takes effect at once, not when tokens expire.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+
+use super::Actor;
+use super::api::ApiError;
+use super::master::MASTER_REALM;
+use crate::server::AppState;
+
+/// The role that administers every realm.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// The role that administers one realm.
+pub fn realm_admin_role(realm: &str) -> String {
+    format!("{realm}-admin")
+}
+
+/// Who the token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    User { id: String, username: String },
+    Client { client_id: String },
+}
+
+/// An authenticated caller of the admin API (not yet authorised for any realm).
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub principal: Principal,
+    roles: Vec<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+impl Admin {
+    /// Whether this caller may administer `realm`.
+    pub fn may_administer(&self, realm: &str) -> bool {
+        let own = realm_admin_role(realm);
+        self.roles.iter().any(|r| r == ADMIN_ROLE || *r == own)
+    }
+
+    /// 403 unless this caller may administer `realm`.
+    pub fn require(&self, realm: &str) -> Result<(), ApiError> {
+        if self.may_administer(realm) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this token's {} lacks the '{ADMIN_ROLE}' or '{}' role in the master realm",
+                match &self.principal {
+                    Principal::User { .. } => "user",
+                    Principal::Client { .. } => "client",
+                },
+                realm_admin_role(realm)
+            )))
+        }
+    }
+
+    /// The caller as the security log names it.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            who: match &self.principal {
+                Principal::User { username, .. } => format!("user:{username}@{MASTER_REALM}"),
+                Principal::Client { client_id } => format!("client:{client_id}@{MASTER_REALM}"),
+            },
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}
+
+/// Checks the request's bearer token against the master realm.
+pub async fn authenticate(app: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<Admin, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::Unauthorized("send an access token of the master realm as 'Authorization: Bearer …'".into())
+        })?;
+    let master = app
+        .realm(MASTER_REALM)
+        .ok_or_else(|| ApiError::Unauthorized("the master realm is not loaded".into()))?;
+    let claims = crate::oidc::introspection::verify_access_token(app, &master, &token)
+        .await
+        .map_err(|e| ApiError::Unauthorized(format!("{}: {}", e.code, e.description)))?;
+    let (principal, roles) = if claims.gid.is_none() && claims.sub == claims.client_id {
+        let client = master
+            .realm
+            .clients
+            .get(&claims.client_id)
+            .ok_or_else(|| ApiError::Unauthorized("the token's client no longer exists".into()))?;
+        (
+            Principal::Client {
+                client_id: client.client_id.clone(),
+            },
+            client.service_account_roles.clone(),
+        )
+    } else {
+        let user = app
+            .store
+            .find_user(&claims.sub)
+            .await
+            .map_err(ApiError::from_store)?
+            .filter(|u| u.enabled && u.realm == MASTER_REALM)
+            .ok_or_else(|| ApiError::Unauthorized("the token's user is disabled or no longer exists".into()))?;
+        let roles = app.store.roles(&user.id).await.map_err(ApiError::from_store)?;
+        (
+            Principal::User {
+                id: user.id,
+                username: user.username,
+            },
+            roles,
+        )
+    };
+    Ok(Admin {
+        principal,
+        roles,
+        ip: peer.map(|p| p.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(512).collect()),
+    })
+}
+
+impl FromRequestParts<Arc<AppState>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<AppState>) -> Result<Admin, ApiError> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| *addr);
+        authenticate(app, &parts.headers, peer).await
+    }
+}

@@ -1,0 +1,262 @@
+//! The admin API end to end: an administrator bootstrapped into the master realm signs in
+//! (or a service-account client gets a token with the `openidconnect` crate), creates a user
+//! in another realm with the `configure-otp` required action, and that user's next sign-in,
+//! run by the flow engine, asks for it. Missing, garbage, expired, wrong-realm and non-admin
+//! tokens get 401/403; bad JSON and unknown fields get 400 with a message, never 500.
+
+#[macro_use]
+mod support;
+
+use openidconnect::OAuth2TokenResponse;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::rp::{self, RpHttp, chain};
+use support::signin::{self, Shown, SignIn};
+use support::*;
+
+/// The master realm of these tests: the `admin` role and a realm-scoped one, a confidential
+/// web client for people and a service-account client for machines.
+const MASTER: &str = r#"realm: master
+display_name: Administration
+roles: [admin, flows-admin]
+tokens: { access_ttl: 5m, signing_alg: ES256 }
+clients:
+  - client_id: web
+    secret_hash: sha256:3ab4454e637528a72b8b1c26412e8f13cde28bd7c4d15d9757329208e8cea5a7
+    redirect_uris: [http://127.0.0.1:9000/callback]
+    grant_types: [authorization_code, refresh_token]
+  - client_id: pipeline
+    secret_hash: sha256:3ab4454e637528a72b8b1c26412e8f13cde28bd7c4d15d9757329208e8cea5a7
+    grant_types: [client_credentials]
+    service_account_roles: [admin]
+  - client_id: bystander
+    secret_hash: sha256:3ab4454e637528a72b8b1c26412e8f13cde28bd7c4d15d9757329208e8cea5a7
+    grant_types: [client_credentials]
+"#;
+
+const ROOT: &str = "root";
+const ROOT_PASSWORD: &str = "Root-Password-0123";
+
+/// A harness whose own realm is `master`, with the flow tests' realm (`flows`) beside it.
+async fn start(db: Db) -> Harness {
+    Harness::start_with(db, MASTER, |dir, _| {
+        std::fs::write(dir.join("realms/flows.yaml"), signin::standard_flow_realm()).unwrap();
+    })
+    .await
+}
+
+/// An access token of the master realm for `client_id` by client_credentials, obtained by
+/// the `openidconnect` crate.
+async fn service_token(h: &Harness, client_id: &str) -> String {
+    let http = RpHttp::new();
+    let metadata = rp::discover(&http, &h.issuer()).await;
+    let client = rp::client(&metadata, client_id, Some(WEB_SECRET), WEB_REDIRECT);
+    let response = client
+        .exchange_client_credentials()
+        .expect("a token endpoint")
+        .request_async(&http)
+        .await
+        .unwrap_or_else(|e| panic!("client_credentials failed: {}", chain(&e)));
+    response.access_token().secret().clone()
+}
+
+/// A master-realm user's access token, by signing in through the flow engine.
+async fn user_token(h: &Harness, username: &str, password: &str) -> String {
+    let s = signin::password_sign_in(h, WEB_CLIENT, username, password).await;
+    let tokens = s.exchange(h).await;
+    tokens
+        .response
+        .str("access_token")
+        .expect("an access token")
+        .to_string()
+}
+
+/// `METHOD /admin/realms/{path}` with `token` (if any) and a JSON body (if any).
+async fn call(h: &Harness, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    let url = format!("{}/admin/realms/{path}", h.url);
+    let mut request = reqwest::Client::new().request(method.parse().expect("a method"), &url);
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        request = request.json(&b);
+    }
+    let response = request.send().await.expect("admin request");
+    let status = response.status();
+    let text = response.text().await.expect("a body");
+    let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, json)
+}
+
+db_test!(async fn an_admin_creates_a_user_whose_next_sign_in_asks_for_the_required_action(db) {
+    let mut h = start(db).await;
+    gatehouse::admin::master::bootstrap(&h.state, ROOT, ROOT_PASSWORD, None)
+        .await
+        .expect("bootstrap the first administrator");
+    // A second bootstrap is refused: it only ever creates the first administrator.
+    let again = gatehouse::admin::master::bootstrap(&h.state, "intruder", ROOT_PASSWORD, None).await;
+    assert!(again.is_err(), "a second bootstrap succeeded");
+
+    let token = user_token(&h, ROOT, ROOT_PASSWORD).await;
+    let (status, created) = call(
+        &h,
+        "POST",
+        "flows/users",
+        Some(&token),
+        Some(json!({
+            "username": "dora",
+            "email": "dora@example.com",
+            "firstName": "Dora",
+            "requiredActions": ["configure-otp"],
+            "credentials": [{ "type": "password", "value": PASSWORD, "temporary": false }]
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["username"], "dora");
+    assert_eq!(created["enabled"], true);
+    assert_eq!(created["requiredActions"], json!(["configure-otp"]));
+    let id = created["id"].as_str().expect("an id").to_string();
+
+    // Read back, and found by a prefix search; the service account sees the same.
+    let (status, read) = call(&h, "GET", &format!("flows/users/{id}"), Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["email"], "dora@example.com");
+    let machine = service_token(&h, "pipeline").await;
+    let (status, found) = call(&h, "GET", "flows/users?search=do", Some(&machine), None).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(found[0]["id"], id.as_str());
+
+    // The flow engine asks dora to set up OTP at her next sign-in.
+    h.realm = "flows".into();
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in("dora", PASSWORD).await;
+    s.expect(Shown::ConfigureOtp);
+
+    // The creation is in the security log, naming the administrator.
+    let created_events: Vec<_> = signin::events(&h, Some("user_created"))
+        .await
+        .into_iter()
+        .filter(|e| e.user_id.as_deref() == Some(id.as_str()))
+        .collect();
+    assert_eq!(created_events.len(), 1, "{created_events:?}");
+    assert_eq!(created_events[0].details["by"], "user:root@master");
+    assert!(!created_events[0].details.to_string().contains(PASSWORD), "a password in the log");
+});
+
+db_test!(async fn missing_garbage_expired_foreign_and_unprivileged_tokens_are_refused(db) {
+    let mut h = start(db).await;
+    let path = "flows/users";
+    let (status, body) = call(&h, "GET", path, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "unauthorized");
+    let (status, _) = call(&h, "GET", path, Some("not-a-token"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Expired: signed by the master realm's own key, but an hour old.
+    let key = h.state.keys.active("master").expect("the master realm's key");
+    let t = signin::unix_now() as i64 - 3600;
+    let expired = key
+        .sign_jwt(
+            "at+jwt",
+            &json!({ "iss": h.issuer(), "sub": "pipeline", "aud": "pipeline", "client_id": "pipeline",
+                     "exp": t + 300, "iat": t, "jti": "expired-token" }),
+        )
+        .unwrap();
+    let (status, body) = call(&h, "GET", path, Some(&expired), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+
+    // From another realm: a valid token of `flows` is no admin token.
+    h.realm = "flows".into();
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    let foreign = user_token(&h, USERNAME, PASSWORD).await;
+    h.realm = "master".into();
+    let (status, body) = call(&h, "GET", path, Some(&foreign), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+
+    // Valid master tokens without the role: 403.
+    let bystander = service_token(&h, "bystander").await;
+    let (status, body) = call(&h, "GET", path, Some(&bystander), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "forbidden");
+    let plain_user = user_token(&h, USERNAME, PASSWORD).await;
+    let (status, _) = call(&h, "GET", path, Some(&plain_user), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // `flows-admin` administers `flows` only.
+    let user_id = signin::user_id(&h, USERNAME).await;
+    h.state.store.grant_role(&user_id, "flows-admin").await.unwrap();
+    let scoped = user_token(&h, USERNAME, PASSWORD).await;
+    let (status, _) = call(&h, "GET", path, Some(&scoped), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&h, "GET", "master/users", Some(&scoped), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Taking the role away takes effect at once, before the token expires.
+    h.sql(&format!("DELETE FROM user_roles WHERE user_id = '{user_id}'")).await;
+    let (status, _) = call(&h, "GET", path, Some(&scoped), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // An unknown realm, for an administrator of every realm: 404.
+    let machine = service_token(&h, "pipeline").await;
+    let (status, body) = call(&h, "GET", "nowhere/users", Some(&machine), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+});
+
+db_test!(async fn bad_bodies_get_400_with_a_message(db) {
+    let h = start(db).await;
+    let token = service_token(&h, "pipeline").await;
+    let url = format!("{}/admin/realms/flows/users", h.url);
+    let client = reqwest::Client::new();
+    let cases: &[(&str, &str, &str)] = &[
+        ("application/json", "{\"username\": ", "invalid JSON body"),
+        ("application/json", "{\"username\": \"x\", \"nickname\": \"y\"}", "unknown field `nickname`"),
+        ("application/json", "{\"username\": 42}", "invalid type"),
+        ("application/json", "{\"username\": \"has space\"}", "without spaces"),
+        ("application/json", "{\"username\": \"eve\", \"requiredActions\": [\"fly\"]}", "unknown required action 'fly'"),
+        ("text/plain", "{\"username\": \"eve\"}", "application/json"),
+    ];
+    for (content_type, body, expected) in cases {
+        let response = client
+            .post(&url)
+            .bearer_auth(&token)
+            .header("content-type", *content_type)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let json: Value = response.json().await.expect("a JSON error body");
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {json}");
+        assert_eq!(json["error"], "invalid_request", "{json}");
+        let message = json["errorMessage"].as_str().unwrap_or_default();
+        assert!(message.contains(expected), "{body}: {message:?} lacks {expected:?}");
+    }
+    // A taken username is a conflict; nothing was created by the refused requests.
+    let (status, _) = call(&h, "POST", "flows/users", Some(&token), Some(json!({ "username": "eve" }))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = call(&h, "POST", "flows/users", Some(&token), Some(json!({ "username": "eve" }))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (_, all) = call(&h, "GET", "flows/users", Some(&token), None).await;
+    assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
+    let (status, body) = call(&h, "GET", "flows/users?max=many", Some(&token), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+});
+
+db_test!(async fn the_openapi_document_describes_the_admin_api(db) {
+    let h = start(db).await;
+    let doc: Value = reqwest::get(format!("{}/admin/openapi.json", h.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .expect("the OpenAPI document is JSON");
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{doc}");
+    let paths = doc["paths"].as_object().expect("paths");
+    let users = &paths["/admin/realms/{realm}/users"];
+    assert!(users["get"].is_object() && users["post"].is_object(), "{users}");
+    assert!(paths.contains_key("/admin/realms/{realm}/users/{id}"));
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert!(doc["components"]["schemas"]["UserRepresentation"].is_object());
+});
