@@ -64,8 +64,12 @@ impl ServerProcess {
     /// Starts `cmd` (a `serve` command without `--listen`) on a free port, its output going
     /// to `log`, and waits until `/health/ready` answers (polling, bounded; fails early if the
     /// process exits).
-    pub async fn start(mut cmd: Command, log: PathBuf) -> ServerProcess {
-        let port = free_port();
+    pub async fn start(cmd: Command, log: PathBuf) -> ServerProcess {
+        ServerProcess::start_on(cmd, log, free_port()).await
+    }
+
+    /// [`start`](Self::start) on a given port (e.g. one chosen earlier for `--public-url`).
+    pub async fn start_on(mut cmd: Command, log: PathBuf, port: u16) -> ServerProcess {
         let file = std::fs::File::create(&log).expect("create the server log");
         cmd.args(["--listen", &format!("127.0.0.1:{port}")])
             .stdout(file.try_clone().expect("clone the log file"))
