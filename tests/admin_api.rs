@@ -260,3 +260,38 @@ db_test!(async fn the_openapi_document_describes_the_admin_api(db) {
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     assert!(doc["components"]["schemas"]["UserRepresentation"].is_object());
 });
+
+db_test!(async fn realm_roles_go_into_tokens_under_the_configured_claim(db) {
+    // The realm's roles claim renamed; a user holding a role sees it in both tokens.
+    let realm = signin::standard_flow_realm()
+        .replace("realm: flows\n", "realm: flows\nroles: [auditor, clerk]\n")
+        .replace("signing_alg: RS256 }", "signing_alg: RS256, roles_claim: realm_roles }");
+    assert!(realm.contains("roles_claim: realm_roles"), "{realm}");
+    let h = Harness::start(db, &realm).await;
+    let id = h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    h.state.store.grant_role(&id, "auditor").await.unwrap();
+    let tokens = signin::password_sign_in(&h, WEB_CLIENT, USERNAME, PASSWORD).await.exchange(&h).await;
+    assert_eq!(tokens.access["realm_roles"], json!(["auditor"]), "{}", tokens.access);
+    assert_eq!(tokens.id["realm_roles"], json!(["auditor"]), "{}", tokens.id);
+    assert!(tokens.access.get("roles").is_none(), "{}", tokens.access);
+
+    // A refresh reads the roles again: a role granted since is in the new token.
+    h.state.store.grant_role(&id, "clerk").await.unwrap();
+    let refresh = tokens.response.str("refresh_token").expect("a refresh token");
+    let refreshed = support::oauth::refresh(&h, support::oauth::web(), refresh).await;
+    refreshed.assert_ok();
+    let (_, access) = support::oauth::jwt_parts(refreshed.str("access_token").unwrap());
+    assert_eq!(access["realm_roles"], json!(["auditor", "clerk"]), "{access}");
+});
+
+db_test!(async fn an_empty_roles_claim_keeps_roles_out_of_tokens(db) {
+    let realm = signin::standard_flow_realm()
+        .replace("realm: flows\n", "realm: flows\nroles: [auditor]\n")
+        .replace("signing_alg: RS256 }", "signing_alg: RS256, roles_claim: \"\" }");
+    let h = Harness::start(db, &realm).await;
+    let id = h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    h.state.store.grant_role(&id, "auditor").await.unwrap();
+    let tokens = signin::password_sign_in(&h, WEB_CLIENT, USERNAME, PASSWORD).await.exchange(&h).await;
+    assert!(tokens.access.get("roles").is_none() && tokens.id.get("roles").is_none(), "{}", tokens.access);
+    assert!(!tokens.access.to_string().contains("auditor"), "{}", tokens.access);
+});

@@ -191,6 +191,7 @@ impl Store {
     pub async fn roles(&self, user_id: &str) -> Result<Vec<String>> {
         Ok(user_role::Entity::find()
             .filter(user_role::Column::UserId.eq(user_id))
+            .order_by_asc(user_role::Column::Role)
             .all(&self.db)
             .await?
             .into_iter()
