@@ -9,18 +9,22 @@ use crate::crypto::sha256_hex;
 use crate::realm::Client;
 use crate::server::{AppState, RealmRuntime};
 
-/// Verifies an access token's signature, issuer and expiry, then that its grant (or, for a
-/// token without one, the token itself) has not been revoked.
-pub async fn verify_access_token(state: &AppState, rt: &RealmRuntime, token: &str) -> Result<AccessClaims, OAuthError> {
+/// Verifies an access token's signature, type, issuer and expiry (no database read).
+async fn verify_signature(state: &AppState, rt: &RealmRuntime, token: &str) -> Result<AccessClaims, OAuthError> {
     let keys = state
         .keys
         .get_or_reload_for(&rt.realm.name, token, crate::server::retention_secs(&rt.realm))
         .await
         .ok_or_else(|| OAuthError::server_error("no signing keys"))?;
-    let claims: AccessClaims = keys
-        .verifying
+    keys.verifying
         .verify_access_token(token, &rt.issuer)
-        .map_err(|_| OAuthError::invalid_token("the access token is invalid or expired"))?;
+        .map_err(|_| OAuthError::invalid_token("the access token is invalid or expired"))
+}
+
+/// Verifies an access token's signature, issuer and expiry, then that its grant (or, for a
+/// token without one, the token itself) has not been revoked.
+pub async fn verify_access_token(state: &AppState, rt: &RealmRuntime, token: &str) -> Result<AccessClaims, OAuthError> {
+    let claims = verify_signature(state, rt, token).await?;
     let revoked = match &claims.gid {
         Some(gid) => state.store.grant(gid).await?.is_none_or(|g| g.revoked_at.is_some()),
         None => state.store.is_jti_revoked(&claims.jti).await?,
@@ -31,9 +35,10 @@ pub async fn verify_access_token(state: &AppState, rt: &RealmRuntime, token: &st
     Ok(claims)
 }
 
-/// The userinfo response for a valid access token.
+/// The userinfo response for a valid access token. One database read: the token's grant
+/// (is it revoked? which claims were requested?) joined with its user.
 pub async fn userinfo(state: &AppState, rt: &RealmRuntime, token: &str) -> Result<Value, OAuthError> {
-    let claims = verify_access_token(state, rt, token).await?;
+    let claims = verify_signature(state, rt, token).await?;
     let scopes: Vec<&str> = claims.scope.split_ascii_whitespace().collect();
     if !scopes.contains(&"openid") {
         return Err(OAuthError {
@@ -43,17 +48,23 @@ pub async fn userinfo(state: &AppState, rt: &RealmRuntime, token: &str) -> Resul
             www_authenticate: Some("Bearer error=\"insufficient_scope\", scope=\"openid\"".into()),
         });
     }
-    let user = state
+    // Tokens of a user always name their grant; one without is a client's own token.
+    let gid = claims
+        .gid
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_token("the access token has no user"))?;
+    let (grant, user) = state
         .store
-        .find_user(&claims.sub)
+        .grant_with_user(gid)
         .await?
-        .filter(|u| u.enabled && u.realm == rt.realm.name)
+        .filter(|(g, _)| g.revoked_at.is_none())
+        .ok_or_else(|| OAuthError::invalid_token("the access token has been revoked"))?;
+    let user = user
+        .filter(|u| u.enabled && u.realm == rt.realm.name && u.id == claims.sub)
         .ok_or_else(|| OAuthError::invalid_token("the user no longer exists"))?;
     let mut out = user_claims(&user, &scopes);
     // Claims requested for userinfo with the `claims` parameter are released too.
-    if let Some(gid) = &claims.gid
-        && let Some(grant) = state.store.grant(gid).await?
-        && let Ok(facts) = serde_json::from_str::<super::tokens::SignInFacts>(&grant.data)
+    if let Ok(facts) = serde_json::from_str::<super::tokens::SignInFacts>(&grant.data)
         && let Some(requested) = facts
             .claims
             .as_ref()

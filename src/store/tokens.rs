@@ -6,9 +6,9 @@
 //! IS NULL` that exactly one request can win, on any node; the claiming write comes first in each
 //! transaction so SQLite never has to upgrade a read lock.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, Set};
 
-use super::entity::{auth_code, grant, refresh_token, revoked_token, sso_session};
+use super::entity::{auth_code, grant, refresh_token, revoked_token, sso_session, user};
 use super::{Result, Store, StoreError, now};
 
 #[derive(Debug, Clone)]
@@ -172,16 +172,38 @@ impl Store {
         Ok(grant::Entity::find_by_id(grant_id).one(&self.db).await?)
     }
 
-    /// A refresh token that is unspent and unexpired, with its grant.
+    /// A refresh token that is unspent and unexpired, with its live grant (one query).
     pub async fn live_refresh_token(&self, token_hash: &str) -> Result<Option<(refresh_token::Model, grant::Model)>> {
-        let Some(token) = refresh_token::Entity::find_by_id(token_hash).one(&self.db).await? else {
+        let of_grant = refresh_token::Entity::belongs_to(grant::Entity)
+            .from(refresh_token::Column::GrantId)
+            .to(grant::Column::Id)
+            .into();
+        let found = refresh_token::Entity::find_by_id(token_hash)
+            .select_also(grant::Entity)
+            .join(JoinType::InnerJoin, of_grant)
+            .one(&self.db)
+            .await?;
+        let Some((token, Some(g))) = found else {
             return Ok(None);
         };
-        if token.used_at.is_some() || token.expires_at <= now() {
+        if token.used_at.is_some() || token.expires_at <= now() || g.revoked_at.is_some() {
             return Ok(None);
         }
-        let g = grant::Entity::find_by_id(&token.grant_id).one(&self.db).await?;
-        Ok(g.filter(|g| g.revoked_at.is_none()).map(|g| (token, g)))
+        Ok(Some((token, g)))
+    }
+
+    /// A grant with its user (none for a client's own grant), in one query: userinfo's only
+    /// database read.
+    pub async fn grant_with_user(&self, grant_id: &str) -> Result<Option<(grant::Model, Option<user::Model>)>> {
+        let of_user = grant::Entity::belongs_to(user::Entity)
+            .from(grant::Column::UserId)
+            .to(user::Column::Id)
+            .into();
+        Ok(grant::Entity::find_by_id(grant_id)
+            .select_also(user::Entity)
+            .join(JoinType::LeftJoin, of_user)
+            .one(&self.db)
+            .await?)
     }
 
     /// The grant a refresh token belongs to, whatever the token's state.
