@@ -10,6 +10,7 @@ use crate::config::{LogFormat, Overrides, Settings};
 use crate::server::{self, AppState};
 
 mod realm;
+mod seed;
 
 pub use realm::RealmCommand;
 
@@ -70,6 +71,8 @@ pub enum Command {
     /// Manage users
     #[command(subcommand)]
     User(UserCommand),
+    /// Add many users and sessions at once, for benchmarks at scale
+    Seed(seed::SeedArgs),
     /// Set up administration (the master realm's administrators)
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -343,6 +346,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     let done = match cli.command {
         Command::Serve(args) => serve(&cli.global, &args).await,
         Command::User(cmd) => user(&cli.global, cmd).await,
+        Command::Seed(args) => seed::run(&cli.global, args).await,
         Command::Admin(AdminCommand::Bootstrap { username, email }) => {
             let password = read_password_line()?;
             let app = AppState::load(settings(&cli.global, None)?)
