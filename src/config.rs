@@ -84,8 +84,8 @@ pub struct Overrides {
     pub apply_realms_on_start: Option<bool>,
 }
 
-/// The effective settings.
-#[derive(Debug, Clone)]
+/// The effective settings. Its `Debug` hides the master key and the database password.
+#[derive(Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
     /// Without a trailing slash, e.g. `http://127.0.0.1:8080`.
@@ -115,6 +115,31 @@ pub struct Settings {
     pub apply_realms_on_start: bool,
     /// How often a node looks for a newly applied realm snapshot.
     pub realm_refresh_interval_secs: u64,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("database_url", &crate::store::redact_url(&self.database_url))
+            .field("realms_dir", &self.realms_dir)
+            .field("flows_dir", &self.flows_dir)
+            .field("themes_dir", &self.themes_dir)
+            .field("themes_live", &self.themes_live)
+            .field("master_key", &self.master_key.as_ref().map(|_| "****"))
+            .field("master_key_file", &self.master_key_file)
+            .field("password_hashing", &self.password_hashing)
+            .field("max_concurrent_hashes", &self.max_concurrent_hashes)
+            .field("key_refresh_interval_secs", &self.key_refresh_interval_secs)
+            .field("log_format", &self.log_format)
+            .field("metrics_enabled", &self.metrics_enabled)
+            .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
+            .field("events_retention_days", &self.events_retention_days)
+            .field("apply_realms_on_start", &self.apply_realms_on_start)
+            .field("realm_refresh_interval_secs", &self.realm_refresh_interval_secs)
+            .finish()
+    }
 }
 
 impl Settings {
@@ -212,6 +237,19 @@ fn validate_public_url(url: &str) -> Result<String, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_hides_the_master_key_and_the_database_password() {
+        let s = Settings::resolve(Overrides {
+            master_key: Some("c2VjcmV0LW1hc3Rlci1rZXktYnl0ZXMtMzItbG9uZyE=".into()),
+            database_url: Some("postgres://gh:db-password@db/gh".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("c2VjcmV0") && !shown.contains("db-password"), "{shown}");
+        assert!(shown.contains("postgres://gh:****@db/gh"), "{shown}");
+    }
 
     #[test]
     fn defaults_work_out_of_the_box() {

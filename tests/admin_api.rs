@@ -18,10 +18,15 @@ use support::*;
 /// web client for people and a service-account client for machines.
 const MASTER: &str = r#"realm: master
 display_name: Administration
-roles: [admin, flows-admin]
+roles: [admin, flows-admin, master-admin]
 tokens: { access_ttl: 5m, signing_alg: ES256 }
 clients:
   - client_id: web
+    secret_hash: sha256:3ab4454e637528a72b8b1c26412e8f13cde28bd7c4d15d9757329208e8cea5a7
+    redirect_uris: [http://127.0.0.1:9000/callback]
+    grant_types: [authorization_code, refresh_token]
+    admin_api: true
+  - client_id: other
     secret_hash: sha256:3ab4454e637528a72b8b1c26412e8f13cde28bd7c4d15d9757329208e8cea5a7
     redirect_uris: [http://127.0.0.1:9000/callback]
     grant_types: [authorization_code, refresh_token]
@@ -60,9 +65,14 @@ async fn service_token(h: &Harness, client_id: &str) -> String {
     response.access_token().secret().clone()
 }
 
-/// A master-realm user's access token, by signing in through the flow engine.
+/// A master-realm user's access token, by signing in through the flow engine (with the
+/// `web` client, which the admin API accepts).
 async fn user_token(h: &Harness, username: &str, password: &str) -> String {
-    let s = signin::password_sign_in(h, WEB_CLIENT, username, password).await;
+    user_token_via(h, WEB_CLIENT, username, password).await
+}
+
+async fn user_token_via(h: &Harness, client_id: &str, username: &str, password: &str) -> String {
+    let s = signin::password_sign_in(h, client_id, username, password).await;
     let tokens = s.exchange(h).await;
     tokens
         .response
@@ -197,6 +207,22 @@ db_test!(async fn missing_garbage_expired_foreign_and_unprivileged_tokens_are_re
     h.sql(&format!("DELETE FROM user_roles WHERE user_id = '{user_id}'")).await;
     let (status, _) = call(&h, "GET", path, Some(&scoped), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // `master-admin` does not reach the master realm: only `admin` may change the
+    // administrators (or it could make itself one).
+    h.state.store.grant_role(&user_id, "master-admin").await.unwrap();
+    let (status, body) = call(&h, "GET", "master/users", Some(&scoped), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // An administrator's token issued to an ordinary app of the master realm is refused.
+    gatehouse::admin::master::bootstrap(&h.state, ROOT, ROOT_PASSWORD, None).await.unwrap();
+    let via_app = user_token_via(&h, "other", ROOT, ROOT_PASSWORD).await;
+    let (status, body) = call(&h, "GET", path, Some(&via_app), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body["errorMessage"].as_str().unwrap_or_default().contains("admin_api"), "{body}");
+    let via_console = user_token(&h, ROOT, ROOT_PASSWORD).await;
+    let (status, _) = call(&h, "GET", path, Some(&via_console), None).await;
+    assert_eq!(status, StatusCode::OK);
 
     // An unknown realm, for an administrator of every realm: 404.
     let machine = service_token(&h, "pipeline").await;

@@ -108,6 +108,26 @@ fn wrong_type_is_reported_at_the_value() {
 }
 
 #[test]
+fn absurd_lifetimes_and_a_clashing_roles_claim_are_refused() {
+    let yaml = GOOD.replace(
+        "display_name: Shop\n",
+        "display_name: Shop\ntokens:\n  access_ttl: 9223372036854775807s\n",
+    );
+    assert_rejected("shop.yaml", &yaml, 4, 3, &["tokens.access_ttl may be at most 366d"]);
+    let yaml = GOOD.replace(
+        "display_name: Shop\n",
+        "display_name: Shop\ntokens:\n  roles_claim: sub\n",
+    );
+    assert_rejected(
+        "shop.yaml",
+        &yaml,
+        4,
+        3,
+        &["roles_claim 'sub' would replace a standard claim"],
+    );
+}
+
+#[test]
 fn literal_secret_is_refused() {
     let yaml = GOOD.replace(
         "    secret_hash: sha256:3ab4454e637528a72b8b1c26412e8f13cde28bd7c4d15d9757329208e8cea5a7\n",

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_initial;
 mod m20261123_000002_flow_state;
 mod m20261123_000003_event_indexes;
+mod m20261123_000004_auth_codes_user;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261123_000002_flow_state::Migration),
             Box::new(m20261123_000003_event_indexes::Migration),
+            Box::new(m20261123_000004_auth_codes_user::Migration),
         ]
     }
 }

@@ -41,10 +41,20 @@ pub struct Admin {
 }
 
 impl Admin {
-    /// Whether this caller may administer `realm`.
+    /// Whether this caller may administer `realm`. The master realm holds the administrators
+    /// themselves, so only `admin` may change it: a `master-admin` could otherwise make
+    /// itself `admin`.
     pub fn may_administer(&self, realm: &str) -> bool {
+        if realm == MASTER_REALM {
+            return self.is_global_admin();
+        }
         let own = realm_admin_role(realm);
         self.roles.iter().any(|r| r == ADMIN_ROLE || *r == own)
+    }
+
+    /// Whether this caller holds the `admin` role (every realm, the master realm included).
+    pub fn is_global_admin(&self) -> bool {
+        self.roles.iter().any(|r| r == ADMIN_ROLE)
     }
 
     /// 403 unless this caller may administer `realm`.
@@ -91,9 +101,15 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap, peer: Option<Sock
     let master = app
         .realm(MASTER_REALM)
         .ok_or_else(|| ApiError::Unauthorized("the master realm is not loaded".into()))?;
-    let claims = crate::oidc::introspection::verify_access_token(app, &master, &token)
-        .await
-        .map_err(|e| ApiError::Unauthorized(format!("{}: {}", e.code, e.description)))?;
+    let claims = match crate::oidc::introspection::verify_access_token(app, &master, &token).await {
+        Ok(claims) => claims,
+        // A database or key failure is ours, not the caller's.
+        Err(e) if e.code == "server_error" => {
+            tracing::error!(error = %e.description, "admin API: cannot check a token");
+            return Err(ApiError::Internal);
+        }
+        Err(e) => return Err(ApiError::Unauthorized(format!("{}: {}", e.code, e.description))),
+    };
     let (principal, roles) = if claims.gid.is_none() && claims.sub == claims.client_id {
         let client = master
             .realm
@@ -107,6 +123,14 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap, peer: Option<Sock
             client.service_account_roles.clone(),
         )
     } else {
+        // A person's token counts only when issued to a client meant for administration
+        // (`admin_api: true`), not to any app of the master realm (RFC 9700 §2.3).
+        if !master.realm.clients.get(&claims.client_id).is_some_and(|c| c.admin_api) {
+            return Err(ApiError::Unauthorized(format!(
+                "tokens of client '{}' are not accepted by the admin API (its master-realm client needs admin_api: true)",
+                claims.client_id
+            )));
+        }
         let user = app
             .store
             .find_user(&claims.sub)
@@ -114,7 +138,15 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap, peer: Option<Sock
             .map_err(ApiError::from_store)?
             .filter(|u| u.enabled && u.realm == MASTER_REALM)
             .ok_or_else(|| ApiError::Unauthorized("the token's user is disabled or no longer exists".into()))?;
-        let roles = app.store.roles(&user.id).await.map_err(ApiError::from_store)?;
+        // Only roles the master realm still defines count.
+        let roles = app
+            .store
+            .roles(&user.id)
+            .await
+            .map_err(ApiError::from_store)?
+            .into_iter()
+            .filter(|r| master.realm.roles.contains(r))
+            .collect();
         (
             Principal::User {
                 id: user.id,

@@ -26,6 +26,7 @@ clients:
     name: Gatehouse command line
     redirect_uris: [http://127.0.0.1:8400/callback]
     grant_types: [authorization_code, refresh_token]
+    admin_api: true
 ";
 
 /// The built-in master realm, parsed.
@@ -67,11 +68,11 @@ pub async fn bootstrap(
             "an administrator already exists; bootstrap only creates the first one".into(),
         ));
     }
-    if password.chars().count() < rt.realm.password_policy.min_length {
-        return Err(AdminError::Invalid(format!(
-            "the password needs at least {} characters",
-            rt.realm.password_policy.min_length
-        )));
+    if let Some(problem) =
+        crate::flow::actions::password_policy_violation(&rt.realm.password_policy, username, password)
+    {
+        let text = app.templates.message_text(&rt.realm.theme, "en", &problem);
+        return Err(AdminError::Invalid(format!("the password is refused: {text}")));
     }
     let user = super::create_user(app, MASTER_REALM, username, email, Some(password)).await?;
     app.store.grant_role(&user.id, ADMIN_ROLE).await?;
@@ -100,9 +101,22 @@ pub async fn bootstrap_from_env(app: &AppState) -> Result<(), AdminError> {
         return Ok(());
     }
     let email = std::env::var("GATEHOUSE_BOOTSTRAP_ADMIN_EMAIL").ok();
-    bootstrap(app, &username, &password, email.as_deref()).await?;
-    tracing::info!(%username, "first administrator created from GATEHOUSE_BOOTSTRAP_ADMIN_*");
-    Ok(())
+    match bootstrap(app, &username, &password, email.as_deref()).await {
+        Ok(_) => {
+            tracing::info!(%username, "first administrator created from GATEHOUSE_BOOTSTRAP_ADMIN_*");
+            Ok(())
+        }
+        // Another node starting at the same moment won the race, or an earlier start stopped
+        // half-way: neither should keep this node from starting.
+        Err(AdminError::UserExists(_)) => {
+            tracing::warn!(
+                %username,
+                "GATEHOUSE_BOOTSTRAP_ADMIN_USERNAME names an existing user; if it is not an administrator, run: gatehouse user grant-role master {username} admin"
+            );
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

@@ -11,8 +11,10 @@ use crate::server::{self, AppState};
 
 mod realm;
 mod seed;
+mod user;
 
 pub use realm::RealmCommand;
+pub use user::UserCommand;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -142,44 +144,6 @@ pub struct EventsArgs {
     /// Output format
     #[arg(long, value_enum, default_value = "table")]
     pub format: crate::events::Format,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum UserCommand {
-    /// Create a user (the realm's default required actions are added)
-    Add {
-        /// Realm name, as in the realm file's `realm:`
-        realm: String,
-        /// The new user's username
-        username: String,
-        /// The user's email address
-        #[arg(long, value_name = "EMAIL")]
-        email: Option<String>,
-        /// Read the password as one line from standard input (never pass it as an argument)
-        #[arg(long)]
-        password_stdin: bool,
-    },
-    /// List a realm's users and their pending required actions
-    List {
-        /// Realm name
-        realm: String,
-    },
-    /// Require an action at the user's next sign-in
-    Require {
-        /// Realm name
-        realm: String,
-        /// The user's username
-        username: String,
-        /// configure-otp, update-password, update-profile or terms-and-conditions (enabled in the realm)
-        action: String,
-    },
-    /// Set a user's password, read as one line from standard input
-    SetPassword {
-        /// Realm name
-        realm: String,
-        /// The user's username
-        username: String,
-    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -345,7 +309,7 @@ fn settings(global: &GlobalArgs, serve: Option<&ServeArgs>) -> Result<Settings, 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
     let done = match cli.command {
         Command::Serve(args) => serve(&cli.global, &args).await,
-        Command::User(cmd) => user(&cli.global, cmd).await,
+        Command::User(cmd) => user::run(&cli.global, cmd).await,
         Command::Seed(args) => seed::run(&cli.global, args).await,
         Command::Admin(AdminCommand::Bootstrap { username, email }) => {
             let password = read_password_line()?;
@@ -440,67 +404,6 @@ fn read_password_line() -> Result<String, String> {
         return Err("no password on stdin (pipe one line, e.g. `echo \"$PASSWORD\" | gatehouse user add …`)".into());
     }
     Ok(password)
-}
-
-async fn user(global: &GlobalArgs, cmd: UserCommand) -> Result<(), String> {
-    let app = AppState::load(settings(global, None)?)
-        .await
-        .map_err(|e| e.to_string())?;
-    let app = &*app;
-    match cmd {
-        UserCommand::Add {
-            realm,
-            username,
-            email,
-            password_stdin,
-        } => {
-            let password = if password_stdin {
-                Some(read_password_line()?)
-            } else {
-                None
-            };
-            let user = crate::admin::create_user(app, &realm, &username, email.as_deref(), password.as_deref())
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("created user {username} (id {}) in realm {realm}", user.id);
-            if password.is_none() {
-                println!(
-                    "note: {username} has no password yet; set one with `gatehouse user set-password {realm} {username}`"
-                );
-            }
-        }
-        UserCommand::List { realm } => {
-            let users = crate::admin::list_users(app, &realm).await.map_err(|e| e.to_string())?;
-            println!("{:<24} {:<32} {:<8} REQUIRED ACTIONS", "USERNAME", "EMAIL", "ENABLED");
-            for (u, actions) in users {
-                println!(
-                    "{:<24} {:<32} {:<8} {}",
-                    u.username,
-                    u.email.unwrap_or_default(),
-                    u.enabled,
-                    actions.join(",")
-                );
-            }
-        }
-        UserCommand::Require {
-            realm,
-            username,
-            action,
-        } => {
-            crate::admin::require_action(app, &realm, &username, &action)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("{username} must complete '{action}' at next sign-in");
-        }
-        UserCommand::SetPassword { realm, username } => {
-            let password = read_password_line()?;
-            crate::admin::set_password(app, &realm, &username, &password)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("password of {username} in realm {realm} updated");
-        }
-    }
-    Ok(())
 }
 
 async fn events(global: &GlobalArgs, args: EventsArgs) -> Result<(), String> {

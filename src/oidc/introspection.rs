@@ -130,7 +130,13 @@ pub async fn introspect(state: &AppState, rt: &RealmRuntime, token: &str) -> Res
 /// Unknown or foreign tokens are answered with success, as the RFC asks.
 pub async fn revoke(state: &AppState, rt: &RealmRuntime, client: &Client, token: &str) -> Result<(), OAuthError> {
     if token.matches('.').count() == 2 {
-        let Some(keys) = state.keys.get(&rt.realm.name) else {
+        // Reloads keys for an unknown kid: a key rotated in on another node must not make
+        // a revocation silently do nothing.
+        let Some(keys) = state
+            .keys
+            .get_or_reload_for(&rt.realm.name, token, crate::server::retention_secs(&rt.realm))
+            .await
+        else {
             return Ok(());
         };
         // Expired tokens need no revocation; invalid ones are ignored.

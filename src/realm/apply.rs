@@ -86,6 +86,10 @@ pub async fn live(store: &Store) -> Result<(BTreeMap<String, LiveRealm>, Vec<Str
     for s in store.live_realm_snapshots().await? {
         let label = format!("snapshot {} of realm '{}'", s.id, s.realm);
         match load::load_str(&label, &s.content, &|_| None) {
+            // A snapshot stored under one name never replaces another realm.
+            Ok(realm) if realm.name != s.realm => {
+                problems.push(format!("{label}: holds realm '{}', not '{}'", realm.name, s.realm));
+            }
             Ok(realm) => {
                 out.insert(
                     s.realm.clone(),

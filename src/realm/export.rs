@@ -43,6 +43,8 @@ struct ClientOut<'a> {
     browser_flow: Option<&'a str>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     service_account_roles: &'a [String],
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    admin_api: bool,
 }
 
 /// The realm as a realm file (YAML), with a header saying where it came from.
@@ -71,6 +73,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
                 pkce: c.pkce,
                 browser_flow: c.browser_flow.as_deref(),
                 service_account_roles: &c.service_account_roles,
+                admin_api: c.admin_api,
             })
             .collect(),
     };

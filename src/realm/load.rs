@@ -10,6 +10,9 @@ use serde_saphyr::{Location, Spanned};
 use super::model::{ClientFile, GrantType, RealmFile};
 use super::{Client, KNOWN_REQUIRED_ACTIONS, Realm, Source};
 
+/// No lifetime may exceed a year (and times stay far from overflowing).
+const MAX_LIFETIME_SECS: i64 = 366 * 24 * 3600;
+
 /// Claims Gatehouse sets itself; the roles claim may not take their place.
 const RESERVED_CLAIMS: &[&str] = &[
     "iss",
@@ -189,6 +192,25 @@ impl Validator<'_> {
         if tokens.sso_idle > tokens.sso_max {
             self.error(tokens_at, "tokens.sso_idle must not be longer than tokens.sso_max");
         }
+        for (name, ttl) in [
+            ("access_ttl", tokens.access_ttl),
+            ("refresh_ttl", tokens.refresh_ttl),
+            ("code_ttl", tokens.code_ttl),
+            ("sso_idle", tokens.sso_idle),
+            ("sso_max", tokens.sso_max),
+        ] {
+            if ttl.as_secs() > MAX_LIFETIME_SECS {
+                self.error(tokens_at, format!("tokens.{name} may be at most 366d"));
+            }
+        }
+        for (name, wait) in [
+            ("wait_increment", file.brute_force.wait_increment),
+            ("max_wait", file.brute_force.max_wait),
+        ] {
+            if wait.as_secs() > MAX_LIFETIME_SECS {
+                self.error(file.realm.referenced, format!("brute_force.{name} may be at most 366d"));
+            }
+        }
         if RESERVED_CLAIMS.contains(&tokens.roles_claim.as_str()) {
             self.error(
                 tokens_at,
@@ -326,6 +348,7 @@ impl Validator<'_> {
             pkce: c.pkce,
             browser_flow: c.browser_flow.map(|f| f.value),
             service_account_roles: c.service_account_roles.into_iter().map(|r| r.value).collect(),
+            admin_api: c.admin_api,
         })
     }
 

@@ -83,6 +83,8 @@ pub struct Client {
     pub browser_flow: Option<String>,
     /// Realm roles of the client's own (client_credentials) tokens.
     pub service_account_roles: Vec<String>,
+    /// The admin API accepts tokens this client got for users (master realm).
+    pub admin_api: bool,
 }
 
 impl Client {

@@ -198,6 +198,9 @@ pub struct ClientFile {
     /// Realm roles of the client itself, for its client_credentials tokens (a service account).
     #[serde(default)]
     pub service_account_roles: Vec<Spanned<String>>,
+    /// In the master realm: the admin API accepts its users' tokens (e.g. `admin-cli`).
+    #[serde(default)]
+    pub admin_api: bool,
 }
 
 fn default_grants() -> Vec<Spanned<GrantType>> {

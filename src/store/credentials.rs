@@ -115,6 +115,13 @@ impl Store {
             // Someone else spent it a moment ago.
             return Ok(None);
         }
+        // The spent code is gone; the remaining ones carry when the set was last used.
+        credential::Entity::update_many()
+            .col_expr(credential::Column::LastUsedAt, now().into())
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq(RECOVERY_CODE))
+            .exec(&self.db)
+            .await?;
         Ok(Some(codes.len() - 1))
     }
 
@@ -128,36 +135,125 @@ impl Store {
     /// Replaces the password, keeps the last `history` ones, and completes
     /// `update-password`, in one transaction.
     pub async fn change_password(&self, user_id: &str, hash: String, history: usize) -> Result<()> {
-        let t = now();
         let txn = self.write_txn().await?;
-        let current = credential::Entity::find()
-            .filter(credential::Column::UserId.eq(user_id))
-            .filter(credential::Column::Kind.eq(PASSWORD))
-            .all(&txn)
-            .await?;
-        for c in current {
-            let mut old: credential::ActiveModel = c.into();
-            old.kind = Set(PASSWORD_HISTORY.into());
-            old.created_at = Set(t);
-            old.update(&txn).await?;
-        }
-        let mut past = credential::Entity::find()
-            .filter(credential::Column::UserId.eq(user_id))
-            .filter(credential::Column::Kind.eq(PASSWORD_HISTORY))
-            .order_by_desc(credential::Column::CreatedAt)
-            .all(&txn)
-            .await?;
-        // The current password counts as one of the `history` remembered ones.
-        let keep = history.saturating_sub(1);
-        for stale in past.drain(keep.min(past.len())..) {
-            credential::Entity::delete_by_id(stale.id).exec(&txn).await?;
-        }
-        new_credential(user_id, PASSWORD, hash, None, t).insert(&txn).await?;
+        replace_password_in(&txn, user_id, hash, history).await?;
         remove_action(&txn, user_id, "update-password").await?;
         txn.commit().await?;
         Ok(())
     }
 
+    /// An administrator's password reset: replaces the password keeping the last `history`
+    /// ones, and requires `update-password` if `temporary` (or completes it if not, as
+    /// Keycloak does), in one transaction.
+    pub async fn reset_password(&self, user_id: &str, hash: String, history: usize, temporary: bool) -> Result<()> {
+        let txn = self.write_txn().await?;
+        replace_password_in(&txn, user_id, hash, history).await?;
+        if temporary {
+            required_action::Entity::insert(required_action::ActiveModel {
+                user_id: Set(user_id.to_string()),
+                action: Set("update-password".into()),
+                created_at: Set(now()),
+            })
+            .on_conflict_do_nothing_on([required_action::Column::UserId, required_action::Column::Action])
+            .exec(&txn)
+            .await?;
+        } else {
+            remove_action(&txn, user_id, "update-password").await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Every credential of a user except remembered old passwords, oldest first.
+    pub async fn user_credentials(&self, user_id: &str) -> Result<Vec<credential::Model>> {
+        Ok(credential::Entity::find()
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.ne(PASSWORD_HISTORY))
+            .order_by_asc(credential::Column::CreatedAt)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Deletes credentials of a user in one transaction: the one with `credential_id`, or
+    /// every recovery code for [`RECOVERY_CODES_ID`]. Removing the last OTP device also
+    /// removes the recovery codes, which only stand in for it. Returns the kind removed.
+    pub async fn delete_credential(&self, user_id: &str, credential_id: &str) -> Result<Option<String>> {
+        let txn = self.write_txn().await?;
+        let kind = if credential_id == RECOVERY_CODES_ID {
+            RECOVERY_CODE.to_string()
+        } else {
+            let Some(c) = credential::Entity::find_by_id(credential_id)
+                .filter(credential::Column::UserId.eq(user_id))
+                .filter(credential::Column::Kind.ne(PASSWORD_HISTORY))
+                .one(&txn)
+                .await?
+            else {
+                return Ok(None);
+            };
+            credential::Entity::delete_by_id(&c.id).exec(&txn).await?;
+            c.kind
+        };
+        let otp_left = credential::Entity::find()
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq(OTP))
+            .one(&txn)
+            .await?
+            .is_some();
+        if kind == RECOVERY_CODE || (kind == OTP && !otp_left) {
+            let removed = credential::Entity::delete_many()
+                .filter(credential::Column::UserId.eq(user_id))
+                .filter(credential::Column::Kind.eq(RECOVERY_CODE))
+                .exec(&txn)
+                .await?
+                .rows_affected;
+            if kind == RECOVERY_CODE && removed == 0 {
+                return Ok(None);
+            }
+        }
+        txn.commit().await?;
+        Ok(Some(kind))
+    }
+}
+
+/// The id under which a user's recovery codes are listed and removed together.
+pub const RECOVERY_CODES_ID: &str = "recovery-codes";
+
+/// Turns the current password into history, keeps the newest `history` passwords (the new one
+/// included) and stores the new one.
+async fn replace_password_in(
+    txn: &impl sea_orm::ConnectionTrait,
+    user_id: &str,
+    hash: String,
+    history: usize,
+) -> Result<()> {
+    let t = now();
+    let current = credential::Entity::find()
+        .filter(credential::Column::UserId.eq(user_id))
+        .filter(credential::Column::Kind.eq(PASSWORD))
+        .all(txn)
+        .await?;
+    for c in current {
+        let mut old: credential::ActiveModel = c.into();
+        old.kind = Set(PASSWORD_HISTORY.into());
+        old.created_at = Set(t);
+        old.update(txn).await?;
+    }
+    let mut past = credential::Entity::find()
+        .filter(credential::Column::UserId.eq(user_id))
+        .filter(credential::Column::Kind.eq(PASSWORD_HISTORY))
+        .order_by_desc(credential::Column::CreatedAt)
+        .all(txn)
+        .await?;
+    // The current password counts as one of the `history` remembered ones.
+    let keep = history.saturating_sub(1);
+    for stale in past.drain(keep.min(past.len())..) {
+        credential::Entity::delete_by_id(stale.id).exec(txn).await?;
+    }
+    new_credential(user_id, PASSWORD, hash, None, t).insert(txn).await?;
+    Ok(())
+}
+
+impl Store {
     /// Updates the profile and completes `update-profile`.
     pub async fn update_profile(
         &self,
@@ -215,6 +311,25 @@ impl Store {
             .is_some())
     }
 
+    /// The users of `realm` holding `role`, by username: `max` of them after skipping `first`.
+    pub async fn users_with_role(&self, realm: &str, role: &str, first: u64, max: u64) -> Result<Vec<user::Model>> {
+        use sea_orm::QuerySelect;
+        use sea_orm::sea_query::Query;
+        let holders = Query::select()
+            .column(user_role::Column::UserId)
+            .from(user_role::Entity)
+            .and_where(user_role::Column::Role.eq(role))
+            .to_owned();
+        Ok(user::Entity::find()
+            .filter(user::Column::Realm.eq(realm))
+            .filter(user::Column::Id.in_subquery(holders))
+            .order_by_asc(user::Column::Username)
+            .offset(first)
+            .limit(max)
+            .all(&self.db)
+            .await?)
+    }
+
     pub async fn grant_role(&self, user_id: &str, role: &str) -> Result<()> {
         user_role::Entity::insert(user_role::ActiveModel {
             user_id: Set(user_id.into()),
@@ -224,6 +339,43 @@ impl Store {
         .exec(&self.db)
         .await?;
         Ok(())
+    }
+
+    /// Grants roles in one transaction; returns those the user did not hold before.
+    pub async fn grant_roles(&self, user_id: &str, roles: &[String]) -> Result<Vec<String>> {
+        let txn = self.write_txn().await?;
+        let mut added = Vec::new();
+        for role in roles {
+            let inserted = user_role::Entity::insert(user_role::ActiveModel {
+                user_id: Set(user_id.into()),
+                role: Set(role.clone()),
+            })
+            .on_conflict_do_nothing_on([user_role::Column::UserId, user_role::Column::Role])
+            .exec(&txn)
+            .await?;
+            if matches!(inserted, sea_orm::TryInsertResult::Inserted(_)) && !added.contains(role) {
+                added.push(role.clone());
+            }
+        }
+        txn.commit().await?;
+        Ok(added)
+    }
+
+    /// Takes roles away in one transaction; returns those the user held.
+    pub async fn revoke_roles(&self, user_id: &str, roles: &[String]) -> Result<Vec<String>> {
+        let txn = self.write_txn().await?;
+        let mut removed = Vec::new();
+        for role in roles {
+            let gone = user_role::Entity::delete_by_id((user_id.to_string(), role.clone()))
+                .exec(&txn)
+                .await?
+                .rows_affected;
+            if gone == 1 {
+                removed.push(role.clone());
+            }
+        }
+        txn.commit().await?;
+        Ok(removed)
     }
 
     /// Every attribute of a user, by name.

@@ -13,13 +13,13 @@ mod tokens;
 mod users;
 
 pub use brute_force::LockoutRule;
-pub use credentials::{OTP, PASSWORD, RECOVERY_CODE};
+pub use credentials::{OTP, PASSWORD, RECOVERY_CODE, RECOVERY_CODES_ID};
 pub use events::{EventQuery, NewEvent, Purged};
 pub use realms::NewSnapshot;
 pub use seed::Seed;
 pub use sessions::NewSsoSession;
 pub use tokens::{CodeExchange, Lifetimes, NewAuthCode, RefreshRotation};
-pub use users::{NewUser, UserSearch};
+pub use users::{NewUser, UserSearch, UserUpdate};
 
 use std::path::Path;
 use std::time::Duration;
@@ -58,7 +58,7 @@ impl Store {
             && !dir.as_os_str().is_empty()
         {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
-                url: url.to_string(),
+                url: redact_url(url),
                 reason: format!("cannot create directory {}: {e}", dir.display()),
             })?;
         }
@@ -76,7 +76,8 @@ impl Store {
             });
         let db = Database::connect(options).await.map_err(|e| StoreError::Open {
             url: redact_url(url),
-            reason: e.to_string(),
+            // The driver's message may quote the URL, password and all.
+            reason: e.to_string().replace(url, &redact_url(url)),
         })?;
         Migrator::up(&db, None).await?;
         Ok(Store { db })
@@ -125,13 +126,25 @@ fn sqlite_file_path(url: &str) -> Option<String> {
 
 /// Hides a password in a database URL before it is shown or logged.
 pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("****"));
-            parsed.to_string()
-        }
-        _ => url.to_string(),
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        // Unparsable: it may still hold a password somewhere, so show only its scheme.
+        let scheme = url.split(':').next().unwrap_or_default();
+        return format!("{scheme}:… (not a valid URL)");
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("****"));
     }
+    let hidden: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| {
+            let secret = k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword");
+            (k.into_owned(), if secret { "****".into() } else { v.into_owned() })
+        })
+        .collect();
+    if !hidden.is_empty() {
+        parsed.query_pairs_mut().clear().extend_pairs(hidden);
+    }
+    parsed.to_string()
 }
 
 /// The current time in Unix seconds.
@@ -160,5 +173,12 @@ mod tests {
     fn passwords_are_redacted() {
         assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:****@h/db");
         assert_eq!(redact_url("sqlite://a.db"), "sqlite://a.db");
+        let query = redact_url("postgres://h/db?user=u&password=secret&sslmode=require");
+        assert!(
+            !query.contains("secret") && query.contains("password=****") && query.contains("sslmode=require"),
+            "{query}"
+        );
+        let broken = redact_url("postgress://u:p/w#rd@h/db");
+        assert!(!broken.contains("p/w#rd"), "{broken}");
     }
 }

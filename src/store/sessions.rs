@@ -169,6 +169,94 @@ impl Store {
     }
 }
 
+impl Store {
+    /// A user's live SSO sessions, newest first, each with the clients signed in under it.
+    pub async fn user_sso_sessions(
+        &self,
+        user_id: &str,
+        idle_secs: i64,
+    ) -> Result<Vec<(sso_session::Model, Vec<String>)>> {
+        use sea_orm::QueryOrder;
+        let t = now();
+        let sessions: Vec<sso_session::Model> = sso_session::Entity::find()
+            .filter(sso_session::Column::UserId.eq(user_id))
+            .filter(sso_session::Column::EndedAt.is_null())
+            .order_by_desc(sso_session::Column::CreatedAt)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .filter(|s| is_live(s, idle_secs, t))
+            .collect();
+        let ids: Vec<String> = sessions.iter().map(|s| s.id.clone()).collect();
+        let grants = if ids.is_empty() {
+            vec![]
+        } else {
+            grant::Entity::find()
+                .filter(grant::Column::SessionId.is_in(ids))
+                .all(&self.db)
+                .await?
+        };
+        Ok(sessions
+            .into_iter()
+            .map(|s| {
+                let mut clients: Vec<String> = grants
+                    .iter()
+                    .filter(|g| g.session_id.as_deref() == Some(s.id.as_str()))
+                    .map(|g| g.client_id.clone())
+                    .collect();
+                clients.sort();
+                clients.dedup();
+                (s, clients)
+            })
+            .collect())
+    }
+
+    /// The SSO session with public id `sid`, live or not.
+    pub async fn sso_session(&self, sid: &str) -> Result<Option<sso_session::Model>> {
+        Ok(sso_session::Entity::find_by_id(sid).one(&self.db).await?)
+    }
+
+    /// Ends every session of a user and revokes every grant they hold (also those outside a
+    /// session), in one transaction. Returns how many sessions were still open.
+    pub async fn end_user_sso_sessions(&self, user_id: &str) -> Result<u64> {
+        let txn = self.write_txn().await?;
+        let ended = end_user_sessions_in(&txn, user_id, now()).await?;
+        txn.commit().await?;
+        Ok(ended)
+    }
+
+    /// When the user last signed in with their password (the newest session whose methods
+    /// include `pwd`), in Unix seconds.
+    pub async fn last_password_sign_in(&self, user_id: &str) -> Result<Option<i64>> {
+        use sea_orm::QueryOrder;
+        Ok(sso_session::Entity::find()
+            .filter(sso_session::Column::UserId.eq(user_id))
+            .filter(sso_session::Column::Amr.contains("\"pwd\""))
+            .order_by_desc(sso_session::Column::AuthTime)
+            .one(&self.db)
+            .await?
+            .map(|s| s.auth_time))
+    }
+}
+
+/// Ends a user's open sessions and revokes their grants at time `t`, inside `db`'s transaction.
+pub(super) async fn end_user_sessions_in(db: &impl sea_orm::ConnectionTrait, user_id: &str, t: i64) -> Result<u64> {
+    let ended = sso_session::Entity::update_many()
+        .col_expr(sso_session::Column::EndedAt, t.into())
+        .filter(sso_session::Column::UserId.eq(user_id))
+        .filter(sso_session::Column::EndedAt.is_null())
+        .exec(db)
+        .await?
+        .rows_affected;
+    grant::Entity::update_many()
+        .col_expr(grant::Column::RevokedAt, t.into())
+        .filter(grant::Column::UserId.eq(user_id))
+        .filter(grant::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(ended)
+}
+
 fn is_live(s: &sso_session::Model, idle_secs: i64, t: i64) -> bool {
     s.ended_at.is_none() && s.expires_at > t && s.last_seen_at + idle_secs > t
 }

@@ -3,7 +3,10 @@
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
-use super::entity::{credential, required_action, user};
+use super::entity::{
+    auth_code, credential, grant, login_failure, refresh_token, required_action, sso_session, user, user_attribute,
+    user_role,
+};
 use super::{Result, Store, StoreError, now};
 use crate::crypto;
 
@@ -20,6 +23,20 @@ pub struct NewUser {
     pub required_actions: Vec<String>,
     /// Created disabled (it cannot sign in until enabled).
     pub disabled: bool,
+}
+
+/// What an administrator changes about a user: `None` leaves a field as it is. Required
+/// actions and attributes, when given, replace the whole set.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub email: Option<Option<String>>,
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    pub enabled: Option<bool>,
+    pub email_verified: Option<bool>,
+    pub required_actions: Option<Vec<String>>,
+    /// One value per name.
+    pub attributes: Option<Vec<(String, String)>>,
 }
 
 /// A search for users (the admin API's `GET …/users`): every given filter must match.
@@ -185,6 +202,142 @@ impl Store {
             .into_iter()
             .map(|r| r.action)
             .collect())
+    }
+}
+
+impl Store {
+    /// Applies `change` to a user in one transaction. Disabling an enabled user also ends
+    /// their SSO sessions and revokes every grant they hold, so no token of theirs works on.
+    pub async fn update_user(&self, user_id: &str, change: UserUpdate) -> Result<()> {
+        let t = now();
+        let txn = self.write_txn().await?;
+        let Some(u) = user::Entity::find_by_id(user_id).one(&txn).await? else {
+            return Err(StoreError::NotFound(format!("user '{user_id}'")));
+        };
+        let disabling = u.enabled && change.enabled == Some(false);
+        let mut a: user::ActiveModel = u.into();
+        if let Some(v) = change.email {
+            a.email = Set(v);
+        }
+        if let Some(v) = change.first_name {
+            a.first_name = Set(v);
+        }
+        if let Some(v) = change.last_name {
+            a.last_name = Set(v);
+        }
+        if let Some(v) = change.enabled {
+            a.enabled = Set(v);
+        }
+        if let Some(v) = change.email_verified {
+            a.email_verified = Set(v);
+        }
+        if a.is_changed() {
+            a.update(&txn).await?;
+        }
+        if let Some(actions) = change.required_actions {
+            required_action::Entity::delete_many()
+                .filter(required_action::Column::UserId.eq(user_id))
+                .exec(&txn)
+                .await?;
+            for action in actions {
+                required_action::ActiveModel {
+                    user_id: Set(user_id.into()),
+                    action: Set(action),
+                    created_at: Set(t),
+                }
+                .insert(&txn)
+                .await?;
+            }
+        }
+        if let Some(attributes) = change.attributes {
+            user_attribute::Entity::delete_many()
+                .filter(user_attribute::Column::UserId.eq(user_id))
+                .exec(&txn)
+                .await?;
+            for (name, value) in attributes {
+                user_attribute::ActiveModel {
+                    user_id: Set(user_id.into()),
+                    name: Set(name),
+                    value: Set(value),
+                }
+                .insert(&txn)
+                .await?;
+            }
+        }
+        if disabling {
+            super::sessions::end_user_sessions_in(&txn, user_id, t).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a user and everything of theirs — credentials, required actions, roles,
+    /// attributes, SSO sessions, grants, refresh tokens, codes, lockout counters — in one
+    /// transaction. Security events stay: they are the audit trail. Returns the deleted user.
+    pub async fn delete_user(&self, user_id: &str) -> Result<Option<user::Model>> {
+        use sea_orm::sea_query::Query;
+        let txn = self.write_txn().await?;
+        let Some(u) = user::Entity::find_by_id(user_id).one(&txn).await? else {
+            return Ok(None);
+        };
+        let grants = Query::select()
+            .column(grant::Column::Id)
+            .from(grant::Entity)
+            .and_where(grant::Column::UserId.eq(user_id))
+            .to_owned();
+        refresh_token::Entity::delete_many()
+            .filter(refresh_token::Column::GrantId.in_subquery(grants))
+            .exec(&txn)
+            .await?;
+        grant::Entity::delete_many()
+            .filter(grant::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        auth_code::Entity::delete_many()
+            .filter(auth_code::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        sso_session::Entity::delete_many()
+            .filter(sso_session::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        credential::Entity::delete_many()
+            .filter(credential::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        required_action::Entity::delete_many()
+            .filter(required_action::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        user_role::Entity::delete_many()
+            .filter(user_role::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        user_attribute::Entity::delete_many()
+            .filter(user_attribute::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        // Lockout counters are kept by username (see flow::brute_force); a new user of the same
+        // name must not inherit them.
+        login_failure::Entity::delete_many()
+            .filter(login_failure::Column::Realm.eq(&u.realm))
+            .filter(login_failure::Column::Subject.eq(format!("user:{}", u.username.to_lowercase())))
+            .exec(&txn)
+            .await?;
+        user::Entity::delete_by_id(user_id).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(Some(u))
+    }
+
+    /// Removes a required action; whether the user had it.
+    pub async fn remove_required_action(&self, user_id: &str, action: &str) -> Result<bool> {
+        Ok(
+            required_action::Entity::delete_by_id((user_id.to_string(), action.to_string()))
+                .exec(&self.db)
+                .await?
+                .rows_affected
+                == 1,
+        )
     }
 }
 

@@ -228,6 +228,27 @@ impl Templates {
         locale.catalog.get(key).cloned()
     }
 
+    /// A message the server passes to pages — a catalog key, `{"key": …, "args": {…}}`, or
+    /// plain text — as text in `lang`, for places without a page (the admin API, the CLI).
+    pub fn message_text(&self, theme: &str, lang: &str, message: &serde_json::Value) -> String {
+        use serde_json::Value as Json;
+        let (key, args) = match message {
+            Json::String(s) => (s.as_str(), Json::Null),
+            Json::Object(m) => (
+                m.get("key").and_then(Json::as_str).unwrap_or_default(),
+                m.get("args").cloned().unwrap_or_default(),
+            ),
+            other => return other.to_string(),
+        };
+        match self.message(theme, lang, key) {
+            Some(text) => i18n::interpolate(&text, |name| {
+                args.get(name)
+                    .map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))
+            }),
+            None => key.to_string(),
+        }
+    }
+
     /// The stylesheet of `theme` (the default's when the theme has none).
     pub fn stylesheet(&self, theme: &str) -> String {
         self.theme(theme).css.to_string()

@@ -6,6 +6,11 @@
 //! Handlers only extract, authorise, call `crate::admin` and render; errors become JSON
 //! `{"error": CODE, "errorMessage": TEXT}` in one place ([`ApiError`]).
 
+mod credentials;
+mod events;
+mod realm;
+mod role_mappings;
+mod sessions;
 mod users;
 
 use std::sync::Arc;
@@ -60,7 +65,24 @@ impl utoipa::Modify for BearerAuth {
 pub fn router() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(users::search_users, users::create_user))
-        .routes(routes!(users::get_user))
+        .routes(routes!(users::get_user, users::update_user, users::delete_user))
+        .routes(routes!(credentials::reset_password))
+        .routes(routes!(credentials::list_credentials))
+        .routes(routes!(credentials::delete_credential))
+        .routes(routes!(sessions::list_sessions))
+        .routes(routes!(sessions::revoke_session))
+        .routes(routes!(sessions::logout_user))
+        .routes(routes!(
+            role_mappings::list_role_mappings,
+            role_mappings::grant_roles,
+            role_mappings::revoke_roles
+        ))
+        .routes(routes!(realm::list_clients))
+        .routes(routes!(realm::get_client))
+        .routes(routes!(realm::list_roles))
+        .routes(routes!(realm::get_role))
+        .routes(routes!(realm::role_users))
+        .routes(routes!(events::list_events))
         .split_for_parts()
 }
 

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{AdminJson, ApiError, ErrorBody};
 use crate::admin::auth::Admin;
-use crate::admin::{self, NewUserInput, UserDetails};
+use crate::admin::{self, NewUserInput, UserChanges, UserDetails};
 use crate::server::AppState;
 use crate::store::UserSearch;
 
@@ -125,9 +125,9 @@ pub struct RealmPath {
 #[into_params(parameter_in = Path)]
 pub struct UserPath {
     /// Realm name
-    realm: String,
+    pub realm: String,
     /// User id
-    id: String,
+    pub id: String,
 }
 
 /// Search a realm's users.
@@ -235,4 +235,101 @@ pub async fn get_user(
 ) -> Result<axum::Json<UserRepresentation>, ApiError> {
     admin.require(&realm)?;
     Ok(axum::Json(admin::get_user(&app, &realm, &id).await?.into()))
+}
+
+/// A partial update of a user (Keycloak's `UserRepresentation` as `PUT` takes it): the fields
+/// present are set, the others stay. What `GET` returned may be sent back unchanged.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserUpdateRepresentation {
+    /// Read-only: if given, it must be this user's id.
+    pub id: Option<String>,
+    /// Read-only: usernames do not change; if given, it must be the current one.
+    pub username: Option<String>,
+    /// An empty string clears it.
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+    /// An empty string clears it.
+    pub first_name: Option<String>,
+    /// An empty string clears it.
+    pub last_name: Option<String>,
+    /// Disabling ends the user's sessions and revokes their tokens.
+    pub enabled: Option<bool>,
+    /// Read-only; ignored.
+    #[allow(dead_code)] // accepted so that what GET returned can be sent back as it is
+    pub created_timestamp: Option<i64>,
+    /// Replaces the user's required actions; each must be enabled in the realm.
+    pub required_actions: Option<Vec<String>>,
+    /// Replaces the user's attributes; at most one value per name (an empty list removes it).
+    pub attributes: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// Update a user. Answers 204 as Keycloak does.
+#[utoipa::path(
+    put,
+    path = "/admin/realms/{realm}/users/{id}",
+    tag = "users",
+    params(UserPath),
+    request_body = UserUpdateRepresentation,
+    responses(
+        (status = 204, description = "Updated"),
+        (status = 400, description = "Invalid JSON, an unknown field, an action the realm does not enable, several values of one attribute, or a changed username or id", body = ErrorBody),
+        (status = 401, description = "No valid master-realm token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        (status = 404, description = "No such realm or user", body = ErrorBody),
+    )
+)]
+pub async fn update_user(
+    admin: Admin,
+    State(app): State<Arc<AppState>>,
+    Path(UserPath { realm, id }): Path<UserPath>,
+    AdminJson(body): AdminJson<UserUpdateRepresentation>,
+) -> Result<StatusCode, ApiError> {
+    admin.require(&realm)?;
+    let current = admin::get_user(&app, &realm, &id).await?;
+    if body.id.as_ref().is_some_and(|given| *given != id) {
+        return Err(ApiError::BadRequest("the body's id is not this user's id".into()));
+    }
+    if body
+        .username
+        .as_ref()
+        .is_some_and(|given| *given != current.user.username)
+    {
+        return Err(ApiError::BadRequest("usernames cannot be changed".into()));
+    }
+    let changes = UserChanges {
+        email: body.email,
+        first_name: body.first_name,
+        last_name: body.last_name,
+        enabled: body.enabled,
+        email_verified: body.email_verified,
+        required_actions: body.required_actions,
+        attributes: body.attributes,
+    };
+    admin::update_user(&app, &admin.actor(), &realm, &id, changes).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Delete a user with everything of theirs (credentials, roles, sessions, tokens); their
+/// security events stay.
+#[utoipa::path(
+    delete,
+    path = "/admin/realms/{realm}/users/{id}",
+    tag = "users",
+    params(UserPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid master-realm token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        (status = 404, description = "No such realm or user", body = ErrorBody),
+    )
+)]
+pub async fn delete_user(
+    admin: Admin,
+    State(app): State<Arc<AppState>>,
+    Path(UserPath { realm, id }): Path<UserPath>,
+) -> Result<StatusCode, ApiError> {
+    admin.require(&realm)?;
+    admin::delete_user(&app, &admin.actor(), &realm, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

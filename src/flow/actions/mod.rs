@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use super::{EngineError, FlowContext, Page};
 
 pub use configure_otp::RECOVERY_CODE_COUNT;
+/// The password policy check, for administrators' resets too.
+pub use update_password::violation as password_policy_violation;
 
 /// What submitting an action's page led to.
 #[derive(Debug)]

@@ -220,7 +220,9 @@ fn client_schema() -> Value {
             "pkce": { "enum": ["required", "optional"] },
             "browser_flow": { "type": "string", "description": "Overrides the realm's browser flow for this client" },
             "service_account_roles": { "type": "array", "items": { "type": "string" },
-                "description": "Realm roles of the client's own client_credentials tokens" }
+                "description": "Realm roles of the client's own client_credentials tokens" },
+            "admin_api": { "type": "boolean",
+                "description": "Master realm: the admin API accepts tokens this client got for users" }
         }),
         &["client_id"],
     )

@@ -271,22 +271,10 @@ impl<'a> Driver<'a> {
     /// A page message as the English page shows it: catalog keys (with their arguments)
     /// become their text; anything else is shown as it is.
     fn english(&self, message: &serde_json::Value) -> Option<String> {
-        let templates = &self.sandbox.app.templates;
-        let text = |key: &str| templates.message("default", "en", key);
         match message {
-            serde_json::Value::String(s) => Some(text(s).unwrap_or_else(|| s.clone())),
-            serde_json::Value::Object(m) if !m.is_empty() => {
-                let key = m.get("key").and_then(|k| k.as_str()).unwrap_or_default();
-                let args = m.get("args").cloned().unwrap_or_default();
-                Some(match text(key) {
-                    Some(t) => crate::web::i18n::interpolate(&t, |name| {
-                        args.get(name)
-                            .map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))
-                    }),
-                    None => message.to_string(),
-                })
-            }
-            _ => None,
+            serde_json::Value::Null => None,
+            serde_json::Value::Object(m) if m.is_empty() => None,
+            other => Some(self.sandbox.app.templates.message_text("default", "en", other)),
         }
     }
 

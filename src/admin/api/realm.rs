@@ -1,0 +1,362 @@
+//! `/admin/realms/{realm}/clients…` and `/admin/realms/{realm}/roles…`: read-only views of the
+//! live realm configuration, as Keycloak's admin API shows clients and realm roles. Clients and
+//! roles are defined in realm files, so they change with `gatehouse realm apply`, not here.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::users::UserRepresentation;
+use super::{ApiError, ErrorBody};
+use crate::admin::{self, auth::Admin};
+use crate::realm::{Client, Pkce};
+use crate::server::{AppState, RealmRuntime};
+
+/// A client (Keycloak's `ClientRepresentation`, as far as the concepts match). Never carries
+/// the secret or its hash.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientRepresentation {
+    /// The same as `clientId`: Gatehouse clients have no separate internal id, so scripts
+    /// that address a client by `id` (as in Keycloak) work unchanged.
+    pub id: String,
+    pub client_id: String,
+    pub name: String,
+    /// True when the client has no secret (it must use PKCE).
+    pub public_client: bool,
+    /// Exact-match redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send the browser (Keycloak keeps these in `attributes`).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// `authorization_code`, `refresh_token`, `client_credentials`.
+    pub grant_types: Vec<String>,
+    /// `required`, or `optional` (confidential clients only; public clients always use PKCE).
+    pub pkce: String,
+    /// The flow that signs users in for this client, when not the realm's browser flow.
+    pub browser_flow: Option<String>,
+    /// Realm roles of the client's own client_credentials tokens (its service account).
+    pub service_account_roles: Vec<String>,
+    /// In the master realm: the admin API accepts tokens this client got for its users.
+    pub admin_api: bool,
+}
+
+impl From<&Client> for ClientRepresentation {
+    fn from(c: &Client) -> Self {
+        ClientRepresentation {
+            id: c.client_id.clone(),
+            client_id: c.client_id.clone(),
+            name: c.name.clone(),
+            public_client: c.is_public(),
+            redirect_uris: c.redirect_uris.clone(),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+            grant_types: c.grant_types.iter().map(|g| g.as_str().to_string()).collect(),
+            pkce: match c.pkce {
+                Pkce::Required => "required",
+                Pkce::Optional => "optional",
+            }
+            .into(),
+            browser_flow: c.browser_flow.clone(),
+            service_account_roles: c.service_account_roles.clone(),
+            admin_api: c.admin_api,
+        }
+    }
+}
+
+/// A realm role (a subset of Keycloak's `RoleRepresentation`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleRepresentation {
+    pub name: String,
+    /// Always false: Gatehouse roles do not contain other roles.
+    pub composite: bool,
+    /// Always false: these are realm roles.
+    pub client_role: bool,
+}
+
+impl RoleRepresentation {
+    fn new(name: &str) -> Self {
+        RoleRepresentation {
+            name: name.to_string(),
+            composite: false,
+            client_role: false,
+        }
+    }
+}
+
+/// Filters and paging of the client list (Keycloak's parameters).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct ClientQuery {
+    /// Only the client with this id (or, with `search=true`, whose id contains this text).
+    client_id: Option<String>,
+    /// Match `clientId` as a substring instead of exactly.
+    #[serde(default)]
+    search: bool,
+    /// How many clients to skip (default 0).
+    #[serde(default)]
+    first: usize,
+    /// At most how many clients to return (default 100, at most 1000).
+    max: Option<usize>,
+}
+
+/// Filters and paging of the role list (Keycloak's parameters).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RoleQuery {
+    /// Only roles whose name contains this text.
+    search: Option<String>,
+    /// How many roles to skip (default 0).
+    #[serde(default)]
+    first: usize,
+    /// At most how many roles to return (default 100, at most 1000).
+    max: Option<usize>,
+}
+
+/// Paging of a role's members.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// How many users to skip (default 0).
+    #[serde(default)]
+    first: u64,
+    /// At most how many users to return (default 100, at most 1000).
+    max: Option<u64>,
+}
+
+/// The realm in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct RealmPath {
+    /// Realm name
+    realm: String,
+}
+
+/// A client in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+pub struct ClientPath {
+    /// Realm name
+    realm: String,
+    /// Client id (`clientId`, which is also its `id`)
+    client_id: String,
+}
+
+/// A role in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct RolePath {
+    /// Realm name
+    realm: String,
+    /// Role name
+    name: String,
+}
+
+/// The live configuration of `realm`, or 404.
+fn live(app: &AppState, realm: &str) -> Result<Arc<RealmRuntime>, ApiError> {
+    app.realm(realm)
+        .ok_or_else(|| ApiError::NotFound(format!("realm '{realm}' does not exist")))
+}
+
+fn page_size(max: Option<usize>) -> usize {
+    max.unwrap_or(100).clamp(1, 1000)
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(q)| q).map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
+/// List a realm's clients.
+///
+/// Read-only: clients are defined in realm files; change them there and run
+/// `gatehouse realm apply`. Secrets and their hashes are never shown.
+#[utoipa::path(
+    get,
+    path = "/admin/realms/{realm}/clients",
+    tag = "clients",
+    params(RealmPath, ClientQuery),
+    responses(
+        (status = 200, description = "The matching clients, by clientId", body = [ClientRepresentation]),
+        (status = 400, description = "Bad query parameters", body = ErrorBody),
+        (status = 401, description = "No valid master-realm token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        (status = 404, description = "No such realm", body = ErrorBody),
+    )
+)]
+pub async fn list_clients(
+    admin: Admin,
+    State(app): State<Arc<AppState>>,
+    Path(RealmPath { realm }): Path<RealmPath>,
+    q: Result<Query<ClientQuery>, QueryRejection>,
+) -> Result<axum::Json<Vec<ClientRepresentation>>, ApiError> {
+    admin.require(&realm)?;
+    let q = query(q)?;
+    let rt = live(&app, &realm)?;
+    // `clients` is a BTreeMap, so the order is by clientId and stable across pages.
+    let clients = rt
+        .realm
+        .clients
+        .values()
+        .filter(|c| match &q.client_id {
+            None => true,
+            Some(wanted) if q.search => c.client_id.contains(wanted.as_str()),
+            Some(wanted) => c.client_id == *wanted,
+        })
+        .skip(q.first)
+        .take(page_size(q.max))
+        .map(ClientRepresentation::from)
+        .collect();
+    Ok(axum::Json(clients))
+}
+
+/// Read one client.
+///
+/// Read-only: change clients in realm files and run `gatehouse realm apply`. The secret and
+/// its hash are never shown.
+#[utoipa::path(
+    get,
+    path = "/admin/realms/{realm}/clients/{clientId}",
+    tag = "clients",
+    params(ClientPath),
+    responses(
+        (status = 200, description = "The client", body = ClientRepresentation),
+        (status = 401, description = "No valid master-realm token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        (status = 404, description = "No such realm or client", body = ErrorBody),
+    )
+)]
+pub async fn get_client(
+    admin: Admin,
+    State(app): State<Arc<AppState>>,
+    Path(ClientPath { realm, client_id }): Path<ClientPath>,
+) -> Result<axum::Json<ClientRepresentation>, ApiError> {
+    admin.require(&realm)?;
+    let rt = live(&app, &realm)?;
+    let client = rt
+        .realm
+        .clients
+        .get(&client_id)
+        .ok_or_else(|| ApiError::NotFound(format!("client '{client_id}' does not exist in realm '{realm}'")))?;
+    Ok(axum::Json(client.into()))
+}
+
+/// List a realm's roles.
+///
+/// Read-only: roles are defined in realm files (`roles:`); change them there and run
+/// `gatehouse realm apply`.
+#[utoipa::path(
+    get,
+    path = "/admin/realms/{realm}/roles",
+    tag = "roles",
+    params(RealmPath, RoleQuery),
+    responses(
+        (status = 200, description = "The realm's roles, in the order the realm file lists them", body = [RoleRepresentation]),
+        (status = 400, description = "Bad query parameters", body = ErrorBody),
+        (status = 401, description = "No valid master-realm token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        (status = 404, description = "No such realm", body = ErrorBody),
+    )
+)]
+pub async fn list_roles(
+    admin: Admin,
+    State(app): State<Arc<AppState>>,
+    Path(RealmPath { realm }): Path<RealmPath>,
+    q: Result<Query<RoleQuery>, QueryRejection>,
+) -> Result<axum::Json<Vec<RoleRepresentation>>, ApiError> {
+    admin.require(&realm)?;
+    let q = query(q)?;
+    let rt = live(&app, &realm)?;
+    let roles = rt
+        .realm
+        .roles
+        .iter()
+        .filter(|r| q.search.as_deref().is_none_or(|s| r.contains(s)))
+        .skip(q.first)
+        .take(page_size(q.max))
+        .map(|r| RoleRepresentation::new(r))
+        .collect();
+    Ok(axum::Json(roles))
+}
+
+/// Read one realm role.
+#[utoipa::path(
+    get,
+    path = "/admin/realms/{realm}/roles/{name}",
+    tag = "roles",
+    params(RolePath),
+    responses(
+        (status = 200, description = "The role", body = RoleRepresentation),
+        (status = 401, description = "No valid master-realm token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        (status = 404, description = "No such realm or role", body = ErrorBody),
+    )
+)]
+pub async fn get_role(
+    admin: Admin,
+    State(app): State<Arc<AppState>>,
+    Path(RolePath { realm, name }): Path<RolePath>,
+) -> Result<axum::Json<RoleRepresentation>, ApiError> {
+    admin.require(&realm)?;
+    let rt = live(&app, &realm)?;
+    let role = find_role(&rt, &realm, &name)?;
+    Ok(axum::Json(RoleRepresentation::new(role)))
+}
+
+fn find_role<'a>(rt: &'a RealmRuntime, realm: &str, name: &str) -> Result<&'a str, ApiError> {
+    rt.realm
+        .roles
+        .iter()
+        .find(|r| *r == name)
+        .map(String::as_str)
+        .ok_or_else(|| ApiError::NotFound(format!("role '{name}' does not exist in realm '{realm}'")))
+}
+
+/// List the users holding a realm role.
+///
+/// By username, as Keycloak's `GET /roles/{name}/users`. Grant and revoke roles through the
+/// users' role mappings.
+#[utoipa::path(
+    get,
+    path = "/admin/realms/{realm}/roles/{name}/users",
+    tag = "roles",
+    params(RolePath, PageQuery),
+    responses(
+        (status = 200, description = "The role's users, by username", body = [UserRepresentation]),
+        (status = 400, description = "Bad query parameters", body = ErrorBody),
+        (status = 401, description = "No valid master-realm token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        (status = 404, description = "No such realm or role", body = ErrorBody),
+    )
+)]
+pub async fn role_users(
+    admin: Admin,
+    State(app): State<Arc<AppState>>,
+    Path(RolePath { realm, name }): Path<RolePath>,
+    q: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<axum::Json<Vec<UserRepresentation>>, ApiError> {
+    admin.require(&realm)?;
+    let q = query(q)?;
+    let rt = live(&app, &realm)?;
+    let role = find_role(&rt, &realm, &name)?;
+    let holders = app
+        .store
+        .users_with_role(&realm, role, q.first, q.max.unwrap_or(100).clamp(1, 1000))
+        .await
+        .map_err(ApiError::from_store)?;
+    let mut users = Vec::with_capacity(holders.len());
+    for holder in holders {
+        match admin::get_user(&app, &realm, &holder.id).await {
+            Ok(details) => users.push(details.into()),
+            // Deleted between the two reads: it no longer holds the role.
+            Err(admin::AdminError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(axum::Json(users))
+}

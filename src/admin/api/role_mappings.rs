@@ -1,0 +1,127 @@
+//! `/admin/realms/{realm}/users/{id}/role-mappings/realm`: a user's realm roles, as Keycloak's
+//! admin API maps them (bodies are lists of roles by name).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::users::UserPath;
+use super::{AdminJson, ApiError, ErrorBody};
+use crate::admin;
+use crate::admin::auth::Admin;
+use crate::server::AppState;
+
+/// A realm role by name (Keycloak's `RoleRepresentation`; its other fields are accepted, so
+/// what `GET …/roles` returned may be sent, and ignored).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoleMapping {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Always false.
+    #[serde(default)]
+    pub composite: Option<bool>,
+    /// Always false: these are realm roles.
+    #[serde(default)]
+    pub client_role: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_id: Option<String>,
+}
+
+impl RoleMapping {
+    fn named(name: String) -> Self {
+        RoleMapping {
+            name,
+            id: None,
+            description: None,
+            composite: Some(false),
+            client_role: Some(false),
+            container_id: None,
+        }
+    }
+}
+
+fn names(roles: Vec<RoleMapping>) -> Vec<String> {
+    roles.into_iter().map(|r| r.name).collect()
+}
+
+/// The user's realm roles.
+#[utoipa::path(
+    get,
+    path = "/admin/realms/{realm}/users/{id}/role-mappings/realm",
+    tag = "roles",
+    params(UserPath),
+    responses(
+        (status = 200, description = "The user's realm roles, by name", body = [RoleMapping]),
+        (status = 401, description = "No valid master-realm token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        (status = 404, description = "No such realm or user", body = ErrorBody),
+    )
+)]
+pub async fn list_role_mappings(
+    admin: Admin,
+    State(app): State<Arc<AppState>>,
+    Path(UserPath { realm, id }): Path<UserPath>,
+) -> Result<axum::Json<Vec<RoleMapping>>, ApiError> {
+    admin.require(&realm)?;
+    let roles = admin::user_roles(&app, &realm, &id).await?;
+    Ok(axum::Json(roles.into_iter().map(RoleMapping::named).collect()))
+}
+
+/// Grant realm roles to the user (all or none). Tokens issued from now on carry them.
+#[utoipa::path(
+    post,
+    path = "/admin/realms/{realm}/users/{id}/role-mappings/realm",
+    tag = "roles",
+    params(UserPath),
+    request_body = [RoleMapping],
+    responses(
+        (status = 204, description = "Granted (roles already held stay)"),
+        (status = 400, description = "Invalid JSON, an unknown field, or a role the realm does not define", body = ErrorBody),
+        (status = 401, description = "No valid master-realm token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        (status = 404, description = "No such realm or user", body = ErrorBody),
+    )
+)]
+pub async fn grant_roles(
+    admin: Admin,
+    State(app): State<Arc<AppState>>,
+    Path(UserPath { realm, id }): Path<UserPath>,
+    AdminJson(body): AdminJson<Vec<RoleMapping>>,
+) -> Result<StatusCode, ApiError> {
+    admin.require(&realm)?;
+    admin::grant_roles(&app, &admin.actor(), &realm, &id, &names(body)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Take realm roles away from the user (all or none).
+#[utoipa::path(
+    delete,
+    path = "/admin/realms/{realm}/users/{id}/role-mappings/realm",
+    tag = "roles",
+    params(UserPath),
+    request_body = [RoleMapping],
+    responses(
+        (status = 204, description = "Revoked (roles not held are ignored)"),
+        (status = 400, description = "Invalid JSON, an unknown field, or a role the realm does not define", body = ErrorBody),
+        (status = 401, description = "No valid master-realm token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        (status = 404, description = "No such realm or user", body = ErrorBody),
+    )
+)]
+pub async fn revoke_roles(
+    admin: Admin,
+    State(app): State<Arc<AppState>>,
+    Path(UserPath { realm, id }): Path<UserPath>,
+    AdminJson(body): AdminJson<Vec<RoleMapping>>,
+) -> Result<StatusCode, ApiError> {
+    admin.require(&realm)?;
+    admin::revoke_roles(&app, &admin.actor(), &realm, &id, &names(body)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,146 @@
+//! `/admin/realms/{realm}/users/{id}/sessions`, `…/users/{id}/logout` and
+//! `/admin/realms/{realm}/sessions/{session}`: a user's SSO sessions, as Keycloak shows them.
+//! Ending a session revokes the tokens issued under it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::users::UserPath;
+use super::{ApiError, ErrorBody};
+use crate::admin::auth::Admin;
+use crate::admin::{self, SessionInfo};
+use crate::server::AppState;
+
+/// A live SSO session (a subset of Keycloak's `UserSessionRepresentation`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSessionRepresentation {
+    /// The session id (`sid` in tokens).
+    pub id: String,
+    pub user_id: String,
+    pub ip_address: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub start: i64,
+    /// Milliseconds since the Unix epoch (refreshed at most every 30 seconds).
+    pub last_access: i64,
+    /// Clients signed in to under this session: client id → display name.
+    pub clients: BTreeMap<String, String>,
+}
+
+impl UserSessionRepresentation {
+    fn new(s: SessionInfo, realm: &crate::realm::Realm) -> Self {
+        let clients = s
+            .clients
+            .into_iter()
+            .map(|id| {
+                let name = realm
+                    .clients
+                    .get(&id)
+                    .map(|c| c.name.clone())
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| id.clone());
+                (id, name)
+            })
+            .collect();
+        UserSessionRepresentation {
+            id: s.id,
+            user_id: s.user_id,
+            ip_address: s.ip,
+            start: s.started_at.saturating_mul(1000),
+            last_access: s.last_access_at.saturating_mul(1000),
+            clients,
+        }
+    }
+}
+
+/// A session in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SessionPath {
+    /// Realm name
+    realm: String,
+    /// Session id
+    session: String,
+}
+
+/// List a user's live SSO sessions, newest first.
+#[utoipa::path(
+    get,
+    path = "/admin/realms/{realm}/users/{id}/sessions",
+    tag = "sessions",
+    params(UserPath),
+    responses(
+        (status = 200, description = "The user's live sessions", body = [UserSessionRepresentation]),
+        (status = 401, description = "No valid master-realm token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        (status = 404, description = "No such realm or user", body = ErrorBody),
+    )
+)]
+pub async fn list_sessions(
+    admin: Admin,
+    State(app): State<Arc<AppState>>,
+    Path(UserPath { realm, id }): Path<UserPath>,
+) -> Result<axum::Json<Vec<UserSessionRepresentation>>, ApiError> {
+    admin.require(&realm)?;
+    let sessions = admin::list_sessions(&app, &realm, &id).await?;
+    let rt = app
+        .realm(&realm)
+        .ok_or_else(|| ApiError::NotFound(format!("realm '{realm}' does not exist")))?;
+    Ok(axum::Json(
+        sessions
+            .into_iter()
+            .map(|s| UserSessionRepresentation::new(s, &rt.realm))
+            .collect(),
+    ))
+}
+
+/// End one SSO session and revoke the tokens issued under it.
+#[utoipa::path(
+    delete,
+    path = "/admin/realms/{realm}/sessions/{session}",
+    tag = "sessions",
+    params(SessionPath),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "No valid master-realm token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        (status = 404, description = "No such realm, or no live session with this id in it", body = ErrorBody),
+    )
+)]
+pub async fn revoke_session(
+    admin: Admin,
+    State(app): State<Arc<AppState>>,
+    Path(SessionPath { realm, session }): Path<SessionPath>,
+) -> Result<StatusCode, ApiError> {
+    admin.require(&realm)?;
+    admin::revoke_session(&app, &admin.actor(), &realm, &session).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End every session of a user and revoke all their tokens.
+#[utoipa::path(
+    post,
+    path = "/admin/realms/{realm}/users/{id}/logout",
+    tag = "sessions",
+    params(UserPath),
+    responses(
+        (status = 204, description = "Signed out everywhere"),
+        (status = 401, description = "No valid master-realm token", body = ErrorBody),
+        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        (status = 404, description = "No such realm or user", body = ErrorBody),
+    )
+)]
+pub async fn logout_user(
+    admin: Admin,
+    State(app): State<Arc<AppState>>,
+    Path(UserPath { realm, id }): Path<UserPath>,
+) -> Result<StatusCode, ApiError> {
+    admin.require(&realm)?;
+    admin::logout_user(&app, &admin.actor(), &realm, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,452 @@
+//! Users: create, read, search, update, delete, and their required actions. The CLI names
+//! users by username, the REST API by id; both end up in the same functions.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use super::{Actor, AdminError, record};
+use crate::realm::KNOWN_REQUIRED_ACTIONS;
+use crate::server::AppState;
+use crate::store::entity::user;
+use crate::store::{NewUser, UserUpdate};
+
+fn check_username(username: &str) -> Result<(), AdminError> {
+    if username.is_empty() || username.len() > 255 || username.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(AdminError::Invalid(
+            "a username must be 1-255 characters without spaces".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Creates a user, with a password if given, and the realm's default required actions.
+pub async fn create_user(
+    app: &AppState,
+    realm: &str,
+    username: &str,
+    email: Option<&str>,
+    password: Option<&str>,
+) -> Result<user::Model, AdminError> {
+    let rt = app.realm(realm).ok_or_else(|| AdminError::UnknownRealm(realm.into()))?;
+    check_username(username)?;
+    if let Some(e) = email
+        && (!e.contains('@') || e.len() > 320)
+    {
+        return Err(AdminError::Invalid(format!("'{e}' is not an email address")));
+    }
+    let password_hash = match password {
+        Some("") => return Err(AdminError::Invalid("the password is empty".into())),
+        Some(p) => Some(app.hasher.hash(p).await?),
+        None => None,
+    };
+    let user = app
+        .store
+        .create_user(NewUser {
+            realm: realm.into(),
+            username: username.into(),
+            email: email.map(String::from),
+            password_hash,
+            required_actions: rt.realm.default_required_actions(),
+            ..Default::default()
+        })
+        .await?;
+    audit(
+        app,
+        realm,
+        "user_created",
+        &user.id,
+        serde_json::json!({ "username": username }),
+    )
+    .await;
+    Ok(user)
+}
+
+/// Adds a required action the user must complete at next sign-in.
+pub async fn require_action(app: &AppState, realm: &str, username: &str, action: &str) -> Result<(), AdminError> {
+    let rt = app.realm(realm).ok_or_else(|| AdminError::UnknownRealm(realm.into()))?;
+    check_action(&rt.realm, realm, action)?;
+    let user = find(app, realm, username).await?;
+    app.store.add_required_action(&user.id, action).await?;
+    audit(
+        app,
+        realm,
+        "required_action_added",
+        &user.id,
+        serde_json::json!({ "action": action }),
+    )
+    .await;
+    Ok(())
+}
+
+pub async fn list_users(app: &AppState, realm: &str) -> Result<Vec<(user::Model, Vec<String>)>, AdminError> {
+    app.realm(realm).ok_or_else(|| AdminError::UnknownRealm(realm.into()))?;
+    let mut out = Vec::new();
+    for u in app.store.list_users(realm).await? {
+        let actions = app.store.required_actions(&u.id).await?;
+        out.push((u, actions));
+    }
+    Ok(out)
+}
+
+pub(super) async fn find(app: &AppState, realm: &str, username: &str) -> Result<user::Model, AdminError> {
+    app.realm(realm).ok_or_else(|| AdminError::UnknownRealm(realm.into()))?;
+    app.store
+        .find_user_by_username(realm, username)
+        .await?
+        .ok_or_else(|| AdminError::UnknownUser(username.into()))
+}
+
+pub(super) async fn audit(app: &AppState, realm: &str, kind: &str, user_id: &str, details: serde_json::Value) {
+    record(app, &Actor::cli(), realm, kind, Some(user_id), details).await;
+}
+
+/// A user with what the admin API shows along with it.
+#[derive(Debug, Clone)]
+pub struct UserDetails {
+    pub user: user::Model,
+    pub required_actions: Vec<String>,
+    pub attributes: Vec<(String, String)>,
+}
+
+pub(super) async fn details(app: &AppState, user: user::Model) -> Result<UserDetails, AdminError> {
+    let required_actions = app.store.required_actions(&user.id).await?;
+    let attributes = app.store.attributes(&user.id).await?;
+    Ok(UserDetails {
+        user,
+        required_actions,
+        attributes,
+    })
+}
+
+/// A user of `realm` by id.
+pub async fn get_user(app: &AppState, realm: &str, id: &str) -> Result<UserDetails, AdminError> {
+    app.realm(realm).ok_or_else(|| AdminError::UnknownRealm(realm.into()))?;
+    let user = app
+        .store
+        .find_user(id)
+        .await?
+        .filter(|u| u.realm == realm)
+        .ok_or_else(|| AdminError::NotFound(format!("user '{id}'")))?;
+    details(app, user).await
+}
+
+/// The users of `realm` that match `search`, by username.
+pub async fn search_users(
+    app: &AppState,
+    realm: &str,
+    search: &crate::store::UserSearch,
+) -> Result<Vec<UserDetails>, AdminError> {
+    app.realm(realm).ok_or_else(|| AdminError::UnknownRealm(realm.into()))?;
+    let mut out = Vec::new();
+    for user in app.store.search_users(realm, search).await? {
+        out.push(details(app, user).await?);
+    }
+    Ok(out)
+}
+
+/// What an administrator gives to create a user.
+#[derive(Debug, Clone, Default)]
+pub struct NewUserInput {
+    pub username: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub enabled: bool,
+    pub required_actions: Vec<String>,
+    /// An initial password; `temporary` makes the user choose a new one at first sign-in.
+    pub password: Option<(String, bool)>,
+}
+
+/// Creates a user as `actor`: the realm's default required actions plus the given ones
+/// (each must be enabled in the realm).
+pub async fn create_user_by(
+    app: &AppState,
+    actor: &Actor,
+    realm: &str,
+    input: NewUserInput,
+) -> Result<UserDetails, AdminError> {
+    let rt = app.realm(realm).ok_or_else(|| AdminError::UnknownRealm(realm.into()))?;
+    check_username(&input.username)?;
+    if let Some(e) = &input.email
+        && (!e.contains('@') || e.len() > 320)
+    {
+        return Err(AdminError::Invalid(format!("'{e}' is not an email address")));
+    }
+    let mut actions = rt.realm.default_required_actions();
+    for action in &input.required_actions {
+        check_action(&rt.realm, realm, action)?;
+        if !actions.contains(action) {
+            actions.push(action.clone());
+        }
+    }
+    let password_hash = match &input.password {
+        Some((p, _)) if p.is_empty() => return Err(AdminError::Invalid("the password is empty".into())),
+        Some((p, temporary)) => {
+            if let Some(problem) =
+                crate::flow::actions::password_policy_violation(&rt.realm.password_policy, &input.username, p)
+            {
+                return Err(AdminError::Invalid(app.templates.message_text(
+                    &rt.realm.theme,
+                    "en",
+                    &problem,
+                )));
+            }
+            if *temporary && rt.realm.is_required_action_enabled("update-password") {
+                if !actions.iter().any(|a| a == "update-password") {
+                    actions.push("update-password".into());
+                }
+            } else if *temporary {
+                return Err(AdminError::Invalid(format!(
+                    "a temporary password needs the update-password required action, which realm '{realm}' does not enable"
+                )));
+            }
+            Some(app.hasher.hash(p).await?)
+        }
+        None => None,
+    };
+    let user = app
+        .store
+        .create_user(NewUser {
+            realm: realm.into(),
+            username: input.username.clone(),
+            email: input.email.clone(),
+            first_name: input.first_name.clone(),
+            last_name: input.last_name.clone(),
+            password_hash,
+            required_actions: actions.clone(),
+            disabled: !input.enabled,
+        })
+        .await?;
+    record(
+        app,
+        actor,
+        realm,
+        "user_created",
+        Some(&user.id),
+        serde_json::json!({
+            "username": input.username,
+            "after": {
+                "email": input.email,
+                "firstName": input.first_name,
+                "lastName": input.last_name,
+                "enabled": input.enabled,
+                "requiredActions": actions,
+                "password": input.password.as_ref().map(|(_, temporary)| if *temporary { "temporary" } else { "set" }),
+            }
+        }),
+    )
+    .await;
+    details(app, user).await
+}
+
+/// An action may be required only if Gatehouse knows it and the realm enables it.
+pub(super) fn check_action(realm_config: &crate::realm::Realm, realm: &str, action: &str) -> Result<(), AdminError> {
+    if !KNOWN_REQUIRED_ACTIONS.contains(&action) {
+        return Err(AdminError::Invalid(format!(
+            "unknown required action '{action}'; known: {}",
+            KNOWN_REQUIRED_ACTIONS.join(", ")
+        )));
+    }
+    if !realm_config.is_required_action_enabled(action) {
+        return Err(AdminError::Invalid(format!(
+            "required action '{action}' is not enabled in realm '{realm}' (set required_actions.{action}.enabled: true)"
+        )));
+    }
+    Ok(())
+}
+
+/// A user of `realm` by id; a user of another realm is as unknown as a missing one.
+pub(super) async fn user_in_realm(app: &AppState, realm: &str, id: &str) -> Result<user::Model, AdminError> {
+    app.realm(realm).ok_or_else(|| AdminError::UnknownRealm(realm.into()))?;
+    app.store
+        .find_user(id)
+        .await?
+        .filter(|u| u.realm == realm)
+        .ok_or_else(|| AdminError::NotFound(format!("user '{id}'")))
+}
+
+/// A user of `realm` named by username or, failing that, by id (for the command line).
+pub async fn resolve_user(app: &AppState, realm: &str, user: &str) -> Result<user::Model, AdminError> {
+    match find(app, realm, user).await {
+        Err(AdminError::UnknownUser(_)) => user_in_realm(app, realm, user)
+            .await
+            .map_err(|_| AdminError::UnknownUser(user.into())),
+        other => other,
+    }
+}
+
+/// A partial update, as Keycloak's `PUT …/users/{id}`: only the fields given change. An
+/// empty email or name clears it.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub enabled: Option<bool>,
+    pub email_verified: Option<bool>,
+    /// Replaces the set; each must be enabled in the realm.
+    pub required_actions: Option<Vec<String>>,
+    /// Replaces every attribute; one value per name (an empty list removes the name).
+    pub attributes: Option<BTreeMap<String, Vec<String>>>,
+}
+
+fn cleared(v: String) -> Option<String> {
+    (!v.is_empty()).then_some(v)
+}
+
+/// Records `name` in `before`/`after` if it changes.
+fn diff(before: &mut Map<String, Value>, after: &mut Map<String, Value>, name: &str, old: Value, new: Value) {
+    if old != new {
+        before.insert(name.into(), old);
+        after.insert(name.into(), new);
+    }
+}
+
+/// Updates a user as `actor`. Disabling ends their sessions and revokes their tokens.
+pub async fn update_user(
+    app: &AppState,
+    actor: &Actor,
+    realm: &str,
+    id: &str,
+    changes: UserChanges,
+) -> Result<UserDetails, AdminError> {
+    let rt = app.realm(realm).ok_or_else(|| AdminError::UnknownRealm(realm.into()))?;
+    let current = details(app, user_in_realm(app, realm, id).await?).await?;
+    let email = changes.email.map(cleared);
+    if let Some(Some(e)) = &email
+        && (!e.contains('@') || e.len() > 320)
+    {
+        return Err(AdminError::Invalid(format!("'{e}' is not an email address")));
+    }
+    let mut actions = changes.required_actions;
+    if let Some(list) = &mut actions {
+        for action in list.iter() {
+            check_action(&rt.realm, realm, action)?;
+        }
+        list.sort();
+        list.dedup();
+    }
+    let attributes = match changes.attributes {
+        None => None,
+        Some(map) => {
+            let mut out = Vec::new();
+            for (name, mut values) in map {
+                if name.is_empty() || name.len() > 255 {
+                    return Err(AdminError::Invalid("an attribute name must be 1-255 characters".into()));
+                }
+                match values.len() {
+                    0 => {}
+                    1 => out.extend(values.pop().map(|v| (name, v))),
+                    _ => {
+                        return Err(AdminError::Invalid(format!(
+                            "attribute '{name}' has {} values; Gatehouse stores one value per attribute",
+                            values.len()
+                        )));
+                    }
+                }
+            }
+            Some(out)
+        }
+    };
+
+    let u = &current.user;
+    let (mut before, mut after) = (Map::new(), Map::new());
+    if let Some(v) = &email {
+        diff(&mut before, &mut after, "email", json!(u.email), json!(v));
+    }
+    let first_name = changes.first_name.map(cleared);
+    if let Some(v) = &first_name {
+        diff(&mut before, &mut after, "firstName", json!(u.first_name), json!(v));
+    }
+    let last_name = changes.last_name.map(cleared);
+    if let Some(v) = &last_name {
+        diff(&mut before, &mut after, "lastName", json!(u.last_name), json!(v));
+    }
+    if let Some(v) = changes.enabled {
+        diff(&mut before, &mut after, "enabled", json!(u.enabled), json!(v));
+    }
+    if let Some(v) = changes.email_verified {
+        diff(
+            &mut before,
+            &mut after,
+            "emailVerified",
+            json!(u.email_verified),
+            json!(v),
+        );
+    }
+    if let Some(v) = &actions {
+        let mut old = current.required_actions.clone();
+        old.sort();
+        diff(&mut before, &mut after, "requiredActions", json!(old), json!(v));
+    }
+    if let Some(v) = &attributes {
+        let old: BTreeMap<_, _> = current.attributes.iter().cloned().collect();
+        let new: BTreeMap<_, _> = v.iter().cloned().collect();
+        diff(&mut before, &mut after, "attributes", json!(old), json!(new));
+    }
+
+    app.store
+        .update_user(
+            id,
+            UserUpdate {
+                email,
+                first_name,
+                last_name,
+                enabled: changes.enabled,
+                email_verified: changes.email_verified,
+                required_actions: actions,
+                attributes,
+            },
+        )
+        .await?;
+    if !after.is_empty() {
+        record(
+            app,
+            actor,
+            realm,
+            "user_updated",
+            Some(id),
+            json!({ "username": u.username, "before": before, "after": after }),
+        )
+        .await;
+    }
+    get_user(app, realm, id).await
+}
+
+/// Deletes a user and everything of theirs (their events stay, as the audit trail).
+pub async fn delete_user(app: &AppState, actor: &Actor, realm: &str, id: &str) -> Result<(), AdminError> {
+    user_in_realm(app, realm, id).await?;
+    let deleted = app
+        .store
+        .delete_user(id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("user '{id}'")))?;
+    record(
+        app,
+        actor,
+        realm,
+        "user_deleted",
+        Some(id),
+        json!({ "username": deleted.username }),
+    )
+    .await;
+    Ok(())
+}
+
+/// Takes back a required action (for the command line; the API replaces the whole set).
+pub async fn unrequire_action(app: &AppState, realm: &str, username: &str, action: &str) -> Result<bool, AdminError> {
+    let user = resolve_user(app, realm, username).await?;
+    let removed = app.store.remove_required_action(&user.id, action).await?;
+    if removed {
+        audit(
+            app,
+            realm,
+            "required_action_removed",
+            &user.id,
+            json!({ "action": action }),
+        )
+        .await;
+    }
+    Ok(removed)
+}

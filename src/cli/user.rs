@@ -1,0 +1,334 @@
+//! `gatehouse user …`: the same user administration as the admin REST API, through the same
+//! library functions, recorded in the security log as done by `cli`.
+
+use clap::Subcommand;
+
+use super::{GlobalArgs, read_password_line, settings};
+use crate::admin::{self, Actor, UserChanges};
+use crate::server::AppState;
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user (the realm's default required actions are added)
+    Add {
+        /// Realm name, as in the realm file's `realm:`
+        realm: String,
+        /// The new user's username
+        username: String,
+        /// The user's email address
+        #[arg(long, value_name = "EMAIL")]
+        email: Option<String>,
+        /// Read the password as one line from standard input (never pass it as an argument)
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List a realm's users and their pending required actions
+    List {
+        /// Realm name
+        realm: String,
+    },
+    /// Require an action at the user's next sign-in
+    Require {
+        /// Realm name
+        realm: String,
+        /// The user's username
+        username: String,
+        /// configure-otp, update-password, update-profile or terms-and-conditions (enabled in the realm)
+        action: String,
+    },
+    /// Take back a required action the user has not completed yet
+    Unrequire {
+        /// Realm name
+        realm: String,
+        /// The user's username or id
+        #[arg(value_name = "USER")]
+        user: String,
+        /// The required action, e.g. configure-otp
+        action: String,
+    },
+    /// Set a user's password, read as one line from standard input (the same as
+    /// reset-password without --temporary)
+    SetPassword {
+        /// Realm name
+        realm: String,
+        /// The user's username
+        username: String,
+    },
+    /// Set a user's password, read as one line from standard input; the realm's password
+    /// policy and history apply
+    ResetPassword {
+        /// Realm name
+        realm: String,
+        /// The user's username or id
+        #[arg(value_name = "USER")]
+        user: String,
+        /// The user must choose a new password at the next sign-in (adds update-password)
+        #[arg(long)]
+        temporary: bool,
+    },
+    /// Disable a user: they cannot sign in, their sessions end and their tokens stop working
+    Disable {
+        /// Realm name
+        realm: String,
+        /// The user's username or id
+        #[arg(value_name = "USER")]
+        user: String,
+    },
+    /// Enable a disabled user
+    Enable {
+        /// Realm name
+        realm: String,
+        /// The user's username or id
+        #[arg(value_name = "USER")]
+        user: String,
+    },
+    /// Delete a user with their credentials, roles, sessions and tokens (their security
+    /// events stay)
+    Delete {
+        /// Realm name
+        realm: String,
+        /// The user's username or id
+        #[arg(value_name = "USER")]
+        user: String,
+    },
+    /// List a user's credentials (type, id, created, last used; never a secret)
+    Credentials {
+        /// Realm name
+        realm: String,
+        /// The user's username or id
+        #[arg(value_name = "USER")]
+        user: String,
+    },
+    /// Remove one credential, e.g. a lost OTP device (removing the last one also removes the
+    /// recovery codes; the id `recovery-codes` removes all recovery codes)
+    DeleteCredential {
+        /// Realm name
+        realm: String,
+        /// The user's username or id
+        #[arg(value_name = "USER")]
+        user: String,
+        /// The credential's id, as `user credentials` lists it
+        #[arg(value_name = "ID")]
+        credential_id: String,
+    },
+    /// List a user's live sessions
+    Sessions {
+        /// Realm name
+        realm: String,
+        /// The user's username or id
+        #[arg(value_name = "USER")]
+        user: String,
+    },
+    /// End all of a user's sessions and revoke their tokens
+    Logout {
+        /// Realm name
+        realm: String,
+        /// The user's username or id
+        #[arg(value_name = "USER")]
+        user: String,
+    },
+    /// Grant a realm role (one of the realm file's `roles`)
+    GrantRole {
+        /// Realm name
+        realm: String,
+        /// The user's username or id
+        #[arg(value_name = "USER")]
+        user: String,
+        /// The role's name
+        role: String,
+    },
+    /// Take a realm role away
+    RevokeRole {
+        /// Realm name
+        realm: String,
+        /// The user's username or id
+        #[arg(value_name = "USER")]
+        user: String,
+        /// The role's name
+        role: String,
+    },
+}
+
+/// A Unix time for people (UTC, RFC 3339).
+fn when(t: i64) -> String {
+    crate::events::format_rfc3339(t)
+}
+
+pub(super) async fn run(global: &GlobalArgs, cmd: UserCommand) -> Result<(), String> {
+    let app = AppState::load(settings(global, None)?)
+        .await
+        .map_err(|e| e.to_string())?;
+    run_with(&app, cmd).await.map_err(|e| e.to_string())
+}
+
+async fn run_with(app: &AppState, cmd: UserCommand) -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Actor::cli();
+    match cmd {
+        UserCommand::Add {
+            realm,
+            username,
+            email,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                Some(read_password_line()?)
+            } else {
+                None
+            };
+            let user = admin::create_user(app, &realm, &username, email.as_deref(), password.as_deref()).await?;
+            println!("created user {username} (id {}) in realm {realm}", user.id);
+            if password.is_none() {
+                println!(
+                    "note: {username} has no password yet; set one with `gatehouse user set-password {realm} {username}`"
+                );
+            }
+        }
+        UserCommand::List { realm } => {
+            let users = admin::list_users(app, &realm).await?;
+            println!("{:<24} {:<32} {:<8} REQUIRED ACTIONS", "USERNAME", "EMAIL", "ENABLED");
+            for (u, actions) in users {
+                println!(
+                    "{:<24} {:<32} {:<8} {}",
+                    u.username,
+                    u.email.unwrap_or_default(),
+                    u.enabled,
+                    actions.join(",")
+                );
+            }
+        }
+        UserCommand::Require {
+            realm,
+            username,
+            action,
+        } => {
+            admin::require_action(app, &realm, &username, &action).await?;
+            println!("{username} must complete '{action}' at next sign-in");
+        }
+        UserCommand::Unrequire { realm, user, action } => {
+            if admin::unrequire_action(app, &realm, &user, &action).await? {
+                println!("{user} no longer has to complete '{action}'");
+            } else {
+                println!("{user} had no pending '{action}'; nothing changed");
+            }
+        }
+        UserCommand::SetPassword { realm, username } => {
+            let password = read_password_line()?;
+            admin::set_password(app, &realm, &username, &password).await?;
+            println!("password of {username} in realm {realm} updated");
+        }
+        UserCommand::ResetPassword { realm, user, temporary } => {
+            let password = read_password_line()?;
+            let u = admin::resolve_user(app, &realm, &user).await?;
+            admin::reset_password(app, &cli, &realm, &u.id, &password, temporary).await?;
+            if temporary {
+                println!(
+                    "password of {} reset; they must choose a new one at next sign-in",
+                    u.username
+                );
+            } else {
+                println!("password of {} reset", u.username);
+            }
+        }
+        UserCommand::Disable { realm, user } => set_enabled(app, &cli, &realm, &user, false).await?,
+        UserCommand::Enable { realm, user } => set_enabled(app, &cli, &realm, &user, true).await?,
+        UserCommand::Delete { realm, user } => {
+            let u = admin::resolve_user(app, &realm, &user).await?;
+            admin::delete_user(app, &cli, &realm, &u.id).await?;
+            println!("deleted user {} (id {}) from realm {realm}", u.username, u.id);
+        }
+        UserCommand::Credentials { realm, user } => {
+            let u = admin::resolve_user(app, &realm, &user).await?;
+            let list = admin::list_credentials(app, &realm, &u.id).await?;
+            println!(
+                "{:<14} {:<34} {:<21} {:<21} LABEL",
+                "TYPE", "ID", "CREATED", "LAST USED"
+            );
+            for c in list {
+                let label = match c.remaining {
+                    Some(n) => format!("{n} left"),
+                    None => c.label.unwrap_or_default(),
+                };
+                println!(
+                    "{:<14} {:<34} {:<21} {:<21} {label}",
+                    c.kind,
+                    c.id,
+                    when(c.created_at),
+                    c.last_used_at.map(when).unwrap_or_else(|| "-".into()),
+                );
+            }
+        }
+        UserCommand::DeleteCredential {
+            realm,
+            user,
+            credential_id,
+        } => {
+            admin::delete_credential_of(app, &realm, &user, &credential_id).await?;
+            println!("credential {credential_id} of {user} removed");
+        }
+        UserCommand::Sessions { realm, user } => {
+            let u = admin::resolve_user(app, &realm, &user).await?;
+            let list = admin::list_sessions(app, &realm, &u.id).await?;
+            println!(
+                "{:<34} {:<16} {:<21} {:<21} CLIENTS",
+                "ID", "IP", "STARTED", "LAST ACCESS"
+            );
+            for s in list {
+                println!(
+                    "{:<34} {:<16} {:<21} {:<21} {}",
+                    s.id,
+                    s.ip.unwrap_or_else(|| "-".into()),
+                    when(s.started_at),
+                    when(s.last_access_at),
+                    s.clients.join(",")
+                );
+            }
+        }
+        UserCommand::Logout { realm, user } => {
+            let ended = admin::logout_user_named(app, &realm, &user).await?;
+            println!("{user}: {ended} session(s) ended, every token revoked");
+        }
+        UserCommand::GrantRole { realm, user, role } => {
+            let u = admin::resolve_user(app, &realm, &user).await?;
+            let added = admin::grant_roles(app, &cli, &realm, &u.id, std::slice::from_ref(&role)).await?;
+            if added.is_empty() {
+                println!("{} already has role '{role}'", u.username);
+            } else {
+                println!("{} now has role '{role}'", u.username);
+            }
+        }
+        UserCommand::RevokeRole { realm, user, role } => {
+            let u = admin::resolve_user(app, &realm, &user).await?;
+            let removed = admin::revoke_roles(app, &cli, &realm, &u.id, std::slice::from_ref(&role)).await?;
+            if removed.is_empty() {
+                println!("{} did not have role '{role}'", u.username);
+            } else {
+                println!("{} no longer has role '{role}'", u.username);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn set_enabled(
+    app: &AppState,
+    cli: &Actor,
+    realm: &str,
+    user: &str,
+    enabled: bool,
+) -> Result<(), admin::AdminError> {
+    let u = admin::resolve_user(app, realm, user).await?;
+    let changes = UserChanges {
+        enabled: Some(enabled),
+        ..Default::default()
+    };
+    admin::update_user(app, cli, realm, &u.id, changes).await?;
+    if enabled {
+        println!("{} is enabled", u.username);
+    } else {
+        println!(
+            "{} is disabled; their sessions ended and their tokens were revoked",
+            u.username
+        );
+    }
+    Ok(())
+}
