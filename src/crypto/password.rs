@@ -1,9 +1,12 @@
-//! Password hashing with argon2id. Hashing is CPU-heavy by design, so it runs on the blocking
-//! thread pool behind a semaphore: a flood of sign-in attempts queues here instead of starving
-//! the async runtime that serves tokens, JWKS and discovery.
+//! Password hashing with argon2id. Hashing is CPU-heavy by design, so it runs on a few
+//! dedicated threads behind a semaphore: a flood of sign-in attempts queues here instead of
+//! starving the async runtime that serves tokens, JWKS and discovery. Dedicated threads, not
+//! tokio's blocking pool, also bound memory: each argon2 run takes `memory_kib` (19 MiB), and
+//! the allocator keeps a freed block in the arena of the thread that used it, so hundreds of
+//! pool threads would each keep one.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -36,10 +39,15 @@ impl Default for PasswordParams {
     }
 }
 
+/// Work for a hashing thread.
+type Job = Box<dyn FnOnce() + Send>;
+
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
+    /// One permit per hashing thread: a job is sent only when a thread is free.
     permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
     /// Hashes waiting for a permit and hashes running, for the metrics.
     waiting: Arc<AtomicUsize>,
     running: Arc<AtomicUsize>,
@@ -53,9 +61,36 @@ impl PasswordHasher {
     pub fn new(params: PasswordParams, max_concurrent: usize) -> Result<Self, PasswordError> {
         let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
             .map_err(|e| PasswordError::Params(e.to_string()))?;
+        let threads = max_concurrent.max(1);
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while taking a job, never while hashing.
+                        let job = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            // A panicking job must not take a hashing thread with it.
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
+                            // Every sender is gone: the hasher was dropped.
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| PasswordError::Hash(format!("cannot start a hashing thread: {e}")))?;
+        }
         Ok(PasswordHasher {
             params,
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            permits: Arc::new(Semaphore::new(threads)),
+            jobs,
             waiting: Arc::new(AtomicUsize::new(0)),
             running: Arc::new(AtomicUsize::new(0)),
             dummy_hash: Arc::new(OnceLock::new()),
@@ -117,9 +152,15 @@ impl PasswordHasher {
             .map_err(|e| PasswordError::Hash(e.to_string()))?;
         drop(queued);
         let _running = Counted::new(&self.running);
-        tokio::task::spawn_blocking(work)
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = done.send(work());
+            }))
+            .map_err(|_| PasswordError::Hash("the hashing threads have stopped".into()))?;
+        result
             .await
-            .map_err(|e| PasswordError::Hash(e.to_string()))
+            .map_err(|_| PasswordError::Hash("a hashing thread stopped mid-hash".into()))
     }
 }
 
