@@ -22,11 +22,12 @@ pub use tokens::{CodeExchange, Lifetimes, NewAuthCode, RefreshRotation};
 pub use users::{NewUser, UserSearch, UserUpdate};
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,52 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// SQLite allows one writer at a time. Writers of this process take turns here (in
+    /// order, without sleeping) rather than in SQLite's busy handler, whose growing sleeps
+    /// make a long latency tail under load. `None` on PostgreSQL.
+    write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// A write transaction (see [`Store::write_txn`]); queries take `&txn` as with sea-orm's own.
+pub(crate) struct WriteTxn {
+    txn: sea_orm::DatabaseTransaction,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> std::result::Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> sea_orm::DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: sea_orm::Statement) -> std::result::Result<sea_orm::ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> std::result::Result<sea_orm::ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> std::result::Result<Option<sea_orm::QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: sea_orm::Statement) -> std::result::Result<Vec<sea_orm::QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
 }
 
 impl Store {
@@ -80,18 +127,28 @@ impl Store {
             reason: e.to_string().replace(url, &redact_url(url)),
         })?;
         Migrator::up(&db, None).await?;
-        Ok(Store { db })
+        let write_turn = url
+            .starts_with("sqlite:")
+            .then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Store { db, write_turn })
     }
 
     /// Starts a transaction that writes. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so a concurrent writer waits for it (busy timeout) instead of
     /// failing with "database is locked" when it would upgrade a read to a write.
-    async fn write_txn(&self) -> Result<sea_orm::DatabaseTransaction> {
+    async fn write_txn(&self) -> Result<WriteTxn> {
+        let turn = match &self.write_turn {
+            Some(turn) => Some(turn.clone().lock_owned().await),
+            None => None,
+        };
         let options = sea_orm::TransactionOptions {
             sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        Ok(sea_orm::TransactionTrait::begin_with_options(&self.db, options).await?)
+        Ok(WriteTxn {
+            txn: sea_orm::TransactionTrait::begin_with_options(&self.db, options).await?,
+            _turn: turn,
+        })
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
