@@ -48,10 +48,14 @@ pub struct ConfigFile {
     pub events_retention_days: Option<u32>,
     pub apply_realms_on_start: Option<bool>,
     pub realm_refresh_interval_secs: Option<u64>,
+    pub request_header_timeout_secs: Option<u64>,
 }
 
 /// How long a graceful shutdown may take before the process exits anyway.
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+
+/// How long a client may take to send a request's head (line and headers).
+pub const DEFAULT_REQUEST_HEADER_TIMEOUT_SECS: u64 = 10;
 
 /// How long security events are kept.
 pub const DEFAULT_EVENTS_RETENTION_DAYS: u32 = 90;
@@ -115,6 +119,8 @@ pub struct Settings {
     pub apply_realms_on_start: bool,
     /// How often a node looks for a newly applied realm snapshot.
     pub realm_refresh_interval_secs: u64,
+    /// A connection that has not sent a whole request head within this time is closed.
+    pub request_header_timeout_secs: u64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -138,6 +144,7 @@ impl std::fmt::Debug for Settings {
             .field("events_retention_days", &self.events_retention_days)
             .field("apply_realms_on_start", &self.apply_realms_on_start)
             .field("realm_refresh_interval_secs", &self.realm_refresh_interval_secs)
+            .field("request_header_timeout_secs", &self.request_header_timeout_secs)
             .finish()
     }
 }
@@ -189,6 +196,10 @@ impl Settings {
                 .unwrap_or(DEFAULT_EVENTS_RETENTION_DAYS),
             apply_realms_on_start: o.apply_realms_on_start.or(file.apply_realms_on_start).unwrap_or(true),
             realm_refresh_interval_secs: file.realm_refresh_interval_secs.unwrap_or(2).max(1),
+            request_header_timeout_secs: file
+                .request_header_timeout_secs
+                .unwrap_or(DEFAULT_REQUEST_HEADER_TIMEOUT_SECS)
+                .max(1),
         })
     }
 

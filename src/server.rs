@@ -305,15 +305,10 @@ pub async fn start(mut settings: Settings, public_url_explicit: bool) -> Result<
     let state = AppState::load(settings).await?;
     let app = crate::web::router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "server error");
-        }
-    });
+    let header_timeout = Duration::from_secs(state.settings.request_header_timeout_secs);
+    let task = tokio::spawn(crate::web::serve::serve(listener, app, header_timeout, async move {
+        let _ = rx.await;
+    }));
     let refresher = {
         let state = state.clone();
         tokio::spawn(async move {

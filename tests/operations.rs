@@ -174,14 +174,13 @@ db_test!(
     }
 );
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_can_be_turned_off() {
-    let dir = TempDir::new();
+/// A server on SQLite with `config_yaml` as its config file (the directory must outlive it).
+async fn start_with_config(dir: &TempDir, config_yaml: &str) -> gatehouse::server::RunningServer {
     let realms = dir.path().join("realms");
     std::fs::create_dir_all(&realms).unwrap();
     std::fs::write(realms.join("realm.yaml"), REALM).unwrap();
     let config = dir.path().join("gatehouse.yaml");
-    std::fs::write(&config, "metrics_enabled: false\n").unwrap();
+    std::fs::write(&config, config_yaml).unwrap();
     let settings = gatehouse::config::Settings::resolve(gatehouse::config::Overrides {
         config: Some(config),
         database_url: Some(format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display())),
@@ -192,7 +191,13 @@ async fn metrics_can_be_turned_off() {
         ..Default::default()
     })
     .expect("settings resolve");
-    let server = gatehouse::server::start(settings, false).await.expect("server starts");
+    gatehouse::server::start(settings, false).await.expect("server starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_be_turned_off() {
+    let dir = TempDir::new();
+    let server = start_with_config(&dir, "metrics_enabled: false\n").await;
     let metrics = get(&format!("{}/metrics", server.url()), None).await;
     assert_eq!(metrics.status(), StatusCode::NOT_FOUND);
     let ready = get(&format!("{}/health/ready", server.url()), None).await;
@@ -233,6 +238,39 @@ async fn every_response_carries_a_request_id() {
         .expect("POST token");
     assert!(refused.status().is_client_error());
     assert!(sane(&request_id(&refused)));
+}
+
+/// A slowloris client — a request head that never ends — is cut off after the configured
+/// head timeout, while a whole request on another connection is served as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_that_never_ends_is_cut_off() {
+    let dir = TempDir::new();
+    let server = start_with_config(&dir, "request_header_timeout_secs: 1\n").await;
+    let addr = server.addr;
+    let slow = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        // Long enough that only the server's timeout can end the wait.
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .write_all(b"GET /health/live HTTP/1.1\r\nHost: gatehouse\r\nX-Slow: ")
+            .expect("write part of a head");
+        let mut answer = Vec::new();
+        match stream.read_to_end(&mut answer) {
+            Ok(_) => Ok(String::from_utf8_lossy(&answer).into_owned()),
+            Err(e) => Err(e.kind()),
+        }
+    });
+    let live = get(&format!("{}/health/live", server.url()), None).await;
+    assert_eq!(live.status(), StatusCode::OK, "a whole request is served meanwhile");
+    match slow.await.expect("slow client") {
+        // Closed without an answer, or with a 408: either way the connection is gone.
+        Ok(answer) => assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+            "the slow head got {answer:?}"
+        ),
+        Err(kind) => assert_eq!(kind, ErrorKind::ConnectionReset, "the slow head was not cut off"),
+    }
+    server.stop().await;
 }
 
 db_test!(

@@ -4,6 +4,7 @@
 pub mod cookies;
 pub mod i18n;
 pub mod pages;
+pub mod serve;
 pub mod templates;
 
 use std::sync::Arc;
