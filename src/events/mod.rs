@@ -41,6 +41,26 @@ pub enum EventsError {
     Write(#[from] std::io::Error),
 }
 
+/// Where a request came from, as the security log records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Origin {
+    /// The peer's address and the `User-Agent` header (at most 512 characters).
+    pub fn of(headers: &axum::http::HeaderMap, peer: Option<std::net::SocketAddr>) -> Origin {
+        Origin {
+            ip: peer.map(|p| p.ip().to_string()),
+            user_agent: headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.chars().take(512).collect()),
+        }
+    }
+}
+
 pub async fn record(store: &Store, event: NewEvent) {
     let kind = event.kind.clone();
     crate::ops::metrics::count_event(&kind);
