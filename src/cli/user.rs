@@ -4,7 +4,7 @@
 use clap::Subcommand;
 
 use super::{GlobalArgs, read_password_line, settings};
-use crate::admin::{self, Actor, UserChanges};
+use crate::admin::{self, Actor, NewUserInput, UserChanges};
 use crate::server::AppState;
 
 #[derive(Subcommand, Debug)]
@@ -175,9 +175,17 @@ async fn run_with(app: &AppState, cmd: UserCommand) -> Result<(), Box<dyn std::e
             } else {
                 None
             };
-            let user = admin::create_user(app, &realm, &username, email.as_deref(), password.as_deref()).await?;
+            let has_password = password.is_some();
+            let input = NewUserInput {
+                username: username.clone(),
+                email,
+                enabled: true,
+                password: password.map(|p| (p, false)),
+                ..Default::default()
+            };
+            let user = admin::create_user_by(app, &cli, &realm, input).await?.user;
             println!("created user {username} (id {}) in realm {realm}", user.id);
-            if password.is_none() {
+            if !has_password {
                 println!(
                     "note: {username} has no password yet; set one with `gatehouse user set-password {realm} {username}`"
                 );
