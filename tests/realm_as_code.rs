@@ -215,6 +215,55 @@ db_test!(async fn ordinary_commands_use_the_live_realm_and_leave_edited_files_pe
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
 });
 
+db_test!(async fn plan_and_apply_agree_on_reordered_roles(db) {
+    let with_roles = |roles: &str| REALM.replace("display_name: Test realm\n", &format!("display_name: Test realm\nroles: [{roles}]\n"));
+    let h = Harness::start(db, &with_roles("viewer, admin, clerk")).await;
+    let file = h.settings.realms_dir.join("realm.yaml");
+    let before = snapshot_count(&h).await;
+    assert_eq!(h.state.realm("test").expect("live").realm.roles, ["admin", "clerk", "viewer"]);
+
+    // Reordering the roles in the file: plan says nothing changes, and apply writes nothing.
+    std::fs::write(&file, with_roles("clerk, viewer, admin")).unwrap();
+    let plan = run(on_harness(&h, &["realm", "plan"]), None);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    assert!(stdout(&plan).contains("realm test: no changes"), "{}", text(&plan));
+    let apply = run(on_harness(&h, &["realm", "apply"]), None);
+    assert!(apply.status.success() && stdout(&apply).contains("Nothing changed."), "{}", text(&apply));
+    assert_eq!(snapshot_count(&h).await, before);
+
+    // A real change to the roles is listed, and applied as one snapshot.
+    std::fs::write(&file, with_roles("clerk, auditor, viewer, admin")).unwrap();
+    let plan = run(on_harness(&h, &["realm", "plan"]), None);
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
+    assert!(stdout(&plan).contains("realm test: 1 change(s)\n  + role 'auditor'"), "{}", text(&plan));
+    assert!(run(on_harness(&h, &["realm", "apply"]), None).status.success());
+    assert_eq!(snapshot_count(&h).await, before + 1);
+
+    // A snapshot stored in another order (as an older Gatehouse wrote it): the settings are
+    // the same, but apply would rewrite it, so plan says so too — and after apply, both agree.
+    let live = h.query("SELECT content, content_hash FROM realm_snapshots WHERE realm = 'test' ORDER BY id DESC").await;
+    let content: String = live[0].try_get("", "content").unwrap();
+    let hash: String = live[0].try_get("", "content_hash").unwrap();
+    let legacy = content.replace("roles:\n- admin\n- auditor\n- clerk\n- viewer", "roles:\n- viewer\n- clerk\n- auditor\n- admin");
+    let legacy = if legacy == content {
+        content.replace("[admin, auditor, clerk, viewer]", "[viewer, clerk, auditor, admin]")
+    } else {
+        legacy
+    };
+    assert_ne!(legacy, content, "the snapshot's roles are written in an unexpected form:\n{content}");
+    let legacy_hash = gatehouse::crypto::sha256_hex(legacy.as_bytes());
+    assert_ne!(legacy_hash, hash);
+    assert!(h.state.store.record_realm_snapshot("test", &legacy_hash, legacy).await.unwrap());
+    let plan = run(on_harness(&h, &["realm", "plan"]), None);
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
+    assert!(stdout(&plan).contains("snapshot rewritten in the current form"), "{}", text(&plan));
+    let apply = run(on_harness(&h, &["realm", "apply"]), None);
+    assert!(apply.status.success(), "{}", text(&apply));
+    assert_eq!(snapshot_count(&h).await, before + 3);
+    let plan = run(on_harness(&h, &["realm", "plan"]), None);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+});
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_server_processes_on_postgres_serve_an_applied_change_without_restart() {
     if !support::postgres_available().await {
