@@ -63,13 +63,25 @@ pub enum StartError {
 }
 
 impl AppState {
-    /// Opens the store and loads configuration; does not listen. With
-    /// `apply_realms_on_start`, the realms directory is checked and applied first; either
-    /// way the node then serves what is live in the database.
+    /// Opens the store and loads what is live in the database (the last applied realm
+    /// snapshots); does not listen and never applies the realms directory. What commands
+    /// other than `serve` and `realm apply` use: they work on the live configuration, and
+    /// edited realm files stay pending until applied.
     pub async fn load(settings: Settings) -> Result<Arc<AppState>, StartError> {
+        AppState::open(settings, false).await
+    }
+
+    /// What a server starts from: as [`load`](Self::load), but with `apply_realms_on_start`
+    /// the realms directory is checked and applied first, and the first administrator is
+    /// created from `GATEHOUSE_BOOTSTRAP_ADMIN_*` if set.
+    pub async fn load_for_serving(settings: Settings) -> Result<Arc<AppState>, StartError> {
+        AppState::open(settings, true).await
+    }
+
+    async fn open(settings: Settings, serving: bool) -> Result<Arc<AppState>, StartError> {
         let flows = FlowRegistry::load(&settings.flows_dir).map_err(|errs| StartError::Flows(join_lines(&errs)))?;
         let templates = Templates::load(Some(&settings.themes_dir), settings.themes_live);
-        let files = if settings.apply_realms_on_start {
+        let files = if serving && settings.apply_realms_on_start {
             let files = realm::apply::check(std::slice::from_ref(&settings.realms_dir), &flows)
                 .map_err(|e| StartError::Realms(apply_problems(e)))?;
             for r in &files {
@@ -114,9 +126,11 @@ impl AppState {
             tracing::info!("created the master realm (it holds the administrators)");
         }
         state.sync_realms(true).await?;
-        crate::admin::master::bootstrap_from_env(&state)
-            .await
-            .map_err(|e| StartError::Config(format!("GATEHOUSE_BOOTSTRAP_ADMIN_*: {e}")))?;
+        if serving {
+            crate::admin::master::bootstrap_from_env(&state)
+                .await
+                .map_err(|e| StartError::Config(format!("GATEHOUSE_BOOTSTRAP_ADMIN_*: {e}")))?;
+        }
         Ok(state)
     }
 
@@ -302,7 +316,7 @@ pub async fn start(mut settings: Settings, public_url_explicit: bool) -> Result<
     }
     let refresh_every = Duration::from_secs(settings.key_refresh_interval_secs.max(1));
     let realm_refresh_every = Duration::from_secs(settings.realm_refresh_interval_secs.max(1));
-    let state = AppState::load(settings).await?;
+    let state = AppState::load_for_serving(settings).await?;
     let app = crate::web::router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let header_timeout = Duration::from_secs(state.settings.request_header_timeout_secs);

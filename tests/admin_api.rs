@@ -321,3 +321,68 @@ db_test!(async fn an_empty_roles_claim_keeps_roles_out_of_tokens(db) {
     assert!(tokens.access.get("roles").is_none() && tokens.id.get("roles").is_none(), "{}", tokens.access);
     assert!(!tokens.access.to_string().contains("auditor"), "{}", tokens.access);
 });
+
+db_test!(async fn user_search_ignores_case_the_same_on_both_databases_and_pages(db) {
+    let mut h = start(db).await;
+    let token = service_token(&h, "pipeline").await;
+    h.realm = "flows".into();
+    for (username, email) in [
+        ("alice", "Alice@Example.com"),
+        ("Albert", "albert@example.org"),
+        ("alfred", "fred@EXAMPLE.com"),
+        ("bob", "bob@example.com"),
+        ("al_x", "alx@example.com"),
+        ("Élodie", "elodie@example.com"),
+    ] {
+        h.add_user(username, email, PASSWORD).await;
+    }
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("not a list: {v}"))
+            .iter()
+            .map(|u| u["username"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let search = |query: String| {
+        let h = &h;
+        let token = token.clone();
+        async move {
+            let (status, body) = call(h, "GET", &format!("flows/users?{query}"), Some(&token), None).await;
+            assert_eq!(status, StatusCode::OK, "{query}: {body}");
+            body
+        }
+    };
+
+    // A prefix of the username or the email, whatever the case; ordered by username (as
+    // stored: upper case first).
+    for q in ["search=AL", "search=al", "search=aL"] {
+        assert_eq!(names(&search(q.into()).await), ["Albert", "al_x", "alfred", "alice"], "{q}");
+    }
+    assert_eq!(names(&search("search=FRED".into()).await), ["alfred"]);
+    // `_` and `%` are taken literally.
+    assert_eq!(names(&search("search=AL_".into()).await), ["al_x"]);
+    assert!(names(&search("search=%25".into()).await).is_empty());
+    // By username, by email: prefixes, case ignored.
+    assert_eq!(names(&search("username=ALF".into()).await), ["alfred"]);
+    assert_eq!(names(&search("email=ALICE%40example".into()).await), ["alice"]);
+    assert_eq!(names(&search("email=fred%40example.COM".into()).await), ["alfred"]);
+    // Exact: the whole value, case ignored; a prefix no longer matches.
+    assert_eq!(names(&search("username=ALICE&exact=true".into()).await), ["alice"]);
+    assert!(names(&search("username=ali&exact=true".into()).await).is_empty());
+    assert_eq!(names(&search("email=alice%40example.com&exact=true".into()).await), ["alice"]);
+    // Letters beyond ASCII match as written, on both databases.
+    assert_eq!(names(&search("search=%C3%89lo".into()).await), ["Élodie"]);
+    assert!(names(&search("search=%C3%A9lo".into()).await).is_empty());
+
+    // Paging: `first` skips, `max` bounds; pages cover the list once, in order.
+    let all = names(&search("search=a&max=100".into()).await);
+    assert_eq!(all, ["Albert", "al_x", "alfred", "alice"]);
+    let mut paged = Vec::new();
+    for first in (0..6).step_by(2) {
+        paged.extend(names(&search(format!("search=a&first={first}&max=2")).await));
+    }
+    assert_eq!(paged, all);
+    let unfiltered = names(&search("max=3".into()).await);
+    assert_eq!(names(&search("first=1&max=2".into()).await), unfiltered[1..]);
+    assert!(names(&search("search=a&first=4".into()).await).is_empty());
+});

@@ -376,6 +376,23 @@ db_test!(async fn the_security_log_is_queried_paged_and_exported(db) {
     let lines: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
     assert_eq!(Value::Array(lines), all);
 
+    // `gatehouse events --format jsonl` writes the very same lines (one serializer), and the
+    // CSV of both is the same too.
+    let cli = |format: &str| {
+        let st = &h.settings;
+        let mut cmd = process::gatehouse(&["events", "flows", "--format", format]);
+        cmd.args(["--database-url", &st.database_url])
+            .args(["--realms-dir", process::arg(&st.realms_dir)])
+            .args(["--master-key-file", process::arg(&st.master_key_file)])
+            .env("GATEHOUSE_MASTER_KEY", st.master_key.clone().unwrap_or_default());
+        let out = process::run(cmd, None);
+        assert!(out.status.success(), "{}", process::text(&out));
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    assert_eq!(cli("jsonl"), body, "the CLI's and the API's JSON Lines differ");
+    let (_, _, api_csv) = get(&h, "/admin/realms/flows/events?format=csv", Some(&token)).await;
+    assert_eq!(cli("csv"), api_csv, "the CLI's and the API's CSV differ");
+
     // CSV: a header, and the odd user agent quoted so that it reads back exactly.
     let (status, headers, body) =
         get(&h, "/admin/realms/flows/events?format=csv&user=alice&type=login_error", Some(&token)).await;

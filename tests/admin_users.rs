@@ -541,6 +541,34 @@ fn gatehouse_cli(h: &Harness, args: &[&str], stdin: Option<&str>) -> (bool, Stri
     (out.status.success(), process::text(&out))
 }
 
+db_test!(async fn the_cli_creates_users_under_the_realm_password_policy(db) {
+    let h = start(db).await;
+    // Too short, and without a special character: refused with the policy's words; nothing
+    // is stored and nothing is logged.
+    for weak in ["Short-1", "LongEnoughButNoSpecial9"] {
+        let (ok, out) = gatehouse_cli(&h, &["user", "add", "flows", "carol", "--email", "carol@example.com", "--password-stdin"], Some(&format!("{weak}\n")));
+        assert!(!ok, "a weak password was accepted: {out}");
+        assert!(out.contains("the password is refused"), "{out}");
+        assert!(!out.contains("panicked") && !out.contains("Error {"), "not a readable message: {out}");
+    }
+    let (_, short) = gatehouse_cli(&h, &["user", "add", "flows", "carol", "--password-stdin"], Some("Short-1\n"));
+    assert!(short.contains("at least 12 characters"), "{short}");
+    assert_eq!(count(&h, "users", "username", "carol").await, 0);
+    assert!(signin::events(&h, Some("user_created")).await.iter().all(|e| e.details["username"] != "carol"));
+
+    // A password the policy accepts: the user is created, can sign in, and the event says
+    // the command line did it, as an API-created user's says who did.
+    let (ok, out) = gatehouse_cli(&h, &["user", "add", "flows", "carol", "--email", "carol@example.com", "--password-stdin"], Some(&format!("{NEW_PASSWORD}\n")));
+    assert!(ok && out.contains("created user carol"), "{out}");
+    let carol = signin::user_id(&h, "carol").await;
+    signin::password_sign_in(&h, WEB_CLIENT, "carol", NEW_PASSWORD).await;
+    let created = events_of(&h, "user_created", &carol).await;
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0].details["by"], "cli");
+    assert_eq!(created[0].details["after"]["password"], "set");
+    assert_eq!(created[0].details["after"]["email"], "carol@example.com");
+});
+
 db_test!(async fn the_cli_administers_users_through_the_same_functions(db) {
     let h = start(db).await;
     let id = signin::user_id(&h, USERNAME).await;

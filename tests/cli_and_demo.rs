@@ -195,7 +195,20 @@ async fn serve_with_the_demo_realm_on_a_fresh_sqlite_file() {
         key_file,
     ];
 
-    // The README's way to create the first user, before the server runs.
+    // Commands other than `serve` and `realm apply` work on the applied realms: on a fresh
+    // database the demo realm is not there yet, and the error says what to do.
+    let mut apply = vec!["realm", "apply"];
+    apply.extend_from_slice(&common);
+    let mut early = vec!["user", "list", "demo"];
+    early.extend_from_slice(&common);
+    let out = fails(&early, None);
+    assert!(
+        out.contains("realm 'demo' does not exist") && out.contains("gatehouse realm apply"),
+        "{out}"
+    );
+    ok(&apply, None);
+
+    // The README's way to create the first user (here before the server runs).
     let mut args = vec![
         "user",
         "add",
@@ -352,6 +365,9 @@ async fn cli_round_trip_on_one_database() {
         let all = with(args);
         fails(&all.iter().map(String::as_str).collect::<Vec<_>>(), stdin)
     };
+
+    // The realm is applied first: user commands work on the live configuration.
+    ok_(&["realm", "apply"], None);
 
     // user add, with the password on stdin; a second add of the same name fails.
     let out = ok_(

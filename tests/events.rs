@@ -11,9 +11,11 @@ use std::process::{Command, Output, Stdio};
 
 use gatehouse::events::{self, EventFilter, EventsError, Format};
 use gatehouse::store::NewEvent;
+use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::signin::{Shown, SignIn};
-use support::{Harness, PASSWORD, REALM, USERNAME, WEB_CLIENT, start_with_user};
+use support::oauth::{self, BACKCHANNEL_AGENT};
+use support::signin::{EventRow, Shown, SignIn};
+use support::{Harness, PASSWORD, REALM, USERNAME, WEB_CLIENT, WEB_REDIRECT, start_with_user};
 
 /// A user agent that needs CSV quoting: a comma and quotes.
 const ODD_AGENT: &str = "Mozilla/5.0 (X11, Linux) \"Quoted\" Browser";
@@ -174,20 +176,21 @@ db_test!(async fn real_sign_ins_are_filtered_and_exported(db) {
         .collect();
     assert_eq!(lines.len(), 2, "{jsonl}");
     for v in &lines {
-        for field in ["id", "time", "realm", "type", "user_id", "username", "client_id", "ip", "user_agent", "details"] {
-            assert!(v.get(field).is_some(), "{field} missing in {v}");
-        }
+        // The admin API's names (camelCase, close to Keycloak's), and nothing else.
+        let fields = ["id", "time", "type", "realm", "userId", "username", "clientId", "ipAddress", "userAgent", "details"];
+        let keys: HashSet<&str> = v.as_object().expect("an object").keys().map(String::as_str).collect();
+        assert_eq!(keys, fields.into_iter().collect(), "{v}");
         assert!(v["id"].is_i64());
         assert!(is_rfc3339_utc(v["time"].as_str().unwrap_or_default()), "{v}");
         assert_eq!(v["realm"], h.realm.as_str());
-        assert_eq!(v["user_id"], alice.as_str());
+        assert_eq!(v["userId"], alice.as_str());
         assert_eq!(v["username"], USERNAME);
-        assert_eq!(v["client_id"], WEB_CLIENT);
-        assert!(v["ip"].as_str().is_some_and(|ip| !ip.is_empty()), "{v}");
+        assert_eq!(v["clientId"], WEB_CLIENT);
+        assert!(v["ipAddress"].as_str().is_some_and(|ip| !ip.is_empty()), "{v}");
         assert!(v["details"].is_object(), "{v}");
     }
     assert_eq!(lines[1]["type"], "login_error");
-    assert_eq!(lines[1]["user_agent"], ODD_AGENT);
+    assert_eq!(lines[1]["userAgent"], ODD_AGENT);
     assert!(lines[1]["details"]["reason"].is_string(), "{}", lines[1]);
 
     // CSV: a header, and the odd user agent and the JSON details read back exactly.
@@ -202,6 +205,105 @@ db_test!(async fn real_sign_ins_are_filtered_and_exported(db) {
     let details: Value = serde_json::from_str(&failure[9]).expect("details column is JSON");
     assert_eq!(details, lines[1]["details"]);
     assert!(csv.contains("\"Mozilla/5.0 (X11, Linux) \"\"Quoted\"\" Browser\""), "{csv}");
+});
+
+// ---------------------------------------------------------------------------------------------
+// Token revocations: by the client (RFC 7009) and by reuse detection.
+
+/// Signs in (or reuses the browser's session) and exchanges the code: (code, token response).
+async fn tokens_for(h: &Harness, browser: &reqwest::Client) -> (String, String, oauth::JsonResponse) {
+    let (code, verifier, _) = oauth::authorize(h, browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let tokens = oauth::exchange_code(h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await;
+    tokens.assert_ok();
+    (code, verifier, tokens)
+}
+
+fn field<'a>(r: &'a oauth::JsonResponse, name: &str) -> &'a str {
+    r.str(name).unwrap_or_else(|| panic!("no {name} in {}", r.text))
+}
+
+/// Asserts a `token_revoked` event's fields: who, which client, from where, why, what.
+fn assert_revoked(e: &EventRow, user: Option<&str>, reason: &str, token_type: &str) {
+    assert_eq!(e.kind, "token_revoked", "{e:?}");
+    assert_eq!(e.user_id.as_deref(), user, "{e:?}");
+    assert_eq!(e.client_id.as_deref(), Some(WEB_CLIENT), "{e:?}");
+    assert_eq!(e.ip.as_deref(), Some("127.0.0.1"), "{e:?}");
+    assert_eq!(e.user_agent.as_deref(), Some(BACKCHANNEL_AGENT), "{e:?}");
+    assert_eq!(e.details["reason"], reason, "{e:?}");
+    assert_eq!(e.details["token_type"], token_type, "{e:?}");
+    if user.is_some() {
+        assert!(e.details["sid"].as_str().is_some_and(|s| !s.is_empty()), "{e:?}");
+    }
+}
+
+db_test!(async fn token_revocations_are_recorded(db) {
+    let h = start_with_user(db).await;
+    let alice = support::signin::user_id(&h, USERNAME).await;
+    let browser = h.new_browser();
+
+    // RFC 7009, a refresh token: one event. Revoking it again, or another client trying to
+    // revoke a token that is not its own, revokes nothing and records nothing.
+    let (_, _, first) = tokens_for(&h, &browser).await;
+    let refresh = field(&first, "refresh_token");
+    oauth::post_form(&h.endpoint("revoke"), oauth::other(), &[("token", refresh)]).await.assert_ok();
+    assert!(support::signin::events(&h, Some("token_revoked")).await.is_empty());
+    oauth::revoke(&h, oauth::web(), refresh, Some("refresh_token")).await;
+    oauth::revoke(&h, oauth::web(), refresh, Some("refresh_token")).await;
+    let events = support::signin::events(&h, Some("token_revoked")).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_revoked(&events[0], Some(&alice), "revocation_request", "refresh_token");
+    let sid = events[0].details["sid"].clone();
+
+    // RFC 7009, an access token of a user (its grant goes) and a client's own token.
+    let (_, _, second) = tokens_for(&h, &browser).await;
+    oauth::revoke(&h, oauth::web(), field(&second, "access_token"), Some("access_token")).await;
+    let own = oauth::post_form(
+        &h.endpoint("token"),
+        oauth::web(),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    own.assert_ok();
+    oauth::revoke(&h, oauth::web(), field(&own, "access_token"), None).await;
+    let events = support::signin::events(&h, Some("token_revoked")).await;
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert_revoked(&events[1], Some(&alice), "revocation_request", "access_token");
+    assert_eq!(events[1].details["sid"], sid, "the browser's one session");
+    assert_revoked(&events[2], None, "revocation_request", "access_token");
+
+    // A replayed authorization code revokes what it issued, and says so.
+    let (code, verifier, third) = tokens_for(&h, &browser).await;
+    let replay = oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await;
+    replay.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    let gone = oauth::introspect(&h, oauth::web(), field(&third, "refresh_token")).await;
+    assert_eq!(gone.body["active"], false, "{}", gone.text);
+    let events = support::signin::events(&h, Some("token_revoked")).await;
+    assert_eq!(events.len(), 4, "{events:?}");
+    assert_revoked(&events[3], Some(&alice), "code_replayed", "authorization_code");
+    assert_eq!(events[3].details["sid"], sid);
+
+    // A reused refresh token revokes its family, and says so.
+    let (_, _, fourth) = tokens_for(&h, &browser).await;
+    let spent = field(&fourth, "refresh_token");
+    oauth::refresh(&h, oauth::web(), spent).await.assert_ok();
+    oauth::refresh(&h, oauth::web(), spent).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    let events = support::signin::events(&h, Some("token_revoked")).await;
+    assert_eq!(events.len(), 5, "{events:?}");
+    assert_revoked(&events[4], Some(&alice), "refresh_token_reused", "refresh_token");
+
+    // No event holds a token.
+    for e in &events {
+        let text = e.details.to_string();
+        for t in [refresh, spent, code.as_str(), field(&second, "access_token")] {
+            assert!(!text.contains(t), "a token in {text}");
+        }
+    }
+    // And they read back through the events module, the same fields.
+    let page = events::query(&h.state, &EventFilter { kinds: vec!["token_revoked".into()], ..filter(&h) })
+        .await
+        .expect("query");
+    assert_eq!(page.events.len(), 5);
+    assert!(page.events.iter().all(|e| e.client_id.as_deref() == Some(WEB_CLIENT)));
 });
 
 // ---------------------------------------------------------------------------------------------

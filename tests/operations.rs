@@ -381,11 +381,13 @@ fn gatehouse(dir: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-/// Writes the standard realm, adds the standard user with the CLI, starts `serve` with
+/// Writes and applies the standard realm, adds the standard user with the CLI, starts `serve` with
 /// `args` and waits until it is ready.
 async fn serve(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
     std::fs::create_dir_all(dir.join("realms")).unwrap();
     std::fs::write(dir.join("realms/test.yaml"), REALM).unwrap();
+    let applied = gatehouse(dir, &["realm", "apply"]).output().expect("realm apply");
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
     let mut add = gatehouse(dir, &["user", "add", "test", USERNAME, "--password-stdin"]);
     add.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = add.spawn().expect("spawn user add");

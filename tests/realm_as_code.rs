@@ -156,6 +156,114 @@ db_test!(async fn a_failed_apply_leaves_the_live_snapshot_intact(db) {
     assert!(h.state.realm("other").is_none());
 });
 
+/// `gatehouse ARGS` on the harness's database, realms directory and master key.
+fn on_harness(h: &Harness, args: &[&str]) -> Command {
+    let mut cmd = gatehouse(args);
+    cmd.args(["--database-url", &h.settings.database_url])
+        .args(["--realms-dir", arg(&h.settings.realms_dir)])
+        .args(["--master-key-file", arg(&h.settings.master_key_file)])
+        .env(
+            "GATEHOUSE_MASTER_KEY",
+            h.settings.master_key.clone().unwrap_or_default(),
+        );
+    cmd
+}
+
+db_test!(async fn ordinary_commands_use_the_live_realm_and_leave_edited_files_pending(db) {
+    let h = Harness::start(db, REALM).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    let before = snapshot_count(&h).await;
+    // The realm file is edited, and a new realm file appears; neither is applied.
+    std::fs::write(h.settings.realms_dir.join("realm.yaml"), edited_realm()).unwrap();
+    std::fs::write(h.settings.realms_dir.join("extra.yaml"), "realm: extra\ndisplay_name: Extra\n").unwrap();
+
+    // user, events, keys and admin commands all work on the live configuration.
+    for (args, stdin) in [
+        (&["user", "list", "test"][..], None),
+        (&["user", "set-password", "test", USERNAME][..], Some("Another-Password-9\n")),
+        (&["user", "add", "test", "bob", "--password-stdin"][..], Some("Bob-Password-12345!\n")),
+        (&["events", "test"][..], None),
+        (&["keys", "rotate", "test"][..], None),
+        (&["admin", "bootstrap", "--username", "root"][..], Some("Root-Password-0123\n")),
+    ] {
+        let out = run(on_harness(&h, args), stdin);
+        assert!(out.status.success(), "gatehouse {args:?}: {}", text(&out));
+    }
+    assert_eq!(snapshot_count(&h).await, before, "an ordinary command applied the realm file");
+    let extra = h.query("SELECT COUNT(*) AS n FROM realm_snapshots WHERE realm = 'extra'").await;
+    assert_eq!(extra[0].try_get::<i64>("", "n").unwrap(), 0, "an ordinary command applied a new realm");
+
+    // The realm known only from a file is not there for them, and the error says why.
+    let out = run(on_harness(&h, &["user", "list", "extra"]), None);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("realm 'extra' does not exist") && text(&out).contains("gatehouse realm apply"), "{}", text(&out));
+
+    // The plan still shows both changes as pending, and nothing of them is served.
+    let plan = run(on_harness(&h, &["realm", "plan"]), None);
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
+    for change in ["+ client 'machine'", "- client 'spa'", "realm extra"] {
+        assert!(stdout(&plan).contains(change), "plan lacks {change:?}:\n{}", text(&plan));
+    }
+    assert!(!machine_client_works(&h.url).await, "an unapplied edit is live");
+    assert_eq!(h.state.realm("test").expect("live").realm.display_name, "Test realm");
+
+    // `realm apply` applies them.
+    let out = run(on_harness(&h, &["realm", "apply"]), None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(snapshot_count(&h).await, before + 1);
+    let plan = run(on_harness(&h, &["realm", "plan"]), None);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+});
+
+db_test!(async fn plan_and_apply_agree_on_reordered_roles(db) {
+    let with_roles = |roles: &str| REALM.replace("display_name: Test realm\n", &format!("display_name: Test realm\nroles: [{roles}]\n"));
+    let h = Harness::start(db, &with_roles("viewer, admin, clerk")).await;
+    let file = h.settings.realms_dir.join("realm.yaml");
+    let before = snapshot_count(&h).await;
+    assert_eq!(h.state.realm("test").expect("live").realm.roles, ["admin", "clerk", "viewer"]);
+
+    // Reordering the roles in the file: plan says nothing changes, and apply writes nothing.
+    std::fs::write(&file, with_roles("clerk, viewer, admin")).unwrap();
+    let plan = run(on_harness(&h, &["realm", "plan"]), None);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    assert!(stdout(&plan).contains("realm test: no changes"), "{}", text(&plan));
+    let apply = run(on_harness(&h, &["realm", "apply"]), None);
+    assert!(apply.status.success() && stdout(&apply).contains("Nothing changed."), "{}", text(&apply));
+    assert_eq!(snapshot_count(&h).await, before);
+
+    // A real change to the roles is listed, and applied as one snapshot.
+    std::fs::write(&file, with_roles("clerk, auditor, viewer, admin")).unwrap();
+    let plan = run(on_harness(&h, &["realm", "plan"]), None);
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
+    assert!(stdout(&plan).contains("realm test: 1 change(s)\n  + role 'auditor'"), "{}", text(&plan));
+    assert!(run(on_harness(&h, &["realm", "apply"]), None).status.success());
+    assert_eq!(snapshot_count(&h).await, before + 1);
+
+    // A snapshot stored in another order (as an older Gatehouse wrote it): the settings are
+    // the same, but apply would rewrite it, so plan says so too — and after apply, both agree.
+    let live = h.query("SELECT content, content_hash FROM realm_snapshots WHERE realm = 'test' ORDER BY id DESC").await;
+    let content: String = live[0].try_get("", "content").unwrap();
+    let hash: String = live[0].try_get("", "content_hash").unwrap();
+    let legacy = content.replace("roles:\n- admin\n- auditor\n- clerk\n- viewer", "roles:\n- viewer\n- clerk\n- auditor\n- admin");
+    let legacy = if legacy == content {
+        content.replace("[admin, auditor, clerk, viewer]", "[viewer, clerk, auditor, admin]")
+    } else {
+        legacy
+    };
+    assert_ne!(legacy, content, "the snapshot's roles are written in an unexpected form:\n{content}");
+    let legacy_hash = gatehouse::crypto::sha256_hex(legacy.as_bytes());
+    assert_ne!(legacy_hash, hash);
+    assert!(h.state.store.record_realm_snapshot("test", &legacy_hash, legacy).await.unwrap());
+    let plan = run(on_harness(&h, &["realm", "plan"]), None);
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
+    assert!(stdout(&plan).contains("snapshot rewritten in the current form"), "{}", text(&plan));
+    let apply = run(on_harness(&h, &["realm", "apply"]), None);
+    assert!(apply.status.success(), "{}", text(&apply));
+    assert_eq!(snapshot_count(&h).await, before + 3);
+    let plan = run(on_harness(&h, &["realm", "plan"]), None);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+});
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_server_processes_on_postgres_serve_an_applied_change_without_restart() {
     if !support::postgres_available().await {

@@ -57,6 +57,9 @@ fn the_seed_command_reports_progress_and_refuses_nonsense() {
             .args(["--master-key-file", arg(&dir.path().join("master.key"))]);
         cmd
     };
+    // Seeding works on the applied realm, like every command but `serve` and `realm apply`.
+    let out = run(cli(&["realm", "apply"]), None);
+    assert!(out.status.success(), "{}", text(&out));
     let out = run(
         cli(&["seed", "test", "--users", "1500", "--sessions", "10"]),
         Some("Seed-Password-01\n"),

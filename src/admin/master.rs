@@ -68,12 +68,7 @@ pub async fn bootstrap(
             "an administrator already exists; bootstrap only creates the first one".into(),
         ));
     }
-    if let Some(problem) =
-        crate::flow::actions::password_policy_violation(&rt.realm.password_policy, username, password)
-    {
-        let text = app.templates.message_text(&rt.realm.theme, "en", &problem);
-        return Err(AdminError::Invalid(format!("the password is refused: {text}")));
-    }
+    // The master realm's password policy applies, as to every user created.
     let user = super::create_user(app, MASTER_REALM, username, email, Some(password)).await?;
     app.store.grant_role(&user.id, ADMIN_ROLE).await?;
     super::record(

@@ -20,7 +20,8 @@ fn check_username(username: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
-/// Creates a user, with a password if given, and the realm's default required actions.
+/// Creates an enabled user as the command line, with a permanent password if given: the same
+/// as [`create_user_by`] (the realm's password policy and default required actions apply).
 pub async fn create_user(
     app: &AppState,
     realm: &str,
@@ -28,38 +29,14 @@ pub async fn create_user(
     email: Option<&str>,
     password: Option<&str>,
 ) -> Result<user::Model, AdminError> {
-    let rt = app.realm(realm).ok_or_else(|| AdminError::UnknownRealm(realm.into()))?;
-    check_username(username)?;
-    if let Some(e) = email
-        && (!e.contains('@') || e.len() > 320)
-    {
-        return Err(AdminError::Invalid(format!("'{e}' is not an email address")));
-    }
-    let password_hash = match password {
-        Some("") => return Err(AdminError::Invalid("the password is empty".into())),
-        Some(p) => Some(app.hasher.hash(p).await?),
-        None => None,
+    let input = NewUserInput {
+        username: username.into(),
+        email: email.map(String::from),
+        enabled: true,
+        password: password.map(|p| (p.to_string(), false)),
+        ..Default::default()
     };
-    let user = app
-        .store
-        .create_user(NewUser {
-            realm: realm.into(),
-            username: username.into(),
-            email: email.map(String::from),
-            password_hash,
-            required_actions: rt.realm.default_required_actions(),
-            ..Default::default()
-        })
-        .await?;
-    audit(
-        app,
-        realm,
-        "user_created",
-        &user.id,
-        serde_json::json!({ "username": username }),
-    )
-    .await;
-    Ok(user)
+    Ok(create_user_by(app, &Actor::cli(), realm, input).await?.user)
 }
 
 /// Adds a required action the user must complete at next sign-in.
@@ -186,11 +163,8 @@ pub async fn create_user_by(
             if let Some(problem) =
                 crate::flow::actions::password_policy_violation(&rt.realm.password_policy, &input.username, p)
             {
-                return Err(AdminError::Invalid(app.templates.message_text(
-                    &rt.realm.theme,
-                    "en",
-                    &problem,
-                )));
+                let text = app.templates.message_text(&rt.realm.theme, "en", &problem);
+                return Err(AdminError::Invalid(format!("the password is refused: {text}")));
             }
             if *temporary && rt.realm.is_required_action_enabled("update-password") {
                 if !actions.iter().any(|a| a == "update-password") {

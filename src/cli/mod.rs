@@ -59,9 +59,10 @@ pub struct GlobalArgs {
     /// Log format
     #[arg(long, global = true, env = "GATEHOUSE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
-    /// Apply the realms directory when the server starts or a command loads the realms
-    /// (default true). Set false where a pipeline runs `gatehouse realm apply`: Gatehouse
-    /// then serves what is live in the database
+    /// Apply the realms directory when the server starts (default true). Set false where a
+    /// pipeline runs `gatehouse realm apply`: Gatehouse then serves what is live in the
+    /// database. Other commands (user, events, keys, admin) never apply realm files: they
+    /// work on the live configuration
     #[arg(long, global = true, env = "GATEHOUSE_APPLY_REALMS_ON_START", value_name = "BOOL")]
     pub apply_realms_on_start: Option<bool>,
 }
@@ -285,6 +286,10 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Added to "unknown realm" errors of commands that work on the live configuration.
+const NOT_APPLIED_HINT: &str = " in the live configuration (commands work on applied realms: apply the realm files \
+with `gatehouse realm apply`, or start `gatehouse serve`)";
+
 fn settings(global: &GlobalArgs, serve: Option<&ServeArgs>) -> Result<Settings, String> {
     Settings::resolve(Overrides {
         config: global.config.clone(),
@@ -339,7 +344,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| e.to_string())?;
             let rt = app
                 .realm(&realm)
-                .ok_or_else(|| format!("realm '{realm}' does not exist"))?;
+                .ok_or_else(|| format!("realm '{realm}' does not exist{NOT_APPLIED_HINT}"))?;
             let alg = rt.realm.tokens.signing_alg;
             let kid = crate::oidc::keyring::rotate(&app.store, &app.master_key, &realm, alg)
                 .await

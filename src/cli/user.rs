@@ -4,7 +4,7 @@
 use clap::Subcommand;
 
 use super::{GlobalArgs, read_password_line, settings};
-use crate::admin::{self, Actor, UserChanges};
+use crate::admin::{self, Actor, NewUserInput, UserChanges};
 use crate::server::AppState;
 
 #[derive(Subcommand, Debug)]
@@ -158,7 +158,12 @@ pub(super) async fn run(global: &GlobalArgs, cmd: UserCommand) -> Result<(), Str
     let app = AppState::load(settings(global, None)?)
         .await
         .map_err(|e| e.to_string())?;
-    run_with(&app, cmd).await.map_err(|e| e.to_string())
+    run_with(&app, cmd)
+        .await
+        .map_err(|e| match e.downcast_ref::<admin::AdminError>() {
+            Some(admin::AdminError::UnknownRealm(_)) => format!("{e}{}", super::NOT_APPLIED_HINT),
+            _ => e.to_string(),
+        })
 }
 
 async fn run_with(app: &AppState, cmd: UserCommand) -> Result<(), Box<dyn std::error::Error>> {
@@ -175,9 +180,17 @@ async fn run_with(app: &AppState, cmd: UserCommand) -> Result<(), Box<dyn std::e
             } else {
                 None
             };
-            let user = admin::create_user(app, &realm, &username, email.as_deref(), password.as_deref()).await?;
+            let has_password = password.is_some();
+            let input = NewUserInput {
+                username: username.clone(),
+                email,
+                enabled: true,
+                password: password.map(|p| (p, false)),
+                ..Default::default()
+            };
+            let user = admin::create_user_by(app, &cli, &realm, input).await?.user;
             println!("created user {username} (id {}) in realm {realm}", user.id);
-            if password.is_none() {
+            if !has_password {
                 println!(
                     "note: {username} has no password yet; set one with `gatehouse user set-password {realm} {username}`"
                 );

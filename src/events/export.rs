@@ -195,6 +195,12 @@ mod tests {
         assert_eq!(v["username"], "alice");
         assert_eq!(v["details"]["reason"], "bad password");
         assert!(v.get("timestamp").is_none());
+        // The admin API's names, camelCase.
+        assert_eq!(v["userId"], "u1");
+        assert_eq!(v["clientId"], "web");
+        assert_eq!(v["ipAddress"], "127.0.0.1");
+        assert!(v["userAgent"].is_string());
+        assert_eq!(v.as_object().map(|o| o.len()), Some(10));
     }
 
     #[test]

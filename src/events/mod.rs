@@ -41,6 +41,26 @@ pub enum EventsError {
     Write(#[from] std::io::Error),
 }
 
+/// Where a request came from, as the security log records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Origin {
+    /// The peer's address and the `User-Agent` header (at most 512 characters).
+    pub fn of(headers: &axum::http::HeaderMap, peer: Option<std::net::SocketAddr>) -> Origin {
+        Origin {
+            ip: peer.map(|p| p.ip().to_string()),
+            user_agent: headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.chars().take(512).collect()),
+        }
+    }
+}
+
 pub async fn record(store: &Store, event: NewEvent) {
     let kind = event.kind.clone();
     crate::ops::metrics::count_event(&kind);
@@ -67,25 +87,35 @@ pub struct EventFilter {
     pub limit: Option<u64>,
 }
 
-/// One event as it is exported and served.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// One event as it is exported and served: the one serialization of an event, shared by
+/// `gatehouse events --format jsonl`, the admin API's JSON and JSON Lines, and the OpenAPI
+/// document (as `EventRepresentation`). Field names are camelCase, close to Keycloak's
+/// `EventRepresentation`, with an RFC 3339 `time`.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = EventRepresentation)]
 pub struct Event {
+    /// Increases with each event; also the paging cursor (`before`).
     pub id: i64,
     /// Unix seconds (the same instant as `time`).
     #[serde(skip)]
     pub timestamp: i64,
-    /// RFC 3339, UTC.
+    /// RFC 3339, UTC, to the second.
     pub time: String,
-    pub realm: String,
+    /// e.g. `sign_in`, `login_error`, `logout`, `user_created`, `token_revoked`.
     #[serde(rename = "type")]
     pub kind: String,
+    pub realm: String,
     pub user_id: Option<String>,
     /// The user's current username, if the user still exists.
     pub username: Option<String>,
     pub client_id: Option<String>,
+    #[serde(rename = "ipAddress")]
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-    /// Always a JSON object.
+    /// What happened, e.g. `{"reason": "invalid_credentials"}`; admin actions name the actor
+    /// in `by`. Always a JSON object.
+    #[schema(value_type = Object)]
     pub details: serde_json::Value,
 }
 

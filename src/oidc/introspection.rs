@@ -3,9 +3,11 @@
 
 use serde_json::{Map, Value, json};
 
+use super::audit::{self, Reason, Revoked};
 use super::error::OAuthError;
 use super::tokens::{AccessClaims, user_claims};
 use crate::crypto::sha256_hex;
+use crate::events::Origin;
 use crate::realm::Client;
 use crate::server::{AppState, RealmRuntime};
 
@@ -127,14 +129,22 @@ pub async fn introspect(state: &AppState, rt: &RealmRuntime, token: &str) -> Res
 }
 
 /// RFC 7009: revokes a refresh token's grant, or an access token (its grant if it has one).
-/// Unknown or foreign tokens are answered with success, as the RFC asks.
-pub async fn revoke(state: &AppState, rt: &RealmRuntime, client: &Client, token: &str) -> Result<(), OAuthError> {
+/// Unknown or foreign tokens are answered with success, as the RFC asks; only an actual
+/// revocation is recorded in the security log.
+pub async fn revoke(
+    state: &AppState,
+    rt: &RealmRuntime,
+    client: &Client,
+    token: &str,
+    origin: &Origin,
+) -> Result<(), OAuthError> {
+    let realm = rt.realm.name.as_str();
     if token.matches('.').count() == 2 {
         // Reloads keys for an unknown kid: a key rotated in on another node must not make
         // a revocation silently do nothing.
         let Some(keys) = state
             .keys
-            .get_or_reload_for(&rt.realm.name, token, crate::server::retention_secs(&rt.realm))
+            .get_or_reload_for(realm, token, crate::server::retention_secs(&rt.realm))
             .await
         else {
             return Ok(());
@@ -143,9 +153,22 @@ pub async fn revoke(state: &AppState, rt: &RealmRuntime, client: &Client, token:
         if let Ok(c) = keys.verifying.verify_access_token::<AccessClaims>(token, &rt.issuer)
             && c.client_id == client.client_id
         {
-            match &c.gid {
-                Some(gid) => state.store.revoke_grant(gid).await?,
-                None => state.store.revoke_jti(&c.jti, c.exp).await?,
+            let (revoked, user_id) = match &c.gid {
+                Some(gid) => (state.store.revoke_grant(gid).await?, Some(c.sub.as_str())),
+                // A client's own token: its subject is the client, not a user.
+                None => {
+                    state.store.revoke_jti(&c.jti, c.exp).await?;
+                    (true, None)
+                }
+            };
+            if revoked {
+                let what = Revoked {
+                    user_id,
+                    client_id: &client.client_id,
+                    session_id: c.sid.as_deref(),
+                    token_type: "access_token",
+                };
+                audit::token_revoked(state, realm, origin, Reason::Requested, what).await;
             }
         }
         return Ok(());
@@ -154,9 +177,16 @@ pub async fn revoke(state: &AppState, rt: &RealmRuntime, client: &Client, token:
     if let Some(gid) = state.store.grant_of_refresh_token(&hash).await?
         && let Some(grant) = state.store.grant(&gid).await?
         && grant.client_id == client.client_id
-        && grant.realm == rt.realm.name
+        && grant.realm == realm
+        && state.store.revoke_grant(&gid).await?
     {
-        state.store.revoke_grant(&gid).await?;
+        let what = Revoked {
+            user_id: grant.user_id.as_deref(),
+            client_id: &client.client_id,
+            session_id: grant.session_id.as_deref(),
+            token_type: "refresh_token",
+        };
+        audit::token_revoked(state, realm, origin, Reason::Requested, what).await;
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! revocation and logout. Domain logic lives in the files below; `routes` only extracts,
 //! calls and renders.
 
+pub mod audit;
 pub mod authorize;
 pub mod client_auth;
 pub mod discovery;

@@ -19,6 +19,7 @@ use super::logout::{self, LogoutOutcome, LogoutTarget};
 use super::token::{self, TokenForm};
 use super::{client_auth, introspection};
 
+use crate::events::Origin;
 use crate::flow::routes::{client_of, respond};
 use crate::flow::sign_in;
 use crate::server::{AppState, RealmRuntime};
@@ -121,6 +122,7 @@ async fn authorize_endpoint(
 async fn token_endpoint(
     State(app): AppStateRef,
     Path(realm): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -133,7 +135,7 @@ async fn token_endpoint(
             .map_err(|e| OAuthError::invalid_request(format!("malformed request: {e}")))?;
         let presented = client_auth::presented(&headers, form.client_id.as_deref(), form.client_secret.as_deref())?;
         let client = client_auth::authenticate(&rt.realm, &presented)?;
-        token::exchange(&app, &rt, client, &form).await
+        token::exchange(&app, &rt, client, &form, &Origin::of(&headers, Some(peer))).await
     }
     .await;
     match result {
@@ -230,7 +232,13 @@ async fn introspect(State(app): AppStateRef, Path(realm): Path<String>, headers:
     }
 }
 
-async fn revoke(State(app): AppStateRef, Path(realm): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn revoke(
+    State(app): AppStateRef,
+    Path(realm): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(rt) = app.realm(&realm) else {
         return realm_not_found();
     };
@@ -239,7 +247,7 @@ async fn revoke(State(app): AppStateRef, Path(realm): Path<String>, headers: Hea
         let token = params
             .get("token")
             .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
-        introspection::revoke(&app, &rt, client, token).await
+        introspection::revoke(&app, &rt, client, token, &Origin::of(&headers, Some(peer))).await
     }
     .await;
     match result {

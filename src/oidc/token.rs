@@ -2,9 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::audit::{self, Reason, Revoked};
 use super::error::OAuthError;
 use super::tokens::{self, SignInFacts, TokenInput};
 use crate::crypto::{random_token, sha256_hex};
+use crate::events::Origin;
 use crate::realm::{Client, GrantType};
 use crate::server::{AppState, RealmRuntime};
 use crate::store::entity::grant;
@@ -37,18 +39,24 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
+/// `origin` is where the request came from, for the security log (reuse detection revokes
+/// tokens, and says so there).
 pub async fn exchange(
     state: &AppState,
     rt: &RealmRuntime,
     client: &Client,
     form: &TokenForm,
+    origin: &Origin,
 ) -> Result<TokenResponse, OAuthError> {
     let (grant, issued) = match form.grant_type.as_deref() {
         Some("authorization_code") => (
             GrantType::AuthorizationCode,
-            authorization_code(state, rt, client, form).await,
+            authorization_code(state, rt, client, form, origin).await,
         ),
-        Some("refresh_token") => (GrantType::RefreshToken, refresh_token(state, rt, client, form).await),
+        Some("refresh_token") => (
+            GrantType::RefreshToken,
+            refresh_token(state, rt, client, form, origin).await,
+        ),
         Some("client_credentials") => (
             GrantType::ClientCredentials,
             client_credentials(state, rt, client, form),
@@ -89,6 +97,7 @@ async fn authorization_code(
     rt: &RealmRuntime,
     client: &Client,
     form: &TokenForm,
+    origin: &Origin,
 ) -> Result<TokenResponse, OAuthError> {
     require_grant(client, GrantType::AuthorizationCode)?;
     let code = form
@@ -98,8 +107,16 @@ async fn authorization_code(
     let code_hash = sha256_hex(code.as_bytes());
     let claimed = match state.store.claim_code(&code_hash).await? {
         CodeExchange::Claimed(c) => c,
-        CodeExchange::Reused => {
+        CodeExchange::Reused(code) => {
             tracing::warn!(client = %client.client_id, "authorization code replayed; its grant is revoked");
+            // The code's own realm and client: whoever replays it, theirs are the tokens revoked.
+            let what = Revoked {
+                user_id: Some(&code.user_id),
+                client_id: &code.client_id,
+                session_id: Some(&code.session_id),
+                token_type: "authorization_code",
+            };
+            audit::token_revoked(state, &code.realm, origin, Reason::CodeReplayed, what).await;
             return Err(OAuthError::invalid_grant(
                 "the code was already used; tokens issued for it are revoked",
             ));
@@ -174,6 +191,7 @@ async fn refresh_token(
     rt: &RealmRuntime,
     client: &Client,
     form: &TokenForm,
+    origin: &Origin,
 ) -> Result<TokenResponse, OAuthError> {
     require_grant(client, GrantType::RefreshToken)?;
     let presented = form
@@ -203,8 +221,15 @@ async fn refresh_token(
                 "the sign-in session has ended; sign in again",
             ));
         }
-        RefreshRotation::Reused => {
+        RefreshRotation::Reused(g) => {
             tracing::warn!(client = %client.client_id, "refresh token reused; its family is revoked");
+            let what = Revoked {
+                user_id: g.user_id.as_deref(),
+                client_id: &g.client_id,
+                session_id: g.session_id.as_deref(),
+                token_type: "refresh_token",
+            };
+            audit::token_revoked(state, &g.realm, origin, Reason::RefreshTokenReused, what).await;
             return Err(OAuthError::invalid_grant(
                 "the refresh token was already used; the session's tokens are revoked",
             ));

@@ -24,6 +24,9 @@ pub struct LiveRealm {
     pub snapshot_id: i64,
     pub applied_at: i64,
     pub realm: Realm,
+    /// The snapshot as stored: `apply` writes a new one unless these match.
+    pub content_hash: String,
+    pub content: String,
 }
 
 /// Loads the realm files at `paths` (files or directories) and checks them together with the
@@ -97,6 +100,8 @@ pub async fn live(store: &Store) -> Result<(BTreeMap<String, LiveRealm>, Vec<Str
                         snapshot_id: s.id,
                         applied_at: s.applied_at,
                         realm,
+                        content_hash: s.content_hash.clone(),
+                        content: s.content.clone(),
                     },
                 );
             }
@@ -106,9 +111,22 @@ pub async fn live(store: &Store) -> Result<(BTreeMap<String, LiveRealm>, Vec<Str
     Ok((out, problems))
 }
 
-/// The plan for applying `files` to what is live now.
+/// The plan for applying `files` to what is live now. It says "no changes" exactly when
+/// [`apply`] would write nothing: a realm whose stored snapshot differs only in form (e.g.
+/// written by an older Gatehouse) is reported as such a change.
 pub async fn plan(store: &Store, files: &[Realm]) -> Result<Vec<plan::RealmPlan>, ApplyError> {
     let (live, _) = live(store).await?;
-    let live: BTreeMap<String, Realm> = live.into_iter().map(|(k, v)| (k, v.realm)).collect();
-    Ok(plan::plan(&live, files))
+    let realms: BTreeMap<String, Realm> = live.iter().map(|(k, v)| (k.clone(), v.realm.clone())).collect();
+    let mut plans = plan::plan(&realms, files);
+    for p in plans.iter_mut().filter(|p| p.status == plan::PlanStatus::Unchanged) {
+        let (Some(stored), Some(file)) = (live.get(&p.realm), files.iter().find(|f| f.name == p.realm)) else {
+            continue;
+        };
+        let next = snapshot_of(file);
+        if next.content_hash != stored.content_hash || next.content != stored.content {
+            p.status = plan::PlanStatus::Change;
+            p.changes.push(plan::REWRITE_ONLY.into());
+        }
+    }
+    Ok(plans)
 }

@@ -292,7 +292,9 @@ impl Validator<'_> {
             brute_force: file.brute_force,
             tokens,
             required_actions,
-            roles: file.roles.into_iter().map(|r| r.value).collect(),
+            // Roles are a set: kept in canonical (sorted) order, so that reordering them in a
+            // file changes neither the content hash nor the snapshot.
+            roles: roles.into_iter().collect(),
             clients,
             source,
         }

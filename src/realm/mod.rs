@@ -41,6 +41,7 @@ pub struct Realm {
     pub brute_force: BruteForce,
     pub tokens: TokenSettings,
     pub required_actions: BTreeMap<String, RequiredActionSetting>,
+    /// Sorted and without duplicates (a set, in canonical order).
     pub roles: Vec<String>,
     pub clients: BTreeMap<String, Client>,
     /// Where things were written, for messages about them (not part of the content).

@@ -29,6 +29,10 @@ pub enum PlanStatus {
     NotInFiles,
 }
 
+/// The change line of a realm whose settings are the same but whose stored snapshot is in an
+/// older form: applying rewrites the snapshot, and nothing served changes.
+pub const REWRITE_ONLY: &str = "~ snapshot rewritten in the current form (the settings served stay the same)";
+
 /// The plan for every realm in `files` and every live realm.
 pub fn plan(live: &BTreeMap<String, Realm>, files: &[Realm]) -> Vec<RealmPlan> {
     let mut plans: Vec<RealmPlan> = files
@@ -254,6 +258,21 @@ clients:
         let plans = plan(&live, &[realm(BASE)]);
         assert_eq!(plans[0].status, PlanStatus::Unchanged);
         assert!(!has_changes(&plans));
+    }
+
+    #[test]
+    fn reordered_roles_are_the_same_realm_to_plan_hash_and_snapshot() {
+        let a = realm(&BASE.replace("roles: [admin]", "roles: [viewer, admin, clerk]"));
+        let b = realm(&BASE.replace("roles: [admin]", "roles: [admin, clerk, viewer]"));
+        assert_eq!(a.roles, ["admin", "clerk", "viewer"]);
+        let live = BTreeMap::from([("shop".to_string(), a.clone())]);
+        assert_eq!(plan(&live, std::slice::from_ref(&b))[0].status, PlanStatus::Unchanged);
+        // What apply compares: the content hash and the stored file.
+        assert_eq!(a.content_hash(), b.content_hash());
+        assert_eq!(
+            crate::realm::export::to_realm_file(&a),
+            crate::realm::export::to_realm_file(&b)
+        );
     }
 
     #[test]

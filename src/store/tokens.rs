@@ -28,8 +28,9 @@ pub struct NewAuthCode {
 pub enum CodeExchange {
     /// First use: the code is now spent, and its grant id is reserved.
     Claimed(Box<auth_code::Model>),
-    /// The code was used before; the grant issued by its first use has been revoked.
-    Reused,
+    /// The code was used before; the grant issued by its first use has been revoked. Holds
+    /// the code (whose grant id is its hash), to say whose tokens were revoked.
+    Reused(Box<auth_code::Model>),
     Expired,
     Unknown,
 }
@@ -39,8 +40,8 @@ pub enum CodeExchange {
 pub enum RefreshRotation {
     /// The token was spent and a new one stored in its place.
     Rotated(Box<grant::Model>),
-    /// The token had already been rotated: the whole family (grant) is now revoked.
-    Reused,
+    /// The token had already been rotated: the whole family (grant, given) is now revoked.
+    Reused(Box<grant::Model>),
     /// The SSO session behind the grant has ended or expired; the grant is now revoked.
     SessionEnded,
     Revoked,
@@ -77,7 +78,7 @@ impl Store {
             // Replay: revoke whatever the first use issued, or pre-empt it if it is still
             // being issued (the revoked placeholder makes its insert fail).
             revoke_or_reserve_grant(&txn, &code, t).await?;
-            CodeExchange::Reused
+            CodeExchange::Reused(Box::new(code))
         } else {
             CodeExchange::Expired
         };
@@ -159,7 +160,7 @@ impl Store {
             }
         } else if token.used_at.is_some() {
             revoke_grant_in(&txn, &g.id, t).await?;
-            RefreshRotation::Reused
+            RefreshRotation::Reused(Box::new(g))
         } else {
             RefreshRotation::Expired
         };
@@ -214,7 +215,8 @@ impl Store {
             .map(|t| t.grant_id))
     }
 
-    pub async fn revoke_grant(&self, grant_id: &str) -> Result<()> {
+    /// Revokes a grant and everything issued from it; true if it was live until now.
+    pub async fn revoke_grant(&self, grant_id: &str) -> Result<bool> {
         revoke_grant_in(&self.db, grant_id, now()).await
     }
 
@@ -296,14 +298,16 @@ async fn insert_refresh(db: &impl ConnectionTrait, token_hash: &str, grant_id: &
     Ok(())
 }
 
-async fn revoke_grant_in(db: &impl ConnectionTrait, grant_id: &str, t: i64) -> Result<()> {
-    grant::Entity::update_many()
+/// Revokes a grant; true if it was live until now (false: unknown or already revoked).
+async fn revoke_grant_in(db: &impl ConnectionTrait, grant_id: &str, t: i64) -> Result<bool> {
+    let revoked = grant::Entity::update_many()
         .col_expr(grant::Column::RevokedAt, t.into())
         .filter(grant::Column::Id.eq(grant_id))
         .filter(grant::Column::RevokedAt.is_null())
         .exec(db)
-        .await?;
-    Ok(())
+        .await?
+        .rows_affected;
+    Ok(revoked > 0)
 }
 
 async fn revoke_or_reserve_grant(db: &impl ConnectionTrait, code: &auth_code::Model, t: i64) -> Result<()> {
@@ -322,5 +326,6 @@ async fn revoke_or_reserve_grant(db: &impl ConnectionTrait, code: &auth_code::Mo
         .on_conflict_do_nothing_on([grant::Column::Id])
         .exec(db)
         .await?;
-    revoke_grant_in(db, &code.code_hash, t).await
+    revoke_grant_in(db, &code.code_hash, t).await?;
+    Ok(())
 }

@@ -1,7 +1,9 @@
 //! Users, their credentials and their required actions.
 
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 
 use super::entity::{
     auth_code, credential, grant, login_failure, refresh_token, required_action, sso_session, user, user_attribute,
@@ -54,40 +56,64 @@ pub struct UserSearch {
     pub max: u64,
 }
 
-/// `column LIKE 'prefix%'`, with the prefix's own `%`, `_` and `\` taken literally.
-fn starts_with(column: user::Column, prefix: &str) -> sea_orm::sea_query::SimpleExpr {
-    let escaped: String = prefix
+/// `LOWER(column)`, folding ASCII letters only: searches ignore the case of ASCII letters the
+/// same on SQLite and PostgreSQL (whose `LIKE` differs: case-insensitive for ASCII on SQLite,
+/// case-sensitive on PostgreSQL). SQLite's `LOWER` folds ASCII only; PostgreSQL's does so
+/// under the "C" collation. Other letters match as written on both.
+fn lowered(backend: DbBackend, column: user::Column) -> SimpleExpr {
+    match backend {
+        DbBackend::Postgres => Expr::cust_with_expr("LOWER($1 COLLATE \"C\")", Expr::col(column)),
+        _ => Func::lower(Expr::col(column)).into(),
+    }
+}
+
+/// A search term as it is compared: ASCII letters in lower case.
+fn fold(term: &str) -> String {
+    term.to_ascii_lowercase()
+}
+
+/// `LOWER(column) LIKE 'prefix%'`, with the prefix's own `%`, `_` and `\\` taken literally.
+fn starts_with(backend: DbBackend, column: user::Column, prefix: &str) -> SimpleExpr {
+    let escaped: String = fold(prefix)
         .chars()
         .flat_map(|c| match c {
             '%' | '_' | '\\' => vec!['\\', c],
             c => vec![c],
         })
         .collect();
-    Expr::col(column).like(LikeExpr::new(format!("{escaped}%")).escape('\\'))
+    lowered(backend, column).like(LikeExpr::new(format!("{escaped}%")).escape('\\'))
 }
 
 impl Store {
-    /// Users of `realm` matching `q`, by username.
+    /// Users of `realm` matching `q` (ignoring the case of ASCII letters), by username.
     pub async fn search_users(&self, realm: &str, q: &UserSearch) -> Result<Vec<user::Model>> {
+        let backend = self.db.get_database_backend();
         let mut find = user::Entity::find().filter(user::Column::Realm.eq(realm));
         if let Some(s) = &q.search {
             find = find.filter(
                 Condition::any()
-                    .add(starts_with(user::Column::Username, s))
-                    .add(starts_with(user::Column::Email, s)),
+                    .add(starts_with(backend, user::Column::Username, s))
+                    .add(starts_with(backend, user::Column::Email, s)),
             );
         }
         for (column, value) in [(user::Column::Username, &q.username), (user::Column::Email, &q.email)] {
             if let Some(v) = value {
                 find = if q.exact {
-                    find.filter(column.eq(v.as_str()))
+                    find.filter(lowered(backend, column).eq(fold(v)))
                 } else {
-                    find.filter(starts_with(column, v))
+                    find.filter(starts_with(backend, column, v))
                 };
             }
         }
+        // By username, byte order on both databases (PostgreSQL's default collation may
+        // differ from SQLite's), so that pages are the same everywhere.
+        let by_username = match backend {
+            DbBackend::Postgres => Expr::cust_with_expr("$1 COLLATE \"C\"", Expr::col(user::Column::Username)),
+            _ => Expr::col(user::Column::Username),
+        };
         Ok(find
-            .order_by_asc(user::Column::Username)
+            .order_by(by_username, sea_orm::Order::Asc)
+            .order_by_asc(user::Column::Id)
             .offset(q.first)
             .limit(q.max)
             .all(&self.db)

@@ -166,9 +166,13 @@ impl JsonResponse {
     }
 }
 
+/// The `User-Agent` of [`backchannel`] calls, as the security log records them.
+pub const BACKCHANNEL_AGENT: &str = "GatehouseTests/1.0 (a relying party's back channel)";
+
 /// A plain HTTP client for back-channel calls (no cookies, no redirects).
 pub fn backchannel() -> reqwest::Client {
     reqwest::Client::builder()
+        .user_agent(BACKCHANNEL_AGENT)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("build the back-channel client")

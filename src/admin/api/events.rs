@@ -15,53 +15,13 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::{StreamExt, stream};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, ErrorBody};
 use crate::admin::auth::Admin;
 use crate::events::{self, EventFilter, EventsError, MAX_LIMIT};
 use crate::server::AppState;
-
-/// One security event (close to Keycloak's `EventRepresentation`, with an RFC 3339 `time`).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct EventRepresentation {
-    /// Increases with each event; also the paging cursor (`before`).
-    pub id: i64,
-    /// RFC 3339, UTC, to the second.
-    pub time: String,
-    /// e.g. `sign_in`, `login_error`, `logout`, `user_created`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub realm: String,
-    pub user_id: Option<String>,
-    /// The user's current username, if the user still exists.
-    pub username: Option<String>,
-    pub client_id: Option<String>,
-    pub ip_address: Option<String>,
-    pub user_agent: Option<String>,
-    /// What happened, e.g. `{"reason": "invalid_credentials"}`; admin actions name the actor in `by`.
-    #[schema(value_type = Object)]
-    pub details: serde_json::Value,
-}
-
-impl From<&events::Event> for EventRepresentation {
-    fn from(e: &events::Event) -> Self {
-        EventRepresentation {
-            id: e.id,
-            time: e.time.clone(),
-            kind: e.kind.clone(),
-            realm: e.realm.clone(),
-            user_id: e.user_id.clone(),
-            username: e.username.clone(),
-            client_id: e.client_id.clone(),
-            ip_address: e.ip.clone(),
-            user_agent: e.user_agent.clone(),
-            details: e.details.clone(),
-        }
-    }
-}
 
 /// How the events are returned.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
@@ -232,7 +192,7 @@ pub struct RealmPath {
     responses(
         (status = 200, description = "The matching events, newest first: a JSON array (`format=json`), JSON Lines or CSV",
             content(
-                ([EventRepresentation] = "application/json"),
+                ([events::Event] = "application/json"),
                 (String = "application/x-ndjson"),
                 (String = "text/csv"),
             ),
@@ -279,10 +239,7 @@ pub async fn list_events(
         None => None,
     };
     let body = match format {
-        EventFormat::Json => {
-            let reps: Vec<EventRepresentation> = page.events.iter().map(EventRepresentation::from).collect();
-            serde_json::to_vec(&reps).map_err(|e| EventsError::Write(e.into()))?
-        }
+        EventFormat::Json => serde_json::to_vec(&page.events).map_err(|e| EventsError::Write(e.into()))?,
         other => render(other, &page.events, true).to_vec(),
     };
     let mut response = with_headers(Body::from(body), format, &realm);
@@ -342,10 +299,8 @@ fn render(format: EventFormat, events: &[events::Event], first: bool) -> Bytes {
     }
     for e in events {
         match format {
-            // Serializing strings and a `Value` cannot fail.
-            EventFormat::Jsonl | EventFormat::Json => {
-                out.push_str(&serde_json::to_string(&EventRepresentation::from(e)).unwrap_or_default())
-            }
+            // The same lines as `gatehouse events --format jsonl`.
+            EventFormat::Jsonl | EventFormat::Json => out.push_str(&events::export::jsonl_line(e)),
             EventFormat::Csv => out.push_str(&events::export::csv_row(e)),
         }
         out.push('\n');

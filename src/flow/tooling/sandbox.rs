@@ -137,7 +137,9 @@ impl Sandbox {
             parallelism: 1,
         };
         settings.max_concurrent_hashes = 1;
-        let app = AppState::load(settings).await.map_err(|e| e.to_string())?;
+        // The sandbox's own realm file is what it simulates: apply it.
+        settings.apply_realms_on_start = true;
+        let app = AppState::load_for_serving(settings).await.map_err(|e| e.to_string())?;
         let realm = app.realm(REALM).ok_or("the simulation realm did not load")?;
         Ok(Sandbox {
             app,
