@@ -44,6 +44,7 @@ GH_PORT, PEER_PORT, HELLO_PORT = 18090, 18091, 18092
 CONNECTIONS, THREADS = 16, 2
 PASSWORD = "Bench-Password-2024"
 USERS = 16  # one per connection, so concurrent sign-ins never share a user
+STORM_USERS = 200  # concurrent wrong-password sign-ins while the token endpoint is measured
 
 # The public bench secrets written (hashed) in benches/realms/*.yaml and benches/peer/server.mjs.
 SERVICE = ("bench-service", "bench-service-secret-0123456789-abcdefgh")
@@ -243,7 +244,7 @@ def run_peer(load: Load) -> dict:
         out["jwks"] = load.wrk(f"{base}/jwks")
         out["cc_RS256"] = load.wrk(f"{base}/token", {"BENCH_METHOD": "POST", "BENCH_AUTH": basic(SERVICE),
                                                     "BENCH_BODY": "grant_type=client_credentials"})
-        out["peak_rss_mib"] = s.status("VmHWM")
+        out["peak_rss_mib"] = max(peak_before_sign_ins, s.status("VmHWM"))
     finally:
         s.stop()
     return out
@@ -266,43 +267,75 @@ class Gatehouse:
         return Server(name, cmd, "/realms/bench/.well-known/openid-configuration", GH_PORT,
                       {"GATEHOUSE_LOG": "warn"})
 
-    def add_users(self, prefix: str, config: Path | None = None) -> None:
+    def add_users(self, prefix: str, config: Path | None = None, realm: str = "bench") -> None:
         extra = ["--config", str(config)] if config else []
         for i in range(USERS):
-            subprocess.run([self.exe, "user", "add", "bench", f"{prefix}{i:02}", "--password-stdin", *self.common,
+            subprocess.run([self.exe, "user", "add", realm, f"{prefix}{i:02}", "--password-stdin", *self.common,
                             *extra], input=PASSWORD + "\n", text=True, check=True, cwd=ROOT,
                            stdout=subprocess.DEVNULL, env=dict(os.environ, GATEHOUSE_LOG="warn"))
 
-    def tokens(self, prefix: str, count: int) -> list[dict]:
-        out = subprocess.run([self.loadgen, "tokens", "--base", self.base, "--realm", "bench", "--user-prefix",
-                              prefix, "--users", str(USERS), "--password", PASSWORD, "--count", str(count)],
+    def seed(self, users: int, config: Path | None = None) -> float:
+        """`gatehouse seed`: `users` users in realm bench (seed-0000000 …), each with a live SSO
+        session; returns the seconds it took."""
+        extra = ["--config", str(config)] if config else []
+        # A fresh database serves no realm until one is applied (as `serve` would at start).
+        subprocess.run([self.exe, "realm", "apply", *self.common, *extra], check=True, cwd=ROOT,
+                       stdout=subprocess.DEVNULL, env=dict(os.environ, GATEHOUSE_LOG="warn"))
+        t = time.perf_counter()
+        subprocess.run([self.exe, "seed", "bench", "--users", str(users), "--sessions", str(users), *self.common,
+                        *extra], input=PASSWORD + "\n", text=True, check=True, cwd=ROOT,
+                       stdout=subprocess.DEVNULL, env=dict(os.environ, GATEHOUSE_LOG="warn"))
+        return time.perf_counter() - t
+
+    def users_args(self, prefix: str, users: int, digits: int, realm: str = "bench") -> list[str]:
+        return ["--base", self.base, "--realm", realm, "--user-prefix", prefix, "--users", str(users),
+                "--user-digits", str(digits), "--password", PASSWORD]
+
+    def tokens(self, prefix: str, count: int, users: int = USERS, digits: int = 2) -> list[dict]:
+        out = subprocess.run([self.loadgen, "tokens", *self.users_args(prefix, users, digits), "--count", str(count)],
                              check=True, stdout=subprocess.PIPE, text=True).stdout
         return json.loads(out)
 
-    def sign_ins(self, prefix: str, load: Load) -> dict:
+    def sign_ins(self, prefix: str, load: Load, users: int = USERS, digits: int = 2) -> dict:
         results = []
         for run in range(load.runs):
-            out = subprocess.run([self.loadgen, "signin", "--base", self.base, "--realm", "bench",
-                                  "--user-prefix", prefix, "--users", str(USERS), "--password", PASSWORD,
+            out = subprocess.run([self.loadgen, "signin", *self.users_args(prefix, users, digits),
                                   "--concurrency", str(CONNECTIONS), "--seconds", str(load.duration),
                                   "--warmup", str(load.warmup if run == 0 else 0)],
                                  check=True, stdout=subprocess.PIPE, text=True).stdout
-            r = json.loads(out)
-            if r.get("first_error"):
-                log(f"sign-in errors ({r['errors']}), first: {r['first_error']}")
-            results.append({"rps": r["per_sec"], "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"], "errors": r["errors"]})
+            results.append(signin_result(out))
         return median_of(results)
 
+    def storm(self, seconds: float) -> subprocess.Popen:
+        """STORM_USERS virtual users posting wrong passwords to realm bench-storm's login form,
+        in the background for `seconds` (after a 1 s warm-up); read it with `signin_result`."""
+        return subprocess.Popen([self.loadgen, "signin", *self.users_args("storm-user-", USERS, 2, "bench-storm"),
+                                 "--wrong-password", "--concurrency", str(STORM_USERS), "--seconds", str(seconds),
+                                 "--warmup", "1"], stdout=subprocess.PIPE, text=True)
 
-def run_gatehouse(exes, load: Load, postgres: bool) -> dict:
-    if postgres:
-        db = "gatehouse_bench"
-        for sql in (f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", f"CREATE DATABASE {db}"):
-            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc", sql], check=True)
-        url = f"postgres://postgres@127.0.0.1:5432/{db}"
-    else:
-        url = f"sqlite://{WORK / 'gatehouse.db'}"
-    gh = Gatehouse(exes, url)
+
+def signin_result(out: str) -> dict:
+    """One `signin_load signin` result as a figure; lockouts count as errors (they skip argon2)."""
+    r = json.loads(out)
+    if r.get("first_error"):
+        log(f"sign-in errors ({r['errors']}), first: {r['first_error']}")
+    if r.get("locked"):
+        log(f"{r['locked']} attempts were answered with a lockout, not a password check")
+    return {"rps": r["per_sec"], "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
+            "errors": r["errors"] + r.get("locked", 0)}
+
+
+def fresh_database(name: str, postgres: bool) -> str:
+    """The URL of an empty database: a new PostgreSQL database, or a new SQLite file in WORK."""
+    if not postgres:
+        return f"sqlite://{WORK / (name + '.db')}"
+    for sql in (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"):
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc", sql], check=True)
+    return f"postgres://postgres@127.0.0.1:5432/{name}"
+
+
+def run_gatehouse(exes, load: Load, postgres: bool, scale_users: int) -> dict:
+    gh = Gatehouse(exes, fresh_database("gatehouse_bench", postgres))
     out = {"database": "PostgreSQL" if postgres else "SQLite"}
 
     # Cold start on an empty database: migrations, realm apply and the first signing keys.
@@ -310,8 +343,9 @@ def run_gatehouse(exes, load: Load, postgres: bool) -> dict:
     s = gh.start("gatehouse-first")
     out["cold_start_empty_ms"] = s.cold_start_ms
     s.stop()
-    log(f"gatehouse: creating {USERS} users (real argon2)")
+    log(f"gatehouse: creating {USERS} users (real argon2), and {USERS} in realm bench-storm")
     gh.add_users("bench-user-")
+    gh.add_users("storm-user-", realm="bench-storm")
 
     log("gatehouse: restart on the existing database")
     s = gh.start("gatehouse")
@@ -328,26 +362,36 @@ def run_gatehouse(exes, load: Load, postgres: bool) -> dict:
         for alg, name in (("RS256", "bench"), ("ES256", "bench-es256"), ("EdDSA", "bench-eddsa")):
             out[f"cc_{alg}"] = load.wrk(f"{gh.base}/realms/{name}/protocol/openid-connect/token", cc)
 
-        # Tokens of real sign-ins for userinfo, introspection and refresh.
+        # Tokens of real sign-ins for userinfo, introspection and refresh, all fetched now, so
+        # that the peak RSS of the endpoint loads is theirs, not that of argon2 (the sign-ins
+        # have a figure of their own below).
+        peak_before_sign_ins = s.status("VmHWM")
         access = gh.tokens("bench-user-", 1)[0]["access_token"]
+        # Each refresh run starts from new token families: 1.5 per connection, so no pool runs dry.
+        pools = [gh.tokens("bench-user-", CONNECTIONS * 3 // 2) for _ in range(load.runs + 1)]
+        s.reset_peak()
         out["userinfo"] = load.wrk(f"{oidc}/userinfo", {"BENCH_AUTH": f"Bearer {access}"})
         out["introspection"] = load.wrk(f"{oidc}/token/introspect", {
             "BENCH_METHOD": "POST", "BENCH_AUTH": basic(WEB), "BENCH_BODY": f"token={access}"})
 
         def fresh_refresh_tokens() -> dict:
-            # Each wrk run starts from new token families: 1.5 per connection, so no pool runs dry.
             path = WORK / "refresh-tokens.txt"
-            path.write_text("".join(t["refresh_token"] + "\n" for t in gh.tokens("bench-user-", CONNECTIONS * 3 // 2)))
+            path.write_text("".join(t["refresh_token"] + "\n" for t in pools.pop()))
             return {"BENCH_REFRESH_TOKENS": str(path)}
 
         out["refresh"] = load.wrk(f"{oidc}/token", {"BENCH_METHOD": "POST", "BENCH_AUTH": basic(WEB)},
                                   before_each=fresh_refresh_tokens)
-        out["peak_rss_mib"] = s.status("VmHWM")
+        out["peak_rss_mib"] = max(peak_before_sign_ins, s.status("VmHWM"))
 
         log("gatehouse: sign-ins, real argon2 (19 MiB, 2 iterations)")
         s.reset_peak()
         out["signin_argon2"] = gh.sign_ins("bench-user-", load)
         out["peak_rss_signin_mib"] = s.status("VmHWM")
+
+        log(f"gatehouse: token endpoint (RS256) during {STORM_USERS} concurrent wrong-password sign-ins")
+        s.reset_peak()
+        out["storm"] = token_under_storm(gh, load, f"{oidc}/token", cc)
+        out["peak_rss_storm_mib"] = s.status("VmHWM")
     finally:
         s.stop()
 
@@ -361,6 +405,68 @@ def run_gatehouse(exes, load: Load, postgres: bool) -> dict:
         out["signin_cheap"] = gh.sign_ins("cheap-user-", load)
     finally:
         s.stop()
+    if scale_users:
+        out["scale"] = run_scale(exes, load, postgres, cheap, scale_users)
+    return out
+
+
+def metric(port: int, name: str) -> float:
+    """One unlabelled gauge from Gatehouse's /metrics."""
+    status, body = get(port, "/metrics")
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    sys.exit(f"/metrics has no {name} (status {status})")
+
+
+def token_under_storm(gh: Gatehouse, load: Load, url: str, env: dict) -> dict:
+    """Each run: start the storm, wait until its attempts fill the argon2 queue, then one timed
+    wrk run on the token endpoint while the storm goes on; the storm's own figures come along."""
+    tokens, storms, depths = [], [], []
+    for _ in range(load.runs):
+        storm = gh.storm(load.duration + 3)
+        deadline = time.perf_counter() + 30
+        while metric(GH_PORT, "gatehouse_argon2_queue_depth") < STORM_USERS // 2:
+            if time.perf_counter() > deadline or storm.poll() is not None:
+                storm.kill()
+                sys.exit("the storm did not fill the argon2 queue within 30 s")
+            time.sleep(0.05)
+        tokens.append(load.wrk_once(url, load.duration, env))
+        depths.append(metric(GH_PORT, "gatehouse_argon2_queue_depth"))
+        stdout, _ = storm.communicate()
+        if storm.returncode != 0:
+            sys.exit(f"the storm load failed with exit code {storm.returncode}")
+        storms.append(signin_result(stdout))
+    return {"token": median_of(tokens), "attempts": median_of(storms),
+            "queue_depth_at_end": statistics.median(depths)}
+
+
+def run_scale(exes, load: Load, postgres: bool, cheap: Path, users: int) -> dict:
+    """Sign-in and refresh-token figures with 1,000 seeded users and sessions, then with `users`
+    (each in a database of its own, cheap hash so that the database shows, not argon2)."""
+    out = {}
+    for label, n in (("small", 1000), ("large", users)):
+        url = fresh_database(f"gatehouse_scale_{label}", postgres)
+        gh = Gatehouse(exes, url)
+        log(f"gatehouse: seeding {n:,} users and {n:,} sessions ({label})")
+        seed_s = gh.seed(n, cheap)
+        s = gh.start(f"gatehouse-scale-{label}", cheap)
+        try:
+            r = {"users": n, "seed_s": seed_s}
+            r["signin"] = gh.sign_ins("seed-", load, users=n, digits=7)
+
+            def fresh_refresh_tokens() -> dict:
+                path = WORK / f"refresh-tokens-{label}.txt"
+                tokens = gh.tokens("seed-", CONNECTIONS * 3 // 2, users=n, digits=7)
+                path.write_text("".join(t["refresh_token"] + "\n" for t in tokens))
+                return {"BENCH_REFRESH_TOKENS": str(path)}
+
+            r["refresh"] = load.wrk(f"{gh.base}/realms/bench/protocol/openid-connect/token",
+                                    {"BENCH_METHOD": "POST", "BENCH_AUTH": basic(WEB)},
+                                    before_each=fresh_refresh_tokens)
+            out[label] = r
+        finally:
+            s.stop()
     return out
 
 
@@ -440,6 +546,32 @@ def render(r: dict) -> str:
     for alg in ("RS256", "ES256", "EdDSA"):
         lines.append(f"| {alg} | {fmt(float(sign[alg]['one_core']))} | {fmt(float(sign[alg]['all_cores']))} "
                      f"| {ratio(gh[f'cc_{alg}']['rps'], sign[alg]['all_cores'])} |")
+    storm = gh.get("storm")
+    if storm:
+        t, a = storm["token"], storm["attempts"]
+        lines.append("")
+        lines.append(f"| token endpoint (client_credentials, RS256, {CONNECTIONS} connections) | req/s | p50 ms "
+                     "| p99 ms | errors |")
+        lines.append("|---|---:|---:|---:|---:|")
+        c = gh["cc_RS256"]
+        lines.append(f"| alone | {fmt(c['rps'])} | {fmt(c['p50_ms'])} | {fmt(c['p99_ms'])} | {c['errors']} |")
+        lines.append(f"| during {STORM_USERS} concurrent wrong-password sign-ins (argon2 queue depth "
+                     f"{storm['queue_depth_at_end']:.0f} at the end; {fmt(a['rps'])} rejected attempts/s, "
+                     f"p50 {fmt(a['p50_ms'])} ms, {a['errors']} errors or lockouts; peak RSS "
+                     f"{fmt(gh['peak_rss_storm_mib'])} MiB) | {fmt(t['rps'])} | {fmt(t['p50_ms'])} "
+                     f"| {fmt(t['p99_ms'])} | {t['errors']} |")
+    scale = gh.get("scale")
+    if scale:
+        lines.append("")
+        lines.append("| users and SSO sessions (seeded; cheap hash) | seeding | sign-ins/s | sign-in p50 ms "
+                     "| sign-in p99 ms | refresh req/s | refresh p50 ms | refresh p99 ms | errors |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for label in ("small", "large"):
+            x = scale[label]
+            si, rf = x["signin"], x["refresh"]
+            lines.append(f"| {x['users']:,} | {fmt(x['seed_s'], ' s')} | {fmt(si['rps'])} | {fmt(si['p50_ms'])} "
+                         f"| {fmt(si['p99_ms'])} | {fmt(rf['rps'])} | {fmt(rf['p50_ms'])} | {fmt(rf['p99_ms'])} "
+                         f"| {si['errors'] + rf['errors']} |")
     lines.append("")
     lines.append("| target | figure | verdict |")
     lines.append("|---|---|---|")
@@ -474,7 +606,25 @@ def targets(r: dict) -> list[tuple[str, str, bool | None]]:
                 gh["cold_start_restart_ms"] <= 100))
     out.append(("cold start ≤ 1 s on an empty database", f"{gh['cold_start_empty_ms']:.0f} ms",
                 gh["cold_start_empty_ms"] <= 1000))
-    errors = sum(gh[k]["errors"] for k in gh if isinstance(gh[k], dict) and "errors" in gh[k])
+    storm = gh.get("storm")
+    if storm:
+        p99 = storm["token"]["p99_ms"]
+        out.append((f"token p99 < 50 ms during {STORM_USERS} concurrent wrong-password sign-ins", f"{p99:.1f} ms",
+                    p99 < 50))
+        bad = storm["token"]["errors"] + storm["attempts"]["errors"]
+        out.append(("nothing errors during the storm (token requests and sign-in attempts)", str(bad), bad == 0))
+    scale = gh.get("scale")
+    if scale:
+        small, large = scale["small"], scale["large"]
+        for what, key in (("sign-in", "signin"), ("refresh-token", "refresh")):
+            for pct in ("p50_ms", "p99_ms"):
+                a, b = small[key][pct], large[key][pct]
+                out.append((f"{what} {pct[:3]} with {large['users']:,} users within 20 % of 1,000 users",
+                            f"{b:.1f} ms vs {a:.1f} ms ({b / a - 1:+.0%})", b <= a * 1.2))
+        errors_scale = sum(scale[l][k]["errors"] for l in ("small", "large") for k in ("signin", "refresh"))
+    else:
+        errors_scale = 0
+    errors = sum(gh[k]["errors"] for k in gh if isinstance(gh[k], dict) and "errors" in gh[k]) + errors_scale
     out.append(("no errors under load (all Gatehouse figures)", str(errors), errors == 0))
     return out
 
@@ -518,6 +668,9 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=3, help="seconds of warm-up before each figure (default 3)")
     ap.add_argument("--postgres", action="store_true", help="run Gatehouse on PostgreSQL at 127.0.0.1:5432")
     ap.add_argument("--no-peer", action="store_true", help="skip oidc-provider")
+    ap.add_argument("--scale-users", type=int, default=None, metavar="N",
+                    help="users and sessions of the scale comparison against 1,000 (default 1,000,000; "
+                         "100,000 with --smoke; 0 skips it)")
     ap.add_argument("--no-write", action="store_true", help="print the table, leave BENCHMARKS.md alone")
     ap.add_argument("--from-json", type=Path, metavar="FILE",
                     help="measure nothing: render a saved benches/results/latest.json (and write it)")
@@ -531,6 +684,8 @@ def main() -> None:
         return
     if args.smoke:
         args.duration, args.runs, args.warmup = 2, 1, 1
+    if args.scale_users is None:
+        args.scale_users = 100_000 if args.smoke else 1_000_000
     load = Load(args.duration, args.runs, args.warmup)
 
     ensure_wrk()
@@ -550,7 +705,7 @@ def main() -> None:
     r["signing"] = json.loads(out)
     r["ceiling"] = run_ceiling(exes, load)
     r["peer"] = None if args.no_peer else run_peer(load)
-    r["gatehouse"] = run_gatehouse(exes, load, args.postgres)
+    r["gatehouse"] = run_gatehouse(exes, load, args.postgres, args.scale_users)
 
     (RESULTS / "latest.json").write_text(json.dumps(r, indent=2))
     table = render(r)

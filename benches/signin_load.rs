@@ -9,14 +9,26 @@
 //!
 //! ```text
 //! signin_load signin --base URL --realm R --user-prefix P --users N --password PW
-//!                    [--concurrency 16] [--seconds 10] [--warmup 2]
-//!     → {"ok":…, "errors":…, "per_sec":…, "p50_ms":…, "p99_ms":…, "first_error":…}
+//!                    [--user-digits 2] [--concurrency 16] [--seconds 10] [--warmup 2]
+//!                    [--wrong-password]
+//!     → {"ok":…, "errors":…, "per_sec":…, "p50_ms":…, "p99_ms":…, "first_error":…,
+//!        "locked":…}
 //! signin_load tokens --base URL --realm R --user-prefix P --users N --password PW --count K
 //!     → [{"access_token":…, "refresh_token":…}, …]      (K sign-ins, for the token loads)
 //! ```
 //!
-//! Users are `{prefix}{i:02}` for i in 0..N; virtual user j signs in as user j mod N, so that
-//! no two concurrent sign-ins share a user unless asked to.
+//! Users are `{prefix}{i:0D}` for i in 0..N (D = `--user-digits`: 2 for the users the harness
+//! adds one by one, 7 for those of `gatehouse seed`). With no more users than virtual users,
+//! virtual user j always signs in as user j mod N, so that no two concurrent sign-ins share a
+//! user. With more (the scale run: 1,000 or a million seeded users), each sign-in picks the next
+//! user of a scattered sequence over all N, so that the sign-ins read rows from the whole table,
+//! not from a few hot pages.
+//!
+//! `--wrong-password` is the argon2 storm: every virtual user posts the login form with a
+//! wrong password, over and over. The answer expected is the login page again with "Invalid
+//! username or password." (argon2 ran): that counts as `ok`. A lockout page (argon2 skipped,
+//! so the storm would not be a storm) counts as `locked`; a 5xx, a redirect to the app or a
+//! connection error counts as an error.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -42,6 +54,8 @@ struct Opts {
     seconds: f64,
     warmup: f64,
     count: usize,
+    user_digits: usize,
+    wrong_password: bool,
 }
 
 fn parse_args() -> (String, Opts) {
@@ -52,8 +66,14 @@ fn parse_args() -> (String, Opts) {
     }
     let command = args.remove(0);
     let mut map = HashMap::new();
+    let mut wrong_password = false;
     let mut it = args.into_iter();
     while let Some(k) = it.next() {
+        // The one flag without a value.
+        if k == "--wrong-password" {
+            wrong_password = true;
+            continue;
+        }
         let v = it.next().unwrap_or_else(|| panic!("{k} needs a value"));
         map.insert(k.trim_start_matches("--").to_string(), v);
     }
@@ -73,6 +93,8 @@ fn parse_args() -> (String, Opts) {
         seconds: num("seconds", "10"),
         warmup: num("warmup", "2"),
         count: num("count", "16") as usize,
+        user_digits: num("user-digits", "2") as usize,
+        wrong_password,
     };
     (command, opts)
 }
@@ -174,8 +196,23 @@ fn basic() -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
 }
 
-/// One whole sign-in without cookies: authorize → form → POST → code → token.
-async fn sign_in(http: &reqwest::Client, o: &Opts, username: &str) -> Result<Tokens, String> {
+/// How one attempt ended, when it ended as expected.
+enum Attempt {
+    /// A whole sign-in: the tokens of the code exchange.
+    SignedIn(Tokens),
+    /// `--wrong-password`: the login page again with the invalid-credentials message.
+    Rejected,
+    /// `--wrong-password`: the lockout message instead (argon2 did not run).
+    Locked,
+}
+
+/// The English messages of the default theme (themes/default/messages/en.yaml).
+const INVALID_CREDENTIALS: &str = "Invalid username or password.";
+const LOCKED_OUT: &str = "Too many failed attempts.";
+
+/// One whole sign-in without cookies: authorize → form → POST → code → token; with
+/// `--wrong-password`, authorize → form → POST → the form again.
+async fn sign_in(http: &reqwest::Client, o: &Opts, username: &str) -> Result<Attempt, String> {
     let err = |what: &str, e: reqwest::Error| format!("{what}: {e}");
     let verifier = random_token();
     let challenge = sha256_b64(verifier.as_bytes());
@@ -217,7 +254,12 @@ async fn sign_in(http: &reqwest::Client, o: &Opts, username: &str) -> Result<Tok
     let page = resp.text().await.map_err(|e| err("login page", e))?;
     let (action, mut fields) = login_form(&page)?;
     fields.push(("username".into(), username.into()));
-    fields.push(("password".into(), o.password.clone()));
+    let password = if o.wrong_password {
+        format!("{}-wrong", o.password)
+    } else {
+        o.password.clone()
+    };
+    fields.push(("password".into(), password));
 
     // 2. Post the form; follow redirects on the server until one leaves for the app.
     let action = absolute(&o.base, &action);
@@ -231,6 +273,9 @@ async fn sign_in(http: &reqwest::Client, o: &Opts, username: &str) -> Result<Tok
     let mut code = None;
     for _ in 0..5 {
         take_cookies(&mut jar, &resp);
+        if o.wrong_password && !resp.status().is_redirection() {
+            return rejected(resp).await;
+        }
         if !resp.status().is_redirection() {
             return Err(format!(
                 "login POST: status {} (wrong password or a page?)",
@@ -239,6 +284,9 @@ async fn sign_in(http: &reqwest::Client, o: &Opts, username: &str) -> Result<Tok
         }
         let to = location(&resp, &o.base)?;
         if to.starts_with(REDIRECT_URI) {
+            if o.wrong_password {
+                return Err("a wrong password was accepted".into());
+            }
             let url = url::Url::parse(&to).map_err(|e| format!("redirect URI: {e}"))?;
             code = url
                 .query_pairs()
@@ -280,10 +328,27 @@ async fn sign_in(http: &reqwest::Client, o: &Opts, username: &str) -> Result<Tok
             .map(str::to_string)
             .ok_or(format!("token response has no {k}"))
     };
-    Ok(Tokens {
+    Ok(Attempt::SignedIn(Tokens {
         access_token: field("access_token")?,
         refresh_token: field("refresh_token")?,
-    })
+    }))
+}
+
+/// The answer to a wrong password: the login page again (200 or 401, by the theme's choice)
+/// with one of the two messages; anything else is an error.
+async fn rejected(resp: reqwest::Response) -> Result<Attempt, String> {
+    let status = resp.status();
+    if status.is_server_error() {
+        return Err(format!("login POST: status {status}"));
+    }
+    let page = resp.text().await.map_err(|e| format!("login page: {e}"))?;
+    if page.contains(INVALID_CREDENTIALS) {
+        Ok(Attempt::Rejected)
+    } else if page.contains(LOCKED_OUT) {
+        Ok(Attempt::Locked)
+    } else {
+        Err(format!("login POST: status {status}, neither message on the page"))
+    }
 }
 
 fn absolute(base: &str, url: &str) -> String {
@@ -312,7 +377,20 @@ fn client() -> reqwest::Client {
 }
 
 fn username(o: &Opts, i: usize) -> String {
-    format!("{}{:02}", o.user_prefix, i % o.users.max(1))
+    format!("{}{:0w$}", o.user_prefix, i % o.users.max(1), w = o.user_digits)
+}
+
+/// The user of virtual user `worker`'s `n`-th sign-in. With no more users than virtual users,
+/// always the same one (no two concurrent sign-ins share a user). With more, a scattered walk:
+/// the sequence number times a large prime, modulo the users, visits every user of a table
+/// whose size the prime does not divide, in an order unrelated to insertion order.
+fn user_of(o: &Opts, worker: usize, n: usize) -> String {
+    if o.users <= o.concurrency {
+        return username(o, worker);
+    }
+    const PRIME: u64 = 1_000_003;
+    let seq = (n * o.concurrency + worker) as u64;
+    username(o, (seq.wrapping_mul(PRIME) % o.users as u64) as usize)
 }
 
 /// Closed loop: `concurrency` virtual users sign in back to back for `seconds`.
@@ -324,28 +402,32 @@ async fn load(o: Arc<Opts>, seconds: f64) -> Value {
     for w in 0..o.concurrency {
         let (o, http, stop) = (o.clone(), http.clone(), stop.clone());
         workers.push(tokio::spawn(async move {
-            let user = username(&o, w);
-            let (mut lat, mut errors, mut first_error) = (Vec::new(), 0u64, None);
+            let (mut lat, mut errors, mut locked, mut first_error) = (Vec::new(), 0u64, 0u64, None);
+            let mut n = 0;
             while !stop.load(Ordering::Relaxed) {
+                let user = user_of(&o, w, n);
+                n += 1;
                 let t = Instant::now();
                 match sign_in(&http, &o, &user).await {
-                    Ok(_) => lat.push(t.elapsed().as_micros() as u64),
+                    Ok(Attempt::SignedIn(_) | Attempt::Rejected) => lat.push(t.elapsed().as_micros() as u64),
+                    Ok(Attempt::Locked) => locked += 1,
                     Err(e) => {
                         errors += 1;
                         first_error.get_or_insert(e);
                     }
                 }
             }
-            (lat, errors, first_error)
+            (lat, errors, locked, first_error)
         }));
     }
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     stop.store(true, Ordering::Relaxed);
-    let (mut lat, mut errors, mut first_error) = (Vec::new(), 0, None);
+    let (mut lat, mut errors, mut locked, mut first_error) = (Vec::new(), 0, 0, None);
     for w in workers {
-        let (l, e, f) = w.await.expect("worker panicked");
+        let (l, e, k, f) = w.await.expect("worker panicked");
         lat.extend(l);
         errors += e;
+        locked += k;
         if first_error.is_none() {
             first_error = f;
         }
@@ -366,6 +448,7 @@ async fn load(o: Arc<Opts>, seconds: f64) -> Value {
         "per_sec": lat.len() as f64 / elapsed,
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
+        "locked": locked,
         "first_error": first_error,
     })
 }
@@ -386,7 +469,13 @@ async fn main() {
             let mut out = Vec::new();
             for i in 0..opts.count {
                 match sign_in(&http, &opts, &username(&opts, i)).await {
-                    Ok(t) => out.push(json!({ "access_token": t.access_token, "refresh_token": t.refresh_token })),
+                    Ok(Attempt::SignedIn(t)) => {
+                        out.push(json!({ "access_token": t.access_token, "refresh_token": t.refresh_token }))
+                    }
+                    Ok(_) => {
+                        eprintln!("signin_load tokens: sign-in {i} was refused (--wrong-password?)");
+                        std::process::exit(1);
+                    }
                     Err(e) => {
                         eprintln!("signin_load tokens: sign-in {i} failed: {e}");
                         std::process::exit(1);
