@@ -1,7 +1,8 @@
 //! Per-request bookkeeping: a request id on the response and on every log line (a `request`
 //! span), an access-log line, and the request metrics.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -31,6 +32,16 @@ pub fn incoming_id(headers: &HeaderMap) -> Option<String> {
     sane.then(|| value.to_string())
 }
 
+/// A new request id. Ids must be unique, not secret: a random prefix per process (so the ids
+/// of several nodes do not collide) and a counter, rather than a call into the CSPRNG on
+/// every request (measurable on discovery and JWKS, which do little else).
+fn next_request_id() -> String {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| crate::crypto::new_id().chars().take(12).collect());
+    format!("{prefix}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
 /// Routes polled by machines are logged at debug, so probes do not drown the access log.
 fn is_probe(route: &str) -> bool {
     matches!(route, "/health/live" | "/health/ready" | "/metrics")
@@ -39,7 +50,7 @@ fn is_probe(route: &str) -> bool {
 /// The middleware (outermost layer, so it sees every response, including 408 and 413).
 pub async fn track(State(metrics): State<Arc<Metrics>>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let id = incoming_id(request.headers()).unwrap_or_else(crate::crypto::new_id);
+    let id = incoming_id(request.headers()).unwrap_or_else(next_request_id);
     // The template, never the raw path: it bounds label cardinality and keeps whatever a
     // client put in the path out of the logs.
     let route = request
@@ -83,6 +94,13 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(REQUEST_ID, HeaderValue::from_str(value).unwrap());
         h
+    }
+
+    #[test]
+    fn new_ids_are_unique_and_would_be_reused_as_incoming_ids() {
+        let (a, b) = (next_request_id(), next_request_id());
+        assert_ne!(a, b);
+        assert_eq!(incoming_id(&with(&a)).as_deref(), Some(a.as_str()));
     }
 
     #[test]
