@@ -205,6 +205,48 @@ async fn metrics_can_be_turned_off() {
     server.stop().await;
 }
 
+/// The per-request statement count of `route` in a scrape.
+fn statements(samples: &HashMap<String, f64>, route: &str) -> f64 {
+    let series = format!("gatehouse_db_statements_total{{route=\"{route}\"}}");
+    samples.get(&series).copied().unwrap_or(0.0)
+}
+
+db_test!(
+    async fn userinfo_and_introspection_read_the_database_once(db) {
+        let h = support::start_with_user(db).await;
+        let b = h.new_browser();
+        let (code, verifier, _) = oauth::authorize(&h, &b, WEB_CLIENT, WEB_REDIRECT).await;
+        let tokens = oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await;
+        tokens.assert_ok();
+        let access = tokens.str("access_token").expect("an access token").to_string();
+        let refresh = tokens.str("refresh_token").expect("a refresh token").to_string();
+        let userinfo_route = "/realms/{realm}/protocol/openid-connect/userinfo";
+        let introspect_route = "/realms/{realm}/protocol/openid-connect/token/introspect";
+
+        let before = scrape(&h.url).await;
+        let info = oauth::userinfo(&h, &access).await;
+        info.assert_ok();
+        assert_eq!(info.str("preferred_username"), Some(USERNAME));
+        let after = scrape(&h.url).await;
+        assert_eq!(statements(&after, userinfo_route) - statements(&before, userinfo_route), 1.0);
+
+        for (token, kind) in [(&access, "access token"), (&refresh, "refresh token")] {
+            let before = scrape(&h.url).await;
+            let answer = oauth::introspect(&h, oauth::web(), token).await;
+            assert_eq!(answer.body["active"], true, "{kind}: {:?}", answer.body);
+            let after = scrape(&h.url).await;
+            let n = statements(&after, introspect_route) - statements(&before, introspect_route);
+            assert_eq!(n, 1.0, "introspecting a {kind} ran {n} statements");
+        }
+
+        // A token endpoint request is counted too: the count follows real work.
+        let before = scrape(&h.url).await;
+        oauth::refresh(&h, oauth::web(), &refresh).await.assert_ok();
+        let after = scrape(&h.url).await;
+        assert!(statements(&after, TOKEN_ROUTE) - statements(&before, TOKEN_ROUTE) > 1.0);
+    }
+);
+
 // ---------------------------------------------------------------------------------------------
 // Request ids and limits.
 

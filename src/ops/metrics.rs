@@ -3,6 +3,7 @@
 //! paths), methods are the standard ones, grants and results are fixed sets, realms come from
 //! configuration.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,9 +30,25 @@ tokio::task_local! {
     static CURRENT: Arc<Metrics>;
 }
 
-/// Runs `fut` (a request) with `metrics` as the current server's metrics.
-pub async fn scope<F: Future>(metrics: Arc<Metrics>, fut: F) -> F::Output {
-    CURRENT.scope(metrics, fut).await
+tokio::task_local! {
+    /// Database statements run so far by the current request.
+    static DB_STATEMENTS: Cell<u64>;
+}
+
+/// Runs `fut` (a request) with `metrics` as the current server's metrics; returns its output
+/// and the number of database statements it ran.
+pub async fn scope<F: Future>(metrics: Arc<Metrics>, fut: F) -> (F::Output, u64) {
+    let counted = async move {
+        let output = fut.await;
+        (output, DB_STATEMENTS.with(Cell::get))
+    };
+    DB_STATEMENTS.scope(Cell::new(0), CURRENT.scope(metrics, counted)).await
+}
+
+/// Counts one database statement against the current request, if any (the store calls this
+/// for every statement it runs; work outside a request is not counted).
+pub fn count_db_statement() {
+    let _ = DB_STATEMENTS.try_with(|n| n.set(n.get() + 1));
 }
 
 /// Counts a recorded security event, if it is one a metric follows: `sign_in` is a finished
@@ -64,10 +81,13 @@ struct Histogram {
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     sum_nanos: AtomicU64,
+    /// Database statements run by the route's requests (beside the latency, as it is per route).
+    db_statements: AtomicU64,
 }
 
 impl Histogram {
-    fn observe(&self, elapsed: Duration) {
+    fn observe(&self, elapsed: Duration, db_statements: u64) {
+        self.db_statements.fetch_add(db_statements, Ordering::Relaxed);
         let secs = elapsed.as_secs_f64();
         if let Some(i) = BUCKETS.iter().position(|le| secs <= *le) {
             self.buckets[i].fetch_add(1, Ordering::Relaxed);
@@ -103,8 +123,8 @@ impl Metrics {
         Arc::new(Metrics::default())
     }
 
-    /// Records one finished request.
-    pub fn observe_request(&self, route: &str, method: &Method, status: u16, elapsed: Duration) {
+    /// Records one finished request and the database statements it ran.
+    pub fn observe_request(&self, route: &str, method: &Method, status: u16, elapsed: Duration, db_statements: u64) {
         let key = RequestKey {
             route: route.to_string(),
             method: method_label(method),
@@ -126,11 +146,13 @@ impl Metrics {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(route)
-            .map(|h| h.observe(elapsed))
+            .map(|h| h.observe(elapsed, db_statements))
             .is_some();
         if !observed {
             let mut map = self.durations.write().unwrap_or_else(|p| p.into_inner());
-            map.entry(route.to_string()).or_default().observe(elapsed);
+            map.entry(route.to_string())
+                .or_default()
+                .observe(elapsed, db_statements);
         }
     }
 
@@ -182,8 +204,8 @@ impl Metrics {
             let durations = self.durations.read().unwrap_or_else(|p| p.into_inner());
             let mut routes: Vec<&String> = durations.keys().collect();
             routes.sort();
-            for route in routes {
-                let Some(h) = durations.get(route) else { continue };
+            for route in &routes {
+                let Some(h) = durations.get(*route) else { continue };
                 let route = escape(route);
                 let mut cumulative = 0;
                 for (le, bucket) in BUCKETS.iter().zip(&h.buckets) {
@@ -201,6 +223,17 @@ impl Metrics {
                 );
                 let _ = writeln!(out, "http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}");
                 let _ = writeln!(out, "http_request_duration_seconds_count{{route=\"{route}\"}} {count}");
+            }
+            header(
+                &mut out,
+                "gatehouse_db_statements_total",
+                "counter",
+                "Database statements run while answering requests, by route template.",
+            );
+            for route in routes {
+                let Some(h) = durations.get(route) else { continue };
+                let n = h.db_statements.load(Ordering::Relaxed);
+                let _ = writeln!(out, "gatehouse_db_statements_total{{route=\"{}\"}} {n}", escape(route));
             }
         }
         header(
@@ -334,13 +367,14 @@ mod tests {
     fn renders_counters_and_cumulative_histograms() {
         let m = Metrics::new();
         let route = "/realms/{realm}/protocol/openid-connect/token";
-        m.observe_request(route, &Method::POST, 200, Duration::from_micros(500));
-        m.observe_request(route, &Method::POST, 200, Duration::from_millis(20));
+        m.observe_request(route, &Method::POST, 200, Duration::from_micros(500), 2);
+        m.observe_request(route, &Method::POST, 200, Duration::from_millis(20), 3);
         m.observe_request(
             route,
             &Method::from_bytes(b"BREW").unwrap(),
             400,
             Duration::from_secs(60),
+            0,
         );
         m.token_issued(GrantType::RefreshToken);
         m.sign_in(SignIn::Failure);
@@ -352,6 +386,7 @@ mod tests {
         assert!(text.contains(&format!(
             "http_requests_total{{route=\"{route}\",method=\"POST\",status=\"200\"}} 2"
         )));
+        assert!(text.contains(&format!("gatehouse_db_statements_total{{route=\"{route}\"}} 5")));
         assert!(text.contains(&format!(
             "http_requests_total{{route=\"{route}\",method=\"other\",status=\"400\"}} 1"
         )));

@@ -66,12 +66,12 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, mut request: Request, ne
         route = %route
     );
     request.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = metrics::scope(metrics.clone(), next.run(request))
+    let (mut response, db_statements) = metrics::scope(metrics.clone(), next.run(request))
         .instrument(span.clone())
         .await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    metrics.observe_request(&route, &method, status, elapsed);
+    metrics.observe_request(&route, &method, status, elapsed, db_statements);
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
         if is_probe(&route) {

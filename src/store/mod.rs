@@ -121,11 +121,14 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
             });
-        let db = Database::connect(options).await.map_err(|e| StoreError::Open {
+        let mut db = Database::connect(options).await.map_err(|e| StoreError::Open {
             url: redact_url(url),
             // The driver's message may quote the URL, password and all.
             reason: e.to_string().replace(url, &redact_url(url)),
         })?;
+        // Statements are counted per request (`gatehouse_db_statements_total`), so that what a
+        // route costs the database is visible and testable.
+        db.set_metric_callback(|_| crate::ops::metrics::count_db_statement());
         Migrator::up(&db, None).await?;
         let write_turn = url
             .starts_with("sqlite:")
