@@ -154,7 +154,46 @@ db_test!(async fn a_failed_apply_leaves_the_live_snapshot_intact(db) {
     assert_eq!(rt.realm.display_name, "Test realm");
     assert!(!machine_client_works(&h.url).await);
     assert!(h.state.realm("other").is_none());
+
+    // The database fails partway: the test realm's new snapshot is written (its file sorts
+    // first), then a trigger refuses the last realm's. The transaction takes both back.
+    std::fs::write(realms.join("b-broken.yaml"), "realm: zzz\ndisplay_name: Last\n").unwrap();
+    refuse_snapshots_of(&h, db, "zzz").await;
+    let out = run(cli(&url, &["realm", "apply", arg(&realms)]), None);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("refused by the test"), "{}", text(&out));
+    assert_eq!(snapshot_count(&h).await, before, "the test realm's snapshot outlived the failed apply");
+    let last = h.query("SELECT COUNT(*) AS n FROM realm_snapshots WHERE realm = 'zzz'").await;
+    assert_eq!(last[0].try_get::<i64>("", "n").unwrap(), 0);
+    let out = run(cli(&url, &["realm", "export", "test"]), None);
+    assert!(text(&out).contains("display_name: Test realm"), "{}", text(&out));
 });
+
+/// A trigger that makes the database refuse any new snapshot of `realm`.
+async fn refuse_snapshots_of(h: &Harness, db: Db, realm: &str) {
+    match db {
+        Db::Sqlite => {
+            h.sql(&format!(
+                "CREATE TRIGGER refuse_{realm} BEFORE INSERT ON realm_snapshots WHEN NEW.realm = '{realm}' \
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            ))
+            .await
+        }
+        Db::Postgres => {
+            h.sql(&format!(
+                "CREATE FUNCTION refuse_{realm}() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.realm = '{realm}' THEN RAISE EXCEPTION 'refused by the test'; END IF; \
+                 RETURN NEW; END $$ LANGUAGE plpgsql"
+            ))
+            .await;
+            h.sql(&format!(
+                "CREATE TRIGGER refuse_{realm} BEFORE INSERT ON realm_snapshots \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_{realm}()"
+            ))
+            .await
+        }
+    }
+}
 
 /// `gatehouse ARGS` on the harness's database, realms directory and master key.
 fn on_harness(h: &Harness, args: &[&str]) -> Command {
