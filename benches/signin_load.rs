@@ -393,6 +393,17 @@ fn user_of(o: &Opts, worker: usize, n: usize) -> String {
     username(o, (seq.wrapping_mul(PRIME) % o.users as u64) as usize)
 }
 
+/// The user of the `tokens` command's `i`-th sign-in: in turn over a few users, scattered over
+/// a large table (as `user_of` does) so that tokens of a seeded million are not all from the
+/// first rows.
+fn token_user(o: &Opts, i: usize) -> String {
+    if o.users <= o.count {
+        return username(o, i);
+    }
+    const PRIME: u64 = 1_000_003;
+    username(o, ((i as u64).wrapping_mul(PRIME) % o.users as u64) as usize)
+}
+
 /// Closed loop: `concurrency` virtual users sign in back to back for `seconds`.
 async fn load(o: Arc<Opts>, seconds: f64) -> Value {
     let http = client();
@@ -468,7 +479,7 @@ async fn main() {
             let http = client();
             let mut out = Vec::new();
             for i in 0..opts.count {
-                match sign_in(&http, &opts, &username(&opts, i)).await {
+                match sign_in(&http, &opts, &token_user(&opts, i)).await {
                     Ok(Attempt::SignedIn(t)) => {
                         out.push(json!({ "access_token": t.access_token, "refresh_token": t.refresh_token }))
                     }

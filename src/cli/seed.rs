@@ -22,7 +22,7 @@ pub struct SeedArgs {
     /// How many of them get a live SSO session (default none)
     #[arg(long, default_value_t = 0)]
     pub sessions: u64,
-    /// Usernames are PREFIX0000001, PREFIX0000002, …
+    /// Usernames are PREFIX0000000, PREFIX0000001, …
     #[arg(long, default_value = "seed-")]
     pub prefix: String,
 }
