@@ -49,6 +49,7 @@ pub struct ConfigFile {
     pub apply_realms_on_start: Option<bool>,
     pub realm_refresh_interval_secs: Option<u64>,
     pub request_header_timeout_secs: Option<u64>,
+    pub request_timeout_secs: Option<u64>,
 }
 
 /// How long a graceful shutdown may take before the process exits anyway.
@@ -56,6 +57,9 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 
 /// How long a client may take to send a request's head (line and headers).
 pub const DEFAULT_REQUEST_HEADER_TIMEOUT_SECS: u64 = 10;
+
+/// How long a request may take, body included, before it is answered with 408.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
 
 /// How long security events are kept.
 pub const DEFAULT_EVENTS_RETENTION_DAYS: u32 = 90;
@@ -121,6 +125,8 @@ pub struct Settings {
     pub realm_refresh_interval_secs: u64,
     /// A connection that has not sent a whole request head within this time is closed.
     pub request_header_timeout_secs: u64,
+    /// A request not answered within this time (a slow body, a stuck handler) gets 408.
+    pub request_timeout_secs: u64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -145,6 +151,7 @@ impl std::fmt::Debug for Settings {
             .field("apply_realms_on_start", &self.apply_realms_on_start)
             .field("realm_refresh_interval_secs", &self.realm_refresh_interval_secs)
             .field("request_header_timeout_secs", &self.request_header_timeout_secs)
+            .field("request_timeout_secs", &self.request_timeout_secs)
             .finish()
     }
 }
@@ -200,6 +207,7 @@ impl Settings {
                 .request_header_timeout_secs
                 .unwrap_or(DEFAULT_REQUEST_HEADER_TIMEOUT_SECS)
                 .max(1),
+            request_timeout_secs: file.request_timeout_secs.unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECS).max(1),
         })
     }
 

@@ -315,6 +315,32 @@ async fn a_request_head_that_never_ends_is_cut_off() {
     server.stop().await;
 }
 
+/// A body that arrives too slowly gets 408 once the request timeout passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_never_ends_gets_408() {
+    let dir = TempDir::new();
+    let server = start_with_config(&dir, "request_timeout_secs: 1\n").await;
+    let addr = server.addr;
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let head = format!(
+            "POST /realms/test/protocol/openid-connect/token HTTP/1.1\r\nHost: {addr}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type="
+        );
+        stream
+            .write_all(head.as_bytes())
+            .expect("write the head and part of the body");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).into_owned()
+    })
+    .await
+    .expect("slow client");
+    assert!(answer.starts_with("HTTP/1.1 408"), "the slow body got {answer:?}");
+    server.stop().await;
+}
+
 db_test!(
     async fn a_huge_body_is_refused_with_413_and_the_server_keeps_serving(db) {
         let h = Harness::start(db, REALM).await;

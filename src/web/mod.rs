@@ -76,7 +76,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(RequestBodyLimitLayer::new(64 * 1024))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
+            Duration::from_secs(state.settings.request_timeout_secs),
         ))
         // Outermost, so that its request span covers everything and it sees every status.
         .layer(axum::middleware::from_fn_with_state(
