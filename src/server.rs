@@ -112,7 +112,7 @@ impl AppState {
             seen_snapshot: AtomicI64::new(-1),
         });
         if let Some(files) = files {
-            let changed = realm::apply::apply(&state.store, &files)
+            let changed = realm::apply::apply(&state.store, &files, "serve")
                 .await
                 .map_err(|e| StartError::Realms(apply_problems(e)))?;
             for name in changed {

@@ -155,6 +155,46 @@ db_test!(async fn an_admin_creates_a_user_whose_next_sign_in_asks_for_the_requir
     assert!(!created_events[0].details.to_string().contains(PASSWORD), "a password in the log");
 });
 
+db_test!(async fn admin_events_name_the_admins_client_address_and_user_agent(db) {
+    let mut h = start(db).await;
+    gatehouse::admin::master::bootstrap(&h.state, ROOT, ROOT_PASSWORD, None)
+        .await
+        .expect("bootstrap the first administrator");
+    let person = user_token(&h, ROOT, ROOT_PASSWORD).await;
+    let machine = service_token(&h, "pipeline").await;
+    const AGENT: &str = "admin-script/2.1 (ops)";
+    let client = reqwest::Client::builder().user_agent(AGENT).build().unwrap();
+    for (token, username) in [(&person, "by-person"), (&machine, "by-machine")] {
+        let response = client
+            .post(format!("{}/admin/realms/flows/users", h.url))
+            .bearer_auth(token)
+            .json(&json!({ "username": username }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    h.realm = "flows".into();
+    let created = signin::events(&h, Some("user_created")).await;
+    assert_eq!(created.len(), 2, "{created:?}");
+    // A person's token names the admin client it was issued to; a service account, itself.
+    for (event, by, client_id) in [
+        (&created[0], "user:root@master", WEB_CLIENT),
+        (&created[1], "client:pipeline@master", "pipeline"),
+    ] {
+        assert_eq!(event.details["by"], by, "{event:?}");
+        assert_eq!(event.client_id.as_deref(), Some(client_id), "{event:?}");
+        assert_eq!(event.ip.as_deref(), Some("127.0.0.1"), "{event:?}");
+        assert_eq!(event.user_agent.as_deref(), Some(AGENT), "{event:?}");
+    }
+    // The API shows the same.
+    let (status, listed) = call(&h, "GET", "flows/events?type=user_created", Some(&machine), None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed[0]["clientId"], "pipeline", "{listed}");
+    assert_eq!(listed[0]["ipAddress"], "127.0.0.1", "{listed}");
+    assert_eq!(listed[0]["userAgent"], AGENT, "{listed}");
+});
+
 db_test!(async fn missing_garbage_expired_foreign_and_unprivileged_tokens_are_refused(db) {
     let mut h = start(db).await;
     let path = "flows/users";

@@ -57,9 +57,31 @@ async fn snapshot_count(h: &Harness) -> i64 {
     rows[0].try_get::<i64>("", "n").expect("a count")
 }
 
+/// The `realm_applied` events of realm `test`, newest first.
+async fn applied_events(h: &Harness) -> Vec<gatehouse::events::Event> {
+    let filter = gatehouse::events::EventFilter {
+        realm: "test".into(),
+        kinds: vec![gatehouse::realm::apply::REALM_APPLIED.into()],
+        ..Default::default()
+    };
+    gatehouse::events::query(&h.state, &filter)
+        .await
+        .expect("events")
+        .events
+}
+
 db_test!(async fn export_plan_and_apply_round_trip_and_the_server_picks_up_the_change(db) {
     let h = Harness::start(db, REALM).await;
     let url = h.settings.database_url.clone();
+    // `serve` applied the realms directory at start, and said so in the realm's log.
+    let at_start = applied_events(&h).await;
+    assert_eq!(at_start.len(), 1, "{at_start:?}");
+    let live_hash = h.state.store.latest_realm_snapshot("test").await.unwrap().unwrap().content_hash;
+    assert_eq!(at_start[0].details["by"], "serve");
+    assert_eq!(at_start[0].details["status"], "created");
+    assert_eq!(at_start[0].details["snapshotHash"], live_hash.as_str());
+    let created = at_start[0].details["changes"].as_array().expect("a list of changes");
+    assert!(created.iter().any(|c| c == "+ client 'web'"), "{created:?}");
     let files = TempDir::new();
     let realms = files.path().join("realms");
     std::fs::create_dir_all(&realms).unwrap();
@@ -82,6 +104,7 @@ db_test!(async fn export_plan_and_apply_round_trip_and_the_server_picks_up_the_c
     assert!(apply.status.success(), "{}", text(&apply));
     assert!(stdout(&apply).contains("Nothing changed."), "{}", text(&apply));
     assert_eq!(snapshot_count(&h).await, before, "applying the same realm wrote a snapshot");
+    assert_eq!(applied_events(&h).await.len(), 1, "an apply that changed nothing was recorded");
 
     // An edit: plan lists it and exits 2; nothing is live before apply.
     std::fs::write(&file, edited_realm()).unwrap();
@@ -102,6 +125,24 @@ db_test!(async fn export_plan_and_apply_round_trip_and_the_server_picks_up_the_c
     let apply = run(cli(&url, &["realm", "apply", arg(&realms)]), None);
     assert!(apply.status.success(), "{}", text(&apply));
     assert_eq!(snapshot_count(&h).await, before + 1);
+    // The apply is in the realm's security log: who, the new snapshot's hash, what changed,
+    // and no secret.
+    let applied = applied_events(&h).await;
+    assert_eq!(applied.len(), 2, "{applied:?}");
+    let live_hash = h.state.store.latest_realm_snapshot("test").await.unwrap().unwrap().content_hash;
+    assert_ne!(applied[0].details["snapshotHash"], applied[1].details["snapshotHash"]);
+    assert_eq!(applied[0].details["snapshotHash"], live_hash.as_str());
+    assert_eq!(applied[0].details["by"], "cli");
+    assert_eq!(applied[0].details["status"], "changed");
+    for change in ["+ client 'machine'", "- client 'spa'"] {
+        assert!(
+            applied[0].details["changes"].as_array().unwrap().iter().any(|c| c == change),
+            "the event lacks {change:?}: {}",
+            applied[0].details
+        );
+    }
+    let recorded = applied[0].details.to_string();
+    assert!(!recorded.contains("3ab4454e") && !recorded.contains(WEB_SECRET), "{recorded}");
     let plan = run(cli(&url, &["realm", "plan", arg(&realms)]), None);
     assert_eq!(plan.status.code(), Some(0), "applied twice:\n{}", text(&plan));
 

@@ -71,7 +71,7 @@ pub async fn run(global: &GlobalArgs, cmd: RealmCommand) -> Result<ExitCode, Str
             let realms = checked(&settings, paths)?;
             let store = open(&settings).await?;
             let plans = apply::plan(&store, &realms).await.map_err(|e| e.to_string())?;
-            let changed = apply::apply(&store, &realms).await.map_err(|e| e.to_string())?;
+            let changed = apply::apply(&store, &realms, "cli").await.map_err(|e| e.to_string())?;
             for p in plans.iter().filter(|p| changed.contains(&p.realm)) {
                 print!("{p}");
             }

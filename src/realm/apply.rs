@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::{Realm, export, load, plan};
 use crate::flow::FlowRegistry;
-use crate::store::{NewSnapshot, Store, StoreError};
+use crate::store::{NewEvent, NewSnapshot, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -75,13 +75,45 @@ pub fn snapshot_of(realm: &Realm) -> NewSnapshot {
 }
 
 /// Makes `realms` live, all in one transaction; returns the realms that changed (none when
-/// the same files are applied twice).
-pub async fn apply(store: &Store, realms: &[Realm]) -> Result<Vec<String>, ApplyError> {
+/// the same files are applied twice). Each changed realm gets a [`REALM_APPLIED`] event in
+/// its own log, saying who applied it (`by`: e.g. `cli`, `serve`), the new snapshot's content
+/// hash and the plan's change lines (which never hold a secret).
+pub async fn apply(store: &Store, realms: &[Realm], by: &str) -> Result<Vec<String>, ApplyError> {
+    // The plan is read before the transaction: with another apply in between, its lines
+    // describe the change from what was live a moment earlier.
+    let plans = plan(store, realms).await?;
     let snapshots: Vec<NewSnapshot> = realms.iter().map(snapshot_of).collect();
-    Ok(store.apply_realm_snapshots(&snapshots).await?)
+    let changed = store.apply_realm_snapshots(&snapshots).await?;
+    for name in &changed {
+        let (Some(snapshot), Some(p)) = (
+            snapshots.iter().find(|s| &s.realm == name),
+            plans.iter().find(|p| &p.realm == name),
+        ) else {
+            continue;
+        };
+        crate::events::record(
+            store,
+            NewEvent {
+                realm: name.clone(),
+                kind: REALM_APPLIED.into(),
+                details: serde_json::json!({
+                    "by": by,
+                    "status": if p.status == plan::PlanStatus::Create { "created" } else { "changed" },
+                    "snapshotHash": snapshot.content_hash,
+                    "changes": p.changes,
+                }),
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    Ok(changed)
 }
 
 /// The live realms, by name. A snapshot that no longer loads (written by a newer or older
+/// The security event recorded for each realm an apply changed.
+pub const REALM_APPLIED: &str = "realm_applied";
+
 /// Gatehouse) is reported in the second list rather than failing the others.
 pub async fn live(store: &Store) -> Result<(BTreeMap<String, LiveRealm>, Vec<String>), ApplyError> {
     let mut out = BTreeMap::new();
