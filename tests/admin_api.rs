@@ -310,6 +310,101 @@ db_test!(async fn bad_bodies_get_400_with_a_message(db) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 });
 
+/// Asserts an admin API error: `status`, JSON `{"error": code, "errorMessage": …}`, no-store.
+async fn assert_admin_error(response: reqwest::Response, status: StatusCode, code: &str) -> reqwest::header::HeaderMap {
+    let headers = response.headers().clone();
+    let got = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(got, status, "{text}");
+    assert!(
+        headers[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "{headers:?}"
+    );
+    let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    assert_eq!(json["error"], code, "{json}");
+    assert!(json["errorMessage"].as_str().is_some_and(|m| !m.is_empty()), "{json}");
+    headers
+}
+
+db_test!(async fn unknown_routes_wrong_methods_and_huge_bodies_get_admin_json_errors(db) {
+    let h = start(db).await;
+    let token = service_token(&h, "pipeline").await;
+    let client = reqwest::Client::new();
+
+    // Unknown paths under /admin, with or without a token: a JSON 404.
+    for path in ["/admin/realms/flows/nothing-here", "/admin/nope", "/admin"] {
+        let response = client.get(format!("{}{path}", h.url)).bearer_auth(&token).send().await.unwrap();
+        assert_admin_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    let response = client.get(format!("{}/admin/realms/flows/nothing-here", h.url)).send().await.unwrap();
+    assert_admin_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    // Elsewhere, a 404 stays a plain page.
+    let response = client.get(format!("{}/nothing-here", h.url)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(!response.text().await.unwrap().starts_with('{'));
+
+    // A known path with a method it does not take: a JSON 405 that says which methods it takes.
+    let response = client
+        .delete(format!("{}/admin/realms/flows/users", h.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let headers = assert_admin_error(response, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    let allow = headers[reqwest::header::ALLOW].to_str().unwrap().to_string();
+    assert!(allow.contains("GET") && allow.contains("POST"), "Allow: {allow}");
+
+    // A body over 64 KiB: a JSON 413, whether its length is declared…
+    let huge = json!({ "username": "huge", "attributes": { "pad": ["a".repeat(70 * 1024)] } }).to_string();
+    let response = client
+        .post(format!("{}/admin/realms/flows/users", h.url))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(huge.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_admin_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    // …or found while reading a chunked body.
+    let answer = tokio::task::spawn_blocking({
+        let addr = h.url.trim_start_matches("http://").to_string();
+        let token = token.clone();
+        move || {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
+            stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+            let head = format!(
+                "POST /admin/realms/flows/users HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).expect("write head");
+            for chunk in huge.as_bytes().chunks(16 * 1024) {
+                let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+                framed.extend_from_slice(chunk);
+                framed.extend_from_slice(b"\r\n");
+                if stream.write_all(&framed).is_err() {
+                    break; // the server answered and closed: read what it said
+                }
+            }
+            let _ = stream.write_all(b"0\r\n\r\n");
+            let mut answer = Vec::new();
+            let _ = stream.read_to_end(&mut answer);
+            String::from_utf8_lossy(&answer).into_owned()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "chunked answer: {answer:?}");
+    assert!(answer.contains("\"error\":\"payload_too_large\""), "chunked answer: {answer:?}");
+    // Nothing was created.
+    let (status, found) = call(&h, "GET", "flows/users?username=huge&exact=true", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found, json!([]));
+});
+
 db_test!(async fn the_openapi_document_describes_the_admin_api(db) {
     let h = start(db).await;
     let doc: Value = reqwest::get(format!("{}/admin/openapi.json", h.url))
