@@ -32,17 +32,29 @@ pub struct LiveRealm {
 /// Loads the realm files at `paths` (files or directories) and checks them together with the
 /// flows they bind: every mistake at once. Two files may not define one realm.
 pub fn check(paths: &[PathBuf], flows: &FlowRegistry) -> Result<Vec<Realm>, ApplyError> {
+    let (realms, errors) = check_all(paths, flows);
+    if errors.is_empty() {
+        Ok(realms)
+    } else {
+        Err(ApplyError::Invalid(errors))
+    }
+}
+
+/// What [`check`] finds, without stopping at a broken file: the realms that load (their flow
+/// bindings checked too), and every problem of every file (`file:line:column: message`).
+pub fn check_all(paths: &[PathBuf], flows: &FlowRegistry) -> (Vec<Realm>, Vec<String>) {
     let mut realms: Vec<Realm> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
     for path in paths {
-        let loaded = if path.is_dir() {
-            load::load_dir(path)
+        if path.is_dir() {
+            let (found, problems) = load::load_dir(path);
+            realms.extend(found);
+            errors.extend(problems.iter().map(|e| e.to_string()));
         } else {
-            load::load_file(path).map(|r| vec![r])
-        };
-        match loaded {
-            Ok(found) => realms.extend(found),
-            Err(e) => errors.extend(e.iter().map(|e| e.to_string())),
+            match load::load_file(path) {
+                Ok(realm) => realms.push(realm),
+                Err(problems) => errors.extend(problems.iter().map(|e| e.to_string())),
+            }
         }
     }
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
@@ -58,11 +70,7 @@ pub fn check(paths: &[PathBuf], flows: &FlowRegistry) -> Result<Vec<Realm>, Appl
             errors.extend(e);
         }
     }
-    if errors.is_empty() {
-        Ok(realms)
-    } else {
-        Err(ApplyError::Invalid(errors))
-    }
+    (realms, errors)
 }
 
 /// What the store keeps for `realm`.
