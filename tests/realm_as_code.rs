@@ -345,3 +345,50 @@ async fn two_server_processes_on_postgres_serve_an_applied_change_without_restar
         .await;
     }
 }
+
+/// Stores `yaml` (a realm file) as a snapshot with the given id, as an apply whose id was
+/// taken before another's but committed after it would leave it.
+async fn insert_snapshot(h: &Harness, id: i64, yaml: &str) {
+    let realm = gatehouse::realm::load_str("test snapshot", yaml, &|_| None).unwrap_or_else(|e| panic!("{e:?}"));
+    let s = gatehouse::realm::apply::snapshot_of(&realm);
+    h.sql(&format!(
+        "INSERT INTO realm_snapshots (id, realm, content_hash, content, applied_at) VALUES ({id}, '{}', '{}', '{}', {})",
+        s.realm,
+        s.content_hash,
+        s.content.replace('\'', "''"),
+        gatehouse::store::now()
+    ))
+    .await;
+}
+
+db_test!(async fn a_node_compares_realm_by_realm_and_retries_what_it_could_not_serve(db) {
+    let h = Harness::start_with(db, REALM, |dir, o| {
+        std::fs::create_dir_all(dir.join("themes")).unwrap();
+        o.themes_dir = Some(dir.join("themes"));
+        o.themes_live = Some(true);
+    })
+    .await;
+    let rows = h.query("SELECT MAX(id) AS n FROM realm_snapshots").await;
+    let newest: i64 = rows[0].try_get("", "n").expect("a snapshot id");
+
+    // Realm `test` moves on with a high id; then realm `other` commits with a lower one.
+    insert_snapshot(&h, newest + 100, &REALM.replace("display_name: Test realm", "display_name: Moved on")).await;
+    h.state.sync_realms(false).await.expect("sync");
+    assert_eq!(h.state.realm("test").unwrap().snapshot_id, newest + 100);
+    assert_eq!(h.state.realm("test").unwrap().realm.display_name, "Moved on");
+    insert_snapshot(&h, newest + 50, &REALM.replace("realm: test", "realm: other")).await;
+    h.state.sync_realms(false).await.expect("sync");
+    let other = h.state.realm("other").expect("a snapshot committed out of id order is served");
+    assert_eq!(other.snapshot_id, newest + 50);
+
+    // A realm this node cannot serve yet (its theme is not here) is not served…
+    insert_snapshot(&h, newest + 200, &REALM.replace("realm: test", "realm: late\ntheme: late")).await;
+    h.state.sync_realms(false).await.expect("sync");
+    assert!(h.state.realm("late").is_none(), "a realm without its theme is served");
+    // …and is tried again: once the theme is deployed, the next sync serves it.
+    std::fs::create_dir_all(h.settings.themes_dir.join("late")).unwrap();
+    h.state.sync_realms(false).await.expect("sync");
+    assert_eq!(h.state.realm("late").expect("retried and served").snapshot_id, newest + 200);
+    // Nothing else changed: the realms served stay.
+    assert_eq!(h.state.realm("test").unwrap().snapshot_id, newest + 100);
+});

@@ -82,6 +82,9 @@ pub fn snapshot_of(realm: &Realm) -> NewSnapshot {
     }
 }
 
+/// The security event recorded for each realm an apply changed.
+pub const REALM_APPLIED: &str = "realm_applied";
+
 /// Makes `realms` live, all in one transaction; returns the realms that changed (none when
 /// the same files are applied twice). Each changed realm gets a [`REALM_APPLIED`] event in
 /// its own log, saying who applied it (`by`: e.g. `cli`, `serve`), the new snapshot's content
@@ -119,19 +122,40 @@ pub async fn apply(store: &Store, realms: &[Realm], by: &str) -> Result<Vec<Stri
 }
 
 /// The live realms, by name. A snapshot that no longer loads (written by a newer or older
-/// The security event recorded for each realm an apply changed.
-pub const REALM_APPLIED: &str = "realm_applied";
-
 /// Gatehouse) is reported in the second list rather than failing the others.
 pub async fn live(store: &Store) -> Result<(BTreeMap<String, LiveRealm>, Vec<String>), ApplyError> {
+    let (realms, problems) = parse_snapshots(store.live_realm_snapshots().await?);
+    Ok((realms, problems.into_iter().map(|p| p.message).collect()))
+}
+
+/// A stored snapshot that does not load.
+#[derive(Debug, Clone)]
+pub struct SnapshotProblem {
+    pub realm: String,
+    pub snapshot_id: i64,
+    pub message: String,
+}
+
+/// Loads stored snapshots into realms, by name; those that do not load are reported.
+pub fn parse_snapshots(
+    snapshots: Vec<crate::store::entity::realm_snapshot::Model>,
+) -> (BTreeMap<String, LiveRealm>, Vec<SnapshotProblem>) {
     let mut out = BTreeMap::new();
     let mut problems = Vec::new();
-    for s in store.live_realm_snapshots().await? {
+    for s in snapshots {
         let label = format!("snapshot {} of realm '{}'", s.id, s.realm);
+        let problem = |message: String| SnapshotProblem {
+            realm: s.realm.clone(),
+            snapshot_id: s.id,
+            message,
+        };
         match load::load_str(&label, &s.content, &|_| None) {
             // A snapshot stored under one name never replaces another realm.
             Ok(realm) if realm.name != s.realm => {
-                problems.push(format!("{label}: holds realm '{}', not '{}'", realm.name, s.realm));
+                problems.push(problem(format!(
+                    "{label}: holds realm '{}', not '{}'",
+                    realm.name, s.realm
+                )));
             }
             Ok(realm) => {
                 out.insert(
@@ -145,10 +169,10 @@ pub async fn live(store: &Store) -> Result<(BTreeMap<String, LiveRealm>, Vec<Str
                     },
                 );
             }
-            Err(errs) => problems.extend(errs.iter().map(|e| e.to_string())),
+            Err(errs) => problems.extend(errs.iter().map(|e| problem(e.to_string()))),
         }
     }
-    Ok((out, problems))
+    (out, problems)
 }
 
 /// The plan for applying `files` to what is live now. It says "no changes" exactly when
