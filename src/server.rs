@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -31,8 +30,8 @@ pub struct AppState {
     /// This server's Prometheus metrics.
     pub metrics: Arc<crate::ops::metrics::Metrics>,
     realms: RwLock<HashMap<String, Arc<RealmRuntime>>>,
-    /// The newest snapshot id this node has looked at (-1: none yet).
-    seen_snapshot: AtomicI64,
+    /// Realm → the live snapshot this node failed to serve (logged once, retried each tick).
+    failed_snapshots: Mutex<HashMap<String, i64>>,
 }
 
 /// A loaded realm with what is derived from it once (pre-rendered discovery document).
@@ -109,10 +108,10 @@ impl AppState {
             flows,
             metrics: crate::ops::metrics::Metrics::new(),
             realms: RwLock::new(HashMap::new()),
-            seen_snapshot: AtomicI64::new(-1),
+            failed_snapshots: Mutex::new(HashMap::new()),
         });
         if let Some(files) = files {
-            let changed = realm::apply::apply(&state.store, &files)
+            let changed = realm::apply::apply(&state.store, &files, "serve")
                 .await
                 .map_err(|e| StartError::Realms(apply_problems(e)))?;
             for name in changed {
@@ -134,47 +133,71 @@ impl AppState {
         Ok(state)
     }
 
-    /// Serves every realm whose live snapshot is newer than the one this node has. At start
-    /// (`strict`) a realm this node cannot serve stops the start; later it is logged and the
-    /// node keeps serving the version it has. Returns the realms installed.
+    /// Serves each realm whose live snapshot is not the one this node serves. Realms are
+    /// compared one by one (one cheap query when nothing changed), so a snapshot whose id
+    /// committed out of order is not missed, and a realm this node could not install is tried
+    /// again at the next call. At start (`strict`) a realm this node cannot serve stops the
+    /// start; later it is logged (once per snapshot) and the node keeps serving the version it
+    /// has. Returns the realms installed.
     pub async fn sync_realms(&self, strict: bool) -> Result<Vec<String>, StartError> {
-        let latest = self.store.latest_snapshot_id().await?;
-        if latest == self.seen_snapshot.load(Ordering::Acquire) {
+        let stale: Vec<i64> = self
+            .store
+            .live_snapshot_ids()
+            .await?
+            .into_iter()
+            .filter(|(name, id)| self.realm(name).is_none_or(|rt| rt.snapshot_id != *id))
+            .map(|(_, id)| id)
+            .collect();
+        if stale.is_empty() {
             return Ok(vec![]);
         }
-        let (live, problems) = realm::apply::live(&self.store)
-            .await
-            .map_err(|e| StartError::Realms(apply_problems(e)))?;
+        let (live, problems) = realm::apply::parse_snapshots(self.store.realm_snapshots(&stale).await?);
         if strict && !problems.is_empty() {
-            return Err(StartError::Realms(join_lines(&problems)));
+            let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+            return Err(StartError::Realms(join_lines(&messages)));
         }
         for p in &problems {
-            tracing::error!(problem = %p, "a live realm snapshot does not load; serving the previous version");
+            if self.first_failure(&p.realm, p.snapshot_id) {
+                tracing::error!(realm = %p.realm, problem = %p.message, "a live realm snapshot does not load; serving the previous version");
+            }
         }
         let mut installed = Vec::new();
         for (name, live) in live {
-            if self.realm(&name).is_some_and(|rt| rt.snapshot_id == live.snapshot_id) {
-                continue;
-            }
             let fits = self
                 .flows
                 .check_bindings(&live.realm)
                 .map_err(|errs| join_lines(&errs))
                 .and_then(|()| check_theme(&self.templates, &self.settings, &live.realm));
-            match fits {
-                Ok(()) => {}
-                Err(problem) if strict => return Err(StartError::Realms(problem)),
-                Err(problem) => {
-                    tracing::error!(realm = %name, %problem, "cannot serve the applied realm here; keeping the previous version");
-                    continue;
+            let outcome = match fits {
+                Ok(()) => self.install_realm(live.realm, live.snapshot_id).await,
+                Err(problem) => Err(StartError::Realms(problem)),
+            };
+            match outcome {
+                Ok(()) => {
+                    self.failed_snapshots
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&name);
+                    tracing::info!(realm = %name, snapshot = live.snapshot_id, "realm configuration is live");
+                    installed.push(name);
+                }
+                Err(e) if strict => return Err(e),
+                Err(e) => {
+                    if self.first_failure(&name, live.snapshot_id) {
+                        tracing::error!(realm = %name, snapshot = live.snapshot_id, problem = %e, "cannot serve the applied realm here; keeping the previous version and trying again");
+                    } else {
+                        tracing::debug!(realm = %name, snapshot = live.snapshot_id, problem = %e, "still cannot serve the applied realm here");
+                    }
                 }
             }
-            self.install_realm(live.realm, live.snapshot_id).await?;
-            tracing::info!(realm = %name, snapshot = live.snapshot_id, "realm configuration is live");
-            installed.push(name);
         }
-        self.seen_snapshot.store(latest, Ordering::Release);
         Ok(installed)
+    }
+
+    /// Notes that `snapshot_id` of `realm` failed here; true the first time (to log it once).
+    fn first_failure(&self, realm: &str, snapshot_id: i64) -> bool {
+        let mut failed = self.failed_snapshots.lock().unwrap_or_else(|p| p.into_inner());
+        failed.insert(realm.to_string(), snapshot_id) != Some(snapshot_id)
     }
 
     /// Makes `realm` (applied as snapshot `snapshot_id`) live on this node: ensures a signing

@@ -1,18 +1,22 @@
-//! The admin API end to end: an administrator bootstrapped into the master realm signs in
-//! (or a service-account client gets a token with the `openidconnect` crate), creates a user
-//! in another realm with the `configure-otp` required action, and that user's next sign-in,
-//! run by the flow engine, asks for it. Missing, garbage, expired, wrong-realm and non-admin
-//! tokens get 401/403; bad JSON and unknown fields get 400 with a message, never 500.
+//! The admin API end to end: an administrator bootstrapped into the master realm by
+//! `gatehouse admin bootstrap` signs in and gets a token with the `openidconnect` crate (as
+//! does a service-account client), creates a user in another realm, requires `configure-otp`
+//! of them, and that user's next sign-in, run by the flow engine, asks for it. Missing,
+//! garbage, expired, wrong-realm and non-admin tokens get 401/403; bad JSON and unknown fields
+//! get 400 with a message, never 500; unknown paths, wrong methods and huge bodies get the
+//! same JSON errors.
 
 #[macro_use]
 mod support;
 
-use openidconnect::OAuth2TokenResponse;
+use openidconnect::core::CoreAuthenticationFlow;
+use openidconnect::{AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge, TokenResponse};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::rp::{self, RpHttp, chain};
 use support::signin::{self, Shown, SignIn};
 use support::*;
+use support::{browser, process};
 
 /// The master realm of these tests: the `admin` role and a realm-scoped one, a confidential
 /// web client for people and a service-account client for machines.
@@ -98,16 +102,82 @@ async fn call(h: &Harness, method: &str, path: &str, token: Option<&str>, body: 
     (status, json)
 }
 
+/// `gatehouse ARGS` on the harness's database, realms directory and master key.
+fn on_harness(h: &Harness, args: &[&str]) -> std::process::Command {
+    let mut cmd = process::gatehouse(args);
+    cmd.args(["--database-url", &h.settings.database_url])
+        .args(["--realms-dir", process::arg(&h.settings.realms_dir)])
+        .args(["--master-key-file", process::arg(&h.settings.master_key_file)])
+        .env(
+            "GATEHOUSE_MASTER_KEY",
+            h.settings.master_key.clone().unwrap_or_default(),
+        );
+    cmd
+}
+
+/// A master-realm administrator's access token, as a relying party gets it with the
+/// `openidconnect` crate: its authorization URL (PKCE, nonce, state), the sign-in pages in a
+/// browser, its code exchange, and the ID token checked against the JWKS and the nonce.
+async fn admin_token_by_openidconnect(h: &Harness, username: &str, password: &str) -> String {
+    let http = RpHttp::new();
+    let metadata = rp::discover(&http, &h.issuer()).await;
+    let client = rp::client(&metadata, WEB_CLIENT, Some(WEB_SECRET), WEB_REDIRECT);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(challenge)
+        .url();
+    let server = url::Url::parse(&h.url).unwrap();
+    let browser = h.new_browser();
+    let page = browser::follow_on_server(&browser, browser::get(&browser, url.as_str()).await, &server).await;
+    signin::expect(&page, Shown::Login);
+    let mut form = signin::form_of(&page);
+    form.set("username", username);
+    form.set("password", password);
+    let page = browser::follow_on_server(&browser, form.submit(&browser).await, &server).await;
+    signin::expect(&page, Shown::Away);
+    let back = page.location().expect("sent back to the client");
+    assert!(back.as_str().starts_with(WEB_REDIRECT), "{back}");
+    let param = |name: &str| back.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    assert_eq!(param("state").as_deref(), Some(state.secret().as_str()), "{back}");
+    let code = param("code").unwrap_or_else(|| panic!("no code in {back}"));
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .expect("a token endpoint")
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap_or_else(|e| panic!("code exchange failed: {}", chain(&e)));
+    let claims = tokens
+        .id_token()
+        .expect("an ID token")
+        .claims(&client.id_token_verifier(), &nonce)
+        .unwrap_or_else(|e| panic!("ID token rejected: {}", chain(&e)));
+    assert_eq!(claims.subject().as_str(), signin::user_id(h, username).await);
+    tokens.access_token().secret().clone()
+}
+
 db_test!(async fn an_admin_creates_a_user_whose_next_sign_in_asks_for_the_required_action(db) {
     let mut h = start(db).await;
-    gatehouse::admin::master::bootstrap(&h.state, ROOT, ROOT_PASSWORD, None)
-        .await
-        .expect("bootstrap the first administrator");
+    // The first administrator, by the CLI with the password on standard input.
+    let out = process::run(
+        on_harness(&h, &["admin", "bootstrap", "--username", ROOT]),
+        Some(format!("{ROOT_PASSWORD}\n").as_str()),
+    );
+    assert!(out.status.success(), "{}", process::text(&out));
     // A second bootstrap is refused: it only ever creates the first administrator.
-    let again = gatehouse::admin::master::bootstrap(&h.state, "intruder", ROOT_PASSWORD, None).await;
-    assert!(again.is_err(), "a second bootstrap succeeded");
+    let again = process::run(
+        on_harness(&h, &["admin", "bootstrap", "--username", "intruder"]),
+        Some(format!("{ROOT_PASSWORD}\n").as_str()),
+    );
+    assert!(!again.status.success(), "a second bootstrap succeeded");
+    assert!(process::text(&again).contains("an administrator already exists"), "{}", process::text(&again));
 
-    let token = user_token(&h, ROOT, ROOT_PASSWORD).await;
+    let token = admin_token_by_openidconnect(&h, ROOT, ROOT_PASSWORD).await;
     let (status, created) = call(
         &h,
         "POST",
@@ -117,7 +187,6 @@ db_test!(async fn an_admin_creates_a_user_whose_next_sign_in_asks_for_the_requir
             "username": "dora",
             "email": "dora@example.com",
             "firstName": "Dora",
-            "requiredActions": ["configure-otp"],
             "credentials": [{ "type": "password", "value": PASSWORD, "temporary": false }]
         })),
     )
@@ -125,13 +194,25 @@ db_test!(async fn an_admin_creates_a_user_whose_next_sign_in_asks_for_the_requir
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["username"], "dora");
     assert_eq!(created["enabled"], true);
-    assert_eq!(created["requiredActions"], json!(["configure-otp"]));
+    assert_eq!(created["requiredActions"], json!([]));
     let id = created["id"].as_str().expect("an id").to_string();
+
+    // The administrator requires configure-otp.
+    let (status, updated) = call(
+        &h,
+        "PUT",
+        &format!("flows/users/{id}"),
+        Some(&token),
+        Some(json!({ "requiredActions": ["configure-otp"] })),
+    )
+    .await;
+    assert!(status.is_success(), "{status}: {updated}");
 
     // Read back, and found by a prefix search; the service account sees the same.
     let (status, read) = call(&h, "GET", &format!("flows/users/{id}"), Some(&token), None).await;
     assert_eq!(status, StatusCode::OK, "{read}");
     assert_eq!(read["email"], "dora@example.com");
+    assert_eq!(read["requiredActions"], json!(["configure-otp"]));
     let machine = service_token(&h, "pipeline").await;
     let (status, found) = call(&h, "GET", "flows/users?search=do", Some(&machine), None).await;
     assert_eq!(status, StatusCode::OK, "{found}");
@@ -143,16 +224,65 @@ db_test!(async fn an_admin_creates_a_user_whose_next_sign_in_asks_for_the_requir
     let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
     s.log_in("dora", PASSWORD).await;
     s.expect(Shown::ConfigureOtp);
+    assert!(!signin::secret_text(&s.page.body).is_empty(), "no secret to type in");
 
-    // The creation is in the security log, naming the administrator.
-    let created_events: Vec<_> = signin::events(&h, Some("user_created"))
+    // The creation and the requirement are in the security log, naming the administrator
+    // and the client its token was issued to.
+    let events: Vec<_> = signin::events(&h, None)
         .await
         .into_iter()
-        .filter(|e| e.user_id.as_deref() == Some(id.as_str()))
+        .filter(|e| e.user_id.as_deref() == Some(id.as_str()) && e.kind != "sign_in")
         .collect();
-    assert_eq!(created_events.len(), 1, "{created_events:?}");
-    assert_eq!(created_events[0].details["by"], "user:root@master");
-    assert!(!created_events[0].details.to_string().contains(PASSWORD), "a password in the log");
+    let created_events: Vec<_> = events.iter().filter(|e| e.kind == "user_created").collect();
+    assert_eq!(created_events.len(), 1, "{events:?}");
+    for e in &events {
+        if e.details.get("by").is_some() {
+            assert_eq!(e.details["by"], "user:root@master", "{e:?}");
+            assert_eq!(e.client_id.as_deref(), Some(WEB_CLIENT), "{e:?}");
+        }
+    }
+    assert!(events.iter().any(|e| e.details.to_string().contains("configure-otp")), "{events:?}");
+    assert!(!format!("{events:?}").contains(PASSWORD), "a password in the log");
+});
+
+db_test!(async fn admin_events_name_the_admins_client_address_and_user_agent(db) {
+    let mut h = start(db).await;
+    gatehouse::admin::master::bootstrap(&h.state, ROOT, ROOT_PASSWORD, None)
+        .await
+        .expect("bootstrap the first administrator");
+    let person = user_token(&h, ROOT, ROOT_PASSWORD).await;
+    let machine = service_token(&h, "pipeline").await;
+    const AGENT: &str = "admin-script/2.1 (ops)";
+    let client = reqwest::Client::builder().user_agent(AGENT).build().unwrap();
+    for (token, username) in [(&person, "by-person"), (&machine, "by-machine")] {
+        let response = client
+            .post(format!("{}/admin/realms/flows/users", h.url))
+            .bearer_auth(token)
+            .json(&json!({ "username": username }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    h.realm = "flows".into();
+    let created = signin::events(&h, Some("user_created")).await;
+    assert_eq!(created.len(), 2, "{created:?}");
+    // A person's token names the admin client it was issued to; a service account, itself.
+    for (event, by, client_id) in [
+        (&created[0], "user:root@master", WEB_CLIENT),
+        (&created[1], "client:pipeline@master", "pipeline"),
+    ] {
+        assert_eq!(event.details["by"], by, "{event:?}");
+        assert_eq!(event.client_id.as_deref(), Some(client_id), "{event:?}");
+        assert_eq!(event.ip.as_deref(), Some("127.0.0.1"), "{event:?}");
+        assert_eq!(event.user_agent.as_deref(), Some(AGENT), "{event:?}");
+    }
+    // The API shows the same.
+    let (status, listed) = call(&h, "GET", "flows/events?type=user_created", Some(&machine), None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed[0]["clientId"], "pipeline", "{listed}");
+    assert_eq!(listed[0]["ipAddress"], "127.0.0.1", "{listed}");
+    assert_eq!(listed[0]["userAgent"], AGENT, "{listed}");
 });
 
 db_test!(async fn missing_garbage_expired_foreign_and_unprivileged_tokens_are_refused(db) {
@@ -268,6 +398,101 @@ db_test!(async fn bad_bodies_get_400_with_a_message(db) {
     assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
     let (status, body) = call(&h, "GET", "flows/users?max=many", Some(&token), None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+});
+
+/// Asserts an admin API error: `status`, JSON `{"error": code, "errorMessage": …}`, no-store.
+async fn assert_admin_error(response: reqwest::Response, status: StatusCode, code: &str) -> reqwest::header::HeaderMap {
+    let headers = response.headers().clone();
+    let got = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(got, status, "{text}");
+    assert!(
+        headers[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "{headers:?}"
+    );
+    let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    assert_eq!(json["error"], code, "{json}");
+    assert!(json["errorMessage"].as_str().is_some_and(|m| !m.is_empty()), "{json}");
+    headers
+}
+
+db_test!(async fn unknown_routes_wrong_methods_and_huge_bodies_get_admin_json_errors(db) {
+    let h = start(db).await;
+    let token = service_token(&h, "pipeline").await;
+    let client = reqwest::Client::new();
+
+    // Unknown paths under /admin, with or without a token: a JSON 404.
+    for path in ["/admin/realms/flows/nothing-here", "/admin/nope", "/admin"] {
+        let response = client.get(format!("{}{path}", h.url)).bearer_auth(&token).send().await.unwrap();
+        assert_admin_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    let response = client.get(format!("{}/admin/realms/flows/nothing-here", h.url)).send().await.unwrap();
+    assert_admin_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    // Elsewhere, a 404 stays a plain page.
+    let response = client.get(format!("{}/nothing-here", h.url)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(!response.text().await.unwrap().starts_with('{'));
+
+    // A known path with a method it does not take: a JSON 405 that says which methods it takes.
+    let response = client
+        .delete(format!("{}/admin/realms/flows/users", h.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let headers = assert_admin_error(response, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    let allow = headers[reqwest::header::ALLOW].to_str().unwrap().to_string();
+    assert!(allow.contains("GET") && allow.contains("POST"), "Allow: {allow}");
+
+    // A body over 64 KiB: a JSON 413, whether its length is declared…
+    let huge = json!({ "username": "huge", "attributes": { "pad": ["a".repeat(70 * 1024)] } }).to_string();
+    let response = client
+        .post(format!("{}/admin/realms/flows/users", h.url))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(huge.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_admin_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    // …or found while reading a chunked body.
+    let answer = tokio::task::spawn_blocking({
+        let addr = h.url.trim_start_matches("http://").to_string();
+        let token = token.clone();
+        move || {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
+            stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+            let head = format!(
+                "POST /admin/realms/flows/users HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).expect("write head");
+            for chunk in huge.as_bytes().chunks(16 * 1024) {
+                let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+                framed.extend_from_slice(chunk);
+                framed.extend_from_slice(b"\r\n");
+                if stream.write_all(&framed).is_err() {
+                    break; // the server answered and closed: read what it said
+                }
+            }
+            let _ = stream.write_all(b"0\r\n\r\n");
+            let mut answer = Vec::new();
+            let _ = stream.read_to_end(&mut answer);
+            String::from_utf8_lossy(&answer).into_owned()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "chunked answer: {answer:?}");
+    assert!(answer.contains("\"error\":\"payload_too_large\""), "chunked answer: {answer:?}");
+    // Nothing was created.
+    let (status, found) = call(&h, "GET", "flows/users?username=huge&exact=true", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found, json!([]));
 });
 
 db_test!(async fn the_openapi_document_describes_the_admin_api(db) {

@@ -57,9 +57,31 @@ async fn snapshot_count(h: &Harness) -> i64 {
     rows[0].try_get::<i64>("", "n").expect("a count")
 }
 
+/// The `realm_applied` events of realm `test`, newest first.
+async fn applied_events(h: &Harness) -> Vec<gatehouse::events::Event> {
+    let filter = gatehouse::events::EventFilter {
+        realm: "test".into(),
+        kinds: vec![gatehouse::realm::apply::REALM_APPLIED.into()],
+        ..Default::default()
+    };
+    gatehouse::events::query(&h.state, &filter)
+        .await
+        .expect("events")
+        .events
+}
+
 db_test!(async fn export_plan_and_apply_round_trip_and_the_server_picks_up_the_change(db) {
     let h = Harness::start(db, REALM).await;
     let url = h.settings.database_url.clone();
+    // `serve` applied the realms directory at start, and said so in the realm's log.
+    let at_start = applied_events(&h).await;
+    assert_eq!(at_start.len(), 1, "{at_start:?}");
+    let live_hash = h.state.store.latest_realm_snapshot("test").await.unwrap().unwrap().content_hash;
+    assert_eq!(at_start[0].details["by"], "serve");
+    assert_eq!(at_start[0].details["status"], "created");
+    assert_eq!(at_start[0].details["snapshotHash"], live_hash.as_str());
+    let created = at_start[0].details["changes"].as_array().expect("a list of changes");
+    assert!(created.iter().any(|c| c == "+ client 'web'"), "{created:?}");
     let files = TempDir::new();
     let realms = files.path().join("realms");
     std::fs::create_dir_all(&realms).unwrap();
@@ -82,6 +104,7 @@ db_test!(async fn export_plan_and_apply_round_trip_and_the_server_picks_up_the_c
     assert!(apply.status.success(), "{}", text(&apply));
     assert!(stdout(&apply).contains("Nothing changed."), "{}", text(&apply));
     assert_eq!(snapshot_count(&h).await, before, "applying the same realm wrote a snapshot");
+    assert_eq!(applied_events(&h).await.len(), 1, "an apply that changed nothing was recorded");
 
     // An edit: plan lists it and exits 2; nothing is live before apply.
     std::fs::write(&file, edited_realm()).unwrap();
@@ -102,6 +125,24 @@ db_test!(async fn export_plan_and_apply_round_trip_and_the_server_picks_up_the_c
     let apply = run(cli(&url, &["realm", "apply", arg(&realms)]), None);
     assert!(apply.status.success(), "{}", text(&apply));
     assert_eq!(snapshot_count(&h).await, before + 1);
+    // The apply is in the realm's security log: who, the new snapshot's hash, what changed,
+    // and no secret.
+    let applied = applied_events(&h).await;
+    assert_eq!(applied.len(), 2, "{applied:?}");
+    let live_hash = h.state.store.latest_realm_snapshot("test").await.unwrap().unwrap().content_hash;
+    assert_ne!(applied[0].details["snapshotHash"], applied[1].details["snapshotHash"]);
+    assert_eq!(applied[0].details["snapshotHash"], live_hash.as_str());
+    assert_eq!(applied[0].details["by"], "cli");
+    assert_eq!(applied[0].details["status"], "changed");
+    for change in ["+ client 'machine'", "- client 'spa'"] {
+        assert!(
+            applied[0].details["changes"].as_array().unwrap().iter().any(|c| c == change),
+            "the event lacks {change:?}: {}",
+            applied[0].details
+        );
+    }
+    let recorded = applied[0].details.to_string();
+    assert!(!recorded.contains("3ab4454e") && !recorded.contains(WEB_SECRET), "{recorded}");
     let plan = run(cli(&url, &["realm", "plan", arg(&realms)]), None);
     assert_eq!(plan.status.code(), Some(0), "applied twice:\n{}", text(&plan));
 
@@ -343,3 +384,50 @@ async fn two_server_processes_on_postgres_serve_an_applied_change_without_restar
         .await;
     }
 }
+
+/// Stores `yaml` (a realm file) as a snapshot with the given id, as an apply whose id was
+/// taken before another's but committed after it would leave it.
+async fn insert_snapshot(h: &Harness, id: i64, yaml: &str) {
+    let realm = gatehouse::realm::load_str("test snapshot", yaml, &|_| None).unwrap_or_else(|e| panic!("{e:?}"));
+    let s = gatehouse::realm::apply::snapshot_of(&realm);
+    h.sql(&format!(
+        "INSERT INTO realm_snapshots (id, realm, content_hash, content, applied_at) VALUES ({id}, '{}', '{}', '{}', {})",
+        s.realm,
+        s.content_hash,
+        s.content.replace('\'', "''"),
+        gatehouse::store::now()
+    ))
+    .await;
+}
+
+db_test!(async fn a_node_compares_realm_by_realm_and_retries_what_it_could_not_serve(db) {
+    let h = Harness::start_with(db, REALM, |dir, o| {
+        std::fs::create_dir_all(dir.join("themes")).unwrap();
+        o.themes_dir = Some(dir.join("themes"));
+        o.themes_live = Some(true);
+    })
+    .await;
+    let rows = h.query("SELECT MAX(id) AS n FROM realm_snapshots").await;
+    let newest: i64 = rows[0].try_get("", "n").expect("a snapshot id");
+
+    // Realm `test` moves on with a high id; then realm `other` commits with a lower one.
+    insert_snapshot(&h, newest + 100, &REALM.replace("display_name: Test realm", "display_name: Moved on")).await;
+    h.state.sync_realms(false).await.expect("sync");
+    assert_eq!(h.state.realm("test").unwrap().snapshot_id, newest + 100);
+    assert_eq!(h.state.realm("test").unwrap().realm.display_name, "Moved on");
+    insert_snapshot(&h, newest + 50, &REALM.replace("realm: test", "realm: other")).await;
+    h.state.sync_realms(false).await.expect("sync");
+    let other = h.state.realm("other").expect("a snapshot committed out of id order is served");
+    assert_eq!(other.snapshot_id, newest + 50);
+
+    // A realm this node cannot serve yet (its theme is not here) is not served…
+    insert_snapshot(&h, newest + 200, &REALM.replace("realm: test", "realm: late\ntheme: late")).await;
+    h.state.sync_realms(false).await.expect("sync");
+    assert!(h.state.realm("late").is_none(), "a realm without its theme is served");
+    // …and is tried again: once the theme is deployed, the next sync serves it.
+    std::fs::create_dir_all(h.settings.themes_dir.join("late")).unwrap();
+    h.state.sync_realms(false).await.expect("sync");
+    assert_eq!(h.state.realm("late").expect("retried and served").snapshot_id, newest + 200);
+    // Nothing else changed: the realms served stay.
+    assert_eq!(h.state.realm("test").unwrap().snapshot_id, newest + 100);
+});

@@ -184,3 +184,57 @@ fn every_mistake_of_a_file_is_reported_at_once() {
     assert_reported(&out, &file, 3, 16, &["admin"]);
     assert_reported(&out, &file, 5, 15, &["frobnicate"]);
 }
+
+/// The line of `out` about `file`, which must give a `line:column` position.
+fn line_about(out: &Output, file: &Path) -> String {
+    let text = output_text(out);
+    let prefix = format!("{}:", file.display());
+    let line = text
+        .lines()
+        .find(|l| l.contains(&prefix))
+        .unwrap_or_else(|| panic!("nothing about {} in the output:\n{text}", file.display()));
+    let rest = &line[line.find(&prefix).unwrap() + prefix.len()..];
+    let mut parts = rest.splitn(3, ':');
+    let (l, c) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    assert!(
+        !l.is_empty()
+            && l.chars().all(|ch| ch.is_ascii_digit())
+            && !c.is_empty()
+            && c.chars().all(|ch| ch.is_ascii_digit()),
+        "no file:line:column in: {line}"
+    );
+    line.to_string()
+}
+
+#[test]
+fn broken_files_do_not_hide_the_others_and_flow_and_realm_errors_come_together() {
+    // A file the YAML parser cannot read, one with an unknown key, and a good one whose flow
+    // binding is wrong; and beside the built-in flows, a flow file with a mistake.
+    let realms = Realms::new(&[
+        ("a-broken.yaml", "realm: first\nclients: [\n  - client_id: x\n"),
+        ("b-unknown.yaml", "realm: second\ncolour: blue\n"),
+        (
+            "c-good.yaml",
+            &format!("realm: shop\nflows: {{ browser: nope }}\n{CLIENT}"),
+        ),
+    ]);
+    let flows = realms.dir.path().join("flows");
+    std::fs::create_dir_all(&flows).unwrap();
+    std::fs::write(flows.join("odd.yaml"), "flow: odd\nwobble: 1\nsteps: []\n").unwrap();
+    let out = gatehouse(&[
+        "realm",
+        "check",
+        "--realms-dir",
+        realms.dir().to_str().unwrap(),
+        "--flows-dir",
+        flows.to_str().unwrap(),
+    ]);
+    let text = output_text(&out);
+    assert!(!out.status.success(), "realm check accepted it:\n{text}");
+    line_about(&out, &realms.file("a-broken.yaml"));
+    assert_reported(&out, &realms.file("b-unknown.yaml"), 2, 1, &["colour"]);
+    assert_reported(&out, &realms.file("c-good.yaml"), 2, 8, &["nope"]);
+    let flow_line = line_about(&out, &flows.join("odd.yaml"));
+    assert!(flow_line.contains("wobble"), "{flow_line}");
+    assert!(text.contains("4 problem(s) found"), "{text}");
+}

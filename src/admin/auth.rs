@@ -35,6 +35,8 @@ pub enum Principal {
 #[derive(Debug, Clone)]
 pub struct Admin {
     pub principal: Principal,
+    /// The master-realm client the token was issued to.
+    pub client_id: String,
     roles: Vec<String>,
     ip: Option<String>,
     user_agent: Option<String>,
@@ -80,6 +82,7 @@ impl Admin {
                 Principal::User { username, .. } => format!("user:{username}@{MASTER_REALM}"),
                 Principal::Client { client_id } => format!("client:{client_id}@{MASTER_REALM}"),
             },
+            client_id: Some(self.client_id.clone()),
             ip: self.ip.clone(),
             user_agent: self.user_agent.clone(),
         }
@@ -157,6 +160,7 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap, peer: Option<Sock
     };
     Ok(Admin {
         principal,
+        client_id: claims.client_id,
         roles,
         ip: peer.map(|p| p.ip().to_string()),
         user_agent: headers

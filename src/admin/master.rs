@@ -43,7 +43,7 @@ pub async fn ensure(store: &Store) -> Result<bool, crate::realm::apply::ApplyErr
     if store.latest_realm_snapshot(MASTER_REALM).await?.is_some() {
         return Ok(false);
     }
-    let changed = crate::realm::apply::apply(store, &[built_in()]).await?;
+    let changed = crate::realm::apply::apply(store, &[built_in()], "built-in").await?;
     Ok(!changed.is_empty())
 }
 

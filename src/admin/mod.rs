@@ -50,6 +50,8 @@ impl From<StoreError> for AdminError {
 pub struct Actor {
     /// `cli`, `user:NAME@master` or `client:ID@master`.
     pub who: String,
+    /// The client the admin's access token was issued to (`None` on the command line).
+    pub client_id: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
 }
@@ -59,6 +61,7 @@ impl Actor {
     pub fn cli() -> Actor {
         Actor {
             who: "cli".into(),
+            client_id: None,
             ip: None,
             user_agent: None,
         }
@@ -66,7 +69,8 @@ impl Actor {
 }
 
 /// Records an administrative action: `details` says what changed (before/after, never a
-/// secret); the event names the actor.
+/// secret); the event names the actor (`details.by`), the client its token was issued to
+/// (`client_id`), and where the request came from.
 pub(crate) async fn record(
     app: &AppState,
     actor: &Actor,
@@ -84,10 +88,10 @@ pub(crate) async fn record(
             realm: realm.into(),
             kind: kind.into(),
             user_id: user_id.map(String::from),
+            client_id: actor.client_id.clone(),
             ip: actor.ip.clone(),
             user_agent: actor.user_agent.clone(),
             details,
-            ..Default::default()
         },
     )
     .await;

@@ -71,7 +71,7 @@ pub async fn run(global: &GlobalArgs, cmd: RealmCommand) -> Result<ExitCode, Str
             let realms = checked(&settings, paths)?;
             let store = open(&settings).await?;
             let plans = apply::plan(&store, &realms).await.map_err(|e| e.to_string())?;
-            let changed = apply::apply(&store, &realms).await.map_err(|e| e.to_string())?;
+            let changed = apply::apply(&store, &realms, "cli").await.map_err(|e| e.to_string())?;
             for p in plans.iter().filter(|p| changed.contains(&p.realm)) {
                 print!("{p}");
             }
@@ -119,33 +119,30 @@ pub async fn run(global: &GlobalArgs, cmd: RealmCommand) -> Result<ExitCode, Str
 }
 
 /// The realm files at `paths` (default: the realms directory), checked with the flows and
-/// themes this installation has; every problem at once.
+/// themes this installation has; every problem at once: those of the flow files, of every
+/// realm file (a broken one does not stop the others from being checked), of the flow
+/// bindings and of the themes.
 fn checked(settings: &Settings, paths: Vec<PathBuf>) -> Result<Vec<Realm>, String> {
     let paths = if paths.is_empty() {
         vec![settings.realms_dir.clone()]
     } else {
         paths
     };
-    let flows = crate::flow::FlowRegistry::load(&settings.flows_dir).map_err(|errs| {
-        let lines: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-        format!("{} problem(s) found in the flows:\n{}", lines.len(), lines.join("\n"))
-    })?;
-    let realms = apply::check(&paths, &flows).map_err(|e| e.to_string())?;
+    let (flows, flow_errors) = crate::flow::FlowRegistry::load_lenient(&settings.flows_dir);
+    let mut problems: Vec<String> = flow_errors.iter().map(|e| e.to_string()).collect();
+    let (realms, realm_errors) = apply::check_all(&paths, &flows);
+    problems.extend(realm_errors);
     let templates = Templates::load(Some(&settings.themes_dir), false);
-    let missing: Vec<String> = realms
-        .iter()
-        .filter(|r| !templates.has_theme(&r.theme))
-        .map(|r| {
-            format!(
-                "{}: theme '{}' is not in {}",
-                r.source.at("realm"),
-                r.theme,
-                settings.themes_dir.display()
-            )
-        })
-        .collect();
-    if !missing.is_empty() {
-        return Err(format!("{} problem(s) found:\n{}", missing.len(), missing.join("\n")));
+    problems.extend(realms.iter().filter(|r| !templates.has_theme(&r.theme)).map(|r| {
+        format!(
+            "{}: theme '{}' is not in {}",
+            r.source.at("realm"),
+            r.theme,
+            settings.themes_dir.display()
+        )
+    }));
+    if !problems.is_empty() {
+        return Err(format!("{} problem(s) found:\n{}", problems.len(), problems.join("\n")));
     }
     Ok(realms)
 }

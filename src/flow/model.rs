@@ -90,7 +90,8 @@ impl std::fmt::Display for FlowError {
 pub fn parse(path: &str, text: &str) -> Result<Flow, Vec<FlowError>> {
     let file: FlowFile = serde_saphyr::from_str(text).map_err(|e| {
         let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
-        let message = e.to_string().lines().next().unwrap_or_default().to_string();
+        // The parser's own "error: line X column Y:" prefix; we print `file:line:column`.
+        let message = crate::realm::load::parser_message(&e.to_string());
         vec![FlowError {
             path: path.into(),
             line,

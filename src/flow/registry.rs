@@ -24,10 +24,18 @@ pub struct FlowRegistry {
 impl FlowRegistry {
     /// Loads the built-in flows, then every `*.yaml` in `dir` (if it exists) on top.
     pub fn load(dir: &Path) -> Result<FlowRegistry, Vec<FlowError>> {
+        let (registry, errors) = FlowRegistry::load_lenient(dir);
+        if errors.is_empty() { Ok(registry) } else { Err(errors) }
+    }
+
+    /// As [`load`](Self::load), but keeps going: every flow that loads, and the problems of
+    /// every file that does not (for `realm check`, which reports them with the realms').
+    pub fn load_lenient(dir: &Path) -> (FlowRegistry, Vec<FlowError>) {
         let mut sources: Vec<(String, String)> = BUILT_IN
             .iter()
             .map(|(n, t)| (format!("(built-in) flows/{n}"), t.to_string()))
             .collect();
+        let mut errors = Vec::new();
         if let Ok(entries) = std::fs::read_dir(dir) {
             let mut paths: Vec<_> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -35,19 +43,18 @@ impl FlowRegistry {
                 .collect();
             paths.sort();
             for p in paths {
-                let text = std::fs::read_to_string(&p).map_err(|e| {
-                    vec![FlowError {
+                match std::fs::read_to_string(&p) {
+                    Ok(text) => sources.push((p.display().to_string(), text)),
+                    Err(e) => errors.push(FlowError {
                         path: p.display().to_string(),
                         line: 0,
                         column: 0,
                         message: e.to_string(),
-                    }]
-                })?;
-                sources.push((p.display().to_string(), text));
+                    }),
+                }
             }
         }
         let mut flows = HashMap::new();
-        let mut errors = Vec::new();
         for (path, text) in sources {
             match model::parse(&path, &text) {
                 Ok(flow) => {
@@ -56,11 +63,7 @@ impl FlowRegistry {
                 Err(mut e) => errors.append(&mut e),
             }
         }
-        if errors.is_empty() {
-            Ok(FlowRegistry { flows })
-        } else {
-            Err(errors)
-        }
+        (FlowRegistry { flows }, errors)
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Flow>> {

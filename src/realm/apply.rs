@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::{Realm, export, load, plan};
 use crate::flow::FlowRegistry;
-use crate::store::{NewSnapshot, Store, StoreError};
+use crate::store::{NewEvent, NewSnapshot, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -32,17 +32,29 @@ pub struct LiveRealm {
 /// Loads the realm files at `paths` (files or directories) and checks them together with the
 /// flows they bind: every mistake at once. Two files may not define one realm.
 pub fn check(paths: &[PathBuf], flows: &FlowRegistry) -> Result<Vec<Realm>, ApplyError> {
+    let (realms, errors) = check_all(paths, flows);
+    if errors.is_empty() {
+        Ok(realms)
+    } else {
+        Err(ApplyError::Invalid(errors))
+    }
+}
+
+/// What [`check`] finds, without stopping at a broken file: the realms that load (their flow
+/// bindings checked too), and every problem of every file (`file:line:column: message`).
+pub fn check_all(paths: &[PathBuf], flows: &FlowRegistry) -> (Vec<Realm>, Vec<String>) {
     let mut realms: Vec<Realm> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
     for path in paths {
-        let loaded = if path.is_dir() {
-            load::load_dir(path)
+        if path.is_dir() {
+            let (found, problems) = load::load_dir(path);
+            realms.extend(found);
+            errors.extend(problems.iter().map(|e| e.to_string()));
         } else {
-            load::load_file(path).map(|r| vec![r])
-        };
-        match loaded {
-            Ok(found) => realms.extend(found),
-            Err(e) => errors.extend(e.iter().map(|e| e.to_string())),
+            match load::load_file(path) {
+                Ok(realm) => realms.push(realm),
+                Err(problems) => errors.extend(problems.iter().map(|e| e.to_string())),
+            }
         }
     }
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
@@ -58,11 +70,7 @@ pub fn check(paths: &[PathBuf], flows: &FlowRegistry) -> Result<Vec<Realm>, Appl
             errors.extend(e);
         }
     }
-    if errors.is_empty() {
-        Ok(realms)
-    } else {
-        Err(ApplyError::Invalid(errors))
-    }
+    (realms, errors)
 }
 
 /// What the store keeps for `realm`.
@@ -74,24 +82,80 @@ pub fn snapshot_of(realm: &Realm) -> NewSnapshot {
     }
 }
 
+/// The security event recorded for each realm an apply changed.
+pub const REALM_APPLIED: &str = "realm_applied";
+
 /// Makes `realms` live, all in one transaction; returns the realms that changed (none when
-/// the same files are applied twice).
-pub async fn apply(store: &Store, realms: &[Realm]) -> Result<Vec<String>, ApplyError> {
+/// the same files are applied twice). Each changed realm gets a [`REALM_APPLIED`] event in
+/// its own log, saying who applied it (`by`: e.g. `cli`, `serve`), the new snapshot's content
+/// hash and the plan's change lines (which never hold a secret).
+pub async fn apply(store: &Store, realms: &[Realm], by: &str) -> Result<Vec<String>, ApplyError> {
+    // The plan is read before the transaction: with another apply in between, its lines
+    // describe the change from what was live a moment earlier.
+    let plans = plan(store, realms).await?;
     let snapshots: Vec<NewSnapshot> = realms.iter().map(snapshot_of).collect();
-    Ok(store.apply_realm_snapshots(&snapshots).await?)
+    let changed = store.apply_realm_snapshots(&snapshots).await?;
+    for name in &changed {
+        let (Some(snapshot), Some(p)) = (
+            snapshots.iter().find(|s| &s.realm == name),
+            plans.iter().find(|p| &p.realm == name),
+        ) else {
+            continue;
+        };
+        crate::events::record(
+            store,
+            NewEvent {
+                realm: name.clone(),
+                kind: REALM_APPLIED.into(),
+                details: serde_json::json!({
+                    "by": by,
+                    "status": if p.status == plan::PlanStatus::Create { "created" } else { "changed" },
+                    "snapshotHash": snapshot.content_hash,
+                    "changes": p.changes,
+                }),
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    Ok(changed)
 }
 
 /// The live realms, by name. A snapshot that no longer loads (written by a newer or older
 /// Gatehouse) is reported in the second list rather than failing the others.
 pub async fn live(store: &Store) -> Result<(BTreeMap<String, LiveRealm>, Vec<String>), ApplyError> {
+    let (realms, problems) = parse_snapshots(store.live_realm_snapshots().await?);
+    Ok((realms, problems.into_iter().map(|p| p.message).collect()))
+}
+
+/// A stored snapshot that does not load.
+#[derive(Debug, Clone)]
+pub struct SnapshotProblem {
+    pub realm: String,
+    pub snapshot_id: i64,
+    pub message: String,
+}
+
+/// Loads stored snapshots into realms, by name; those that do not load are reported.
+pub fn parse_snapshots(
+    snapshots: Vec<crate::store::entity::realm_snapshot::Model>,
+) -> (BTreeMap<String, LiveRealm>, Vec<SnapshotProblem>) {
     let mut out = BTreeMap::new();
     let mut problems = Vec::new();
-    for s in store.live_realm_snapshots().await? {
+    for s in snapshots {
         let label = format!("snapshot {} of realm '{}'", s.id, s.realm);
+        let problem = |message: String| SnapshotProblem {
+            realm: s.realm.clone(),
+            snapshot_id: s.id,
+            message,
+        };
         match load::load_str(&label, &s.content, &|_| None) {
             // A snapshot stored under one name never replaces another realm.
             Ok(realm) if realm.name != s.realm => {
-                problems.push(format!("{label}: holds realm '{}', not '{}'", realm.name, s.realm));
+                problems.push(problem(format!(
+                    "{label}: holds realm '{}', not '{}'",
+                    realm.name, s.realm
+                )));
             }
             Ok(realm) => {
                 out.insert(
@@ -105,10 +169,10 @@ pub async fn live(store: &Store) -> Result<(BTreeMap<String, LiveRealm>, Vec<Str
                     },
                 );
             }
-            Err(errs) => problems.extend(errs.iter().map(|e| e.to_string())),
+            Err(errs) => problems.extend(errs.iter().map(|e| problem(e.to_string()))),
         }
     }
-    Ok((out, problems))
+    (out, problems)
 }
 
 /// The plan for applying `files` to what is live now. It says "no changes" exactly when

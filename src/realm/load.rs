@@ -64,16 +64,22 @@ impl fmt::Display for RealmError {
     }
 }
 
-/// Loads every `*.yaml` / `*.yml` realm file in `dir`, sorted by name.
-pub fn load_dir(dir: &Path) -> Result<Vec<Realm>, Vec<RealmError>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        vec![RealmError {
-            path: dir.display().to_string(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read the realms directory: {e} (set --realms-dir or GATEHOUSE_REALMS_DIR)"),
-        }]
-    })?;
+/// Loads every `*.yaml` / `*.yml` realm file in `dir`, sorted by name: every realm that
+/// loads, and the problems of every file that does not (a broken file does not hide the
+/// others). Two files defining one realm are left to the caller, which sees all paths.
+pub fn load_dir(dir: &Path) -> (Vec<Realm>, Vec<RealmError>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            let error = RealmError {
+                path: dir.display().to_string(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read the realms directory: {e} (set --realms-dir or GATEHOUSE_REALMS_DIR)"),
+            };
+            return (vec![], vec![error]);
+        }
+    };
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
@@ -81,25 +87,13 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Realm>, Vec<RealmError>> {
     paths.sort();
     let mut realms = Vec::new();
     let mut errors = Vec::new();
-    let mut seen = BTreeMap::new();
     for path in paths {
         match load_file(&path) {
-            Ok(realm) => {
-                if let Some(other) = seen.insert(realm.name.clone(), path.display().to_string()) {
-                    let (line, column) = realm.source.positions.get("realm").copied().unwrap_or((0, 0));
-                    errors.push(RealmError {
-                        path: path.display().to_string(),
-                        line,
-                        column,
-                        message: format!("realm '{}' is already defined in {other}", realm.name),
-                    });
-                }
-                realms.push(realm);
-            }
+            Ok(realm) => realms.push(realm),
             Err(mut e) => errors.append(&mut e),
         }
     }
-    if errors.is_empty() { Ok(realms) } else { Err(errors) }
+    (realms, errors)
 }
 
 pub fn load_file(path: &Path) -> Result<Realm, Vec<RealmError>> {
@@ -123,7 +117,7 @@ pub fn load_str(path: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) ->
             path: path.into(),
             line,
             column,
-            message: first_line(&e.to_string()),
+            message: parser_message(&e.to_string()),
         }]
     })?;
     let mut v = Validator {
@@ -136,8 +130,8 @@ pub fn load_str(path: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) ->
 }
 
 /// serde-saphyr's message may carry a source snippet after the first line; we print our own
-/// `file:line:column` prefix, so keep just the message.
-fn first_line(message: &str) -> String {
+/// `file:line:column` prefix, so keep just the message (flow files use it too).
+pub(crate) fn parser_message(message: &str) -> String {
     let mut line = message.lines().next().unwrap_or(message);
     // …and a leading "error: line X column Y: ".
     line = line.strip_prefix("error: ").unwrap_or(line);

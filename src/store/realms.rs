@@ -24,32 +24,34 @@ impl Store {
 
     /// The live (latest) snapshot of every realm, by realm name.
     pub async fn live_realm_snapshots(&self) -> Result<Vec<realm_snapshot::Model>> {
-        let ids: Vec<i64> = realm_snapshot::Entity::find()
+        let ids: Vec<i64> = self.live_snapshot_ids().await?.into_iter().map(|(_, id)| id).collect();
+        self.realm_snapshots(&ids).await
+    }
+
+    /// Each realm's live snapshot id, by realm name: one cheap query, which every node polls
+    /// to see which realms changed.
+    pub async fn live_snapshot_ids(&self) -> Result<Vec<(String, i64)>> {
+        Ok(realm_snapshot::Entity::find()
             .select_only()
+            .column(realm_snapshot::Column::Realm)
             .column_as(Expr::col(realm_snapshot::Column::Id).max(), "id")
             .group_by(realm_snapshot::Column::Realm)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        if ids.is_empty() {
-            return Ok(vec![]);
-        }
-        Ok(realm_snapshot::Entity::find()
-            .filter(realm_snapshot::Column::Id.is_in(ids))
             .order_by_asc(realm_snapshot::Column::Realm)
+            .into_tuple()
             .all(&self.db)
             .await?)
     }
 
-    /// The newest snapshot id of all realms (0 if none): a cheap "did anything change?".
-    pub async fn latest_snapshot_id(&self) -> Result<i64> {
-        let id: Option<Option<i64>> = realm_snapshot::Entity::find()
-            .select_only()
-            .column_as(Expr::col(realm_snapshot::Column::Id).max(), "id")
-            .into_tuple()
-            .one(&self.db)
-            .await?;
-        Ok(id.flatten().unwrap_or(0))
+    /// The snapshots with these ids, by realm name.
+    pub async fn realm_snapshots(&self, ids: &[i64]) -> Result<Vec<realm_snapshot::Model>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        Ok(realm_snapshot::Entity::find()
+            .filter(realm_snapshot::Column::Id.is_in(ids.iter().copied()))
+            .order_by_asc(realm_snapshot::Column::Realm)
+            .all(&self.db)
+            .await?)
     }
 
     /// Makes every given snapshot live in **one** transaction: all or nothing. A realm whose

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -21,6 +21,9 @@ use tower_http::timeout::TimeoutLayer;
 use crate::server::AppState;
 
 /// Pages may not be framed (clickjacking) and load nothing from elsewhere.
+/// The most a request body may hold.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
 pub const CSP: &str =
     "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 
@@ -53,6 +56,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     }
     router
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),
@@ -73,7 +77,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             header::STRICT_TRANSPORT_SECURITY,
             hsts,
         ))
-        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        // Outside the limit, so that admin API callers get its JSON error instead.
+        .layer(axum::middleware::from_fn(crate::admin::api::refuse_large_bodies))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(state.settings.request_timeout_secs),
@@ -100,6 +106,18 @@ async fn style(
     )
 }
 
-async fn not_found() -> impl IntoResponse {
-    (StatusCode::NOT_FOUND, "Not found")
+/// No route: the admin API answers in its JSON error shape, everything else in plain text.
+async fn not_found(uri: Uri) -> Response {
+    if crate::admin::api::is_admin_path(uri.path()) {
+        return crate::admin::api::no_such_endpoint(uri.path()).into_response();
+    }
+    (StatusCode::NOT_FOUND, "Not found").into_response()
+}
+
+/// A route without this method (the router adds the `Allow` header).
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    if crate::admin::api::is_admin_path(uri.path()) {
+        return crate::admin::api::method_not_allowed(&method, uri.path()).into_response();
+    }
+    StatusCode::METHOD_NOT_ALLOWED.into_response()
 }

@@ -18,7 +18,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
@@ -90,7 +91,8 @@ pub fn router() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
-    /// A stable code: `unauthorized`, `forbidden`, `not_found`, `invalid_request`, `conflict`, `server_error`.
+    /// A stable code: `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`,
+    /// `invalid_request`, `conflict`, `payload_too_large`, `server_error`.
     pub error: String,
     /// What went wrong, for people.
     pub error_message: String,
@@ -104,8 +106,12 @@ pub enum ApiError {
     /// A valid token without the role this realm needs.
     Forbidden(String),
     NotFound(String),
+    /// The path exists, but not with this method.
+    MethodNotAllowed(String),
     BadRequest(String),
     Conflict(String),
+    /// A body over the server's limit.
+    PayloadTooLarge(String),
     /// Details are logged, not returned.
     Internal,
 }
@@ -148,6 +154,8 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "invalid_request", m),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m),
+            ApiError::MethodNotAllowed(m) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", m),
+            ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", m),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
@@ -193,13 +201,56 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AdminJson<T> {
                 "send the body as Content-Type: application/json".into(),
             ));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            // A body sent without Content-Length runs into the limit while it is read.
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                ApiError::BadRequest(format!("cannot read the body: {e}"))
+            }
+        })?;
         serde_json::from_slice(&bytes)
             .map(AdminJson)
             .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
     }
+}
+
+/// Whether `path` belongs to the admin API (whose errors are all JSON [`ErrorBody`]s).
+pub fn is_admin_path(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
+}
+
+/// An unknown path under `/admin`.
+pub fn no_such_endpoint(path: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "there is no admin API endpoint at {path}; see /admin/openapi.json"
+    ))
+}
+
+/// A known admin path asked with a method it does not take (the router adds `Allow`).
+pub fn method_not_allowed(method: &Method, path: &str) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {path}; see /admin/openapi.json"))
+}
+
+fn too_large() -> ApiError {
+    ApiError::PayloadTooLarge(format!(
+        "the body is larger than the limit of {} KiB",
+        crate::web::BODY_LIMIT / 1024
+    ))
+}
+
+/// Middleware, outside the server's body limit: an admin request whose `Content-Length` is over
+/// the limit gets the admin API's JSON 413 (the limit layer itself answers in plain text).
+pub async fn refuse_large_bodies(req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if is_admin_path(req.uri().path()) && declared.is_some_and(|len| len > crate::web::BODY_LIMIT as u64) {
+        return too_large().into_response();
+    }
+    next.run(req).await
 }
 
 /// The OpenAPI document as served (pretty JSON, rendered once).
