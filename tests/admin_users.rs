@@ -574,7 +574,7 @@ db_test!(async fn the_cli_administers_users_through_the_same_functions(db) {
     let id = signin::user_id(&h, USERNAME).await;
     let (ok, help) = gatehouse_cli(&h, &["user", "--help"], None);
     assert!(ok, "{help}");
-    for word in ["disable", "enable", "delete", "reset-password", "credentials", "delete-credential", "sessions", "logout", "grant-role", "revoke-role", "unrequire"] {
+    for word in ["disable", "enable", "delete", "reset-password", "credentials", "delete-credential", "sessions", "logout", "grant-role", "revoke-role", "unrequire", "show", "update", "revoke-session"] {
         assert!(help.contains(word), "`user --help` lacks {word}:\n{help}");
     }
 
@@ -606,6 +606,113 @@ db_test!(async fn the_cli_administers_users_through_the_same_functions(db) {
     let (ok, out) = gatehouse_cli(&h, &["user", "sessions", "flows", USERNAME], None);
     assert!(ok && out.contains(sid), "{out}");
 
+    // list: the API's search, with its filters and paging; no flags lists every user.
+    let (ok, out) = gatehouse_cli(&h, &["user", "add", "flows", "zed", "--email", "zed@example.com"], None);
+    assert!(ok, "{out}");
+    let (ok, out) = gatehouse_cli(&h, &["user", "list", "flows"], None);
+    assert!(ok && out.starts_with("USERNAME") && out.contains(USERNAME) && out.contains("zed@example.com"), "{out}");
+    let (ok, out) = gatehouse_cli(&h, &["user", "list", "flows", "--search", "ZE"], None);
+    assert!(ok && out.contains("zed") && !out.contains(USERNAME), "{out}");
+    let (ok, out) = gatehouse_cli(&h, &["user", "list", "flows", "--max", "1"], None);
+    assert!(ok && out.contains(USERNAME) && !out.contains("zed") && out.contains("--first 1"), "{out}");
+    let (ok, out) = gatehouse_cli(&h, &["user", "list", "flows", "--first", "1", "--max", "1"], None);
+    assert!(ok && out.contains("zed") && !out.contains(USERNAME), "{out}");
+    let (ok, out) = gatehouse_cli(&h, &["user", "list", "flows", "--email", "zed@example", "--exact"], None);
+    assert!(ok && !out.contains("zed"), "--exact matched a prefix: {out}");
+    let (ok, out) = gatehouse_cli(&h, &["user", "list", "flows", "--username", "zed", "--exact"], None);
+    assert!(ok && out.contains("zed@example.com"), "{out}");
+    let (ok, out) = gatehouse_cli(&h, &["user", "list", "flows", "--max", "0"], None);
+    assert!(!ok, "{out}");
+
+    // show: the user as the API returns it.
+    let token = service_token(&h, "pipeline").await;
+    let (ok, out) = gatehouse_cli(&h, &["user", "show", "flows", USERNAME], None);
+    assert!(ok, "{out}");
+    // Standard output (first in `out`) is the JSON; the log lines follow on standard error.
+    let shown: Value = serde_json::Deserializer::from_str(&out)
+        .into_iter()
+        .next()
+        .expect("a JSON value")
+        .unwrap_or_else(|e| panic!("{e}: {out}"));
+    let (status, api) = call(&h, "GET", &format!("flows/users/{id}"), Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown, api);
+    assert_eq!(shown["username"], USERNAME);
+
+    // update: only what is given changes; --attribute sets one attribute, keeping the others.
+    let (ok, out) = gatehouse_cli(&h, &["user", "update", "flows", USERNAME, "--email", "alice@new.example", "--first-name", "Alice", "--attribute", "dept=eng", "--attribute", "team=blue"], None);
+    assert!(ok, "{out}");
+    let (ok, out) = gatehouse_cli(&h, &["user", "update", "flows", USERNAME, "--last-name", "Liddell", "--attribute", "team=", "--attribute", "floor=3"], None);
+    assert!(ok, "{out}");
+    let (_, api) = call(&h, "GET", &format!("flows/users/{id}"), Some(&token), None).await;
+    assert_eq!(api["email"], "alice@new.example");
+    assert_eq!(api["firstName"], "Alice");
+    assert_eq!(api["lastName"], "Liddell");
+    assert_eq!(api["attributes"], json!({ "dept": ["eng"], "floor": ["3"] }));
+    let (ok, out) = gatehouse_cli(&h, &["user", "update", "flows", USERNAME, "--email", "not-an-address"], None);
+    assert!(!ok && out.contains("not an email address"), "{out}");
+    let (ok, out) = gatehouse_cli(&h, &["user", "update", "flows", USERNAME, "--attribute", "novalue"], None);
+    assert!(!ok && out.contains("NAME=VALUE"), "{out}");
+    let updated = events_of(&h, "user_updated", &id).await;
+    assert_eq!(updated.len(), 2, "{updated:?}");
+    assert!(updated.iter().all(|e| e.details["by"] == "cli"), "{updated:?}");
+
+    // revoke-session: that session ends (and cannot be ended twice).
+    let (ok, out) = gatehouse_cli(&h, &["user", "revoke-session", "flows", sid], None);
+    assert!(ok, "{out}");
+    let (ok, out) = gatehouse_cli(&h, &["user", "sessions", "flows", USERNAME], None);
+    assert!(ok && !out.contains(sid), "{out}");
+    let (ok, out) = gatehouse_cli(&h, &["user", "revoke-session", "flows", sid], None);
+    assert!(!ok && out.contains(sid), "an ended session was found again: {out}");
+    let revoked = events_of(&h, "session_revoked", &id).await;
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert_eq!(revoked[0].details["sessionId"], sid);
+    assert_eq!(revoked[0].details["by"], "cli");
+
+    // logout: every session of the user ends.
+    let again = signin::password_sign_in(&h, WEB_CLIENT, USERNAME, NEW_PASSWORD).await.exchange(&h).await;
+    let sid2 = again.id["sid"].as_str().expect("a sid").to_string();
+    let (ok, out) = gatehouse_cli(&h, &["user", "sessions", "flows", USERNAME], None);
+    assert!(ok && out.contains(&sid2), "{out}");
+    let (ok, out) = gatehouse_cli(&h, &["user", "logout", "flows", USERNAME], None);
+    assert!(ok && out.contains("1 session(s) ended"), "{out}");
+    let (_, sessions) = call(&h, "GET", &format!("flows/users/{id}/sessions"), Some(&token), None).await;
+    assert_eq!(sessions, json!([]));
+
+    // disable, then enable: the API shows the change; a disabled user cannot sign in.
+    let (ok, out) = gatehouse_cli(&h, &["user", "disable", "flows", USERNAME], None);
+    assert!(ok, "{out}");
+    let (_, api) = call(&h, "GET", &format!("flows/users/{id}"), Some(&token), None).await;
+    assert_eq!(api["enabled"], false);
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, NEW_PASSWORD).await;
+    assert_eq!(s.shown(), Shown::Login, "a disabled user signed in");
+    let (ok, out) = gatehouse_cli(&h, &["user", "enable", "flows", USERNAME], None);
+    assert!(ok, "{out}");
+    let (_, api) = call(&h, "GET", &format!("flows/users/{id}"), Some(&token), None).await;
+    assert_eq!(api["enabled"], true);
+    signin::password_sign_in(&h, WEB_CLIENT, USERNAME, NEW_PASSWORD).await;
+    let updated = events_of(&h, "user_updated", &id).await;
+    assert_eq!(updated.len(), 4, "{updated:?}");
+    assert!(updated.iter().all(|e| e.details["by"] == "cli"), "{updated:?}");
+    assert!(updated.iter().any(|e| e.details["after"]["enabled"] == false), "{updated:?}");
+
+    // revoke-role: the role is no longer held.
+    let (ok, out) = gatehouse_cli(&h, &["user", "revoke-role", "flows", USERNAME, "auditor"], None);
+    assert!(ok && out.contains("no longer has role"), "{out}");
+    assert!(h.state.store.roles(&id).await.unwrap().is_empty());
+
+    // delete-credential: the password goes.
+    let (_, creds) = call(&h, "GET", &format!("flows/users/{id}/credentials"), Some(&token), None).await;
+    let password_id = creds[0]["id"].as_str().expect("a password credential").to_string();
+    let (ok, out) = gatehouse_cli(&h, &["user", "delete-credential", "flows", USERNAME, &password_id], None);
+    assert!(ok, "{out}");
+    let (_, creds) = call(&h, "GET", &format!("flows/users/{id}/credentials"), Some(&token), None).await;
+    assert_eq!(creds, json!([]));
+    assert_eq!(count(&h, "credentials", "id", &password_id).await, 0);
+    let (ok, out) = gatehouse_cli(&h, &["user", "delete-credential", "flows", USERNAME, &password_id], None);
+    assert!(!ok && out.contains(&password_id), "{out}");
+
     // delete: everything of the user goes; the events say the command line did it.
     let (ok, out) = gatehouse_cli(&h, &["user", "delete", "flows", USERNAME], None);
     assert!(ok, "{out}");
@@ -614,7 +721,7 @@ db_test!(async fn the_cli_administers_users_through_the_same_functions(db) {
     assert_eq!(count(&h, "sso_sessions", "user_id", &id).await, 0);
     let (ok, out) = gatehouse_cli(&h, &["user", "delete", "flows", USERNAME], None);
     assert!(!ok && out.contains(USERNAME), "{out}");
-    for kind in ["password_reset", "required_action_removed", "role_granted", "user_deleted"] {
+    for kind in ["password_reset", "required_action_removed", "role_granted", "role_revoked", "sessions_revoked", "credential_removed", "user_deleted"] {
         let found = events_of(&h, kind, &id).await;
         assert_eq!(found.len(), 1, "{kind}: {found:?}");
         assert_eq!(found[0].details["by"], "cli", "{kind}: {found:?}");

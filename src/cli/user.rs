@@ -1,11 +1,15 @@
 //! `gatehouse user …`: the same user administration as the admin REST API, through the same
 //! library functions, recorded in the security log as done by `cli`.
 
+use std::collections::BTreeMap;
+
 use clap::Subcommand;
 
 use super::{GlobalArgs, read_password_line, settings};
+use crate::admin::api::UserRepresentation;
 use crate::admin::{self, Actor, NewUserInput, UserChanges};
 use crate::server::AppState;
+use crate::store::UserSearch;
 
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
@@ -22,10 +26,59 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// List a realm's users and their pending required actions
+    /// List a realm's users and their pending required actions, by username (one page, as
+    /// the admin API's user search returns it)
     List {
         /// Realm name
         realm: String,
+        /// A prefix of the username or email address
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+        /// The username (a prefix, or exactly with --exact)
+        #[arg(long, value_name = "U")]
+        username: Option<String>,
+        /// The email address (a prefix, or exactly with --exact)
+        #[arg(long, value_name = "E")]
+        email: Option<String>,
+        /// Match --username and --email exactly
+        #[arg(long)]
+        exact: bool,
+        /// How many users to skip
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        first: u64,
+        /// At most how many users to list (1-1000)
+        #[arg(long, value_name = "N", default_value_t = DEFAULT_PAGE,
+              value_parser = clap::value_parser!(u64).range(1..=1000))]
+        max: u64,
+    },
+    /// Show a user as JSON, as the admin API returns it
+    Show {
+        /// Realm name
+        realm: String,
+        /// The user's username or id
+        #[arg(value_name = "USER")]
+        user: String,
+    },
+    /// Change a user's email, names or attributes (only what is given changes; an empty
+    /// value clears it)
+    Update {
+        /// Realm name
+        realm: String,
+        /// The user's username or id
+        #[arg(value_name = "USER")]
+        user: String,
+        /// The email address
+        #[arg(long, value_name = "E")]
+        email: Option<String>,
+        /// The first name
+        #[arg(long, value_name = "F")]
+        first_name: Option<String>,
+        /// The last name
+        #[arg(long, value_name = "L")]
+        last_name: Option<String>,
+        /// Set an attribute, keeping the others (`NAME=` removes it); may be repeated
+        #[arg(long = "attribute", value_name = "NAME=VALUE")]
+        attributes: Vec<String>,
     },
     /// Require an action at the user's next sign-in
     Require {
@@ -119,6 +172,14 @@ pub enum UserCommand {
         #[arg(value_name = "USER")]
         user: String,
     },
+    /// End one session (an id as `user sessions` lists it) and revoke its tokens
+    RevokeSession {
+        /// Realm name
+        realm: String,
+        /// The session's id
+        #[arg(value_name = "SESSION_ID")]
+        session_id: String,
+    },
     /// End all of a user's sessions and revoke their tokens
     Logout {
         /// Realm name
@@ -148,6 +209,9 @@ pub enum UserCommand {
         role: String,
     },
 }
+
+/// The page size of `user list`, the admin API's default.
+const DEFAULT_PAGE: u64 = 100;
 
 /// A Unix time for people (UTC, RFC 3339).
 fn when(t: i64) -> String {
@@ -196,18 +260,90 @@ async fn run_with(app: &AppState, cmd: UserCommand) -> Result<(), Box<dyn std::e
                 );
             }
         }
-        UserCommand::List { realm } => {
-            let users = admin::list_users(app, &realm).await?;
+        UserCommand::List {
+            realm,
+            search,
+            username,
+            email,
+            exact,
+            first,
+            max,
+        } => {
+            let query = UserSearch {
+                search,
+                username,
+                email,
+                exact,
+                first,
+                max,
+            };
+            let users = admin::search_users(app, &realm, &query).await?;
             println!("{:<24} {:<32} {:<8} REQUIRED ACTIONS", "USERNAME", "EMAIL", "ENABLED");
-            for (u, actions) in users {
+            let listed = users.len() as u64;
+            for d in users {
                 println!(
                     "{:<24} {:<32} {:<8} {}",
-                    u.username,
-                    u.email.unwrap_or_default(),
-                    u.enabled,
-                    actions.join(",")
+                    d.user.username,
+                    d.user.email.unwrap_or_default(),
+                    d.user.enabled,
+                    d.required_actions.join(",")
                 );
             }
+            if listed == max {
+                eprintln!(
+                    "note: {listed} users listed, there may be more; see the next page with --first {}",
+                    first.saturating_add(max)
+                );
+            }
+        }
+        UserCommand::Show { realm, user } => {
+            let u = admin::resolve_user(app, &realm, &user).await?;
+            let shown = UserRepresentation::from(admin::get_user(app, &realm, &u.id).await?);
+            println!("{}", serde_json::to_string_pretty(&shown)?);
+        }
+        UserCommand::Update {
+            realm,
+            user,
+            email,
+            first_name,
+            last_name,
+            attributes,
+        } => {
+            let u = admin::resolve_user(app, &realm, &user).await?;
+            let attributes = if attributes.is_empty() {
+                None
+            } else {
+                // The library replaces every attribute; the command line sets the ones given.
+                let mut all: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for (name, value) in admin::get_user(app, &realm, &u.id).await?.attributes {
+                    all.insert(name, vec![value]);
+                }
+                for pair in &attributes {
+                    let (name, value) = pair
+                        .split_once('=')
+                        .ok_or_else(|| format!("--attribute {pair}: expected NAME=VALUE"))?;
+                    let values = if value.is_empty() {
+                        vec![]
+                    } else {
+                        vec![value.to_string()]
+                    };
+                    all.insert(name.to_string(), values);
+                }
+                Some(all)
+            };
+            let changes = UserChanges {
+                email,
+                first_name,
+                last_name,
+                attributes,
+                ..Default::default()
+            };
+            admin::update_user(app, &cli, &realm, &u.id, changes).await?;
+            println!("user {} updated", u.username);
+        }
+        UserCommand::RevokeSession { realm, session_id } => {
+            admin::revoke_session(app, &cli, &realm, &session_id).await?;
+            println!("session {session_id} ended, its tokens revoked");
         }
         UserCommand::Require {
             realm,

@@ -13,6 +13,8 @@ mod role_mappings;
 mod sessions;
 mod users;
 
+pub use users::UserRepresentation;
+
 use std::sync::Arc;
 
 use axum::Router;
