@@ -56,16 +56,6 @@ pub async fn require_action(app: &AppState, realm: &str, username: &str, action:
     Ok(())
 }
 
-pub async fn list_users(app: &AppState, realm: &str) -> Result<Vec<(user::Model, Vec<String>)>, AdminError> {
-    app.realm(realm).ok_or_else(|| AdminError::UnknownRealm(realm.into()))?;
-    let mut out = Vec::new();
-    for u in app.store.list_users(realm).await? {
-        let actions = app.store.required_actions(&u.id).await?;
-        out.push((u, actions));
-    }
-    Ok(out)
-}
-
 pub(super) async fn find(app: &AppState, realm: &str, username: &str) -> Result<user::Model, AdminError> {
     app.realm(realm).ok_or_else(|| AdminError::UnknownRealm(realm.into()))?;
     app.store

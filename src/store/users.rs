@@ -176,14 +176,6 @@ impl Store {
         Ok(user::Entity::find_by_id(user_id).one(&self.db).await?)
     }
 
-    pub async fn list_users(&self, realm: &str) -> Result<Vec<user::Model>> {
-        Ok(user::Entity::find()
-            .filter(user::Column::Realm.eq(realm))
-            .order_by_asc(user::Column::Username)
-            .all(&self.db)
-            .await?)
-    }
-
     /// The user's password hash, if it has one.
     pub async fn password_hash(&self, user_id: &str) -> Result<Option<String>> {
         Ok(credential::Entity::find()
