@@ -50,7 +50,12 @@ pub struct ConfigFile {
     pub realm_refresh_interval_secs: Option<u64>,
     pub request_header_timeout_secs: Option<u64>,
     pub request_timeout_secs: Option<u64>,
+    pub sign_ins_per_address_per_minute: Option<u32>,
 }
+
+/// How many sign-ins (each stores an authentication session) one client address may start per
+/// minute on one node.
+pub const DEFAULT_SIGN_INS_PER_ADDRESS_PER_MINUTE: u32 = 300;
 
 /// How long a graceful shutdown may take before the process exits anyway.
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
@@ -127,6 +132,8 @@ pub struct Settings {
     pub request_header_timeout_secs: u64,
     /// A request not answered within this time (a slow body, a stuck handler) gets 408.
     pub request_timeout_secs: u64,
+    /// Sign-ins one client address may start per minute on one node (0: unlimited).
+    pub sign_ins_per_address_per_minute: u32,
 }
 
 impl std::fmt::Debug for Settings {
@@ -152,6 +159,7 @@ impl std::fmt::Debug for Settings {
             .field("realm_refresh_interval_secs", &self.realm_refresh_interval_secs)
             .field("request_header_timeout_secs", &self.request_header_timeout_secs)
             .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("sign_ins_per_address_per_minute", &self.sign_ins_per_address_per_minute)
             .finish()
     }
 }
@@ -208,6 +216,9 @@ impl Settings {
                 .unwrap_or(DEFAULT_REQUEST_HEADER_TIMEOUT_SECS)
                 .max(1),
             request_timeout_secs: file.request_timeout_secs.unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECS).max(1),
+            sign_ins_per_address_per_minute: file
+                .sign_ins_per_address_per_minute
+                .unwrap_or(DEFAULT_SIGN_INS_PER_ADDRESS_PER_MINUTE),
         })
     }
 

@@ -29,6 +29,8 @@ pub struct AppState {
     pub templates: Templates,
     /// This server's Prometheus metrics.
     pub metrics: Arc<crate::ops::metrics::Metrics>,
+    /// Sign-ins each client address may still start this minute.
+    pub sign_in_budget: crate::ops::budget::AddressBudget,
     realms: RwLock<HashMap<String, Arc<RealmRuntime>>>,
     /// Realm → the live snapshot this node failed to serve (logged once, retried each tick).
     failed_snapshots: Mutex<HashMap<String, i64>>,
@@ -98,6 +100,7 @@ impl AppState {
         let hasher = PasswordHasher::new(settings.password_hashing, settings.max_concurrent_hashes)
             .map_err(|e| StartError::Config(e.to_string()))?;
         let keys = KeyRing::new(store.clone(), master_key.clone());
+        let sign_in_budget = crate::ops::budget::AddressBudget::new(settings.sign_ins_per_address_per_minute);
         let state = Arc::new(AppState {
             templates,
             settings,
@@ -107,6 +110,7 @@ impl AppState {
             keys,
             flows,
             metrics: crate::ops::metrics::Metrics::new(),
+            sign_in_budget,
             realms: RwLock::new(HashMap::new()),
             failed_snapshots: Mutex::new(HashMap::new()),
         });

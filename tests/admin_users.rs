@@ -728,3 +728,46 @@ db_test!(async fn the_cli_administers_users_through_the_same_functions(db) {
     }
     assert_eq!(events_of(&h, "password_reset", &id).await[0].details["temporary"], true);
 });
+
+db_test!(async fn usernames_are_one_per_spelling_and_emails_one_per_user(db) {
+    let h = start(db).await;
+    let token = service_token(&h, "pipeline").await;
+    let create = |body: Value| {
+        let (h, token) = (&h, &token);
+        async move { call(h, "POST", "flows/users", Some(token), Some(body)).await }
+    };
+    // Other spellings of an existing name are the same name.
+    for taken in ["ALICE", "Alice", "ａｌｉｃｅ"] {
+        let (status, body) = create(json!({ "username": taken })).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{taken}: {body}");
+    }
+    // Look-alike scripts, invisible and direction characters are refused with a reason.
+    for (name, why) in [
+        ("\u{0430}lice", "mix"),
+        ("alice\u{200B}", "invisible"),
+        ("\u{202E}ecila", "invisible"),
+        ("bob\u{2066}", "invisible"),
+    ] {
+        assert_bad(create(json!({ "username": name })).await, why);
+    }
+    // An email address names one account (in any case), unless the realm allows duplicates.
+    let (status, body) = create(json!({ "username": "alice2", "email": EMAIL.to_uppercase() })).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = create(json!({ "username": "bob", "email": "bob@example.com" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let bob = h.state.store.find_user_by_username("flows", "bob").await.unwrap().unwrap();
+    let (status, body) = call(&h, "PUT", &format!("flows/users/{}", bob.id), Some(&token), Some(json!({ "email": EMAIL }))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    // Signing in with another spelling is the same user, with one lockout count.
+    let alice = signin::user_id(&h, USERNAME).await;
+    let s = signin::password_sign_in(&h, WEB_CLIENT, "ALICE", PASSWORD).await;
+    assert_eq!(s.exchange(&h).await.id["sub"], alice.as_str());
+});
+
+db_test!(async fn a_realm_may_allow_duplicate_emails(db) {
+    let realm = signin::standard_flow_realm().replace("realm: flows\n", "realm: flows\nusers: { duplicate_emails: true }\n");
+    let h = Harness::start(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    h.add_user("alice-work", EMAIL, PASSWORD).await;
+});

@@ -379,13 +379,289 @@ db_test!(async fn lockout_after_max_failures_reveals_nothing_and_refuses_the_rig
     // here), the right password works and clears the count.
     let locked = h.query("SELECT subject FROM login_failures WHERE locked_until > 0").await;
     let subjects: Vec<String> = locked.iter().map(|r| r.try_get::<String>("", "subject").unwrap()).collect();
-    assert!(subjects.iter().any(|s| s.contains(USERNAME)), "no lockout row for {USERNAME}: {subjects:?}");
+    let alice = signin::user_id(&h, USERNAME).await;
+    assert!(subjects.contains(&format!("user:{alice}")), "no lockout row for {USERNAME}: {subjects:?}");
     h.sql("UPDATE login_failures SET locked_until = 0").await;
     signin::password_sign_in(&h, WEB_CLIENT, USERNAME, PASSWORD).await.code(&h);
     let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
     s.log_in(USERNAME, "Wrong-Password-again!").await;
     let message = s.expect_error(Shown::Login);
     assert!(message.to_lowercase().contains("invalid"), "a success did not reset the count: {message}");
+});
+
+/// `n` browsers, each showing the login page of its own sign-in.
+async fn login_pages(h: &Harness, n: usize) -> Vec<SignIn> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(SignIn::start(h, &h.new_browser(), WEB_CLIENT).await);
+    }
+    out
+}
+
+/// Posts every sign-in's login form at once, `passwords[i]` for the i-th; returns each
+/// answer's page kind and message.
+async fn log_in_at_once(sign_ins: Vec<SignIn>, username: &str, passwords: &[String]) -> Vec<(Shown, String)> {
+    let attempts = sign_ins.into_iter().zip(passwords).map(|(mut s, password)| async move {
+        s.log_in(username, password).await;
+        (s.shown(), s.error().unwrap_or_default().to_lowercase())
+    });
+    futures_util::future::join_all(attempts).await
+}
+
+db_test!(async fn parallel_password_guesses_get_no_more_evaluations_than_the_lockout_allows(db) {
+    // max_failures is 3 in the flow realm.
+    let h = signin::start_flow_realm(db).await;
+    let wrong = |n: usize| (0..n).map(|i| format!("Wrong-Password-{i}!")).collect::<Vec<_>>();
+
+    // 24 wrong passwords posted at once: at most 3 are hashed, every one is refused, and the
+    // account ends up locked.
+    let pages = login_pages(&h, 24).await;
+    let before = h.state.hasher.verifications();
+    let answers = log_in_at_once(pages, USERNAME, &wrong(24)).await;
+    let evaluated = h.state.hasher.verifications() - before;
+    assert!(evaluated <= 3, "{evaluated} of 24 parallel guesses were evaluated against a limit of 3");
+    assert!(answers.iter().all(|(shown, _)| *shown == Shown::Login), "{answers:?}");
+    let locked = answers.iter().filter(|(_, m)| m.contains("too many")).count();
+    assert!(locked >= 21, "only {locked} of 24 were refused by the lockout: {answers:?}");
+
+    // While locked, the right password among wrong ones is not even checked, and refused.
+    let pages = login_pages(&h, 8).await;
+    let mut passwords = wrong(8);
+    passwords[4] = PASSWORD.to_string();
+    let before = h.state.hasher.verifications();
+    let answers = log_in_at_once(pages, USERNAME, &passwords).await;
+    assert_eq!(h.state.hasher.verifications() - before, 0, "a guess was evaluated while locked");
+    assert!(answers[4].1.contains("too many"), "the right password got in while locked: {:?}", answers[4]);
+    assert!(signin::events(&h, Some("sign_in")).await.is_empty(), "a locked user signed in");
+
+    // The refusals are logged once per lockout window, not once per attempt.
+    let locked_out = signin::events(&h, Some("login_error"))
+        .await
+        .into_iter()
+        .filter(|e| e.details["reason"] == "locked_out")
+        .count();
+    assert_eq!(locked_out, 1, "locked_out events: {locked_out}");
+
+    // With the lock over (moved back in time), a burst with the right password in it is still
+    // bounded: at most 3 evaluated, the right one among them or refused.
+    h.sql("UPDATE login_failures SET locked_until = 0, failures = 0").await;
+    let pages = login_pages(&h, 12).await;
+    let mut passwords = wrong(12);
+    passwords[6] = PASSWORD.to_string();
+    let before = h.state.hasher.verifications();
+    let answers = log_in_at_once(pages, USERNAME, &passwords).await;
+    let evaluated = h.state.hasher.verifications() - before;
+    assert!(evaluated <= 3, "{evaluated} of 12 parallel guesses were evaluated against a limit of 3");
+    let (shown, message) = &answers[6];
+    assert!(
+        *shown == Shown::Away || message.contains("too many"),
+        "the right password neither signed in nor met the lockout: {shown:?} {message}"
+    );
+});
+
+db_test!(async fn parallel_one_time_codes_get_no_more_evaluations_than_the_lockout_allows(db) {
+    let h = signin::start_flow_realm(db).await;
+    let otp = signin::enrol_otp(&h, USERNAME, PASSWORD).await;
+    // Twelve browsers past the password, each on the OTP page (a right password does not
+    // reset the count of wrong codes).
+    let mut sign_ins = Vec::new();
+    for _ in 0..12 {
+        let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+        s.log_in(USERNAME, PASSWORD).await;
+        s.expect(Shown::Otp);
+        sign_ins.push(s);
+    }
+    let wrong = signin::wrong_totp(&h, &otp.secret);
+    let attempts = sign_ins.into_iter().map(|mut s| {
+        let wrong = wrong.clone();
+        async move {
+            s.fill(&[("otp", &wrong)]).await;
+            s.error().unwrap_or_default().to_lowercase()
+        }
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let evaluated = signin::events(&h, Some("login_error"))
+        .await
+        .into_iter()
+        .filter(|e| e.details["reason"] == "invalid_otp")
+        .count();
+    assert!(evaluated <= 3, "{evaluated} of 12 parallel codes were evaluated against a limit of 3");
+    assert!(answers.iter().filter(|m| m.contains("too many")).count() >= 9, "{answers:?}");
+
+    // Locked: the right code is refused too, even after a fresh right password.
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect(Shown::Otp);
+    s.fill(&[("otp", &signin::totp_next(&h, &otp.secret))]).await;
+    let message = s.expect_error(Shown::Otp);
+    assert!(message.to_lowercase().contains("too many"), "a right code got in while locked: {message}");
+});
+
+// ---------------------------------------------------------------------------------------------
+// A new password signs out whoever knew the old one
+
+/// Refreshes with `refresh_token` as the `web` client.
+async fn refresh(h: &Harness, refresh_token: &str) -> support::oauth::JsonResponse {
+    oauth::post_form(
+        &h.endpoint("token"),
+        oauth::web(),
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
+    )
+    .await
+}
+
+/// Whether `prompt=none` in this browser still gets a code (its SSO session is live).
+async fn session_alive(h: &Harness, browser: &reqwest::Client) -> bool {
+    let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let request = request.with("prompt", "none");
+    let location = support::browser::redirect_away(browser, &request.url(h)).await;
+    query(&location, "error").is_none()
+}
+
+db_test!(async fn changing_the_password_ends_the_other_sessions_and_their_tokens(db) {
+    let h = signin::start_flow_realm(db).await;
+    // Signed in elsewhere, with a refresh token.
+    let elsewhere = signin::password_sign_in(&h, WEB_CLIENT, USERNAME, PASSWORD).await;
+    let old_tokens = elsewhere.exchange(&h).await;
+    let old_refresh = old_tokens.response.str("refresh_token").expect("a refresh token").to_string();
+    assert!(session_alive(&h, &elsewhere.browser).await);
+
+    // The user changes their password at the next sign-in (update-password).
+    signin::require(&h, USERNAME, "update-password").await;
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect(Shown::UpdatePassword);
+    let new_password = "Brand-New-Passphrase-42";
+    s.fill(&[("password-new", new_password), ("password-confirm", new_password)]).await;
+    let tokens = s.exchange(&h).await;
+
+    // The other browser's session and refresh token are over; this sign-in's work.
+    assert!(!session_alive(&h, &elsewhere.browser).await, "the other session outlived the password change");
+    refresh(&h, &old_refresh).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    let fresh = tokens.response.str("refresh_token").expect("a refresh token").to_string();
+    refresh(&h, &fresh).await.assert_ok();
+    assert!(session_alive(&h, &s.browser).await, "the session that changed the password ended");
+});
+
+db_test!(async fn an_admin_password_reset_ends_every_session_and_token(db) {
+    let h = signin::start_flow_realm(db).await;
+    let s = signin::password_sign_in(&h, WEB_CLIENT, USERNAME, PASSWORD).await;
+    let tokens = s.exchange(&h).await;
+    let refresh_token = tokens.response.str("refresh_token").expect("a refresh token").to_string();
+    let alice = signin::user_id(&h, USERNAME).await;
+    gatehouse::admin::reset_password(
+        &h.state,
+        &gatehouse::admin::Actor::cli(),
+        &h.realm,
+        &alice,
+        "Reset-By-The-Admin-77",
+        false,
+    )
+    .await
+    .expect("reset the password");
+    assert!(!session_alive(&h, &s.browser).await, "the session outlived an admin reset");
+    refresh(&h, &refresh_token).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+});
+
+db_test!(async fn a_refused_refresh_leaves_the_token_usable(db) {
+    let h = signin::start_flow_realm(db).await;
+    let s = signin::password_sign_in(&h, WEB_CLIENT, USERNAME, PASSWORD).await;
+    let tokens = s.exchange(&h).await;
+    let refresh_token = tokens.response.str("refresh_token").expect("a refresh token").to_string();
+    // Asking for more than was granted is refused before the token is spent …
+    let wider = oauth::post_form(
+        &h.endpoint("token"),
+        oauth::web(),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh_token),
+            ("scope", "openid payments:write"),
+        ],
+    )
+    .await;
+    wider.assert_error(StatusCode::BAD_REQUEST, "invalid_scope");
+    // … so the client's retry works, and nothing was revoked as reuse.
+    refresh(&h, &refresh_token).await.assert_ok();
+    assert!(signin::events(&h, Some("token_revoked")).await.is_empty(), "a refused refresh looked like reuse");
+});
+
+// ---------------------------------------------------------------------------------------------
+// Bounded input
+
+/// Rows in a table of the server's database.
+async fn rows(h: &Harness, table: &str) -> i64 {
+    let found = h.query(&format!("SELECT COUNT(*) AS n FROM {table}")).await;
+    found[0].try_get::<i64>("", "n").expect("a count")
+}
+
+db_test!(async fn over_long_names_passwords_and_parameters_are_refused_and_stored_nowhere(db) {
+    let h = signin::start_flow_realm(db).await;
+    let huge = "x".repeat(60_000);
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    let events_before = rows(&h, "events").await;
+    let before = h.state.hasher.verifications();
+
+    // A username over 255 characters and a password over 1,024 bytes: a clear message, no
+    // password check, no event, no counter.
+    for _ in 0..20 {
+        s.log_in(&huge, "Wrong-Password-1!").await;
+        let message = s.expect_error(Shown::Login);
+        assert!(message.contains("255"), "{message}");
+        assert!(!s.page.body.contains(&huge[..1000]), "the over-long name is shown again");
+    }
+    s.log_in(USERNAME, &"P".repeat(1025)).await;
+    assert!(s.expect_error(Shown::Login).contains("1,024"), "no message for an over-long password");
+    assert_eq!(h.state.hasher.verifications(), before, "an over-long input was hashed");
+    assert_eq!(rows(&h, "events").await, events_before, "over-long input wrote events");
+    assert_eq!(rows(&h, "login_failures").await, 0, "over-long input counted failures");
+    // 255 characters is still a username (wrong here, but checked).
+    s.log_in(&"y".repeat(255), "Wrong-Password-1!").await;
+    assert!(s.expect_error(Shown::Login).to_lowercase().contains("invalid"));
+
+    // A 60 KB state: invalid_request back to the client, without echoing the state, and no
+    // sign-in is stored.
+    let sessions_before = rows(&h, "auth_sessions").await;
+    for (name, value) in [("state", &huge), ("nonce", &huge), ("login_hint", &huge), ("ui_locales", &huge)] {
+        let (mut request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+        match name {
+            "state" => request.state = value.clone(),
+            "nonce" => request.nonce = value.clone(),
+            _ => request = request.with(name, value),
+        }
+        let page = support::browser::get(&h.new_browser(), &request.url(&h)).await;
+        let location = page
+            .location()
+            .unwrap_or_else(|| panic!("{name}: no redirect: {}", page.status));
+        assert_eq!(query(&location, "error").as_deref(), Some("invalid_request"), "{name}: {location}");
+        assert!(location.as_str().len() < 2000, "{name}: the over-long value came back");
+    }
+    assert_eq!(rows(&h, "auth_sessions").await, sessions_before, "an over-long request stored a sign-in");
+
+    // A flood at a locked account records the lockout once, not per attempt.
+    for n in 1..=40 {
+        s.log_in(USERNAME, &format!("Wrong-Password-{n}!")).await;
+        s.expect_error(Shown::Login);
+    }
+    let login_errors = signin::events(&h, Some("login_error")).await.len();
+    assert!(login_errors <= 5, "40 attempts at a locked account wrote {login_errors} events");
+});
+
+db_test!(async fn one_address_may_start_only_so_many_sign_ins_a_minute(db) {
+    let h = Harness::start_with(db, &signin::standard_flow_realm(), |dir, o| {
+        let config = dir.join("gatehouse.yaml");
+        std::fs::write(&config, "sign_ins_per_address_per_minute: 5\n").expect("write config");
+        o.config = Some(config);
+    })
+    .await;
+    for n in 1..=5 {
+        let s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+        assert_eq!(s.shown(), Shown::Login, "sign-in {n}: {}", signin::describe(&s.page));
+    }
+    let s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    assert_eq!(s.page.status, StatusCode::TOO_MANY_REQUESTS, "{}", signin::describe(&s.page));
+    assert_eq!(s.page.header("retry-after"), Some("60"));
+    assert!(signin::visible_text(&s.page.body).to_lowercase().contains("try again"));
+    assert_eq!(rows(&h, "auth_sessions").await, 5, "the refused sign-in was stored");
 });
 
 // ---------------------------------------------------------------------------------------------

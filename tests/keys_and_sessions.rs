@@ -463,3 +463,32 @@ db_test!(async fn logout_with_another_users_hint_asks_and_needs_csrf(db) {
     // Bob's hint, confirmed in Alice's browser, never ends Bob's own session.
     assert_session_alive(&h, &bob_browser, "bob, after alice confirmed her logout").await;
 });
+
+db_test!(async fn a_hint_from_a_browser_without_a_session_ends_nothing_unconfirmed(db) {
+    let h = start_with_user(db).await;
+    let tokens = sign_in_and_redeem(&h, &h.browser, USERNAME, PASSWORD).await;
+    let id_token = tokens.str("id_token").expect("an ID token").to_string();
+
+    // Someone else's browser (no session cookie) brings Alice's ID token: asked, nothing ends.
+    let stranger = h.new_browser();
+    let url = logout_url(&h, &[("id_token_hint", id_token.as_str())]);
+    let server = Url::parse(&url).unwrap();
+    let first = browser::get(&stranger, &url).await;
+    let page = browser::follow_on_server(&stranger, first, &server).await;
+    assert_eq!(page.status, StatusCode::OK, "no confirmation page: {}", page.describe());
+    let form = browser::parse_post_form(&page.body, &page.url)
+        .unwrap_or_else(|| panic!("the confirmation page has no form: {}", page.describe()));
+    assert_session_alive(&h, &h.browser, "after a hint from a browser without a session").await;
+
+    // A forged confirmation ends nothing either.
+    let mut forged = form.clone();
+    forged.set("csrf", "forged-0000000000000000000000000000000000000000");
+    let answer = forged.submit(&stranger).await;
+    browser::follow_on_server(&stranger, answer, &server).await;
+    assert_session_alive(&h, &h.browser, "after a forged confirmation").await;
+
+    // The confirmed form ends the session the hint names (an app signing its user out).
+    let answer = form.submit(&stranger).await;
+    browser::follow_on_server(&stranger, answer, &server).await;
+    assert_login_required(&h, &h.browser, "after the confirmed logout").await;
+});

@@ -7,6 +7,9 @@ mod m20261123_000001_initial;
 mod m20261123_000002_flow_state;
 mod m20261123_000003_event_indexes;
 mod m20261123_000004_auth_codes_user;
+mod m20261206_000005_hardening;
+
+pub use m20261206_000005_hardening::username_key;
 
 pub struct Migrator;
 
@@ -18,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_flow_state::Migration),
             Box::new(m20261123_000003_event_indexes::Migration),
             Box::new(m20261123_000004_auth_codes_user::Migration),
+            Box::new(m20261206_000005_hardening::Migration),
         ]
     }
 }

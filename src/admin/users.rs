@@ -12,12 +12,10 @@ use crate::store::entity::user;
 use crate::store::{NewUser, UserUpdate};
 
 fn check_username(username: &str) -> Result<(), AdminError> {
-    if username.is_empty() || username.len() > 255 || username.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(AdminError::Invalid(
-            "a username must be 1-255 characters without spaces".into(),
-        ));
+    match crate::realm::usernames::username_problem(username) {
+        Some(problem) => Err(AdminError::Invalid(problem)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Creates an enabled user as the command line, with a permanent password if given: the same
@@ -180,6 +178,7 @@ pub async fn create_user_by(
             password_hash,
             required_actions: actions.clone(),
             disabled: !input.enabled,
+            unique_email: !rt.realm.users.duplicate_emails,
         })
         .await?;
     record(
@@ -361,6 +360,7 @@ pub async fn update_user(
                 email_verified: changes.email_verified,
                 required_actions: actions,
                 attributes,
+                unique_email: !rt.realm.users.duplicate_emails,
             },
         )
         .await?;

@@ -51,6 +51,8 @@ pub struct PasswordHasher {
     /// Hashes waiting for a permit and hashes running, for the metrics.
     waiting: Arc<AtomicUsize>,
     running: Arc<AtomicUsize>,
+    /// Passwords verified since start (each one argon2 run), for the metrics.
+    verified: Arc<AtomicUsize>,
     /// A hash of a random password, verified against when a user does not exist so that the
     /// response time does not reveal it.
     dummy_hash: Arc<OnceLock<String>>,
@@ -93,6 +95,7 @@ impl PasswordHasher {
             jobs,
             waiting: Arc::new(AtomicUsize::new(0)),
             running: Arc::new(AtomicUsize::new(0)),
+            verified: Arc::new(AtomicUsize::new(0)),
             dummy_hash: Arc::new(OnceLock::new()),
         })
     }
@@ -110,6 +113,11 @@ impl PasswordHasher {
         )
     }
 
+    /// How many passwords have been verified since start (right, wrong or of no user).
+    pub fn verifications(&self) -> usize {
+        self.verified.load(Ordering::Relaxed)
+    }
+
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
         let password = password.to_owned();
         let params = self.params.clone();
@@ -124,6 +132,7 @@ impl PasswordHasher {
             None => self.dummy_hash().await?,
         };
         let known = !stored.is_empty();
+        self.verified.fetch_add(1, Ordering::Relaxed);
         let password = password.to_owned();
         let ok = self
             .run(move || {

@@ -1,13 +1,18 @@
-//! Brute-force protection from the realm's `brute_force` settings. Failures are counted per
-//! username (whether or not the user exists, so a lockout reveals nothing) and per client
-//! IP, in the database, so they hold across nodes. A success clears the username's count.
+//! Brute-force protection from the realm's `brute_force` settings. Attempts are counted per
+//! user (by id once the name is known to exist; by a hash of the normalized name otherwise, so
+//! a lockout reveals nothing) and per client address, in the database, so they hold across
+//! nodes. Each attempt is reserved before its credential is checked and settled after (see
+//! `store::brute_force`): parallel guesses get no more evaluations than sequential ones.
 
-use crate::store::LockoutRule;
+use serde_json::Value;
+
+use crate::crypto::sha256_hex;
+use crate::store::{AttemptGate, LockoutRule};
 
 use super::{EngineError, FlowContext};
 
-/// An address may fail this many times more often than one username before it is slowed
-/// down: many people can sit behind one address.
+/// An address may fail this many times more often than one user before it is slowed down:
+/// many people can sit behind one address.
 const IP_FACTOR: i32 = 10;
 
 fn rule(ctx: &FlowContext<'_>, factor: i32) -> LockoutRule {
@@ -20,48 +25,87 @@ fn rule(ctx: &FlowContext<'_>, factor: i32) -> LockoutRule {
     }
 }
 
-fn user_subject(username: &str) -> String {
-    format!("user:{}", username.to_lowercase())
-}
-
-fn ip_subject(ctx: &FlowContext<'_>) -> Option<String> {
-    ctx.ip.as_ref().map(|ip| format!("ip:{ip}"))
-}
-
-/// Seconds until `username` (or the client's address) may try again; 0 if not locked.
-pub async fn wait_secs(ctx: &FlowContext<'_>, username: &str) -> Result<i64, EngineError> {
-    let store = &ctx.app.store;
-    let now = crate::store::now();
-    let mut until = store.locked_until(&ctx.realm.name, &user_subject(username)).await?;
-    if let Some(ip) = ip_subject(ctx) {
-        until = until.max(store.locked_until(&ctx.realm.name, &ip).await?);
+/// The subject attempts for a user are counted against: the user's id when the user exists,
+/// else a hash of the name's normalized key (so any spelling of one name shares a count, and
+/// a name never makes a subject longer than a hash).
+pub fn user_subject(user_id: Option<&str>, username: &str) -> String {
+    match user_id {
+        Some(id) => format!("user:{id}"),
+        None => format!("name:{}", sha256_hex(crate::store::username_key(username).as_bytes())),
     }
-    Ok((until - now).max(0))
 }
 
-/// Counts a failed attempt; returns the seconds of lockout it caused (0 if none).
-pub async fn fail(ctx: &FlowContext<'_>, username: &str) -> Result<i64, EngineError> {
-    let store = &ctx.app.store;
-    let now = crate::store::now();
-    let mut until = store
-        .record_login_failure(&ctx.realm.name, &user_subject(username), rule(ctx, 1))
-        .await?;
-    if let Some(ip) = ip_subject(ctx) {
-        until = until.max(
-            store
-                .record_login_failure(&ctx.realm.name, &ip, rule(ctx, IP_FACTOR))
-                .await?,
-        );
+/// The subject a user's second-factor attempts (codes) are counted against: apart from the
+/// password's, so that a right password (which clears its own count) never resets the
+/// count of guessed codes.
+pub fn second_factor_subject(user_id: &str) -> String {
+    format!("2fa:{user_id}")
+}
+
+/// A refused attempt: how long to wait, and whether this is the first refusal of the lockout
+/// window (the one worth a security event).
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal {
+    pub wait_secs: i64,
+    pub first: bool,
+}
+
+impl Refusal {
+    pub fn message(&self) -> Value {
+        locked_message(self.wait_secs)
     }
-    Ok((until - now).max(0))
 }
 
-pub async fn succeed(ctx: &FlowContext<'_>, username: &str) -> Result<(), EngineError> {
-    ctx.app
-        .store
-        .clear_login_failures(&ctx.realm.name, &user_subject(username))
-        .await?;
-    Ok(())
+/// A reserved attempt, to be settled once the credential has been checked.
+#[must_use = "a reserved attempt must be settled"]
+pub struct Attempt {
+    subjects: Vec<(String, LockoutRule)>,
+}
+
+/// Reserves an attempt for `user_subject` and the client's address, or says why not.
+pub async fn begin(ctx: &FlowContext<'_>, user_subject: String) -> Result<Result<Attempt, Refusal>, EngineError> {
+    let mut subjects = vec![(user_subject, rule(ctx, 1))];
+    if let Some(ip) = &ctx.ip {
+        subjects.push((format!("ip:{ip}"), rule(ctx, IP_FACTOR)));
+    }
+    Ok(match ctx.app.store.reserve_attempt(&ctx.realm.name, &subjects).await? {
+        AttemptGate::Reserved => Ok(Attempt { subjects }),
+        AttemptGate::Locked { wait_secs, first } => Err(Refusal { wait_secs, first }),
+    })
+}
+
+impl Attempt {
+    /// The credential was wrong: counts the failure; returns the lockout it caused, if any.
+    pub async fn failed(self, ctx: &FlowContext<'_>) -> Result<Option<Refusal>, EngineError> {
+        let until = ctx.app.store.settle_failure(&ctx.realm.name, &self.subjects).await?;
+        let wait_secs = (until - crate::store::now()).max(0);
+        Ok((wait_secs > 0).then_some(Refusal { wait_secs, first: true }))
+    }
+
+    /// The credential was right: accepted unless a lockout began meanwhile, in which case the
+    /// success is refused like any attempt while locked. Acceptance clears the user's count
+    /// (not the address's: one person's success says nothing of the others behind it).
+    pub async fn succeeded(self, ctx: &FlowContext<'_>) -> Result<Result<(), Refusal>, EngineError> {
+        self.settle_success(ctx, true).await
+    }
+
+    /// Settles an attempt that neither failed nor succeeded (e.g. a disabled account):
+    /// nothing is counted or cleared.
+    pub async fn release(self, ctx: &FlowContext<'_>) -> Result<Result<(), Refusal>, EngineError> {
+        self.settle_success(ctx, false).await
+    }
+
+    async fn settle_success(self, ctx: &FlowContext<'_>, clear: bool) -> Result<Result<(), Refusal>, EngineError> {
+        let locked = ctx
+            .app
+            .store
+            .settle_success(&ctx.realm.name, &self.subjects, &[clear])
+            .await?;
+        Ok(match locked {
+            Some(wait_secs) => Err(Refusal { wait_secs, first: true }),
+            None => Ok(()),
+        })
+    }
 }
 
 /// The message shown while locked out (a message-catalog key with its arguments); the same

@@ -138,6 +138,14 @@ pub fn respond(
             )
                 .into_response()
         }
+        Ok(Next::TooMany(message)) => {
+            let mut response = pages::error(app, Some(rt), &browser_lang(), StatusCode::TOO_MANY_REQUESTS, &message);
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("60"),
+            );
+            response
+        }
         Err(e) => {
             tracing::error!(error = %e, "sign-in failed");
             pages::error(

@@ -19,6 +19,9 @@ use crate::store::{NewAuthCode, NewSsoSession, now};
 /// Catalog key: the sign-in expired or was already completed.
 const ALREADY_DONE: &str = "signInOver";
 
+/// Catalog key: this address started too many sign-ins this minute.
+const TOO_MANY_SIGN_INS: &str = "tooManySignIns";
+
 /// How long a sign-in may take before its authentication session expires.
 pub const AUTH_SESSION_TTL_SECS: i64 = 30 * 60;
 
@@ -52,6 +55,8 @@ pub enum Next {
     },
     /// The sign-in cannot continue; show this message.
     Error(String),
+    /// Too many sign-ins from this address: show this message and ask to retry later.
+    TooMany(String),
 }
 
 /// Which flow serves a client's browser sign-ins.
@@ -90,8 +95,13 @@ pub async fn begin(
     else {
         return Ok(next);
     };
-    let token = random_token();
     let t = now();
+    if let Some(ip) = &who.ip
+        && !app.sign_in_budget.spend(ip, t)
+    {
+        return Ok(Next::TooMany(TOO_MANY_SIGN_INS.into()));
+    }
+    let token = random_token();
     app.store
         .create_auth_session(auth_session::Model {
             id: sha256_hex(token.as_bytes()),

@@ -73,6 +73,30 @@ fn param<'a>(p: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
     p.get(name).map(String::as_str).filter(|v| !v.is_empty())
 }
 
+/// The longest value, in bytes, of each parameter an authorization request stores (in the
+/// authentication session, and some in codes and tokens): enough for any honest client, and
+/// a bound on what one request can make the server keep.
+const PARAMETER_LIMITS: &[(&str, usize)] = &[
+    ("state", 4096),
+    ("nonce", 1024),
+    ("login_hint", 1024),
+    ("ui_locales", 256),
+    ("scope", 2048),
+    ("code_challenge", 128),
+    ("claims", 4096),
+    ("id_token_hint", 8192),
+    ("prompt", 64),
+    ("max_age", 20),
+];
+
+/// The first parameter over its limit, with the limit.
+fn too_long(p: &HashMap<String, String>) -> Option<(&'static str, usize)> {
+    PARAMETER_LIMITS
+        .iter()
+        .find(|(name, limit)| p.get(*name).is_some_and(|v| v.len() > *limit))
+        .copied()
+}
+
 /// Validates the parameters of an authorization request. Unknown parameters are ignored.
 pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeRequest, AuthorizeError> {
     let page = |m: String| AuthorizeError::Page(PageError(m));
@@ -93,16 +117,21 @@ pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeR
         Some("form_post") => Ok(ResponseMode::FormPost),
         Some(other) => Err(format!("response_mode '{other}' is not supported")),
     };
+    let too_long = too_long(p);
     let target = RedirectTarget {
         redirect_uri: redirect_uri.to_string(),
         response_mode: *response_mode.as_ref().unwrap_or(&ResponseMode::Query),
-        state: param(p, "state").map(String::from),
+        // An over-long state is not echoed back: it is the error.
+        state: param(p, "state").filter(|_| too_long.is_none()).map(String::from),
     };
     let fail = |code: &'static str, d: String| AuthorizeError::Redirect {
         target: target.clone(),
         error: RedirectError::new(code, d),
     };
     let response_mode = response_mode.map_err(|d| fail("invalid_request", d))?;
+    if let Some((name, limit)) = too_long {
+        return Err(fail("invalid_request", format!("{name} may be at most {limit} bytes")));
+    }
     check_request(client, p).map_err(|(code, d)| fail(code, d))?;
 
     let prompts: Vec<&str> = param(p, "prompt")

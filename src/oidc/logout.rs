@@ -95,7 +95,8 @@ pub enum LogoutOutcome {
 /// Decides and carries out a logout. With an `id_token_hint` that names the signed-in user
 /// the session ends at once; otherwise the user confirms on a page (with a CSRF token bound
 /// to the session cookie), so a third-party page or someone else's ID token cannot sign
-/// them out (RP-Initiated Logout §2, §6).
+/// them out (RP-Initiated Logout §2, §6). A hint presented from a browser without a session
+/// ends the hint's session only after confirmation.
 pub async fn logout(
     app: &AppState,
     rt: &RealmRuntime,
@@ -125,12 +126,24 @@ pub async fn logout(
         }
         None => None,
     };
-    let csrf_expected = session_cookie.map(|c| sha256_hex(format!("logout:{c}").as_bytes()));
+    // The confirmation form's CSRF token is bound to the session cookie, or, in a browser
+    // without one, to the hint it confirms.
+    let csrf_expected = match (session_cookie, get("id_token_hint")) {
+        (Some(c), _) => Some(sha256_hex(format!("logout:{c}").as_bytes())),
+        (None, Some(h)) => Some(sha256_hex(format!("logout-hint:{h}").as_bytes())),
+        (None, None) => None,
+    };
     let confirmed = is_post
         && get("confirm") == Some("yes")
         && matches!((get("csrf"), &csrf_expected), (Some(a), Some(b)) if constant_time_eq(a.as_bytes(), b.as_bytes()));
     let hint_names_user = matches!((&hint, &cookie_session), (Some(h), Some(s)) if h.sub == s.user_id);
-    if cookie_session.is_some() && !hint_names_user && !confirmed {
+    // A browser with a session confirms unless the hint names its user; a browser without
+    // one always confirms before a hint (which may be expired, or leaked) ends anything.
+    let must_confirm = match &cookie_session {
+        Some(_) => !hint_names_user,
+        None => hint.is_some(),
+    };
+    if must_confirm && !confirmed {
         let carry = ["id_token_hint", "client_id", "post_logout_redirect_uri", "state"]
             .into_iter()
             .filter_map(|k| get(k).map(|v| (k.to_string(), v.to_string())))

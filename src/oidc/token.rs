@@ -208,6 +208,20 @@ async fn refresh_token(
             "the refresh token was issued to another client",
         ));
     }
+    // Everything that can refuse the request is checked before the token is spent, so that a
+    // refused request leaves it usable (a retry must not look like reuse).
+    if let Some(requested) = form.scope.as_deref() {
+        let granted: Vec<&str> = owner.scope.split_ascii_whitespace().collect();
+        if requested.split_ascii_whitespace().any(|s| !granted.contains(&s)) {
+            return Err(OAuthError::invalid_scope("a refresh may not widen the granted scope"));
+        }
+    }
+    let user = state
+        .store
+        .find_user(owner.user_id.as_deref().unwrap_or_default())
+        .await?
+        .filter(|u| u.enabled)
+        .ok_or_else(|| OAuthError::invalid_grant("the user is disabled or deleted"))?;
     let next = random_token();
     let t = now();
     let grant = match state
@@ -240,21 +254,10 @@ async fn refresh_token(
     };
     let mut facts: SignInFacts = serde_json::from_str(&grant.data).unwrap_or_default();
     if let Some(requested) = form.scope.as_deref() {
-        let granted: Vec<&str> = grant.scope.split_ascii_whitespace().collect();
-        if requested.split_ascii_whitespace().any(|s| !granted.contains(&s)) {
-            return Err(OAuthError::invalid_scope("a refresh may not widen the granted scope"));
-        }
         facts.scope = requested.to_string();
     }
     // A nonce belongs to the original authentication only (OIDC Core §12.2).
     facts.nonce = None;
-    let user_id = grant.user_id.clone().unwrap_or_default();
-    let user = state
-        .store
-        .find_user(&user_id)
-        .await?
-        .filter(|u| u.enabled)
-        .ok_or_else(|| OAuthError::invalid_grant("the user is disabled or deleted"))?;
     let roles = user_roles(state, rt, &user.id).await?;
     respond(state, rt, client, &grant, &user, &facts, &roles, Some(next), t)
 }

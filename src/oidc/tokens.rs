@@ -223,6 +223,8 @@ mod tests {
             last_name: None,
             enabled: true,
             created_at: 0,
+            username_key: "alice".into(),
+            email_key: None,
         };
         let c = user_claims(&u, &["openid"]);
         assert_eq!(c.len(), 1);

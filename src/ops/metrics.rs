@@ -116,6 +116,7 @@ pub struct Snapshot {
     pub active_sessions: Option<Vec<(String, u64)>>,
     pub hashes_waiting: usize,
     pub hashes_running: usize,
+    pub passwords_verified: usize,
 }
 
 impl Metrics {
@@ -293,6 +294,17 @@ impl Metrics {
             "Password hashes running now.",
         );
         let _ = writeln!(out, "gatehouse_argon2_in_flight {}", snapshot.hashes_running);
+        header(
+            &mut out,
+            "gatehouse_password_verifications_total",
+            "counter",
+            "Passwords checked against a hash (each one argon2 run).",
+        );
+        let _ = writeln!(
+            out,
+            "gatehouse_password_verifications_total {}",
+            snapshot.passwords_verified
+        );
         out
     }
 }
@@ -345,6 +357,7 @@ pub async fn scrape(State(app): State<Arc<AppState>>) -> Response {
         active_sessions: readable.then_some(sessions),
         hashes_waiting: waiting,
         hashes_running: running,
+        passwords_verified: app.hasher.verifications(),
     };
     (
         [
@@ -382,6 +395,7 @@ mod tests {
             active_sessions: Some(vec![("a\"b".into(), 2)]),
             hashes_waiting: 3,
             hashes_running: 1,
+            passwords_verified: 7,
         });
         assert!(text.contains(&format!(
             "http_requests_total{{route=\"{route}\",method=\"POST\",status=\"200\"}} 2"
@@ -409,6 +423,7 @@ mod tests {
         assert!(text.contains("gatehouse_active_sessions{realm=\"a\\\"b\"} 2"));
         assert!(text.contains("gatehouse_argon2_queue_depth 3"));
         assert!(text.contains("gatehouse_argon2_in_flight 1"));
+        assert!(text.contains("gatehouse_password_verifications_total 7"));
     }
 
     #[tokio::test]

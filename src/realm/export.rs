@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::Realm;
 use super::model::{
     BruteForce, FlowBindings, GrantType, OtpPolicy, PasswordPolicy, Pkce, RequiredActionSetting, TokenSettings,
+    UserSettings,
 };
 
 #[derive(Serialize)]
@@ -23,6 +24,7 @@ struct RealmOut<'a> {
     password_policy: &'a PasswordPolicy,
     otp_policy: &'a OtpPolicy,
     brute_force: &'a BruteForce,
+    users: &'a UserSettings,
     tokens: &'a TokenSettings,
     required_actions: &'a BTreeMap<String, RequiredActionSetting>,
     roles: &'a [String],
@@ -57,6 +59,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
         password_policy: &realm.password_policy,
         otp_policy: &realm.otp_policy,
         brute_force: &realm.brute_force,
+        users: &realm.users,
         tokens: &realm.tokens,
         required_actions: &realm.required_actions,
         roles: &realm.roles,

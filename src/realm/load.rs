@@ -284,6 +284,7 @@ impl Validator<'_> {
             password_policy: file.password_policy,
             otp_policy,
             brute_force: file.brute_force,
+            users: file.users,
             tokens,
             required_actions,
             // Roles are a set: kept in canonical (sorted) order, so that reordering them in a

@@ -8,6 +8,7 @@ pub mod export;
 pub mod load;
 pub mod model;
 pub mod plan;
+pub mod usernames;
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,7 @@ pub use duration::Duration;
 pub use load::{RealmError, load_dir, load_str};
 pub use model::{
     BruteForce, FlowBindings, GrantType, OtpPolicy, PasswordPolicy, Pkce, RequiredActionSetting, TokenSettings,
+    UserSettings,
 };
 
 /// Required actions Gatehouse knows; realm files may only name these.
@@ -39,6 +41,7 @@ pub struct Realm {
     pub password_policy: PasswordPolicy,
     pub otp_policy: OtpPolicy,
     pub brute_force: BruteForce,
+    pub users: UserSettings,
     pub tokens: TokenSettings,
     pub required_actions: BTreeMap<String, RequiredActionSetting>,
     /// Sorted and without duplicates (a set, in canonical order).

@@ -24,6 +24,8 @@ pub struct RealmFile {
     #[serde(default)]
     pub brute_force: BruteForce,
     #[serde(default)]
+    pub users: UserSettings,
+    #[serde(default)]
     pub tokens: Option<Spanned<TokenSettings>>,
     #[serde(default)]
     pub required_actions: BTreeMap<String, Spanned<RequiredActionSetting>>,
@@ -134,6 +136,15 @@ impl Default for BruteForce {
             max_wait: Duration::minutes(15),
         }
     }
+}
+
+/// Rules for the realm's users (Keycloak's realm login settings).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UserSettings {
+    /// Several users may share one email address (Keycloak's "Duplicate emails"); off by
+    /// default, so an address names one account.
+    pub duplicate_emails: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

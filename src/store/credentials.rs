@@ -134,10 +134,20 @@ impl Store {
 
     /// Replaces the password, keeps the last `history` ones, and completes
     /// `update-password`, in one transaction.
-    pub async fn change_password(&self, user_id: &str, hash: String, history: usize) -> Result<()> {
+    ///
+    /// The user's other sessions end and every grant outside `keep_session` is revoked (ASVS
+    /// 3.3.3): whoever knew the old password is signed out everywhere.
+    pub async fn change_password(
+        &self,
+        user_id: &str,
+        hash: String,
+        history: usize,
+        keep_session: Option<&str>,
+    ) -> Result<()> {
         let txn = self.write_txn().await?;
         replace_password_in(&txn, user_id, hash, history).await?;
         remove_action(&txn, user_id, "update-password").await?;
+        super::sessions::end_user_sessions_except_in(&txn, user_id, keep_session, now()).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -145,9 +155,11 @@ impl Store {
     /// An administrator's password reset: replaces the password keeping the last `history`
     /// ones, and requires `update-password` if `temporary` (or completes it if not, as
     /// Keycloak does), in one transaction.
+    /// Every session of the user ends and every grant is revoked.
     pub async fn reset_password(&self, user_id: &str, hash: String, history: usize, temporary: bool) -> Result<()> {
         let txn = self.write_txn().await?;
         replace_password_in(&txn, user_id, hash, history).await?;
+        super::sessions::end_user_sessions_in(&txn, user_id, now()).await?;
         if temporary {
             required_action::Entity::insert(required_action::ActiveModel {
                 user_id: Set(user_id.to_string()),

@@ -24,6 +24,10 @@ pub mod user {
         pub last_name: Option<String>,
         pub enabled: bool,
         pub created_at: i64,
+        /// The username's NFKC, case-folded form: what it is unique and looked up by.
+        pub username_key: String,
+        /// The lower-cased email address where the realm wants addresses unique, else `None`.
+        pub email_key: Option<String>,
     }
     no_relations!();
 }
@@ -273,6 +277,13 @@ pub mod login_failure {
         pub failures: i32,
         pub last_failure_at: i64,
         pub locked_until: i64,
+        /// Attempts reserved and not yet judged (see `Store::reserve_attempt`).
+        pub in_flight: i32,
+        /// When the last of them was reserved: reservations older than a request can live
+        /// were lost with their request and no longer count.
+        pub in_flight_since: i64,
+        /// The `locked_until` whose refusals have been logged (once per lockout window).
+        pub refusal_logged_until: i64,
     }
     no_relations!();
 }

@@ -12,9 +12,10 @@ mod sessions;
 mod tokens;
 mod users;
 
-pub use brute_force::LockoutRule;
+pub use brute_force::{AttemptGate, LockoutRule};
 pub use credentials::{OTP, PASSWORD, RECOVERY_CODE, RECOVERY_CODES_ID};
 pub use events::{EventQuery, NewEvent, Purged};
+pub use migration::username_key;
 pub use realms::NewSnapshot;
 pub use seed::Seed;
 pub use sessions::NewSsoSession;

@@ -49,6 +49,8 @@ impl Store {
                     last_name: sea_orm::Set(None),
                     enabled: sea_orm::Set(true),
                     created_at: sea_orm::Set(t),
+                    username_key: sea_orm::Set(super::username_key(&name)),
+                    email_key: sea_orm::Set(None),
                 });
                 passwords.push(credential::ActiveModel {
                     id: sea_orm::Set(crypto::new_id()),

@@ -241,19 +241,34 @@ impl Store {
 
 /// Ends a user's open sessions and revokes their grants at time `t`, inside `db`'s transaction.
 pub(super) async fn end_user_sessions_in(db: &impl sea_orm::ConnectionTrait, user_id: &str, t: i64) -> Result<u64> {
-    let ended = sso_session::Entity::update_many()
+    end_user_sessions_except_in(db, user_id, None, t).await
+}
+
+/// [`end_user_sessions_in`], sparing the session `keep` (if any) and the grants made in it.
+pub(super) async fn end_user_sessions_except_in(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: &str,
+    keep: Option<&str>,
+    t: i64,
+) -> Result<u64> {
+    let mut sessions = sso_session::Entity::update_many()
         .col_expr(sso_session::Column::EndedAt, t.into())
         .filter(sso_session::Column::UserId.eq(user_id))
-        .filter(sso_session::Column::EndedAt.is_null())
-        .exec(db)
-        .await?
-        .rows_affected;
-    grant::Entity::update_many()
+        .filter(sso_session::Column::EndedAt.is_null());
+    let mut grants = grant::Entity::update_many()
         .col_expr(grant::Column::RevokedAt, t.into())
         .filter(grant::Column::UserId.eq(user_id))
-        .filter(grant::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
+        .filter(grant::Column::RevokedAt.is_null());
+    if let Some(sid) = keep {
+        sessions = sessions.filter(sso_session::Column::Id.ne(sid));
+        grants = grants.filter(
+            sea_orm::Condition::any()
+                .add(grant::Column::SessionId.is_null())
+                .add(grant::Column::SessionId.ne(sid)),
+        );
+    }
+    let ended = sessions.exec(db).await?.rows_affected;
+    grants.exec(db).await?;
     Ok(ended)
 }
 
@@ -288,6 +303,7 @@ impl Store {
             .exec(&self.db)
             .await?
             .rows_affected;
+        n += super::brute_force::purge_idle_counters(&self.db, t).await?;
         Ok(n)
     }
 }

@@ -25,6 +25,8 @@ pub struct NewUser {
     pub required_actions: Vec<String>,
     /// Created disabled (it cannot sign in until enabled).
     pub disabled: bool,
+    /// The realm wants each email address used by one user only.
+    pub unique_email: bool,
 }
 
 /// What an administrator changes about a user: `None` leaves a field as it is. Required
@@ -39,6 +41,8 @@ pub struct UserUpdate {
     pub required_actions: Option<Vec<String>>,
     /// One value per name.
     pub attributes: Option<Vec<(String, String)>>,
+    /// The realm wants each email address used by one user only (checked when `email` changes).
+    pub unique_email: bool,
 }
 
 /// A search for users (the admin API's `GET …/users`): every given filter must match.
@@ -123,9 +127,10 @@ impl Store {
     /// Creates a user with its password and required actions in one transaction.
     pub async fn create_user(&self, new: NewUser) -> Result<user::Model> {
         let txn = self.write_txn().await?;
+        let username_key = super::username_key(&new.username);
         let existing = user::Entity::find()
             .filter(user::Column::Realm.eq(&new.realm))
-            .filter(user::Column::Username.eq(&new.username))
+            .filter(user::Column::UsernameKey.eq(&username_key))
             .one(&txn)
             .await?;
         if existing.is_some() {
@@ -133,6 +138,10 @@ impl Store {
                 "user '{}' in realm '{}'",
                 new.username, new.realm
             )));
+        }
+        let email_key = email_key(new.email.as_deref(), new.unique_email);
+        if let Some(key) = &email_key {
+            ensure_email_free(&txn, &new.realm, key, None).await?;
         }
         let t = now();
         let model = user::ActiveModel {
@@ -145,6 +154,8 @@ impl Store {
             last_name: Set(new.last_name),
             enabled: Set(!new.disabled),
             created_at: Set(t),
+            username_key: Set(username_key),
+            email_key: Set(email_key),
         }
         .insert(&txn)
         .await?;
@@ -167,7 +178,7 @@ impl Store {
     pub async fn find_user_by_username(&self, realm: &str, username: &str) -> Result<Option<user::Model>> {
         Ok(user::Entity::find()
             .filter(user::Column::Realm.eq(realm))
-            .filter(user::Column::Username.eq(username))
+            .filter(user::Column::UsernameKey.eq(super::username_key(username)))
             .one(&self.db)
             .await?)
     }
@@ -233,8 +244,14 @@ impl Store {
             return Err(StoreError::NotFound(format!("user '{user_id}'")));
         };
         let disabling = u.enabled && change.enabled == Some(false);
+        let (realm, id) = (u.realm.clone(), u.id.clone());
         let mut a: user::ActiveModel = u.into();
         if let Some(v) = change.email {
+            let key = email_key(v.as_deref(), change.unique_email);
+            if let Some(key) = &key {
+                ensure_email_free(&txn, &realm, key, Some(&id)).await?;
+            }
+            a.email_key = Set(key);
             a.email = Set(v);
         }
         if let Some(v) = change.first_name {
@@ -335,11 +352,10 @@ impl Store {
             .filter(user_attribute::Column::UserId.eq(user_id))
             .exec(&txn)
             .await?;
-        // Lockout counters are kept by username (see flow::brute_force); a new user of the same
-        // name must not inherit them.
+        // Lockout counters are kept by user id (see flow::brute_force): they go with the user.
         login_failure::Entity::delete_many()
             .filter(login_failure::Column::Realm.eq(&u.realm))
-            .filter(login_failure::Column::Subject.eq(format!("user:{}", u.username.to_lowercase())))
+            .filter(login_failure::Column::Subject.is_in([format!("user:{}", u.id), format!("2fa:{}", u.id)]))
             .exec(&txn)
             .await?;
         user::Entity::delete_by_id(user_id).exec(&txn).await?;
@@ -372,5 +388,31 @@ async fn insert_password(db: &impl sea_orm::ConnectionTrait, user_id: &str, hash
     }
     .insert(db)
     .await?;
+    Ok(())
+}
+
+/// The key an email address is unique by, where the realm wants it unique.
+fn email_key(email: Option<&str>, unique: bool) -> Option<String> {
+    email.filter(|_| unique).map(|e| e.trim().to_lowercase())
+}
+
+/// Refuses an email address another user of the realm already has.
+async fn ensure_email_free(
+    db: &impl sea_orm::ConnectionTrait,
+    realm: &str,
+    key: &str,
+    except: Option<&str>,
+) -> Result<()> {
+    let mut query = user::Entity::find()
+        .filter(user::Column::Realm.eq(realm))
+        .filter(user::Column::EmailKey.eq(key));
+    if let Some(id) = except {
+        query = query.filter(user::Column::Id.ne(id));
+    }
+    if query.one(db).await?.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "a user with email '{key}' in realm '{realm}'"
+        )));
+    }
     Ok(())
 }

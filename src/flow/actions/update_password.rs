@@ -38,6 +38,9 @@ pub fn requirements(policy: &PasswordPolicy) -> Vec<Value> {
 
 /// Checks what can be checked without hashing; the first broken rule (a catalog message), if any.
 pub fn violation(policy: &PasswordPolicy, username: &str, password: &str) -> Option<Value> {
+    if password.len() > crate::flow::authenticators::MAX_PASSWORD_BYTES {
+        return Some(Value::from("passwordTooLong"));
+    }
     if password.chars().count() < policy.min_length {
         return Some(message("passwordTooShort", json!({ "min": policy.min_length })));
     }
@@ -109,7 +112,15 @@ impl RequiredAction for UpdatePassword {
             }
         }
         let hash = ctx.app.hasher.hash(new).await?;
-        store.change_password(&user_id, hash, policy.history).await?;
+        // This browser's own session (if it signed in with one) stays; every other ends.
+        let keep = ctx
+            .sso_session
+            .as_ref()
+            .filter(|s| s.user_id == user_id)
+            .map(|s| s.id.clone());
+        store
+            .change_password(&user_id, hash, policy.history, keep.as_deref())
+            .await?;
         ctx.event(
             "password_changed",
             Some(&user_id),

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{EngineError, FlowContext, StepResult};
+use super::{EngineError, FlowContext, StepResult, brute_force};
 
 #[async_trait::async_trait]
 pub trait Authenticator: Send + Sync {
@@ -77,18 +77,18 @@ pub(crate) async fn check_password(
     username: &str,
     password: &str,
 ) -> Result<Result<(), Value>, EngineError> {
-    let wait = super::brute_force::wait_secs(ctx, username).await?;
-    if wait > 0 {
-        ctx.event(
-            "login_error",
-            None,
-            serde_json::json!({ "reason": "locked_out", "username": username }),
-        )
-        .await;
-        return Ok(Err(super::brute_force::locked_message(wait)));
+    // Bounded before anything is looked up, hashed or logged.
+    if let Some(problem) = input_too_long(username, password) {
+        return Ok(Err(super::message(problem)));
     }
     let app = ctx.app;
     let user = app.store.find_user_by_username(&ctx.realm.name, username).await?;
+    let user_id = user.as_ref().map(|u| u.id.clone());
+    let subject = brute_force::user_subject(user_id.as_deref(), username);
+    let attempt = match brute_force::begin(ctx, subject).await? {
+        Ok(attempt) => attempt,
+        Err(refusal) => return Ok(Err(refused(ctx, user_id.as_deref(), refusal).await)),
+    };
     let stored = match &user {
         Some(u) => app.store.password_hash(&u.id).await?,
         None => None,
@@ -96,13 +96,18 @@ pub(crate) async fn check_password(
     let ok = app.hasher.verify(password, stored.as_deref()).await?;
     match user {
         Some(u) if ok && u.enabled => {
-            super::brute_force::succeed(ctx, username).await?;
+            if let Err(refusal) = attempt.succeeded(ctx).await? {
+                return Ok(Err(refused(ctx, Some(&u.id), refusal).await));
+            }
             ctx.flow.user_id = Some(u.id.clone());
             ctx.flow.username = Some(u.username.clone());
             ctx.flow.add_amr("pwd");
             Ok(Ok(()))
         }
         Some(u) if ok => {
+            if let Err(refusal) = attempt.release(ctx).await? {
+                return Ok(Err(refused(ctx, Some(&u.id), refusal).await));
+            }
             ctx.event(
                 "login_error",
                 Some(&u.id),
@@ -111,10 +116,9 @@ pub(crate) async fn check_password(
             .await;
             Ok(Err(super::message("accountDisabled")))
         }
-        other => {
-            let locked = super::brute_force::fail(ctx, username).await?;
-            let user_id = other.as_ref().map(|u| u.id.clone());
-            let reason = if locked > 0 {
+        _ => {
+            let locked = attempt.failed(ctx).await?;
+            let reason = if locked.is_some() {
                 "invalid_credentials_locked"
             } else {
                 "invalid_credentials"
@@ -125,21 +129,70 @@ pub(crate) async fn check_password(
                 serde_json::json!({ "reason": reason }),
             )
             .await;
-            if locked > 0 {
-                return Ok(Err(super::brute_force::locked_message(locked)));
-            }
-            Ok(Err(super::message("invalidCredentials")))
+            Ok(Err(match locked {
+                Some(refusal) => refusal.message(),
+                None => super::message("invalidCredentials"),
+            }))
         }
     }
 }
 
+/// The longest password accepted, in bytes: far beyond any passphrase, and a bound on what
+/// one attempt makes argon2 read.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// The catalog key of the message for a username or password over its limit.
+pub(crate) fn input_too_long(username: &str, password: &str) -> Option<&'static str> {
+    if username.chars().count() > crate::realm::usernames::MAX_USERNAME_CHARS {
+        Some("usernameTooLong")
+    } else if password.len() > MAX_PASSWORD_BYTES {
+        Some("passwordTooLong")
+    } else {
+        None
+    }
+}
+
+/// An attempt refused by the lockout: logged once per lockout window, answered with the
+/// lockout message.
+async fn refused(ctx: &FlowContext<'_>, user_id: Option<&str>, refusal: brute_force::Refusal) -> Value {
+    if refusal.first {
+        ctx.event("login_error", user_id, serde_json::json!({ "reason": "locked_out" }))
+            .await;
+    }
+    refusal.message()
+}
+
+/// Reserves an attempt at the (known) user's second factor; the refusal's message if locked.
+pub(crate) async fn begin_second_factor(
+    ctx: &FlowContext<'_>,
+) -> Result<Result<brute_force::Attempt, Value>, EngineError> {
+    let user_id = ctx.flow.user_id.clone().unwrap_or_default();
+    let subject = brute_force::second_factor_subject(&user_id);
+    Ok(match brute_force::begin(ctx, subject).await? {
+        Ok(attempt) => Ok(attempt),
+        Err(refusal) => Err(refused(ctx, Some(&user_id), refusal).await),
+    })
+}
+
+/// A second factor was right: accepted unless a lockout began while it was checked.
+pub(crate) async fn second_factor_succeeded(
+    ctx: &FlowContext<'_>,
+    attempt: brute_force::Attempt,
+) -> Result<Result<(), Value>, EngineError> {
+    let user_id = ctx.flow.user_id.clone();
+    Ok(match attempt.succeeded(ctx).await? {
+        Ok(()) => Ok(()),
+        Err(refusal) => Err(refused(ctx, user_id.as_deref(), refusal).await),
+    })
+}
+
 /// Counts a failed second factor against the (known) user, locking out as for passwords.
 pub(crate) async fn second_factor_failed(
-    ctx: &mut FlowContext<'_>,
+    ctx: &FlowContext<'_>,
+    attempt: brute_force::Attempt,
     reason: &str,
 ) -> Result<Option<Value>, EngineError> {
-    let username = ctx.flow.username.clone().unwrap_or_default();
-    let locked = super::brute_force::fail(ctx, &username).await?;
+    let locked = attempt.failed(ctx).await?;
     let user_id = ctx.flow.user_id.clone();
     ctx.event(
         "login_error",
@@ -147,5 +200,5 @@ pub(crate) async fn second_factor_failed(
         serde_json::json!({ "reason": reason }),
     )
     .await;
-    Ok((locked > 0).then(|| super::brute_force::locked_message(locked)))
+    Ok(locked.map(|r| r.message()))
 }

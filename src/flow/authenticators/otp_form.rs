@@ -71,15 +71,14 @@ impl Authenticator for OtpForm {
             ctx.flow.use_recovery_code = true;
             return Ok(StepResult::Attempted);
         }
-        let username = ctx.flow.username.clone().unwrap_or_default();
-        let wait = crate::flow::brute_force::wait_secs(ctx, &username).await?;
-        if wait > 0 {
-            return page(ctx, Some(crate::flow::brute_force::locked_message(wait))).await;
-        }
         let code = form.get("otp").map(|s| s.trim()).unwrap_or_default();
         if code.is_empty() {
             return page(ctx, Some(message("missingOtp"))).await;
         }
+        let attempt = match super::begin_second_factor(ctx).await? {
+            Ok(attempt) => attempt,
+            Err(locked) => return page(ctx, Some(locked)).await,
+        };
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
         let policy = ctx.realm.otp_policy.clone();
         let now = crate::store::now().max(0) as u64;
@@ -92,22 +91,23 @@ impl Authenticator for OtpForm {
                 continue;
             };
             if ctx.app.store.accept_otp_step(&device.id, step).await? {
-                crate::flow::brute_force::succeed(ctx, &username).await?;
+                if let Err(locked) = super::second_factor_succeeded(ctx, attempt).await? {
+                    return page(ctx, Some(locked)).await;
+                }
                 ctx.flow.add_amr("otp");
                 ctx.event("otp_used", Some(&user_id), json!({ "credential": device.id }))
                     .await;
                 return Ok(StepResult::Success);
             }
             let reason = "otp_reused";
-            let locked = super::second_factor_failed(ctx, reason).await?;
+            let locked = super::second_factor_failed(ctx, attempt, reason).await?;
             return page(ctx, Some(locked.unwrap_or_else(|| message("otpAlreadyUsed")))).await;
         }
-        let locked = super::second_factor_failed(ctx, "invalid_otp").await?;
+        let locked = super::second_factor_failed(ctx, attempt, "invalid_otp").await?;
         page(ctx, Some(locked.unwrap_or_else(|| message("invalidOtp")))).await
     }
 }
 
-/// What an OTP secret is sealed to: its credential id.
 pub fn otp_context(credential_id: &str) -> String {
     format!("otp:{credential_id}")
 }

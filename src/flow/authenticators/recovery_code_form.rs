@@ -50,26 +50,27 @@ impl Authenticator for RecoveryCodeForm {
         ctx: &mut FlowContext<'_>,
         form: &HashMap<String, String>,
     ) -> Result<StepResult, EngineError> {
-        let username = ctx.flow.username.clone().unwrap_or_default();
-        let wait = crate::flow::brute_force::wait_secs(ctx, &username).await?;
-        if wait > 0 {
-            return Ok(page(Some(crate::flow::brute_force::locked_message(wait))));
-        }
         let code = normalize(form.get("recovery_code").map(String::as_str).unwrap_or_default());
         if code.is_empty() {
             return Ok(page(Some(message("missingRecoveryCode"))));
         }
+        let attempt = match super::begin_second_factor(ctx).await? {
+            Ok(attempt) => attempt,
+            Err(locked) => return Ok(page(Some(locked))),
+        };
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
         match ctx.app.store.use_recovery_code(&user_id, &code).await? {
             Some(left) => {
-                crate::flow::brute_force::succeed(ctx, &username).await?;
+                if let Err(locked) = super::second_factor_succeeded(ctx, attempt).await? {
+                    return Ok(page(Some(locked)));
+                }
                 ctx.flow.add_amr("otp");
                 ctx.event("recovery_code_used", Some(&user_id), json!({ "remaining": left }))
                     .await;
                 Ok(StepResult::Success)
             }
             None => {
-                let locked = super::second_factor_failed(ctx, "invalid_recovery_code").await?;
+                let locked = super::second_factor_failed(ctx, attempt, "invalid_recovery_code").await?;
                 Ok(page(Some(locked.unwrap_or_else(|| message("invalidRecoveryCode")))))
             }
         }

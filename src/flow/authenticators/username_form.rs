@@ -37,6 +37,9 @@ impl Authenticator for UsernameForm {
         if username.is_empty() {
             return Ok(page("", Some(message("missingUsername"))));
         }
+        if let Some(problem) = super::input_too_long(username, "") {
+            return Ok(page("", Some(message(problem))));
+        }
         // The user is only *named* here; `password-form` proves it. Until then `user_id`
         // stays empty so nothing can rely on an unproven identity.
         ctx.flow.username = Some(username.to_string());

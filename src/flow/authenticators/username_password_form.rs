@@ -47,6 +47,10 @@ impl Authenticator for UsernamePasswordForm {
         if username.is_empty() || password.is_empty() {
             return Ok(page(&username, Some(message("missingCredentials"))));
         }
+        if let Some(problem) = super::input_too_long(&username, password) {
+            // The over-long name is not shown again.
+            return Ok(page("", Some(message(problem))));
+        }
         Ok(match super::check_password(ctx, &username, password).await? {
             Ok(()) => StepResult::Success,
             Err(error) => page(&username, Some(error)),

@@ -228,7 +228,7 @@ impl<'a> Driver<'a> {
                     self.failed(format!("{}: {}", e.code, e.description)).await?;
                     return Ok(None);
                 }
-                Next::Error(message) => {
+                Next::Error(message) | Next::TooMany(message) => {
                     let text = self
                         .english(&serde_json::Value::String(message.clone()))
                         .unwrap_or(message);
