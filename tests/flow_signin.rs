@@ -646,6 +646,29 @@ db_test!(async fn over_long_names_passwords_and_parameters_are_refused_and_store
     assert!(login_errors <= 5, "40 attempts at a locked account wrote {login_errors} events");
 });
 
+db_test!(async fn an_over_long_device_name_and_a_taken_email_are_refused_on_their_pages(db) {
+    let h = signin::start_flow_realm(db).await;
+    h.add_user("bob", "bob@example.com", PASSWORD).await;
+    signin::require(&h, USERNAME, "configure-otp").await;
+    signin::require(&h, USERNAME, "update-profile").await;
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect(Shown::UpdateProfile);
+    // Bob's address, in another case: taken.
+    s.fill(&[("email", "BOB@example.com"), ("firstName", "Alice"), ("lastName", "Liddell")]).await;
+    let message = s.expect_error(Shown::UpdateProfile);
+    assert!(message.to_lowercase().contains("another account"), "{message}");
+    s.fill(&[("email", EMAIL), ("firstName", "Alice"), ("lastName", "Liddell")]).await;
+    s.expect(Shown::ConfigureOtp);
+    let secret = signin::secret_from_page(&s.page.body);
+    // A 65-character device name is refused before the code is spent; 64 is fine.
+    s.fill(&[("otp", &signin::totp_now(&h, &secret)), ("device_name", &"d".repeat(65))]).await;
+    let message = s.expect_error(Shown::ConfigureOtp);
+    assert!(message.contains("64"), "{message}");
+    s.fill(&[("otp", &signin::totp_now(&h, &secret)), ("device_name", &"d".repeat(64))]).await;
+    s.expect(Shown::RecoveryCodes);
+});
+
 db_test!(async fn one_address_may_start_only_so_many_sign_ins_a_minute(db) {
     let h = Harness::start_with(db, &signin::standard_flow_realm(), |dir, o| {
         let config = dir.join("gatehouse.yaml");

@@ -25,6 +25,14 @@ fn new_credential(user_id: &str, kind: &str, secret: String, label: Option<Strin
     }
 }
 
+/// What became of a profile update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileUpdate {
+    Done,
+    /// Another user of the realm has that email address (nothing changed).
+    EmailTaken,
+}
+
 impl Store {
     pub async fn credentials(&self, user_id: &str, kind: &str) -> Result<Vec<credential::Model>> {
         Ok(credential::Entity::find()
@@ -273,14 +281,24 @@ impl Store {
         email: Option<String>,
         first_name: Option<String>,
         last_name: Option<String>,
-    ) -> Result<()> {
+        unique_email: bool,
+    ) -> Result<ProfileUpdate> {
         let txn = self.write_txn().await?;
         if let Some(u) = user::Entity::find_by_id(user_id).one(&txn).await? {
             let changed_email = u.email != email;
+            let key = super::users::email_key(email.as_deref(), unique_email);
+            if let Some(key) = &key
+                && super::users::ensure_email_free(&txn, &u.realm, key, Some(user_id))
+                    .await
+                    .is_err()
+            {
+                return Ok(ProfileUpdate::EmailTaken);
+            }
             let mut a: user::ActiveModel = u.into();
             if changed_email {
                 a.email_verified = Set(false);
             }
+            a.email_key = Set(key);
             a.email = Set(email);
             a.first_name = Set(first_name);
             a.last_name = Set(last_name);
@@ -288,7 +306,7 @@ impl Store {
         }
         remove_action(&txn, user_id, "update-profile").await?;
         txn.commit().await?;
-        Ok(())
+        Ok(ProfileUpdate::Done)
     }
 
     /// Marks a required action done.

@@ -13,7 +13,7 @@ mod tokens;
 mod users;
 
 pub use brute_force::{AttemptGate, LockoutRule};
-pub use credentials::{OTP, PASSWORD, RECOVERY_CODE, RECOVERY_CODES_ID};
+pub use credentials::{OTP, PASSWORD, ProfileUpdate, RECOVERY_CODE, RECOVERY_CODES_ID};
 pub use events::{EventQuery, NewEvent, Purged};
 pub use migration::username_key;
 pub use realms::NewSnapshot;

@@ -392,12 +392,12 @@ async fn insert_password(db: &impl sea_orm::ConnectionTrait, user_id: &str, hash
 }
 
 /// The key an email address is unique by, where the realm wants it unique.
-fn email_key(email: Option<&str>, unique: bool) -> Option<String> {
+pub(super) fn email_key(email: Option<&str>, unique: bool) -> Option<String> {
     email.filter(|_| unique).map(|e| e.trim().to_lowercase())
 }
 
 /// Refuses an email address another user of the realm already has.
-async fn ensure_email_free(
+pub(super) async fn ensure_email_free(
     db: &impl sea_orm::ConnectionTrait,
     realm: &str,
     key: &str,

@@ -15,6 +15,8 @@ use crate::flow::{EngineError, FlowContext, Page};
 pub struct ConfigureOtp;
 
 pub const RECOVERY_CODE_COUNT: usize = 10;
+/// The longest name a user may give an OTP device.
+const MAX_DEVICE_NAME_CHARS: usize = 64;
 const PENDING_CONTEXT: &str = "pending-otp";
 const CODES_CONTEXT: &str = "pending-recovery-codes";
 /// Unambiguous characters for recovery codes (no 0/o, 1/l/i).
@@ -106,6 +108,16 @@ impl RequiredAction for ConfigureOtp {
             }
             return Ok(ActionResult::Page(Self::codes_page(&codes)));
         }
+        let label = form
+            .get("device_name")
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        if label
+            .as_ref()
+            .is_some_and(|l| l.chars().count() > MAX_DEVICE_NAME_CHARS)
+        {
+            return Ok(ActionResult::Page(self.setup_page(ctx, Some("otpLabelTooLong")).await?));
+        }
         let code = form.get("otp").map(|s| s.trim()).unwrap_or_default();
         let secret = self.pending_secret(ctx);
         let policy = ctx.realm.otp_policy.clone();
@@ -123,10 +135,6 @@ impl RequiredAction for ConfigureOtp {
         let enrolment = ctx.flow.pending_otp.clone().unwrap_or_default();
         let credential_id = crypto::sha256_hex(enrolment.as_bytes())[..32].to_string();
         let sealed = ctx.app.master_key.seal(&otp_context(&credential_id), &secret);
-        let label = form
-            .get("device_name")
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
         let codes: Vec<String> = (0..RECOVERY_CODE_COUNT).map(|_| new_recovery_code()).collect();
         let hashes = codes
             .iter()

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::{ActionResult, RequiredAction};
 use crate::flow::{EngineError, FlowContext, Page};
+use crate::store::ProfileUpdate;
 
 pub struct UpdateProfile;
 
@@ -56,10 +57,22 @@ impl RequiredAction for UpdateProfile {
             return Ok(ActionResult::Page(page(&email, &first, &last, errors)));
         }
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
-        ctx.app
+        let unique_email = !ctx.realm.users.duplicate_emails;
+        let outcome = ctx
+            .app
             .store
-            .update_profile(&user_id, Some(email), Some(first), Some(last))
+            .update_profile(
+                &user_id,
+                Some(email.clone()),
+                Some(first.clone()),
+                Some(last.clone()),
+                unique_email,
+            )
             .await?;
+        if outcome == ProfileUpdate::EmailTaken {
+            errors.insert("email".into(), json!("emailTaken"));
+            return Ok(ActionResult::Page(page(&email, &first, &last, errors)));
+        }
         Ok(ActionResult::Done)
     }
 }
