@@ -3,9 +3,7 @@
 //! harness; the log and signal tests run the real binary (on SQLite: they are about the
 //! process, not the store).
 
-#[macro_use]
-mod support;
-
+use crate::support;
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -13,12 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
+use crate::support::browser;
+use crate::support::oauth::{self, AuthRequest, ClientAuth};
+use crate::support::{Db, Harness, PASSWORD, REALM, TempDir, USERNAME, WEB_CLIENT, WEB_REDIRECT, WEB_SECRET};
 use base64::Engine as _;
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::browser;
-use support::oauth::{self, AuthRequest, ClientAuth};
-use support::{Db, Harness, PASSWORD, REALM, TempDir, USERNAME, WEB_CLIENT, WEB_REDIRECT, WEB_SECRET};
 
 const TOKEN_ROUTE: &str = "/realms/{realm}/protocol/openid-connect/token";
 

@@ -1,14 +1,12 @@
 //! Negative cases of the OIDC provider, each asserting the exact error a client or a person
 //! gets.
 
-#[macro_use]
-mod support;
-
+use crate::support;
+use crate::support::browser::{self, base_of, query};
+use crate::support::oauth::{self, AuthRequest, ClientAuth};
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::json;
-use support::browser::{self, base_of, query};
-use support::oauth::{self, AuthRequest, ClientAuth};
-use support::*;
 
 db_test!(async fn code_reuse_fails_and_revokes_what_the_first_use_issued(db) {
     let h = start_with_user(db).await;

@@ -3,15 +3,12 @@
 //! password reset (temporary, policy, history), credentials (a lost OTP device), sessions
 //! and realm-role mappings; each with its 400/401/403/404 answers and its security event.
 
-#[macro_use]
-mod support;
-
+use crate::support::rp::{self, RpHttp, chain};
+use crate::support::signin::{self, Shown, SignIn};
+use crate::support::*;
 use openidconnect::OAuth2TokenResponse;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::rp::{self, RpHttp, chain};
-use support::signin::{self, Shown, SignIn};
-use support::*;
 
 /// The master realm: `pipeline` administers every realm, `scoped` only the master realm
 /// (`master-admin`), `bystander` nothing.

@@ -1,12 +1,10 @@
 //! Bad realm files, through the real binary: `gatehouse realm check` names `file:line:column`
 //! for each kind of mistake, and `gatehouse serve` refuses to start on them.
 
-mod support;
-
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use support::TempDir;
+use crate::support::TempDir;
 
 const GOOD: &str = r#"realm: shop
 display_name: Shop

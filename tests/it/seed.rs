@@ -1,11 +1,9 @@
 //! `gatehouse seed`: bulk users and sessions for benchmarks at scale. Seeded users can sign in
 //! with the seeded password; the command shows its progress and refuses nonsense.
 
-#[macro_use]
-mod support;
-
-use support::process::{arg, gatehouse, run, text};
-use support::*;
+use crate::support;
+use crate::support::process::{arg, gatehouse, run, text};
+use crate::support::*;
 
 async fn count(h: &Harness, sql: &str) -> i64 {
     h.query(sql).await[0].try_get::<i64>("", "n").expect("a count")

@@ -1,12 +1,10 @@
 //! Mistakes that parse as YAML but make no sense as a realm, through the real binary:
 //! `gatehouse realm check` names the exact `file:line:column` of each, and fails.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use support::TempDir;
+use crate::support::TempDir;
 
 /// Runs the built binary from the package root (where `flows/` is), with no inherited
 /// `GATEHOUSE_*` settings.

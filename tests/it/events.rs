@@ -3,19 +3,17 @@
 //! Events come from real sign-ins where that is easy, and are inserted through the store (with
 //! chosen times) for the edges of time ranges and pages.
 
-#[macro_use]
-mod support;
-
+use crate::support;
 use std::collections::HashSet;
 use std::process::{Command, Output, Stdio};
 
+use crate::support::oauth::{self, BACKCHANNEL_AGENT};
+use crate::support::signin::{EventRow, Shown, SignIn};
+use crate::support::{Harness, PASSWORD, REALM, USERNAME, WEB_CLIENT, WEB_REDIRECT, start_with_user};
 use gatehouse::events::{self, EventFilter, EventsError, Format};
 use gatehouse::store::NewEvent;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::oauth::{self, BACKCHANNEL_AGENT};
-use support::signin::{EventRow, Shown, SignIn};
-use support::{Harness, PASSWORD, REALM, USERNAME, WEB_CLIENT, WEB_REDIRECT, start_with_user};
 
 /// A user agent that needs CSV quoting: a comma and quotes.
 const ODD_AGENT: &str = "Mozilla/5.0 (X11, Linux) \"Quoted\" Browser";

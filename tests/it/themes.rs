@@ -1,13 +1,11 @@
 //! Pages speak the user's language (the client's `ui_locales`, then the browser's
 //! `Accept-Language`) and a realm's theme overrides the default file by file.
 
-#[macro_use]
-mod support;
-
+use crate::support;
+use crate::support::browser::Page;
+use crate::support::oauth::AuthRequest;
+use crate::support::*;
 use reqwest::StatusCode;
-use support::browser::Page;
-use support::oauth::AuthRequest;
-use support::*;
 use url::Url;
 
 async fn login_page(h: &Harness, request: &AuthRequest, accept_language: Option<&str>) -> Page {

@@ -1,14 +1,11 @@
 //! Two nodes on one database serve the same users: nothing that must be shared lives only in
 //! one process's memory (sessions, codes, refresh-token families, revocations, signing keys).
 
-#[macro_use]
-mod support;
-
+use crate::support::browser;
+use crate::support::oauth::{self, AuthRequest};
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::browser;
-use support::oauth::{self, AuthRequest};
-use support::*;
 
 db_test!(async fn a_second_node_continues_what_the_first_began(db) {
     let h = start_with_user(db).await;

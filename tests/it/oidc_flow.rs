@@ -2,9 +2,10 @@
 //! authorization code + PKCE through the login form, ID token validation against the JWKS,
 //! userinfo, refresh, introspection, revocation, RP-initiated logout, and client credentials.
 
-#[macro_use]
-mod support;
-
+use crate::support::browser::{self, base_of, query};
+use crate::support::oauth::{self, AuthRequest};
+use crate::support::rp::{self, RpHttp, chain};
+use crate::support::*;
 use openidconnect::core::CoreResponseType;
 use openidconnect::core::CoreUserInfoClaims;
 use openidconnect::{
@@ -13,10 +14,6 @@ use openidconnect::{
     TokenIntrospectionResponse, TokenResponse,
 };
 use reqwest::StatusCode;
-use support::browser::{self, base_of, query};
-use support::oauth::{self, AuthRequest};
-use support::rp::{self, RpHttp, chain};
-use support::*;
 
 db_test!(async fn discovery_describes_the_provider(db) {
     let h = Harness::start(db, REALM).await;

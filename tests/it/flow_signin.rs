@@ -5,16 +5,14 @@
 //! brute-force lockout that reveals nothing, the identifier-first flow, stale and double
 //! submitted forms, `prompt=none` with a pending action, and the sign-in event's trace.
 
-#[macro_use]
-mod support;
-
+use crate::support;
+use crate::support::browser::query;
+use crate::support::oauth::{self, AuthRequest};
+use crate::support::rp::{self, RpHttp, chain};
+use crate::support::signin::{self, IDF_CLIENT, Shown, SignIn};
+use crate::support::*;
 use openidconnect::{AuthorizationCode, Nonce, OAuth2TokenResponse, PkceCodeVerifier, TokenResponse};
 use reqwest::StatusCode;
-use support::browser::query;
-use support::oauth::{self, AuthRequest};
-use support::rp::{self, RpHttp, chain};
-use support::signin::{self, IDF_CLIENT, Shown, SignIn};
-use support::*;
 
 // ---------------------------------------------------------------------------------------------
 // configure-otp, OTP, recovery codes

@@ -321,7 +321,7 @@ impl Harness {
 }
 
 /// With `TEST_LOG` set (an env-filter such as `gatehouse=debug`), the server's logs go to the
-/// test's output: `TEST_LOG=gatehouse=debug cargo test --test NAME -- --nocapture`.
+/// test's output: `TEST_LOG=gatehouse=debug cargo test --test it NAME -- --nocapture`.
 fn init_test_log() {
     if let Ok(filter) = std::env::var("TEST_LOG") {
         let _ = tracing_subscriber::fmt()

@@ -3,14 +3,11 @@
 //! `prompt=none` with `id_token_hint`, `login_hint`, the `claims` parameter, request objects,
 //! unknown parameters, and userinfo by POST.
 
-#[macro_use]
-mod support;
-
+use crate::support::browser::{self, Page, base_of, query};
+use crate::support::oauth::{self, AuthRequest};
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::browser::{self, Page, base_of, query};
-use support::oauth::{self, AuthRequest};
-use support::*;
 use url::Url;
 
 /// Exchanges a code for the web client and returns the token response's JSON.

@@ -2,11 +2,10 @@
 //! password from standard input and works once; `GATEHOUSE_BOOTSTRAP_ADMIN_*` does the same
 //! when the server starts. The master realm exists from the first start without a file.
 
-mod support;
-
+use crate::support;
+use crate::support::TempDir;
+use crate::support::process::{ServerProcess, arg, gatehouse, run, text};
 use reqwest::StatusCode;
-use support::TempDir;
-use support::process::{ServerProcess, arg, gatehouse, run, text};
 
 /// `gatehouse ARGS` on the installation in `dir` (its own database, key and realms).
 fn on(dir: &TempDir, args: &[&str]) -> std::process::Command {

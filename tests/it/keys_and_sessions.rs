@@ -2,9 +2,10 @@
 //! ES256 and EdDSA realms validated by a real relying party, SSO idle and maximum lifetimes,
 //! and the refusals of RP-initiated logout.
 
-#[macro_use]
-mod support;
-
+use crate::support::browser::{self, base_of, query};
+use crate::support::oauth::{self, AuthRequest, JsonResponse};
+use crate::support::rp::{self, RpHttp, chain};
+use crate::support::*;
 use openidconnect::core::{CoreJwsSigningAlgorithm, CoreResponseType, CoreUserInfoClaims};
 use openidconnect::{
     AccessTokenHash, AuthenticationFlow, AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
@@ -12,10 +13,6 @@ use openidconnect::{
 };
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::browser::{self, base_of, query};
-use support::oauth::{self, AuthRequest, JsonResponse};
-use support::rp::{self, RpHttp, chain};
-use support::*;
 use url::Url;
 
 // ---------------------------------------------------------------------------------------------

@@ -6,17 +6,15 @@
 //! get 400 with a message, never 500; unknown paths, wrong methods and huge bodies get the
 //! same JSON errors.
 
-#[macro_use]
-mod support;
-
+use crate::support;
+use crate::support::rp::{self, RpHttp, chain};
+use crate::support::signin::{self, Shown, SignIn};
+use crate::support::*;
+use crate::support::{browser, process};
 use openidconnect::core::CoreAuthenticationFlow;
 use openidconnect::{AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge, TokenResponse};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::rp::{self, RpHttp, chain};
-use support::signin::{self, Shown, SignIn};
-use support::*;
-use support::{browser, process};
 
 /// The master realm of these tests: the `admin` role and a realm-scoped one, a confidential
 /// web client for people and a service-account client for machines.

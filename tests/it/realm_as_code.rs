@@ -4,15 +4,13 @@
 //! running servers serve an applied change without a restart — also two server processes on
 //! one PostgreSQL database.
 
-#[macro_use]
-mod support;
-
+use crate::support;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use crate::support::process::{ServerProcess, arg, eventually, gatehouse, run, text};
+use crate::support::*;
 use reqwest::StatusCode;
-use support::process::{ServerProcess, arg, eventually, gatehouse, run, text};
-use support::*;
 
 /// A confidential client for client_credentials that the edited realm adds.
 const MACHINE_CLIENT: &str = "  - client_id: machine

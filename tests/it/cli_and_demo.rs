@@ -5,18 +5,17 @@
 //! These run on SQLite only: they are about the command line and the quick start, which use
 //! SQLite by default; the behaviour behind them is tested on both databases elsewhere.
 
-mod support;
-
+use crate::support;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use crate::support::browser::{self, base_of, query};
+use crate::support::oauth::{self, ClientAuth};
+use crate::support::{TempDir, WEB_SECRET};
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::browser::{self, base_of, query};
-use support::oauth::{self, ClientAuth};
-use support::{TempDir, WEB_SECRET};
 use url::Url;
 
 const DEMO_APP: &str = "demo-app";

@@ -4,16 +4,15 @@
 //! the command line reaches both, and one refresh token presented to both at once is
 //! accepted exactly once, after which its family is revoked.
 
-mod support;
-
+use crate::support;
 use std::time::Duration;
 
+use crate::support::browser::{self, query};
+use crate::support::oauth::{self, ClientAuth, JsonResponse};
+use crate::support::process::{ServerProcess, arg, eventually, free_port, gatehouse, run, text};
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::browser::{self, query};
-use support::oauth::{self, ClientAuth, JsonResponse};
-use support::process::{ServerProcess, arg, eventually, free_port, gatehouse, run, text};
-use support::*;
 use url::Url;
 
 struct Cluster {

@@ -3,19 +3,16 @@
 //! filters, `Link` paging, JSON Lines and CSV exports, 400s for bad parameters and 401/403 for
 //! callers who may not read the realm. Events come from real sign-ins and a real admin call.
 
-#[macro_use]
-mod support;
-
 use std::collections::HashSet;
 
+use crate::support::rp::{self, RpHttp, chain};
+use crate::support::signin::{self, Shown, SignIn};
+use crate::support::*;
 use gatehouse::store::NewEvent;
 use openidconnect::OAuth2TokenResponse;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use support::rp::{self, RpHttp, chain};
-use support::signin::{self, Shown, SignIn};
-use support::*;
 
 /// The master realm: `admin` and a realm-scoped role, an admin web client for people, a service
 /// account with `admin`, and one without any role.

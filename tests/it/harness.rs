@@ -1,7 +1,6 @@
 //! Checks of the test harness itself: the form reader and the standard realm's secrets.
 
-mod support;
-
+use crate::support;
 #[test]
 fn secrets_match_their_hashes() {
     for (secret, client) in [(support::WEB_SECRET, "web"), (support::OTHER_SECRET, "other")] {

@@ -12,8 +12,7 @@
 //! Needs `chromium` and `chromedriver` (`scripts/install-test-deps.sh` installs them). Without
 //! them the tests are skipped with a message, except under `CI=true`, where they fail.
 
-mod support;
-
+use crate::support;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,9 +23,9 @@ use thirtyfour::extensions::query::ElementPollerWithTimeout;
 use thirtyfour::prelude::*;
 use url::Url;
 
-use support::oauth::{self, AuthRequest};
-use support::signin;
-use support::*;
+use crate::support::oauth::{self, AuthRequest};
+use crate::support::signin;
+use crate::support::*;
 
 // ---------------------------------------------------------------------------------------------
 // Finding the browser

@@ -1,0 +1,29 @@
+//! The integration tests, in one binary (linking one test binary instead of twenty is most
+//! of a cold build's test time on two cores). Each module is one area; `support` is the one
+//! harness they share (see `support/mod.rs`).
+
+#[macro_use]
+mod support;
+
+mod admin_api;
+mod admin_bootstrap;
+mod admin_realm_events;
+mod admin_users;
+mod browser_e2e;
+mod cli_and_demo;
+mod events;
+mod flow_cli;
+mod flow_signin;
+mod harness;
+mod keys_and_sessions;
+mod multi_node;
+mod oidc_errors;
+mod oidc_flow;
+mod oidc_protocol;
+mod operations;
+mod realm_as_code;
+mod realm_errors;
+mod realm_files;
+mod scale_out;
+mod seed;
+mod themes;
