@@ -21,6 +21,12 @@ pub fn username_key(username: &str) -> String {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// All or nothing, on SQLite too: a refused upgrade (clashing names) leaves the schema as
+    /// it was, so the next start can try again.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for column in [
             ColumnDef::new("in_flight").integer().not_null().default(0).to_owned(),
@@ -39,22 +45,14 @@ impl MigrationTrait for Migration {
                 .await?;
         }
         for column in [
-            ColumnDef::new("username_key").string_len(1024).null().to_owned(),
+            // Text: NFKC can make a 255-character name thousands of characters long.
+            ColumnDef::new("username_key").text().null().to_owned(),
             ColumnDef::new("email_key").string_len(320).null().to_owned(),
         ] {
             m.alter_table(Table::alter().table("users").add_column(column).to_owned())
                 .await?;
         }
-        fill_username_keys(m).await?;
-        // An address used by one user of the realm only becomes unique; existing duplicates
-        // stay as they are (their key stays NULL).
-        m.get_connection()
-            .execute_unprepared(
-                "UPDATE users SET email_key = LOWER(email) WHERE email IS NOT NULL AND NOT EXISTS \
-                 (SELECT 1 FROM users other WHERE other.realm = users.realm AND other.id <> users.id \
-                 AND LOWER(other.email) = LOWER(users.email))",
-            )
-            .await?;
+        fill_keys(m).await?;
         for (name, column) in [
             ("users_realm_username_key", "username_key"),
             ("users_realm_email_key", "email_key"),
@@ -94,25 +92,61 @@ impl MigrationTrait for Migration {
     }
 }
 
-/// Computes `username_key` for every existing user, in Rust (the databases' own lower-casing
-/// differs, and neither normalizes).
-async fn fill_username_keys(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+/// Computes `username_key` (and `email_key`, for an address no other user of the realm has)
+/// for every existing user, in Rust: the databases' own lower-casing differs, and neither
+/// normalizes. Refuses the upgrade, naming them, if existing usernames clash once normalized.
+async fn fill_keys(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+    use std::collections::HashMap;
     let db = m.get_connection();
     let backend = db.get_database_backend();
     let rows = db
-        .query_all_raw(Statement::from_string(backend, "SELECT id, username FROM users"))
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT id, realm, username, email FROM users",
+        ))
         .await?;
+    let mut users = Vec::with_capacity(rows.len());
+    let mut names: HashMap<(String, String), Vec<String>> = HashMap::new();
+    let mut emails: HashMap<(String, String), usize> = HashMap::new();
     for row in rows {
         let id: String = row.try_get("", "id")?;
+        let realm: String = row.try_get("", "realm")?;
         let username: String = row.try_get("", "username")?;
-        let sql = match backend {
-            sea_orm_migration::sea_orm::DbBackend::Postgres => "UPDATE users SET username_key = $1 WHERE id = $2",
-            _ => "UPDATE users SET username_key = ? WHERE id = ?",
-        };
+        let email: Option<String> = row.try_get("", "email")?;
+        let key = username_key(&username);
+        let email_key = email.map(|e| e.trim().to_lowercase());
+        names.entry((realm.clone(), key.clone())).or_default().push(username);
+        if let Some(e) = &email_key {
+            *emails.entry((realm.clone(), e.clone())).or_default() += 1;
+        }
+        users.push((id, realm, key, email_key));
+    }
+    let clashes: Vec<String> = names
+        .iter()
+        .filter(|(_, spellings)| spellings.len() > 1)
+        .map(|((realm, _), spellings)| format!("realm '{realm}': {}", spellings.join(", ")))
+        .collect();
+    if !clashes.is_empty() {
+        return Err(DbErr::Migration(format!(
+            "usernames are now unique regardless of case and width, and these users clash; rename \
+             all but one of each group with the previous version, then upgrade again: {}",
+            clashes.join("; ")
+        )));
+    }
+    let sql = match backend {
+        sea_orm_migration::sea_orm::DbBackend::Postgres => {
+            "UPDATE users SET username_key = $1, email_key = $2 WHERE id = $3"
+        }
+        _ => "UPDATE users SET username_key = ?, email_key = ? WHERE id = ?",
+    };
+    for (id, realm, key, email_key) in users {
+        // An address shared by several users stays without a key: they keep it, and no new
+        // user joins them.
+        let email_key = email_key.filter(|e| emails.get(&(realm.clone(), e.clone())) == Some(&1));
         db.execute_raw(Statement::from_sql_and_values(
             backend,
             sql,
-            [username_key(&username).into(), id.into()],
+            [key.into(), email_key.into(), id.into()],
         ))
         .await?;
     }

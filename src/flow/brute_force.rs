@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::crypto::sha256_hex;
-use crate::store::{AttemptGate, LockoutRule};
+use crate::store::{AttemptGate, LockoutRule, Store};
 
 use super::{EngineError, FlowContext};
 
@@ -56,10 +56,15 @@ impl Refusal {
     }
 }
 
-/// A reserved attempt, to be settled once the credential has been checked.
+/// A reserved attempt, to be settled once the credential has been checked. One dropped
+/// unsettled (an error, a timeout, a client that went away mid-check) counts as a failure, so
+/// abandoning requests can neither hold places nor escape the count.
 #[must_use = "a reserved attempt must be settled"]
 pub struct Attempt {
+    store: Store,
+    realm: String,
     subjects: Vec<(String, LockoutRule)>,
+    settled: bool,
 }
 
 /// Reserves an attempt for `user_subject` and the client's address, or says why not.
@@ -69,15 +74,21 @@ pub async fn begin(ctx: &FlowContext<'_>, user_subject: String) -> Result<Result
         subjects.push((format!("ip:{ip}"), rule(ctx, IP_FACTOR)));
     }
     Ok(match ctx.app.store.reserve_attempt(&ctx.realm.name, &subjects).await? {
-        AttemptGate::Reserved => Ok(Attempt { subjects }),
+        AttemptGate::Reserved => Ok(Attempt {
+            store: ctx.app.store.clone(),
+            realm: ctx.realm.name.clone(),
+            subjects,
+            settled: false,
+        }),
         AttemptGate::Locked { wait_secs, first } => Err(Refusal { wait_secs, first }),
     })
 }
 
 impl Attempt {
     /// The credential was wrong: counts the failure; returns the lockout it caused, if any.
-    pub async fn failed(self, ctx: &FlowContext<'_>) -> Result<Option<Refusal>, EngineError> {
-        let until = ctx.app.store.settle_failure(&ctx.realm.name, &self.subjects).await?;
+    pub async fn failed(mut self) -> Result<Option<Refusal>, EngineError> {
+        self.settled = true;
+        let until = self.store.settle_failure(&self.realm, &self.subjects).await?;
         let wait_secs = (until - crate::store::now()).max(0);
         Ok((wait_secs > 0).then_some(Refusal { wait_secs, first: true }))
     }
@@ -85,26 +96,44 @@ impl Attempt {
     /// The credential was right: accepted unless a lockout began meanwhile, in which case the
     /// success is refused like any attempt while locked. Acceptance clears the user's count
     /// (not the address's: one person's success says nothing of the others behind it).
-    pub async fn succeeded(self, ctx: &FlowContext<'_>) -> Result<Result<(), Refusal>, EngineError> {
-        self.settle_success(ctx, true).await
+    pub async fn succeeded(self) -> Result<Result<(), Refusal>, EngineError> {
+        self.settle_success(true).await
     }
 
     /// Settles an attempt that neither failed nor succeeded (e.g. a disabled account):
     /// nothing is counted or cleared.
-    pub async fn release(self, ctx: &FlowContext<'_>) -> Result<Result<(), Refusal>, EngineError> {
-        self.settle_success(ctx, false).await
+    pub async fn release(self) -> Result<Result<(), Refusal>, EngineError> {
+        self.settle_success(false).await
     }
 
-    async fn settle_success(self, ctx: &FlowContext<'_>, clear: bool) -> Result<Result<(), Refusal>, EngineError> {
-        let locked = ctx
-            .app
-            .store
-            .settle_success(&ctx.realm.name, &self.subjects, &[clear])
-            .await?;
+    async fn settle_success(mut self, clear: bool) -> Result<Result<(), Refusal>, EngineError> {
+        self.settled = true;
+        let locked = self.store.settle_success(&self.realm, &self.subjects, &[clear]).await?;
         Ok(match locked {
             Some(wait_secs) => Err(Refusal { wait_secs, first: true }),
             None => Ok(()),
         })
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (store, realm, subjects) = (
+            self.store.clone(),
+            self.realm.clone(),
+            std::mem::take(&mut self.subjects),
+        );
+        runtime.spawn(async move {
+            if let Err(e) = store.settle_failure(&realm, &subjects).await {
+                tracing::warn!(error = %e, "an abandoned sign-in attempt could not be counted");
+            }
+        });
     }
 }
 

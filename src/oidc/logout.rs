@@ -16,6 +16,8 @@ struct HintClaims {
     sid: Option<String>,
     #[serde(default)]
     aud: serde_json::Value,
+    #[serde(default)]
+    exp: i64,
 }
 
 /// What an `id_token_hint` says, if it is an ID token this realm signed (expired is fine:
@@ -24,6 +26,8 @@ pub struct Hint {
     pub sub: String,
     pub sid: Option<String>,
     pub client_id: Option<String>,
+    /// Past its `exp`: it still says who, but proves nothing about holding a live sign-in.
+    pub expired: bool,
 }
 
 pub fn parse_hint(app: &AppState, rt: &RealmRuntime, token: &str) -> Option<Hint> {
@@ -38,6 +42,7 @@ pub fn parse_hint(app: &AppState, rt: &RealmRuntime, token: &str) -> Option<Hint
         sub: claims.sub,
         sid: claims.sid,
         client_id,
+        expired: claims.exp <= crate::store::now(),
     })
 }
 
@@ -96,7 +101,7 @@ pub enum LogoutOutcome {
 /// the session ends at once; otherwise the user confirms on a page (with a CSRF token bound
 /// to the session cookie), so a third-party page or someone else's ID token cannot sign
 /// them out (RP-Initiated Logout §2, §6). A hint presented from a browser without a session
-/// ends the hint's session only after confirmation.
+/// ends the hint's session only after confirmation, and only while the hint is unexpired.
 pub async fn logout(
     app: &AppState,
     rt: &RealmRuntime,
@@ -156,7 +161,9 @@ pub async fn logout(
     // The browser's session; and the hint's session when the hint speaks for this browser's
     // user (or there is no browser session, as when an app signs its user out elsewhere).
     // Someone else's hint never ends their session from this browser.
-    let hint_applies = hint_names_user || cookie_session.is_none();
+    // An expired hint never ends a session from a browser that has none of its own: a leaked
+    // old ID token is no proof of anything.
+    let hint_applies = hint_names_user || (cookie_session.is_none() && hint.as_ref().is_some_and(|h| !h.expired));
     let mut ended = Vec::new();
     if let Some(s) = cookie_session {
         ended.push((s.id, s.user_id));

@@ -222,6 +222,7 @@ async fn refresh_token(
         .await?
         .filter(|u| u.enabled)
         .ok_or_else(|| OAuthError::invalid_grant("the user is disabled or deleted"))?;
+    let roles = user_roles(state, rt, &user.id).await?;
     let next = random_token();
     let t = now();
     let grant = match state
@@ -258,7 +259,6 @@ async fn refresh_token(
     }
     // A nonce belongs to the original authentication only (OIDC Core §12.2).
     facts.nonce = None;
-    let roles = user_roles(state, rt, &user.id).await?;
     respond(state, rt, client, &grant, &user, &facts, &roles, Some(next), t)
 }
 

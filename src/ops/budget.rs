@@ -35,13 +35,16 @@ impl AddressBudget {
         let Ok(mut windows) = self.windows.lock() else {
             return true;
         };
-        if windows.len() >= MAX_TRACKED && !windows.contains_key(address) {
+        let key = budget_key(address);
+        if windows.len() >= MAX_TRACKED && !windows.contains_key(&key) {
             windows.retain(|_, (start, _)| now - *start < WINDOW_SECS);
             if windows.len() >= MAX_TRACKED {
-                windows.clear();
+                // Every tracked window is live: the new address goes uncounted this minute
+                // rather than anyone's count being forgotten.
+                return true;
             }
         }
-        let (start, spent) = windows.entry(address.to_string()).or_insert((now, 0));
+        let (start, spent) = windows.entry(key).or_insert((now, 0));
         if now - *start >= WINDOW_SECS {
             (*start, *spent) = (now, 0);
         }
@@ -50,6 +53,18 @@ impl AddressBudget {
         }
         *spent += 1;
         true
+    }
+}
+
+/// What one budget is kept for: an IPv4 address, or an IPv6 address's /64 (one subscriber's
+/// network, whose addresses are free to rotate).
+fn budget_key(address: &str) -> String {
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => address.to_string(),
     }
 }
 
@@ -64,6 +79,15 @@ mod tests {
         assert!(budget.spend("b", 100), "another address has its own budget");
         assert!(!budget.spend("a", 159), "still the same minute");
         assert!(budget.spend("a", 160), "a new minute, a new budget");
+    }
+
+    #[test]
+    fn an_ipv6_network_shares_one_budget() {
+        let budget = AddressBudget::new(2);
+        assert!(budget.spend("2001:db8::1", 0));
+        assert!(budget.spend("2001:db8::2", 0));
+        assert!(!budget.spend("2001:db8::ffff", 0), "another address of the same /64");
+        assert!(budget.spend("2001:db8:0:1::1", 0), "another /64");
     }
 
     #[test]

@@ -24,8 +24,12 @@ pub fn username_problem(name: &str) -> Option<String> {
             c as u32
         ));
     }
+    // Judged on the key too: NFKC turns look-alikes such as mathematical letters (script
+    // Common) into the letters they imitate.
+    let key = crate::store::username_key(name);
     let mut scripts = name
         .chars()
+        .chain(key.chars())
         .map(|c| c.script())
         .filter(|s| matches!(s, Script::Latin | Script::Greek | Script::Cyrillic))
         .collect::<Vec<_>>();
@@ -41,6 +45,16 @@ pub fn username_problem(name: &str) -> Option<String> {
     None
 }
 
+/// Whether `text` (a name, a label: spaces allowed) hides something: control or format
+/// characters (zero-width, bidi), line or paragraph separators, or blank letters.
+pub fn has_hidden_characters(text: &str) -> bool {
+    text.chars().any(|c| {
+        (c.is_control() || c.general_category_group() == GeneralCategoryGroup::Other && c != ' ')
+            || matches!(c, '\u{2028}' | '\u{2029}')
+            || blank_letter(c)
+    })
+}
+
 /// Whitespace, control, format (zero-width, bidi), separator, private-use, surrogate and
 /// unassigned characters: none has a place in a name people compare by eye.
 fn invisible(c: char) -> bool {
@@ -49,6 +63,28 @@ fn invisible(c: char) -> bool {
             c.general_category_group(),
             GeneralCategoryGroup::Other | GeneralCategoryGroup::Separator
         )
+        || blank_letter(c)
+}
+
+/// Characters that draw nothing but are letters or marks (so the category test misses them):
+/// the Hangul fillers, the Braille blank, combining grapheme joiner, Mongolian and other
+/// variation selectors, Khmer inherent vowels (the Default_Ignorable_Code_Point property
+/// outside categories Cc/Cf/Z*).
+fn blank_letter(c: char) -> bool {
+    matches!(
+        c,
+        '\u{034F}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{2800}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FFA0}'
+            | '\u{E0100}'..='\u{E01EF}'
+    )
 }
 
 #[cfg(test)]
@@ -76,13 +112,17 @@ mod tests {
         for name in [
             "",
             "al ice",
-            "alice\u{200B}", // zero-width space
-            "ali\u{200D}ce", // zero-width joiner
-            "\u{202E}ecila", // right-to-left override
-            "alice\u{2066}", // left-to-right isolate
-            "ali\u{0007}ce", // control
-            "\u{0430}lice",  // Cyrillic а + Latin
-            "p\u{03B1}ypal", // Greek α + Latin
+            "alice\u{200B}",     // zero-width space
+            "ali\u{200D}ce",     // zero-width joiner
+            "\u{202E}ecila",     // right-to-left override
+            "alice\u{2066}",     // left-to-right isolate
+            "ali\u{0007}ce",     // control
+            "\u{0430}lice",      // Cyrillic а + Latin
+            "p\u{03B1}ypal",     // Greek α + Latin
+            "alice\u{3164}",     // Hangul filler
+            "ali\u{FE0F}ce",     // variation selector
+            "\u{2800}",          // Braille blank
+            "\u{1D5BA}\u{0430}", // mathematical a (Latin once normalized) + Cyrillic а
         ] {
             assert!(username_problem(name).is_some(), "{name:?} was accepted");
         }
@@ -92,6 +132,16 @@ mod tests {
             None,
             "the limit counts characters, not bytes"
         );
+    }
+
+    #[test]
+    fn names_and_labels_may_have_spaces_but_nothing_hidden() {
+        use super::has_hidden_characters;
+        assert!(!has_hidden_characters("Mary Ann O'Neil"));
+        assert!(!has_hidden_characters("Work phone"));
+        for text in ["Ann\u{202E}", "a\u{200B}b", "a\u{2028}b", "tab\there", "\u{3164}"] {
+            assert!(has_hidden_characters(text), "{text:?}");
+        }
     }
 
     #[test]

@@ -77,25 +77,33 @@ async fn lock_rows(
 ) -> Result<Vec<login_failure::Model>> {
     let mut rows = Vec::with_capacity(subjects.len());
     for (subject, rule) in subjects {
-        let fresh = login_failure::ActiveModel {
-            realm: Set(realm.to_string()),
-            subject: Set(subject.clone()),
-            failures: Set(0),
-            last_failure_at: Set(t),
-            locked_until: Set(0),
-            in_flight: Set(0),
-            in_flight_since: Set(0),
-            refusal_logged_until: Set(0),
-        };
-        login_failure::Entity::insert(fresh)
-            .on_conflict_do_nothing_on([login_failure::Column::Realm, login_failure::Column::Subject])
-            .exec_without_returning(txn)
-            .await?;
-        let row = login_failure::Entity::find_by_id((realm.to_string(), subject.clone()))
-            .lock_exclusive()
-            .one(txn)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("lockout counter '{subject}'")))?;
+        // Twice at most: the purge may delete an idle row between the insert and the select.
+        let mut found = None;
+        for _ in 0..2 {
+            let fresh = login_failure::ActiveModel {
+                realm: Set(realm.to_string()),
+                subject: Set(subject.clone()),
+                failures: Set(0),
+                // Never failed: purgeable as soon as nothing is in flight.
+                last_failure_at: Set(0),
+                locked_until: Set(0),
+                in_flight: Set(0),
+                in_flight_since: Set(0),
+                refusal_logged_until: Set(0),
+            };
+            login_failure::Entity::insert(fresh)
+                .on_conflict_do_nothing_on([login_failure::Column::Realm, login_failure::Column::Subject])
+                .exec_without_returning(txn)
+                .await?;
+            found = login_failure::Entity::find_by_id((realm.to_string(), subject.clone()))
+                .lock_exclusive()
+                .one(txn)
+                .await?;
+            if found.is_some() {
+                break;
+            }
+        }
+        let row = found.ok_or_else(|| StoreError::NotFound(format!("lockout counter '{subject}'")))?;
         rows.push(current(row, rule, t));
     }
     Ok(rows)
@@ -118,13 +126,17 @@ async fn save(txn: &impl ConnectionTrait, row: login_failure::Model) -> Result<(
 }
 
 /// Deletes counters with nothing left to hold: no lockout, nothing in flight, and no failure
-/// for longer than any realm remembers one (12 hours).
+/// for longer than any realm remembers one (12 hours; rows that never failed at once).
 pub(super) async fn purge_idle_counters(db: &impl ConnectionTrait, t: i64) -> Result<u64> {
-    use sea_orm::{ColumnTrait, QueryFilter};
+    use sea_orm::{ColumnTrait, Condition, QueryFilter};
     Ok(login_failure::Entity::delete_many()
         .filter(login_failure::Column::LockedUntil.lt(t))
+        .filter(
+            Condition::any()
+                .add(login_failure::Column::InFlight.eq(0))
+                .add(login_failure::Column::InFlightSince.lt(t - IN_FLIGHT_TTL_SECS)),
+        )
         .filter(login_failure::Column::LastFailureAt.lt(t - 12 * 3600))
-        .filter(login_failure::Column::InFlightSince.lt(t - IN_FLIGHT_TTL_SECS))
         .exec(db)
         .await?
         .rows_affected)
@@ -142,10 +154,34 @@ impl Store {
         )
     }
 
+    /// The wait of a lockout of one of `subjects` whose refusal is already logged, if any.
+    async fn logged_lockout(&self, realm: &str, subjects: &[(String, LockoutRule)], t: i64) -> Result<Option<i64>> {
+        use sea_orm::{ColumnTrait, QueryFilter};
+        let names: Vec<&str> = subjects.iter().map(|(s, _)| s.as_str()).collect();
+        let rows = login_failure::Entity::find()
+            .filter(login_failure::Column::Realm.eq(realm))
+            .filter(login_failure::Column::Subject.is_in(names))
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .iter()
+            .filter(|r| r.locked_until > t && r.refusal_logged_until == r.locked_until)
+            .map(|r| r.locked_until - t)
+            .max())
+    }
+
     /// Reserves one attempt for every subject (a user and an address), or none: refused while
     /// any of them is locked or has as many attempts in flight as it has failures left.
     pub async fn reserve_attempt(&self, realm: &str, subjects: &[(String, LockoutRule)]) -> Result<AttemptGate> {
         let t = now();
+        // A flood at a lockout already logged is answered from a plain read: it writes
+        // nothing and never waits for the writer.
+        if let Some(wait_secs) = self.logged_lockout(realm, subjects, t).await? {
+            return Ok(AttemptGate::Locked {
+                wait_secs,
+                first: false,
+            });
+        }
         let txn = self.write_txn().await?;
         let rows = lock_rows(&txn, realm, subjects, t).await?;
         let mut refusal: Option<(i64, bool)> = None;

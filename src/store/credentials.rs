@@ -288,9 +288,7 @@ impl Store {
             let changed_email = u.email != email;
             let key = super::users::email_key(email.as_deref(), unique_email);
             if let Some(key) = &key
-                && super::users::ensure_email_free(&txn, &u.realm, key, Some(user_id))
-                    .await
-                    .is_err()
+                && !super::users::email_free(&txn, &u.realm, key, Some(user_id)).await?
             {
                 return Ok(ProfileUpdate::EmailTaken);
             }

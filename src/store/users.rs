@@ -197,19 +197,6 @@ impl Store {
             .map(|c| c.secret))
     }
 
-    /// Replaces the user's password.
-    pub async fn set_password(&self, user_id: &str, hash: String) -> Result<()> {
-        let txn = self.write_txn().await?;
-        credential::Entity::delete_many()
-            .filter(credential::Column::UserId.eq(user_id))
-            .filter(credential::Column::Kind.eq("password"))
-            .exec(&txn)
-            .await?;
-        insert_password(&txn, user_id, hash, now()).await?;
-        txn.commit().await?;
-        Ok(())
-    }
-
     /// Adds a required action (idempotent).
     pub async fn add_required_action(&self, user_id: &str, action: &str) -> Result<()> {
         required_action::Entity::insert(required_action::ActiveModel {
@@ -396,20 +383,30 @@ pub(super) fn email_key(email: Option<&str>, unique: bool) -> Option<String> {
     email.filter(|_| unique).map(|e| e.trim().to_lowercase())
 }
 
-/// Refuses an email address another user of the realm already has.
-pub(super) async fn ensure_email_free(
+/// Whether no other user of the realm (than `except`) has the address `key`.
+pub(super) async fn email_free(
     db: &impl sea_orm::ConnectionTrait,
     realm: &str,
     key: &str,
     except: Option<&str>,
-) -> Result<()> {
+) -> Result<bool> {
     let mut query = user::Entity::find()
         .filter(user::Column::Realm.eq(realm))
         .filter(user::Column::EmailKey.eq(key));
     if let Some(id) = except {
         query = query.filter(user::Column::Id.ne(id));
     }
-    if query.one(db).await?.is_some() {
+    Ok(query.one(db).await?.is_none())
+}
+
+/// Refuses an email address another user of the realm already has.
+async fn ensure_email_free(
+    db: &impl sea_orm::ConnectionTrait,
+    realm: &str,
+    key: &str,
+    except: Option<&str>,
+) -> Result<()> {
+    if !email_free(db, realm, key, except).await? {
         return Err(StoreError::Conflict(format!(
             "a user with email '{key}' in realm '{realm}'"
         )));

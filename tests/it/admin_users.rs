@@ -760,11 +760,24 @@ db_test!(async fn usernames_are_one_per_spelling_and_emails_one_per_user(db) {
     let alice = signin::user_id(&h, USERNAME).await;
     let s = signin::password_sign_in(&h, WEB_CLIENT, "ALICE", PASSWORD).await;
     assert_eq!(s.exchange(&h).await.id["sub"], alice.as_str());
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    for spelling in ["ALICE", "Alice", "ａｌｉｃｅ"] {
+        s.log_in(spelling, "Wrong-Password-1!").await;
+        s.expect_error(Shown::Login);
+    }
+    s.log_in(USERNAME, PASSWORD).await;
+    let message = s.expect_error(Shown::Login);
+    assert!(message.to_lowercase().contains("too many"), "three spellings did not share a count: {message}");
 });
 
 db_test!(async fn a_realm_may_allow_duplicate_emails(db) {
     let realm = signin::standard_flow_realm().replace("realm: flows\n", "realm: flows\nusers: { duplicate_emails: true }\n");
     let h = Harness::start(db, &realm).await;
-    h.add_user(USERNAME, EMAIL, PASSWORD).await;
-    h.add_user("alice-work", EMAIL, PASSWORD).await;
+    let first = h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    let second = h.add_user("alice-work", EMAIL, PASSWORD).await;
+    assert_ne!(first, second);
+    for id in [first, second] {
+        let user = h.state.store.find_user(&id).await.unwrap().expect("the user");
+        assert_eq!(user.email.as_deref(), Some(EMAIL));
+    }
 });

@@ -466,8 +466,24 @@ db_test!(async fn a_hint_from_a_browser_without_a_session_ends_nothing_unconfirm
     let tokens = sign_in_and_redeem(&h, &h.browser, USERNAME, PASSWORD).await;
     let id_token = tokens.str("id_token").expect("an ID token").to_string();
 
-    // Someone else's browser (no session cookie) brings Alice's ID token: asked, nothing ends.
+    // The same ID token, expired (signed with the realm's key, as an old leaked one would be):
+    // even confirmed, from a browser without a session, it ends nothing.
+    let (_, mut claims) = oauth::jwt_parts(&id_token);
+    claims["exp"] = Value::from(claims["iat"].as_i64().unwrap() - 60);
+    let key = h.state.keys.active(&h.realm).expect("a signing key");
+    let expired = key.sign_jwt("JWT", &claims).expect("sign");
     let stranger = h.new_browser();
+    let url = logout_url(&h, &[("id_token_hint", expired.as_str())]);
+    let server = Url::parse(&url).unwrap();
+    let first = browser::get(&stranger, &url).await;
+    let page = browser::follow_on_server(&stranger, first, &server).await;
+    let form = browser::parse_post_form(&page.body, &page.url)
+        .unwrap_or_else(|| panic!("no confirmation for an expired hint: {}", page.describe()));
+    let answer = form.submit(&stranger).await;
+    browser::follow_on_server(&stranger, answer, &server).await;
+    assert_session_alive(&h, &h.browser, "after an expired hint was confirmed elsewhere").await;
+
+    // Someone else's browser (no session cookie) brings Alice's live ID token: asked first.
     let url = logout_url(&h, &[("id_token_hint", id_token.as_str())]);
     let server = Url::parse(&url).unwrap();
     let first = browser::get(&stranger, &url).await;
@@ -484,7 +500,8 @@ db_test!(async fn a_hint_from_a_browser_without_a_session_ends_nothing_unconfirm
     browser::follow_on_server(&stranger, answer, &server).await;
     assert_session_alive(&h, &h.browser, "after a forged confirmation").await;
 
-    // The confirmed form ends the session the hint names (an app signing its user out).
+    // Confirmed, the unexpired hint ends the session it names (an app signing its user out
+    // from another browser).
     let answer = form.submit(&stranger).await;
     browser::follow_on_server(&stranger, answer, &server).await;
     assert_login_required(&h, &h.browser, "after the confirmed logout").await;

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::{ActionResult, RequiredAction};
 use crate::flow::{EngineError, FlowContext, Page};
+use crate::realm::usernames::has_hidden_characters;
 use crate::store::ProfileUpdate;
 
 pub struct UpdateProfile;
@@ -49,9 +50,13 @@ impl RequiredAction for UpdateProfile {
         }
         if first.is_empty() || first.len() > 255 {
             errors.insert("firstName".into(), json!("missingFirstName"));
+        } else if has_hidden_characters(&first) {
+            errors.insert("firstName".into(), json!("nameHasHiddenCharacters"));
         }
         if last.is_empty() || last.len() > 255 {
             errors.insert("lastName".into(), json!("missingLastName"));
+        } else if has_hidden_characters(&last) {
+            errors.insert("lastName".into(), json!("nameHasHiddenCharacters"));
         }
         if !errors.is_empty() {
             return Ok(ActionResult::Page(page(&email, &first, &last, errors)));

@@ -96,7 +96,7 @@ pub(crate) async fn check_password(
     let ok = app.hasher.verify(password, stored.as_deref()).await?;
     match user {
         Some(u) if ok && u.enabled => {
-            if let Err(refusal) = attempt.succeeded(ctx).await? {
+            if let Err(refusal) = attempt.succeeded().await? {
                 return Ok(Err(refused(ctx, Some(&u.id), refusal).await));
             }
             ctx.flow.user_id = Some(u.id.clone());
@@ -105,7 +105,7 @@ pub(crate) async fn check_password(
             Ok(Ok(()))
         }
         Some(u) if ok => {
-            if let Err(refusal) = attempt.release(ctx).await? {
+            if let Err(refusal) = attempt.release().await? {
                 return Ok(Err(refused(ctx, Some(&u.id), refusal).await));
             }
             ctx.event(
@@ -117,7 +117,7 @@ pub(crate) async fn check_password(
             Ok(Err(super::message("accountDisabled")))
         }
         _ => {
-            let locked = attempt.failed(ctx).await?;
+            let locked = attempt.failed().await?;
             let reason = if locked.is_some() {
                 "invalid_credentials_locked"
             } else {
@@ -180,7 +180,7 @@ pub(crate) async fn second_factor_succeeded(
     attempt: brute_force::Attempt,
 ) -> Result<Result<(), Value>, EngineError> {
     let user_id = ctx.flow.user_id.clone();
-    Ok(match attempt.succeeded(ctx).await? {
+    Ok(match attempt.succeeded().await? {
         Ok(()) => Ok(()),
         Err(refusal) => Err(refused(ctx, user_id.as_deref(), refusal).await),
     })
@@ -192,7 +192,7 @@ pub(crate) async fn second_factor_failed(
     attempt: brute_force::Attempt,
     reason: &str,
 ) -> Result<Option<Value>, EngineError> {
-    let locked = attempt.failed(ctx).await?;
+    let locked = attempt.failed().await?;
     let user_id = ctx.flow.user_id.clone();
     ctx.event(
         "login_error",
