@@ -14,6 +14,7 @@ use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -84,12 +85,22 @@ pub fn router(state: Arc<AppState>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(state.settings.request_timeout_secs),
         ))
+        .layer(panics_answered_500(state.metrics.clone()))
         // Outermost, so that its request span covers everything and it sees every status.
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             crate::ops::request::track,
         ))
         .with_state(state)
+}
+
+/// A panic in any handler (or layer inside this one) becomes a logged, counted 500 instead of
+/// a dropped connection. Inside the request tracking, so the 500 is in the access log and the
+/// request metrics, and the panic's log line carries the request id.
+fn panics_answered_500(
+    metrics: Arc<crate::ops::metrics::Metrics>,
+) -> CatchPanicLayer<impl Fn(Box<dyn std::any::Any + Send + 'static>) -> Response + Clone> {
+    CatchPanicLayer::custom(move |panic| crate::ops::request::panicked(&metrics, panic))
 }
 
 /// A theme's stylesheet (its own `style.css`, or the default one).
@@ -120,4 +131,46 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
         return crate::admin::api::method_not_allowed(&method, uri.path()).into_response();
     }
     StatusCode::METHOD_NOT_ALLOWED.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::ops::metrics::{Metrics, Snapshot};
+
+    /// The server's panic layer on a router made only for this test (no production route
+    /// panics on purpose): the request gets a 500 and the panic is counted.
+    #[tokio::test]
+    async fn a_panicking_handler_gets_a_500_and_is_counted() {
+        let metrics = Metrics::new();
+        let app: Router = Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    let n: u64 = u64::MAX;
+                    let as_i64: i64 = i64::try_from(n).expect("a client's number fits");
+                    as_i64.to_string()
+                }),
+            )
+            .route("/fine", get(|| async { "ok" }))
+            .layer(panics_answered_500(metrics.clone()));
+        let boom = app
+            .clone()
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(boom.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(boom.headers()[header::CACHE_CONTROL], "no-store");
+        let fine = app
+            .oneshot(Request::get("/fine").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(fine.status(), StatusCode::OK);
+        let text = metrics.render(&Snapshot::default());
+        assert!(text.contains("gatehouse_http_panics_total 1\n"), "{text}");
+    }
 }
