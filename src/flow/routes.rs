@@ -139,7 +139,7 @@ pub fn respond(
                 .into_response()
         }
         Err(e) => {
-            tracing::error!(error = %e, "sign-in failed");
+            tracing::error!(error = %crate::ops::logging::untrusted(&e.to_string()), "sign-in failed");
             pages::error(
                 app,
                 Some(rt),

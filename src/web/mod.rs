@@ -103,11 +103,16 @@ fn panics_answered_500(
     CatchPanicLayer::custom(move |panic| crate::ops::request::panicked(&metrics, panic))
 }
 
-/// A theme's stylesheet (its own `style.css`, or the default one).
+/// A theme's stylesheet (its own `style.css`, or the default one). A name that is not a
+/// theme's (bad characters, too long, or no such theme) is a 404, decided before anything is
+/// logged: the name is whatever the client put in the path.
 async fn style(
     axum::extract::State(state): axum::extract::State<Arc<AppState>>,
     axum::extract::Path(theme): axum::extract::Path<String>,
-) -> impl IntoResponse {
+) -> Response {
+    if !templates::is_theme_name(&theme) || !state.templates.has_theme(&theme) {
+        return (StatusCode::NOT_FOUND, "Not found").into_response();
+    }
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
@@ -115,6 +120,7 @@ async fn style(
         ],
         state.templates.stylesheet(&theme),
     )
+        .into_response()
 }
 
 /// No route: the admin API answers in its JSON error shape, everything else in plain text.

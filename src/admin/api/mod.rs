@@ -148,7 +148,7 @@ impl ApiError {
             StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             other => {
-                tracing::error!(error = %other, "admin API: database error");
+                tracing::error!(error = %crate::ops::logging::untrusted(&other.to_string()), "admin API: database error");
                 ApiError::Internal
             }
         }
