@@ -286,3 +286,42 @@ db_test!(async fn unsupported_grant_and_missing_parameters_are_named(db) {
         .await
         .assert_error(StatusCode::BAD_REQUEST, "unauthorized_client");
 });
+
+// RFC 7662 §4: a client introspects only what concerns it. `other` may not read `web`'s
+// tokens (access or refresh) and gets exactly what an unknown token gets; `api`, a resource
+// server with `introspection: true`, reads access tokens of every client but no refresh token
+// it was not issued.
+db_test!(async fn clients_introspect_only_their_own_tokens_unless_allowed(db) {
+    let realm = format!(
+        "{REALM}  - client_id: api\n    secret_hash: sha256:3ab4454e637528a72b8b1c26412e8f13cde28bd7c4d15d9757329208e8cea5a7\n    grant_types: [client_credentials]\n    introspection: true\n"
+    );
+    let h = Harness::start(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    let api = ClientAuth::Basic("api", WEB_SECRET);
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let tokens = oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await;
+    tokens.assert_ok();
+    let access = tokens.str("access_token").expect("an access token").to_string();
+    let refresh = tokens.str("refresh_token").expect("a refresh token").to_string();
+    let service = oauth::post_form(&h.endpoint("token"), oauth::web(), &[("grant_type", "client_credentials")]).await;
+    service.assert_ok();
+    let service = service.str("access_token").expect("a client_credentials token").to_string();
+
+    let unknown = oauth::introspect(&h, oauth::other(), "no-such-token").await;
+    unknown.assert_ok();
+    assert_eq!(unknown.body, json!({ "active": false }));
+    for (token, kind) in [(&access, "access token"), (&refresh, "refresh token"), (&service, "service token")] {
+        let own = oauth::introspect(&h, oauth::web(), token).await;
+        assert_eq!(own.body["active"], true, "web's own {kind}: {}", own.text);
+        let foreign = oauth::introspect(&h, oauth::other(), token).await;
+        foreign.assert_ok();
+        assert_eq!(foreign.text, unknown.text, "other introspected web's {kind}");
+    }
+    for (token, kind) in [(&access, "access token"), (&service, "service token")] {
+        let seen = oauth::introspect(&h, api, token).await;
+        assert_eq!(seen.body["active"], true, "the resource server and web's {kind}: {}", seen.text);
+        assert_eq!(seen.body["client_id"], WEB_CLIENT);
+    }
+    let refresh_seen = oauth::introspect(&h, api, &refresh).await;
+    assert_eq!(refresh_seen.text, unknown.text, "the resource server introspected web's refresh token");
+});

@@ -218,7 +218,7 @@ async fn introspect(State(app): AppStateRef, Path(realm): Path<String>, headers:
         let token = params
             .get("token")
             .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
-        introspection::introspect(&app, &rt, token).await
+        introspection::introspect(&app, &rt, client, token).await
     }
     .await;
     match result {

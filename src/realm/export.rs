@@ -45,6 +45,8 @@ struct ClientOut<'a> {
     service_account_roles: &'a [String],
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     admin_api: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    introspection: bool,
 }
 
 /// The realm as a realm file (YAML), with a header saying where it came from.
@@ -74,6 +76,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
                 browser_flow: c.browser_flow.as_deref(),
                 service_account_roles: &c.service_account_roles,
                 admin_api: c.admin_api,
+                introspection: c.introspection,
             })
             .collect(),
     };
@@ -111,6 +114,7 @@ clients:
     secret: ${env:WEB_SECRET}
     grant_types: [client_credentials]
     service_account_roles: [admin]
+    introspection: true
 "#;
 
     fn env(name: &str) -> Option<String> {
@@ -126,6 +130,8 @@ clients:
         let again = load_str("export.yaml", &exported, &|_| None).unwrap_or_else(|e| panic!("{e:?}\n{exported}"));
         assert_eq!(again.content_hash(), live.content_hash(), "{exported}");
         assert_eq!(to_realm_file(&again), exported);
+        assert!(again.clients["robot"].introspection && !again.clients["web"].introspection);
+        assert_eq!(exported.matches("introspection: true").count(), 1, "{exported}");
     }
 
     #[test]

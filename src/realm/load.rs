@@ -345,6 +345,7 @@ impl Validator<'_> {
             browser_flow: c.browser_flow.map(|f| f.value),
             service_account_roles: c.service_account_roles.into_iter().map(|r| r.value).collect(),
             admin_api: c.admin_api,
+            introspection: c.introspection,
         })
     }
 

@@ -86,6 +86,10 @@ pub struct Client {
     pub service_account_roles: Vec<String>,
     /// The admin API accepts tokens this client got for users (master realm).
     pub admin_api: bool,
+    /// May introspect access tokens of other clients (a resource server). Left out of the
+    /// content (and its hash) when false, so realms without it keep their snapshots.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub introspection: bool,
 }
 
 impl Client {

@@ -201,6 +201,10 @@ pub struct ClientFile {
     /// In the master realm: the admin API accepts its users' tokens (e.g. `admin-cli`).
     #[serde(default)]
     pub admin_api: bool,
+    /// A resource server: may introspect access tokens issued to other clients (RFC 7662 §4).
+    /// Without it a client introspects only tokens issued to it or naming it as audience.
+    #[serde(default)]
+    pub introspection: bool,
 }
 
 fn default_grants() -> Vec<Spanned<GrantType>> {

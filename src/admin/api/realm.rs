@@ -41,6 +41,8 @@ pub struct ClientRepresentation {
     pub service_account_roles: Vec<String>,
     /// In the master realm: the admin API accepts tokens this client got for its users.
     pub admin_api: bool,
+    /// May introspect access tokens issued to other clients (a resource server).
+    pub introspection: bool,
 }
 
 impl From<&Client> for ClientRepresentation {
@@ -61,6 +63,7 @@ impl From<&Client> for ClientRepresentation {
             browser_flow: c.browser_flow.clone(),
             service_account_roles: c.service_account_roles.clone(),
             admin_api: c.admin_api,
+            introspection: c.introspection,
         }
     }
 }

@@ -222,7 +222,9 @@ fn client_schema() -> Value {
             "service_account_roles": { "type": "array", "items": { "type": "string" },
                 "description": "Realm roles of the client's own client_credentials tokens" },
             "admin_api": { "type": "boolean",
-                "description": "Master realm: the admin API accepts tokens this client got for users" }
+                "description": "Master realm: the admin API accepts tokens this client got for users" },
+            "introspection": { "type": "boolean",
+                "description": "A resource server: may introspect access tokens issued to other clients" }
         }),
         &["client_id"],
     )
