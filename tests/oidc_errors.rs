@@ -325,3 +325,65 @@ db_test!(async fn clients_introspect_only_their_own_tokens_unless_allowed(db) {
     let refresh_seen = oauth::introspect(&h, api, &refresh).await;
     assert_eq!(refresh_seen.text, unknown.text, "the resource server introspected web's refresh token");
 });
+
+// Scopes are restricted per client: without `scopes:` a client may ask for the standard ones
+// (openid, profile, email, offline_access); anything else is invalid_scope — a redirect from
+// authorize (RFC 6749 §4.1.2.1), a 400 from the token endpoint for client_credentials and for
+// a refresh naming an unknown scope. Discovery lists the scopes some client may ask for.
+db_test!(async fn scopes_outside_a_client_s_list_are_invalid_scope(db) {
+    let realm = REALM.replace(
+        "display_name: Test realm\n",
+        "display_name: Test realm\nscopes: [payments:write, reports:read]\n",
+    ) + "  - client_id: robot\n    secret_hash: sha256:3ab4454e637528a72b8b1c26412e8f13cde28bd7c4d15d9757329208e8cea5a7\n    grant_types: [client_credentials]\n    scopes: [reports:read]\n";
+    let h = Harness::start(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    let token = h.endpoint("token");
+    let robot = ClientAuth::Basic("robot", WEB_SECRET);
+
+    let r = oauth::post_form(&token, oauth::web(), &[("grant_type", "client_credentials"), ("scope", "admin:all write:everything")]).await;
+    r.assert_error(StatusCode::BAD_REQUEST, "invalid_scope");
+    let r = oauth::post_form(&token, robot, &[("grant_type", "client_credentials"), ("scope", "payments:write")]).await;
+    r.assert_error(StatusCode::BAD_REQUEST, "invalid_scope");
+    let r = oauth::post_form(&token, robot, &[("grant_type", "client_credentials"), ("scope", "reports:read")]).await;
+    r.assert_ok();
+    assert_eq!(r.str("scope"), Some("reports:read"));
+    let r = oauth::post_form(&token, oauth::web(), &[("grant_type", "client_credentials"), ("scope", "profile")]).await;
+    r.assert_ok();
+
+    // A public SPA asking for a scope it was not given: the error goes back to the app.
+    let (mut request, _) = AuthRequest::new(SPA_CLIENT, SPA_REDIRECT);
+    request.scope = "openid payments:write".into();
+    let location = browser::redirect_away(&h.browser, &request.url(&h)).await;
+    assert_eq!(base_of(&location), SPA_REDIRECT, "{location}");
+    assert_eq!(query(&location, "error").as_deref(), Some("invalid_scope"), "{location}");
+    assert_eq!(query(&location, "state").as_deref(), Some(request.state.as_str()));
+    assert_eq!(query(&location, "code"), None);
+
+    // A refresh naming an unknown scope is invalid_scope, and leaves the refresh token usable.
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let tokens = oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await;
+    tokens.assert_ok();
+    let refresh = tokens.str("refresh_token").expect("a refresh token");
+    let r = oauth::post_form(
+        &token,
+        oauth::web(),
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh), ("scope", "openid admin:all")],
+    )
+    .await;
+    r.assert_error(StatusCode::BAD_REQUEST, "invalid_scope");
+    oauth::refresh(&h, oauth::web(), refresh).await.assert_ok();
+
+    let discovery: serde_json::Value = oauth::backchannel()
+        .get(format!("{}/.well-known/openid-configuration", h.issuer()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["scopes_supported"],
+        json!(["openid", "profile", "email", "offline_access", "reports:read"]),
+        "payments:write is defined but no client may ask for it"
+    );
+});

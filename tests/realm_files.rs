@@ -92,8 +92,8 @@ fn unknown_key_is_reported_at_its_position() {
     let yaml = GOOD.replace("display_name: Shop\n", "display_name: Shop\ncolour: blue\n");
     assert_rejected("shop.yaml", &yaml, 3, 1, &["colour"]);
     // Inside a client, indented.
-    let yaml = GOOD.replace("    pkce: required\n", "    pkce: required\n    scopes: [openid]\n");
-    assert_rejected("shop.yaml", &yaml, 10, 5, &["scopes"]);
+    let yaml = GOOD.replace("    pkce: required\n", "    pkce: required\n    colour: blue\n");
+    assert_rejected("shop.yaml", &yaml, 10, 5, &["colour"]);
 }
 
 #[test]

@@ -104,6 +104,12 @@ pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeR
     };
     let response_mode = response_mode.map_err(|d| fail("invalid_request", d))?;
     check_request(client, p).map_err(|(code, d)| fail(code, d))?;
+    if let Some(scope) = param(p, "scope").and_then(|s| client.disallowed_scope(s)) {
+        return Err(fail(
+            "invalid_scope",
+            format!("scope '{scope}' is not allowed for this client"),
+        ));
+    }
 
     let prompts: Vec<&str> = param(p, "prompt")
         .map(|v| v.split_ascii_whitespace().collect())

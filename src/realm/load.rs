@@ -245,6 +245,23 @@ impl Validator<'_> {
                 self.error(role.referenced, format!("role '{}' is listed twice", role.value));
             }
         }
+        let mut scopes: Vec<String> = Vec::new();
+        for scope in &file.scopes {
+            let s = scope.value.as_str();
+            if !crate::realm::is_scope_token(s) {
+                self.error(
+                    scope.referenced,
+                    format!("scope '{s}' is not a valid scope (printable ASCII without spaces, '\"' or '\\')"),
+                );
+            } else if crate::realm::STANDARD_SCOPES.contains(&s) || scopes.iter().any(|x| x == s) {
+                self.error(
+                    scope.referenced,
+                    format!("scope '{s}' is listed twice or is a standard scope"),
+                );
+            } else {
+                scopes.push(s.to_string());
+            }
+        }
         let mut clients = BTreeMap::new();
         let service_roles: Vec<(String, Location)> = file
             .clients
@@ -264,7 +281,7 @@ impl Validator<'_> {
                     flow.referenced,
                 );
             }
-            if let Some(client) = self.client(spanned.value, at) {
+            if let Some(client) = self.client(spanned.value, at, &scopes) {
                 let id = client.client_id.clone();
                 if clients.insert(id.clone(), client).is_some() {
                     self.error(at, format!("client '{id}' is defined twice"));
@@ -289,12 +306,13 @@ impl Validator<'_> {
             // Roles are a set: kept in canonical (sorted) order, so that reordering them in a
             // file changes neither the content hash nor the snapshot.
             roles: roles.into_iter().collect(),
+            scopes,
             clients,
             source,
         }
     }
 
-    fn client(&mut self, c: ClientFile, at: Location) -> Option<Client> {
+    fn client(&mut self, c: ClientFile, at: Location, realm_scopes: &[String]) -> Option<Client> {
         let id = c.client_id.value.clone();
         let errors_before = self.errors.len();
         if id.is_empty() || id.chars().any(|ch| ch.is_control() || ch.is_whitespace()) {
@@ -331,6 +349,25 @@ impl Validator<'_> {
                 format!("client '{id}' has service_account_roles but not the client_credentials grant"),
             );
         }
+        let mut scopes: Option<Vec<String>> = None;
+        if let Some(listed) = &c.scopes {
+            let mut list = Vec::new();
+            for scope in listed {
+                let s = scope.value.as_str();
+                if !crate::realm::STANDARD_SCOPES.contains(&s) && !realm_scopes.iter().any(|r| r == s) {
+                    self.error(
+                        scope.referenced,
+                        format!(
+                            "client '{id}': scope '{s}' is neither standard ({}) nor one of the realm's scopes",
+                            crate::realm::STANDARD_SCOPES.join(", ")
+                        ),
+                    );
+                } else if !list.iter().any(|x| x == s) {
+                    list.push(s.to_string());
+                }
+            }
+            scopes = Some(list);
+        }
         if self.errors.len() > errors_before {
             return None;
         }
@@ -346,6 +383,7 @@ impl Validator<'_> {
             service_account_roles: c.service_account_roles.into_iter().map(|r| r.value).collect(),
             admin_api: c.admin_api,
             introspection: c.introspection,
+            scopes,
         })
     }
 
@@ -520,6 +558,34 @@ clients:
         );
         assert_eq!(e.len(), 3, "{e:?}");
         assert_eq!(e.iter().map(|e| e.line).collect::<Vec<_>>(), vec![5, 6, 7]);
+    }
+
+    #[test]
+    fn client_scopes_are_standard_ones_or_the_realm_s() {
+        let realm = load_str(
+            "r.yaml",
+            "realm: demo\nscopes: [reports:read]\nclients:\n  - client_id: a\n    redirect_uris: [http://127.0.0.1/cb]\n    scopes: [openid, reports:read]\n  - client_id: b\n    redirect_uris: [http://127.0.0.1/cb]\n",
+            &env,
+        )
+        .unwrap();
+        assert!(realm.clients["a"].allows_scope("reports:read") && !realm.clients["a"].allows_scope("email"));
+        assert!(realm.clients["b"].allows_scope("email") && !realm.clients["b"].allows_scope("reports:read"));
+        assert_eq!(
+            realm.clients["b"].disallowed_scope("openid admin:all email"),
+            Some("admin:all")
+        );
+        assert_eq!(
+            realm.scopes_supported(),
+            ["openid", "profile", "email", "offline_access", "reports:read"]
+        );
+        let e = errors(
+            "realm: demo\nclients:\n  - client_id: a\n    redirect_uris: [http://127.0.0.1/cb]\n    scopes: [openid, payments:write]\n",
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!((e[0].line, e[0].column), (5, 22), "{e:?}");
+        assert!(e[0].message.contains("payments:write"), "{e:?}");
+        let e = errors("realm: demo\nscopes: [openid, \"a b\"]\n");
+        assert_eq!(e.len(), 2, "{e:?}");
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub struct RealmFile {
     pub required_actions: BTreeMap<String, Spanned<RequiredActionSetting>>,
     #[serde(default)]
     pub roles: Vec<Spanned<String>>,
+    /// Scopes the realm defines beyond the standard ones (`openid`, `profile`, `email`,
+    /// `offline_access`), for clients to list in their `scopes`.
+    #[serde(default)]
+    pub scopes: Vec<Spanned<String>>,
     #[serde(default)]
     pub clients: Vec<Spanned<ClientFile>>,
 }
@@ -205,6 +209,10 @@ pub struct ClientFile {
     /// Without it a client introspects only tokens issued to it or naming it as audience.
     #[serde(default)]
     pub introspection: bool,
+    /// The scopes the client may ask for (default: the standard ones). Each is standard or
+    /// one of the realm's `scopes`.
+    #[serde(default)]
+    pub scopes: Option<Vec<Spanned<String>>>,
 }
 
 fn default_grants() -> Vec<Spanned<GrantType>> {
