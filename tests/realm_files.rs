@@ -269,3 +269,24 @@ fn wait_with_deadline(child: std::process::Child, deadline: Duration) -> Output 
         }
     }
 }
+
+#[test]
+fn script_data_and_plain_http_redirect_uris_are_refused_at_their_position() {
+    for (uri, word) in [
+        ("javascript:alert(document.cookie)", "javascript:"),
+        ("\"data:text/html,<script>alert(1)</script>\"", "data:"),
+        ("http://shop.example/callback", "loopback"),
+    ] {
+        let yaml = GOOD.replace("[http://127.0.0.1:9000/callback]", &format!("[{uri}]"));
+        assert_rejected("shop.yaml", &yaml, 6, 21, &[word]);
+        let yaml = GOOD.replace("[http://127.0.0.1:9000/]", &format!("[{uri}]"));
+        assert_rejected("shop.yaml", &yaml, 7, 33, &[word]);
+    }
+    // https anywhere, http on loopback, and a native app's own scheme are fine.
+    let yaml = GOOD.replace(
+        "[http://127.0.0.1:9000/callback]",
+        "[https://shop.example/callback, http://localhost:9000/cb, \"http://[::1]:9000/cb\", com.example.shop:/cb]",
+    );
+    let (_dir, out) = check("shop.yaml", &yaml);
+    assert!(out.status.success(), "{}", output_text(&out));
+}

@@ -262,7 +262,7 @@ mod tests {
     fn realm() -> Realm {
         load_str(
             "t.yaml",
-            "realm: t\nclients:\n  - client_id: spa\n    redirect_uris: [http://app/cb]\n",
+            "realm: t\nclients:\n  - client_id: spa\n    redirect_uris: [https://app/cb]\n",
             &|_| None,
         )
         .unwrap()
@@ -277,7 +277,7 @@ mod tests {
     fn base() -> Vec<(&'static str, &'static str)> {
         vec![
             ("client_id", "spa"),
-            ("redirect_uri", "http://app/cb"),
+            ("redirect_uri", "https://app/cb"),
             ("response_type", "code"),
             ("scope", "openid"),
             ("state", "s1"),
@@ -313,7 +313,7 @@ mod tests {
         p[0] = ("client_id", "nope");
         assert!(matches!(validate(&realm(), &params(&p)), Err(AuthorizeError::Page(_))));
         let mut p = base();
-        p[1] = ("redirect_uri", "http://app/cb/extra");
+        p[1] = ("redirect_uri", "https://app/cb/extra");
         assert!(matches!(validate(&realm(), &params(&p)), Err(AuthorizeError::Page(_))));
     }
 

@@ -455,12 +455,36 @@ impl Validator<'_> {
                     uri.value
                 ),
             ),
-            Ok(_) => {}
+            Ok(u) => {
+                if let Err(why) = redirect_scheme_allowed(&u) {
+                    self.error(uri.referenced, format!("redirect URI '{}': {why}", uri.value));
+                }
+            }
             Err(e) => self.error(
                 uri.referenced,
                 format!("redirect URI '{}' is not an absolute URL: {e}", uri.value),
             ),
         }
+    }
+}
+
+/// Where a browser may be sent with a code or after logout: `https` anywhere, plain `http` only
+/// to the loopback interface (RFC 8252 §7.3: native apps on `127.0.0.1`, `[::1]`, `localhost`),
+/// a private-use scheme of a native app (`com.example.app:/cb`, RFC 8252 §7.1); never a scheme
+/// that runs or embeds content in the browser.
+fn redirect_scheme_allowed(u: &url::Url) -> Result<(), String> {
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" => match u.host() {
+            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => Ok(()),
+            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => Ok(()),
+            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => Ok(()),
+            _ => Err("plain http is allowed only for loopback hosts (127.0.0.1, [::1], localhost); use https".into()),
+        },
+        scheme @ ("javascript" | "data" | "vbscript" | "file" | "blob" | "about" | "ws" | "wss" | "ftp") => Err(
+            format!("the {scheme}: scheme is not allowed; use https (or a native app's own scheme)"),
+        ),
+        _ => Ok(()),
     }
 }
 
@@ -586,6 +610,28 @@ clients:
         assert!(e[0].message.contains("payments:write"), "{e:?}");
         let e = errors("realm: demo\nscopes: [openid, \"a b\"]\n");
         assert_eq!(e.len(), 2, "{e:?}");
+    }
+
+    #[test]
+    fn redirect_uris_are_https_loopback_http_or_an_app_scheme() {
+        let good = "realm: demo\nclients:\n  - client_id: a\n    redirect_uris:\n      - https://app.example/cb\n      - http://127.0.0.1:8400/cb\n      - http://[::1]/cb\n      - http://localhost:3000/cb\n      - com.example.app:/oauth2redirect\n    post_logout_redirect_uris: [https://app.example/]\n";
+        assert!(
+            load_str("r.yaml", good, &env).is_ok(),
+            "{:?}",
+            load_str("r.yaml", good, &env).err()
+        );
+        let e = errors(
+            "realm: demo\nclients:\n  - client_id: a\n    redirect_uris:\n      - javascript:alert(1)\n      - data:text/html,hi\n      - http://app.example/cb\n      - http://127.0.0.1.evil.example/cb\n    post_logout_redirect_uris:\n      - http://app.example/\n",
+        );
+        let at: Vec<(u64, u64)> = e.iter().map(|e| (e.line, e.column)).collect();
+        assert_eq!(at, vec![(5, 9), (6, 9), (7, 9), (8, 9), (10, 9)], "{e:?}");
+        assert!(e[0].message.contains("javascript:"), "{e:?}");
+        assert!(e[1].message.contains("data:"), "{e:?}");
+        assert!(e[2].message.contains("loopback"), "{e:?}");
+        assert_eq!(
+            e[0].to_string().split(':').take(3).collect::<Vec<_>>(),
+            ["r.yaml", "5", "9"]
+        );
     }
 
     #[test]
