@@ -202,3 +202,31 @@ db_test!(async fn userinfo_by_post_and_by_get(db) {
     assert_eq!(by_post["sub"], id_token_claims(&tokens)["sub"]);
     assert_eq!(by_post["email"], json!(EMAIL));
 });
+
+// Content-Security-Policy form-action: pages post only to the server itself, plus — on the
+// sign-in pages, whose answer redirects to the client, and the form_post page, which posts
+// to it — the client's redirect origin.
+db_test!(async fn pages_limit_where_their_forms_may_go(db) {
+    let h = start_with_user(db).await;
+    let csp = |page: &Page| page.header("content-security-policy").unwrap_or_default().to_string();
+    let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let request = request.with("response_mode", "form_post");
+    let (login, mut form) = browser::open_login_page(&h.browser, &request.url(&h)).await;
+    let policy = csp(&login);
+    assert!(policy.contains("form-action 'self' http://127.0.0.1:9000;") || policy.ends_with("form-action 'self' http://127.0.0.1:9000"), "login page CSP: {policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    form.set("username", USERNAME);
+    form.set("password", PASSWORD);
+    let server = Url::parse(&h.url).unwrap();
+    let post = browser::follow_on_server(&h.browser, form.submit(&h.browser).await, &server).await;
+    assert_eq!(post.status, StatusCode::OK, "{}", post.describe());
+    let policy = csp(&post);
+    assert!(policy.ends_with("; form-action 'self' http://127.0.0.1:9000"), "form_post page CSP: {policy}");
+    assert!(policy.contains("script-src 'sha256-"), "{policy}");
+    // A page without a client: only the server itself.
+    let (request, _) = AuthRequest::new("no-such-client", WEB_REDIRECT);
+    let error = browser::get(&h.browser, &request.url(&h)).await;
+    assert_eq!(error.status, StatusCode::BAD_REQUEST, "{}", error.describe());
+    let policy = csp(&error);
+    assert!(policy.ends_with("; form-action 'self'"), "error page CSP: {policy}");
+});

@@ -42,6 +42,9 @@ pub enum Next {
         auth_cookie: Option<String>,
         /// The client's `ui_locales`, which choose the page's language first.
         ui_locales: Option<String>,
+        /// The client's redirect URI, where the page's form leads in the end (for the page's
+        /// `form-action`).
+        form_target: String,
     },
     /// Send the browser back to the client.
     Respond {
@@ -85,6 +88,7 @@ pub async fn begin(
         csrf,
         step,
         ui_locales,
+        form_target,
         ..
     } = next
     else {
@@ -110,6 +114,7 @@ pub async fn begin(
         step,
         auth_cookie: Some(token),
         ui_locales,
+        form_target,
     })
 }
 
@@ -322,6 +327,7 @@ fn page_next(ctx: &FlowContext<'_>, mut page: Page, input: Input<'_>) -> Next {
         step: ctx.flow.challenge.clone(),
         auth_cookie: None,
         ui_locales: ctx.request.ui_locales.clone(),
+        form_target: ctx.request.redirect_uri.clone(),
     }
 }
 

@@ -297,12 +297,25 @@ async fn logout_endpoint(
             return pages::error(&app, Some(&rt), &lang, StatusCode::BAD_REQUEST, &message);
         }
         Ok(LogoutOutcome::Confirm { carry, csrf }) => {
+            // The confirmation posts here, and the answer redirects to the (verified)
+            // post-logout redirect URI.
+            let targets: Vec<String> = carry
+                .iter()
+                .filter(|(k, _)| k == "post_logout_redirect_uri")
+                .map(|(_, v)| v.clone())
+                .collect();
+            let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
             let ctx = json!({
                 "action": format!("/realms/{realm}/protocol/openid-connect/logout"),
                 "csrf": csrf,
                 "carry": carry,
             });
-            return pages::render(&app, Some(&rt), &lang, StatusCode::OK, "logout_confirm.html", ctx);
+            let mut page = pages::render(&app, Some(&rt), &lang, StatusCode::OK, "logout_confirm.html", ctx);
+            page.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                crate::web::csp_with_form_targets(crate::web::CSP, &targets),
+            );
+            return page;
         }
         Err(e) => {
             tracing::error!(error = %e, "logout failed");

@@ -25,8 +25,43 @@ use crate::server::AppState;
 /// The most a request body may hold.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-pub const CSP: &str =
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+/// Forms post only to the server itself (`form-action 'self'`); pages whose form leads on to a
+/// client (sign-in, logout confirmation, form_post) add that client's origin with
+/// [`csp_with_form_targets`].
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// The CSP source that lets a form lead to `uri`: its origin (`https://app.example:8443`), or
+/// `scheme:` for a native app's private-use scheme. `None` when it cannot be written safely.
+pub fn form_source(uri: &str) -> Option<String> {
+    let url = url::Url::parse(uri).ok()?;
+    let source = match url.origin() {
+        origin @ url::Origin::Tuple(..) => origin.ascii_serialization(),
+        url::Origin::Opaque(_) => format!("{}:", url.scheme()),
+    };
+    let safe = source
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"+-.:/[]".contains(&b));
+    safe.then_some(source)
+}
+
+/// `policy` with `form-action 'self'` widened to the origins of `targets` (the redirect URIs
+/// a form on the page, or the redirect that answers it, sends the browser to: browsers apply
+/// `form-action` to those redirects too).
+pub fn csp_with_form_targets(policy: &str, targets: &[&str]) -> HeaderValue {
+    let mut sources = vec!["'self'".to_string()];
+    for source in targets.iter().filter_map(|t| form_source(t)) {
+        if !sources.contains(&source) {
+            sources.push(source);
+        }
+    }
+    let base: Vec<&str> = policy
+        .split(';')
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && !d.starts_with("form-action"))
+        .collect();
+    let value = format!("{}; form-action {}", base.join("; "), sources.join(" "));
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(CSP))
+}
 
 pub fn router(state: Arc<AppState>) -> Router {
     // Behind https, browsers must never fall back to plain http (HSTS).
@@ -178,5 +213,26 @@ mod tests {
         assert_eq!(fine.status(), StatusCode::OK);
         let text = metrics.render(&Snapshot::default());
         assert!(text.contains("gatehouse_http_panics_total 1\n"), "{text}");
+    }
+
+    #[test]
+    fn form_action_allows_self_and_the_targets_origins() {
+        assert!(CSP.contains("form-action 'self'"));
+        let csp = csp_with_form_targets(
+            CSP,
+            &[
+                "https://app.example:8443/cb?x=1",
+                "com.example.app:/cb",
+                "http://127.0.0.1:9000/callback",
+            ],
+        );
+        let csp = csp.to_str().unwrap();
+        assert!(
+            csp.ends_with("; form-action 'self' https://app.example:8443 com.example.app: http://127.0.0.1:9000"),
+            "{csp}"
+        );
+        assert_eq!(csp.matches("form-action").count(), 1, "{csp}");
+        assert!(csp.starts_with("default-src 'none';"), "{csp}");
+        assert_eq!(form_source("not a url"), None);
     }
 }
