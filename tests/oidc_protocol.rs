@@ -230,3 +230,39 @@ db_test!(async fn pages_limit_where_their_forms_may_go(db) {
     let policy = csp(&error);
     assert!(policy.ends_with("; form-action 'self'"), "error page CSP: {policy}");
 });
+
+/// The ids of the live (not ended) SSO sessions.
+async fn live_sessions(h: &Harness) -> Vec<String> {
+    let rows = h.query("SELECT id FROM sso_sessions WHERE ended_at IS NULL").await;
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "id").expect("an id"))
+        .collect()
+}
+
+// prompt=login replaces the browser's SSO session: after the new sign-in the old session is
+// ended (with the tokens issued under it) instead of staying live behind a cookie the
+// browser no longer holds.
+db_test!(async fn prompt_login_replaces_the_old_session(db) {
+    let h = start_with_user(db).await;
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let first = tokens_for(&h, &code, &verifier).await;
+    let old_sid = id_token_claims(&first)["sid"].as_str().expect("a sid").to_string();
+    assert_eq!(live_sessions(&h).await, vec![old_sid.clone()]);
+
+    let (request, verifier) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let request = request.with("prompt", "login");
+    let location = browser::sign_in(&h.browser, &request.url(&h), USERNAME, PASSWORD).await;
+    let second = tokens_for(&h, &oauth::code_from(&h, &request, &location), &verifier).await;
+    let new_sid = id_token_claims(&second)["sid"].as_str().expect("a sid").to_string();
+    assert_ne!(new_sid, old_sid);
+    assert_eq!(live_sessions(&h).await, [new_sid], "the old session is still live");
+    let old_refresh = first["refresh_token"].as_str().unwrap();
+    oauth::refresh(&h, oauth::web(), old_refresh)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    oauth::refresh(&h, oauth::web(), second["refresh_token"].as_str().unwrap()).await.assert_ok();
+    // The browser's session is the new one: a plain request signs in without the form.
+    let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let location = browser::redirect_away(&h.browser, &request.url(&h)).await;
+    oauth::code_from(&h, &request, &location);
+});

@@ -311,7 +311,9 @@ async fn advance(
         return Ok(Next::Error(ALREADY_DONE.into()));
     }
     let trace = json!({ "flow": definition.name, "flow_hash": definition.content_hash, "steps": ctx.flow.trace });
-    finish(app, rt, request, ctx.flow, who, trace).await
+    // The browser's live session, which a new sign-in (prompt=login, max_age) replaces.
+    let current = ctx.sso_session.as_ref().map(|s| s.id.clone());
+    finish(app, rt, request, ctx.flow, who, trace, current).await
 }
 
 fn page_next(ctx: &FlowContext<'_>, mut page: Page, input: Input<'_>) -> Next {
@@ -332,7 +334,9 @@ fn page_next(ctx: &FlowContext<'_>, mut page: Page, input: Input<'_>) -> Next {
 }
 
 /// Everything succeeded: create the SSO session (unless an existing one signed the user in)
-/// and the code, in one transaction.
+/// and the code, in one transaction. A new session replaces the browser's `current` one
+/// (e.g. after `prompt=login`): that one is ended, with the tokens issued under it, rather
+/// than left live behind a cookie the browser no longer holds.
 async fn finish(
     app: &AppState,
     rt: &RealmRuntime,
@@ -340,6 +344,7 @@ async fn finish(
     flow: &mut FlowState,
     who: &Client,
     trace: serde_json::Value,
+    current: Option<String>,
 ) -> Result<Next, EngineError> {
     let user_id = flow.user_id.clone().ok_or(EngineError::NoUser)?;
     let t = now();
@@ -396,7 +401,11 @@ async fn finish(
         data: serde_json::to_string(&facts).unwrap_or_default(),
         ttl_secs: rt.realm.tokens.code_ttl.as_secs(),
     };
+    let replaces = new_session.is_some();
     app.store.complete_sign_in(new_session, new_code).await?;
+    if replaces && let Some(old) = current {
+        app.store.end_sso_session(&old).await?;
+    }
     crate::events::record(
         &app.store,
         crate::store::NewEvent {
