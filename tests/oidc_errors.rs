@@ -387,3 +387,60 @@ db_test!(async fn scopes_outside_a_client_s_list_are_invalid_scope(db) {
         "payments:write is defined but no client may ask for it"
     );
 });
+
+// The token endpoint and a POSTed authorization request take only
+// `application/x-www-form-urlencoded` bodies (RFC 6749 §3.2, OIDC Core §3.1.2.1): JSON,
+// text or no Content-Type at all is invalid_request (a JSON error from the token endpoint, an
+// error page from authorize), even when the body would parse as a form.
+db_test!(async fn token_and_post_authorize_need_a_form_content_type(db) {
+    let h = start_with_user(db).await;
+    let body = "grant_type=client_credentials";
+    for content_type in [Some("application/json"), Some("text/plain"), Some("multipart/form-data; boundary=x"), None] {
+        let mut request = oauth::backchannel().post(h.endpoint("token")).basic_auth(WEB_CLIENT, Some(WEB_SECRET)).body(body);
+        if let Some(ct) = content_type {
+            request = request.header("content-type", ct);
+        }
+        let response = request.send().await.expect("POST token");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{content_type:?}: {text}");
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        assert_eq!(json["error"], "invalid_request", "{content_type:?}: {text}");
+    }
+    for ct in ["application/x-www-form-urlencoded", "Application/X-WWW-Form-Urlencoded; charset=UTF-8"] {
+        let response = oauth::backchannel()
+            .post(h.endpoint("token"))
+            .basic_auth(WEB_CLIENT, Some(WEB_SECRET))
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .expect("POST token");
+        assert_eq!(response.status(), StatusCode::OK, "{ct}");
+    }
+
+    let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let query = url::Url::parse(&request.url(&h)).unwrap().query().unwrap_or_default().to_string();
+    for content_type in [Some("application/json"), Some("text/plain"), None] {
+        let mut post = h.new_browser().post(h.endpoint("auth")).body(query.clone());
+        if let Some(ct) = content_type {
+            post = post.header("content-type", ct);
+        }
+        let response = post.send().await.expect("POST auth");
+        let status = response.status();
+        let location = response.headers().get("location").cloned();
+        let page = response.text().await.unwrap_or_default();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{content_type:?}: {page}");
+        assert_eq!(location, None, "{content_type:?}");
+        assert!(page.contains("invalid_request"), "{content_type:?}: {page}");
+    }
+    let response = h
+        .new_browser()
+        .post(h.endpoint("auth"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(query)
+        .send()
+        .await
+        .expect("POST auth");
+    assert_eq!(response.status(), StatusCode::OK, "the login page");
+});

@@ -51,6 +51,19 @@ fn realm_not_found() -> Response {
     (StatusCode::NOT_FOUND, axum::Json(json!({ "error": "realm not found" }))).into_response()
 }
 
+/// Whether a request's body is declared as a form (`application/x-www-form-urlencoded`, any
+/// parameters such as `charset`), as the token endpoint (RFC 6749 §3.2) and a POSTed
+/// authorization request (OIDC Core §3.1.2.1) require.
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}
+
+const SEND_A_FORM: &str = "send the body as Content-Type: application/x-www-form-urlencoded";
+
 /// Parses an `application/x-www-form-urlencoded` body or query; repeated parameters are an
 /// error (RFC 6749 §3.1).
 fn parse_params(raw: &[u8]) -> Result<HashMap<String, String>, String> {
@@ -93,6 +106,11 @@ async fn authorize_endpoint(
         let lang = pages::lang(&app, None, None, &headers);
         return pages::error(&app, None, &lang, StatusCode::NOT_FOUND, "This realm does not exist.");
     };
+    if method == Method::POST && !is_form(&headers) {
+        let lang = pages::lang(&app, Some(&rt), None, &headers);
+        let message = format!("The sign-in request is malformed (invalid_request): {SEND_A_FORM}.");
+        return pages::error(&app, Some(&rt), &lang, StatusCode::BAD_REQUEST, &message);
+    }
     let raw = if method == Method::POST {
         body.to_vec()
     } else {
@@ -130,6 +148,9 @@ async fn token_endpoint(
         return realm_not_found();
     };
     let result = async {
+        if !is_form(&headers) {
+            return Err(OAuthError::invalid_request(SEND_A_FORM));
+        }
         let params = parse_params(&body).map_err(OAuthError::invalid_request)?;
         let form: TokenForm = serde_json::from_value(json!(params))
             .map_err(|e| OAuthError::invalid_request(format!("malformed request: {e}")))?;
