@@ -444,3 +444,35 @@ db_test!(async fn token_and_post_authorize_need_a_form_content_type(db) {
         .expect("POST auth");
     assert_eq!(response.status(), StatusCode::OK, "the login page");
 });
+
+// RFC 6750 §2: a client sends its access token one way. Userinfo refuses a request carrying
+// it both in the Authorization header and in the body with 400 invalid_request.
+db_test!(async fn userinfo_refuses_a_token_sent_two_ways(db) {
+    let h = start_with_user(db).await;
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let tokens = oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await;
+    tokens.assert_ok();
+    let access = tokens.str("access_token").expect("an access token");
+    let both = oauth::backchannel()
+        .post(h.endpoint("userinfo"))
+        .bearer_auth(access)
+        .form(&[("access_token", access)])
+        .send()
+        .await
+        .expect("POST userinfo");
+    assert_eq!(both.status(), StatusCode::BAD_REQUEST);
+    let challenge = both.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert!(challenge.contains("error=\"invalid_request\""), "{challenge:?}");
+    let body: serde_json::Value = both.json().await.unwrap_or_default();
+    assert_eq!(body["error"], "invalid_request", "{body}");
+    // Either way alone works.
+    let header_only = oauth::backchannel().post(h.endpoint("userinfo")).bearer_auth(access).send().await.unwrap();
+    assert_eq!(header_only.status(), StatusCode::OK);
+    let body_only = oauth::backchannel()
+        .post(h.endpoint("userinfo"))
+        .form(&[("access_token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body_only.status(), StatusCode::OK);
+});

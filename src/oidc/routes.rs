@@ -178,21 +178,36 @@ pub(crate) fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> 
     name.eq_ignore_ascii_case(scheme).then_some(rest)
 }
 
-/// RFC 6750: the token from `Authorization: Bearer`, or the `access_token` form field.
-fn bearer(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+/// RFC 6750: the token from `Authorization: Bearer`, or the `access_token` form field; both
+/// at once is an `invalid_request` (§2: a client uses exactly one method).
+fn bearer(headers: &HeaderMap, body: &[u8]) -> Result<Option<String>, OAuthError> {
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| strip_scheme(v, "Bearer"))
         .map(|t| t.trim().to_string());
-    from_header.or_else(|| parse_params(body).ok()?.remove("access_token"))
+    let from_body = parse_params(body).ok().and_then(|mut p| p.remove("access_token"));
+    match (from_header, from_body) {
+        (Some(_), Some(_)) => {
+            let mut e = OAuthError::invalid_request(
+                "the access token is in both the Authorization header and the body; send it once",
+            );
+            e.www_authenticate = Some("Bearer error=\"invalid_request\"".into());
+            Err(e)
+        }
+        (header, body) => Ok(header.or(body)),
+    }
 }
 
 async fn userinfo(State(app): AppStateRef, Path(realm): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(rt) = app.realm(&realm) else {
         return realm_not_found();
     };
-    let Some(token) = bearer(&headers, &body) else {
+    let token = match bearer(&headers, &body) {
+        Ok(token) => token,
+        Err(e) => return e.into_response(),
+    };
+    let Some(token) = token else {
         let mut r = StatusCode::UNAUTHORIZED.into_response();
         r.headers_mut().insert(
             header::WWW_AUTHENTICATE,
