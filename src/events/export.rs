@@ -72,7 +72,8 @@ pub fn jsonl_line(e: &Event) -> String {
     serde_json::to_string(e).unwrap_or_default()
 }
 
-/// One CSV record (no trailing newline); `details` is compact JSON.
+/// One CSV record (no trailing newline); `details` is compact JSON. Every cell is
+/// [`neutralized`] against formula injection before it is quoted.
 pub fn csv_row(e: &Event) -> String {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     [
@@ -88,14 +89,24 @@ pub fn csv_row(e: &Event) -> String {
         e.details.to_string(),
     ]
     .iter()
-    .map(|f| csv_field(f))
+    .map(|f| csv_field(&neutralized(f)).into_owned())
     .collect::<Vec<_>>()
     .join(",")
 }
 
+/// A cell a spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return: a user agent or username an attacker chose) gets a leading `'`, so it is
+/// shown as text (OWASP's CSV injection advice). Other cells are unchanged.
+pub fn neutralized(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}").into()
+    } else {
+        value.into()
+    }
+}
+
 /// Quotes a CSV field when it holds a comma, a quote or a line break (RFC 4180): the field
-/// is wrapped in quotes and each quote doubled. Values are kept exact (no formula escaping),
-/// since this is an audit record; open exports in a spreadsheet with care.
+/// is wrapped in quotes and each quote doubled. (Formula escaping is [`neutralized`]'s.)
 pub fn csv_field(value: &str) -> std::borrow::Cow<'_, str> {
     if value.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\"")).into()
@@ -184,6 +195,25 @@ mod tests {
             "7,2026-01-31T12:00:00Z,demo,login_error,u1,alice,web,127.0.0.1,\"Agent, \"\"quoted\"\"\nnext\",\"{\"\"reason\"\":\"\"bad password\"\"}\""
         );
         assert_eq!(CSV_HEADER.split(',').count(), 10);
+    }
+
+    #[test]
+    fn csv_cells_that_look_like_formulas_are_neutralized() {
+        let mut e = event();
+        e.user_agent = Some("=HYPERLINK(\"https://evil.example\",\"click\")".into());
+        e.username = Some("@SUM(1+1)".into());
+        e.client_id = Some("+cmd".into());
+        e.ip = Some("-2+3".into());
+        e.user_id = Some("\tx".into());
+        e.kind = "\rx".into();
+        let row = csv_row(&e);
+        assert_eq!(
+            row,
+            "7,2026-01-31T12:00:00Z,demo,\"'\rx\",'\tx,'@SUM(1+1),'+cmd,'-2+3,\"'=HYPERLINK(\"\"https://evil.example\"\",\"\"click\"\")\",\"{\"\"reason\"\":\"\"bad password\"\"}\""
+        );
+        assert_eq!(neutralized("plain"), "plain");
+        assert_eq!(neutralized("a=b"), "a=b");
+        assert_eq!(neutralized(""), "");
     }
 
     #[test]

@@ -65,7 +65,7 @@ pub async fn record(store: &Store, event: NewEvent) {
     let kind = event.kind.clone();
     crate::ops::metrics::count_event(&kind);
     if let Err(e) = store.insert_event(event).await {
-        tracing::error!(error = %e, kind = %kind, "could not record a security event");
+        tracing::error!(error = %crate::ops::logging::untrusted(&e.to_string()), kind = %kind, "could not record a security event");
     }
 }
 

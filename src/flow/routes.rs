@@ -96,6 +96,7 @@ pub fn respond(
             step,
             auth_cookie,
             ui_locales,
+            form_target,
         }) => {
             let lang = pages::lang(app, Some(rt), ui_locales.as_deref(), headers);
             let mut ctx = page.context;
@@ -112,11 +113,13 @@ pub fn respond(
                 Some(token) => jar.add(cookies::build(cookies::AUTH_COOKIE, token, realm, secure)),
                 None => jar,
             };
-            (
-                jar,
-                pages::render(app, Some(rt), &lang, StatusCode::OK, page.template, ctx),
-            )
-                .into_response()
+            let mut response = pages::render(app, Some(rt), &lang, StatusCode::OK, page.template, ctx);
+            // The form posts here, and the answer redirects to the client.
+            response.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                crate::web::csp_with_form_targets(crate::web::CSP, &[&form_target]),
+            );
+            (jar, response).into_response()
         }
         Ok(Next::Respond {
             target,
@@ -147,7 +150,7 @@ pub fn respond(
             response
         }
         Err(e) => {
-            tracing::error!(error = %e, "sign-in failed");
+            tracing::error!(error = %crate::ops::logging::untrusted(&e.to_string()), "sign-in failed");
             pages::error(
                 app,
                 Some(rt),

@@ -45,6 +45,9 @@ pub enum Next {
         auth_cookie: Option<String>,
         /// The client's `ui_locales`, which choose the page's language first.
         ui_locales: Option<String>,
+        /// The client's redirect URI, where the page's form leads in the end (for the page's
+        /// `form-action`).
+        form_target: String,
     },
     /// Send the browser back to the client.
     Respond {
@@ -90,6 +93,7 @@ pub async fn begin(
         csrf,
         step,
         ui_locales,
+        form_target,
         ..
     } = next
     else {
@@ -120,6 +124,7 @@ pub async fn begin(
         step,
         auth_cookie: Some(token),
         ui_locales,
+        form_target,
     })
 }
 
@@ -316,7 +321,9 @@ async fn advance(
         return Ok(Next::Error(ALREADY_DONE.into()));
     }
     let trace = json!({ "flow": definition.name, "flow_hash": definition.content_hash, "steps": ctx.flow.trace });
-    finish(app, rt, request, ctx.flow, who, trace).await
+    // The browser's live session, which a new sign-in (prompt=login, max_age) replaces.
+    let current = ctx.sso_session.as_ref().map(|s| s.id.clone());
+    finish(app, rt, request, ctx.flow, who, trace, current).await
 }
 
 fn page_next(ctx: &FlowContext<'_>, mut page: Page, input: Input<'_>) -> Next {
@@ -332,11 +339,14 @@ fn page_next(ctx: &FlowContext<'_>, mut page: Page, input: Input<'_>) -> Next {
         step: ctx.flow.challenge.clone(),
         auth_cookie: None,
         ui_locales: ctx.request.ui_locales.clone(),
+        form_target: ctx.request.redirect_uri.clone(),
     }
 }
 
 /// Everything succeeded: create the SSO session (unless an existing one signed the user in)
-/// and the code, in one transaction.
+/// and the code, in one transaction. A new session replaces the browser's `current` one
+/// (e.g. after `prompt=login`): that one is ended, with the tokens issued under it, rather
+/// than left live behind a cookie the browser no longer holds.
 async fn finish(
     app: &AppState,
     rt: &RealmRuntime,
@@ -344,6 +354,7 @@ async fn finish(
     flow: &mut FlowState,
     who: &Client,
     trace: serde_json::Value,
+    current: Option<String>,
 ) -> Result<Next, EngineError> {
     let user_id = flow.user_id.clone().ok_or(EngineError::NoUser)?;
     let t = now();
@@ -400,7 +411,11 @@ async fn finish(
         data: serde_json::to_string(&facts).unwrap_or_default(),
         ttl_secs: rt.realm.tokens.code_ttl.as_secs(),
     };
+    let replaces = new_session.is_some();
     app.store.complete_sign_in(new_session, new_code).await?;
+    if replaces && let Some(old) = current {
+        app.store.end_sso_session(&old).await?;
+    }
     crate::events::record(
         &app.store,
         crate::store::NewEvent {

@@ -133,6 +133,12 @@ pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeR
         return Err(fail("invalid_request", format!("{name} may be at most {limit} bytes")));
     }
     check_request(client, p).map_err(|(code, d)| fail(code, d))?;
+    if let Some(scope) = param(p, "scope").and_then(|s| client.disallowed_scope(s)) {
+        return Err(fail(
+            "invalid_scope",
+            format!("scope '{scope}' is not allowed for this client"),
+        ));
+    }
 
     let prompts: Vec<&str> = param(p, "prompt")
         .map(|v| v.split_ascii_whitespace().collect())
@@ -285,7 +291,7 @@ mod tests {
     fn realm() -> Realm {
         load_str(
             "t.yaml",
-            "realm: t\nclients:\n  - client_id: spa\n    redirect_uris: [http://app/cb]\n",
+            "realm: t\nclients:\n  - client_id: spa\n    redirect_uris: [https://app/cb]\n",
             &|_| None,
         )
         .unwrap()
@@ -300,7 +306,7 @@ mod tests {
     fn base() -> Vec<(&'static str, &'static str)> {
         vec![
             ("client_id", "spa"),
-            ("redirect_uri", "http://app/cb"),
+            ("redirect_uri", "https://app/cb"),
             ("response_type", "code"),
             ("scope", "openid"),
             ("state", "s1"),
@@ -336,7 +342,7 @@ mod tests {
         p[0] = ("client_id", "nope");
         assert!(matches!(validate(&realm(), &params(&p)), Err(AuthorizeError::Page(_))));
         let mut p = base();
-        p[1] = ("redirect_uri", "http://app/cb/extra");
+        p[1] = ("redirect_uri", "https://app/cb/extra");
         assert!(matches!(validate(&realm(), &params(&p)), Err(AuthorizeError::Page(_))));
     }
 

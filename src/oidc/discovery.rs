@@ -25,7 +25,7 @@ pub fn document(issuer: &str, realm: &Realm) -> String {
         "introspection_endpoint": endpoint("token/introspect"),
         "revocation_endpoint": endpoint("revoke"),
         "end_session_endpoint": endpoint("logout"),
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "scopes_supported": realm.scopes_supported(),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],

@@ -78,7 +78,7 @@ impl IntoResponse for OAuthError {
 
 impl From<crate::store::StoreError> for OAuthError {
     fn from(e: crate::store::StoreError) -> OAuthError {
-        tracing::error!(error = %e, "storage failure");
+        tracing::error!(error = %crate::ops::logging::untrusted(&e.to_string()), "storage failure");
         OAuthError::server_error("temporary storage failure; retry")
     }
 }

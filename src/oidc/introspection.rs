@@ -83,11 +83,31 @@ pub async fn userinfo(state: &AppState, rt: &RealmRuntime, token: &str) -> Resul
     Ok(Value::Object(out))
 }
 
-/// RFC 7662: any authenticated client of the realm may introspect; inactive tokens say only
-/// `{"active": false}`.
-pub async fn introspect(state: &AppState, rt: &RealmRuntime, token: &str) -> Result<Value, OAuthError> {
+/// Whether `caller` may learn about access token `c` (RFC 7662 §4): the client it was issued
+/// to (`client_id`, `azp`), a client in its audience, or a resource server the realm file
+/// allows to introspect (`introspection: true`).
+fn may_introspect(caller: &Client, c: &AccessClaims) -> bool {
+    let me = caller.client_id.as_str();
+    let in_audience = match &c.aud {
+        Value::String(aud) => aud == me,
+        Value::Array(auds) => auds.iter().any(|a| a.as_str() == Some(me)),
+        _ => false,
+    };
+    caller.introspection || c.client_id == me || c.extra.get("azp").and_then(Value::as_str) == Some(me) || in_audience
+}
+
+/// RFC 7662. A token the caller may not introspect is answered exactly as an unknown one,
+/// `{"active": false}`: refresh tokens only to the client they were issued to, access tokens
+/// as [`may_introspect`] says.
+pub async fn introspect(
+    state: &AppState,
+    rt: &RealmRuntime,
+    caller: &Client,
+    token: &str,
+) -> Result<Value, OAuthError> {
     if token.matches('.').count() == 2 {
         return Ok(match verify_access_token(state, rt, token).await {
+            Ok(c) if !may_introspect(caller, &c) => json!({ "active": false }),
             Ok(c) => {
                 let mut m = Map::new();
                 m.insert("active".into(), json!(true));
@@ -114,7 +134,7 @@ pub async fn introspect(state: &AppState, rt: &RealmRuntime, token: &str) -> Res
     }
     let hash = sha256_hex(token.as_bytes());
     Ok(match state.store.live_refresh_token(&hash).await? {
-        Some((t, g)) if g.realm == rt.realm.name => json!({
+        Some((t, g)) if g.realm == rt.realm.name && g.client_id == caller.client_id => json!({
             "active": true,
             "token_type": "refresh_token",
             "scope": g.scope,

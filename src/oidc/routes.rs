@@ -51,6 +51,19 @@ fn realm_not_found() -> Response {
     (StatusCode::NOT_FOUND, axum::Json(json!({ "error": "realm not found" }))).into_response()
 }
 
+/// Whether a request's body is declared as a form (`application/x-www-form-urlencoded`, any
+/// parameters such as `charset`), as the token endpoint (RFC 6749 §3.2) and a POSTed
+/// authorization request (OIDC Core §3.1.2.1) require.
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}
+
+const SEND_A_FORM: &str = "send the body as Content-Type: application/x-www-form-urlencoded";
+
 /// Parses an `application/x-www-form-urlencoded` body or query; repeated parameters are an
 /// error (RFC 6749 §3.1).
 fn parse_params(raw: &[u8]) -> Result<HashMap<String, String>, String> {
@@ -93,6 +106,11 @@ async fn authorize_endpoint(
         let lang = pages::lang(&app, None, None, &headers);
         return pages::error(&app, None, &lang, StatusCode::NOT_FOUND, "This realm does not exist.");
     };
+    if method == Method::POST && !is_form(&headers) {
+        let lang = pages::lang(&app, Some(&rt), None, &headers);
+        let message = format!("The sign-in request is malformed (invalid_request): {SEND_A_FORM}.");
+        return pages::error(&app, Some(&rt), &lang, StatusCode::BAD_REQUEST, &message);
+    }
     let raw = if method == Method::POST {
         body.to_vec()
     } else {
@@ -130,6 +148,9 @@ async fn token_endpoint(
         return realm_not_found();
     };
     let result = async {
+        if !is_form(&headers) {
+            return Err(OAuthError::invalid_request(SEND_A_FORM));
+        }
         let params = parse_params(&body).map_err(OAuthError::invalid_request)?;
         let form: TokenForm = serde_json::from_value(json!(params))
             .map_err(|e| OAuthError::invalid_request(format!("malformed request: {e}")))?;
@@ -157,21 +178,36 @@ pub(crate) fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> 
     name.eq_ignore_ascii_case(scheme).then_some(rest)
 }
 
-/// RFC 6750: the token from `Authorization: Bearer`, or the `access_token` form field.
-fn bearer(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+/// RFC 6750: the token from `Authorization: Bearer`, or the `access_token` form field; both
+/// at once is an `invalid_request` (§2: a client uses exactly one method).
+fn bearer(headers: &HeaderMap, body: &[u8]) -> Result<Option<String>, OAuthError> {
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| strip_scheme(v, "Bearer"))
         .map(|t| t.trim().to_string());
-    from_header.or_else(|| parse_params(body).ok()?.remove("access_token"))
+    let from_body = parse_params(body).ok().and_then(|mut p| p.remove("access_token"));
+    match (from_header, from_body) {
+        (Some(_), Some(_)) => {
+            let mut e = OAuthError::invalid_request(
+                "the access token is in both the Authorization header and the body; send it once",
+            );
+            e.www_authenticate = Some("Bearer error=\"invalid_request\"".into());
+            Err(e)
+        }
+        (header, body) => Ok(header.or(body)),
+    }
 }
 
 async fn userinfo(State(app): AppStateRef, Path(realm): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(rt) = app.realm(&realm) else {
         return realm_not_found();
     };
-    let Some(token) = bearer(&headers, &body) else {
+    let token = match bearer(&headers, &body) {
+        Ok(token) => token,
+        Err(e) => return e.into_response(),
+    };
+    let Some(token) = token else {
         let mut r = StatusCode::UNAUTHORIZED.into_response();
         r.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -218,7 +254,7 @@ async fn introspect(State(app): AppStateRef, Path(realm): Path<String>, headers:
         let token = params
             .get("token")
             .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
-        introspection::introspect(&app, &rt, token).await
+        introspection::introspect(&app, &rt, client, token).await
     }
     .await;
     match result {
@@ -297,12 +333,25 @@ async fn logout_endpoint(
             return pages::error(&app, Some(&rt), &lang, StatusCode::BAD_REQUEST, &message);
         }
         Ok(LogoutOutcome::Confirm { carry, csrf }) => {
+            // The confirmation posts here, and the answer redirects to the (verified)
+            // post-logout redirect URI.
+            let targets: Vec<String> = carry
+                .iter()
+                .filter(|(k, _)| k == "post_logout_redirect_uri")
+                .map(|(_, v)| v.clone())
+                .collect();
+            let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
             let ctx = json!({
                 "action": format!("/realms/{realm}/protocol/openid-connect/logout"),
                 "csrf": csrf,
                 "carry": carry,
             });
-            return pages::render(&app, Some(&rt), &lang, StatusCode::OK, "logout_confirm.html", ctx);
+            let mut page = pages::render(&app, Some(&rt), &lang, StatusCode::OK, "logout_confirm.html", ctx);
+            page.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                crate::web::csp_with_form_targets(crate::web::CSP, &targets),
+            );
+            return page;
         }
         Err(e) => {
             tracing::error!(error = %e, "logout failed");

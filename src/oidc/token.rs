@@ -198,6 +198,11 @@ async fn refresh_token(
         .refresh_token
         .as_deref()
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+    if let Some(scope) = form.scope.as_deref().and_then(|s| client.disallowed_scope(s)) {
+        return Err(OAuthError::invalid_scope(format!(
+            "scope '{scope}' is not allowed for this client"
+        )));
+    }
     let hash = sha256_hex(presented.as_bytes());
     let invalid = || OAuthError::invalid_grant("the refresh token is not valid");
     // The token must belong to this client before it is spent (RFC 6749 §6).
@@ -327,6 +332,11 @@ fn client_credentials(
         ));
     }
     let scope = form.scope.clone().unwrap_or_default();
+    if let Some(unknown) = client.disallowed_scope(&scope) {
+        return Err(OAuthError::invalid_scope(format!(
+            "scope '{unknown}' is not allowed for this client"
+        )));
+    }
     if scope
         .split_ascii_whitespace()
         .any(|s| s == "openid" || s == "offline_access")

@@ -107,6 +107,7 @@ pub struct Metrics {
     durations: RwLock<HashMap<String, Histogram>>,
     sign_ins: [AtomicU64; 2],
     tokens: [AtomicU64; 3],
+    panics: AtomicU64,
 }
 
 /// Gauges read at scrape time.
@@ -159,6 +160,11 @@ impl Metrics {
 
     pub fn sign_in(&self, result: SignIn) {
         self.sign_ins[result as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request handler panicked (answered with a 500 instead).
+    pub fn handler_panicked(&self) {
+        self.panics.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn token_issued(&self, grant: GrantType) {
@@ -269,6 +275,17 @@ impl Metrics {
                 n.load(Ordering::Relaxed)
             );
         }
+        header(
+            &mut out,
+            "gatehouse_http_panics_total",
+            "counter",
+            "Requests whose handler panicked (each answered with a 500).",
+        );
+        let _ = writeln!(
+            out,
+            "gatehouse_http_panics_total {}",
+            self.panics.load(Ordering::Relaxed)
+        );
         if let Some(sessions) = &snapshot.active_sessions {
             header(
                 &mut out,
@@ -391,6 +408,7 @@ mod tests {
         );
         m.token_issued(GrantType::RefreshToken);
         m.sign_in(SignIn::Failure);
+        m.handler_panicked();
         let text = m.render(&Snapshot {
             active_sessions: Some(vec![("a\"b".into(), 2)]),
             hashes_waiting: 3,
@@ -424,6 +442,7 @@ mod tests {
         assert!(text.contains("gatehouse_argon2_queue_depth 3"));
         assert!(text.contains("gatehouse_argon2_in_flight 1"));
         assert!(text.contains("gatehouse_password_verifications_total 7"));
+        assert!(text.contains("gatehouse_http_panics_total 1"));
     }
 
     #[tokio::test]

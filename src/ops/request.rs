@@ -6,9 +6,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tracing::Instrument as _;
 
 use super::metrics::{self, Metrics, UNMATCHED};
@@ -84,6 +84,29 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, mut request: Request, ne
         response.headers_mut().insert(REQUEST_ID, value);
     }
     response
+}
+
+/// The answer to a request whose handler panicked (tower-http's `CatchPanicLayer` calls this):
+/// a plain 500, never a dropped connection. The panic is logged at error level, inside the
+/// request's span (request id, route), and counted in `gatehouse_http_panics_total`.
+pub fn panicked(metrics: &Metrics, panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    metrics.handler_panicked();
+    // A panic message may quote what a client sent.
+    tracing::error!(panic = %super::logging::untrusted(message), "request handler panicked; answered 500");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        "Internal server error: the server log has the details.",
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@ struct RealmOut<'a> {
     tokens: &'a TokenSettings,
     required_actions: &'a BTreeMap<String, RequiredActionSetting>,
     roles: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    scopes: &'a [String],
     clients: Vec<ClientOut<'a>>,
 }
 
@@ -47,6 +49,10 @@ struct ClientOut<'a> {
     service_account_roles: &'a [String],
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     admin_api: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    introspection: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scopes: Option<&'a [String]>,
 }
 
 /// The realm as a realm file (YAML), with a header saying where it came from.
@@ -63,6 +69,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
         tokens: &realm.tokens,
         required_actions: &realm.required_actions,
         roles: &realm.roles,
+        scopes: &realm.scopes,
         clients: realm
             .clients
             .values()
@@ -77,6 +84,8 @@ pub fn to_realm_file(realm: &Realm) -> String {
                 browser_flow: c.browser_flow.as_deref(),
                 service_account_roles: &c.service_account_roles,
                 admin_api: c.admin_api,
+                introspection: c.introspection,
+                scopes: c.scopes.as_deref(),
             })
             .collect(),
     };
@@ -101,6 +110,7 @@ tokens: { access_ttl: 10m, signing_alg: ES256 }
 required_actions:
   configure-otp: { enabled: true, default: true }
 roles: [admin, "viewer: read-only"]
+scopes: [reports:read, "orders:write"]
 clients:
   - client_id: web
     name: "Web: the shop's site"
@@ -114,6 +124,8 @@ clients:
     secret: ${env:WEB_SECRET}
     grant_types: [client_credentials]
     service_account_roles: [admin]
+    introspection: true
+    scopes: [reports:read]
 "#;
 
     fn env(name: &str) -> Option<String> {
@@ -129,6 +141,14 @@ clients:
         let again = load_str("export.yaml", &exported, &|_| None).unwrap_or_else(|e| panic!("{e:?}\n{exported}"));
         assert_eq!(again.content_hash(), live.content_hash(), "{exported}");
         assert_eq!(to_realm_file(&again), exported);
+        assert!(again.clients["robot"].introspection && !again.clients["web"].introspection);
+        assert_eq!(exported.matches("introspection: true").count(), 1, "{exported}");
+        assert_eq!(again.scopes, ["reports:read", "orders:write"]);
+        assert_eq!(
+            again.clients["robot"].scopes.as_deref(),
+            Some(&["reports:read".to_string()][..])
+        );
+        assert_eq!(again.clients["web"].scopes, None);
     }
 
     #[test]

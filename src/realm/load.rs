@@ -245,6 +245,23 @@ impl Validator<'_> {
                 self.error(role.referenced, format!("role '{}' is listed twice", role.value));
             }
         }
+        let mut scopes: Vec<String> = Vec::new();
+        for scope in &file.scopes {
+            let s = scope.value.as_str();
+            if !crate::realm::is_scope_token(s) {
+                self.error(
+                    scope.referenced,
+                    format!("scope '{s}' is not a valid scope (printable ASCII without spaces, '\"' or '\\')"),
+                );
+            } else if crate::realm::STANDARD_SCOPES.contains(&s) || scopes.iter().any(|x| x == s) {
+                self.error(
+                    scope.referenced,
+                    format!("scope '{s}' is listed twice or is a standard scope"),
+                );
+            } else {
+                scopes.push(s.to_string());
+            }
+        }
         let mut clients = BTreeMap::new();
         let service_roles: Vec<(String, Location)> = file
             .clients
@@ -264,7 +281,7 @@ impl Validator<'_> {
                     flow.referenced,
                 );
             }
-            if let Some(client) = self.client(spanned.value, at) {
+            if let Some(client) = self.client(spanned.value, at, &scopes) {
                 let id = client.client_id.clone();
                 if clients.insert(id.clone(), client).is_some() {
                     self.error(at, format!("client '{id}' is defined twice"));
@@ -290,12 +307,13 @@ impl Validator<'_> {
             // Roles are a set: kept in canonical (sorted) order, so that reordering them in a
             // file changes neither the content hash nor the snapshot.
             roles: roles.into_iter().collect(),
+            scopes,
             clients,
             source,
         }
     }
 
-    fn client(&mut self, c: ClientFile, at: Location) -> Option<Client> {
+    fn client(&mut self, c: ClientFile, at: Location, realm_scopes: &[String]) -> Option<Client> {
         let id = c.client_id.value.clone();
         let errors_before = self.errors.len();
         if id.is_empty() || id.chars().any(|ch| ch.is_control() || ch.is_whitespace()) {
@@ -332,6 +350,25 @@ impl Validator<'_> {
                 format!("client '{id}' has service_account_roles but not the client_credentials grant"),
             );
         }
+        let mut scopes: Option<Vec<String>> = None;
+        if let Some(listed) = &c.scopes {
+            let mut list = Vec::new();
+            for scope in listed {
+                let s = scope.value.as_str();
+                if !crate::realm::STANDARD_SCOPES.contains(&s) && !realm_scopes.iter().any(|r| r == s) {
+                    self.error(
+                        scope.referenced,
+                        format!(
+                            "client '{id}': scope '{s}' is neither standard ({}) nor one of the realm's scopes",
+                            crate::realm::STANDARD_SCOPES.join(", ")
+                        ),
+                    );
+                } else if !list.iter().any(|x| x == s) {
+                    list.push(s.to_string());
+                }
+            }
+            scopes = Some(list);
+        }
         if self.errors.len() > errors_before {
             return None;
         }
@@ -346,6 +383,8 @@ impl Validator<'_> {
             browser_flow: c.browser_flow.map(|f| f.value),
             service_account_roles: c.service_account_roles.into_iter().map(|r| r.value).collect(),
             admin_api: c.admin_api,
+            introspection: c.introspection,
+            scopes,
         })
     }
 
@@ -417,12 +456,36 @@ impl Validator<'_> {
                     uri.value
                 ),
             ),
-            Ok(_) => {}
+            Ok(u) => {
+                if let Err(why) = redirect_scheme_allowed(&u) {
+                    self.error(uri.referenced, format!("redirect URI '{}': {why}", uri.value));
+                }
+            }
             Err(e) => self.error(
                 uri.referenced,
                 format!("redirect URI '{}' is not an absolute URL: {e}", uri.value),
             ),
         }
+    }
+}
+
+/// Where a browser may be sent with a code or after logout: `https` anywhere, plain `http` only
+/// to the loopback interface (RFC 8252 §7.3: native apps on `127.0.0.1`, `[::1]`, `localhost`),
+/// a private-use scheme of a native app (`com.example.app:/cb`, RFC 8252 §7.1); never a scheme
+/// that runs or embeds content in the browser.
+fn redirect_scheme_allowed(u: &url::Url) -> Result<(), String> {
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" => match u.host() {
+            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => Ok(()),
+            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => Ok(()),
+            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => Ok(()),
+            _ => Err("plain http is allowed only for loopback hosts (127.0.0.1, [::1], localhost); use https".into()),
+        },
+        scheme @ ("javascript" | "data" | "vbscript" | "file" | "blob" | "about" | "ws" | "wss" | "ftp") => Err(
+            format!("the {scheme}: scheme is not allowed; use https (or a native app's own scheme)"),
+        ),
+        _ => Ok(()),
     }
 }
 
@@ -520,6 +583,56 @@ clients:
         );
         assert_eq!(e.len(), 3, "{e:?}");
         assert_eq!(e.iter().map(|e| e.line).collect::<Vec<_>>(), vec![5, 6, 7]);
+    }
+
+    #[test]
+    fn client_scopes_are_standard_ones_or_the_realm_s() {
+        let realm = load_str(
+            "r.yaml",
+            "realm: demo\nscopes: [reports:read]\nclients:\n  - client_id: a\n    redirect_uris: [http://127.0.0.1/cb]\n    scopes: [openid, reports:read]\n  - client_id: b\n    redirect_uris: [http://127.0.0.1/cb]\n",
+            &env,
+        )
+        .unwrap();
+        assert!(realm.clients["a"].allows_scope("reports:read") && !realm.clients["a"].allows_scope("email"));
+        assert!(realm.clients["b"].allows_scope("email") && !realm.clients["b"].allows_scope("reports:read"));
+        assert_eq!(
+            realm.clients["b"].disallowed_scope("openid admin:all email"),
+            Some("admin:all")
+        );
+        assert_eq!(
+            realm.scopes_supported(),
+            ["openid", "profile", "email", "offline_access", "reports:read"]
+        );
+        let e = errors(
+            "realm: demo\nclients:\n  - client_id: a\n    redirect_uris: [http://127.0.0.1/cb]\n    scopes: [openid, payments:write]\n",
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!((e[0].line, e[0].column), (5, 22), "{e:?}");
+        assert!(e[0].message.contains("payments:write"), "{e:?}");
+        let e = errors("realm: demo\nscopes: [openid, \"a b\"]\n");
+        assert_eq!(e.len(), 2, "{e:?}");
+    }
+
+    #[test]
+    fn redirect_uris_are_https_loopback_http_or_an_app_scheme() {
+        let good = "realm: demo\nclients:\n  - client_id: a\n    redirect_uris:\n      - https://app.example/cb\n      - http://127.0.0.1:8400/cb\n      - http://[::1]/cb\n      - http://localhost:3000/cb\n      - com.example.app:/oauth2redirect\n    post_logout_redirect_uris: [https://app.example/]\n";
+        assert!(
+            load_str("r.yaml", good, &env).is_ok(),
+            "{:?}",
+            load_str("r.yaml", good, &env).err()
+        );
+        let e = errors(
+            "realm: demo\nclients:\n  - client_id: a\n    redirect_uris:\n      - javascript:alert(1)\n      - data:text/html,hi\n      - http://app.example/cb\n      - http://127.0.0.1.evil.example/cb\n    post_logout_redirect_uris:\n      - http://app.example/\n",
+        );
+        let at: Vec<(u64, u64)> = e.iter().map(|e| (e.line, e.column)).collect();
+        assert_eq!(at, vec![(5, 9), (6, 9), (7, 9), (8, 9), (10, 9)], "{e:?}");
+        assert!(e[0].message.contains("javascript:"), "{e:?}");
+        assert!(e[1].message.contains("data:"), "{e:?}");
+        assert!(e[2].message.contains("loopback"), "{e:?}");
+        assert_eq!(
+            e[0].to_string().split(':').take(3).collect::<Vec<_>>(),
+            ["r.yaml", "5", "9"]
+        );
     }
 
     #[test]

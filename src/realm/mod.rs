@@ -31,6 +31,16 @@ pub const KNOWN_REQUIRED_ACTIONS: &[&str] = &[
     "webauthn-register",
 ];
 
+/// The scopes every realm has, and every client may ask for unless its `scopes` says otherwise.
+pub const STANDARD_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+
+/// RFC 6749 §3.3 `scope-token`: printable ASCII without space, `"` and `\`.
+pub fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
 /// A validated realm. It holds no plain secrets, so it may be stored and shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct Realm {
@@ -46,6 +56,10 @@ pub struct Realm {
     pub required_actions: BTreeMap<String, RequiredActionSetting>,
     /// Sorted and without duplicates (a set, in canonical order).
     pub roles: Vec<String>,
+    /// Scopes beyond [`STANDARD_SCOPES`] that the realm's clients may be given, in file order.
+    /// Left out of the content (and its hash) when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
     pub clients: BTreeMap<String, Client>,
     /// Where things were written, for messages about them (not part of the content).
     #[serde(skip)]
@@ -89,6 +103,13 @@ pub struct Client {
     pub service_account_roles: Vec<String>,
     /// The admin API accepts tokens this client got for users (master realm).
     pub admin_api: bool,
+    /// May introspect access tokens of other clients (a resource server). Left out of the
+    /// content (and its hash) when false, so realms without it keep their snapshots.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub introspection: bool,
+    /// The scopes it may ask for; `None`: [`STANDARD_SCOPES`] (left out of the content then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
 }
 
 impl Client {
@@ -113,6 +134,19 @@ impl Client {
     pub fn has_post_logout_redirect_uri(&self, uri: &str) -> bool {
         self.post_logout_redirect_uris.iter().any(|r| r == uri)
     }
+
+    /// Whether the client may ask for `scope`.
+    pub fn allows_scope(&self, scope: &str) -> bool {
+        match &self.scopes {
+            Some(list) => list.iter().any(|s| s == scope),
+            None => STANDARD_SCOPES.contains(&scope),
+        }
+    }
+
+    /// The first scope in `requested` (space-separated) the client may not ask for.
+    pub fn disallowed_scope<'a>(&self, requested: &'a str) -> Option<&'a str> {
+        requested.split_ascii_whitespace().find(|s| !self.allows_scope(s))
+    }
 }
 
 impl Realm {
@@ -136,5 +170,17 @@ impl Realm {
 
     pub fn is_required_action_enabled(&self, action: &str) -> bool {
         self.required_actions.get(action).map(|s| s.enabled).unwrap_or(false)
+    }
+
+    /// The scopes some client of the realm may ask for (what discovery lists): the standard
+    /// ones first, then the realm's own, each once. `openid` is always among them.
+    pub fn scopes_supported(&self) -> Vec<&str> {
+        let allowed = |s: &str| s == "openid" || self.clients.values().any(|c| c.allows_scope(s));
+        STANDARD_SCOPES
+            .iter()
+            .copied()
+            .chain(self.scopes.iter().map(String::as_str))
+            .filter(|s| allowed(s))
+            .collect()
     }
 }

@@ -31,6 +31,10 @@ pub struct RealmFile {
     pub required_actions: BTreeMap<String, Spanned<RequiredActionSetting>>,
     #[serde(default)]
     pub roles: Vec<Spanned<String>>,
+    /// Scopes the realm defines beyond the standard ones (`openid`, `profile`, `email`,
+    /// `offline_access`), for clients to list in their `scopes`.
+    #[serde(default)]
+    pub scopes: Vec<Spanned<String>>,
     #[serde(default)]
     pub clients: Vec<Spanned<ClientFile>>,
 }
@@ -212,6 +216,14 @@ pub struct ClientFile {
     /// In the master realm: the admin API accepts its users' tokens (e.g. `admin-cli`).
     #[serde(default)]
     pub admin_api: bool,
+    /// A resource server: may introspect access tokens issued to other clients (RFC 7662 §4).
+    /// Without it a client introspects only tokens issued to it or naming it as audience.
+    #[serde(default)]
+    pub introspection: bool,
+    /// The scopes the client may ask for (default: the standard ones). Each is standard or
+    /// one of the realm's `scopes`.
+    #[serde(default)]
+    pub scopes: Option<Vec<Spanned<String>>>,
 }
 
 fn default_grants() -> Vec<Spanned<GrantType>> {

@@ -352,8 +352,8 @@ impl Store {
             .filter(user::Column::Realm.eq(realm))
             .filter(user::Column::Id.in_subquery(holders))
             .order_by_asc(user::Column::Username)
-            .offset(first)
-            .limit(max)
+            .offset(super::sql_count(first))
+            .limit(super::sql_count(max))
             .all(&self.db)
             .await?)
     }

@@ -216,6 +216,13 @@ pub fn now() -> i64 {
         .unwrap_or_default()
 }
 
+/// A count for `OFFSET`/`LIMIT`: the databases bind it as a signed 64-bit integer, and a larger
+/// one would abort the statement (callers bound paging far lower; this keeps the store safe
+/// whatever they pass).
+pub(crate) fn sql_count(n: u64) -> u64 {
+    n.min(i64::MAX as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -118,8 +118,8 @@ impl Store {
         Ok(find
             .order_by(by_username, sea_orm::Order::Asc)
             .order_by_asc(user::Column::Id)
-            .offset(q.first)
-            .limit(q.max)
+            .offset(super::sql_count(q.first))
+            .limit(super::sql_count(q.max))
             .all(&self.db)
             .await?)
     }

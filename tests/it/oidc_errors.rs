@@ -284,3 +284,193 @@ db_test!(async fn unsupported_grant_and_missing_parameters_are_named(db) {
         .await
         .assert_error(StatusCode::BAD_REQUEST, "unauthorized_client");
 });
+
+// RFC 7662 §4: a client introspects only what concerns it. `other` may not read `web`'s
+// tokens (access or refresh) and gets exactly what an unknown token gets; `api`, a resource
+// server with `introspection: true`, reads access tokens of every client but no refresh token
+// it was not issued.
+db_test!(async fn clients_introspect_only_their_own_tokens_unless_allowed(db) {
+    let realm = format!(
+        "{REALM}  - client_id: api\n    secret_hash: sha256:3ab4454e637528a72b8b1c26412e8f13cde28bd7c4d15d9757329208e8cea5a7\n    grant_types: [client_credentials]\n    introspection: true\n"
+    );
+    let h = Harness::start(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    let api = ClientAuth::Basic("api", WEB_SECRET);
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let tokens = oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await;
+    tokens.assert_ok();
+    let access = tokens.str("access_token").expect("an access token").to_string();
+    let refresh = tokens.str("refresh_token").expect("a refresh token").to_string();
+    let service = oauth::post_form(&h.endpoint("token"), oauth::web(), &[("grant_type", "client_credentials")]).await;
+    service.assert_ok();
+    let service = service.str("access_token").expect("a client_credentials token").to_string();
+
+    let unknown = oauth::introspect(&h, oauth::other(), "no-such-token").await;
+    unknown.assert_ok();
+    assert_eq!(unknown.body, json!({ "active": false }));
+    for (token, kind) in [(&access, "access token"), (&refresh, "refresh token"), (&service, "service token")] {
+        let own = oauth::introspect(&h, oauth::web(), token).await;
+        assert_eq!(own.body["active"], true, "web's own {kind}: {}", own.text);
+        let foreign = oauth::introspect(&h, oauth::other(), token).await;
+        foreign.assert_ok();
+        assert_eq!(foreign.text, unknown.text, "other introspected web's {kind}");
+    }
+    for (token, kind) in [(&access, "access token"), (&service, "service token")] {
+        let seen = oauth::introspect(&h, api, token).await;
+        assert_eq!(seen.body["active"], true, "the resource server and web's {kind}: {}", seen.text);
+        assert_eq!(seen.body["client_id"], WEB_CLIENT);
+    }
+    let refresh_seen = oauth::introspect(&h, api, &refresh).await;
+    assert_eq!(refresh_seen.text, unknown.text, "the resource server introspected web's refresh token");
+});
+
+// Scopes are restricted per client: without `scopes:` a client may ask for the standard ones
+// (openid, profile, email, offline_access); anything else is invalid_scope — a redirect from
+// authorize (RFC 6749 §4.1.2.1), a 400 from the token endpoint for client_credentials and for
+// a refresh naming an unknown scope. Discovery lists the scopes some client may ask for.
+db_test!(async fn scopes_outside_a_client_s_list_are_invalid_scope(db) {
+    let realm = REALM.replace(
+        "display_name: Test realm\n",
+        "display_name: Test realm\nscopes: [payments:write, reports:read]\n",
+    ) + "  - client_id: robot\n    secret_hash: sha256:3ab4454e637528a72b8b1c26412e8f13cde28bd7c4d15d9757329208e8cea5a7\n    grant_types: [client_credentials]\n    scopes: [reports:read]\n";
+    let h = Harness::start(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    let token = h.endpoint("token");
+    let robot = ClientAuth::Basic("robot", WEB_SECRET);
+
+    let r = oauth::post_form(&token, oauth::web(), &[("grant_type", "client_credentials"), ("scope", "admin:all write:everything")]).await;
+    r.assert_error(StatusCode::BAD_REQUEST, "invalid_scope");
+    let r = oauth::post_form(&token, robot, &[("grant_type", "client_credentials"), ("scope", "payments:write")]).await;
+    r.assert_error(StatusCode::BAD_REQUEST, "invalid_scope");
+    let r = oauth::post_form(&token, robot, &[("grant_type", "client_credentials"), ("scope", "reports:read")]).await;
+    r.assert_ok();
+    assert_eq!(r.str("scope"), Some("reports:read"));
+    let r = oauth::post_form(&token, oauth::web(), &[("grant_type", "client_credentials"), ("scope", "profile")]).await;
+    r.assert_ok();
+
+    // A public SPA asking for a scope it was not given: the error goes back to the app.
+    let (mut request, _) = AuthRequest::new(SPA_CLIENT, SPA_REDIRECT);
+    request.scope = "openid payments:write".into();
+    let location = browser::redirect_away(&h.browser, &request.url(&h)).await;
+    assert_eq!(base_of(&location), SPA_REDIRECT, "{location}");
+    assert_eq!(query(&location, "error").as_deref(), Some("invalid_scope"), "{location}");
+    assert_eq!(query(&location, "state").as_deref(), Some(request.state.as_str()));
+    assert_eq!(query(&location, "code"), None);
+
+    // A refresh naming an unknown scope is invalid_scope, and leaves the refresh token usable.
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let tokens = oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await;
+    tokens.assert_ok();
+    let refresh = tokens.str("refresh_token").expect("a refresh token");
+    let r = oauth::post_form(
+        &token,
+        oauth::web(),
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh), ("scope", "openid admin:all")],
+    )
+    .await;
+    r.assert_error(StatusCode::BAD_REQUEST, "invalid_scope");
+    oauth::refresh(&h, oauth::web(), refresh).await.assert_ok();
+
+    let discovery: serde_json::Value = oauth::backchannel()
+        .get(format!("{}/.well-known/openid-configuration", h.issuer()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["scopes_supported"],
+        json!(["openid", "profile", "email", "offline_access", "reports:read"]),
+        "payments:write is defined but no client may ask for it"
+    );
+});
+
+// The token endpoint and a POSTed authorization request take only
+// `application/x-www-form-urlencoded` bodies (RFC 6749 §3.2, OIDC Core §3.1.2.1): JSON,
+// text or no Content-Type at all is invalid_request (a JSON error from the token endpoint, an
+// error page from authorize), even when the body would parse as a form.
+db_test!(async fn token_and_post_authorize_need_a_form_content_type(db) {
+    let h = start_with_user(db).await;
+    let body = "grant_type=client_credentials";
+    for content_type in [Some("application/json"), Some("text/plain"), Some("multipart/form-data; boundary=x"), None] {
+        let mut request = oauth::backchannel().post(h.endpoint("token")).basic_auth(WEB_CLIENT, Some(WEB_SECRET)).body(body);
+        if let Some(ct) = content_type {
+            request = request.header("content-type", ct);
+        }
+        let response = request.send().await.expect("POST token");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{content_type:?}: {text}");
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        assert_eq!(json["error"], "invalid_request", "{content_type:?}: {text}");
+    }
+    for ct in ["application/x-www-form-urlencoded", "Application/X-WWW-Form-Urlencoded; charset=UTF-8"] {
+        let response = oauth::backchannel()
+            .post(h.endpoint("token"))
+            .basic_auth(WEB_CLIENT, Some(WEB_SECRET))
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .expect("POST token");
+        assert_eq!(response.status(), StatusCode::OK, "{ct}");
+    }
+
+    let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let query = url::Url::parse(&request.url(&h)).unwrap().query().unwrap_or_default().to_string();
+    for content_type in [Some("application/json"), Some("text/plain"), None] {
+        let mut post = h.new_browser().post(h.endpoint("auth")).body(query.clone());
+        if let Some(ct) = content_type {
+            post = post.header("content-type", ct);
+        }
+        let response = post.send().await.expect("POST auth");
+        let status = response.status();
+        let location = response.headers().get("location").cloned();
+        let page = response.text().await.unwrap_or_default();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{content_type:?}: {page}");
+        assert_eq!(location, None, "{content_type:?}");
+        assert!(page.contains("invalid_request"), "{content_type:?}: {page}");
+    }
+    let response = h
+        .new_browser()
+        .post(h.endpoint("auth"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(query)
+        .send()
+        .await
+        .expect("POST auth");
+    assert_eq!(response.status(), StatusCode::OK, "the login page");
+});
+
+// RFC 6750 §2: a client sends its access token one way. Userinfo refuses a request carrying
+// it both in the Authorization header and in the body with 400 invalid_request.
+db_test!(async fn userinfo_refuses_a_token_sent_two_ways(db) {
+    let h = start_with_user(db).await;
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let tokens = oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await;
+    tokens.assert_ok();
+    let access = tokens.str("access_token").expect("an access token");
+    let both = oauth::backchannel()
+        .post(h.endpoint("userinfo"))
+        .bearer_auth(access)
+        .form(&[("access_token", access)])
+        .send()
+        .await
+        .expect("POST userinfo");
+    assert_eq!(both.status(), StatusCode::BAD_REQUEST);
+    let challenge = both.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert!(challenge.contains("error=\"invalid_request\""), "{challenge:?}");
+    let body: serde_json::Value = both.json().await.unwrap_or_default();
+    assert_eq!(body["error"], "invalid_request", "{body}");
+    // Either way alone works.
+    let header_only = oauth::backchannel().post(h.endpoint("userinfo")).bearer_auth(access).send().await.unwrap();
+    assert_eq!(header_only.status(), StatusCode::OK);
+    let body_only = oauth::backchannel()
+        .post(h.endpoint("userinfo"))
+        .form(&[("access_token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body_only.status(), StatusCode::OK);
+});

@@ -199,3 +199,67 @@ db_test!(async fn userinfo_by_post_and_by_get(db) {
     assert_eq!(by_post["sub"], id_token_claims(&tokens)["sub"]);
     assert_eq!(by_post["email"], json!(EMAIL));
 });
+
+// Content-Security-Policy form-action: pages post only to the server itself, plus — on the
+// sign-in pages, whose answer redirects to the client, and the form_post page, which posts
+// to it — the client's redirect origin.
+db_test!(async fn pages_limit_where_their_forms_may_go(db) {
+    let h = start_with_user(db).await;
+    let csp = |page: &Page| page.header("content-security-policy").unwrap_or_default().to_string();
+    let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let request = request.with("response_mode", "form_post");
+    let (login, mut form) = browser::open_login_page(&h.browser, &request.url(&h)).await;
+    let policy = csp(&login);
+    assert!(policy.contains("form-action 'self' http://127.0.0.1:9000;") || policy.ends_with("form-action 'self' http://127.0.0.1:9000"), "login page CSP: {policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    form.set("username", USERNAME);
+    form.set("password", PASSWORD);
+    let server = Url::parse(&h.url).unwrap();
+    let post = browser::follow_on_server(&h.browser, form.submit(&h.browser).await, &server).await;
+    assert_eq!(post.status, StatusCode::OK, "{}", post.describe());
+    let policy = csp(&post);
+    assert!(policy.ends_with("; form-action 'self' http://127.0.0.1:9000"), "form_post page CSP: {policy}");
+    assert!(policy.contains("script-src 'sha256-"), "{policy}");
+    // A page without a client: only the server itself.
+    let (request, _) = AuthRequest::new("no-such-client", WEB_REDIRECT);
+    let error = browser::get(&h.browser, &request.url(&h)).await;
+    assert_eq!(error.status, StatusCode::BAD_REQUEST, "{}", error.describe());
+    let policy = csp(&error);
+    assert!(policy.ends_with("; form-action 'self'"), "error page CSP: {policy}");
+});
+
+/// The ids of the live (not ended) SSO sessions.
+async fn live_sessions(h: &Harness) -> Vec<String> {
+    let rows = h.query("SELECT id FROM sso_sessions WHERE ended_at IS NULL").await;
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "id").expect("an id"))
+        .collect()
+}
+
+// prompt=login replaces the browser's SSO session: after the new sign-in the old session is
+// ended (with the tokens issued under it) instead of staying live behind a cookie the
+// browser no longer holds.
+db_test!(async fn prompt_login_replaces_the_old_session(db) {
+    let h = start_with_user(db).await;
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let first = tokens_for(&h, &code, &verifier).await;
+    let old_sid = id_token_claims(&first)["sid"].as_str().expect("a sid").to_string();
+    assert_eq!(live_sessions(&h).await, vec![old_sid.clone()]);
+
+    let (request, verifier) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let request = request.with("prompt", "login");
+    let location = browser::sign_in(&h.browser, &request.url(&h), USERNAME, PASSWORD).await;
+    let second = tokens_for(&h, &oauth::code_from(&h, &request, &location), &verifier).await;
+    let new_sid = id_token_claims(&second)["sid"].as_str().expect("a sid").to_string();
+    assert_ne!(new_sid, old_sid);
+    assert_eq!(live_sessions(&h).await, [new_sid], "the old session is still live");
+    let old_refresh = first["refresh_token"].as_str().unwrap();
+    oauth::refresh(&h, oauth::web(), old_refresh)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    oauth::refresh(&h, oauth::web(), second["refresh_token"].as_str().unwrap()).await.assert_ok();
+    // The browser's session is the new one: a plain request signs in without the form.
+    let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let location = browser::redirect_away(&h.browser, &request.url(&h)).await;
+    oauth::code_from(&h, &request, &location);
+});

@@ -90,8 +90,8 @@ fn unknown_key_is_reported_at_its_position() {
     let yaml = GOOD.replace("display_name: Shop\n", "display_name: Shop\ncolour: blue\n");
     assert_rejected("shop.yaml", &yaml, 3, 1, &["colour"]);
     // Inside a client, indented.
-    let yaml = GOOD.replace("    pkce: required\n", "    pkce: required\n    scopes: [openid]\n");
-    assert_rejected("shop.yaml", &yaml, 10, 5, &["scopes"]);
+    let yaml = GOOD.replace("    pkce: required\n", "    pkce: required\n    colour: blue\n");
+    assert_rejected("shop.yaml", &yaml, 10, 5, &["colour"]);
 }
 
 #[test]
@@ -266,4 +266,25 @@ fn wait_with_deadline(child: std::process::Child, deadline: Duration) -> Output 
             panic!("gatehouse serve was still running after {deadline:?}: it started with a bad realm");
         }
     }
+}
+
+#[test]
+fn script_data_and_plain_http_redirect_uris_are_refused_at_their_position() {
+    for (uri, word) in [
+        ("javascript:alert(document.cookie)", "javascript:"),
+        ("\"data:text/html,<script>alert(1)</script>\"", "data:"),
+        ("http://shop.example/callback", "loopback"),
+    ] {
+        let yaml = GOOD.replace("[http://127.0.0.1:9000/callback]", &format!("[{uri}]"));
+        assert_rejected("shop.yaml", &yaml, 6, 21, &[word]);
+        let yaml = GOOD.replace("[http://127.0.0.1:9000/]", &format!("[{uri}]"));
+        assert_rejected("shop.yaml", &yaml, 7, 33, &[word]);
+    }
+    // https anywhere, http on loopback, and a native app's own scheme are fine.
+    let yaml = GOOD.replace(
+        "[http://127.0.0.1:9000/callback]",
+        "[https://shop.example/callback, http://localhost:9000/cb, \"http://[::1]:9000/cb\", com.example.shop:/cb]",
+    );
+    let (_dir, out) = check("shop.yaml", &yaml);
+    assert!(out.status.success(), "{}", output_text(&out));
 }

@@ -142,3 +142,34 @@ db_test!(async fn a_realms_theme_overrides_the_default_file_by_file(db) {
     assert_eq!(css.status(), StatusCode::OK);
     assert!(css.text().await.unwrap().contains("#123456"));
 });
+
+// A theme name in the stylesheet path is whatever the client sent: anything that is not a
+// theme's name (a line break that would forge a log line, 60 KB of text, upper case, a theme
+// that does not exist) is a 404, answered before it could reach a log line.
+db_test!(async fn stylesheets_of_invalid_or_unknown_theme_names_are_404(db) {
+    let h = Harness::start(db, REALM).await;
+    let css = |name: String| {
+        let url = format!("{}/resources/{name}/style.css", h.url);
+        let browser = h.new_browser();
+        async move {
+            let response = browser.get(&url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+            (response.status(), response.text().await.unwrap_or_default())
+        }
+    };
+    let (status, body) = css("default".into()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains('{'), "the default stylesheet: {body}");
+    for name in [
+        "x%0A2026-01-01T00:00:00Z%20INFO%20gatehouse:%20admin%20signed%20in".to_string(),
+        "x%0D%0Ay".into(),
+        "a".repeat(60_000),
+        "a".repeat(65),
+        "Default".into(),
+        "acme%2E%2E".into(),
+        "nope".into(),
+    ] {
+        let (status, body) = css(name.clone()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{}: {body}", &name[..name.len().min(80)]);
+        assert!(!body.contains('{'), "a stylesheet for a bad name: {body}");
+    }
+});

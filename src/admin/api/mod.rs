@@ -89,6 +89,30 @@ pub fn router() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
+/// The most a collection's `first` may skip: far beyond any realm, and within every database's
+/// integer range (a larger number used to reach the SQL layer and abort the request).
+pub const MAX_FIRST: u64 = i32::MAX as u64;
+/// The most a collection's `max` may ask for, and what it gets without `max`.
+pub const MAX_PAGE: u64 = 1000;
+pub const DEFAULT_PAGE: u64 = 100;
+
+/// Checks the paging parameters of a collection: `first` from 0 to [`MAX_FIRST`], `max` from 1
+/// to [`MAX_PAGE`] (default [`DEFAULT_PAGE`]). Out of range is a 400, never a silent clamp.
+pub fn paging(first: u64, max: Option<u64>) -> Result<(u64, u64), ApiError> {
+    if first > MAX_FIRST {
+        return Err(ApiError::BadRequest(format!(
+            "bad first '{first}': give a number from 0 to {MAX_FIRST}"
+        )));
+    }
+    let max = max.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&max) {
+        return Err(ApiError::BadRequest(format!(
+            "bad max '{max}': give a number from 1 to {MAX_PAGE}"
+        )));
+    }
+    Ok((first, max))
+}
+
 /// The body of every error response.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -124,7 +148,7 @@ impl ApiError {
             StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             other => {
-                tracing::error!(error = %other, "admin API: database error");
+                tracing::error!(error = %crate::ops::logging::untrusted(&other.to_string()), "admin API: database error");
                 ApiError::Internal
             }
         }

@@ -41,6 +41,8 @@ pub struct ClientRepresentation {
     pub service_account_roles: Vec<String>,
     /// In the master realm: the admin API accepts tokens this client got for its users.
     pub admin_api: bool,
+    /// May introspect access tokens issued to other clients (a resource server).
+    pub introspection: bool,
 }
 
 impl From<&Client> for ClientRepresentation {
@@ -61,6 +63,7 @@ impl From<&Client> for ClientRepresentation {
             browser_flow: c.browser_flow.clone(),
             service_account_roles: c.service_account_roles.clone(),
             admin_api: c.admin_api,
+            introspection: c.introspection,
         }
     }
 }
@@ -98,9 +101,11 @@ pub struct ClientQuery {
     search: bool,
     /// How many clients to skip (default 0).
     #[serde(default)]
-    first: usize,
+    #[param(minimum = 0, maximum = 2147483647)]
+    first: u64,
     /// At most how many clients to return (default 100, at most 1000).
-    max: Option<usize>,
+    #[param(minimum = 1, maximum = 1000)]
+    max: Option<u64>,
 }
 
 /// Filters and paging of the role list (Keycloak's parameters).
@@ -112,9 +117,11 @@ pub struct RoleQuery {
     search: Option<String>,
     /// How many roles to skip (default 0).
     #[serde(default)]
-    first: usize,
+    #[param(minimum = 0, maximum = 2147483647)]
+    first: u64,
     /// At most how many roles to return (default 100, at most 1000).
-    max: Option<usize>,
+    #[param(minimum = 1, maximum = 1000)]
+    max: Option<u64>,
 }
 
 /// Paging of a role's members.
@@ -124,8 +131,10 @@ pub struct RoleQuery {
 pub struct PageQuery {
     /// How many users to skip (default 0).
     #[serde(default)]
+    #[param(minimum = 0, maximum = 2147483647)]
     first: u64,
     /// At most how many users to return (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     max: Option<u64>,
 }
 
@@ -164,8 +173,11 @@ fn live(app: &AppState, realm: &str) -> Result<Arc<RealmRuntime>, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("realm '{realm}' does not exist")))
 }
 
-fn page_size(max: Option<usize>) -> usize {
-    max.unwrap_or(100).clamp(1, 1000)
+/// `first` and `max` as in-memory counts, after [`super::paging`] checked them.
+fn page(first: u64, max: Option<u64>) -> Result<(usize, usize), ApiError> {
+    let (first, max) = super::paging(first, max)?;
+    let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    Ok((count(first), count(max)))
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -197,6 +209,7 @@ pub async fn list_clients(
 ) -> Result<axum::Json<Vec<ClientRepresentation>>, ApiError> {
     admin.require(&realm)?;
     let q = query(q)?;
+    let (first, max) = page(q.first, q.max)?;
     let rt = live(&app, &realm)?;
     // `clients` is a BTreeMap, so the order is by clientId and stable across pages.
     let clients = rt
@@ -208,8 +221,8 @@ pub async fn list_clients(
             Some(wanted) if q.search => c.client_id.contains(wanted.as_str()),
             Some(wanted) => c.client_id == *wanted,
         })
-        .skip(q.first)
-        .take(page_size(q.max))
+        .skip(first)
+        .take(max)
         .map(ClientRepresentation::from)
         .collect();
     Ok(axum::Json(clients))
@@ -271,14 +284,15 @@ pub async fn list_roles(
 ) -> Result<axum::Json<Vec<RoleRepresentation>>, ApiError> {
     admin.require(&realm)?;
     let q = query(q)?;
+    let (first, max) = page(q.first, q.max)?;
     let rt = live(&app, &realm)?;
     let roles = rt
         .realm
         .roles
         .iter()
         .filter(|r| q.search.as_deref().is_none_or(|s| r.contains(s)))
-        .skip(q.first)
-        .take(page_size(q.max))
+        .skip(first)
+        .take(max)
         .map(|r| RoleRepresentation::new(r))
         .collect();
     Ok(axum::Json(roles))
@@ -342,11 +356,12 @@ pub async fn role_users(
 ) -> Result<axum::Json<Vec<UserRepresentation>>, ApiError> {
     admin.require(&realm)?;
     let q = query(q)?;
+    let (first, max) = super::paging(q.first, q.max)?;
     let rt = live(&app, &realm)?;
     let role = find_role(&rt, &realm, &name)?;
     let holders = app
         .store
-        .users_with_role(&realm, role, q.first, q.max.unwrap_or(100).clamp(1, 1000))
+        .users_with_role(&realm, role, first, max)
         .await
         .map_err(ApiError::from_store)?;
     let mut users = Vec::with_capacity(holders.len());

@@ -107,8 +107,10 @@ pub struct UserQuery {
     exact: bool,
     /// How many users to skip (default 0).
     #[serde(default)]
+    #[param(minimum = 0, maximum = 2147483647)]
     first: u64,
     /// At most how many users to return (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     max: Option<u64>,
 }
 
@@ -152,13 +154,14 @@ pub async fn search_users(
 ) -> Result<axum::Json<Vec<UserRepresentation>>, ApiError> {
     admin.require(&realm)?;
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let (first, max) = super::paging(q.first, q.max)?;
     let search = UserSearch {
         search: q.search,
         username: q.username,
         email: q.email,
         exact: q.exact,
-        first: q.first,
-        max: q.max.unwrap_or(100).clamp(1, 1000),
+        first,
+        max,
     };
     let users = admin::search_users(&app, &realm, &search).await?;
     Ok(axum::Json(users.into_iter().map(UserRepresentation::from).collect()))

@@ -222,7 +222,11 @@ fn client_schema() -> Value {
             "service_account_roles": { "type": "array", "items": { "type": "string" },
                 "description": "Realm roles of the client's own client_credentials tokens" },
             "admin_api": { "type": "boolean",
-                "description": "Master realm: the admin API accepts tokens this client got for users" }
+                "description": "Master realm: the admin API accepts tokens this client got for users" },
+            "introspection": { "type": "boolean",
+                "description": "A resource server: may introspect access tokens issued to other clients" },
+            "scopes": { "type": "array", "items": { "type": "string" },
+                "description": "The scopes it may ask for (default: openid, profile, email, offline_access); each standard or one of the realm's scopes" }
         }),
         &["client_id"],
     )
@@ -278,6 +282,8 @@ pub fn realm_schema() -> Value {
             }), &[])
         },
         "roles": { "type": "array", "items": { "type": "string" }, "uniqueItems": true },
+        "scopes": { "type": "array", "items": { "type": "string" }, "uniqueItems": true,
+            "description": "Scopes beyond openid, profile, email and offline_access that clients may list" },
         "clients": { "type": "array", "items": client_schema() }
     });
     if let (Some(target), Some(extra)) = (properties.as_object_mut(), policies().as_object().cloned()) {
