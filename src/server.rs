@@ -31,10 +31,16 @@ pub struct AppState {
     pub metrics: Arc<crate::ops::metrics::Metrics>,
     /// Sign-ins each client address may still start this minute.
     pub sign_in_budget: crate::ops::budget::AddressBudget,
+    /// Failed-sign-in events each client address may still have recorded this minute.
+    pub failure_event_budget: crate::ops::budget::AddressBudget,
     realms: RwLock<HashMap<String, Arc<RealmRuntime>>>,
     /// Realm → the live snapshot this node failed to serve (logged once, retried each tick).
     failed_snapshots: Mutex<HashMap<String, i64>>,
 }
+
+/// Failed-sign-in events recorded per client address and minute on one node: far above what
+/// the lockout lets one address cause, so only a flood past it goes unrecorded (and counted).
+const FAILURE_EVENTS_PER_ADDRESS_PER_MINUTE: u32 = 120;
 
 /// A loaded realm with what is derived from it once (pre-rendered discovery document).
 pub struct RealmRuntime {
@@ -111,6 +117,7 @@ impl AppState {
             flows,
             metrics: crate::ops::metrics::Metrics::new(),
             sign_in_budget,
+            failure_event_budget: crate::ops::budget::AddressBudget::new(FAILURE_EVENTS_PER_ADDRESS_PER_MINUTE),
             realms: RwLock::new(HashMap::new()),
             failed_snapshots: Mutex::new(HashMap::new()),
         });

@@ -110,8 +110,8 @@ impl Attempt {
         self.settled = true;
         let locked = self.store.settle_success(&self.realm, &self.subjects, &[clear]).await?;
         Ok(match locked {
-            Some(wait_secs) => Err(Refusal { wait_secs, first: true }),
-            None => Ok(()),
+            Some(AttemptGate::Locked { wait_secs, first }) => Err(Refusal { wait_secs, first }),
+            _ => Ok(()),
         })
     }
 }

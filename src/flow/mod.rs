@@ -136,6 +136,14 @@ pub struct FlowContext<'a> {
 impl FlowContext<'_> {
     /// Records a security event; a failure to record is logged, not fatal to the sign-in.
     pub async fn event(&self, kind: &str, user_id: Option<&str>, mut details: serde_json::Value) {
+        // Failures are written for requests nobody authenticated: bounded per address.
+        if kind == "login_error"
+            && let Some(ip) = &self.ip
+            && !self.app.failure_event_budget.spend(ip, crate::store::now())
+        {
+            self.app.metrics.event_dropped();
+            return;
+        }
         if let Some(obj) = details.as_object_mut() {
             obj.entry("flow").or_insert_with(|| self.flow.flow.clone().into());
             obj.entry("steps").or_insert_with(|| serde_json::json!(self.flow.trace));

@@ -108,6 +108,7 @@ pub struct Metrics {
     sign_ins: [AtomicU64; 2],
     tokens: [AtomicU64; 3],
     panics: AtomicU64,
+    events_dropped: AtomicU64,
 }
 
 /// Gauges read at scrape time.
@@ -160,6 +161,11 @@ impl Metrics {
 
     pub fn sign_in(&self, result: SignIn) {
         self.sign_ins[result as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A failed sign-in's security event was not recorded: its address spent its budget.
+    pub fn event_dropped(&self) {
+        self.events_dropped.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A request handler panicked (answered with a 500 instead).
@@ -286,6 +292,17 @@ impl Metrics {
             "gatehouse_http_panics_total {}",
             self.panics.load(Ordering::Relaxed)
         );
+        header(
+            &mut out,
+            "gatehouse_security_events_dropped_total",
+            "counter",
+            "Failed-sign-in events not recorded because their client address spent its budget.",
+        );
+        let _ = writeln!(
+            out,
+            "gatehouse_security_events_dropped_total {}",
+            self.events_dropped.load(Ordering::Relaxed)
+        );
         if let Some(sessions) = &snapshot.active_sessions {
             header(
                 &mut out,
@@ -409,6 +426,7 @@ mod tests {
         m.token_issued(GrantType::RefreshToken);
         m.sign_in(SignIn::Failure);
         m.handler_panicked();
+        m.event_dropped();
         let text = m.render(&Snapshot {
             active_sessions: Some(vec![("a\"b".into(), 2)]),
             hashes_waiting: 3,
@@ -443,6 +461,7 @@ mod tests {
         assert!(text.contains("gatehouse_argon2_in_flight 1"));
         assert!(text.contains("gatehouse_password_verifications_total 7"));
         assert!(text.contains("gatehouse_http_panics_total 1"));
+        assert!(text.contains("gatehouse_security_events_dropped_total 1"));
     }
 
     #[tokio::test]

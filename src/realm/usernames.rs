@@ -49,7 +49,7 @@ pub fn username_problem(name: &str) -> Option<String> {
 /// characters (zero-width, bidi), line or paragraph separators, or blank letters.
 pub fn has_hidden_characters(text: &str) -> bool {
     text.chars().any(|c| {
-        (c.is_control() || c.general_category_group() == GeneralCategoryGroup::Other && c != ' ')
+        c.general_category_group() == GeneralCategoryGroup::Other
             || matches!(c, '\u{2028}' | '\u{2029}')
             || blank_letter(c)
     })

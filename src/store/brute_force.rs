@@ -238,7 +238,7 @@ impl Store {
         Ok(if until > t { until } else { 0 })
     }
 
-    /// Settles a reserved attempt whose credential was right. Refused (`Some(wait)`, nothing
+    /// Settles a reserved attempt whose credential was right. Refused (`Some(Locked)`, nothing
     /// cleared) when a lockout began while it was checked; otherwise the subjects marked in
     /// `clear` forget their failures.
     pub async fn settle_success(
@@ -246,11 +246,12 @@ impl Store {
         realm: &str,
         subjects: &[(String, LockoutRule)],
         clear: &[bool],
-    ) -> Result<Option<i64>> {
+    ) -> Result<Option<AttemptGate>> {
         let t = now();
         let txn = self.write_txn().await?;
         let rows = lock_rows(&txn, realm, subjects, t).await?;
         let locked = rows.iter().map(|r| r.locked_until - t).max().unwrap_or(0);
+        let mut first = false;
         let clears = clear.iter().copied().chain(std::iter::repeat(false));
         for (mut row, clear) in rows.into_iter().zip(clears) {
             row.in_flight = (row.in_flight - 1).max(0);
@@ -258,10 +259,17 @@ impl Store {
                 row.failures = 0;
                 row.locked_until = 0;
             }
+            if row.locked_until > t && row.refusal_logged_until != row.locked_until {
+                row.refusal_logged_until = row.locked_until;
+                first = true;
+            }
             save(&txn, row).await?;
         }
         txn.commit().await?;
-        Ok((locked > 0).then_some(locked))
+        Ok((locked > 0).then_some(AttemptGate::Locked {
+            wait_secs: locked,
+            first,
+        }))
     }
 }
 

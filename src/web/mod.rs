@@ -21,11 +21,10 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::server::AppState;
 
-/// Pages may not be framed (clickjacking) and load nothing from elsewhere.
 /// The most a request body may hold.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// Forms post only to the server itself (`form-action 'self'`); pages whose form leads on to a
+/// Pages may not be framed (clickjacking) and load nothing from elsewhere. Forms post only to the server itself (`form-action 'self'`); pages whose form leads on to a
 /// client (sign-in, logout confirmation, form_post) add that client's origin with
 /// [`csp_with_form_targets`].
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";

@@ -529,6 +529,10 @@ db_test!(async fn changing_the_password_ends_the_other_sessions_and_their_tokens
     let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
     s.log_in(USERNAME, PASSWORD).await;
     s.expect(Shown::UpdatePassword);
+    // Over 1,024 bytes: refused with a message, before any hashing.
+    let long = format!("Aa1!{}", "x".repeat(1021));
+    s.fill(&[("password-new", &long), ("password-confirm", &long)]).await;
+    assert!(s.expect_error(Shown::UpdatePassword).contains("1,024"));
     let new_password = "Brand-New-Passphrase-42";
     s.fill(&[("password-new", new_password), ("password-confirm", new_password)]).await;
     let tokens = s.exchange(&h).await;
@@ -547,6 +551,11 @@ db_test!(async fn an_admin_password_reset_ends_every_session_and_token(db) {
     let tokens = s.exchange(&h).await;
     let refresh_token = tokens.response.str("refresh_token").expect("a refresh token").to_string();
     let alice = signin::user_id(&h, USERNAME).await;
+    let long = format!("Aa1!{}", "x".repeat(1021));
+    let refused = gatehouse::admin::reset_password(&h.state, &gatehouse::admin::Actor::cli(), &h.realm, &alice, &long, false)
+        .await
+        .expect_err("an over-long password was accepted");
+    assert!(refused.to_string().contains("1,024"), "{refused}");
     gatehouse::admin::reset_password(
         &h.state,
         &gatehouse::admin::Actor::cli(),
@@ -619,7 +628,15 @@ db_test!(async fn over_long_names_passwords_and_parameters_are_refused_and_store
     // A 60 KB state: invalid_request back to the client, without echoing the state, and no
     // sign-in is stored.
     let sessions_before = rows(&h, "auth_sessions").await;
-    for (name, value) in [("state", &huge), ("nonce", &huge), ("login_hint", &huge), ("ui_locales", &huge)] {
+    for (name, value) in [
+        ("state", &huge),
+        ("nonce", &huge),
+        ("login_hint", &huge),
+        ("ui_locales", &huge),
+        ("claims", &huge),
+        ("id_token_hint", &huge),
+        ("max_age", &huge),
+    ] {
         let (mut request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
         match name {
             "state" => request.state = value.clone(),
@@ -663,8 +680,28 @@ db_test!(async fn an_over_long_device_name_and_a_taken_email_are_refused_on_thei
     s.fill(&[("otp", &signin::totp_now(&h, &secret)), ("device_name", &"d".repeat(65))]).await;
     let message = s.expect_error(Shown::ConfigureOtp);
     assert!(message.contains("64"), "{message}");
+    s.fill(&[("otp", &signin::totp_now(&h, &secret)), ("device_name", "Work\u{202E}enohp")]).await;
+    s.expect_error(Shown::ConfigureOtp);
     s.fill(&[("otp", &signin::totp_now(&h, &secret)), ("device_name", &"d".repeat(64))]).await;
     s.expect(Shown::RecoveryCodes);
+});
+
+db_test!(async fn one_address_gets_only_so_many_failure_events_a_minute(db) {
+    // A realm whose lockout is out of reach, so nothing but the event budget (120 a minute per
+    // address) bounds what failures write.
+    let realm = signin::standard_flow_realm().replace(
+        "brute_force: { max_failures: 3, wait_increment: 1m, max_wait: 15m }",
+        "brute_force: { max_failures: 100000, wait_increment: 1m, max_wait: 15m }",
+    );
+    let h = Harness::start(db, &realm).await;
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    for n in 0..125 {
+        s.log_in(&format!("nobody-{n}"), "Wrong-Password-1!").await;
+        s.expect_error(Shown::Login);
+    }
+    assert_eq!(signin::events(&h, Some("login_error")).await.len(), 120);
+    let metrics = reqwest::get(format!("{}/metrics", h.url)).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("gatehouse_security_events_dropped_total 5"), "{metrics}");
 });
 
 db_test!(async fn one_address_may_start_only_so_many_sign_ins_a_minute(db) {

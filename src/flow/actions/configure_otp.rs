@@ -112,10 +112,9 @@ impl RequiredAction for ConfigureOtp {
             .get("device_name")
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
-        if label
-            .as_ref()
-            .is_some_and(|l| l.chars().count() > MAX_DEVICE_NAME_CHARS)
-        {
+        if label.as_ref().is_some_and(|l| {
+            l.chars().count() > MAX_DEVICE_NAME_CHARS || crate::realm::usernames::has_hidden_characters(l)
+        }) {
             return Ok(ActionResult::Page(self.setup_page(ctx, Some("otpLabelTooLong")).await?));
         }
         let code = form.get("otp").map(|s| s.trim()).unwrap_or_default();
