@@ -21,7 +21,7 @@ fn rule(ctx: &FlowContext<'_>, factor: i32) -> LockoutRule {
         max_failures: (bf.max_failures as i32).max(1).saturating_mul(factor),
         wait_increment_secs: bf.wait_increment.as_secs(),
         max_wait_secs: bf.max_wait.as_secs(),
-        reset_after_secs: 12 * 3600,
+        reset_after_secs: crate::store::FAILURES_REMEMBERED_SECS,
     }
 }
 

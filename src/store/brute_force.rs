@@ -15,6 +15,9 @@ use super::{Result, Store, StoreError, now};
 /// no longer holds a place.
 const IN_FLIGHT_TTL_SECS: i64 = 120;
 
+/// Failures older than this are forgotten (every realm's `LockoutRule::reset_after_secs`).
+pub const FAILURES_REMEMBERED_SECS: i64 = 12 * 3600;
+
 /// The brute-force rule applied to one subject.
 #[derive(Debug, Clone, Copy)]
 pub struct LockoutRule {
@@ -136,24 +139,13 @@ pub(super) async fn purge_idle_counters(db: &impl ConnectionTrait, t: i64) -> Re
                 .add(login_failure::Column::InFlight.eq(0))
                 .add(login_failure::Column::InFlightSince.lt(t - IN_FLIGHT_TTL_SECS)),
         )
-        .filter(login_failure::Column::LastFailureAt.lt(t - 12 * 3600))
+        .filter(login_failure::Column::LastFailureAt.lt(t - FAILURES_REMEMBERED_SECS))
         .exec(db)
         .await?
         .rows_affected)
 }
 
 impl Store {
-    /// Until when `subject` is locked out (0 if it is not).
-    pub async fn locked_until(&self, realm: &str, subject: &str) -> Result<i64> {
-        Ok(
-            login_failure::Entity::find_by_id((realm.to_string(), subject.to_string()))
-                .one(&self.db)
-                .await?
-                .map(|f| f.locked_until)
-                .unwrap_or(0),
-        )
-    }
-
     /// The wait of a lockout of one of `subjects` whose refusal is already logged, if any.
     async fn logged_lockout(&self, realm: &str, subjects: &[(String, LockoutRule)], t: i64) -> Result<Option<i64>> {
         use sea_orm::{ColumnTrait, QueryFilter};

@@ -12,7 +12,7 @@ mod sessions;
 mod tokens;
 mod users;
 
-pub use brute_force::{AttemptGate, LockoutRule};
+pub use brute_force::{AttemptGate, FAILURES_REMEMBERED_SECS, LockoutRule};
 pub use credentials::{OTP, PASSWORD, ProfileUpdate, RECOVERY_CODE, RECOVERY_CODES_ID};
 pub use events::{EventQuery, NewEvent, Purged};
 pub use migration::username_key;
