@@ -8,11 +8,10 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse::crypto::{Algorithm, SigningKey, new_id, random_token, sha256_hex, totp};
-use gatehouse::flow::tooling::sandbox::Sandbox;
-use gatehouse::flow::{FlowContext, FlowState, Outcome};
-use gatehouse::oidc::authorize::{AuthorizeRequest, ResponseMode};
+use gatehouse::flow::{FlowContext, FlowState, Outcome, SignInRequest};
 use gatehouse::realm::OtpPolicy;
 use gatehouse::store::{NewAuthCode, NewSsoSession, NewUser, Store};
+use gatehouse::tooling::sandbox::Sandbox;
 use serde_json::json;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -55,21 +54,9 @@ fn flow_step(c: &mut Criterion) {
         .block_on(Sandbox::new(&flow_file, "browser", "bench-app", &[]))
         .expect("sandbox");
     let flow = sandbox.app.flows.get("browser").expect("browser flow");
-    let request = AuthorizeRequest {
+    let request = SignInRequest {
         client_id: "bench-app".into(),
-        redirect_uri: "http://127.0.0.1:9/callback".into(),
-        response_mode: ResponseMode::Query,
-        scope: "openid".into(),
-        state: None,
-        nonce: None,
-        code_challenge: Some(sha256_hex(b"bench")),
-        prompt_none: false,
-        prompt_login: false,
-        max_age: None,
-        login_hint: None,
-        ui_locales: None,
-        id_token_hint: None,
-        claims: None,
+        ..SignInRequest::default()
     };
     // A browser without a session: the engine walks the tree and stops at the login form.
     c.bench_function("flow_step_to_login_form", |b| {
@@ -79,7 +66,7 @@ fn flow_step(c: &mut Criterion) {
                 ..Default::default()
             };
             let mut ctx = FlowContext {
-                app: &sandbox.app,
+                services: sandbox.app.flow_services(),
                 realm: &sandbox.realm.realm,
                 request: &request,
                 flow: &mut state,

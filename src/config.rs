@@ -141,7 +141,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("listen", &self.listen)
             .field("public_url", &self.public_url)
-            .field("database_url", &crate::store::redact_url(&self.database_url))
+            .field("database_url", &redact_url(&self.database_url))
             .field("realms_dir", &self.realms_dir)
             .field("flows_dir", &self.flows_dir)
             .field("themes_dir", &self.themes_dir)
@@ -264,9 +264,45 @@ fn validate_public_url(url: &str) -> Result<String, ConfigError> {
     Ok(url.trim_end_matches('/').to_string())
 }
 
+/// Hides a password in a database URL before it is shown or logged.
+pub fn redact_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        // Unparsable: it may still hold a password somewhere, so show only its scheme.
+        let scheme = url.split(':').next().unwrap_or_default();
+        return format!("{scheme}:… (not a valid URL)");
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("****"));
+    }
+    let hidden: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| {
+            let secret = k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword");
+            (k.into_owned(), if secret { "****".into() } else { v.into_owned() })
+        })
+        .collect();
+    if !hidden.is_empty() {
+        parsed.query_pairs_mut().clear().extend_pairs(hidden);
+    }
+    parsed.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:****@h/db");
+        assert_eq!(redact_url("sqlite://a.db"), "sqlite://a.db");
+        let query = redact_url("postgres://h/db?user=u&password=secret&sslmode=require");
+        assert!(
+            !query.contains("secret") && query.contains("password=****") && query.contains("sslmode=require"),
+            "{query}"
+        );
+        let broken = redact_url("postgress://u:p/w#rd@h/db");
+        assert!(!broken.contains("p/w#rd"), "{broken}");
+    }
 
     #[test]
     fn debug_output_hides_the_master_key_and_the_database_password() {

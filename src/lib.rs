@@ -1,15 +1,23 @@
 //! Gatehouse: an OpenID Connect identity provider with declarative authentication flows.
-//! See DESIGN.md (in the repository's shared docs) and README.md for the big picture.
+//! See ARCHITECTURE.md for the layers and what may import what, README.md for the big picture.
 
-pub mod admin;
-pub mod cli;
+// The ground floor: plain values and the store.
 pub mod config;
 pub mod crypto;
 pub mod events;
-pub mod flow;
-pub mod oidc;
+pub mod keyring;
 pub mod ops;
 pub mod realm;
-pub mod server;
 pub mod store;
+// What pages need.
 pub mod web;
+// The flow engine, the shared state, and the areas that serve requests.
+pub mod admin;
+pub mod flow;
+pub mod login;
+pub mod oidc;
+pub mod state;
+// The top: assembly, tools and the command line.
+pub mod app;
+pub mod cli;
+pub mod tooling;

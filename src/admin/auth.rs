@@ -4,20 +4,23 @@
 //! arrives — a user's from the database, a service account's from the master realm's
 //! configuration — so taking a role away takes effect at once, not when tokens expire.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
-
 use super::Actor;
-use super::api::ApiError;
 use super::master::MASTER_REALM;
-use crate::server::AppState;
+use crate::events::Origin;
+use crate::state::AppState;
 
-/// The role that administers every realm.
-pub const ADMIN_ROLE: &str = "admin";
+/// Why a caller may not use the admin API (the API maps it to 401, 403 or 500).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    /// No token, or one that is invalid, expired, revoked or from another realm.
+    Unauthorized(String),
+    /// A valid token without the role this realm needs.
+    Forbidden(String),
+    /// The token could not be checked (details are logged).
+    Internal,
+}
+
+pub use super::master::ADMIN_ROLE;
 
 /// The role that administers one realm.
 pub fn realm_admin_role(realm: &str) -> String {
@@ -38,8 +41,7 @@ pub struct Admin {
     /// The master-realm client the token was issued to.
     pub client_id: String,
     roles: Vec<String>,
-    ip: Option<String>,
-    user_agent: Option<String>,
+    origin: Origin,
 }
 
 impl Admin {
@@ -60,11 +62,11 @@ impl Admin {
     }
 
     /// 403 unless this caller may administer `realm`.
-    pub fn require(&self, realm: &str) -> Result<(), ApiError> {
+    pub fn require(&self, realm: &str) -> Result<(), Denied> {
         if self.may_administer(realm) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!(
+            Err(Denied::Forbidden(format!(
                 "this token's {} lacks the '{ADMIN_ROLE}' or '{}' role in the master realm",
                 match &self.principal {
                     Principal::User { .. } => "user",
@@ -83,42 +85,36 @@ impl Admin {
                 Principal::Client { client_id } => format!("client:{client_id}@{MASTER_REALM}"),
             },
             client_id: Some(self.client_id.clone()),
-            ip: self.ip.clone(),
-            user_agent: self.user_agent.clone(),
+            ip: self.origin.ip.clone(),
+            user_agent: self.origin.user_agent.clone(),
         }
     }
 }
 
-/// Checks the request's bearer token against the master realm.
-pub async fn authenticate(app: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<Admin, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ApiError::Unauthorized("send an access token of the master realm as 'Authorization: Bearer …'".into())
-        })?;
+/// Checks the request's bearer token (`bearer`, from `Authorization: Bearer`) against the
+/// master realm.
+pub async fn authenticate(app: &AppState, bearer: Option<&str>, origin: Origin) -> Result<Admin, Denied> {
+    let token = bearer.filter(|t| !t.is_empty()).ok_or_else(|| {
+        Denied::Unauthorized("send an access token of the master realm as 'Authorization: Bearer …'".into())
+    })?;
     let master = app
         .realm(MASTER_REALM)
-        .ok_or_else(|| ApiError::Unauthorized("the master realm is not loaded".into()))?;
-    let claims = match crate::oidc::introspection::verify_access_token(app, &master, &token).await {
+        .ok_or_else(|| Denied::Unauthorized("the master realm is not loaded".into()))?;
+    let claims = match crate::oidc::introspection::verify_access_token(app, &master, token).await {
         Ok(claims) => claims,
         // A database or key failure is ours, not the caller's.
         Err(e) if e.code == "server_error" => {
             tracing::error!(error = %e.description, "admin API: cannot check a token");
-            return Err(ApiError::Internal);
+            return Err(Denied::Internal);
         }
-        Err(e) => return Err(ApiError::Unauthorized(format!("{}: {}", e.code, e.description))),
+        Err(e) => return Err(Denied::Unauthorized(format!("{}: {}", e.code, e.description))),
     };
     let (principal, roles) = if claims.gid.is_none() && claims.sub == claims.client_id {
         let client = master
             .realm
             .clients
             .get(&claims.client_id)
-            .ok_or_else(|| ApiError::Unauthorized("the token's client no longer exists".into()))?;
+            .ok_or_else(|| Denied::Unauthorized("the token's client no longer exists".into()))?;
         (
             Principal::Client {
                 client_id: client.client_id.clone(),
@@ -129,7 +125,7 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap, peer: Option<Sock
         // A person's token counts only when issued to a client meant for administration
         // (`admin_api: true`), not to any app of the master realm (RFC 9700 §2.3).
         if !master.realm.clients.get(&claims.client_id).is_some_and(|c| c.admin_api) {
-            return Err(ApiError::Unauthorized(format!(
+            return Err(Denied::Unauthorized(format!(
                 "tokens of client '{}' are not accepted by the admin API (its master-realm client needs admin_api: true)",
                 claims.client_id
             )));
@@ -138,15 +134,15 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap, peer: Option<Sock
             .store
             .find_user(&claims.sub)
             .await
-            .map_err(ApiError::from_store)?
+            .map_err(store_failure)?
             .filter(|u| u.enabled && u.realm == MASTER_REALM)
-            .ok_or_else(|| ApiError::Unauthorized("the token's user is disabled or no longer exists".into()))?;
+            .ok_or_else(|| Denied::Unauthorized("the token's user is disabled or no longer exists".into()))?;
         // Only roles the master realm still defines count.
         let roles = app
             .store
             .roles(&user.id)
             .await
-            .map_err(ApiError::from_store)?
+            .map_err(store_failure)?
             .into_iter()
             .filter(|r| master.realm.roles.contains(r))
             .collect();
@@ -162,22 +158,12 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap, peer: Option<Sock
         principal,
         client_id: claims.client_id,
         roles,
-        ip: peer.map(|p| p.ip().to_string()),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(512).collect()),
+        origin,
     })
 }
 
-impl FromRequestParts<Arc<AppState>> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<AppState>) -> Result<Admin, ApiError> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| *addr);
-        authenticate(app, &parts.headers, peer).await
-    }
+/// A database failure while checking a caller is ours, not the caller's.
+fn store_failure(e: crate::store::StoreError) -> Denied {
+    tracing::error!(error = %crate::ops::logging::untrusted(&e.to_string()), "admin API: cannot check a caller");
+    Denied::Internal
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::users::{find, user_in_realm};
 use super::{Actor, AdminError, record};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::{OTP, PASSWORD, RECOVERY_CODE, RECOVERY_CODES_ID};
 
 /// One credential, as listed (all recovery codes together as one entry).

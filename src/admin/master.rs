@@ -3,13 +3,15 @@
 //! first administrator comes from `gatehouse admin bootstrap` or the
 //! `GATEHOUSE_BOOTSTRAP_ADMIN_*` variables.
 
-use super::auth::ADMIN_ROLE;
 use super::{Actor, AdminError};
 use crate::realm::Realm;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::Store;
 
 pub const MASTER_REALM: &str = "master";
+
+/// The role that administers every realm.
+pub const ADMIN_ROLE: &str = "admin";
 
 /// The built-in master realm. `admin-cli` is a public client for command-line tools, which
 /// receive the code on a loopback redirect (RFC 8252). ES256 keeps the first start fast.

@@ -15,7 +15,7 @@ pub use roles::*;
 pub use sessions::*;
 pub use users::*;
 
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::{NewEvent, StoreError};
 
 #[derive(Debug, thiserror::Error)]

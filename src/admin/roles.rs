@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::users::user_in_realm;
 use super::{Actor, AdminError, record};
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// The realm roles a user holds, by name.
 pub async fn user_roles(app: &AppState, realm: &str, id: &str) -> Result<Vec<String>, AdminError> {

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::users::{resolve_user, user_in_realm};
 use super::{Actor, AdminError, record};
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// A live SSO session.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::{Actor, AdminError, record};
-use crate::realm::KNOWN_REQUIRED_ACTIONS;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::entity::user;
 use crate::store::{NewUser, UserUpdate};
 
@@ -205,10 +204,10 @@ pub async fn create_user_by(
 
 /// An action may be required only if Gatehouse knows it and the realm enables it.
 pub(super) fn check_action(realm_config: &crate::realm::Realm, realm: &str, action: &str) -> Result<(), AdminError> {
-    if !KNOWN_REQUIRED_ACTIONS.contains(&action) {
+    if crate::flow::actions::find(action).is_none() {
         return Err(AdminError::Invalid(format!(
             "unknown required action '{action}'; known: {}",
-            KNOWN_REQUIRED_ACTIONS.join(", ")
+            crate::flow::actions::names().join(", ")
         )));
     }
     if !realm_config.is_required_action_enabled(action) {

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::app;
 use crate::config::{LogFormat, Overrides, Settings};
-use crate::server::{self, AppState};
 
 mod realm;
 mod seed;
@@ -93,7 +93,7 @@ pub enum Command {
     /// Print the JSON Schema (draft 2020-12) of a kind of file, for editors
     Schema {
         #[arg(value_enum)]
-        kind: crate::flow::tooling::SchemaKind,
+        kind: crate::tooling::SchemaKind,
     },
 }
 
@@ -180,7 +180,7 @@ pub enum FlowCommand {
     Graph {
         file: PathBuf,
         #[arg(long, value_enum, default_value = "mermaid")]
-        format: crate::flow::tooling::GraphFormat,
+        format: crate::tooling::GraphFormat,
     },
     /// Walk a flow for a described user with the real engine, and print what they meet
     Simulate(SimulateArgs),
@@ -200,7 +200,7 @@ pub struct SimulateArgs {
     pub unknown_user: bool,
     /// A credential the user has besides the password (repeatable)
     #[arg(long = "has", value_enum)]
-    pub has: Vec<crate::flow::tooling::sandbox::Credential>,
+    pub has: Vec<crate::tooling::sandbox::Credential>,
     /// A role the user holds (repeatable)
     #[arg(long = "role")]
     pub roles: Vec<String>,
@@ -221,13 +221,13 @@ pub struct SimulateArgs {
     pub signed_in: bool,
     /// The authorization request's prompt
     #[arg(long, value_enum)]
-    pub prompt: Option<crate::flow::tooling::simulate::Prompt>,
+    pub prompt: Option<crate::tooling::simulate::Prompt>,
     /// The user's answers, page by page (default: a cooperative user's). One of:
     /// password, wrong-password, username, otp, wrong-otp, use-recovery-code, recovery-code,
     /// wrong-recovery-code, acknowledge, accept, decline, new-password:VALUE, profile, reload,
     /// form:FIELD=VALUE&FIELD=VALUE
     #[arg(long = "answer", verbatim_doc_comment)]
-    pub answers: Vec<crate::flow::tooling::answers::Answer>,
+    pub answers: Vec<crate::tooling::answers::Answer>,
 }
 
 fn parse_attribute(text: &str) -> Result<(String, String), String> {
@@ -237,9 +237,9 @@ fn parse_attribute(text: &str) -> Result<(String, String), String> {
 }
 
 impl SimulateArgs {
-    fn simulation(self) -> crate::flow::tooling::simulate::Simulation {
-        use crate::flow::tooling::sandbox::UserSpec;
-        crate::flow::tooling::simulate::Simulation {
+    fn simulation(self) -> crate::tooling::simulate::Simulation {
+        use crate::tooling::sandbox::UserSpec;
+        crate::tooling::simulate::Simulation {
             user: UserSpec {
                 username: self.user,
                 exists: !self.unknown_user,
@@ -266,7 +266,7 @@ pub fn main() -> ExitCode {
         .log_format
         .or_else(|| crate::config::log_format_in_file(cli.global.config.as_deref()))
         .unwrap_or_default();
-    crate::ops::logging::init(log_format);
+    crate::ops::logging::init(log_format == crate::config::LogFormat::Json);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -318,7 +318,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Seed(args) => seed::run(&cli.global, args).await,
         Command::Admin(AdminCommand::Bootstrap { username, email }) => {
             let password = read_password_line()?;
-            let app = AppState::load(settings(&cli.global, None)?)
+            let app = crate::app::load(settings(&cli.global, None)?)
                 .await
                 .map_err(|e| e.to_string())?;
             crate::admin::master::bootstrap(&app, &username, &password, email.as_deref())
@@ -334,19 +334,19 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Flow(cmd) => flow(&cli.global, cmd).await,
         Command::Events(args) => events(&cli.global, args).await,
         Command::Schema { kind } => {
-            let schema = crate::flow::tooling::schema(kind);
+            let schema = crate::tooling::schema(kind);
             println!("{}", serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())?);
             Ok(())
         }
         Command::Keys(KeysCommand::Rotate { realm }) => {
-            let app = AppState::load(settings(&cli.global, None)?)
+            let app = crate::app::load(settings(&cli.global, None)?)
                 .await
                 .map_err(|e| e.to_string())?;
             let rt = app
                 .realm(&realm)
                 .ok_or_else(|| format!("realm '{realm}' does not exist{NOT_APPLIED_HINT}"))?;
             let alg = rt.realm.tokens.signing_alg;
-            let kid = crate::oidc::keyring::rotate(&app.store, &app.master_key, &realm, alg)
+            let kid = crate::keyring::rotate(&app.store, &app.master_key, &realm, alg)
                 .await
                 .map_err(|e| e.to_string())?;
             println!(
@@ -365,10 +365,10 @@ async fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {
     // Before listening: a SIGTERM that arrives as soon as the port answers must already find
     // its handler, or it would kill the process mid-request.
     let mut signals =
-        crate::ops::shutdown::Signals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        crate::app::shutdown::Signals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let deadline = std::time::Duration::from_secs(settings.shutdown_timeout_secs);
     let text_logs = settings.log_format == LogFormat::Text;
-    let server = server::start(settings, explicit).await.map_err(|e| e.to_string())?;
+    let server = app::start(settings, explicit).await.map_err(|e| e.to_string())?;
     if text_logs {
         eprintln!(
             "Gatehouse is serving {} realm(s) at {} (discovery: {}/realms/<realm>/.well-known/openid-configuration)",
@@ -413,7 +413,7 @@ fn read_password_line() -> Result<String, String> {
 
 async fn events(global: &GlobalArgs, args: EventsArgs) -> Result<(), String> {
     use crate::events::{self, EventFilter, EventsError, Format};
-    let app = AppState::load(settings(global, None)?)
+    let app = crate::app::load(settings(global, None)?)
         .await
         .map_err(|e| e.to_string())?;
     let now = crate::store::now();
@@ -432,7 +432,7 @@ async fn events(global: &GlobalArgs, args: EventsArgs) -> Result<(), String> {
         (None, _) => None,
     };
     let mut out = std::io::BufWriter::new(std::io::stdout());
-    match events::export(&app, &filter, args.format, max, &mut out).await {
+    match events::export(&app.store, &filter, args.format, max, &mut out).await {
         Ok(done) => {
             if let (Some(id), Format::Table) = (done.more_before, args.format) {
                 println!("(newest {} shown; older ones with --before {id})", done.written);
@@ -446,7 +446,7 @@ async fn events(global: &GlobalArgs, args: EventsArgs) -> Result<(), String> {
 }
 
 async fn flow(global: &GlobalArgs, cmd: FlowCommand) -> Result<(), String> {
-    use crate::flow::tooling;
+    use crate::tooling;
     match cmd {
         FlowCommand::Check { paths } => {
             let paths = if paths.is_empty() {

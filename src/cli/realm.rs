@@ -130,7 +130,7 @@ fn checked(settings: &Settings, paths: Vec<PathBuf>) -> Result<Vec<Realm>, Strin
     };
     let (flows, flow_errors) = crate::flow::FlowRegistry::load_lenient(&settings.flows_dir);
     let mut problems: Vec<String> = flow_errors.iter().map(|e| e.to_string()).collect();
-    let (realms, realm_errors) = apply::check_all(&paths, &flows);
+    let (realms, realm_errors) = apply::check_all(&paths, &|r| flows.check_bindings(r));
     problems.extend(realm_errors);
     let templates = Templates::load(Some(&settings.themes_dir), false);
     problems.extend(realms.iter().filter(|r| !templates.has_theme(&r.theme)).map(|r| {

@@ -5,7 +5,7 @@ use std::io::Write;
 use clap::Args;
 
 use super::{GlobalArgs, read_password_line, settings};
-use crate::server::AppState;
+
 use crate::store::Seed;
 
 #[derive(Args, Debug)]
@@ -29,7 +29,7 @@ pub struct SeedArgs {
 
 pub async fn run(global: &GlobalArgs, args: SeedArgs) -> Result<(), String> {
     let password = read_password_line()?;
-    let app = AppState::load(settings(global, None)?)
+    let app = crate::app::load(settings(global, None)?)
         .await
         .map_err(|e| e.to_string())?;
     let rt = app

@@ -8,7 +8,8 @@ use clap::Subcommand;
 use super::{GlobalArgs, read_password_line, settings};
 use crate::admin::api::UserRepresentation;
 use crate::admin::{self, Actor, NewUserInput, UserChanges};
-use crate::server::AppState;
+use crate::state::AppState;
+
 use crate::store::UserSearch;
 
 #[derive(Subcommand, Debug)]
@@ -56,7 +57,7 @@ pub enum UserCommand {
         /// Realm name
         realm: String,
         /// The user's username or id
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
     },
     /// Change a user's email, names or attributes (only what is given changes; an empty
@@ -65,7 +66,7 @@ pub enum UserCommand {
         /// Realm name
         realm: String,
         /// The user's username or id
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
         /// The email address
         #[arg(long, value_name = "E")]
@@ -94,7 +95,7 @@ pub enum UserCommand {
         /// Realm name
         realm: String,
         /// The user's username or id
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
         /// The required action, e.g. configure-otp
         action: String,
@@ -113,7 +114,7 @@ pub enum UserCommand {
         /// Realm name
         realm: String,
         /// The user's username or id
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
         /// The user must choose a new password at the next sign-in (adds update-password)
         #[arg(long)]
@@ -124,7 +125,7 @@ pub enum UserCommand {
         /// Realm name
         realm: String,
         /// The user's username or id
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
     },
     /// Enable a disabled user
@@ -132,7 +133,7 @@ pub enum UserCommand {
         /// Realm name
         realm: String,
         /// The user's username or id
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
     },
     /// Delete a user with their credentials, roles, sessions and tokens (their security
@@ -141,7 +142,7 @@ pub enum UserCommand {
         /// Realm name
         realm: String,
         /// The user's username or id
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
     },
     /// List a user's credentials (type, id, created, last used; never a secret)
@@ -149,7 +150,7 @@ pub enum UserCommand {
         /// Realm name
         realm: String,
         /// The user's username or id
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
     },
     /// Remove one credential, e.g. a lost OTP device (removing the last one also removes the
@@ -158,10 +159,10 @@ pub enum UserCommand {
         /// Realm name
         realm: String,
         /// The user's username or id
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
         /// The credential's id, as `user credentials` lists it
-        #[arg(value_name = "ID")]
+        #[arg(value_name = "ID", allow_hyphen_values = true)]
         credential_id: String,
     },
     /// List a user's live sessions
@@ -169,7 +170,7 @@ pub enum UserCommand {
         /// Realm name
         realm: String,
         /// The user's username or id
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
     },
     /// End one session (an id as `user sessions` lists it) and revoke its tokens
@@ -177,7 +178,7 @@ pub enum UserCommand {
         /// Realm name
         realm: String,
         /// The session's id
-        #[arg(value_name = "SESSION_ID")]
+        #[arg(value_name = "SESSION_ID", allow_hyphen_values = true)]
         session_id: String,
     },
     /// End all of a user's sessions and revoke their tokens
@@ -185,7 +186,7 @@ pub enum UserCommand {
         /// Realm name
         realm: String,
         /// The user's username or id
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
     },
     /// Grant a realm role (one of the realm file's `roles`)
@@ -193,7 +194,7 @@ pub enum UserCommand {
         /// Realm name
         realm: String,
         /// The user's username or id
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
         /// The role's name
         role: String,
@@ -203,7 +204,7 @@ pub enum UserCommand {
         /// Realm name
         realm: String,
         /// The user's username or id
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
         /// The role's name
         role: String,
@@ -219,7 +220,7 @@ fn when(t: i64) -> String {
 }
 
 pub(super) async fn run(global: &GlobalArgs, cmd: UserCommand) -> Result<(), String> {
-    let app = AppState::load(settings(global, None)?)
+    let app = crate::app::load(settings(global, None)?)
         .await
         .map_err(|e| e.to_string())?;
     run_with(&app, cmd)
@@ -230,7 +231,10 @@ pub(super) async fn run(global: &GlobalArgs, cmd: UserCommand) -> Result<(), Str
         })
 }
 
-async fn run_with(app: &AppState, cmd: UserCommand) -> Result<(), Box<dyn std::error::Error>> {
+type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+/// One function per subcommand; this only dispatches.
+async fn run_with(app: &AppState, cmd: UserCommand) -> CliResult {
     let cli = Actor::cli();
     match cmd {
         UserCommand::Add {
@@ -238,28 +242,7 @@ async fn run_with(app: &AppState, cmd: UserCommand) -> Result<(), Box<dyn std::e
             username,
             email,
             password_stdin,
-        } => {
-            let password = if password_stdin {
-                Some(read_password_line()?)
-            } else {
-                None
-            };
-            let has_password = password.is_some();
-            let input = NewUserInput {
-                username: username.clone(),
-                email,
-                enabled: true,
-                password: password.map(|p| (p, false)),
-                ..Default::default()
-            };
-            let user = admin::create_user_by(app, &cli, &realm, input).await?.user;
-            println!("created user {username} (id {}) in realm {realm}", user.id);
-            if !has_password {
-                println!(
-                    "note: {username} has no password yet; set one with `gatehouse user set-password {realm} {username}`"
-                );
-            }
-        }
+        } => add(app, &cli, &realm, username, email, password_stdin).await,
         UserCommand::List {
             realm,
             search,
@@ -277,29 +260,13 @@ async fn run_with(app: &AppState, cmd: UserCommand) -> Result<(), Box<dyn std::e
                 first,
                 max,
             };
-            let users = admin::search_users(app, &realm, &query).await?;
-            println!("{:<24} {:<32} {:<8} REQUIRED ACTIONS", "USERNAME", "EMAIL", "ENABLED");
-            let listed = users.len() as u64;
-            for d in users {
-                println!(
-                    "{:<24} {:<32} {:<8} {}",
-                    d.user.username,
-                    d.user.email.unwrap_or_default(),
-                    d.user.enabled,
-                    d.required_actions.join(",")
-                );
-            }
-            if listed == max {
-                eprintln!(
-                    "note: {listed} users listed, there may be more; see the next page with --first {}",
-                    first.saturating_add(max)
-                );
-            }
+            list(app, &realm, &query).await
         }
         UserCommand::Show { realm, user } => {
             let u = admin::resolve_user(app, &realm, &user).await?;
             let shown = UserRepresentation::from(admin::get_user(app, &realm, &u.id).await?);
             println!("{}", serde_json::to_string_pretty(&shown)?);
+            Ok(())
         }
         UserCommand::Update {
             realm,
@@ -310,40 +277,21 @@ async fn run_with(app: &AppState, cmd: UserCommand) -> Result<(), Box<dyn std::e
             attributes,
         } => {
             let u = admin::resolve_user(app, &realm, &user).await?;
-            let attributes = if attributes.is_empty() {
-                None
-            } else {
-                // The library replaces every attribute; the command line sets the ones given.
-                let mut all: BTreeMap<String, Vec<String>> = BTreeMap::new();
-                for (name, value) in admin::get_user(app, &realm, &u.id).await?.attributes {
-                    all.insert(name, vec![value]);
-                }
-                for pair in &attributes {
-                    let (name, value) = pair
-                        .split_once('=')
-                        .ok_or_else(|| format!("--attribute {pair}: expected NAME=VALUE"))?;
-                    let values = if value.is_empty() {
-                        vec![]
-                    } else {
-                        vec![value.to_string()]
-                    };
-                    all.insert(name.to_string(), values);
-                }
-                Some(all)
-            };
             let changes = UserChanges {
                 email,
                 first_name,
                 last_name,
-                attributes,
+                attributes: merged_attributes(app, &realm, &u.id, &attributes).await?,
                 ..Default::default()
             };
             admin::update_user(app, &cli, &realm, &u.id, changes).await?;
             println!("user {} updated", u.username);
+            Ok(())
         }
         UserCommand::RevokeSession { realm, session_id } => {
             admin::revoke_session(app, &cli, &realm, &session_id).await?;
             println!("session {session_id} ended, its tokens revoked");
+            Ok(())
         }
         UserCommand::Require {
             realm,
@@ -352,6 +300,7 @@ async fn run_with(app: &AppState, cmd: UserCommand) -> Result<(), Box<dyn std::e
         } => {
             admin::require_action(app, &realm, &username, &action).await?;
             println!("{username} must complete '{action}' at next sign-in");
+            Ok(())
         }
         UserCommand::Unrequire { realm, user, action } => {
             if admin::unrequire_action(app, &realm, &user, &action).await? {
@@ -359,53 +308,26 @@ async fn run_with(app: &AppState, cmd: UserCommand) -> Result<(), Box<dyn std::e
             } else {
                 println!("{user} had no pending '{action}'; nothing changed");
             }
+            Ok(())
         }
         UserCommand::SetPassword { realm, username } => {
             let password = read_password_line()?;
             admin::set_password(app, &realm, &username, &password).await?;
             println!("password of {username} in realm {realm} updated");
+            Ok(())
         }
         UserCommand::ResetPassword { realm, user, temporary } => {
-            let password = read_password_line()?;
-            let u = admin::resolve_user(app, &realm, &user).await?;
-            admin::reset_password(app, &cli, &realm, &u.id, &password, temporary).await?;
-            if temporary {
-                println!(
-                    "password of {} reset; they must choose a new one at next sign-in",
-                    u.username
-                );
-            } else {
-                println!("password of {} reset", u.username);
-            }
+            reset_password(app, &cli, &realm, &user, temporary).await
         }
-        UserCommand::Disable { realm, user } => set_enabled(app, &cli, &realm, &user, false).await?,
-        UserCommand::Enable { realm, user } => set_enabled(app, &cli, &realm, &user, true).await?,
+        UserCommand::Disable { realm, user } => Ok(set_enabled(app, &cli, &realm, &user, false).await?),
+        UserCommand::Enable { realm, user } => Ok(set_enabled(app, &cli, &realm, &user, true).await?),
         UserCommand::Delete { realm, user } => {
             let u = admin::resolve_user(app, &realm, &user).await?;
             admin::delete_user(app, &cli, &realm, &u.id).await?;
             println!("deleted user {} (id {}) from realm {realm}", u.username, u.id);
+            Ok(())
         }
-        UserCommand::Credentials { realm, user } => {
-            let u = admin::resolve_user(app, &realm, &user).await?;
-            let list = admin::list_credentials(app, &realm, &u.id).await?;
-            println!(
-                "{:<14} {:<34} {:<21} {:<21} LABEL",
-                "TYPE", "ID", "CREATED", "LAST USED"
-            );
-            for c in list {
-                let label = match c.remaining {
-                    Some(n) => format!("{n} left"),
-                    None => c.label.unwrap_or_default(),
-                };
-                println!(
-                    "{:<14} {:<34} {:<21} {:<21} {label}",
-                    c.kind,
-                    c.id,
-                    when(c.created_at),
-                    c.last_used_at.map(when).unwrap_or_else(|| "-".into()),
-                );
-            }
-        }
+        UserCommand::Credentials { realm, user } => credentials(app, &realm, &user).await,
         UserCommand::DeleteCredential {
             realm,
             user,
@@ -413,46 +335,175 @@ async fn run_with(app: &AppState, cmd: UserCommand) -> Result<(), Box<dyn std::e
         } => {
             admin::delete_credential_of(app, &realm, &user, &credential_id).await?;
             println!("credential {credential_id} of {user} removed");
+            Ok(())
         }
-        UserCommand::Sessions { realm, user } => {
-            let u = admin::resolve_user(app, &realm, &user).await?;
-            let list = admin::list_sessions(app, &realm, &u.id).await?;
-            println!(
-                "{:<34} {:<16} {:<21} {:<21} CLIENTS",
-                "ID", "IP", "STARTED", "LAST ACCESS"
-            );
-            for s in list {
-                println!(
-                    "{:<34} {:<16} {:<21} {:<21} {}",
-                    s.id,
-                    s.ip.unwrap_or_else(|| "-".into()),
-                    when(s.started_at),
-                    when(s.last_access_at),
-                    s.clients.join(",")
-                );
-            }
-        }
+        UserCommand::Sessions { realm, user } => sessions(app, &realm, &user).await,
         UserCommand::Logout { realm, user } => {
             let ended = admin::logout_user_named(app, &realm, &user).await?;
             println!("{user}: {ended} session(s) ended, every token revoked");
+            Ok(())
         }
-        UserCommand::GrantRole { realm, user, role } => {
-            let u = admin::resolve_user(app, &realm, &user).await?;
-            let added = admin::grant_roles(app, &cli, &realm, &u.id, std::slice::from_ref(&role)).await?;
-            if added.is_empty() {
-                println!("{} already has role '{role}'", u.username);
-            } else {
-                println!("{} now has role '{role}'", u.username);
-            }
+        UserCommand::GrantRole { realm, user, role } => change_role(app, &cli, &realm, &user, &role, true).await,
+        UserCommand::RevokeRole { realm, user, role } => change_role(app, &cli, &realm, &user, &role, false).await,
+    }
+}
+
+async fn add(
+    app: &AppState,
+    cli: &Actor,
+    realm: &str,
+    username: String,
+    email: Option<String>,
+    password_stdin: bool,
+) -> CliResult {
+    let password = if password_stdin {
+        Some(read_password_line()?)
+    } else {
+        None
+    };
+    let has_password = password.is_some();
+    let input = NewUserInput {
+        username: username.clone(),
+        email,
+        enabled: true,
+        password: password.map(|p| (p, false)),
+        ..Default::default()
+    };
+    let user = admin::create_user_by(app, cli, realm, input).await?.user;
+    println!("created user {username} (id {}) in realm {realm}", user.id);
+    if !has_password {
+        println!("note: {username} has no password yet; set one with `gatehouse user set-password {realm} {username}`");
+    }
+    Ok(())
+}
+
+async fn list(app: &AppState, realm: &str, query: &UserSearch) -> CliResult {
+    let users = admin::search_users(app, realm, query).await?;
+    println!("{:<24} {:<32} {:<8} REQUIRED ACTIONS", "USERNAME", "EMAIL", "ENABLED");
+    let listed = users.len() as u64;
+    for d in users {
+        println!(
+            "{:<24} {:<32} {:<8} {}",
+            d.user.username,
+            d.user.email.unwrap_or_default(),
+            d.user.enabled,
+            d.required_actions.join(",")
+        );
+    }
+    if listed == query.max {
+        eprintln!(
+            "note: {listed} users listed, there may be more; see the next page with --first {}",
+            query.first.saturating_add(query.max)
+        );
+    }
+    Ok(())
+}
+
+/// The user's attributes with `NAME=VALUE` pairs set (an empty value removes one); `None`
+/// when none are given. The library replaces every attribute; the command line sets the ones
+/// given.
+async fn merged_attributes(
+    app: &AppState,
+    realm: &str,
+    user_id: &str,
+    pairs: &[String],
+) -> Result<Option<BTreeMap<String, Vec<String>>>, Box<dyn std::error::Error>> {
+    if pairs.is_empty() {
+        return Ok(None);
+    }
+    let mut all: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in admin::get_user(app, realm, user_id).await?.attributes {
+        all.insert(name, vec![value]);
+    }
+    for pair in pairs {
+        let (name, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--attribute {pair}: expected NAME=VALUE"))?;
+        let values = if value.is_empty() {
+            vec![]
+        } else {
+            vec![value.to_string()]
+        };
+        all.insert(name.to_string(), values);
+    }
+    Ok(Some(all))
+}
+
+async fn reset_password(app: &AppState, cli: &Actor, realm: &str, user: &str, temporary: bool) -> CliResult {
+    let password = read_password_line()?;
+    let u = admin::resolve_user(app, realm, user).await?;
+    admin::reset_password(app, cli, realm, &u.id, &password, temporary).await?;
+    if temporary {
+        println!(
+            "password of {} reset; they must choose a new one at next sign-in",
+            u.username
+        );
+    } else {
+        println!("password of {} reset", u.username);
+    }
+    Ok(())
+}
+
+async fn credentials(app: &AppState, realm: &str, user: &str) -> CliResult {
+    let u = admin::resolve_user(app, realm, user).await?;
+    let list = admin::list_credentials(app, realm, &u.id).await?;
+    println!(
+        "{:<14} {:<34} {:<21} {:<21} LABEL",
+        "TYPE", "ID", "CREATED", "LAST USED"
+    );
+    for c in list {
+        let label = match c.remaining {
+            Some(n) => format!("{n} left"),
+            None => c.label.unwrap_or_default(),
+        };
+        println!(
+            "{:<14} {:<34} {:<21} {:<21} {label}",
+            c.kind,
+            c.id,
+            when(c.created_at),
+            c.last_used_at.map(when).unwrap_or_else(|| "-".into()),
+        );
+    }
+    Ok(())
+}
+
+async fn sessions(app: &AppState, realm: &str, user: &str) -> CliResult {
+    let u = admin::resolve_user(app, realm, user).await?;
+    let list = admin::list_sessions(app, realm, &u.id).await?;
+    println!(
+        "{:<34} {:<16} {:<21} {:<21} CLIENTS",
+        "ID", "IP", "STARTED", "LAST ACCESS"
+    );
+    for s in list {
+        println!(
+            "{:<34} {:<16} {:<21} {:<21} {}",
+            s.id,
+            s.ip.unwrap_or_else(|| "-".into()),
+            when(s.started_at),
+            when(s.last_access_at),
+            s.clients.join(",")
+        );
+    }
+    Ok(())
+}
+
+/// Grants (`grant`) or revokes one realm role.
+async fn change_role(app: &AppState, cli: &Actor, realm: &str, user: &str, role: &str, grant: bool) -> CliResult {
+    let u = admin::resolve_user(app, realm, user).await?;
+    let roles = [role.to_string()];
+    if grant {
+        let added = admin::grant_roles(app, cli, realm, &u.id, &roles).await?;
+        if added.is_empty() {
+            println!("{} already has role '{role}'", u.username);
+        } else {
+            println!("{} now has role '{role}'", u.username);
         }
-        UserCommand::RevokeRole { realm, user, role } => {
-            let u = admin::resolve_user(app, &realm, &user).await?;
-            let removed = admin::revoke_roles(app, &cli, &realm, &u.id, std::slice::from_ref(&role)).await?;
-            if removed.is_empty() {
-                println!("{} did not have role '{role}'", u.username);
-            } else {
-                println!("{} no longer has role '{role}'", u.username);
-            }
+    } else {
+        let removed = admin::revoke_roles(app, cli, realm, &u.id, &roles).await?;
+        if removed.is_empty() {
+            println!("{} did not have role '{role}'", u.username);
+        } else {
+            println!("{} no longer has role '{role}'", u.username);
         }
     }
     Ok(())

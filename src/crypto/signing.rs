@@ -275,7 +275,11 @@ mod tests {
         let again = SigningKey::from_pkcs8("k1".into(), alg, &der).unwrap();
         let mut keys = VerifyingKeys::default();
         keys.insert(&key.public_jwk()).unwrap();
-        let exp = crate::store::now() + 60;
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            + 60;
         let token = again
             .sign_jwt(
                 "JWT",

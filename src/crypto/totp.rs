@@ -6,8 +6,44 @@ use qrcode::QrCode;
 use qrcode::render::svg;
 use totp_rs::{Algorithm as TotpAlgorithm, Builder, Secret, Totp};
 
-use crate::realm::OtpPolicy;
-use crate::realm::model::OtpAlgorithm;
+use serde::{Deserialize, Serialize};
+
+/// A realm's OTP policy (the realm file's `otp_policy`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtpPolicy {
+    #[serde(rename = "type")]
+    pub kind: OtpType,
+    pub algorithm: OtpAlgorithm,
+    pub digits: u32,
+    pub period: u64,
+    pub look_around: u64,
+}
+
+impl Default for OtpPolicy {
+    fn default() -> Self {
+        OtpPolicy {
+            kind: OtpType::Totp,
+            algorithm: OtpAlgorithm::SHA1,
+            digits: 6,
+            period: 30,
+            look_around: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OtpType {
+    Totp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OtpAlgorithm {
+    SHA1,
+    SHA256,
+    SHA512,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum OtpError {

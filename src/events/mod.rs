@@ -12,7 +12,6 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::server::AppState;
 use crate::store::entity::event;
 use crate::store::{EventQuery, NewEvent, Store, StoreError};
 
@@ -46,19 +45,6 @@ pub enum EventsError {
 pub struct Origin {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-}
-
-impl Origin {
-    /// The peer's address and the `User-Agent` header (at most 512 characters).
-    pub fn of(headers: &axum::http::HeaderMap, peer: Option<std::net::SocketAddr>) -> Origin {
-        Origin {
-            ip: peer.map(|p| p.ip().to_string()),
-            user_agent: headers
-                .get(axum::http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(|s| s.chars().take(512).collect()),
-        }
-    }
 }
 
 pub async fn record(store: &Store, event: NewEvent) {
@@ -128,9 +114,9 @@ pub struct Page {
 }
 
 /// One page of a realm's events.
-pub async fn query(app: &AppState, filter: &EventFilter) -> Result<Page, EventsError> {
-    let q = resolve(app, filter).await?;
-    page(&app.store, &q).await
+pub async fn query(store: &Store, filter: &EventFilter) -> Result<Page, EventsError> {
+    let q = resolve(store, filter).await?;
+    page(store, &q).await
 }
 
 /// What [`export`] wrote.
@@ -144,19 +130,19 @@ pub struct Exported {
 /// Writes every matching event (or the newest `max`), newest first, reading one page of at
 /// most [`MAX_LIMIT`] at a time so memory stays flat however large the log is.
 pub async fn export(
-    app: &AppState,
+    store: &Store,
     filter: &EventFilter,
     format: Format,
     max: Option<u64>,
     out: &mut dyn Write,
 ) -> Result<Exported, EventsError> {
-    let mut q = resolve(app, filter).await?;
+    let mut q = resolve(store, filter).await?;
     let mut writer = export::Writer::new(format, out);
     let mut left = max.unwrap_or(u64::MAX);
     let mut more_before = None;
     while left > 0 {
         q.limit = left.min(MAX_LIMIT);
-        let page = page(&app.store, &q).await?;
+        let page = page(store, &q).await?;
         for e in &page.events {
             writer.write(e)?;
         }
@@ -171,7 +157,7 @@ pub async fn export(
     if let Some(next) = more_before {
         q.before = Some(next);
         q.limit = 1;
-        if app.store.query_events(&q).await?.is_empty() {
+        if store.query_events(&q).await?.is_empty() {
             more_before = None;
         }
     }
@@ -198,14 +184,15 @@ pub async fn purge_expired(store: &Store, retention_days: u32) -> Result<u64, Ev
 }
 
 /// Checks the realm and turns the user into an id.
-async fn resolve(app: &AppState, f: &EventFilter) -> Result<EventQuery, EventsError> {
-    // A realm whose file was removed keeps its snapshot, and its log stays readable.
-    if app.realm(&f.realm).is_none() && app.store.latest_realm_snapshot(&f.realm).await?.is_none() {
+async fn resolve(store: &Store, f: &EventFilter) -> Result<EventQuery, EventsError> {
+    // Every realm ever applied has a snapshot (one whose file was removed keeps it, and its
+    // log stays readable).
+    if store.latest_realm_snapshot(&f.realm).await?.is_none() {
         return Err(EventsError::UnknownRealm(f.realm.clone()));
     }
     let user_id = match &f.user {
         None => None,
-        Some(u) => Some(resolve_user(&app.store, &f.realm, u).await?),
+        Some(u) => Some(resolve_user(store, &f.realm, u).await?),
     };
     Ok(EventQuery {
         realm: f.realm.clone(),

@@ -73,15 +73,17 @@ pub async fn begin(ctx: &FlowContext<'_>, user_subject: String) -> Result<Result
     if let Some(ip) = &ctx.ip {
         subjects.push((format!("ip:{ip}"), rule(ctx, IP_FACTOR)));
     }
-    Ok(match ctx.app.store.reserve_attempt(&ctx.realm.name, &subjects).await? {
-        AttemptGate::Reserved => Ok(Attempt {
-            store: ctx.app.store.clone(),
-            realm: ctx.realm.name.clone(),
-            subjects,
-            settled: false,
-        }),
-        AttemptGate::Locked { wait_secs, first } => Err(Refusal { wait_secs, first }),
-    })
+    Ok(
+        match ctx.services.store.reserve_attempt(&ctx.realm.name, &subjects).await? {
+            AttemptGate::Reserved => Ok(Attempt {
+                store: ctx.services.store.clone(),
+                realm: ctx.realm.name.clone(),
+                subjects,
+                settled: false,
+            }),
+            AttemptGate::Locked { wait_secs, first } => Err(Refusal { wait_secs, first }),
+        },
+    )
 }
 
 impl Attempt {

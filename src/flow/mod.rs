@@ -7,13 +7,9 @@ pub mod authenticators;
 mod brute_force;
 pub mod conditions;
 mod engine;
-#[cfg(test)]
-mod engine_tests;
 pub mod model;
 mod registry;
-pub mod routes;
-pub mod sign_in;
-pub mod tooling;
+mod step;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,9 +17,11 @@ pub use engine::{Outcome, run};
 pub use model::{Flow, FlowError, Requirement, Step, StepKind};
 pub use registry::FlowRegistry;
 
-use crate::oidc::authorize::AuthorizeRequest;
+use crate::crypto::{MasterKey, PasswordHasher};
+use crate::ops::budget::AddressBudget;
+use crate::ops::metrics::Metrics;
 use crate::realm::Realm;
-use crate::server::AppState;
+use crate::store::Store;
 use crate::store::entity::sso_session;
 
 /// Errors that stop a sign-in (as opposed to a wrong password, which is a page).
@@ -118,11 +116,35 @@ impl FlowState {
     }
 }
 
+/// What of the node's shared state the engine uses: the flow runs on these and nothing else.
+#[derive(Clone, Copy)]
+pub struct Services<'a> {
+    pub store: &'a Store,
+    pub hasher: &'a PasswordHasher,
+    pub master_key: &'a MasterKey,
+    pub metrics: &'a Metrics,
+    /// Failed-sign-in events each client address may still have recorded this minute.
+    pub failure_event_budget: &'a AddressBudget,
+}
+
+/// What the flow sees of the request that started the sign-in (an OIDC authorization
+/// request, or a simulated one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignInRequest {
+    pub client_id: String,
+    pub login_hint: Option<String>,
+    /// `prompt=login`: an existing session does not count.
+    pub prompt_login: bool,
+    /// `prompt=none`: no page may be shown.
+    pub prompt_none: bool,
+    pub max_age: Option<i64>,
+}
+
 /// What authenticators see and change.
 pub struct FlowContext<'a> {
-    pub app: &'a AppState,
+    pub services: Services<'a>,
     pub realm: &'a Realm,
-    pub request: &'a AuthorizeRequest,
+    pub request: &'a SignInRequest,
     pub flow: &'a mut FlowState,
     pub sso_session: Option<sso_session::Model>,
     pub ip: Option<String>,
@@ -139,9 +161,9 @@ impl FlowContext<'_> {
         // Failures are written for requests nobody authenticated: bounded per address.
         if kind == "login_error"
             && let Some(ip) = &self.ip
-            && !self.app.failure_event_budget.spend(ip, crate::store::now())
+            && !self.services.failure_event_budget.spend(ip, crate::store::now())
         {
-            self.app.metrics.event_dropped();
+            self.services.metrics.event_dropped();
             return;
         }
         if let Some(obj) = details.as_object_mut() {
@@ -149,7 +171,7 @@ impl FlowContext<'_> {
             obj.entry("steps").or_insert_with(|| serde_json::json!(self.flow.trace));
         }
         crate::events::record(
-            &self.app.store,
+            self.services.store,
             crate::store::NewEvent {
                 realm: self.realm.name.clone(),
                 kind: kind.to_string(),

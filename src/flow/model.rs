@@ -4,16 +4,8 @@
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
+pub use super::step::{Flow, FlowError, Requirement, Step, StepKind, always_fails, level_always_fails};
 use super::{authenticators, conditions};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Requirement {
-    Required,
-    Alternative,
-    Conditional,
-    Disabled,
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,54 +31,6 @@ struct StepFile {
 }
 
 /// A validated flow.
-#[derive(Debug, Clone)]
-pub struct Flow {
-    pub name: String,
-    pub description: String,
-    /// SHA-256 of the file's text, recorded with every sign-in.
-    pub content_hash: String,
-    pub steps: Vec<Step>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Step {
-    pub kind: StepKind,
-    pub requirement: Requirement,
-    pub config: serde_json::Value,
-    pub line: u64,
-}
-
-#[derive(Debug, Clone)]
-pub enum StepKind {
-    Authenticator(String),
-    Condition(String),
-    Subflow { name: String, steps: Vec<Step> },
-}
-
-impl Step {
-    pub fn label(&self) -> String {
-        match &self.kind {
-            StepKind::Authenticator(n) => n.clone(),
-            StepKind::Condition(n) => format!("condition {n}"),
-            StepKind::Subflow { name, .. } => format!("subflow {name}"),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlowError {
-    pub path: String,
-    pub line: u64,
-    pub column: u64,
-    pub message: String,
-}
-
-impl std::fmt::Display for FlowError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.path, self.line, self.column, self.message)
-    }
-}
-
 pub fn parse(path: &str, text: &str) -> Result<Flow, Vec<FlowError>> {
     let file: FlowFile = serde_saphyr::from_str(text).map_err(|e| {
         let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
@@ -379,30 +323,6 @@ impl Validator<'_> {
         }
         known
     }
-}
-
-/// Whether running `step` can only ever fail: a `deny-access`, or a subflow that cannot get
-/// past one (a required step that always fails, or only alternatives that all do).
-pub fn always_fails(step: &Step) -> bool {
-    match &step.kind {
-        StepKind::Authenticator(n) => n == "deny-access",
-        StepKind::Condition(_) => false,
-        StepKind::Subflow { steps, .. } => level_always_fails(steps),
-    }
-}
-
-/// Whether a level of steps can only ever fail (see [`always_fails`]).
-fn level_always_fails(steps: &[Step]) -> bool {
-    let live: Vec<&Step> = steps
-        .iter()
-        .filter(|s| !matches!(s.kind, StepKind::Condition(_)) && s.requirement != Requirement::Disabled)
-        .collect();
-    let required: Vec<&&Step> = live.iter().filter(|s| s.requirement == Requirement::Required).collect();
-    if !required.is_empty() {
-        return required.iter().any(|s| always_fails(s));
-    }
-    let has_conditional = live.iter().any(|s| s.requirement == Requirement::Conditional);
-    !has_conditional && !live.is_empty() && live.iter().all(|s| always_fails(s))
 }
 
 /// Whether every way through `steps` identifies the user.

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::events::Origin;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::NewEvent;
 
 /// The event type of every token revocation; `details.reason` says why.

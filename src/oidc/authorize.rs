@@ -56,6 +56,17 @@ pub struct RedirectTarget {
 }
 
 impl AuthorizeRequest {
+    /// What the flow engine sees of this request.
+    pub fn sign_in_request(&self) -> crate::flow::SignInRequest {
+        crate::flow::SignInRequest {
+            client_id: self.client_id.clone(),
+            login_hint: self.login_hint.clone(),
+            prompt_login: self.prompt_login,
+            prompt_none: self.prompt_none,
+            max_age: self.max_age,
+        }
+    }
+
     pub fn target(&self) -> RedirectTarget {
         RedirectTarget {
             redirect_uri: self.redirect_uri.clone(),

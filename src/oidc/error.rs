@@ -2,77 +2,69 @@
 //! a redirect for the front channel once the redirect URI is trusted, and an HTML page
 //! before that (an untrusted redirect URI must never be redirected to).
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
-
 /// An error a client sees from the token, introspection, revocation or userinfo endpoints.
+/// Free of HTTP: the handlers map it to a status and headers in one place
+/// (`oidc::routes`), from its code and challenge.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {description}")]
 pub struct OAuthError {
     pub code: &'static str,
     pub description: String,
-    pub status: StatusCode,
-    /// Set for `invalid_client` after Basic authentication and for userinfo errors.
-    pub www_authenticate: Option<String>,
+    /// Which authentication the client is asked for (`WWW-Authenticate`), if any.
+    pub challenge: Option<Challenge>,
+}
+
+/// The scheme of a `WWW-Authenticate` challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// HTTP Basic client authentication was tried (RFC 6749 §5.2).
+    Basic,
+    /// A bearer token was wrong or missing (RFC 6750 §3).
+    Bearer,
 }
 
 impl OAuthError {
-    fn new(code: &'static str, status: StatusCode, description: impl Into<String>) -> OAuthError {
+    pub fn new(code: &'static str, description: impl Into<String>) -> OAuthError {
         OAuthError {
             code,
             description: description.into(),
-            status,
-            www_authenticate: None,
+            challenge: None,
         }
+    }
+    /// The same error, asking for `challenge`.
+    pub fn with_challenge(mut self, challenge: Challenge) -> OAuthError {
+        self.challenge = Some(challenge);
+        self
     }
     pub fn invalid_request(d: impl Into<String>) -> OAuthError {
-        OAuthError::new("invalid_request", StatusCode::BAD_REQUEST, d)
+        OAuthError::new("invalid_request", d)
     }
     pub fn invalid_grant(d: impl Into<String>) -> OAuthError {
-        OAuthError::new("invalid_grant", StatusCode::BAD_REQUEST, d)
+        OAuthError::new("invalid_grant", d)
     }
     pub fn invalid_client(d: impl Into<String>, basic: bool) -> OAuthError {
-        let mut e = OAuthError::new("invalid_client", StatusCode::UNAUTHORIZED, d);
-        if basic {
-            e.www_authenticate = Some("Basic realm=\"gatehouse\"".into());
-        }
-        e
+        let e = OAuthError::new("invalid_client", d);
+        if basic { e.with_challenge(Challenge::Basic) } else { e }
     }
     pub fn unauthorized_client(d: impl Into<String>) -> OAuthError {
-        OAuthError::new("unauthorized_client", StatusCode::BAD_REQUEST, d)
+        OAuthError::new("unauthorized_client", d)
     }
     pub fn unsupported_grant_type(d: impl Into<String>) -> OAuthError {
-        OAuthError::new("unsupported_grant_type", StatusCode::BAD_REQUEST, d)
+        OAuthError::new("unsupported_grant_type", d)
     }
     pub fn invalid_scope(d: impl Into<String>) -> OAuthError {
-        OAuthError::new("invalid_scope", StatusCode::BAD_REQUEST, d)
+        OAuthError::new("invalid_scope", d)
     }
     /// RFC 6750 §3.1: a bad bearer token.
     pub fn invalid_token(d: impl Into<String>) -> OAuthError {
-        let d = d.into();
-        let mut e = OAuthError::new("invalid_token", StatusCode::UNAUTHORIZED, d.clone());
-        e.www_authenticate = Some(format!(
-            "Bearer error=\"invalid_token\", error_description=\"{}\"",
-            d.replace('"', "'")
-        ));
-        e
+        OAuthError::new("invalid_token", d).with_challenge(Challenge::Bearer)
+    }
+    /// RFC 6750 §3.1: the token lacks a scope the resource needs.
+    pub fn insufficient_scope(d: impl Into<String>) -> OAuthError {
+        OAuthError::new("insufficient_scope", d).with_challenge(Challenge::Bearer)
     }
     pub fn server_error(d: impl Into<String>) -> OAuthError {
-        OAuthError::new("server_error", StatusCode::INTERNAL_SERVER_ERROR, d)
-    }
-}
-
-impl IntoResponse for OAuthError {
-    fn into_response(self) -> Response {
-        let body = json!({ "error": self.code, "error_description": self.description });
-        let mut response = (self.status, axum::Json(body)).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(value) = self.www_authenticate.and_then(|v| HeaderValue::from_str(&v).ok()) {
-            headers.insert(header::WWW_AUTHENTICATE, value);
-        }
-        response
+        OAuthError::new("server_error", d)
     }
 }
 

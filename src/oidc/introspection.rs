@@ -9,13 +9,13 @@ use super::tokens::{AccessClaims, user_claims};
 use crate::crypto::sha256_hex;
 use crate::events::Origin;
 use crate::realm::Client;
-use crate::server::{AppState, RealmRuntime};
+use crate::state::{AppState, RealmRuntime};
 
 /// Verifies an access token's signature, type, issuer and expiry (no database read).
 async fn verify_signature(state: &AppState, rt: &RealmRuntime, token: &str) -> Result<AccessClaims, OAuthError> {
     let keys = state
         .keys
-        .get_or_reload_for(&rt.realm.name, token, crate::server::retention_secs(&rt.realm))
+        .get_or_reload_for(&rt.realm.name, token, rt.realm.key_retention_secs())
         .await
         .ok_or_else(|| OAuthError::server_error("no signing keys"))?;
     keys.verifying
@@ -43,12 +43,7 @@ pub async fn userinfo(state: &AppState, rt: &RealmRuntime, token: &str) -> Resul
     let claims = verify_signature(state, rt, token).await?;
     let scopes: Vec<&str> = claims.scope.split_ascii_whitespace().collect();
     if !scopes.contains(&"openid") {
-        return Err(OAuthError {
-            code: "insufficient_scope",
-            description: "userinfo needs the openid scope".into(),
-            status: axum::http::StatusCode::FORBIDDEN,
-            www_authenticate: Some("Bearer error=\"insufficient_scope\", scope=\"openid\"".into()),
-        });
+        return Err(OAuthError::insufficient_scope("userinfo needs the openid scope"));
     }
     // Tokens of a user always name their grant; one without is a client's own token.
     let gid = claims
@@ -164,7 +159,7 @@ pub async fn revoke(
         // a revocation silently do nothing.
         let Some(keys) = state
             .keys
-            .get_or_reload_for(realm, token, crate::server::retention_secs(&rt.realm))
+            .get_or_reload_for(realm, token, rt.realm.key_retention_secs())
             .await
         else {
             return Ok(());

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::crypto::{constant_time_eq, random_token, sha256_hex};
-use crate::server::{AppState, RealmRuntime};
+use crate::state::{AppState, RealmRuntime};
 use crate::store::StoreError;
 
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,6 @@ pub mod client_auth;
 pub mod discovery;
 pub mod error;
 pub mod introspection;
-pub mod keyring;
 pub mod logout;
 pub mod routes;
 pub mod token;

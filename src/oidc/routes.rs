@@ -6,34 +6,27 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use serde_json::json;
 
-use super::authorize::{self, AuthorizeError};
-use super::error::OAuthError;
+use super::error::{Challenge, OAuthError};
 use super::logout::{self, LogoutOutcome, LogoutTarget};
 use super::token::{self, TokenForm};
 use super::{client_auth, introspection};
 
-use crate::events::Origin;
-use crate::flow::routes::{client_of, respond};
-use crate::flow::sign_in;
-use crate::server::{AppState, RealmRuntime};
-use crate::web::{cookies, pages};
+use crate::state::{AppState, RealmRuntime};
+use crate::web::{cookies, http, pages};
 
 pub fn routes() -> Router<Arc<AppState>> {
     let oidc = "/realms/{realm}/protocol/openid-connect";
     Router::new()
         .route("/realms/{realm}/.well-known/openid-configuration", get(discovery))
         .route(&format!("{oidc}/certs"), get(jwks))
-        .route(
-            &format!("{oidc}/auth"),
-            get(authorize_endpoint).post(authorize_endpoint),
-        )
         .route(&format!("{oidc}/token"), post(token_endpoint))
         .route(&format!("{oidc}/userinfo"), get(userinfo).post(userinfo))
         .route(&format!("{oidc}/token/introspect"), post(introspect))
@@ -43,6 +36,38 @@ pub fn routes() -> Router<Arc<AppState>> {
 
 type AppStateRef = State<Arc<AppState>>;
 
+/// Every OAuth error a client sees, in one place: its status from its code (RFC 6749 §5.2,
+/// RFC 6750 §3.1), a JSON body, never cached, and the challenge it asks for.
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let status = match self.code {
+            "invalid_client" | "invalid_token" => StatusCode::UNAUTHORIZED,
+            "insufficient_scope" => StatusCode::FORBIDDEN,
+            "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let challenge = self.challenge.map(|c| match (c, self.code) {
+            (Challenge::Basic, _) => "Basic realm=\"gatehouse\"".to_string(),
+            (Challenge::Bearer, "invalid_token") => format!(
+                "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                self.description.replace('"', "'")
+            ),
+            (Challenge::Bearer, "insufficient_scope") => {
+                "Bearer error=\"insufficient_scope\", scope=\"openid\"".to_string()
+            }
+            (Challenge::Bearer, code) => format!("Bearer error=\"{code}\""),
+        });
+        let body = json!({ "error": self.code, "error_description": self.description });
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(value) = challenge.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
 fn json_bytes(body: bytes::Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
@@ -51,10 +76,41 @@ fn realm_not_found() -> Response {
     (StatusCode::NOT_FOUND, axum::Json(json!({ "error": "realm not found" }))).into_response()
 }
 
+/// The realm named in the path as this node serves it; a JSON 404 when there is none.
+struct LiveRealm(Arc<RealmRuntime>);
+
+impl FromRequestParts<Arc<AppState>> for LiveRealm {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<AppState>) -> Result<LiveRealm, Response> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, app)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        params
+            .get("realm")
+            .and_then(|name| app.realm(name))
+            .map(LiveRealm)
+            .ok_or_else(realm_not_found)
+    }
+}
+
+/// A JSON answer that holds tokens or claims: never stored by caches (RFC 6749 §5.1).
+struct NoStore<T>(T);
+
+impl<T: serde::Serialize> IntoResponse for NoStore<T> {
+    fn into_response(self) -> Response {
+        let mut r = axum::Json(self.0).into_response();
+        let headers = r.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        r
+    }
+}
+
 /// Whether a request's body is declared as a form (`application/x-www-form-urlencoded`, any
 /// parameters such as `charset`), as the token endpoint (RFC 6749 §3.2) and a POSTed
 /// authorization request (OIDC Core §3.1.2.1) require.
-fn is_form(headers: &HeaderMap) -> bool {
+pub(crate) fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -62,11 +118,11 @@ fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
 }
 
-const SEND_A_FORM: &str = "send the body as Content-Type: application/x-www-form-urlencoded";
+pub(crate) const SEND_A_FORM: &str = "send the body as Content-Type: application/x-www-form-urlencoded";
 
 /// Parses an `application/x-www-form-urlencoded` body or query; repeated parameters are an
 /// error (RFC 6749 §3.1).
-fn parse_params(raw: &[u8]) -> Result<HashMap<String, String>, String> {
+pub(crate) fn parse_params(raw: &[u8]) -> Result<HashMap<String, String>, String> {
     let mut out = HashMap::new();
     for (k, v) in url::form_urlencoded::parse(raw) {
         if out.insert(k.to_string(), v.into_owned()).is_some() {
@@ -76,11 +132,11 @@ fn parse_params(raw: &[u8]) -> Result<HashMap<String, String>, String> {
     Ok(out)
 }
 
-async fn discovery(State(app): AppStateRef, Path(realm): Path<String>) -> Response {
-    match app.realm(&realm) {
-        Some(rt) => json_bytes(rt.discovery_json.clone()),
-        None => realm_not_found(),
-    }
+async fn discovery(LiveRealm(rt): LiveRealm) -> Response {
+    let document = rt
+        .discovery_json
+        .get_or_init(|| super::discovery::document(&rt.issuer, &rt.realm).into());
+    json_bytes(document.clone())
 }
 
 async fn jwks(State(app): AppStateRef, Path(realm): Path<String>) -> Response {
@@ -90,140 +146,59 @@ async fn jwks(State(app): AppStateRef, Path(realm): Path<String>) -> Response {
     }
 }
 
-// Handlers take one extractor per input; grouping them would only hide that.
-#[allow(clippy::too_many_arguments)]
-async fn authorize_endpoint(
-    State(app): AppStateRef,
-    Path(realm): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    RawQuery(query): RawQuery,
-    jar: CookieJar,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let Some(rt) = app.realm(&realm) else {
-        let lang = pages::lang(&app, None, None, &headers);
-        return pages::error(&app, None, &lang, StatusCode::NOT_FOUND, "This realm does not exist.");
-    };
-    if method == Method::POST && !is_form(&headers) {
-        let lang = pages::lang(&app, Some(&rt), None, &headers);
-        let message = format!("The sign-in request is malformed (invalid_request): {SEND_A_FORM}.");
-        return pages::error(&app, Some(&rt), &lang, StatusCode::BAD_REQUEST, &message);
-    }
-    let raw = if method == Method::POST {
-        body.to_vec()
-    } else {
-        query.unwrap_or_default().into_bytes()
-    };
-    let params = match parse_params(&raw) {
-        Ok(p) => p,
-        Err(e) => {
-            let lang = pages::lang(&app, Some(&rt), None, &headers);
-            let message = format!("The sign-in request is malformed: {e}.");
-            return pages::error(&app, Some(&rt), &lang, StatusCode::BAD_REQUEST, &message);
-        }
-    };
-    let lang = pages::lang(&app, Some(&rt), params.get("ui_locales").map(String::as_str), &headers);
-    let request = match authorize::validate(&rt.realm, &params) {
-        Ok(r) => r,
-        Err(AuthorizeError::Page(e)) => return pages::error(&app, Some(&rt), &lang, StatusCode::BAD_REQUEST, &e.0),
-        Err(AuthorizeError::Redirect { target, error }) => {
-            return pages::authorization_response(&app, &rt, &lang, &target, Err(&error));
-        }
-    };
-    let who = client_of(&jar, &headers, Some(peer));
-    let next = sign_in::begin(&app, &rt, request, &who).await;
-    respond(&app, &rt, jar, &headers, next)
-}
-
 async fn token_endpoint(
     State(app): AppStateRef,
-    Path(realm): Path<String>,
+    LiveRealm(rt): LiveRealm,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let Some(rt) = app.realm(&realm) else {
-        return realm_not_found();
-    };
-    let result = async {
-        if !is_form(&headers) {
-            return Err(OAuthError::invalid_request(SEND_A_FORM));
-        }
-        let params = parse_params(&body).map_err(OAuthError::invalid_request)?;
-        let form: TokenForm = serde_json::from_value(json!(params))
-            .map_err(|e| OAuthError::invalid_request(format!("malformed request: {e}")))?;
-        let presented = client_auth::presented(&headers, form.client_id.as_deref(), form.client_secret.as_deref())?;
-        let client = client_auth::authenticate(&rt.realm, &presented)?;
-        token::exchange(&app, &rt, client, &form, &Origin::of(&headers, Some(peer))).await
+) -> Result<impl IntoResponse, OAuthError> {
+    if !is_form(&headers) {
+        return Err(OAuthError::invalid_request(SEND_A_FORM));
     }
-    .await;
-    match result {
-        Ok(response) => {
-            let mut r = axum::Json(response).into_response();
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r.headers_mut()
-                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-            r
-        }
-        Err(e) => e.into_response(),
-    }
-}
-
-/// The credentials after an auth scheme, whose name is case-insensitive (RFC 7235 §2.1).
-pub(crate) fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
-    let (name, rest) = value.split_once(' ')?;
-    name.eq_ignore_ascii_case(scheme).then_some(rest)
+    let params = parse_params(&body).map_err(OAuthError::invalid_request)?;
+    let form: TokenForm = serde_json::from_value(json!(params))
+        .map_err(|e| OAuthError::invalid_request(format!("malformed request: {e}")))?;
+    let presented = client_auth::presented(
+        http::credentials(&headers, "Basic"),
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+    )?;
+    let client = client_auth::authenticate(&rt.realm, &presented)?;
+    let response = token::exchange(&app, &rt, client, &form, &http::origin(&headers, Some(peer))).await?;
+    Ok(NoStore(response))
 }
 
 /// RFC 6750: the token from `Authorization: Bearer`, or the `access_token` form field; both
 /// at once is an `invalid_request` (§2: a client uses exactly one method).
 fn bearer(headers: &HeaderMap, body: &[u8]) -> Result<Option<String>, OAuthError> {
-    let from_header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| strip_scheme(v, "Bearer"))
-        .map(|t| t.trim().to_string());
+    let from_header = http::credentials(headers, "Bearer").map(String::from);
     let from_body = parse_params(body).ok().and_then(|mut p| p.remove("access_token"));
     match (from_header, from_body) {
-        (Some(_), Some(_)) => {
-            let mut e = OAuthError::invalid_request(
-                "the access token is in both the Authorization header and the body; send it once",
-            );
-            e.www_authenticate = Some("Bearer error=\"invalid_request\"".into());
-            Err(e)
-        }
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+            "the access token is in both the Authorization header and the body; send it once",
+        )
+        .with_challenge(Challenge::Bearer)),
         (header, body) => Ok(header.or(body)),
     }
 }
 
-async fn userinfo(State(app): AppStateRef, Path(realm): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(rt) = app.realm(&realm) else {
-        return realm_not_found();
-    };
-    let token = match bearer(&headers, &body) {
-        Ok(token) => token,
-        Err(e) => return e.into_response(),
-    };
-    let Some(token) = token else {
+async fn userinfo(
+    State(app): AppStateRef,
+    LiveRealm(rt): LiveRealm,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    let Some(token) = bearer(&headers, &body)? else {
         let mut r = StatusCode::UNAUTHORIZED.into_response();
         r.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer realm=\"gatehouse\""),
         );
-        return r;
+        return Ok(r);
     };
-    match introspection::userinfo(&app, &rt, &token).await {
-        Ok(claims) => {
-            let mut r = axum::Json(claims).into_response();
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
-        Err(e) => e.into_response(),
-    }
+    let claims = introspection::userinfo(&app, &rt, &token).await?;
+    Ok(NoStore(claims).into_response())
 }
 
 /// Shared by introspection and revocation: parse the form and authenticate the client.
@@ -234,7 +209,7 @@ fn authenticated_form<'r>(
 ) -> Result<(HashMap<String, String>, &'r crate::realm::Client), OAuthError> {
     let params = parse_params(body).map_err(OAuthError::invalid_request)?;
     let presented = client_auth::presented(
-        headers,
+        http::credentials(headers, "Basic"),
         params.get("client_id").map(String::as_str),
         params.get("client_secret").map(String::as_str),
     )?;
@@ -242,54 +217,35 @@ fn authenticated_form<'r>(
     Ok((params, client))
 }
 
-async fn introspect(State(app): AppStateRef, Path(realm): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(rt) = app.realm(&realm) else {
-        return realm_not_found();
-    };
-    let result = async {
-        let (params, client) = authenticated_form(&rt, &headers, &body)?;
-        if client.is_public() {
-            return Err(OAuthError::invalid_client("public clients may not introspect", false));
-        }
-        let token = params
-            .get("token")
-            .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
-        introspection::introspect(&app, &rt, client, token).await
+async fn introspect(
+    State(app): AppStateRef,
+    LiveRealm(rt): LiveRealm,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, OAuthError> {
+    let (params, client) = authenticated_form(&rt, &headers, &body)?;
+    if client.is_public() {
+        return Err(OAuthError::invalid_client("public clients may not introspect", false));
     }
-    .await;
-    match result {
-        Ok(v) => {
-            let mut r = axum::Json(v).into_response();
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
-        Err(e) => e.into_response(),
-    }
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+    Ok(NoStore(introspection::introspect(&app, &rt, client, token).await?))
 }
 
 async fn revoke(
     State(app): AppStateRef,
-    Path(realm): Path<String>,
+    LiveRealm(rt): LiveRealm,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let Some(rt) = app.realm(&realm) else {
-        return realm_not_found();
-    };
-    let result = async {
-        let (params, client) = authenticated_form(&rt, &headers, &body)?;
-        let token = params
-            .get("token")
-            .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
-        introspection::revoke(&app, &rt, client, token, &Origin::of(&headers, Some(peer))).await
-    }
-    .await;
-    match result {
-        Ok(()) => StatusCode::OK.into_response(),
-        Err(e) => e.into_response(),
-    }
+) -> Result<StatusCode, OAuthError> {
+    let (params, client) = authenticated_form(&rt, &headers, &body)?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+    introspection::revoke(&app, &rt, client, token, &http::origin(&headers, Some(peer))).await?;
+    Ok(StatusCode::OK)
 }
 
 /// RP-initiated logout. With a valid `id_token_hint` the session ends at once; without one,
@@ -304,10 +260,16 @@ async fn logout_endpoint(
     body: Bytes,
 ) -> Response {
     let Some(rt) = app.realm(&realm) else {
-        let lang = pages::lang(&app, None, None, &headers);
-        return pages::error(&app, None, &lang, StatusCode::NOT_FOUND, "This realm does not exist.");
+        let lang = pages::lang(&app.templates, None, None, &headers);
+        return pages::error(
+            &app.templates,
+            None,
+            &lang,
+            StatusCode::NOT_FOUND,
+            "This realm does not exist.",
+        );
     };
-    let lang = pages::lang(&app, Some(&rt), None, &headers);
+    let lang = pages::lang(&app.templates, Some(&rt.realm), None, &headers);
     let raw = if method == Method::POST {
         body.to_vec()
     } else {
@@ -317,8 +279,8 @@ async fn logout_endpoint(
         Ok(p) => p,
         Err(e) => {
             return pages::error(
-                &app,
-                Some(&rt),
+                &app.templates,
+                Some(&rt.realm),
                 &lang,
                 StatusCode::BAD_REQUEST,
                 &format!("The logout request is malformed: {e}."),
@@ -330,7 +292,13 @@ async fn logout_endpoint(
     let target = match outcome {
         Ok(LogoutOutcome::Done(target)) => target,
         Ok(LogoutOutcome::Invalid(message)) => {
-            return pages::error(&app, Some(&rt), &lang, StatusCode::BAD_REQUEST, &message);
+            return pages::error(
+                &app.templates,
+                Some(&rt.realm),
+                &lang,
+                StatusCode::BAD_REQUEST,
+                &message,
+            );
         }
         Ok(LogoutOutcome::Confirm { carry, csrf }) => {
             // The confirmation posts here, and the answer redirects to the (verified)
@@ -346,7 +314,14 @@ async fn logout_endpoint(
                 "csrf": csrf,
                 "carry": carry,
             });
-            let mut page = pages::render(&app, Some(&rt), &lang, StatusCode::OK, "logout_confirm.html", ctx);
+            let mut page = pages::render(
+                &app.templates,
+                Some(&rt.realm),
+                &lang,
+                StatusCode::OK,
+                "logout_confirm.html",
+                ctx,
+            );
             page.headers_mut().insert(
                 header::CONTENT_SECURITY_POLICY,
                 crate::web::csp_with_form_targets(crate::web::CSP, &targets),
@@ -356,8 +331,8 @@ async fn logout_endpoint(
         Err(e) => {
             tracing::error!(error = %e, "logout failed");
             return pages::error(
-                &app,
-                Some(&rt),
+                &app.templates,
+                Some(&rt.realm),
                 &lang,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Signing out failed; please try again.",
@@ -378,7 +353,7 @@ async fn logout_endpoint(
             let ctx = json!({ "heading": "You are signed out", "message": "You can close this window." });
             (
                 jar,
-                pages::render(&app, Some(&rt), &lang, StatusCode::OK, "info.html", ctx),
+                pages::render(&app.templates, Some(&rt.realm), &lang, StatusCode::OK, "info.html", ctx),
             )
                 .into_response()
         }

@@ -8,7 +8,7 @@ use super::tokens::{self, SignInFacts, TokenInput};
 use crate::crypto::{random_token, sha256_hex};
 use crate::events::Origin;
 use crate::realm::{Client, GrantType};
-use crate::server::{AppState, RealmRuntime};
+use crate::state::{AppState, RealmRuntime};
 use crate::store::entity::grant;
 use crate::store::{CodeExchange, Lifetimes, RefreshRotation, now};
 
@@ -69,7 +69,7 @@ pub async fn exchange(
         None => return Err(OAuthError::invalid_request("grant_type is missing")),
     };
     if issued.is_ok() {
-        state.metrics.token_issued(grant);
+        state.metrics.token_issued(grant.as_str());
     }
     issued
 }

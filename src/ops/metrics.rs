@@ -3,22 +3,17 @@
 //! paths), methods are the standard ones, grants and results are fixed sets, realms come from
 //! configuration.
 
-use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{HeaderValue, Method, header};
-use axum::response::{IntoResponse, Response};
-
-use crate::realm::GrantType;
-use crate::server::AppState;
-
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+/// The grant labels of `gatehouse_tokens_issued_total`.
+pub const GRANTS: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
 
 /// The route label of a request no route matched.
 pub const UNMATCHED: &str = "unmatched";
@@ -30,25 +25,9 @@ tokio::task_local! {
     static CURRENT: Arc<Metrics>;
 }
 
-tokio::task_local! {
-    /// Database statements run so far by the current request.
-    static DB_STATEMENTS: Cell<u64>;
-}
-
-/// Runs `fut` (a request) with `metrics` as the current server's metrics; returns its output
-/// and the number of database statements it ran.
-pub async fn scope<F: Future>(metrics: Arc<Metrics>, fut: F) -> (F::Output, u64) {
-    let counted = async move {
-        let output = fut.await;
-        (output, DB_STATEMENTS.with(Cell::get))
-    };
-    DB_STATEMENTS.scope(Cell::new(0), CURRENT.scope(metrics, counted)).await
-}
-
-/// Counts one database statement against the current request, if any (the store calls this
-/// for every statement it runs; work outside a request is not counted).
-pub fn count_db_statement() {
-    let _ = DB_STATEMENTS.try_with(|n| n.set(n.get() + 1));
+/// Runs `fut` (a request) with `metrics` as the current server's metrics.
+pub async fn scope<F: Future>(metrics: Arc<Metrics>, fut: F) -> F::Output {
+    CURRENT.scope(metrics, fut).await
 }
 
 /// Counts a recorded security event, if it is one a metric follows: `sign_in` is a finished
@@ -127,10 +106,17 @@ impl Metrics {
     }
 
     /// Records one finished request and the database statements it ran.
-    pub fn observe_request(&self, route: &str, method: &Method, status: u16, elapsed: Duration, db_statements: u64) {
+    pub fn observe_request(
+        &self,
+        route: &str,
+        method: &'static str,
+        status: u16,
+        elapsed: Duration,
+        db_statements: u64,
+    ) {
         let key = RequestKey {
             route: route.to_string(),
-            method: method_label(method),
+            method,
             status,
         };
         let counted = self
@@ -173,13 +159,11 @@ impl Metrics {
         self.panics.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn token_issued(&self, grant: GrantType) {
-        let i = match grant {
-            GrantType::AuthorizationCode => 0,
-            GrantType::RefreshToken => 1,
-            GrantType::ClientCredentials => 2,
-        };
-        self.tokens[i].fetch_add(1, Ordering::Relaxed);
+    /// A token response for `grant` (one of [`GRANTS`]; others are not counted).
+    pub fn token_issued(&self, grant: &str) {
+        if let Some(i) = GRANTS.iter().position(|g| *g == grant) {
+            self.tokens[i].fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// The text exposition format.
@@ -268,16 +252,11 @@ impl Metrics {
             "counter",
             "Token responses by grant type.",
         );
-        let grants = [
-            GrantType::AuthorizationCode,
-            GrantType::RefreshToken,
-            GrantType::ClientCredentials,
-        ];
-        for (grant, n) in grants.iter().zip(&self.tokens) {
+        for (grant, n) in GRANTS.iter().zip(&self.tokens) {
             let _ = writeln!(
                 out,
                 "gatehouse_tokens_issued_total{{grant=\"{}\"}} {}",
-                grant.as_str(),
+                grant,
                 n.load(Ordering::Relaxed)
             );
         }
@@ -352,60 +331,6 @@ fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-/// The method label; anything unusual is `other`, so clients cannot grow the label set.
-pub fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::HEAD => "HEAD",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        Method::OPTIONS => "OPTIONS",
-        _ => "other",
-    }
-}
-
-/// `GET /metrics`.
-pub async fn scrape(State(app): State<Arc<AppState>>) -> Response {
-    let mut sessions = Vec::new();
-    let mut readable = true;
-    for name in app.realm_names() {
-        let Some(rt) = app.realm(&name) else { continue };
-        match app
-            .store
-            .count_live_sso_sessions(&name, rt.realm.tokens.sso_idle.as_secs())
-            .await
-        {
-            Ok(n) => sessions.push((name, n)),
-            Err(e) => {
-                tracing::warn!(error = %e, "metrics: cannot count active sessions");
-                readable = false;
-                break;
-            }
-        }
-    }
-    sessions.sort();
-    let (waiting, running) = app.hasher.queue();
-    let snapshot = Snapshot {
-        active_sessions: readable.then_some(sessions),
-        hashes_waiting: waiting,
-        hashes_running: running,
-        passwords_verified: app.hasher.verifications(),
-    };
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        app.metrics.render(&snapshot),
-    )
-        .into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,16 +339,10 @@ mod tests {
     fn renders_counters_and_cumulative_histograms() {
         let m = Metrics::new();
         let route = "/realms/{realm}/protocol/openid-connect/token";
-        m.observe_request(route, &Method::POST, 200, Duration::from_micros(500), 2);
-        m.observe_request(route, &Method::POST, 200, Duration::from_millis(20), 3);
-        m.observe_request(
-            route,
-            &Method::from_bytes(b"BREW").unwrap(),
-            400,
-            Duration::from_secs(60),
-            0,
-        );
-        m.token_issued(GrantType::RefreshToken);
+        m.observe_request(route, "POST", 200, Duration::from_micros(500), 2);
+        m.observe_request(route, "POST", 200, Duration::from_millis(20), 3);
+        m.observe_request(route, "other", 400, Duration::from_secs(60), 0);
+        m.token_issued("refresh_token");
         m.sign_in(SignIn::Failure);
         m.handler_panicked();
         m.event_dropped();

@@ -1,9 +1,7 @@
-//! Operations: health checks, Prometheus metrics, request ids and the access log, and log
-//! set-up. Nothing here decides anything about identities; it observes.
+//! Operations at the ground floor: Prometheus counters, log set-up and log-safe text, and
+//! per-address budgets. Nothing here decides anything about identities; it observes, and it
+//! imports nothing else of the crate.
 
 pub mod budget;
-pub mod health;
 pub mod logging;
 pub mod metrics;
-pub mod request;
-pub mod shutdown;

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::{Realm, export, load, plan};
-use crate::flow::FlowRegistry;
 use crate::store::{NewEvent, NewSnapshot, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,10 +28,13 @@ pub struct LiveRealm {
     pub content: String,
 }
 
+/// Checks a realm's flow bindings (the flows it names exist); the caller knows the flows.
+pub type BindingsCheck<'a> = &'a dyn Fn(&Realm) -> Result<(), Vec<String>>;
+
 /// Loads the realm files at `paths` (files or directories) and checks them together with the
 /// flows they bind: every mistake at once. Two files may not define one realm.
-pub fn check(paths: &[PathBuf], flows: &FlowRegistry) -> Result<Vec<Realm>, ApplyError> {
-    let (realms, errors) = check_all(paths, flows);
+pub fn check(paths: &[PathBuf], bindings: BindingsCheck) -> Result<Vec<Realm>, ApplyError> {
+    let (realms, errors) = check_all(paths, bindings);
     if errors.is_empty() {
         Ok(realms)
     } else {
@@ -42,7 +44,7 @@ pub fn check(paths: &[PathBuf], flows: &FlowRegistry) -> Result<Vec<Realm>, Appl
 
 /// What [`check`] finds, without stopping at a broken file: the realms that load (their flow
 /// bindings checked too), and every problem of every file (`file:line:column: message`).
-pub fn check_all(paths: &[PathBuf], flows: &FlowRegistry) -> (Vec<Realm>, Vec<String>) {
+pub fn check_all(paths: &[PathBuf], bindings: BindingsCheck) -> (Vec<Realm>, Vec<String>) {
     let mut realms: Vec<Realm> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
     for path in paths {
@@ -66,7 +68,7 @@ pub fn check_all(paths: &[PathBuf], flows: &FlowRegistry) -> (Vec<Realm>, Vec<St
                 r.name
             ));
         }
-        if let Err(e) = flows.check_bindings(r) {
+        if let Err(e) = bindings(r) {
             errors.extend(e);
         }
     }

@@ -21,14 +21,14 @@ pub use model::{
     UserSettings,
 };
 
-/// Required actions Gatehouse knows; realm files may only name these.
+/// The required actions realm files may name: exactly those the flow engine implements
+/// (`flow::actions`, whose test holds the two together). The loader is below the engine, so
+/// it reads the names from here.
 pub const KNOWN_REQUIRED_ACTIONS: &[&str] = &[
     "configure-otp",
     "update-password",
-    "verify-email",
     "update-profile",
     "terms-and-conditions",
-    "webauthn-register",
 ];
 
 /// The scopes every realm has, and every client may ask for unless its `scopes` says otherwise.
@@ -150,6 +150,12 @@ impl Client {
 }
 
 impl Realm {
+    /// How long a retired signing key must stay published: as long as the longest-lived JWT
+    /// it signed.
+    pub fn key_retention_secs(&self) -> i64 {
+        self.tokens.access_ttl.as_secs() + 60
+    }
+
     /// A stable hash of the realm's content, recorded with each applied snapshot.
     pub fn content_hash(&self) -> String {
         crate::crypto::sha256_hex(self.to_json().as_bytes())

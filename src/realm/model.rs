@@ -7,6 +7,8 @@ use serde_saphyr::Spanned;
 
 use super::duration::Duration;
 use crate::crypto::Algorithm;
+/// The OTP policy is a realm setting; its shape lives with the TOTP code that reads it.
+pub use crate::crypto::totp::{OtpAlgorithm, OtpPolicy, OtpType};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,42 +88,6 @@ pub enum CharacterClass {
     Lower,
     Digit,
     Special,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OtpPolicy {
-    #[serde(rename = "type")]
-    pub kind: OtpType,
-    pub algorithm: OtpAlgorithm,
-    pub digits: u32,
-    pub period: u64,
-    pub look_around: u64,
-}
-
-impl Default for OtpPolicy {
-    fn default() -> Self {
-        OtpPolicy {
-            kind: OtpType::Totp,
-            algorithm: OtpAlgorithm::SHA1,
-            digits: 6,
-            period: 30,
-            look_around: 1,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OtpType {
-    Totp,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OtpAlgorithm {
-    SHA1,
-    SHA256,
-    SHA512,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,25 +1,14 @@
-//! The web layer: router assembly, security headers, cookies and HTML pages. Handlers live
-//! with their areas (`oidc::routes`, `flow::routes`); this module puts them together.
+//! What pages need: themes and templates, message catalogs, cookies, and the security
+//! headers of HTML responses. It knows no protocol and no handler; the router (in `app`)
+//! puts the areas' handlers together.
 
 pub mod cookies;
+pub mod http;
 pub mod i18n;
 pub mod pages;
-pub mod serve;
 pub mod templates;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use axum::Router;
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
-
-use crate::server::AppState;
+use axum::http::HeaderValue;
 
 /// The most a request body may hold.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -62,157 +51,9 @@ pub fn csp_with_form_targets(policy: &str, targets: &[&str]) -> HeaderValue {
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(CSP))
 }
 
-pub fn router(state: Arc<AppState>) -> Router {
-    // Behind https, browsers must never fall back to plain http (HSTS).
-    let hsts = state
-        .settings
-        .is_https()
-        .then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
-    let (admin, openapi) = crate::admin::api::router();
-    let openapi = crate::admin::api::openapi_json(&openapi);
-    let mut router = Router::new()
-        .merge(admin)
-        .route(
-            "/admin/openapi.json",
-            get(move || {
-                let body = openapi.clone();
-                async move { ([(header::CONTENT_TYPE, "application/json")], body) }
-            }),
-        )
-        .merge(crate::oidc::routes::routes())
-        .merge(crate::flow::routes::routes())
-        .route("/resources/{theme}/style.css", get(style))
-        .route("/health/live", get(crate::ops::health::live))
-        .route("/health/ready", get(crate::ops::health::ready));
-    // Public by default, like the health checks; an operator who exposes the listen address
-    // to the internet and does not want to publish traffic figures turns it off.
-    if state.settings.metrics_enabled {
-        router = router.route("/metrics", get(crate::ops::metrics::scrape));
-    }
-    router
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::STRICT_TRANSPORT_SECURITY,
-            hsts,
-        ))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        // Outside the limit, so that admin API callers get its JSON error instead.
-        .layer(axum::middleware::from_fn(crate::admin::api::refuse_large_bodies))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(state.settings.request_timeout_secs),
-        ))
-        .layer(panics_answered_500(state.metrics.clone()))
-        // Outermost, so that its request span covers everything and it sees every status.
-        .layer(axum::middleware::from_fn_with_state(
-            state.metrics.clone(),
-            crate::ops::request::track,
-        ))
-        .with_state(state)
-}
-
-/// A panic in any handler (or layer inside this one) becomes a logged, counted 500 instead of
-/// a dropped connection. Inside the request tracking, so the 500 is in the access log and the
-/// request metrics, and the panic's log line carries the request id.
-fn panics_answered_500(
-    metrics: Arc<crate::ops::metrics::Metrics>,
-) -> CatchPanicLayer<impl Fn(Box<dyn std::any::Any + Send + 'static>) -> Response + Clone> {
-    CatchPanicLayer::custom(move |panic| crate::ops::request::panicked(&metrics, panic))
-}
-
-/// A theme's stylesheet (its own `style.css`, or the default one). A name that is not a
-/// theme's (bad characters, too long, or no such theme) is a 404, decided before anything is
-/// logged: the name is whatever the client put in the path.
-async fn style(
-    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
-    axum::extract::Path(theme): axum::extract::Path<String>,
-) -> Response {
-    if !templates::is_theme_name(&theme) || !state.templates.has_theme(&theme) {
-        return (StatusCode::NOT_FOUND, "Not found").into_response();
-    }
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        state.templates.stylesheet(&theme),
-    )
-        .into_response()
-}
-
-/// No route: the admin API answers in its JSON error shape, everything else in plain text.
-async fn not_found(uri: Uri) -> Response {
-    if crate::admin::api::is_admin_path(uri.path()) {
-        return crate::admin::api::no_such_endpoint(uri.path()).into_response();
-    }
-    (StatusCode::NOT_FOUND, "Not found").into_response()
-}
-
-/// A route without this method (the router adds the `Allow` header).
-async fn method_not_allowed(method: Method, uri: Uri) -> Response {
-    if crate::admin::api::is_admin_path(uri.path()) {
-        return crate::admin::api::method_not_allowed(&method, uri.path()).into_response();
-    }
-    StatusCode::METHOD_NOT_ALLOWED.into_response()
-}
-
 #[cfg(test)]
 mod tests {
-    use axum::body::Body;
-    use axum::http::Request;
-    use tower::ServiceExt as _;
-
     use super::*;
-    use crate::ops::metrics::{Metrics, Snapshot};
-
-    /// The server's panic layer on a router made only for this test (no production route
-    /// panics on purpose): the request gets a 500 and the panic is counted.
-    #[tokio::test]
-    async fn a_panicking_handler_gets_a_500_and_is_counted() {
-        let metrics = Metrics::new();
-        let app: Router = Router::new()
-            .route(
-                "/boom",
-                get(|| async {
-                    let n: u64 = u64::MAX;
-                    let as_i64: i64 = i64::try_from(n).expect("a client's number fits");
-                    as_i64.to_string()
-                }),
-            )
-            .route("/fine", get(|| async { "ok" }))
-            .layer(panics_answered_500(metrics.clone()));
-        let boom = app
-            .clone()
-            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(boom.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(boom.headers()[header::CACHE_CONTROL], "no-store");
-        let fine = app
-            .oneshot(Request::get("/fine").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(fine.status(), StatusCode::OK);
-        let text = metrics.render(&Snapshot::default());
-        assert!(text.contains("gatehouse_http_panics_total 1\n"), "{text}");
-    }
 
     #[test]
     fn form_action_allows_self_and_the_targets_origins() {

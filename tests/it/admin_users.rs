@@ -41,7 +41,13 @@ const NEW_PASSWORD: &str = "Brand-New-Secret-42";
 /// `clerk`) beside it, holding [`USERNAME`] with [`PASSWORD`]. The test continues in `flows`.
 async fn start(db: Db) -> Harness {
     let mut h = Harness::start_with(db, MASTER, |dir, _| {
-        let flows = signin::standard_flow_realm().replace("realm: flows\n", "realm: flows\nroles: [auditor, clerk]\n");
+        // Terms are off here, so that an action the realm does not enable can be refused.
+        let flows = signin::standard_flow_realm()
+            .replace("realm: flows\n", "realm: flows\nroles: [auditor, clerk]\n")
+            .replace(
+                "terms-and-conditions: { enabled: true }",
+                "terms-and-conditions: { enabled: false }",
+            );
         std::fs::write(dir.join("realms/flows.yaml"), flows).unwrap();
     })
     .await;
@@ -181,7 +187,8 @@ db_test!(async fn an_update_sets_only_the_fields_given_and_logs_what_changed(db)
         (json!({ "nickname": "al" }), "unknown field `nickname`"),
         (json!({ "enabled": "yes" }), "invalid type"),
         (json!({ "requiredActions": ["fly"] }), "unknown required action 'fly'"),
-        (json!({ "requiredActions": ["verify-email"] }), "not enabled"),
+        (json!({ "requiredActions": ["terms-and-conditions"] }), "not enabled"),
+        (json!({ "requiredActions": ["verify-email"] }), "unknown required action 'verify-email'"),
         (json!({ "attributes": { "tags": ["a", "b"] } }), "one value per attribute"),
         (json!({ "username": "mallory" }), "usernames cannot be changed"),
         (json!({ "email": "not-an-address" }), "not an email address"),

@@ -6,13 +6,12 @@
 //! SQLite by default; the behaviour behind them is tested on both databases elsewhere.
 
 use crate::support;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::process::Output;
 
 use crate::support::browser::{self, base_of, query};
 use crate::support::oauth::{self, ClientAuth};
+use crate::support::process::{self, ServerProcess, free_port, gatehouse, text};
 use crate::support::{TempDir, WEB_SECRET};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -28,43 +27,9 @@ const DEMO_SPA_REDIRECT: &str = "http://127.0.0.1:9001/callback";
 // Running the binary.
 
 /// The built binary, run from the package root (where `flows/` and `realms/` are), with no
-/// inherited `GATEHOUSE_*` settings.
-fn gatehouse(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-    cmd.args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null());
-    for (name, _) in std::env::vars() {
-        if name.starts_with("GATEHOUSE_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd
-}
-
 /// Runs the binary to completion, writing `stdin` (if any) to its standard input.
 fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = gatehouse(args);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    if stdin.is_some() {
-        cmd.stdin(Stdio::piped());
-    }
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn gatehouse {args:?}: {e}"));
-    if let Some(input) = stdin {
-        let mut pipe = child.stdin.take().expect("stdin is piped");
-        pipe.write_all(input.as_bytes()).expect("write to gatehouse's stdin");
-    }
-    child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("wait for gatehouse {args:?}: {e}"))
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    process::run(gatehouse(args), stdin)
 }
 
 /// Runs a command that must succeed; returns its standard output.
@@ -81,61 +46,12 @@ fn fails(args: &[&str], stdin: Option<&str>) -> String {
     text(&out)
 }
 
-/// A `gatehouse serve` child process, killed when dropped (also when the test panics).
-struct ServerProcess {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl ServerProcess {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local address").port()
-}
-
 /// Starts `gatehouse serve` with `args` added, its output going to a file in `dir`, and
 /// waits until `/health/live` answers on `port` (polling; fails early if the process exits).
 async fn serve(dir: &Path, port: u16, args: &[&str]) -> ServerProcess {
-    let log = dir.join("serve.log");
-    let log_file = std::fs::File::create(&log).expect("create the server log");
-    let listen = format!("127.0.0.1:{port}");
-    let mut all = vec!["serve", "--listen", listen.as_str()];
+    let mut all = vec!["serve"];
     all.extend_from_slice(args);
-    let child = gatehouse(&all)
-        .stdout(log_file.try_clone().expect("clone the log file"))
-        .stderr(log_file)
-        .spawn()
-        .expect("spawn gatehouse serve");
-    let mut server = ServerProcess { child, log };
-    let health = format!("http://127.0.0.1:{port}/health/live");
-    let client = oauth::backchannel();
-    for _ in 0..600 {
-        if let Some(status) = server.child.try_wait().expect("poll the server process") {
-            panic!(
-                "gatehouse serve exited with {status} before it was ready:\n{}",
-                server.log()
-            );
-        }
-        let probe = client.get(&health).timeout(Duration::from_millis(500)).send().await;
-        if probe.is_ok_and(|r| r.status() == StatusCode::OK) {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("gatehouse serve did not become ready on {health}:\n{}", server.log());
+    ServerProcess::start_until(gatehouse(&all), dir.join("serve.log"), port, "/health/live").await
 }
 
 fn sqlite_url(dir: &Path) -> String {
@@ -448,7 +364,7 @@ async fn cli_round_trip_on_one_database() {
         ..Default::default()
     })
     .expect("settings resolve");
-    let server = gatehouse::server::start(settings, false)
+    let server = gatehouse::app::start(settings, false)
         .await
         .unwrap_or_else(|e| panic!("Gatehouse did not start on the CLI's database: {e}"));
     let issuer = format!("{}/realms/cli", server.url());

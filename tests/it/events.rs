@@ -39,7 +39,7 @@ fn new_event(realm: &str, kind: &str, user_id: Option<&str>) -> NewEvent {
 
 async fn export_text(h: &Harness, f: &EventFilter, format: Format, max: Option<u64>) -> String {
     let mut out = Vec::new();
-    events::export(&h.state, f, format, max, &mut out)
+    events::export(&h.state.store, f, format, max, &mut out)
         .await
         .unwrap_or_else(|e| panic!("export failed: {e}"));
     String::from_utf8(out).expect("exports are UTF-8")
@@ -51,7 +51,7 @@ async fn all_pages(h: &Harness, mut f: EventFilter, limit: u64) -> Vec<events::E
     f.limit = Some(limit);
     let mut all: Vec<events::Event> = Vec::new();
     loop {
-        let page = events::query(&h.state, &f).await.expect("query");
+        let page = events::query(&h.state.store, &f).await.expect("query");
         assert!(page.events.len() as u64 <= limit);
         all.extend(page.events);
         match page.next {
@@ -141,7 +141,7 @@ db_test!(async fn real_sign_ins_are_filtered_and_exported(db) {
 
     // By username and by user id: alice's two events, newest first.
     for user in [USERNAME, alice.as_str()] {
-        let page = events::query(&h.state, &EventFilter { user: Some(user.into()), ..filter(&h) })
+        let page = events::query(&h.state.store, &EventFilter { user: Some(user.into()), ..filter(&h) })
             .await
             .expect("query by user");
         let kinds: Vec<&str> = page.events.iter().map(|e| e.kind.as_str()).collect();
@@ -152,23 +152,23 @@ db_test!(async fn real_sign_ins_are_filtered_and_exported(db) {
         assert_eq!(page.next, None);
     }
     // By type: one or several.
-    let failures = events::query(&h.state, &EventFilter { kinds: vec!["login_error".into()], ..filter(&h) })
+    let failures = events::query(&h.state.store, &EventFilter { kinds: vec!["login_error".into()], ..filter(&h) })
         .await
         .expect("query by type");
     assert_eq!(failures.events.len(), 1);
     assert_eq!(failures.events[0].user_agent.as_deref(), Some(ODD_AGENT));
     let both = events::query(
-        &h.state,
+        &h.state.store,
         &EventFilter { kinds: vec!["login_error".into(), "sign_in".into()], ..filter(&h) },
     )
     .await
     .expect("query by types");
     assert_eq!(both.events.len(), 3);
     // Unknown realm and user are named in the error.
-    let err = events::query(&h.state, &EventFilter { realm: "nope".into(), ..filter(&h) }).await.unwrap_err();
+    let err = events::query(&h.state.store, &EventFilter { realm: "nope".into(), ..filter(&h) }).await.unwrap_err();
     assert!(matches!(err, EventsError::UnknownRealm(_)), "{err}");
     assert_eq!(err.to_string(), "unknown realm 'nope'");
-    let err = events::query(&h.state, &EventFilter { user: Some("carol".into()), ..filter(&h) }).await.unwrap_err();
+    let err = events::query(&h.state.store, &EventFilter { user: Some("carol".into()), ..filter(&h) }).await.unwrap_err();
     assert!(matches!(err, EventsError::UnknownUser { .. }), "{err}");
 
     // JSON Lines: every line an object with every field.
@@ -307,7 +307,7 @@ db_test!(async fn token_revocations_are_recorded(db) {
         }
     }
     // And they read back through the events module, the same fields.
-    let page = events::query(&h.state, &EventFilter { kinds: vec!["token_revoked".into()], ..filter(&h) })
+    let page = events::query(&h.state.store, &EventFilter { kinds: vec!["token_revoked".into()], ..filter(&h) })
         .await
         .expect("query");
     assert_eq!(page.events.len(), 5);
@@ -337,7 +337,7 @@ db_test!(async fn time_ranges_and_paging_cover_every_event_once(db) {
     store.insert_event_at(new_event("elsewhere", "sign_in", Some("ghost-1")), base).await.expect("insert");
 
     // The default page is 100 events, with a cursor.
-    let first = events::query(&h.state, &filter(&h)).await.expect("query");
+    let first = events::query(&h.state.store, &filter(&h)).await.expect("query");
     assert_eq!(first.events.len(), 100);
     assert_eq!(first.next, first.events.last().map(|e| e.id));
 
@@ -346,7 +346,7 @@ db_test!(async fn time_ranges_and_paging_cover_every_event_once(db) {
     let mut f = EventFilter { limit: Some(7), ..filter(&h) };
     let mut seen = Vec::new();
     loop {
-        let page = events::query(&h.state, &f).await.expect("page");
+        let page = events::query(&h.state.store, &f).await.expect("page");
         seen.extend(page.events.iter().map(|e| (e.timestamp, e.id)));
         store.insert_event_at(new_event(&h.realm, "sign_in", None), base + 1000).await.expect("insert");
         match page.next {
@@ -375,12 +375,12 @@ db_test!(async fn time_ranges_and_paging_cover_every_event_once(db) {
     // A cursor whose event is gone still pages on by id.
     let cursor = *ids.iter().max().expect("ids");
     h.sql(&format!("DELETE FROM events WHERE id = {cursor}")).await;
-    let after = events::query(&h.state, &EventFilter { before: Some(cursor), limit: Some(1000), ..filter(&h) })
+    let after = events::query(&h.state.store, &EventFilter { before: Some(cursor), limit: Some(1000), ..filter(&h) })
         .await
         .expect("query");
     assert_eq!(after.events.len(), 249);
     // A page limit of 0 means 1 (and one above the maximum is capped).
-    let one = events::query(&h.state, &EventFilter { limit: Some(0), ..filter(&h) }).await.expect("query");
+    let one = events::query(&h.state.store, &EventFilter { limit: Some(0), ..filter(&h) }).await.expect("query");
     assert_eq!(one.events.len(), 1);
 });
 
@@ -418,7 +418,7 @@ db_test!(async fn retention_deletes_only_expired_events_in_batches(db) {
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 2503);
     // With a maximum, it stops there and offers the cursor to continue.
     let mut out = Vec::new();
-    let done = events::export(&h.state, &filter(&h), Format::Csv, Some(1500), &mut out).await.expect("export");
+    let done = events::export(&h.state.store, &filter(&h), Format::Csv, Some(1500), &mut out).await.expect("export");
     assert_eq!(done.written, 1500);
     assert_eq!(done.more_before, Some(ids[1499]));
     assert_eq!(String::from_utf8(out).expect("UTF-8").lines().count(), 1501);

@@ -54,17 +54,17 @@ fn kid_of(token: &str) -> String {
 
 /// Starts another node on the harness's database whose periodic key refresh will not run
 /// during the test, so any key it learns after start-up it learns on demand.
-async fn start_lazy_node(h: &Harness) -> gatehouse::server::RunningServer {
+async fn start_lazy_node(h: &Harness) -> gatehouse::app::RunningServer {
     let mut settings = h.settings.clone();
     settings.public_url = h.url.clone();
     settings.key_refresh_interval_secs = 3600;
-    gatehouse::server::start(settings, true)
+    gatehouse::app::start(settings, true)
         .await
         .unwrap_or_else(|e| panic!("another node did not start: {e}"))
 }
 
 /// `h.endpoint(path)` on another node.
-fn on_node(h: &Harness, node: &gatehouse::server::RunningServer, path: &str) -> String {
+fn on_node(h: &Harness, node: &gatehouse::app::RunningServer, path: &str) -> String {
     h.endpoint(path).replacen(&h.url, &format!("http://{}", node.addr), 1)
 }
 
@@ -157,7 +157,7 @@ db_test!(async fn rotated_key_is_published_used_and_reaches_every_node(db) {
 
     // Rotate, as `gatehouse keys rotate` does, then let this node pick it up.
     let alg = h.state.realm(&h.realm).unwrap().realm.tokens.signing_alg;
-    let new_kid = gatehouse::oidc::keyring::rotate(&h.state.store, &h.state.master_key, &h.realm, alg)
+    let new_kid = gatehouse::keyring::rotate(&h.state.store, &h.state.master_key, &h.realm, alg)
         .await
         .unwrap_or_else(|e| panic!("rotation failed: {e}"));
     assert_ne!(new_kid, old_kid);

@@ -16,6 +16,7 @@ mod flow_cli;
 mod flow_signin;
 mod harness;
 mod keys_and_sessions;
+mod layering;
 mod multi_node;
 mod oidc_errors;
 mod oidc_flow;

@@ -7,12 +7,13 @@ use crate::support;
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::browser;
 use crate::support::oauth::{self, AuthRequest, ClientAuth};
+use crate::support::process::ServerProcess;
 use crate::support::{Db, Harness, PASSWORD, REALM, TempDir, USERNAME, WEB_CLIENT, WEB_REDIRECT, WEB_SECRET};
 use base64::Engine as _;
 use reqwest::StatusCode;
@@ -173,7 +174,7 @@ db_test!(
 );
 
 /// A server on SQLite with `config_yaml` as its config file (the directory must outlive it).
-async fn start_with_config(dir: &TempDir, config_yaml: &str) -> gatehouse::server::RunningServer {
+async fn start_with_config(dir: &TempDir, config_yaml: &str) -> gatehouse::app::RunningServer {
     let realms = dir.path().join("realms");
     std::fs::create_dir_all(&realms).unwrap();
     std::fs::write(realms.join("realm.yaml"), REALM).unwrap();
@@ -189,7 +190,7 @@ async fn start_with_config(dir: &TempDir, config_yaml: &str) -> gatehouse::serve
         ..Default::default()
     })
     .expect("settings resolve");
-    gatehouse::server::start(settings, false).await.expect("server starts")
+    gatehouse::app::start(settings, false).await.expect("server starts")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -382,51 +383,9 @@ db_test!(
 // ---------------------------------------------------------------------------------------------
 // The real binary: logs and shutdown.
 
-/// `gatehouse serve` with its log in a file; killed when dropped, unless it has exited.
-struct ServerProcess {
-    child: Child,
-    log: PathBuf,
-    port: u16,
-}
-
-impl ServerProcess {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn issuer(&self) -> String {
-        format!("{}/realms/test", self.base())
-    }
-
-    fn signal_term(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
-    }
-
-    /// Waits for the process to exit (polling, bounded).
-    async fn exit_status(&mut self) -> ExitStatus {
-        for _ in 0..1000 {
-            if let Some(status) = self.child.try_wait().expect("poll the server") {
-                return status;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("gatehouse did not exit:\n{}", self.log());
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The issuer of the standard realm on `server`.
+fn issuer(server: &ServerProcess) -> String {
+    format!("{}/realms/test", server.base())
 }
 
 fn gatehouse(dir: &Path, args: &[&str]) -> Command {
@@ -465,44 +424,18 @@ async fn serve(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> ServerProcess
     let out = child.wait_with_output().expect("user add");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log = dir.join("serve.log");
-    let file = std::fs::File::create(&log).expect("log file");
-    let listen = format!("127.0.0.1:{port}");
-    let mut all = vec!["serve", "--listen", listen.as_str()];
+    let mut all = vec!["serve"];
     all.extend_from_slice(args);
     let mut cmd = gatehouse(dir, &all);
-    cmd.envs(env.iter().copied())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file);
-    let child = cmd.spawn().expect("spawn serve");
-    let mut server = ServerProcess { child, log, port };
-    for _ in 0..600 {
-        if let Some(status) = server.child.try_wait().expect("poll") {
-            panic!("serve exited with {status}:\n{}", server.log());
-        }
-        let probe = oauth::backchannel()
-            .get(format!("{}/health/ready", server.base()))
-            .timeout(Duration::from_millis(500))
-            .send()
-            .await;
-        if probe.is_ok_and(|r| r.status() == StatusCode::OK) {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("serve did not become ready:\n{}", server.log());
+    cmd.envs(env.iter().copied());
+    ServerProcess::start(cmd, dir.join("serve.log")).await
 }
 
 /// POSTs a form to the binary's token endpoint with our own request id.
 async fn token_request(server: &ServerProcess, id: &str, auth: ClientAuth<'_>, fields: &[(&str, &str)]) -> Value {
     let mut fields = fields.to_vec();
     let mut request = oauth::backchannel()
-        .post(format!("{}/protocol/openid-connect/token", server.issuer()))
+        .post(format!("{}/protocol/openid-connect/token", issuer(server)))
         .header("x-request-id", id);
     match auth {
         ClientAuth::Basic(client, secret) => request = request.basic_auth(client, Some(secret)),
@@ -528,7 +461,7 @@ async fn json_logs_of_a_full_sign_in_carry_request_ids_and_no_secrets() {
     // Authorization code with PKCE, through the login form.
     let b = browser::new_browser();
     let (verifier, challenge) = oauth::pkce_pair();
-    let mut url = url::Url::parse(&format!("{}/protocol/openid-connect/auth", server.issuer())).unwrap();
+    let mut url = url::Url::parse(&format!("{}/protocol/openid-connect/auth", issuer(&server))).unwrap();
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", WEB_CLIENT)
@@ -568,7 +501,7 @@ async fn json_logs_of_a_full_sign_in_carry_request_ids_and_no_secrets() {
     )
     .await;
     let userinfo = oauth::backchannel()
-        .get(format!("{}/protocol/openid-connect/userinfo", server.issuer()))
+        .get(format!("{}/protocol/openid-connect/userinfo", issuer(&server)))
         .bearer_auth(text(&refreshed, "access_token"))
         .send()
         .await
@@ -577,7 +510,7 @@ async fn json_logs_of_a_full_sign_in_carry_request_ids_and_no_secrets() {
     let userinfo_id = request_id(&userinfo);
     // A replayed code: the handler itself logs a warning, which must carry this request's id.
     let replay = oauth::backchannel()
-        .post(format!("{}/protocol/openid-connect/token", server.issuer()))
+        .post(format!("{}/protocol/openid-connect/token", issuer(&server)))
         .header("x-request-id", "ops-replay-1")
         .basic_auth(WEB_CLIENT, Some(WEB_SECRET))
         .form(&fields)

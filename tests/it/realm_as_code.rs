@@ -62,7 +62,7 @@ async fn applied_events(h: &Harness) -> Vec<gatehouse::events::Event> {
         kinds: vec![gatehouse::realm::apply::REALM_APPLIED.into()],
         ..Default::default()
     };
-    gatehouse::events::query(&h.state, &filter)
+    gatehouse::events::query(&h.state.store, &filter)
         .await
         .expect("events")
         .events

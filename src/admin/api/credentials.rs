@@ -12,7 +12,7 @@ use super::users::{PasswordCredential, UserPath};
 use super::{AdminJson, ApiError, ErrorBody};
 use crate::admin::auth::Admin;
 use crate::admin::{self, CredentialInfo};
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// A credential (a subset of Keycloak's `CredentialRepresentation`).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

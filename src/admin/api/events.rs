@@ -21,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{ApiError, ErrorBody};
 use crate::admin::auth::Admin;
 use crate::events::{self, EventFilter, EventsError, MAX_LIMIT};
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// How the events are returned.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
@@ -225,7 +225,7 @@ pub async fn list_events(
         filter.limit = Some(MAX_LIMIT);
         return stream_export(app, filter, format).await;
     }
-    let page = events::query(&app, &filter).await?;
+    let page = events::query(&app.store, &filter).await?;
     // A full page may be the last one: only link onwards when something follows.
     let next = match page.next {
         Some(next) => {
@@ -234,7 +234,7 @@ pub async fn list_events(
                 limit: Some(1),
                 ..filter
             };
-            (!events::query(&app, &probe).await?.events.is_empty()).then_some(next)
+            (!events::query(&app.store, &probe).await?.events.is_empty()).then_some(next)
         }
         None => None,
     };
@@ -255,7 +255,7 @@ pub async fn list_events(
 /// Streams every matching event. The first page is read before answering, so that a bad
 /// realm or user is a proper 404 rather than a broken stream.
 async fn stream_export(app: Arc<AppState>, filter: EventFilter, format: EventFormat) -> Result<Response, ApiError> {
-    let first = events::query(&app, &filter).await?;
+    let first = events::query(&app.store, &filter).await?;
     let realm = filter.realm.clone();
     let head = render(format, &first.events, true);
     struct Cursor {
@@ -271,7 +271,7 @@ async fn stream_export(app: Arc<AppState>, filter: EventFilter, format: EventFor
         },
         move |mut c| async move {
             c.filter.before = Some(c.next?);
-            match events::query(&c.app, &c.filter).await {
+            match events::query(&c.app.store, &c.filter).await {
                 Ok(page) => {
                     c.next = page.next;
                     Some((Ok(render(format, &page.events, false)), c))

@@ -8,6 +8,7 @@
 
 mod credentials;
 mod events;
+mod extract;
 mod realm;
 mod role_mappings;
 mod sessions;
@@ -30,7 +31,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AdminError;
-use crate::server::AppState;
+use super::auth::Denied;
+use crate::state::AppState;
 use crate::store::StoreError;
 
 #[derive(OpenApi)]
@@ -151,6 +153,16 @@ impl ApiError {
                 tracing::error!(error = %crate::ops::logging::untrusted(&other.to_string()), "admin API: database error");
                 ApiError::Internal
             }
+        }
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(d: Denied) -> ApiError {
+        match d {
+            Denied::Unauthorized(m) => ApiError::Unauthorized(m),
+            Denied::Forbidden(m) => ApiError::Forbidden(m),
+            Denied::Internal => ApiError::Internal,
         }
     }
 }

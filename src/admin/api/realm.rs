@@ -13,7 +13,7 @@ use super::users::UserRepresentation;
 use super::{ApiError, ErrorBody};
 use crate::admin::{self, auth::Admin};
 use crate::realm::{Client, Pkce};
-use crate::server::{AppState, RealmRuntime};
+use crate::state::{AppState, RealmRuntime};
 
 /// A client (Keycloak's `ClientRepresentation`, as far as the concepts match). Never carries
 /// the secret or its hash.

@@ -12,7 +12,7 @@ use super::users::UserPath;
 use super::{AdminJson, ApiError, ErrorBody};
 use crate::admin;
 use crate::admin::auth::Admin;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// A realm role by name (Keycloak's `RoleRepresentation`; its other fields are accepted, so
 /// what `GET …/roles` returned may be sent, and ignored).

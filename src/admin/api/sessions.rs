@@ -14,7 +14,7 @@ use super::users::UserPath;
 use super::{ApiError, ErrorBody};
 use crate::admin::auth::Admin;
 use crate::admin::{self, SessionInfo};
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// A live SSO session (a subset of Keycloak's `UserSessionRepresentation`).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

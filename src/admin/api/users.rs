@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{AdminJson, ApiError, ErrorBody};
 use crate::admin::auth::Admin;
 use crate::admin::{self, NewUserInput, UserChanges, UserDetails};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::UserSearch;
 
 /// A user (Keycloak's `UserRepresentation`, as far as the concepts match).

@@ -39,12 +39,12 @@ fn new_recovery_code() -> String {
 impl ConfigureOtp {
     fn pending_secret(&self, ctx: &mut FlowContext<'_>) -> Vec<u8> {
         if let Some(sealed) = &ctx.flow.pending_otp
-            && let Ok(secret) = ctx.app.master_key.open(PENDING_CONTEXT, sealed)
+            && let Ok(secret) = ctx.services.master_key.open(PENDING_CONTEXT, sealed)
         {
             return secret;
         }
         let secret = totp::new_secret(&ctx.realm.otp_policy);
-        ctx.flow.pending_otp = Some(ctx.app.master_key.seal(PENDING_CONTEXT, &secret));
+        ctx.flow.pending_otp = Some(ctx.services.master_key.seal(PENDING_CONTEXT, &secret));
         secret
     }
 
@@ -77,7 +77,7 @@ impl ConfigureOtp {
 
     fn shown_codes(&self, ctx: &FlowContext<'_>) -> Option<Vec<String>> {
         let sealed = ctx.flow.recovery_codes.as_ref()?;
-        let plain = ctx.app.master_key.open(CODES_CONTEXT, sealed).ok()?;
+        let plain = ctx.services.master_key.open(CODES_CONTEXT, sealed).ok()?;
         serde_json::from_slice(&plain).ok()
     }
 }
@@ -133,14 +133,14 @@ impl RequiredAction for ConfigureOtp {
         // The device id comes from the enrolment itself, so a double submit adds one device.
         let enrolment = ctx.flow.pending_otp.clone().unwrap_or_default();
         let credential_id = crypto::sha256_hex(enrolment.as_bytes())[..32].to_string();
-        let sealed = ctx.app.master_key.seal(&otp_context(&credential_id), &secret);
+        let sealed = ctx.services.master_key.seal(&otp_context(&credential_id), &secret);
         let codes: Vec<String> = (0..RECOVERY_CODE_COUNT).map(|_| new_recovery_code()).collect();
         let hashes = codes
             .iter()
             .map(|c| crypto::sha256_hex(crate::flow::authenticators::normalize_recovery_code(c).as_bytes()))
             .collect();
         let added = ctx
-            .app
+            .services
             .store
             .configure_otp(&user_id, &credential_id, sealed, label, step, hashes)
             .await?;
@@ -155,7 +155,7 @@ impl RequiredAction for ConfigureOtp {
             json!({ "type": "otp", "credential": credential_id }),
         )
         .await;
-        let sealed_codes = ctx.app.master_key.seal(
+        let sealed_codes = ctx.services.master_key.seal(
             CODES_CONTEXT,
             serde_json::to_string(&codes).unwrap_or_default().as_bytes(),
         );

@@ -62,10 +62,23 @@ pub async fn next(ctx: &FlowContext<'_>) -> Result<Option<&'static dyn RequiredA
     let Some(user_id) = ctx.flow.user_id.as_deref() else {
         return Ok(None);
     };
-    let mut pending = ctx.app.store.required_actions(user_id).await?;
+    let mut pending = ctx.services.store.required_actions(user_id).await?;
     pending.extend(ctx.flow.extra_actions.iter().cloned());
     Ok(ORDER
         .iter()
         .copied()
         .find(|a| pending.iter().any(|p| p == a.name()) && ctx.realm.is_required_action_enabled(a.name())))
+}
+
+#[cfg(test)]
+mod tests {
+    /// Realm files accept exactly the actions implemented here: none that does nothing.
+    #[test]
+    fn realm_files_accept_exactly_the_implemented_actions() {
+        let mut implemented = super::names();
+        let mut accepted = crate::realm::KNOWN_REQUIRED_ACTIONS.to_vec();
+        implemented.sort_unstable();
+        accepted.sort_unstable();
+        assert_eq!(implemented, accepted);
+    }
 }

@@ -28,7 +28,10 @@ impl RequiredAction for Terms {
         match form.get("accept").map(String::as_str) {
             Some("yes") => {
                 let user_id = ctx.flow.user_id.clone().unwrap_or_default();
-                ctx.app.store.complete_required_action(&user_id, self.name()).await?;
+                ctx.services
+                    .store
+                    .complete_required_action(&user_id, self.name())
+                    .await?;
                 Ok(ActionResult::Done)
             }
             Some("no") => Ok(ActionResult::Refused("termsDeclined".into())),

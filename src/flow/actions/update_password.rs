@@ -94,7 +94,7 @@ impl RequiredAction for UpdatePassword {
             return Ok(ActionResult::Page(page(policy, Some(problem))));
         }
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
-        let store = &ctx.app.store;
+        let store = &ctx.services.store;
         if policy.history > 0 {
             let mut previous: Vec<String> = store.password_hash(&user_id).await?.into_iter().collect();
             previous.extend(
@@ -105,13 +105,13 @@ impl RequiredAction for UpdatePassword {
                     .take(policy.history.saturating_sub(1)),
             );
             for old in previous {
-                if ctx.app.hasher.verify(new, Some(&old)).await? {
+                if ctx.services.hasher.verify(new, Some(&old)).await? {
                     let recent = message("passwordRecentlyUsed", json!({ "count": policy.history }));
                     return Ok(ActionResult::Page(page(policy, Some(recent))));
                 }
             }
         }
-        let hash = ctx.app.hasher.hash(new).await?;
+        let hash = ctx.services.hasher.hash(new).await?;
         // This browser's own session (if it signed in with one) stays; every other ends.
         let keep = ctx
             .sso_session

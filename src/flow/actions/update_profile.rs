@@ -26,7 +26,7 @@ impl RequiredAction for UpdateProfile {
 
     async fn page(&self, ctx: &mut FlowContext<'_>) -> Result<Page, EngineError> {
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
-        let user = ctx.app.store.find_user(&user_id).await?;
+        let user = ctx.services.store.find_user(&user_id).await?;
         let get =
             |f: fn(&crate::store::entity::user::Model) -> Option<String>| user.as_ref().and_then(f).unwrap_or_default();
         Ok(page(
@@ -64,7 +64,7 @@ impl RequiredAction for UpdateProfile {
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
         let unique_email = !ctx.realm.users.duplicate_emails;
         let outcome = ctx
-            .app
+            .services
             .store
             .update_profile(
                 &user_id,

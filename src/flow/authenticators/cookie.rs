@@ -31,7 +31,12 @@ impl Authenticator for Cookie {
             return Ok(StepResult::Attempted);
         }
         ctx.flow.user_id = Some(session.user_id.clone());
-        ctx.flow.username = ctx.app.store.find_user(&session.user_id).await?.map(|u| u.username);
+        ctx.flow.username = ctx
+            .services
+            .store
+            .find_user(&session.user_id)
+            .await?
+            .map(|u| u.username);
         ctx.flow.sso_session_id = Some(session.id.clone());
         ctx.flow.auth_time = Some(session.auth_time);
         ctx.flow.amr = serde_json::from_str(&session.amr).unwrap_or_default();

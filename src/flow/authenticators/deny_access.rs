@@ -20,7 +20,7 @@ impl Authenticator for DenyAccess {
     }
 
     fn check_config(&self, config: &Value) -> Result<(), String> {
-        crate::flow::conditions::check_keys(config, &["message"], &[])?;
+        crate::flow::step::check_keys(config, &["message"], &[])?;
         match config.get("message") {
             Some(Value::String(_)) | None => Ok(()),
             Some(_) => Err("'message' must be a string".into()),

@@ -37,7 +37,7 @@ pub trait Authenticator: Send + Sync {
     }
     /// Refuses settings it does not understand (checked by `flow check`).
     fn check_config(&self, config: &Value) -> Result<(), String> {
-        super::conditions::check_keys(config, &[], &[])
+        crate::flow::step::check_keys(config, &[], &[])
     }
     /// Called when the flow reaches this step: decide at once, or show a page.
     async fn authenticate(&self, ctx: &mut FlowContext<'_>) -> Result<StepResult, EngineError>;
@@ -81,8 +81,8 @@ pub(crate) async fn check_password(
     if let Some(problem) = input_too_long(username, password) {
         return Ok(Err(super::message(problem)));
     }
-    let app = ctx.app;
-    let user = app.store.find_user_by_username(&ctx.realm.name, username).await?;
+    let services = ctx.services;
+    let user = services.store.find_user_by_username(&ctx.realm.name, username).await?;
     let user_id = user.as_ref().map(|u| u.id.clone());
     let subject = brute_force::user_subject(user_id.as_deref(), username);
     let attempt = match brute_force::begin(ctx, subject).await? {
@@ -90,10 +90,10 @@ pub(crate) async fn check_password(
         Err(refusal) => return Ok(Err(refused(ctx, user_id.as_deref(), refusal).await)),
     };
     let stored = match &user {
-        Some(u) => app.store.password_hash(&u.id).await?,
+        Some(u) => services.store.password_hash(&u.id).await?,
         None => None,
     };
-    let ok = app.hasher.verify(password, stored.as_deref()).await?;
+    let ok = services.hasher.verify(password, stored.as_deref()).await?;
     match user {
         Some(u) if ok && u.enabled => {
             if let Err(refusal) = attempt.succeeded().await? {

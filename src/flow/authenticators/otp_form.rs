@@ -15,7 +15,7 @@ pub struct OtpForm;
 async fn page(ctx: &FlowContext<'_>, error: Option<Value>) -> Result<StepResult, EngineError> {
     let user_id = ctx.flow.user_id.clone().unwrap_or_default();
     let can_use_recovery_code = ctx.siblings.iter().any(|s| s == "recovery-code-form")
-        && ctx.app.store.has_credential(&user_id, RECOVERY_CODE).await?;
+        && ctx.services.store.has_credential(&user_id, RECOVERY_CODE).await?;
     Ok(StepResult::Challenge(Page::new(
         "otp.html",
         json!({ "error": error, "can_use_recovery_code": can_use_recovery_code }),
@@ -45,7 +45,7 @@ impl Authenticator for OtpForm {
             return Ok(StepResult::Attempted);
         }
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
-        if !ctx.app.store.has_credential(&user_id, OTP).await? {
+        if !ctx.services.store.has_credential(&user_id, OTP).await? {
             // As Keycloak: a required OTP step for a user without a device sends them to set
             // one up before the sign-in completes — if the realm allows that; otherwise the
             // step cannot be passed at all (never with the password alone).
@@ -82,15 +82,15 @@ impl Authenticator for OtpForm {
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
         let policy = ctx.realm.otp_policy.clone();
         let now = crate::store::now().max(0) as u64;
-        for device in ctx.app.store.credentials(&user_id, OTP).await? {
-            let Ok(secret) = ctx.app.master_key.open(&otp_context(&device.id), &device.secret) else {
+        for device in ctx.services.store.credentials(&user_id, OTP).await? {
+            let Ok(secret) = ctx.services.master_key.open(&otp_context(&device.id), &device.secret) else {
                 tracing::error!(credential = %device.id, "OTP secret cannot be opened with this master key");
                 continue;
             };
             let Some(step) = totp::matching_step(&policy, &secret, code, now) else {
                 continue;
             };
-            if ctx.app.store.accept_otp_step(&device.id, step).await? {
+            if ctx.services.store.accept_otp_step(&device.id, step).await? {
                 if let Err(locked) = super::second_factor_succeeded(ctx, attempt).await? {
                     return page(ctx, Some(locked)).await;
                 }

@@ -59,7 +59,7 @@ impl Authenticator for RecoveryCodeForm {
             Err(locked) => return Ok(page(Some(locked))),
         };
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
-        match ctx.app.store.use_recovery_code(&user_id, &code).await? {
+        match ctx.services.store.use_recovery_code(&user_id, &code).await? {
             Some(left) => {
                 if let Err(locked) = super::second_factor_succeeded(ctx, attempt).await? {
                     return Ok(page(Some(locked)));

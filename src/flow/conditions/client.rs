@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::Condition;
-use crate::flow::model::Step;
+use crate::flow::step::Step;
 use crate::flow::{EngineError, FlowContext};
 
 pub struct ClientCondition;
@@ -15,12 +15,12 @@ impl Condition for ClientCondition {
     }
 
     fn check_config(&self, config: &Value) -> Result<(), String> {
-        super::check_keys(config, &["clients", "negate"], &["clients"])?;
-        super::string_list(config, "clients").map(|_| ())
+        crate::flow::step::check_keys(config, &["clients", "negate"], &["clients"])?;
+        crate::flow::step::string_list(config, "clients").map(|_| ())
     }
 
     async fn holds(&self, ctx: &FlowContext<'_>, config: &Value, _: &[Step]) -> Result<bool, EngineError> {
-        let clients = super::string_list(config, "clients").unwrap_or_default();
+        let clients = crate::flow::step::string_list(config, "clients").unwrap_or_default();
         Ok(clients.contains(&ctx.request.client_id) != super::negated(config))
     }
 }

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use serde_json::Value;
 
 use super::Condition;
-use crate::flow::model::Step;
+use crate::flow::step::Step;
 use crate::flow::{EngineError, FlowContext};
 
 pub struct IpRange;
@@ -73,8 +73,8 @@ impl Condition for IpRange {
     }
 
     fn check_config(&self, config: &Value) -> Result<(), String> {
-        super::check_keys(config, &["cidrs", "negate"], &["cidrs"])?;
-        for c in super::string_list(config, "cidrs")? {
+        crate::flow::step::check_keys(config, &["cidrs", "negate"], &["cidrs"])?;
+        for c in crate::flow::step::string_list(config, "cidrs")? {
             Cidr::parse(&c)?;
         }
         Ok(())
@@ -84,7 +84,7 @@ impl Condition for IpRange {
         let Some(ip) = ctx.ip.as_deref().and_then(|i| i.parse::<IpAddr>().ok()) else {
             return Ok(false);
         };
-        let cidrs = super::string_list(config, "cidrs").unwrap_or_default();
+        let cidrs = crate::flow::step::string_list(config, "cidrs").unwrap_or_default();
         let inside = cidrs.iter().filter_map(|c| Cidr::parse(c).ok()).any(|c| c.contains(ip));
         Ok(inside != super::negated(config))
     }

@@ -9,7 +9,7 @@ mod user_role;
 
 use serde_json::Value;
 
-use super::model::Step;
+use super::step::Step;
 use super::{EngineError, FlowContext};
 
 #[async_trait::async_trait]
@@ -35,40 +35,6 @@ pub fn find(name: &str) -> Option<&'static dyn Condition> {
 
 pub fn names() -> Vec<&'static str> {
     ALL.iter().map(|c| c.name()).collect()
-}
-
-/// Checks that `config` is an object with only `allowed` keys and the `required` ones.
-pub fn check_keys(config: &Value, allowed: &[&str], required: &[&str]) -> Result<(), String> {
-    let empty = serde_json::Map::new();
-    let map = match config {
-        Value::Null => &empty,
-        Value::Object(m) => m,
-        _ => return Err("config must be a mapping".into()),
-    };
-    if let Some(k) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(format!("unknown config key '{k}'; allowed: {}", allowed.join(", ")));
-    }
-    if let Some(k) = required.iter().find(|k| !map.contains_key(**k)) {
-        return Err(format!("config needs '{k}'"));
-    }
-    Ok(())
-}
-
-/// A config value that is a list of strings (a single string counts as a list of one).
-pub fn string_list(config: &Value, key: &str) -> Result<Vec<String>, String> {
-    match config.get(key) {
-        None => Ok(vec![]),
-        Some(Value::String(s)) => Ok(vec![s.clone()]),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(String::from)
-                    .ok_or_else(|| format!("'{key}' must list strings"))
-            })
-            .collect(),
-        Some(_) => Err(format!("'{key}' must be a string or a list of strings")),
-    }
 }
 
 /// `negate: true` inverts a condition.

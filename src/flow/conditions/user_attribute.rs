@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::Condition;
-use crate::flow::model::Step;
+use crate::flow::step::Step;
 use crate::flow::{EngineError, FlowContext};
 
 pub struct UserAttribute;
@@ -15,7 +15,7 @@ impl Condition for UserAttribute {
     }
 
     fn check_config(&self, config: &Value) -> Result<(), String> {
-        super::check_keys(config, &["name", "value", "negate"], &["name"])?;
+        crate::flow::step::check_keys(config, &["name", "value", "negate"], &["name"])?;
         if !config.get("name").is_some_and(Value::is_string) {
             return Err("'name' must be a string".into());
         }
@@ -30,7 +30,7 @@ impl Condition for UserAttribute {
             return Ok(false);
         };
         let name = config.get("name").and_then(Value::as_str).unwrap_or_default();
-        let actual = ctx.app.store.attribute(user_id, name).await?;
+        let actual = ctx.services.store.attribute(user_id, name).await?;
         let holds = match (actual, config.get("value").and_then(Value::as_str)) {
             (Some(a), Some(want)) => a == want,
             (Some(_), None) => true,

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::Condition;
 use crate::flow::authenticators;
-use crate::flow::model::{Requirement, Step, StepKind};
+use crate::flow::step::{Requirement, Step, StepKind};
 use crate::flow::{EngineError, FlowContext};
 
 pub struct UserConfigured;
@@ -17,7 +17,7 @@ impl Condition for UserConfigured {
     }
 
     fn check_config(&self, config: &Value) -> Result<(), String> {
-        super::check_keys(config, &["negate"], &[])
+        crate::flow::step::check_keys(config, &["negate"], &[])
     }
 
     async fn holds(&self, ctx: &FlowContext<'_>, config: &Value, siblings: &[Step]) -> Result<bool, EngineError> {
@@ -34,7 +34,7 @@ impl Condition for UserConfigured {
             let Some(kind) = authenticators::find(name).and_then(|a| a.credential_kind()) else {
                 continue;
             };
-            let has = ctx.app.store.has_credential(user_id, kind).await?;
+            let has = ctx.services.store.has_credential(user_id, kind).await?;
             match s.requirement {
                 Requirement::Required => required_ok &= has,
                 Requirement::Alternative => {

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::Condition;
-use crate::flow::model::Step;
+use crate::flow::step::Step;
 use crate::flow::{EngineError, FlowContext};
 
 pub struct UserRole;
@@ -15,16 +15,16 @@ impl Condition for UserRole {
     }
 
     fn check_config(&self, config: &Value) -> Result<(), String> {
-        super::check_keys(config, &["roles", "negate"], &["roles"])?;
-        super::string_list(config, "roles").map(|_| ())
+        crate::flow::step::check_keys(config, &["roles", "negate"], &["roles"])?;
+        crate::flow::step::string_list(config, "roles").map(|_| ())
     }
 
     async fn holds(&self, ctx: &FlowContext<'_>, config: &Value, _: &[Step]) -> Result<bool, EngineError> {
         let Some(user_id) = ctx.flow.user_id.as_deref() else {
             return Ok(false);
         };
-        let wanted = super::string_list(config, "roles").unwrap_or_default();
-        let has = ctx.app.store.roles(user_id).await?;
+        let wanted = crate::flow::step::string_list(config, "roles").unwrap_or_default();
+        let has = ctx.services.store.roles(user_id).await?;
         Ok(has.iter().any(|r| wanted.contains(r)) != super::negated(config))
     }
 }

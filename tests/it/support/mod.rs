@@ -18,8 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
+use gatehouse::app::RunningServer;
 use gatehouse::config::{Overrides, Settings};
-use gatehouse::server::{AppState, RunningServer};
+use gatehouse::state::AppState;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
 /// Defines one integration test twice from one async body: `NAME::sqlite` and
@@ -237,7 +238,7 @@ impl Harness {
         };
         adjust(dir.path(), &mut overrides);
         let settings = Settings::resolve(overrides).expect("test settings resolve");
-        let server = gatehouse::server::start(settings.clone(), false)
+        let server = gatehouse::app::start(settings.clone(), false)
             .await
             .unwrap_or_else(|e| panic!("Gatehouse did not start: {e}"));
         let url = server.url();
@@ -307,7 +308,7 @@ impl Harness {
     pub async fn start_another_node(&self) -> RunningServer {
         let mut settings = self.settings.clone();
         settings.public_url = self.url.clone();
-        gatehouse::server::start(settings, true)
+        gatehouse::app::start(settings, true)
             .await
             .unwrap_or_else(|e| panic!("the second node did not start: {e}"))
     }

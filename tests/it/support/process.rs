@@ -69,14 +69,20 @@ impl ServerProcess {
     }
 
     /// [`start`](Self::start) on a given port (e.g. one chosen earlier for `--public-url`).
-    pub async fn start_on(mut cmd: Command, log: PathBuf, port: u16) -> ServerProcess {
+    pub async fn start_on(cmd: Command, log: PathBuf, port: u16) -> ServerProcess {
+        ServerProcess::start_until(cmd, log, port, "/health/ready").await
+    }
+
+    /// [`start_on`](Self::start_on), waiting for `health` (`/health/live` for a server that
+    /// is not meant to become ready) instead of `/health/ready`.
+    pub async fn start_until(mut cmd: Command, log: PathBuf, port: u16, health: &str) -> ServerProcess {
         let file = std::fs::File::create(&log).expect("create the server log");
         cmd.args(["--listen", &format!("127.0.0.1:{port}")])
             .stdout(file.try_clone().expect("clone the log file"))
             .stderr(file);
         let child = cmd.spawn().expect("spawn gatehouse serve");
         let mut server = ServerProcess { child, log, port };
-        let ready = format!("{}/health/ready", server.base());
+        let ready = format!("{}{health}", server.base());
         let client = reqwest::Client::new();
         for _ in 0..600 {
             if let Some(status) = server.child.try_wait().expect("poll the server process") {

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
-use super::actions::{self, ActionResult};
-use super::{EngineError, FlowContext, FlowState, Outcome, Page};
 use crate::crypto::{new_id, random_token, sha256_hex};
+use crate::flow::actions::{self, ActionResult};
+use crate::flow::{EngineError, FlowContext, FlowState, Outcome, Page};
 use crate::oidc::authorize::{AuthorizeRequest, RedirectTarget};
 use crate::oidc::error::RedirectError;
 use crate::oidc::tokens::SignInFacts;
-use crate::server::{AppState, RealmRuntime};
+use crate::state::{AppState, RealmRuntime};
 use crate::store::entity::{auth_session, sso_session};
 use crate::store::{NewAuthCode, NewSsoSession, now};
 
@@ -25,9 +25,9 @@ const TOO_MANY_SIGN_INS: &str = "tooManySignIns";
 /// How long a sign-in may take before its authentication session expires.
 pub const AUTH_SESSION_TTL_SECS: i64 = 30 * 60;
 
-/// Who is asking, from the HTTP request.
+/// The browser asking (not to be confused with `realm::Client`, the app it signs in to).
 #[derive(Debug, Clone, Default)]
-pub struct Client {
+pub struct Browser {
     pub sso_cookie: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
@@ -76,7 +76,7 @@ pub async fn begin(
     app: &AppState,
     rt: &RealmRuntime,
     request: AuthorizeRequest,
-    who: &Client,
+    who: &Browser,
 ) -> Result<Next, EngineError> {
     let mut flow = FlowState {
         flow: browser_flow(rt, &request.client_id),
@@ -136,7 +136,7 @@ pub async fn resume(
     auth_cookie: Option<&str>,
     form: &HashMap<String, String>,
     step: Option<&str>,
-    who: &Client,
+    who: &Browser,
 ) -> Result<Next, EngineError> {
     let expired = || Next::Error(ALREADY_DONE.into());
     let Some(token) = auth_cookie else { return Ok(expired()) };
@@ -187,7 +187,7 @@ enum Input<'a> {
 async fn current_sso_session(
     app: &AppState,
     rt: &RealmRuntime,
-    who: &Client,
+    who: &Browser,
 ) -> Result<Option<sso_session::Model>, EngineError> {
     let Some(cookie) = &who.sso_cookie else { return Ok(None) };
     Ok(app
@@ -207,7 +207,7 @@ async fn silent(
     request: AuthorizeRequest,
     flow: &mut FlowState,
     sso: Option<sso_session::Model>,
-    who: &Client,
+    who: &Browser,
 ) -> Result<Next, EngineError> {
     let refuse = |target: RedirectTarget, code: &'static str, why: &str| Next::Respond {
         target,
@@ -249,7 +249,7 @@ async fn advance(
     request: &AuthorizeRequest,
     flow: &mut FlowState,
     sso: Option<sso_session::Model>,
-    who: &Client,
+    who: &Browser,
     input: Input<'_>,
 ) -> Result<Next, EngineError> {
     let definition = app
@@ -261,10 +261,11 @@ async fn advance(
         _ => (None, None),
     };
     let in_action = flow.challenge.as_deref().is_some_and(|c| c.starts_with("action:"));
+    let sign_in_request = request.sign_in_request();
     let mut ctx = FlowContext {
-        app,
+        services: app.flow_services(),
         realm: &rt.realm,
-        request,
+        request: &sign_in_request,
         flow,
         sso_session: sso,
         ip: who.ip.clone(),
@@ -273,8 +274,8 @@ async fn advance(
         siblings: Vec::new(),
     };
     let flow_form = if in_action { None } else { form };
-    match super::run(&definition, &mut ctx, flow_form).await? {
-        Outcome::Challenge(page) => return Ok(page_next(&ctx, page, input)),
+    match crate::flow::run(&definition, &mut ctx, flow_form).await? {
+        Outcome::Challenge(page) => return Ok(page_next(&ctx, request, page, input)),
         Outcome::Failure(message) => {
             let user_id = ctx.flow.user_id.clone();
             ctx.event(
@@ -298,7 +299,7 @@ async fn advance(
             ActionResult::Page(page) => {
                 ctx.flow.action = Some(action.name().to_string());
                 ctx.flow.challenge = Some(key);
-                return Ok(page_next(&ctx, page, input));
+                return Ok(page_next(&ctx, request, page, input));
             }
             ActionResult::Done => {
                 ctx.flow.action = None;
@@ -326,7 +327,7 @@ async fn advance(
     finish(app, rt, request, ctx.flow, who, trace, current).await
 }
 
-fn page_next(ctx: &FlowContext<'_>, mut page: Page, input: Input<'_>) -> Next {
+fn page_next(ctx: &FlowContext<'_>, request: &AuthorizeRequest, mut page: Page, input: Input<'_>) -> Next {
     if matches!(input, Input::Stale)
         && let Some(obj) = page.context.as_object_mut()
         && obj.get("error").is_none_or(|e| e.is_null())
@@ -338,8 +339,8 @@ fn page_next(ctx: &FlowContext<'_>, mut page: Page, input: Input<'_>) -> Next {
         csrf: ctx.flow.csrf.clone(),
         step: ctx.flow.challenge.clone(),
         auth_cookie: None,
-        ui_locales: ctx.request.ui_locales.clone(),
-        form_target: ctx.request.redirect_uri.clone(),
+        ui_locales: request.ui_locales.clone(),
+        form_target: request.redirect_uri.clone(),
     }
 }
 
@@ -352,7 +353,7 @@ async fn finish(
     rt: &RealmRuntime,
     request: &AuthorizeRequest,
     flow: &mut FlowState,
-    who: &Client,
+    who: &Browser,
     trace: serde_json::Value,
     current: Option<String>,
 ) -> Result<Next, EngineError> {

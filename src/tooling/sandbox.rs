@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::config::{Overrides, Settings};
 use crate::crypto::{self, PasswordParams, totp};
 use crate::flow::authenticators::{normalize_recovery_code, otp_context};
-use crate::server::{AppState, RealmRuntime};
+use crate::state::{AppState, RealmRuntime};
 
 pub const REALM: &str = "simulation";
 pub const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
@@ -139,7 +139,9 @@ impl Sandbox {
         settings.max_concurrent_hashes = 1;
         // The sandbox's own realm file is what it simulates: apply it.
         settings.apply_realms_on_start = true;
-        let app = AppState::load_for_serving(settings).await.map_err(|e| e.to_string())?;
+        let app = crate::app::load_for_serving(settings)
+            .await
+            .map_err(|e| e.to_string())?;
         let realm = app.realm(REALM).ok_or("the simulation realm did not load")?;
         Ok(Sandbox {
             app,

@@ -216,7 +216,7 @@ impl Tree {
 mod tests {
     use super::*;
 
-    const FLOW: &str = include_str!("../../../flows/browser.yaml");
+    const FLOW: &str = include_str!("../../flows/browser.yaml");
 
     #[test]
     fn mermaid_shows_requirements_and_conditions() {

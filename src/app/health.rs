@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Why the node is not ready. The text is public (load balancers log it), so it names the
 /// cause without details such as database host names; those go to the log.

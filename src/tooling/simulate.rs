@@ -1,5 +1,5 @@
 //! `gatehouse flow simulate`: walks a flow for a described user and reports the pages and
-//! decisions a real sign-in would meet. It runs the real sign-in — `flow::sign_in::begin` and
+//! decisions a real sign-in would meet. It runs the real sign-in — `login::sign_in::begin` and
 //! `resume`, hence the real engine, authenticators, conditions, brute-force counting and
 //! required actions — against a scratch server state (see [`super::sandbox`]); nothing here
 //! re-implements a step.
@@ -12,8 +12,8 @@ use serde::Deserialize;
 use super::answers::{self, Answer};
 use super::sandbox::{REALM, REDIRECT_URI, Sandbox, UserSpec};
 use crate::crypto::sha256_hex;
-use crate::flow::sign_in::{self, Client, Next};
 use crate::flow::{FlowState, Page};
+use crate::login::sign_in::{self, Browser, Next};
 use crate::oidc::authorize::{AuthorizeRequest, ResponseMode};
 use crate::oidc::tokens::SignInFacts;
 use crate::store::CodeExchange;
@@ -127,7 +127,7 @@ async fn run(file: &Path, sim: &Simulation) -> Result<Report, String> {
         .map_err(|errs| errs.iter().map(super::flow_error).collect::<Vec<_>>().join("\n"))?;
     let mut sandbox = Sandbox::new(file, &flow.name, &sim.client, &sim.user.roles).await?;
     sandbox.add_user(&sim.user).await?;
-    let mut who = Client {
+    let mut who = Browser {
         sso_cookie: None,
         ip: sim.ip.clone(),
         user_agent: Some("gatehouse flow simulate".into()),
@@ -150,7 +150,7 @@ async fn run(file: &Path, sim: &Simulation) -> Result<Report, String> {
 
 struct Driver<'a> {
     sandbox: &'a mut Sandbox,
-    who: &'a Client,
+    who: &'a Browser,
     answers: Option<std::collections::VecDeque<Answer>>,
     report: Report,
     /// Events recorded before this sign-in are not its own.
@@ -158,7 +158,7 @@ struct Driver<'a> {
 }
 
 impl<'a> Driver<'a> {
-    fn new(sandbox: &'a mut Sandbox, who: &'a Client, flow: String, answers: Option<Vec<Answer>>) -> Driver<'a> {
+    fn new(sandbox: &'a mut Sandbox, who: &'a Browser, flow: String, answers: Option<Vec<Answer>>) -> Driver<'a> {
         Driver {
             sandbox,
             who,

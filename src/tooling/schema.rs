@@ -8,7 +8,6 @@
 use serde_json::{Value, json};
 
 use crate::flow::{authenticators, conditions};
-use crate::realm::KNOWN_REQUIRED_ACTIONS;
 
 const DRAFT: &str = "https://json-schema.org/draft/2020-12/schema";
 
@@ -275,7 +274,7 @@ pub fn realm_schema() -> Value {
         "theme": { "type": "string" },
         "required_actions": {
             "type": "object",
-            "propertyNames": { "enum": KNOWN_REQUIRED_ACTIONS },
+            "propertyNames": { "enum": crate::flow::actions::names() },
             "additionalProperties": object(json!({
                 "enabled": { "type": "boolean" },
                 "default": { "type": "boolean", "description": "Every new user gets this action" }

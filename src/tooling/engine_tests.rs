@@ -6,10 +6,9 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::model::{Flow, Requirement, Step, StepKind};
-use super::tooling::sandbox::{PASSWORD, Sandbox, UserSpec};
-use super::{FlowContext, FlowState, Outcome, run};
-use crate::oidc::authorize::{AuthorizeRequest, ResponseMode};
+use super::sandbox::{PASSWORD, Sandbox, UserSpec};
+use crate::flow::model::{Flow, Requirement, Step, StepKind};
+use crate::flow::{FlowContext, FlowState, Outcome, SignInRequest, run};
 
 use Requirement::{Alternative, Conditional, Disabled, Required};
 
@@ -59,22 +58,10 @@ fn flow(steps: Vec<Step>) -> Flow {
     }
 }
 
-fn request(client: &str) -> AuthorizeRequest {
-    AuthorizeRequest {
+fn request(client: &str) -> SignInRequest {
+    SignInRequest {
         client_id: client.into(),
-        redirect_uri: "http://127.0.0.1:9/callback".into(),
-        response_mode: ResponseMode::Query,
-        scope: "openid".into(),
-        state: None,
-        nonce: None,
-        code_challenge: None,
-        prompt_none: false,
-        prompt_login: false,
-        max_age: None,
-        login_hint: None,
-        ui_locales: None,
-        id_token_hint: None,
-        claims: None,
+        ..SignInRequest::default()
     }
 }
 
@@ -117,7 +104,7 @@ impl Run {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let mut ctx = FlowContext {
-            app: &self.sandbox.app,
+            services: self.sandbox.app.flow_services(),
             realm: &self.sandbox.realm.realm,
             request: &request,
             flow: &mut self.flow_state,
@@ -283,7 +270,7 @@ async fn a_wrong_password_shows_the_form_again_with_an_error() {
     ]
     .into();
     let mut ctx = FlowContext {
-        app: &r.sandbox.app,
+        services: r.sandbox.app.flow_services(),
         realm: &r.sandbox.realm.realm,
         request: &request,
         flow: &mut r.flow_state,

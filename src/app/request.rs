@@ -6,12 +6,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument as _;
 
-use super::metrics::{self, Metrics, UNMATCHED};
+use crate::ops::metrics::{self, Metrics, UNMATCHED};
 
 /// A `&str`, not a `HeaderName` constant: those hold a `Bytes` (interior mutability).
 pub const REQUEST_ID: &str = "x-request-id";
@@ -47,6 +47,20 @@ fn is_probe(route: &str) -> bool {
     matches!(route, "/health/live" | "/health/ready" | "/metrics")
 }
 
+/// The method label; anything unusual is `other`, so clients cannot grow the label set.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// The middleware (outermost layer, so it sees every response, including 408 and 413).
 pub async fn track(State(metrics): State<Arc<Metrics>>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -62,16 +76,15 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, mut request: Request, ne
     let span = tracing::info_span!(
         "request",
         request_id = %id,
-        method = metrics::method_label(&method),
+        method = method_label(&method),
         route = %route
     );
     request.extensions_mut().insert(RequestId(id.clone()));
-    let (mut response, db_statements) = metrics::scope(metrics.clone(), next.run(request))
-        .instrument(span.clone())
-        .await;
+    let counted = crate::store::counting_statements(next.run(request));
+    let (mut response, db_statements) = metrics::scope(metrics.clone(), counted).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    metrics.observe_request(&route, &method, status, elapsed, db_statements);
+    metrics.observe_request(&route, method_label(&method), status, elapsed, db_statements);
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
         if is_probe(&route) {
@@ -97,7 +110,7 @@ pub fn panicked(metrics: &Metrics, panic: Box<dyn std::any::Any + Send + 'static
         .unwrap_or("(no message)");
     metrics.handler_panicked();
     // A panic message may quote what a client sent.
-    tracing::error!(panic = %super::logging::untrusted(message), "request handler panicked; answered 500");
+    tracing::error!(panic = %crate::ops::logging::untrusted(message), "request handler panicked; answered 500");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         [

@@ -4,6 +4,8 @@
 //! handlers only call into here.
 
 pub mod answers;
+#[cfg(test)]
+mod engine_tests;
 pub mod graph;
 pub mod sandbox;
 pub mod scenario;

@@ -1,0 +1,6 @@
+//! The browser sign-in: the authorization endpoint starts it, the login-actions pages drive
+//! the flow engine step by step, and a finished flow becomes an SSO session and an
+//! authorization code for the client.
+
+pub mod routes;
+pub mod sign_in;

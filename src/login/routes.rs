@@ -1,0 +1,306 @@
+//! HTTP handlers of the sign-in pages: thin wrappers that extract, call `sign_in`, render.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum_extra::extract::CookieJar;
+use serde_json::{Value, json};
+
+use super::sign_in::{self, Next};
+use crate::oidc::authorize::{self, AuthorizeError, RedirectTarget, ResponseMode};
+use crate::oidc::error::RedirectError;
+use crate::oidc::routes::{SEND_A_FORM, is_form, parse_params};
+use crate::state::{AppState, RealmRuntime};
+use crate::web::{cookies, pages};
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/realms/{realm}/protocol/openid-connect/auth",
+            get(authorize_endpoint).post(authorize_endpoint),
+        )
+        .route("/realms/{realm}/login-actions/authenticate", get(show).post(submit))
+}
+
+// Handlers take one extractor per input; grouping them would only hide that.
+#[allow(clippy::too_many_arguments)]
+async fn authorize_endpoint(
+    State(app): State<Arc<AppState>>,
+    Path(realm): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(rt) = app.realm(&realm) else {
+        let lang = pages::lang(&app.templates, None, None, &headers);
+        return pages::error(
+            &app.templates,
+            None,
+            &lang,
+            StatusCode::NOT_FOUND,
+            "This realm does not exist.",
+        );
+    };
+    if method == Method::POST && !is_form(&headers) {
+        let lang = pages::lang(&app.templates, Some(&rt.realm), None, &headers);
+        let message = format!("The sign-in request is malformed (invalid_request): {SEND_A_FORM}.");
+        return pages::error(
+            &app.templates,
+            Some(&rt.realm),
+            &lang,
+            StatusCode::BAD_REQUEST,
+            &message,
+        );
+    }
+    let raw = if method == Method::POST {
+        body.to_vec()
+    } else {
+        query.unwrap_or_default().into_bytes()
+    };
+    let params = match parse_params(&raw) {
+        Ok(p) => p,
+        Err(e) => {
+            let lang = pages::lang(&app.templates, Some(&rt.realm), None, &headers);
+            let message = format!("The sign-in request is malformed: {e}.");
+            return pages::error(
+                &app.templates,
+                Some(&rt.realm),
+                &lang,
+                StatusCode::BAD_REQUEST,
+                &message,
+            );
+        }
+    };
+    let lang = pages::lang(
+        &app.templates,
+        Some(&rt.realm),
+        params.get("ui_locales").map(String::as_str),
+        &headers,
+    );
+    let request = match authorize::validate(&rt.realm, &params) {
+        Ok(r) => r,
+        Err(AuthorizeError::Page(e)) => {
+            return pages::error(&app.templates, Some(&rt.realm), &lang, StatusCode::BAD_REQUEST, &e.0);
+        }
+        Err(AuthorizeError::Redirect { target, error }) => {
+            return authorization_response(&app, &rt, &lang, &target, Err(&error));
+        }
+    };
+    let who = client_of(&jar, &headers, Some(peer));
+    let next = sign_in::begin(&app, &rt, request, &who).await;
+    respond(&app, &rt, jar, &headers, next)
+}
+
+pub fn action_url(realm: &str) -> String {
+    format!("/realms/{realm}/login-actions/authenticate")
+}
+
+/// Who is asking, from the request.
+pub fn client_of(jar: &CookieJar, headers: &HeaderMap, peer: Option<SocketAddr>) -> sign_in::Browser {
+    sign_in::Browser {
+        sso_cookie: jar.get(cookies::SSO_COOKIE).map(|c| c.value().to_string()),
+        ip: peer.map(|p| p.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(512).collect()),
+    }
+}
+
+async fn show(
+    State(app): State<Arc<AppState>>,
+    Path(realm): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    headers: HeaderMap,
+) -> Response {
+    run(app, realm, jar, headers, peer, HashMap::new(), None).await
+}
+
+async fn submit(
+    State(app): State<Arc<AppState>>,
+    Path(realm): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<HashMap<String, String>>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    run(app, realm, jar, headers, peer, form, query.get("step").cloned()).await
+}
+
+async fn run(
+    app: Arc<AppState>,
+    realm: String,
+    jar: CookieJar,
+    headers: HeaderMap,
+    peer: SocketAddr,
+    form: HashMap<String, String>,
+    step: Option<String>,
+) -> Response {
+    let Some(rt) = app.realm(&realm) else {
+        let lang = pages::lang(&app.templates, None, None, &headers);
+        return pages::error(&app.templates, None, &lang, StatusCode::NOT_FOUND, "realmNotFound");
+    };
+    let who = client_of(&jar, &headers, Some(peer));
+    let auth_cookie = jar.get(cookies::AUTH_COOKIE).map(|c| c.value().to_string());
+    let next = sign_in::resume(&app, &rt, auth_cookie.as_deref(), &form, step.as_deref(), &who).await;
+    respond(&app, &rt, jar, &headers, next)
+}
+
+/// Renders what the sign-in decided.
+pub fn respond(
+    app: &AppState,
+    rt: &RealmRuntime,
+    jar: CookieJar,
+    headers: &HeaderMap,
+    next: Result<Next, crate::flow::EngineError>,
+) -> Response {
+    let secure = app.settings.is_https();
+    let browser_lang = || pages::lang(&app.templates, Some(&rt.realm), None, headers);
+    let realm = &rt.realm.name;
+    match next {
+        Ok(Next::Page {
+            page,
+            csrf,
+            step,
+            auth_cookie,
+            ui_locales,
+            form_target,
+        }) => {
+            let lang = pages::lang(&app.templates, Some(&rt.realm), ui_locales.as_deref(), headers);
+            let mut ctx = page.context;
+            let mut action = action_url(realm);
+            if let Some(step) = step {
+                let step: String = url::form_urlencoded::byte_serialize(step.as_bytes()).collect();
+                action = format!("{action}?step={step}");
+            }
+            if let Value::Object(obj) = &mut ctx {
+                obj.insert("csrf".into(), Value::String(csrf));
+                obj.insert("action".into(), Value::String(action));
+            }
+            let jar = match auth_cookie {
+                Some(token) => jar.add(cookies::build(cookies::AUTH_COOKIE, token, realm, secure)),
+                None => jar,
+            };
+            let mut response = pages::render(
+                &app.templates,
+                Some(&rt.realm),
+                &lang,
+                StatusCode::OK,
+                page.template,
+                ctx,
+            );
+            // The form posts here, and the answer redirects to the client.
+            response.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                crate::web::csp_with_form_targets(crate::web::CSP, &[&form_target]),
+            );
+            (jar, response).into_response()
+        }
+        Ok(Next::Respond {
+            target,
+            result,
+            sso_cookie,
+        }) => {
+            let mut jar = jar.add(cookies::removal(cookies::AUTH_COOKIE, realm, secure));
+            if let Some(token) = sso_cookie {
+                jar = jar.add(cookies::build(cookies::SSO_COOKIE, token, realm, secure));
+            }
+            let response = authorization_response(app, rt, &browser_lang(), &target, result.as_deref());
+            (jar, response).into_response()
+        }
+        Ok(Next::Error(message)) => {
+            let jar = jar.add(cookies::removal(cookies::AUTH_COOKIE, realm, secure));
+            (
+                jar,
+                pages::error(
+                    &app.templates,
+                    Some(&rt.realm),
+                    &browser_lang(),
+                    StatusCode::BAD_REQUEST,
+                    &message,
+                ),
+            )
+                .into_response()
+        }
+        Ok(Next::TooMany(message)) => {
+            let mut response = pages::error(
+                &app.templates,
+                Some(&rt.realm),
+                &browser_lang(),
+                StatusCode::TOO_MANY_REQUESTS,
+                &message,
+            );
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("60"),
+            );
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %crate::ops::logging::untrusted(&e.to_string()), "sign-in failed");
+            pages::error(
+                &app.templates,
+                Some(&rt.realm),
+                &browser_lang(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internalError",
+            )
+        }
+    }
+}
+
+/// Sends an authorization response (code or error) to the client's verified redirect URI.
+pub fn authorization_response(
+    app: &AppState,
+    rt: &RealmRuntime,
+    lang: &str,
+    target: &RedirectTarget,
+    result: Result<&str, &RedirectError>,
+) -> Response {
+    let params = authorize::response_params(target, &rt.issuer, result);
+    match target.response_mode {
+        ResponseMode::Query => {
+            let url = authorize::redirect_url(&target.redirect_uri, &params);
+            let mut r = StatusCode::FOUND.into_response();
+            if let Ok(v) = HeaderValue::from_str(&url) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        ResponseMode::FormPost => {
+            let ctx = json!({ "action": target.redirect_uri, "params": params });
+            let mut r = pages::render(
+                &app.templates,
+                Some(&rt.realm),
+                lang,
+                StatusCode::OK,
+                "form_post.html",
+                ctx,
+            );
+            // The one inline script, allowed by its hash; the form posts to the client.
+            r.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                crate::web::csp_with_form_targets(
+                    "default-src 'none'; script-src 'sha256-ePniVEkSivX/c7XWBGafqh8tSpiRrKiqYeqbG7N1TOE='; frame-ancestors 'none'",
+                    &[&target.redirect_uri],
+                ),
+            );
+            r
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! Themes and templates: every page renders in every language, themes override the default.
+
+use super::files::{DEFAULT_MESSAGES, DEFAULT_TEMPLATES, ThemeFiles};
+use super::*;
+use serde_json::json;
+
+fn sample_context(template: &str) -> serde_json::Value {
+    let mut ctx = json!({ "realm_name": "Demo", "action": "/realms/demo/login-actions", "csrf": "csrf-token" });
+    let extra = match template {
+        "login.html" | "username.html" | "password.html" => json!({ "username": "alice", "error": null }),
+        "otp.html" => json!({ "error": null, "can_use_recovery_code": true }),
+        "recovery_code.html" => json!({ "error": "invalidRecoveryCode" }),
+        "configure_otp.html" => json!({
+            "qr_svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1 1\"><path d=\"M0 0h1v1H0z\"/></svg>",
+            "secret_grouped": "JBSW Y3DP EHPK 3PXP",
+            "issuer": "Demo", "account": "alice", "algorithm": "SHA1", "digits": 6, "period": 30, "error": null
+        }),
+        "recovery_codes.html" => json!({ "codes": ["aaaa-bbbb", "cccc-dddd"] }),
+        "update_password.html" => {
+            json!({ "error": null, "requirements": [{ "key": "passwordMinLength", "args": { "min": 12 } }, "At least one digit"] })
+        }
+        "update_profile.html" => {
+            json!({ "email": "a@example.com", "first_name": "Alice", "last_name": "A", "errors": {} })
+        }
+        "terms.html" => json!({ "terms_text": "Be nice.\nReally." }),
+        "error.html" => json!({ "message": "realmNotFound" }),
+        "info.html" => json!({ "heading": "loggedOutHeading", "message": "loggedOutMessage" }),
+        "logout_confirm.html" => json!({ "carry": [["state", "xyz"], ["client_id", "app"]] }),
+        "form_post.html" => json!({ "params": [["code", "abc"], ["state", "xyz"]] }),
+        _ => json!({}),
+    };
+    if let (Some(obj), serde_json::Value::Object(extra)) = (ctx.as_object_mut(), extra) {
+        obj.extend(extra);
+    }
+    ctx
+}
+
+fn assert_not_fallback(html: &str, what: &str) {
+    assert!(
+        !html.contains("could not be displayed"),
+        "{what} did not render:\n{html}"
+    );
+    assert!(!html.contains("kann nicht angezeigt"), "{what} did not render:\n{html}");
+}
+
+/// A fresh, empty directory under the system's temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!("gatehouse-themes-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let path = self.0.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn every_template_compiles_and_renders_in_every_language() {
+    let t = Templates::new();
+    let theme = t.theme(DEFAULT_THEME);
+    for (name, _) in DEFAULT_TEMPLATES {
+        if let Err(e) = theme.env.get_template(name) {
+            panic!("{name}: {}", e.display_debug_info());
+        }
+        for lang in ["en", "de"] {
+            let html = t.render_page(DEFAULT_THEME, name, lang, &sample_context(name));
+            assert_not_fallback(&html, &format!("{name} ({lang})"));
+            if *name != "base.html" {
+                assert!(
+                    !html.contains(">none<") && !html.contains("value=\"none\""),
+                    "{name}: a null printed as none:\n{html}"
+                );
+            }
+            if html.contains("<form") && *name != "form_post.html" {
+                assert!(
+                    html.contains("method=\"post\" action=\"&#x2f;realms&#x2f;demo&#x2f;login-actions\""),
+                    "{name}"
+                );
+                assert!(
+                    html.contains("<input type=\"hidden\" name=\"csrf\" value=\"csrf-token\">"),
+                    "{name}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn templates_use_only_known_messages() {
+    let t = Templates::new();
+    let theme = t.theme(DEFAULT_THEME);
+    let en = &theme.catalogs["en"].catalog;
+    for (name, _) in DEFAULT_TEMPLATES {
+        let tmpl = theme.env.get_template(name).unwrap();
+        for var in tmpl.undeclared_variables(true) {
+            if let Some(key) = var.strip_prefix("msg.") {
+                assert!(en.contains_key(key), "{name} uses unknown message {key}");
+            }
+        }
+    }
+}
+
+#[test]
+fn catalogs_have_the_same_keys() {
+    let files = ThemeFiles::embedded();
+    assert_eq!(
+        files.messages.len(),
+        DEFAULT_MESSAGES.len(),
+        "a built-in catalog does not parse"
+    );
+    let en = &files.messages["en"];
+    for (lang, text) in DEFAULT_MESSAGES {
+        let catalog = i18n::parse_catalog(text).unwrap_or_else(|e| panic!("{lang}.yaml: {e}"));
+        let missing: Vec<_> = en.keys().filter(|k| !catalog.contains_key(*k)).collect();
+        let extra: Vec<_> = catalog.keys().filter(|k| !en.contains_key(*k)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{lang}.yaml: missing {missing:?}, extra {extra:?}"
+        );
+        for (key, value) in &catalog {
+            assert!(!value.trim().is_empty(), "{lang}.yaml: {key} is empty");
+        }
+    }
+}
+
+#[test]
+fn text_comes_from_the_catalog_of_the_language() {
+    let t = Templates::new();
+    let de = t.render_page(DEFAULT_THEME, "login.html", "de", &sample_context("login.html"));
+    assert!(de.contains("<html lang=\"de\">"));
+    assert!(de.contains("Bei Ihrem Konto anmelden"));
+    assert!(!de.contains("Sign in to your account"));
+    // a regional tag uses its language; an unknown one falls back to English
+    let de_at = t.render_page(DEFAULT_THEME, "login.html", "de-AT", &sample_context("login.html"));
+    assert!(de_at.contains("<html lang=\"de\">"));
+    let fr = t.render_page(DEFAULT_THEME, "login.html", "fr", &sample_context("login.html"));
+    assert!(fr.contains("<html lang=\"en\">") && fr.contains("Sign in to your account"));
+    // the old entry point: default theme, English
+    let old = t.render("login.html", &sample_context("login.html"));
+    assert!(old.contains("Sign in to your account"));
+    assert_eq!(t.locales(DEFAULT_THEME), ["de", "en"]);
+    assert_eq!(t.negotiate(DEFAULT_THEME, None, Some("de-DE,de;q=0.9,en;q=0.8")), "de");
+    assert_eq!(t.message(DEFAULT_THEME, "de", "doSignIn").as_deref(), Some("Anmelden"));
+}
+
+#[test]
+fn server_texts_are_translated_when_they_are_keys() {
+    let t = Templates::new();
+    let mut ctx = sample_context("login.html");
+    ctx["error"] = json!("invalidCredentials");
+    let html = t.render_page(DEFAULT_THEME, "login.html", "de", &ctx);
+    assert!(html.contains("Benutzername oder Passwort ist falsch."), "{html}");
+    assert!(html.contains("aria-invalid=\"true\" aria-describedby=\"login-error\""));
+    assert!(html.contains("id=\"login-error\""));
+    // plain text is shown as it is
+    ctx["error"] = json!("Enter your username and password.");
+    let html = t.render_page(DEFAULT_THEME, "login.html", "de", &ctx);
+    assert!(html.contains("Enter your username and password."));
+    // a key with arguments
+    ctx["error"] = json!({ "key": "accountLockedFor", "args": { "minutes": 5 } });
+    let html = t.render_page(DEFAULT_THEME, "login.html", "en", &ctx);
+    assert!(html.contains("Try again in 5 minutes."), "{html}");
+    // requirements
+    let html = t.render_page(
+        DEFAULT_THEME,
+        "update_password.html",
+        "de",
+        &sample_context("update_password.html"),
+    );
+    assert!(html.contains("<li>Mindestens 12 Zeichen</li>"), "{html}");
+    assert!(html.contains("<li>At least one digit</li>"));
+    assert!(html.contains("aria-describedby=\"password-requirements\""));
+    // placeholders filled from the page context, escaped
+    let mut ctx = sample_context("logout_confirm.html");
+    ctx["realm_name"] = json!("<b>Acme</b>");
+    let html = t.render_page(DEFAULT_THEME, "logout_confirm.html", "en", &ctx);
+    assert!(
+        html.contains("Do you want to sign out of &lt;b&gt;Acme&lt;&#x2f;b&gt;?"),
+        "{html}"
+    );
+}
+
+#[test]
+fn user_input_is_escaped_but_the_qr_code_is_not() {
+    let t = Templates::new();
+    let evil = "\"><script>alert(1)</script>";
+    let mut ctx = sample_context("login.html");
+    ctx["username"] = json!(evil);
+    ctx["error"] = json!(evil);
+    let html = t.render_page(DEFAULT_THEME, "login.html", "en", &ctx);
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains("&lt;script&gt;"));
+    assert!(!html.contains("\"><"), "attribute broken out of:\n{html}");
+
+    let mut ctx = sample_context("configure_otp.html");
+    ctx["account"] = json!(evil);
+    ctx["issuer"] = json!(evil);
+    let svg = sample_context("configure_otp.html")["qr_svg"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let html = t.render_page(DEFAULT_THEME, "configure_otp.html", "en", &ctx);
+    assert!(html.contains(&svg), "the QR code must be inline SVG:\n{html}");
+    assert!(!html.contains("<script>"));
+    assert!(html.contains("<code id=\"otp-secret\" class=\"secret\">JBSW Y3DP EHPK 3PXP</code>"));
+    assert!(html.contains("name=\"otp\""));
+    assert!(html.contains("autocomplete=\"one-time-code\"") && html.contains("inputmode=\"numeric\""));
+
+    for (name, field) in [
+        ("recovery_codes.html", "codes"),
+        ("terms.html", "terms_text"),
+        ("error.html", "message"),
+        ("info.html", "message"),
+    ] {
+        let mut ctx = sample_context(name);
+        ctx[field] = if field == "codes" { json!([evil]) } else { json!(evil) };
+        let html = t.render_page(DEFAULT_THEME, name, "en", &ctx);
+        assert_not_fallback(&html, name);
+        assert!(!html.contains("<script>"), "{name}: {html}");
+    }
+    let mut ctx = sample_context("update_profile.html");
+    ctx["email"] = json!(evil);
+    ctx["errors"] = json!({ "email": evil });
+    let html = t.render_page(DEFAULT_THEME, "update_profile.html", "en", &ctx);
+    assert!(!html.contains("<script>"));
+    assert!(html.contains("aria-describedby=\"email-error\""));
+}
+
+#[test]
+fn pages_carry_the_contract_fields() {
+    let t = Templates::new();
+    let r = |name: &str| t.render_page(DEFAULT_THEME, name, "en", &sample_context(name));
+
+    let html = r("otp.html");
+    let verify = html.find("Verify").unwrap();
+    let another = html.find("name=\"try_another\" value=\"recovery-code\"").unwrap();
+    assert!(
+        verify < another,
+        "the primary button must come first (Enter submits it)"
+    );
+    assert!(html.contains("formnovalidate"));
+    let mut ctx = sample_context("otp.html");
+    ctx["can_use_recovery_code"] = json!(false);
+    assert!(
+        !t.render_page(DEFAULT_THEME, "otp.html", "en", &ctx)
+            .contains("try_another")
+    );
+
+    let html = r("password.html");
+    assert!(html.contains("name=\"username\" value=\"alice\" autocomplete=\"username\" readonly hidden"));
+    assert!(html.contains("autocomplete=\"current-password\""));
+
+    let html = r("recovery_codes.html");
+    assert!(html.contains("<ol id=\"recovery-codes\""));
+    assert!(html.contains("<li class=\"recovery-code\">aaaa-bbbb</li>"));
+    assert!(html.contains("name=\"acknowledge\" value=\"yes\""));
+
+    let html = r("recovery_code.html");
+    assert!(html.contains("name=\"recovery_code\"") && html.contains("autocomplete=\"off\""));
+    assert!(html.contains("This recovery code is not valid"));
+
+    let html = r("update_password.html");
+    assert!(html.contains("name=\"password-new\"") && html.contains("name=\"password-confirm\""));
+    assert_eq!(html.matches("autocomplete=\"new-password\"").count(), 2);
+
+    let html = r("update_profile.html");
+    for needle in [
+        "autocomplete=\"email\"",
+        "autocomplete=\"given-name\"",
+        "autocomplete=\"family-name\"",
+        "name=\"firstName\"",
+        "name=\"lastName\"",
+    ] {
+        assert!(html.contains(needle), "{needle}");
+    }
+    assert!(!html.contains("aria-invalid"));
+
+    let html = r("terms.html");
+    assert!(html.contains("name=\"accept\" value=\"yes\"") && html.contains("name=\"accept\" value=\"no\""));
+
+    let html = r("form_post.html");
+    assert!(html.contains("<script>document.forms[0].submit()</script>"));
+
+    for (name, _) in DEFAULT_TEMPLATES {
+        let html = r(name);
+        assert!(
+            !html.contains("http://") || name.contains("configure_otp"),
+            "{name} loads an external asset"
+        );
+        assert!(!html.contains("https://"), "{name} loads an external asset");
+    }
+}
+
+#[test]
+fn missing_or_broken_templates_give_a_safe_page() {
+    let t = Templates::new();
+    let html = t.render_page(DEFAULT_THEME, "no-such.html", "de", &json!({}));
+    assert!(html.contains("Diese Seite kann nicht angezeigt werden."));
+    let html = t.render_page(DEFAULT_THEME, "login.html", "en", &json!(null));
+    assert_not_fallback(&html, "login.html without context");
+    let html = t.render_page("../../etc", "login.html", "../x", &json!([1, 2]));
+    assert_not_fallback(&html, "login.html with odd arguments");
+}
+
+#[test]
+fn themes_override_file_by_file_and_key_by_key() {
+    let dir = TempDir::new("override");
+    dir.write(
+        "acme/login.html",
+        "{% extends \"base.html\" %}{% block content %}<p id=\"acme\">ACME {{ msg.loginHeading }} {{ username }}</p>{% endblock %}",
+    );
+    dir.write(
+        "acme/base.html",
+        "{% extends \"default/base.html\" %}{% block title %}Acme · {{ super() }}{% endblock %}\
+         {% block head %}{{ super() }}<link rel=\"stylesheet\" href=\"/resources/acme/style.css\">{% endblock %}",
+    );
+    dir.write("acme/broken.html", "{% if %}");
+    dir.write("acme/otp.html", "{% for %}broken");
+    dir.write("acme/style.css", "body { color: red }");
+    dir.write(
+        "acme/messages/en.yaml",
+        "loginHeading: Welcome to Acme\nacmeOnly: Acme text\n",
+    );
+    dir.write("acme/messages/de.yaml", "doVerify: Prüfen\n");
+    dir.write("acme/messages/broken.yaml", "a: [\n");
+    // not read when not live: the default theme is the embedded one
+    dir.write("default/login.html", "DISK DEFAULT");
+    dir.write("bad name/login.html", "BAD");
+
+    let t = Templates::load(Some(&dir.0), false);
+    assert!(t.has_theme("acme") && t.has_theme("default") && !t.has_theme("bad name"));
+    assert_eq!(t.theme_names(), ["acme", "default"]);
+
+    let html = t.render_page("acme", "login.html", "en", &sample_context("login.html"));
+    assert!(html.contains("<p id=\"acme\">ACME Welcome to Acme alice</p>"), "{html}");
+    assert!(html.contains("<title>Acme · Demo</title>"), "{html}");
+    // German: the theme has no German loginHeading, so the default's German one wins
+    let html = t.render_page("acme", "login.html", "de", &sample_context("login.html"));
+    assert!(html.contains("ACME Bei Ihrem Konto anmelden"), "{html}");
+    // a file the theme lacks comes from default, with the theme's base and messages
+    let html = t.render_page(
+        "acme",
+        "recovery_code.html",
+        "de",
+        &sample_context("recovery_code.html"),
+    );
+    assert!(
+        html.contains("Wiederherstellungscode eingeben") && html.contains(">Prüfen</button>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<link rel=\"stylesheet\" href=\"/resources/acme/style.css\">"),
+        "{html}"
+    );
+    // a broken theme file falls back to the default's
+    let html = t.render_page("acme", "otp.html", "en", &sample_context("otp.html"));
+    assert!(html.contains("name=\"otp\""), "{html}");
+    assert_eq!(t.message("acme", "de", "acmeOnly").as_deref(), Some("Acme text"));
+    assert_eq!(t.stylesheet("acme"), "body { color: red }");
+    assert_eq!(t.stylesheet("default"), DEFAULT_CSS);
+    // the embedded default is untouched by the directory's default/
+    let html = t.render_page(DEFAULT_THEME, "login.html", "en", &sample_context("login.html"));
+    assert!(!html.contains("DISK DEFAULT") && html.contains("Sign in to your account"));
+    // an unknown theme is the default
+    let html = t.render_page("nope", "login.html", "en", &sample_context("login.html"));
+    assert!(html.contains("Sign in to your account"));
+}
+
+#[test]
+fn live_mode_reads_the_files_on_every_render() {
+    let dir = TempDir::new("live");
+    let t = Templates::from_dir(dir.0.clone());
+    // nothing on disk yet: the embedded default
+    let html = t.render_page("acme", "login.html", "en", &sample_context("login.html"));
+    assert!(html.contains("Sign in to your account"));
+    assert!(!t.has_theme("acme"));
+
+    dir.write(
+        "acme/login.html",
+        "{% extends \"base.html\" %}{% block content %}v1{% endblock %}",
+    );
+    dir.write(
+        "default/base.html",
+        "<main>{{ realm_name }} {% block content %}{% endblock %}</main>",
+    );
+    dir.write("default/messages/en.yaml", "doVerify: Check it\n");
+    assert!(t.has_theme("acme"));
+    let html = t.render_page("acme", "login.html", "en", &sample_context("login.html"));
+    assert_eq!(html, "<main>Demo v1</main>");
+
+    dir.write(
+        "acme/login.html",
+        "{% extends \"base.html\" %}{% block content %}v2{% endblock %}",
+    );
+    let html = t.render_page("acme", "login.html", "en", &sample_context("login.html"));
+    assert_eq!(html, "<main>Demo v2</main>");
+    // the default theme from disk, per file and per key over the embedded one
+    let html = t.render_page(DEFAULT_THEME, "otp.html", "en", &sample_context("otp.html"));
+    assert!(
+        html.starts_with("<main>Demo") && html.contains(">Check it</button>"),
+        "{html}"
+    );
+    assert!(html.contains("Enter your one-time code"));
+
+    dir.write(
+        "acme/login.html",
+        "{% extends \"base.html\" %}{% block content %}{{ 1 + }}{% endblock %}",
+    );
+    let html = t.render_page("acme", "login.html", "en", &sample_context("login.html"));
+    assert!(
+        html.contains("name=\"password\""),
+        "a broken file falls back to the default's:\n{html}"
+    );
+
+    let t = Templates::load(Some(&dir.0), true);
+    let html = t.render_page(
+        "acme",
+        "recovery_code.html",
+        "en",
+        &sample_context("recovery_code.html"),
+    );
+    assert!(html.starts_with("<main>Demo"), "{html}");
+}
