@@ -14,6 +14,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::state::AppState;
+use crate::web::pages::{self, PageError};
 use crate::web::{BODY_LIMIT, CSP, templates};
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -46,6 +47,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), render_page_errors))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),
@@ -109,6 +111,44 @@ async fn style(
         state.templates.stylesheet(&theme),
     )
         .into_response()
+}
+
+/// Renders the `PageError`s handlers answer with: `error.html` in the theme of the realm the
+/// path names (`/realms/{realm}/…`), in the language the error or the browser asks for. The
+/// handler's status and headers (cookies, `Retry-After`) stay.
+async fn render_page_errors(
+    axum::extract::State(app): axum::extract::State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let realm_name = realm_in_path(request.uri().path()).map(str::to_string);
+    let headers = request.headers().clone();
+    let mut response = next.run(request).await;
+    let Some(error) = response.extensions_mut().remove::<PageError>() else {
+        return response;
+    };
+    let rt = realm_name.and_then(|name| app.realm(&name));
+    let realm = rt.as_ref().map(|rt| &rt.realm);
+    let lang = error
+        .lang
+        .clone()
+        .unwrap_or_else(|| pages::lang(&app.templates, realm, None, &headers));
+    let (page, body) = error.render(&app.templates, realm, &lang).into_parts();
+    let (mut parts, _) = response.into_parts();
+    for name in [header::CONTENT_TYPE, header::CACHE_CONTROL] {
+        if let Some(value) = page.headers.get(&name) {
+            parts.headers.insert(name, value.clone());
+        }
+    }
+    Response::from_parts(parts, body)
+}
+
+/// The realm a path under `/realms/{realm}/` names.
+fn realm_in_path(path: &str) -> Option<&str> {
+    path.strip_prefix("/realms/")?
+        .split('/')
+        .next()
+        .filter(|name| !name.is_empty())
 }
 
 /// No route: the admin API answers in its JSON error shape, everything else in plain text.

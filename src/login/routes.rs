@@ -16,9 +16,10 @@ use serde_json::{Value, json};
 use super::sign_in::{self, Next};
 use crate::oidc::authorize::{self, AuthorizeError, RedirectTarget, ResponseMode};
 use crate::oidc::error::RedirectError;
-use crate::oidc::routes::{SEND_A_FORM, is_form, parse_params};
+use crate::oidc::routes::{is_form, page_error, parse_params};
 use crate::state::{AppState, RealmRuntime};
-use crate::web::{cookies, pages};
+use crate::web::cookies;
+use crate::web::pages::{self, PageError};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -42,25 +43,10 @@ async fn authorize_endpoint(
     body: Bytes,
 ) -> Response {
     let Some(rt) = app.realm(&realm) else {
-        let lang = pages::lang(&app.templates, None, None, &headers);
-        return pages::error(
-            &app.templates,
-            None,
-            &lang,
-            StatusCode::NOT_FOUND,
-            "This realm does not exist.",
-        );
+        return PageError::new(StatusCode::NOT_FOUND, "realmNotFound").into_response();
     };
     if method == Method::POST && !is_form(&headers) {
-        let lang = pages::lang(&app.templates, Some(&rt.realm), None, &headers);
-        let message = format!("The sign-in request is malformed (invalid_request): {SEND_A_FORM}.");
-        return pages::error(
-            &app.templates,
-            Some(&rt.realm),
-            &lang,
-            StatusCode::BAD_REQUEST,
-            &message,
-        );
+        return PageError::new(StatusCode::BAD_REQUEST, "signInNotAForm").into_response();
     }
     let raw = if method == Method::POST {
         body.to_vec()
@@ -70,15 +56,9 @@ async fn authorize_endpoint(
     let params = match parse_params(&raw) {
         Ok(p) => p,
         Err(e) => {
-            let lang = pages::lang(&app.templates, Some(&rt.realm), None, &headers);
-            let message = format!("The sign-in request is malformed: {e}.");
-            return pages::error(
-                &app.templates,
-                Some(&rt.realm),
-                &lang,
-                StatusCode::BAD_REQUEST,
-                &message,
-            );
+            return PageError::new(StatusCode::BAD_REQUEST, "malformedSignIn")
+                .arg("detail", e)
+                .into_response();
         }
     };
     let lang = pages::lang(
@@ -89,9 +69,7 @@ async fn authorize_endpoint(
     );
     let request = match authorize::validate(&rt.realm, &params) {
         Ok(r) => r,
-        Err(AuthorizeError::Page(e)) => {
-            return pages::error(&app.templates, Some(&rt.realm), &lang, StatusCode::BAD_REQUEST, &e.0);
-        }
+        Err(AuthorizeError::Page(e)) => return page_error(StatusCode::BAD_REQUEST, e).in_lang(&lang).into_response(),
         Err(AuthorizeError::Redirect { target, error }) => {
             return authorization_response(&app, &rt, &lang, &target, Err(&error));
         }
@@ -150,8 +128,7 @@ async fn run(
     step: Option<String>,
 ) -> Response {
     let Some(rt) = app.realm(&realm) else {
-        let lang = pages::lang(&app.templates, None, None, &headers);
-        return pages::error(&app.templates, None, &lang, StatusCode::NOT_FOUND, "realmNotFound");
+        return PageError::new(StatusCode::NOT_FOUND, "realmNotFound").into_response();
     };
     let who = client_of(&jar, &headers, Some(peer));
     let auth_cookie = jar.get(cookies::AUTH_COOKIE).map(|c| c.value().to_string());
@@ -223,41 +200,15 @@ pub fn respond(
         }
         Ok(Next::Error(message)) => {
             let jar = jar.add(cookies::removal(cookies::AUTH_COOKIE, realm, secure));
-            (
-                jar,
-                pages::error(
-                    &app.templates,
-                    Some(&rt.realm),
-                    &browser_lang(),
-                    StatusCode::BAD_REQUEST,
-                    &message,
-                ),
-            )
-                .into_response()
+            (jar, PageError::new(StatusCode::BAD_REQUEST, message)).into_response()
         }
         Ok(Next::TooMany(message)) => {
-            let mut response = pages::error(
-                &app.templates,
-                Some(&rt.realm),
-                &browser_lang(),
-                StatusCode::TOO_MANY_REQUESTS,
-                &message,
-            );
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("60"),
-            );
-            response
+            let retry = [(header::RETRY_AFTER, HeaderValue::from_static("60"))];
+            (retry, PageError::new(StatusCode::TOO_MANY_REQUESTS, message)).into_response()
         }
         Err(e) => {
             tracing::error!(error = %crate::ops::logging::untrusted(&e.to_string()), "sign-in failed");
-            pages::error(
-                &app.templates,
-                Some(&rt.realm),
-                &browser_lang(),
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internalError",
-            )
+            PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "internalError").into_response()
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::flow::actions::{self, ActionResult};
 use crate::flow::{EngineError, FlowContext, FlowState, Outcome, Page};
 use crate::oidc::authorize::{AuthorizeRequest, RedirectTarget};
 use crate::oidc::error::RedirectError;
-use crate::oidc::tokens::SignInFacts;
+use crate::oidc::jwt::SignInFacts;
 use crate::state::{AppState, RealmRuntime};
 use crate::store::entity::{auth_session, sso_session};
 use crate::store::{NewAuthCode, NewSsoSession, now};

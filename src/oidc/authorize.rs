@@ -110,17 +110,19 @@ fn too_long(p: &HashMap<String, String>) -> Option<(&'static str, usize)> {
 
 /// Validates the parameters of an authorization request. Unknown parameters are ignored.
 pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeRequest, AuthorizeError> {
-    let page = |m: String| AuthorizeError::Page(PageError(m));
-    let client_id = param(p, "client_id").ok_or_else(|| page("The request has no client_id.".into()))?;
+    let page = |e: PageError| AuthorizeError::Page(e);
+    let client_id = param(p, "client_id").ok_or_else(|| page(PageError::new("missingClientId")))?;
     let client = realm
         .clients
         .get(client_id)
-        .ok_or_else(|| page(format!("The application '{client_id}' is not known to this realm.")))?;
-    let redirect_uri = param(p, "redirect_uri").ok_or_else(|| page("The request has no redirect_uri.".into()))?;
+        .ok_or_else(|| page(PageError::new("unknownClient").arg("client", client_id)))?;
+    let redirect_uri = param(p, "redirect_uri").ok_or_else(|| page(PageError::new("missingRedirectUri")))?;
     if !client.has_redirect_uri(redirect_uri) {
-        return Err(page(format!(
-            "The redirect URI '{redirect_uri}' is not registered for the application '{client_id}'."
-        )));
+        return Err(page(
+            PageError::new("unregisteredRedirectUri")
+                .arg("uri", redirect_uri)
+                .arg("client", client_id),
+        ));
     }
     // From here on the redirect URI is trusted: errors go back to the client.
     let response_mode = match param(p, "response_mode") {

@@ -91,8 +91,24 @@ impl RedirectError {
     }
 }
 
-/// An authorization-request error shown to the person, because there is no trustworthy
-/// place to redirect to.
+/// A front-channel error shown to the person, because there is no trustworthy place to
+/// redirect to: a key of the theme's message catalog with its arguments, so that the page
+/// shows it in the person's language.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct PageError(pub String);
+#[error("{key} {args:?}")]
+pub struct PageError {
+    pub key: &'static str,
+    pub args: Vec<(&'static str, String)>,
+}
+
+impl PageError {
+    pub fn new(key: &'static str) -> PageError {
+        PageError { key, args: Vec::new() }
+    }
+
+    /// The same error with `{name}` in its message filled with `value`.
+    pub fn arg(mut self, name: &'static str, value: impl Into<String>) -> PageError {
+        self.args.push((name, value.into()));
+        self
+    }
+}

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::audit::{self, Reason, Revoked};
 use super::error::OAuthError;
-use super::tokens::{AccessClaims, user_claims};
+use super::jwt::{AccessClaims, user_claims};
 use crate::crypto::sha256_hex;
 use crate::events::Origin;
 use crate::realm::Client;
@@ -61,7 +61,7 @@ pub async fn userinfo(state: &AppState, rt: &RealmRuntime, token: &str) -> Resul
         .ok_or_else(|| OAuthError::invalid_token("the user no longer exists"))?;
     let mut out = user_claims(&user, &scopes);
     // Claims requested for userinfo with the `claims` parameter are released too.
-    if let Ok(facts) = serde_json::from_str::<super::tokens::SignInFacts>(&grant.data)
+    if let Ok(facts) = serde_json::from_str::<super::jwt::SignInFacts>(&grant.data)
         && let Some(requested) = facts
             .claims
             .as_ref()

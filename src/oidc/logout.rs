@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::error::PageError;
 use crate::crypto::{constant_time_eq, random_token, sha256_hex};
 use crate::state::{AppState, RealmRuntime};
 use crate::store::StoreError;
@@ -63,23 +64,27 @@ pub fn target(
     client_id: Option<&str>,
     post_logout_redirect_uri: Option<&str>,
     state: Option<&str>,
-) -> Result<LogoutTarget, String> {
+) -> Result<LogoutTarget, PageError> {
     let Some(uri) = post_logout_redirect_uri else {
         return Ok(LogoutTarget::Page);
     };
     let client_id = client_id
         .or(hint.and_then(|h| h.client_id.as_deref()))
-        .ok_or("post_logout_redirect_uri needs id_token_hint or client_id")?;
+        .ok_or_else(|| PageError::new("logoutRedirectNeedsClient"))?;
     if let Some(h) = hint
         && h.client_id.as_deref().is_some_and(|c| c != client_id)
     {
-        return Err("client_id does not match the id_token_hint".into());
+        return Err(PageError::new("logoutHintOfAnotherClient"));
     }
-    let client = rt.realm.clients.get(client_id).ok_or("unknown client_id")?;
+    let client = rt
+        .realm
+        .clients
+        .get(client_id)
+        .ok_or_else(|| PageError::new("unknownClient").arg("client", client_id))?;
     if !client.has_post_logout_redirect_uri(uri) {
-        return Err(format!(
-            "'{uri}' is not a registered post-logout redirect URI for '{client_id}'"
-        ));
+        return Err(PageError::new("unregisteredLogoutRedirectUri")
+            .arg("uri", uri)
+            .arg("client", client_id));
     }
     let params: Vec<(String, String)> = state
         .map(|s| vec![("state".to_string(), s.to_string())])
@@ -90,7 +95,7 @@ pub fn target(
 /// What a logout request leads to.
 pub enum LogoutOutcome {
     /// The request is wrong (e.g. an unregistered redirect URI): show this, redirect nowhere.
-    Invalid(String),
+    Invalid(PageError),
     /// Ask the user first; the form re-posts `carry` with `csrf`.
     Confirm { carry: Vec<(String, String)>, csrf: String },
     /// Signed out (whatever sessions applied have ended); go here.

@@ -15,12 +15,13 @@ use axum_extra::extract::CookieJar;
 use serde_json::json;
 
 use super::error::{Challenge, OAuthError};
+use super::grants::{self, TokenForm};
 use super::logout::{self, LogoutOutcome, LogoutTarget};
-use super::token::{self, TokenForm};
 use super::{client_auth, introspection};
 
 use crate::state::{AppState, RealmRuntime};
-use crate::web::{cookies, http, pages};
+use crate::web::pages::{self, PageError};
+use crate::web::{cookies, http};
 
 pub fn routes() -> Router<Arc<AppState>> {
     let oidc = "/realms/{realm}/protocol/openid-connect";
@@ -107,6 +108,15 @@ impl<T: serde::Serialize> IntoResponse for NoStore<T> {
     }
 }
 
+/// A protocol error for people, as a page.
+pub(crate) fn page_error(status: StatusCode, e: crate::oidc::error::PageError) -> PageError {
+    e.args
+        .into_iter()
+        .fold(PageError::new(status, e.key), |page, (name, value)| {
+            page.arg(name, value)
+        })
+}
+
 /// Whether a request's body is declared as a form (`application/x-www-form-urlencoded`, any
 /// parameters such as `charset`), as the token endpoint (RFC 6749 §3.2) and a POSTed
 /// authorization request (OIDC Core §3.1.2.1) require.
@@ -118,7 +128,7 @@ pub(crate) fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
 }
 
-pub(crate) const SEND_A_FORM: &str = "send the body as Content-Type: application/x-www-form-urlencoded";
+const SEND_A_FORM: &str = "send the body as Content-Type: application/x-www-form-urlencoded";
 
 /// Parses an `application/x-www-form-urlencoded` body or query; repeated parameters are an
 /// error (RFC 6749 §3.1).
@@ -165,7 +175,7 @@ async fn token_endpoint(
         form.client_secret.as_deref(),
     )?;
     let client = client_auth::authenticate(&rt.realm, &presented)?;
-    let response = token::exchange(&app, &rt, client, &form, &http::origin(&headers, Some(peer))).await?;
+    let response = grants::exchange(&app, &rt, client, &form, &http::origin(&headers, Some(peer))).await?;
     Ok(NoStore(response))
 }
 
@@ -260,14 +270,7 @@ async fn logout_endpoint(
     body: Bytes,
 ) -> Response {
     let Some(rt) = app.realm(&realm) else {
-        let lang = pages::lang(&app.templates, None, None, &headers);
-        return pages::error(
-            &app.templates,
-            None,
-            &lang,
-            StatusCode::NOT_FOUND,
-            "This realm does not exist.",
-        );
+        return PageError::new(StatusCode::NOT_FOUND, "realmNotFound").into_response();
     };
     let lang = pages::lang(&app.templates, Some(&rt.realm), None, &headers);
     let raw = if method == Method::POST {
@@ -278,27 +281,17 @@ async fn logout_endpoint(
     let params = match parse_params(&raw) {
         Ok(p) => p,
         Err(e) => {
-            return pages::error(
-                &app.templates,
-                Some(&rt.realm),
-                &lang,
-                StatusCode::BAD_REQUEST,
-                &format!("The logout request is malformed: {e}."),
-            );
+            return PageError::new(StatusCode::BAD_REQUEST, "malformedLogout")
+                .arg("detail", e)
+                .into_response();
         }
     };
     let session_cookie = jar.get(cookies::SSO_COOKIE).map(|c| c.value().to_string());
     let outcome = logout::logout(&app, &rt, &params, method == Method::POST, session_cookie.as_deref()).await;
     let target = match outcome {
         Ok(LogoutOutcome::Done(target)) => target,
-        Ok(LogoutOutcome::Invalid(message)) => {
-            return pages::error(
-                &app.templates,
-                Some(&rt.realm),
-                &lang,
-                StatusCode::BAD_REQUEST,
-                &message,
-            );
+        Ok(LogoutOutcome::Invalid(e)) => {
+            return page_error(StatusCode::BAD_REQUEST, e).into_response();
         }
         Ok(LogoutOutcome::Confirm { carry, csrf }) => {
             // The confirmation posts here, and the answer redirects to the (verified)
@@ -330,13 +323,7 @@ async fn logout_endpoint(
         }
         Err(e) => {
             tracing::error!(error = %e, "logout failed");
-            return pages::error(
-                &app.templates,
-                Some(&rt.realm),
-                &lang,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Signing out failed; please try again.",
-            );
+            return PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "logoutFailed").into_response();
         }
     };
     let secure = app.settings.is_https();

@@ -169,6 +169,67 @@ impl Metrics {
     /// The text exposition format.
     pub fn render(&self, snapshot: &Snapshot) -> String {
         let mut out = String::with_capacity(4096);
+        self.render_requests(&mut out);
+        self.render_durations(&mut out);
+        let sign_ins = ["success", "failure"].iter().zip(&self.sign_ins);
+        labelled(
+            &mut out,
+            (
+                "gatehouse_sign_ins_total",
+                "counter",
+                "Finished sign-ins and failed sign-in attempts.",
+            ),
+            "result",
+            sign_ins.map(|(result, n)| (result.to_string(), n.load(Ordering::Relaxed))),
+        );
+        labelled(
+            &mut out,
+            (
+                "gatehouse_tokens_issued_total",
+                "counter",
+                "Token responses by grant type.",
+            ),
+            "grant",
+            GRANTS
+                .iter()
+                .zip(&self.tokens)
+                .map(|(g, n)| (g.to_string(), n.load(Ordering::Relaxed))),
+        );
+        let panics = self.panics.load(Ordering::Relaxed);
+        let help = "Requests whose handler panicked (each answered with a 500).";
+        single(&mut out, ("gatehouse_http_panics_total", "counter", help), panics);
+        let dropped = self.events_dropped.load(Ordering::Relaxed);
+        let help = "Failed-sign-in events not recorded because their client address spent its budget.";
+        single(
+            &mut out,
+            ("gatehouse_security_events_dropped_total", "counter", help),
+            dropped,
+        );
+        if let Some(sessions) = &snapshot.active_sessions {
+            let help = "Live SSO sessions (not ended, expired or idle).";
+            let live = sessions.iter().map(|(realm, n)| (realm.clone(), *n));
+            labelled(&mut out, ("gatehouse_active_sessions", "gauge", help), "realm", live);
+        }
+        let waiting = snapshot.hashes_waiting as u64;
+        let help = "Password hashes waiting for a worker.";
+        single(&mut out, ("gatehouse_argon2_queue_depth", "gauge", help), waiting);
+        let running = snapshot.hashes_running as u64;
+        single(
+            &mut out,
+            ("gatehouse_argon2_in_flight", "gauge", "Password hashes running now."),
+            running,
+        );
+        let verified = snapshot.passwords_verified as u64;
+        let help = "Passwords checked against a hash (each one argon2 run).";
+        single(
+            &mut out,
+            ("gatehouse_password_verifications_total", "counter", help),
+            verified,
+        );
+        out
+    }
+
+    fn render_requests(&self, out: &mut String) {
         let requests: BTreeMap<RequestKey, u64> = self
             .requests
             .read()
@@ -176,12 +237,8 @@ impl Metrics {
             .iter()
             .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
             .collect();
-        header(
-            &mut out,
-            "http_requests_total",
-            "counter",
-            "HTTP requests by route template, method and status.",
-        );
+        let help = "HTTP requests by route template, method and status.";
+        header(out, "http_requests_total", "counter", help);
         for (k, n) in &requests {
             let _ = writeln!(
                 out,
@@ -191,134 +248,59 @@ impl Metrics {
                 k.status
             );
         }
-        header(
-            &mut out,
-            "http_request_duration_seconds",
-            "histogram",
-            "Time to answer an HTTP request (until the response head), by route template.",
-        );
-        {
-            let durations = self.durations.read().unwrap_or_else(|p| p.into_inner());
-            let mut routes: Vec<&String> = durations.keys().collect();
-            routes.sort();
-            for route in &routes {
-                let Some(h) = durations.get(*route) else { continue };
-                let route = escape(route);
-                let mut cumulative = 0;
-                for (le, bucket) in BUCKETS.iter().zip(&h.buckets) {
-                    cumulative += bucket.load(Ordering::Relaxed);
-                    let _ = writeln!(
-                        out,
-                        "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {cumulative}"
-                    );
-                }
-                let count = h.count.load(Ordering::Relaxed);
-                let sum = h.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+    }
+
+    /// The latency histograms and the statements per route.
+    fn render_durations(&self, out: &mut String) {
+        let help = "Time to answer an HTTP request (until the response head), by route template.";
+        header(out, "http_request_duration_seconds", "histogram", help);
+        let durations = self.durations.read().unwrap_or_else(|p| p.into_inner());
+        let mut routes: Vec<(&String, &Histogram)> = durations.iter().collect();
+        routes.sort_by_key(|(route, _)| *route);
+        for (route, h) in &routes {
+            let route = escape(route);
+            let mut cumulative = 0;
+            for (le, bucket) in BUCKETS.iter().zip(&h.buckets) {
+                cumulative += bucket.load(Ordering::Relaxed);
                 let _ = writeln!(
                     out,
-                    "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
+                    "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {cumulative}"
                 );
-                let _ = writeln!(out, "http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}");
-                let _ = writeln!(out, "http_request_duration_seconds_count{{route=\"{route}\"}} {count}");
             }
-            header(
-                &mut out,
-                "gatehouse_db_statements_total",
-                "counter",
-                "Database statements run while answering requests, by route template.",
-            );
-            for route in routes {
-                let Some(h) = durations.get(route) else { continue };
-                let n = h.db_statements.load(Ordering::Relaxed);
-                let _ = writeln!(out, "gatehouse_db_statements_total{{route=\"{}\"}} {n}", escape(route));
-            }
-        }
-        header(
-            &mut out,
-            "gatehouse_sign_ins_total",
-            "counter",
-            "Finished sign-ins and failed sign-in attempts.",
-        );
-        for (result, n) in ["success", "failure"].iter().zip(&self.sign_ins) {
+            let count = h.count.load(Ordering::Relaxed);
+            let sum = h.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
             let _ = writeln!(
                 out,
-                "gatehouse_sign_ins_total{{result=\"{result}\"}} {}",
-                n.load(Ordering::Relaxed)
+                "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
             );
+            let _ = writeln!(out, "http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}");
+            let _ = writeln!(out, "http_request_duration_seconds_count{{route=\"{route}\"}} {count}");
         }
-        header(
-            &mut out,
-            "gatehouse_tokens_issued_total",
-            "counter",
-            "Token responses by grant type.",
-        );
-        for (grant, n) in GRANTS.iter().zip(&self.tokens) {
-            let _ = writeln!(
-                out,
-                "gatehouse_tokens_issued_total{{grant=\"{}\"}} {}",
-                grant,
-                n.load(Ordering::Relaxed)
-            );
+        let help = "Database statements run while answering requests, by route template.";
+        header(out, "gatehouse_db_statements_total", "counter", help);
+        for (route, h) in routes {
+            let n = h.db_statements.load(Ordering::Relaxed);
+            let _ = writeln!(out, "gatehouse_db_statements_total{{route=\"{}\"}} {n}", escape(route));
         }
-        header(
-            &mut out,
-            "gatehouse_http_panics_total",
-            "counter",
-            "Requests whose handler panicked (each answered with a 500).",
-        );
-        let _ = writeln!(
-            out,
-            "gatehouse_http_panics_total {}",
-            self.panics.load(Ordering::Relaxed)
-        );
-        header(
-            &mut out,
-            "gatehouse_security_events_dropped_total",
-            "counter",
-            "Failed-sign-in events not recorded because their client address spent its budget.",
-        );
-        let _ = writeln!(
-            out,
-            "gatehouse_security_events_dropped_total {}",
-            self.events_dropped.load(Ordering::Relaxed)
-        );
-        if let Some(sessions) = &snapshot.active_sessions {
-            header(
-                &mut out,
-                "gatehouse_active_sessions",
-                "gauge",
-                "Live SSO sessions (not ended, expired or idle).",
-            );
-            for (realm, n) in sessions {
-                let _ = writeln!(out, "gatehouse_active_sessions{{realm=\"{}\"}} {n}", escape(realm));
-            }
-        }
-        header(
-            &mut out,
-            "gatehouse_argon2_queue_depth",
-            "gauge",
-            "Password hashes waiting for a worker.",
-        );
-        let _ = writeln!(out, "gatehouse_argon2_queue_depth {}", snapshot.hashes_waiting);
-        header(
-            &mut out,
-            "gatehouse_argon2_in_flight",
-            "gauge",
-            "Password hashes running now.",
-        );
-        let _ = writeln!(out, "gatehouse_argon2_in_flight {}", snapshot.hashes_running);
-        header(
-            &mut out,
-            "gatehouse_password_verifications_total",
-            "counter",
-            "Passwords checked against a hash (each one argon2 run).",
-        );
-        let _ = writeln!(
-            out,
-            "gatehouse_password_verifications_total {}",
-            snapshot.passwords_verified
-        );
-        out
+    }
+}
+
+/// `# HELP`/`# TYPE` of `(name, kind, help)` and one sample without labels.
+fn single(out: &mut String, (name, kind, help): (&str, &str, &str), value: u64) {
+    header(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
+/// `# HELP`/`# TYPE` of `(name, kind, help)` and one sample per value of `label`.
+fn labelled(
+    out: &mut String,
+    (name, kind, help): (&str, &str, &str),
+    label: &str,
+    samples: impl Iterator<Item = (String, u64)>,
+) {
+    header(out, name, kind, help);
+    for (value, n) in samples {
+        let _ = writeln!(out, "{name}{{{label}=\"{}\"}} {n}", escape(&value));
     }
 }
 

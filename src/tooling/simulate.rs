@@ -15,7 +15,7 @@ use crate::crypto::sha256_hex;
 use crate::flow::{FlowState, Page};
 use crate::login::sign_in::{self, Browser, Next};
 use crate::oidc::authorize::{AuthorizeRequest, ResponseMode};
-use crate::oidc::tokens::SignInFacts;
+use crate::oidc::jwt::SignInFacts;
 use crate::store::CodeExchange;
 
 /// A simulation stops after this many pages (a flow that loops).

@@ -8,9 +8,9 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::extract::RealmAdmin;
 use super::users::{PasswordCredential, UserPath};
-use super::{AdminJson, ApiError, ErrorBody};
-use crate::admin::auth::Admin;
+use super::{AdminJson, ApiError, CallerErrors, ErrorBody};
 use crate::admin::{self, CredentialInfo};
 use crate::state::AppState;
 
@@ -70,18 +70,16 @@ pub struct CredentialPath {
     responses(
         (status = 204, description = "The password is set"),
         (status = 400, description = "Invalid JSON, an unknown field, a type other than `password`, a password the policy refuses, or temporary without `update-password` enabled", body = ErrorBody),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm or user", body = ErrorBody),
     )
 )]
 pub async fn reset_password(
-    admin: Admin,
+    RealmAdmin(admin): RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(UserPath { realm, id }): Path<UserPath>,
     AdminJson(body): AdminJson<PasswordCredential>,
 ) -> Result<StatusCode, ApiError> {
-    admin.require(&realm)?;
     if body.kind != "password" {
         return Err(ApiError::BadRequest("the credential's type must be 'password'".into()));
     }
@@ -98,17 +96,15 @@ pub async fn reset_password(
     params(UserPath),
     responses(
         (status = 200, description = "The user's credentials, oldest first", body = [CredentialRepresentation]),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm or user", body = ErrorBody),
     )
 )]
 pub async fn list_credentials(
-    admin: Admin,
+    _: RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(UserPath { realm, id }): Path<UserPath>,
 ) -> Result<axum::Json<Vec<CredentialRepresentation>>, ApiError> {
-    admin.require(&realm)?;
     let list = admin::list_credentials(&app, &realm, &id).await?;
     Ok(axum::Json(
         list.into_iter().map(CredentialRepresentation::from).collect(),
@@ -124,13 +120,12 @@ pub async fn list_credentials(
     params(CredentialPath),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm, user or credential", body = ErrorBody),
     )
 )]
 pub async fn delete_credential(
-    admin: Admin,
+    RealmAdmin(admin): RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(CredentialPath {
         realm,
@@ -138,7 +133,6 @@ pub async fn delete_credential(
         credential_id,
     }): Path<CredentialPath>,
 ) -> Result<StatusCode, ApiError> {
-    admin.require(&realm)?;
     admin::delete_credential(&app, &admin.actor(), &realm, &id, &credential_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

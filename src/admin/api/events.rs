@@ -18,8 +18,8 @@ use futures_util::{StreamExt, stream};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, ErrorBody};
-use crate::admin::auth::Admin;
+use super::extract::RealmAdmin;
+use super::{ApiError, CallerErrors, ErrorBody};
 use crate::events::{self, EventFilter, EventsError, MAX_LIMIT};
 use crate::state::AppState;
 
@@ -198,18 +198,16 @@ pub struct RealmPath {
             ),
             headers(("Link" = String, description = "`<URL>; rel=\"next\"`: the next page, present only when more events follow"))),
         (status = 400, description = "Bad query parameters (unknown, repeated, a bad time or number)", body = ErrorBody),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm, or no such user (that has no events either)", body = ErrorBody),
     )
 )]
 pub async fn list_events(
-    admin: Admin,
+    _: RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(RealmPath { realm }): Path<RealmPath>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    admin.require(&realm)?;
     let q = EventQuery::parse(raw.as_deref(), crate::store::now())?;
     let format = q.format.unwrap_or_default();
     let mut filter = EventFilter {

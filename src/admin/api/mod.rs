@@ -115,6 +115,16 @@ pub fn paging(first: u64, max: Option<u64>) -> Result<(u64, u64), ApiError> {
     Ok((first, max))
 }
 
+/// The answers every realm's admin endpoint may give about its caller, documented once.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Only its OpenAPI description is used; the answers are `ApiError`s.
+pub enum CallerErrors {
+    #[response(status = 401, description = "No valid master-realm token")]
+    Unauthorized(ErrorBody),
+    #[response(status = 403, description = "The token lacks the admin role for this realm")]
+    Forbidden(ErrorBody),
+}
+
 /// The body of every error response.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -9,9 +9,10 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::extract::RealmAdmin;
 use super::users::UserRepresentation;
-use super::{ApiError, ErrorBody};
-use crate::admin::{self, auth::Admin};
+use super::{ApiError, CallerErrors, ErrorBody};
+use crate::admin;
 use crate::realm::{Client, Pkce};
 use crate::state::{AppState, RealmRuntime};
 
@@ -196,18 +197,16 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     responses(
         (status = 200, description = "The matching clients, by clientId", body = [ClientRepresentation]),
         (status = 400, description = "Bad query parameters", body = ErrorBody),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm", body = ErrorBody),
     )
 )]
 pub async fn list_clients(
-    admin: Admin,
+    _: RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(RealmPath { realm }): Path<RealmPath>,
     q: Result<Query<ClientQuery>, QueryRejection>,
 ) -> Result<axum::Json<Vec<ClientRepresentation>>, ApiError> {
-    admin.require(&realm)?;
     let q = query(q)?;
     let (first, max) = page(q.first, q.max)?;
     let rt = live(&app, &realm)?;
@@ -239,17 +238,15 @@ pub async fn list_clients(
     params(ClientPath),
     responses(
         (status = 200, description = "The client", body = ClientRepresentation),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm or client", body = ErrorBody),
     )
 )]
 pub async fn get_client(
-    admin: Admin,
+    _: RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(ClientPath { realm, client_id }): Path<ClientPath>,
 ) -> Result<axum::Json<ClientRepresentation>, ApiError> {
-    admin.require(&realm)?;
     let rt = live(&app, &realm)?;
     let client = rt
         .realm
@@ -271,18 +268,16 @@ pub async fn get_client(
     responses(
         (status = 200, description = "The realm's roles, in the order the realm file lists them", body = [RoleRepresentation]),
         (status = 400, description = "Bad query parameters", body = ErrorBody),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm", body = ErrorBody),
     )
 )]
 pub async fn list_roles(
-    admin: Admin,
+    _: RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(RealmPath { realm }): Path<RealmPath>,
     q: Result<Query<RoleQuery>, QueryRejection>,
 ) -> Result<axum::Json<Vec<RoleRepresentation>>, ApiError> {
-    admin.require(&realm)?;
     let q = query(q)?;
     let (first, max) = page(q.first, q.max)?;
     let rt = live(&app, &realm)?;
@@ -306,17 +301,15 @@ pub async fn list_roles(
     params(RolePath),
     responses(
         (status = 200, description = "The role", body = RoleRepresentation),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm or role", body = ErrorBody),
     )
 )]
 pub async fn get_role(
-    admin: Admin,
+    _: RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(RolePath { realm, name }): Path<RolePath>,
 ) -> Result<axum::Json<RoleRepresentation>, ApiError> {
-    admin.require(&realm)?;
     let rt = live(&app, &realm)?;
     let role = find_role(&rt, &realm, &name)?;
     Ok(axum::Json(RoleRepresentation::new(role)))
@@ -343,18 +336,16 @@ fn find_role<'a>(rt: &'a RealmRuntime, realm: &str, name: &str) -> Result<&'a st
     responses(
         (status = 200, description = "The role's users, by username", body = [UserRepresentation]),
         (status = 400, description = "Bad query parameters", body = ErrorBody),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm or role", body = ErrorBody),
     )
 )]
 pub async fn role_users(
-    admin: Admin,
+    _: RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(RolePath { realm, name }): Path<RolePath>,
     q: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<axum::Json<Vec<UserRepresentation>>, ApiError> {
-    admin.require(&realm)?;
     let q = query(q)?;
     let (first, max) = super::paging(q.first, q.max)?;
     let rt = live(&app, &realm)?;

@@ -8,10 +8,10 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::extract::RealmAdmin;
 use super::users::UserPath;
-use super::{AdminJson, ApiError, ErrorBody};
+use super::{AdminJson, ApiError, CallerErrors, ErrorBody};
 use crate::admin;
-use crate::admin::auth::Admin;
 use crate::state::AppState;
 
 /// A realm role by name (Keycloak's `RoleRepresentation`; its other fields are accepted, so
@@ -59,17 +59,15 @@ fn names(roles: Vec<RoleMapping>) -> Vec<String> {
     params(UserPath),
     responses(
         (status = 200, description = "The user's realm roles, by name", body = [RoleMapping]),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm or user", body = ErrorBody),
     )
 )]
 pub async fn list_role_mappings(
-    admin: Admin,
+    _: RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(UserPath { realm, id }): Path<UserPath>,
 ) -> Result<axum::Json<Vec<RoleMapping>>, ApiError> {
-    admin.require(&realm)?;
     let roles = admin::user_roles(&app, &realm, &id).await?;
     Ok(axum::Json(roles.into_iter().map(RoleMapping::named).collect()))
 }
@@ -84,18 +82,16 @@ pub async fn list_role_mappings(
     responses(
         (status = 204, description = "Granted (roles already held stay)"),
         (status = 400, description = "Invalid JSON, an unknown field, or a role the realm does not define", body = ErrorBody),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm or user", body = ErrorBody),
     )
 )]
 pub async fn grant_roles(
-    admin: Admin,
+    RealmAdmin(admin): RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(UserPath { realm, id }): Path<UserPath>,
     AdminJson(body): AdminJson<Vec<RoleMapping>>,
 ) -> Result<StatusCode, ApiError> {
-    admin.require(&realm)?;
     admin::grant_roles(&app, &admin.actor(), &realm, &id, &names(body)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -110,18 +106,16 @@ pub async fn grant_roles(
     responses(
         (status = 204, description = "Revoked (roles not held are ignored)"),
         (status = 400, description = "Invalid JSON, an unknown field, or a role the realm does not define", body = ErrorBody),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm or user", body = ErrorBody),
     )
 )]
 pub async fn revoke_roles(
-    admin: Admin,
+    RealmAdmin(admin): RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(UserPath { realm, id }): Path<UserPath>,
     AdminJson(body): AdminJson<Vec<RoleMapping>>,
 ) -> Result<StatusCode, ApiError> {
-    admin.require(&realm)?;
     admin::revoke_roles(&app, &admin.actor(), &realm, &id, &names(body)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,9 +10,9 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::extract::RealmAdmin;
 use super::users::UserPath;
-use super::{ApiError, ErrorBody};
-use crate::admin::auth::Admin;
+use super::{ApiError, CallerErrors, ErrorBody};
 use crate::admin::{self, SessionInfo};
 use crate::state::AppState;
 
@@ -76,17 +76,15 @@ pub struct SessionPath {
     params(UserPath),
     responses(
         (status = 200, description = "The user's live sessions", body = [UserSessionRepresentation]),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm or user", body = ErrorBody),
     )
 )]
 pub async fn list_sessions(
-    admin: Admin,
+    _: RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(UserPath { realm, id }): Path<UserPath>,
 ) -> Result<axum::Json<Vec<UserSessionRepresentation>>, ApiError> {
-    admin.require(&realm)?;
     let sessions = admin::list_sessions(&app, &realm, &id).await?;
     let rt = app
         .realm(&realm)
@@ -107,17 +105,15 @@ pub async fn list_sessions(
     params(SessionPath),
     responses(
         (status = 204, description = "Ended"),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm, or no live session with this id in it", body = ErrorBody),
     )
 )]
 pub async fn revoke_session(
-    admin: Admin,
+    RealmAdmin(admin): RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(SessionPath { realm, session }): Path<SessionPath>,
 ) -> Result<StatusCode, ApiError> {
-    admin.require(&realm)?;
     admin::revoke_session(&app, &admin.actor(), &realm, &session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -130,17 +126,15 @@ pub async fn revoke_session(
     params(UserPath),
     responses(
         (status = 204, description = "Signed out everywhere"),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm or user", body = ErrorBody),
     )
 )]
 pub async fn logout_user(
-    admin: Admin,
+    RealmAdmin(admin): RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(UserPath { realm, id }): Path<UserPath>,
 ) -> Result<StatusCode, ApiError> {
-    admin.require(&realm)?;
     admin::logout_user(&app, &admin.actor(), &realm, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

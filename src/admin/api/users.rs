@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{AdminJson, ApiError, ErrorBody};
-use crate::admin::auth::Admin;
+use super::extract::RealmAdmin;
+use super::{AdminJson, ApiError, CallerErrors, ErrorBody};
 use crate::admin::{self, NewUserInput, UserChanges, UserDetails};
 use crate::state::AppState;
 use crate::store::UserSearch;
@@ -141,18 +141,16 @@ pub struct UserPath {
     responses(
         (status = 200, description = "The matching users, by username", body = [UserRepresentation]),
         (status = 400, description = "Bad query parameters", body = ErrorBody),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm", body = ErrorBody),
     )
 )]
 pub async fn search_users(
-    admin: Admin,
+    _: RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(RealmPath { realm }): Path<RealmPath>,
     query: Result<Query<UserQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<Vec<UserRepresentation>>, ApiError> {
-    admin.require(&realm)?;
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let (first, max) = super::paging(q.first, q.max)?;
     let search = UserSearch {
@@ -177,19 +175,17 @@ pub async fn search_users(
     responses(
         (status = 201, description = "Created", body = UserRepresentation, headers(("Location" = String, description = "The new user's URL"))),
         (status = 400, description = "Invalid JSON, an unknown field or an invalid value", body = ErrorBody),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm", body = ErrorBody),
         (status = 409, description = "The username is taken", body = ErrorBody),
     )
 )]
 pub async fn create_user(
-    admin: Admin,
+    RealmAdmin(admin): RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(RealmPath { realm }): Path<RealmPath>,
     AdminJson(body): AdminJson<NewUserRepresentation>,
 ) -> Result<Response, ApiError> {
-    admin.require(&realm)?;
     if body.credentials.len() > 1 || body.credentials.iter().any(|c| c.kind != "password") {
         return Err(ApiError::BadRequest(
             "credentials may hold one credential of type 'password'".into(),
@@ -226,17 +222,15 @@ pub async fn create_user(
     params(UserPath),
     responses(
         (status = 200, description = "The user", body = UserRepresentation),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm or user", body = ErrorBody),
     )
 )]
 pub async fn get_user(
-    admin: Admin,
+    _: RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(UserPath { realm, id }): Path<UserPath>,
 ) -> Result<axum::Json<UserRepresentation>, ApiError> {
-    admin.require(&realm)?;
     Ok(axum::Json(admin::get_user(&app, &realm, &id).await?.into()))
 }
 
@@ -277,18 +271,16 @@ pub struct UserUpdateRepresentation {
     responses(
         (status = 204, description = "Updated"),
         (status = 400, description = "Invalid JSON, an unknown field, an action the realm does not enable, several values of one attribute, or a changed username or id", body = ErrorBody),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm or user", body = ErrorBody),
     )
 )]
 pub async fn update_user(
-    admin: Admin,
+    RealmAdmin(admin): RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(UserPath { realm, id }): Path<UserPath>,
     AdminJson(body): AdminJson<UserUpdateRepresentation>,
 ) -> Result<StatusCode, ApiError> {
-    admin.require(&realm)?;
     let current = admin::get_user(&app, &realm, &id).await?;
     if body.id.as_ref().is_some_and(|given| *given != id) {
         return Err(ApiError::BadRequest("the body's id is not this user's id".into()));
@@ -322,17 +314,15 @@ pub async fn update_user(
     params(UserPath),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid master-realm token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin role for this realm", body = ErrorBody),
+        CallerErrors,
         (status = 404, description = "No such realm or user", body = ErrorBody),
     )
 )]
 pub async fn delete_user(
-    admin: Admin,
+    RealmAdmin(admin): RealmAdmin,
     State(app): State<Arc<AppState>>,
     Path(UserPath { realm, id }): Path<UserPath>,
 ) -> Result<StatusCode, ApiError> {
-    admin.require(&realm)?;
     admin::delete_user(&app, &admin.actor(), &realm, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,10 +1,11 @@
-//! The token endpoint's grants: authorization_code, refresh_token, client_credentials.
+//! The token endpoint's grants: authorization_code, refresh_token, client_credentials (what
+//! `jwt` mints, handed out under each grant's rules).
 
 use serde::{Deserialize, Serialize};
 
 use super::audit::{self, Reason, Revoked};
 use super::error::OAuthError;
-use super::tokens::{self, SignInFacts, TokenInput};
+use super::jwt::{self, SignInFacts, TokenInput};
 use crate::crypto::{random_token, sha256_hex};
 use crate::events::Origin;
 use crate::realm::{Client, GrantType};
@@ -135,7 +136,7 @@ async fn authorization_code(
     let facts: SignInFacts =
         serde_json::from_str(&claimed.data).map_err(|_| OAuthError::server_error("stored code is unreadable"))?;
     match (&facts.code_challenge, form.code_verifier.as_deref()) {
-        (Some(challenge), Some(verifier)) if tokens::pkce_matches(challenge, verifier) => {}
+        (Some(challenge), Some(verifier)) if jwt::pkce_matches(challenge, verifier) => {}
         (Some(_), Some(_)) => {
             return Err(OAuthError::invalid_grant(
                 "code_verifier does not match the code_challenge",
@@ -291,7 +292,7 @@ fn respond(
         .keys
         .active(&rt.realm.name)
         .ok_or_else(|| OAuthError::server_error("no signing key"))?;
-    let issued = tokens::issue(
+    let issued = jwt::issue(
         &key,
         &TokenInput {
             issuer: &rt.issuer,
@@ -353,7 +354,7 @@ fn client_credentials(
         scope: scope.clone(),
         ..Default::default()
     };
-    let issued = tokens::issue(
+    let issued = jwt::issue(
         &key,
         &TokenInput {
             issuer: &rt.issuer,
