@@ -122,6 +122,35 @@ pub struct NewUserInput {
     pub password: Option<(String, bool)>,
 }
 
+/// The hash of a user's first password, under the realm's policy. A temporary one adds
+/// `update-password` to `actions` (the realm must enable it).
+async fn initial_password_hash(
+    app: &AppState,
+    realm: &crate::realm::Realm,
+    username: &str,
+    password: &str,
+    temporary: bool,
+    actions: &mut Vec<String>,
+) -> Result<String, AdminError> {
+    if password.is_empty() {
+        return Err(AdminError::Invalid("the password is empty".into()));
+    }
+    if let Some(problem) = crate::flow::actions::password_policy_violation(&realm.password_policy, username, password) {
+        let text = app.templates.message_text(&realm.theme, "en", &problem);
+        return Err(AdminError::Invalid(format!("the password is refused: {text}")));
+    }
+    if temporary && !realm.is_required_action_enabled("update-password") {
+        return Err(AdminError::Invalid(format!(
+            "a temporary password needs the update-password required action, which realm '{}' does not enable",
+            realm.name
+        )));
+    }
+    if temporary && !actions.iter().any(|a| a == "update-password") {
+        actions.push("update-password".into());
+    }
+    Ok(app.hasher.hash(password).await?)
+}
+
 /// Creates a user as `actor`: the realm's default required actions plus the given ones
 /// (each must be enabled in the realm).
 pub async fn create_user_by(
@@ -145,24 +174,8 @@ pub async fn create_user_by(
         }
     }
     let password_hash = match &input.password {
-        Some((p, _)) if p.is_empty() => return Err(AdminError::Invalid("the password is empty".into())),
-        Some((p, temporary)) => {
-            if let Some(problem) =
-                crate::flow::actions::password_policy_violation(&rt.realm.password_policy, &input.username, p)
-            {
-                let text = app.templates.message_text(&rt.realm.theme, "en", &problem);
-                return Err(AdminError::Invalid(format!("the password is refused: {text}")));
-            }
-            if *temporary && rt.realm.is_required_action_enabled("update-password") {
-                if !actions.iter().any(|a| a == "update-password") {
-                    actions.push("update-password".into());
-                }
-            } else if *temporary {
-                return Err(AdminError::Invalid(format!(
-                    "a temporary password needs the update-password required action, which realm '{realm}' does not enable"
-                )));
-            }
-            Some(app.hasher.hash(p).await?)
+        Some((password, temporary)) => {
+            Some(initial_password_hash(app, &rt.realm, &input.username, password, *temporary, &mut actions).await?)
         }
         None => None,
     };
@@ -289,46 +302,72 @@ pub async fn update_user(
         list.sort();
         list.dedup();
     }
-    let attributes = match changes.attributes {
-        None => None,
-        Some(map) => {
-            let mut out = Vec::new();
-            for (name, mut values) in map {
-                if name.is_empty() || name.len() > 255 {
-                    return Err(AdminError::Invalid("an attribute name must be 1-255 characters".into()));
-                }
-                match values.len() {
-                    0 => {}
-                    1 => out.extend(values.pop().map(|v| (name, v))),
-                    _ => {
-                        return Err(AdminError::Invalid(format!(
-                            "attribute '{name}' has {} values; Gatehouse stores one value per attribute",
-                            values.len()
-                        )));
-                    }
-                }
-            }
-            Some(out)
-        }
+    let attributes = changes.attributes.map(single_valued).transpose()?;
+    let update = UserUpdate {
+        email,
+        first_name: changes.first_name.map(cleared),
+        last_name: changes.last_name.map(cleared),
+        enabled: changes.enabled,
+        email_verified: changes.email_verified,
+        required_actions: actions,
+        attributes,
+        unique_email: !rt.realm.users.duplicate_emails,
     };
+    let (before, after) = changed_fields(&current, &update);
+    app.store.update_user(id, update).await?;
+    if !after.is_empty() {
+        record(
+            app,
+            actor,
+            realm,
+            "user_updated",
+            Some(id),
+            json!({ "username": current.user.username, "before": before, "after": after }),
+        )
+        .await;
+    }
+    get_user(app, realm, id).await
+}
 
+/// Attributes as Gatehouse stores them: one value each (none removes one).
+fn single_valued(map: BTreeMap<String, Vec<String>>) -> Result<Vec<(String, String)>, AdminError> {
+    let mut out = Vec::new();
+    for (name, mut values) in map {
+        if name.is_empty() || name.len() > 255 {
+            return Err(AdminError::Invalid("an attribute name must be 1-255 characters".into()));
+        }
+        match values.len() {
+            0 => {}
+            1 => out.extend(values.pop().map(|v| (name, v))),
+            _ => {
+                return Err(AdminError::Invalid(format!(
+                    "attribute '{name}' has {} values; Gatehouse stores one value per attribute",
+                    values.len()
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What `update` changes of `current`, before and after, in the admin API's field names (for
+/// the security log; unchanged fields are left out).
+fn changed_fields(current: &UserDetails, update: &UserUpdate) -> (Map<String, Value>, Map<String, Value>) {
     let u = &current.user;
     let (mut before, mut after) = (Map::new(), Map::new());
-    if let Some(v) = &email {
+    if let Some(v) = &update.email {
         diff(&mut before, &mut after, "email", json!(u.email), json!(v));
     }
-    let first_name = changes.first_name.map(cleared);
-    if let Some(v) = &first_name {
+    if let Some(v) = &update.first_name {
         diff(&mut before, &mut after, "firstName", json!(u.first_name), json!(v));
     }
-    let last_name = changes.last_name.map(cleared);
-    if let Some(v) = &last_name {
+    if let Some(v) = &update.last_name {
         diff(&mut before, &mut after, "lastName", json!(u.last_name), json!(v));
     }
-    if let Some(v) = changes.enabled {
+    if let Some(v) = update.enabled {
         diff(&mut before, &mut after, "enabled", json!(u.enabled), json!(v));
     }
-    if let Some(v) = changes.email_verified {
+    if let Some(v) = update.email_verified {
         diff(
             &mut before,
             &mut after,
@@ -337,44 +376,17 @@ pub async fn update_user(
             json!(v),
         );
     }
-    if let Some(v) = &actions {
+    if let Some(v) = &update.required_actions {
         let mut old = current.required_actions.clone();
         old.sort();
         diff(&mut before, &mut after, "requiredActions", json!(old), json!(v));
     }
-    if let Some(v) = &attributes {
+    if let Some(v) = &update.attributes {
         let old: BTreeMap<_, _> = current.attributes.iter().cloned().collect();
         let new: BTreeMap<_, _> = v.iter().cloned().collect();
         diff(&mut before, &mut after, "attributes", json!(old), json!(new));
     }
-
-    app.store
-        .update_user(
-            id,
-            UserUpdate {
-                email,
-                first_name,
-                last_name,
-                enabled: changes.enabled,
-                email_verified: changes.email_verified,
-                required_actions: actions,
-                attributes,
-                unique_email: !rt.realm.users.duplicate_emails,
-            },
-        )
-        .await?;
-    if !after.is_empty() {
-        record(
-            app,
-            actor,
-            realm,
-            "user_updated",
-            Some(id),
-            json!({ "username": u.username, "before": before, "after": after }),
-        )
-        .await;
-    }
-    get_user(app, realm, id).await
+    (before, after)
 }
 
 /// Deletes a user and everything of theirs (their events stay, as the audit trail).

@@ -190,43 +190,7 @@ pub async fn start(mut settings: Settings, public_url_explicit: bool) -> Result<
     let task = tokio::spawn(super::serve::serve(listener, app, header_timeout, async move {
         let _ = rx.await;
     }));
-    let refresher = {
-        let state = state.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(refresh_every);
-            let mut realm_tick = tokio::time::interval(realm_refresh_every);
-            realm_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            realm_tick.tick().await;
-            let mut ticks: u64 = 0;
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = realm_tick.tick() => {
-                        // A realm applied from anywhere (CLI, another node) goes live here.
-                        if let Err(e) = state.sync_realms(false).await {
-                            tracing::warn!(error = %e, "could not look for applied realm changes");
-                        }
-                        continue;
-                    }
-                }
-                state.refresh_keys().await;
-                ticks += 1;
-                // Housekeeping about every five minutes (at the default 10 s interval).
-                if ticks.is_multiple_of(30)
-                    && let Err(e) = state.store.purge_expired().await
-                {
-                    tracing::warn!(error = %e, "could not purge expired records");
-                }
-                if ticks.is_multiple_of(30)
-                    && let Err(e) =
-                        crate::events::purge_expired(&state.store, state.settings.events_retention_days).await
-                {
-                    tracing::warn!(error = %e, "could not delete expired security events");
-                }
-            }
-        })
-    };
+    let refresher = tokio::spawn(keep_in_step(state.clone(), refresh_every, realm_refresh_every));
     tracing::info!(%addr, public_url = %state.settings.public_url, "Gatehouse is listening");
     Ok(RunningServer {
         addr,
@@ -235,4 +199,40 @@ pub async fn start(mut settings: Settings, public_url_explicit: bool) -> Result<
         task,
         refresher,
     })
+}
+
+/// The node's background work: applied realms go live at every `realm_every`; keys are
+/// reloaded at every `keys_every`, and about every thirtieth time expired records and security
+/// events are purged.
+async fn keep_in_step(state: Arc<AppState>, keys_every: Duration, realm_every: Duration) {
+    let mut tick = tokio::time::interval(keys_every);
+    let mut realm_tick = tokio::time::interval(realm_every);
+    realm_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    realm_tick.tick().await;
+    let mut ticks: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = realm_tick.tick() => {
+                // A realm applied from anywhere (CLI, another node) goes live here.
+                if let Err(e) = state.sync_realms(false).await {
+                    tracing::warn!(error = %e, "could not look for applied realm changes");
+                }
+                continue;
+            }
+        }
+        state.refresh_keys().await;
+        ticks += 1;
+        // Housekeeping about every five minutes (at the default 10 s interval).
+        if ticks.is_multiple_of(30) {
+            if let Err(e) = state.store.purge_expired().await {
+                tracing::warn!(error = %e, "could not purge expired records");
+            }
+            let retention = state.settings.events_retention_days;
+            if let Err(e) = crate::events::purge_expired(&state.store, retention).await {
+                tracing::warn!(error = %e, "could not delete expired security events");
+            }
+        }
+    }
 }

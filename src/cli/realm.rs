@@ -52,70 +52,75 @@ pub async fn run(global: &GlobalArgs, cmd: RealmCommand) -> Result<ExitCode, Str
             println!("{} realm(s) OK", realms.len());
             Ok(ExitCode::SUCCESS)
         }
-        RealmCommand::Plan { paths } => {
-            let realms = checked(&settings, paths)?;
-            let store = open(&settings).await?;
-            let plans = apply::plan(&store, &realms).await.map_err(|e| e.to_string())?;
-            for p in &plans {
-                print!("{p}");
-            }
-            if plan::has_changes(&plans) {
-                println!("Apply these changes with: gatehouse realm apply");
-                Ok(ExitCode::from(2))
-            } else {
-                println!("Nothing to apply.");
-                Ok(ExitCode::SUCCESS)
-            }
-        }
-        RealmCommand::Apply { paths } => {
-            let realms = checked(&settings, paths)?;
-            let store = open(&settings).await?;
-            let plans = apply::plan(&store, &realms).await.map_err(|e| e.to_string())?;
-            let changed = apply::apply(&store, &realms, "cli").await.map_err(|e| e.to_string())?;
-            for p in plans.iter().filter(|p| changed.contains(&p.realm)) {
-                print!("{p}");
-            }
-            for p in plans.iter().filter(|p| !changed.contains(&p.realm)) {
-                if p.status != plan::PlanStatus::NotInFiles {
-                    println!("realm {}: unchanged", p.realm);
-                }
-            }
-            if changed.is_empty() {
-                println!("Nothing changed.");
-            } else {
-                println!(
-                    "Applied {} realm(s); running nodes serve them within {} s.",
-                    changed.len(),
-                    settings.realm_refresh_interval_secs
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        RealmCommand::Export { realm, output } => {
-            let store = open(&settings).await?;
-            let (live, _) = apply::live(&store).await.map_err(|e| e.to_string())?;
-            let Some(found) = live.get(&realm) else {
-                let names: Vec<&str> = live.keys().map(String::as_str).collect();
-                return Err(format!(
-                    "realm '{realm}' is not live in this database (live: {})",
-                    if names.is_empty() {
-                        "none".to_string()
-                    } else {
-                        names.join(", ")
-                    }
-                ));
-            };
-            let text = export::to_realm_file(&found.realm);
-            match output {
-                Some(path) => {
-                    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                    eprintln!("realm {realm} written to {}", path.display());
-                }
-                None => print!("{text}"),
-            }
-            Ok(ExitCode::SUCCESS)
+        RealmCommand::Plan { paths } => plan_changes(&settings, paths).await,
+        RealmCommand::Apply { paths } => apply_changes(&settings, paths).await,
+        RealmCommand::Export { realm, output } => export_realm(&settings, &realm, output).await,
+    }
+}
+
+/// `realm plan`: exit code 2 when something would change.
+async fn plan_changes(settings: &Settings, paths: Vec<PathBuf>) -> Result<ExitCode, String> {
+    let realms = checked(settings, paths)?;
+    let store = open(settings).await?;
+    let plans = apply::plan(&store, &realms).await.map_err(|e| e.to_string())?;
+    for p in &plans {
+        print!("{p}");
+    }
+    if plan::has_changes(&plans) {
+        println!("Apply these changes with: gatehouse realm apply");
+        Ok(ExitCode::from(2))
+    } else {
+        println!("Nothing to apply.");
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+async fn apply_changes(settings: &Settings, paths: Vec<PathBuf>) -> Result<ExitCode, String> {
+    let realms = checked(settings, paths)?;
+    let store = open(settings).await?;
+    let plans = apply::plan(&store, &realms).await.map_err(|e| e.to_string())?;
+    let changed = apply::apply(&store, &realms, "cli").await.map_err(|e| e.to_string())?;
+    for p in plans.iter().filter(|p| changed.contains(&p.realm)) {
+        print!("{p}");
+    }
+    for p in plans.iter().filter(|p| !changed.contains(&p.realm)) {
+        if p.status != plan::PlanStatus::NotInFiles {
+            println!("realm {}: unchanged", p.realm);
         }
     }
+    if changed.is_empty() {
+        println!("Nothing changed.");
+    } else {
+        println!(
+            "Applied {} realm(s); running nodes serve them within {} s.",
+            changed.len(),
+            settings.realm_refresh_interval_secs
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn export_realm(settings: &Settings, realm: &str, output: Option<PathBuf>) -> Result<ExitCode, String> {
+    let store = open(settings).await?;
+    let (live, _) = apply::live(&store).await.map_err(|e| e.to_string())?;
+    let Some(found) = live.get(realm) else {
+        let names: Vec<&str> = live.keys().map(String::as_str).collect();
+        let live = if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        };
+        return Err(format!("realm '{realm}' is not live in this database (live: {live})"));
+    };
+    let text = export::to_realm_file(&found.realm);
+    match output {
+        Some(path) => {
+            std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            eprintln!("realm {realm} written to {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The realm files at `paths` (default: the realms directory), checked with the flows and

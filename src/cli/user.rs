@@ -15,43 +15,10 @@ use crate::store::UserSearch;
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
     /// Create a user (the realm's default required actions are added)
-    Add {
-        /// Realm name, as in the realm file's `realm:`
-        realm: String,
-        /// The new user's username
-        username: String,
-        /// The user's email address
-        #[arg(long, value_name = "EMAIL")]
-        email: Option<String>,
-        /// Read the password as one line from standard input (never pass it as an argument)
-        #[arg(long)]
-        password_stdin: bool,
-    },
+    Add(AddArgs),
     /// List a realm's users and their pending required actions, by username (one page, as
     /// the admin API's user search returns it)
-    List {
-        /// Realm name
-        realm: String,
-        /// A prefix of the username or email address
-        #[arg(long, value_name = "TEXT")]
-        search: Option<String>,
-        /// The username (a prefix, or exactly with --exact)
-        #[arg(long, value_name = "U")]
-        username: Option<String>,
-        /// The email address (a prefix, or exactly with --exact)
-        #[arg(long, value_name = "E")]
-        email: Option<String>,
-        /// Match --username and --email exactly
-        #[arg(long)]
-        exact: bool,
-        /// How many users to skip
-        #[arg(long, value_name = "N", default_value_t = 0)]
-        first: u64,
-        /// At most how many users to list (1-1000)
-        #[arg(long, value_name = "N", default_value_t = DEFAULT_PAGE,
-              value_parser = clap::value_parser!(u64).range(1..=1000))]
-        max: u64,
-    },
+    List(ListArgs),
     /// Show a user as JSON, as the admin API returns it
     Show {
         /// Realm name
@@ -62,25 +29,7 @@ pub enum UserCommand {
     },
     /// Change a user's email, names or attributes (only what is given changes; an empty
     /// value clears it)
-    Update {
-        /// Realm name
-        realm: String,
-        /// The user's username or id
-        #[arg(value_name = "USER", allow_hyphen_values = true)]
-        user: String,
-        /// The email address
-        #[arg(long, value_name = "E")]
-        email: Option<String>,
-        /// The first name
-        #[arg(long, value_name = "F")]
-        first_name: Option<String>,
-        /// The last name
-        #[arg(long, value_name = "L")]
-        last_name: Option<String>,
-        /// Set an attribute, keeping the others (`NAME=` removes it); may be repeated
-        #[arg(long = "attribute", value_name = "NAME=VALUE")]
-        attributes: Vec<String>,
-    },
+    Update(UpdateArgs),
     /// Require an action at the user's next sign-in
     Require {
         /// Realm name
@@ -211,6 +160,66 @@ pub enum UserCommand {
     },
 }
 
+#[derive(clap::Args, Debug)]
+pub struct AddArgs {
+    /// Realm name, as in the realm file's `realm:`
+    pub realm: String,
+    /// The new user's username
+    pub username: String,
+    /// The user's email address
+    #[arg(long, value_name = "EMAIL")]
+    pub email: Option<String>,
+    /// Read the password as one line from standard input (never pass it as an argument)
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    /// Realm name
+    pub realm: String,
+    /// A prefix of the username or email address
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// The username (a prefix, or exactly with --exact)
+    #[arg(long, value_name = "U")]
+    pub username: Option<String>,
+    /// The email address (a prefix, or exactly with --exact)
+    #[arg(long, value_name = "E")]
+    pub email: Option<String>,
+    /// Match --username and --email exactly
+    #[arg(long)]
+    pub exact: bool,
+    /// How many users to skip
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub first: u64,
+    /// At most how many users to list (1-1000)
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PAGE,
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub max: u64,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UpdateArgs {
+    /// Realm name
+    pub realm: String,
+    /// The user's username or id
+    #[arg(value_name = "USER", allow_hyphen_values = true)]
+    pub user: String,
+    /// The email address
+    #[arg(long, value_name = "E")]
+    pub email: Option<String>,
+    /// The first name
+    #[arg(long, value_name = "F")]
+    pub first_name: Option<String>,
+    /// The last name
+    #[arg(long, value_name = "L")]
+    pub last_name: Option<String>,
+    /// Set an attribute, keeping the others (`NAME=` removes it); may be repeated
+    #[arg(long = "attribute", value_name = "NAME=VALUE")]
+    pub attributes: Vec<String>,
+}
+
 /// The page size of `user list`, the admin API's default.
 const DEFAULT_PAGE: u64 = 100;
 
@@ -233,66 +242,20 @@ pub(super) async fn run(global: &GlobalArgs, cmd: UserCommand) -> Result<(), Str
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
 
-/// One function per subcommand; this only dispatches.
+/// One function per subcommand; this only dispatches (sessions, credentials and roles in
+/// [`run_access`]).
 async fn run_with(app: &AppState, cmd: UserCommand) -> CliResult {
     let cli = Actor::cli();
     match cmd {
-        UserCommand::Add {
-            realm,
-            username,
-            email,
-            password_stdin,
-        } => add(app, &cli, &realm, username, email, password_stdin).await,
-        UserCommand::List {
-            realm,
-            search,
-            username,
-            email,
-            exact,
-            first,
-            max,
-        } => {
-            let query = UserSearch {
-                search,
-                username,
-                email,
-                exact,
-                first,
-                max,
-            };
-            list(app, &realm, &query).await
-        }
+        UserCommand::Add(args) => add(app, &cli, args).await,
+        UserCommand::List(args) => list(app, args).await,
         UserCommand::Show { realm, user } => {
             let u = admin::resolve_user(app, &realm, &user).await?;
             let shown = UserRepresentation::from(admin::get_user(app, &realm, &u.id).await?);
             println!("{}", serde_json::to_string_pretty(&shown)?);
             Ok(())
         }
-        UserCommand::Update {
-            realm,
-            user,
-            email,
-            first_name,
-            last_name,
-            attributes,
-        } => {
-            let u = admin::resolve_user(app, &realm, &user).await?;
-            let changes = UserChanges {
-                email,
-                first_name,
-                last_name,
-                attributes: merged_attributes(app, &realm, &u.id, &attributes).await?,
-                ..Default::default()
-            };
-            admin::update_user(app, &cli, &realm, &u.id, changes).await?;
-            println!("user {} updated", u.username);
-            Ok(())
-        }
-        UserCommand::RevokeSession { realm, session_id } => {
-            admin::revoke_session(app, &cli, &realm, &session_id).await?;
-            println!("session {session_id} ended, its tokens revoked");
-            Ok(())
-        }
+        UserCommand::Update(args) => update(app, &cli, args).await,
         UserCommand::Require {
             realm,
             username,
@@ -327,6 +290,18 @@ async fn run_with(app: &AppState, cmd: UserCommand) -> CliResult {
             println!("deleted user {} (id {}) from realm {realm}", u.username, u.id);
             Ok(())
         }
+        access => run_access(app, &cli, access).await,
+    }
+}
+
+/// The subcommands about a user's sessions, credentials and roles.
+async fn run_access(app: &AppState, cli: &Actor, cmd: UserCommand) -> CliResult {
+    match cmd {
+        UserCommand::RevokeSession { realm, session_id } => {
+            admin::revoke_session(app, cli, &realm, &session_id).await?;
+            println!("session {session_id} ended, its tokens revoked");
+            Ok(())
+        }
         UserCommand::Credentials { realm, user } => credentials(app, &realm, &user).await,
         UserCommand::DeleteCredential {
             realm,
@@ -343,19 +318,19 @@ async fn run_with(app: &AppState, cmd: UserCommand) -> CliResult {
             println!("{user}: {ended} session(s) ended, every token revoked");
             Ok(())
         }
-        UserCommand::GrantRole { realm, user, role } => change_role(app, &cli, &realm, &user, &role, true).await,
-        UserCommand::RevokeRole { realm, user, role } => change_role(app, &cli, &realm, &user, &role, false).await,
+        UserCommand::GrantRole { realm, user, role } => change_role(app, cli, &realm, &user, &role, true).await,
+        UserCommand::RevokeRole { realm, user, role } => change_role(app, cli, &realm, &user, &role, false).await,
+        _ => Err("not a session, credential or role command".into()),
     }
 }
 
-async fn add(
-    app: &AppState,
-    cli: &Actor,
-    realm: &str,
-    username: String,
-    email: Option<String>,
-    password_stdin: bool,
-) -> CliResult {
+async fn add(app: &AppState, cli: &Actor, args: AddArgs) -> CliResult {
+    let AddArgs {
+        realm,
+        username,
+        email,
+        password_stdin,
+    } = args;
     let password = if password_stdin {
         Some(read_password_line()?)
     } else {
@@ -369,7 +344,7 @@ async fn add(
         password: password.map(|p| (p, false)),
         ..Default::default()
     };
-    let user = admin::create_user_by(app, cli, realm, input).await?.user;
+    let user = admin::create_user_by(app, cli, &realm, input).await?.user;
     println!("created user {username} (id {}) in realm {realm}", user.id);
     if !has_password {
         println!("note: {username} has no password yet; set one with `gatehouse user set-password {realm} {username}`");
@@ -377,8 +352,16 @@ async fn add(
     Ok(())
 }
 
-async fn list(app: &AppState, realm: &str, query: &UserSearch) -> CliResult {
-    let users = admin::search_users(app, realm, query).await?;
+async fn list(app: &AppState, args: ListArgs) -> CliResult {
+    let query = UserSearch {
+        search: args.search,
+        username: args.username,
+        email: args.email,
+        exact: args.exact,
+        first: args.first,
+        max: args.max,
+    };
+    let users = admin::search_users(app, &args.realm, &query).await?;
     println!("{:<24} {:<32} {:<8} REQUIRED ACTIONS", "USERNAME", "EMAIL", "ENABLED");
     let listed = users.len() as u64;
     for d in users {
@@ -396,6 +379,20 @@ async fn list(app: &AppState, realm: &str, query: &UserSearch) -> CliResult {
             query.first.saturating_add(query.max)
         );
     }
+    Ok(())
+}
+
+async fn update(app: &AppState, cli: &Actor, args: UpdateArgs) -> CliResult {
+    let u = admin::resolve_user(app, &args.realm, &args.user).await?;
+    let changes = UserChanges {
+        email: args.email,
+        first_name: args.first_name,
+        last_name: args.last_name,
+        attributes: merged_attributes(app, &args.realm, &u.id, &args.attributes).await?,
+        ..Default::default()
+    };
+    admin::update_user(app, cli, &args.realm, &u.id, changes).await?;
+    println!("user {} updated", u.username);
     Ok(())
 }
 

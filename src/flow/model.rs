@@ -125,68 +125,11 @@ impl Validator<'_> {
             .unwrap_or(serde_json::Value::Null);
         let config_at = file.config.as_ref().map(|c| c.referenced).unwrap_or(at);
         let kind = if let Some(name) = &file.authenticator {
-            match authenticators::find(&name.value) {
-                Some(a) => {
-                    if let Err(m) = a.check_config(&config) {
-                        self.error(config_at, format!("{}: {m}", name.value));
-                    }
-                }
-                None => self.error(
-                    name.referenced,
-                    format!(
-                        "unknown authenticator '{}'; known: {}",
-                        name.value,
-                        authenticators::names().join(", ")
-                    ),
-                ),
-            }
-            StepKind::Authenticator(name.value.clone())
+            self.authenticator(name, &config, config_at)
         } else if let Some(name) = &file.condition {
-            match conditions::find(&name.value) {
-                Some(c) => {
-                    if let Err(m) = c.check_config(&config) {
-                        self.error(config_at, format!("{}: {m}", name.value));
-                    }
-                }
-                None => self.error(
-                    name.referenced,
-                    format!(
-                        "unknown condition '{}'; known: {}",
-                        name.value,
-                        conditions::names().join(", ")
-                    ),
-                ),
-            }
-            if !in_conditional {
-                self.error(name.referenced, "a condition may only stand in a conditional subflow");
-            }
-            if !matches!(requirement, Requirement::Required | Requirement::Disabled) {
-                self.error(file.requirement.referenced, "a condition is required or disabled");
-            }
-            StepKind::Condition(name.value.clone())
+            self.condition(name, &config, config_at, in_conditional, &file.requirement)
         } else {
-            let name = file.subflow.as_ref().map(|n| n.value.clone()).unwrap_or_default();
-            if file.steps.is_empty() {
-                self.error(at, format!("subflow '{name}' has no steps"));
-            }
-            if file.config.is_some() {
-                self.error(config_at, "a subflow has no config");
-            }
-            let conditional = requirement == Requirement::Conditional;
-            let steps = self.level(&file.steps, conditional);
-            let enabled_condition = steps
-                .iter()
-                .any(|s| matches!(s.kind, StepKind::Condition(_)) && s.requirement != Requirement::Disabled);
-            self.user_configured_needs_a_credential(&file.steps, &steps);
-            if conditional && !enabled_condition {
-                self.error(
-                    at,
-                    format!(
-                        "conditional subflow '{name}' has no enabled condition; add one, or make the subflow required"
-                    ),
-                );
-            }
-            StepKind::Subflow { name, steps }
+            self.subflow(file, at, config_at)
         };
         if !matches!(kind, StepKind::Subflow { .. }) && !file.steps.is_empty() {
             self.error(at, "only a subflow may have steps");
@@ -200,6 +143,84 @@ impl Validator<'_> {
             config,
             line: at.line(),
         })
+    }
+
+    /// An authenticator step: a known authenticator, with a config it accepts.
+    fn authenticator(&mut self, name: &Spanned<String>, config: &serde_json::Value, config_at: Location) -> StepKind {
+        match authenticators::find(&name.value) {
+            Some(a) => {
+                if let Err(m) = a.check_config(config) {
+                    self.error(config_at, format!("{}: {m}", name.value));
+                }
+            }
+            None => self.error(
+                name.referenced,
+                format!(
+                    "unknown authenticator '{}'; known: {}",
+                    name.value,
+                    authenticators::names().join(", ")
+                ),
+            ),
+        }
+        StepKind::Authenticator(name.value.clone())
+    }
+
+    /// A condition step: a known condition with a config it accepts, required or disabled,
+    /// inside a conditional subflow.
+    fn condition(
+        &mut self,
+        name: &Spanned<String>,
+        config: &serde_json::Value,
+        config_at: Location,
+        in_conditional: bool,
+        requirement: &Spanned<Requirement>,
+    ) -> StepKind {
+        match conditions::find(&name.value) {
+            Some(c) => {
+                if let Err(m) = c.check_config(config) {
+                    self.error(config_at, format!("{}: {m}", name.value));
+                }
+            }
+            None => self.error(
+                name.referenced,
+                format!(
+                    "unknown condition '{}'; known: {}",
+                    name.value,
+                    conditions::names().join(", ")
+                ),
+            ),
+        }
+        if !in_conditional {
+            self.error(name.referenced, "a condition may only stand in a conditional subflow");
+        }
+        if !matches!(requirement.value, Requirement::Required | Requirement::Disabled) {
+            self.error(requirement.referenced, "a condition is required or disabled");
+        }
+        StepKind::Condition(name.value.clone())
+    }
+
+    /// A subflow step: some steps and no config; a conditional one has an enabled condition.
+    fn subflow(&mut self, file: &StepFile, at: Location, config_at: Location) -> StepKind {
+        let name = file.subflow.as_ref().map(|n| n.value.clone()).unwrap_or_default();
+        if file.steps.is_empty() {
+            self.error(at, format!("subflow '{name}' has no steps"));
+        }
+        if file.config.is_some() {
+            self.error(config_at, "a subflow has no config");
+        }
+        let conditional = file.requirement.value == Requirement::Conditional;
+        let steps = self.level(&file.steps, conditional);
+        let enabled_condition = steps
+            .iter()
+            .any(|s| matches!(s.kind, StepKind::Condition(_)) && s.requirement != Requirement::Disabled);
+        self.user_configured_needs_a_credential(&file.steps, &steps);
+        if conditional && !enabled_condition {
+            self.error(
+                at,
+                format!("conditional subflow '{name}' has no enabled condition; add one, or make the subflow required"),
+            );
+        }
+        StepKind::Subflow { name, steps }
     }
 
     /// Rules about the steps of one level taken together.

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::sign_in::{self, Next};
 use crate::oidc::authorize::{self, AuthorizeError, RedirectTarget, ResponseMode};
 use crate::oidc::error::RedirectError;
-use crate::oidc::routes::{is_form, page_error, parse_params};
+use crate::oidc::routes::{front_channel_params, is_form, page_error};
 use crate::state::{AppState, RealmRuntime};
 use crate::web::cookies;
 use crate::web::pages::{self, PageError};
@@ -48,12 +48,7 @@ async fn authorize_endpoint(
     if method == Method::POST && !is_form(&headers) {
         return PageError::new(StatusCode::BAD_REQUEST, "signInNotAForm").into_response();
     }
-    let raw = if method == Method::POST {
-        body.to_vec()
-    } else {
-        query.unwrap_or_default().into_bytes()
-    };
-    let params = match parse_params(&raw) {
+    let params = match front_channel_params(&method, query, &body) {
         Ok(p) => p,
         Err(e) => {
             return PageError::new(StatusCode::BAD_REQUEST, "malformedSignIn")
@@ -148,44 +143,7 @@ pub fn respond(
     let browser_lang = || pages::lang(&app.templates, Some(&rt.realm), None, headers);
     let realm = &rt.realm.name;
     match next {
-        Ok(Next::Page {
-            page,
-            csrf,
-            step,
-            auth_cookie,
-            ui_locales,
-            form_target,
-        }) => {
-            let lang = pages::lang(&app.templates, Some(&rt.realm), ui_locales.as_deref(), headers);
-            let mut ctx = page.context;
-            let mut action = action_url(realm);
-            if let Some(step) = step {
-                let step: String = url::form_urlencoded::byte_serialize(step.as_bytes()).collect();
-                action = format!("{action}?step={step}");
-            }
-            if let Value::Object(obj) = &mut ctx {
-                obj.insert("csrf".into(), Value::String(csrf));
-                obj.insert("action".into(), Value::String(action));
-            }
-            let jar = match auth_cookie {
-                Some(token) => jar.add(cookies::build(cookies::AUTH_COOKIE, token, realm, secure)),
-                None => jar,
-            };
-            let mut response = pages::render(
-                &app.templates,
-                Some(&rt.realm),
-                &lang,
-                StatusCode::OK,
-                page.template,
-                ctx,
-            );
-            // The form posts here, and the answer redirects to the client.
-            response.headers_mut().insert(
-                header::CONTENT_SECURITY_POLICY,
-                crate::web::csp_with_form_targets(crate::web::CSP, &[&form_target]),
-            );
-            (jar, response).into_response()
-        }
+        Ok(page @ Next::Page { .. }) => flow_page(app, rt, jar, headers, page),
         Ok(Next::Respond {
             target,
             result,
@@ -211,6 +169,53 @@ pub fn respond(
             PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "internalError").into_response()
         }
     }
+}
+
+/// A page of the flow: its form's CSRF token and step in place, the authentication cookie set
+/// when the sign-in is new, and `form-action` open to the client the form leads to.
+fn flow_page(app: &AppState, rt: &RealmRuntime, jar: CookieJar, headers: &HeaderMap, next: Next) -> Response {
+    let Next::Page {
+        page,
+        csrf,
+        step,
+        auth_cookie,
+        ui_locales,
+        form_target,
+    } = next
+    else {
+        return PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "internalError").into_response();
+    };
+    let secure = app.settings.is_https();
+    let realm = &rt.realm.name;
+    let lang = pages::lang(&app.templates, Some(&rt.realm), ui_locales.as_deref(), headers);
+    let mut ctx = page.context;
+    let mut action = action_url(realm);
+    if let Some(step) = step {
+        let step: String = url::form_urlencoded::byte_serialize(step.as_bytes()).collect();
+        action = format!("{action}?step={step}");
+    }
+    if let Value::Object(obj) = &mut ctx {
+        obj.insert("csrf".into(), Value::String(csrf));
+        obj.insert("action".into(), Value::String(action));
+    }
+    let jar = match auth_cookie {
+        Some(token) => jar.add(cookies::build(cookies::AUTH_COOKIE, token, realm, secure)),
+        None => jar,
+    };
+    let mut response = pages::render(
+        &app.templates,
+        Some(&rt.realm),
+        &lang,
+        StatusCode::OK,
+        page.template,
+        ctx,
+    );
+    // The form posts here, and the answer redirects to the client.
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        crate::web::csp_with_form_targets(crate::web::CSP, &[&form_target]),
+    );
+    (jar, response).into_response()
 }
 
 /// Sends an authorization response (code or error) to the client's verified redirect URI.

@@ -288,18 +288,40 @@ async fn advance(
         }
         Outcome::Success => {}
     }
-    let mut action_form = if in_action { form } else { None };
-    while let Some(action) = actions::next(&ctx).await? {
+    let action_form = if in_action { form } else { None };
+    if let Some(next) = required_actions(&mut ctx, request, action_form, input).await? {
+        return Ok(next);
+    }
+    if let Some(id) = auth_session_id
+        && !app.store.claim_auth_session(id).await?
+    {
+        return Ok(Next::Error(ALREADY_DONE.into()));
+    }
+    let trace = json!({ "flow": definition.name, "flow_hash": definition.content_hash, "steps": ctx.flow.trace });
+    // The browser's live session, which a new sign-in (prompt=login, max_age) replaces.
+    let current = ctx.sso_session.as_ref().map(|s| s.id.clone());
+    finish(app, rt, request, ctx.flow, who, trace, current).await
+}
+
+/// Runs the user's pending required actions, the one whose page was posted first. `Some`
+/// stops the sign-in there (an action's page, or a refusal); `None` means all are done.
+async fn required_actions(
+    ctx: &mut FlowContext<'_>,
+    request: &AuthorizeRequest,
+    mut form: Option<&HashMap<String, String>>,
+    input: Input<'_>,
+) -> Result<Option<Next>, EngineError> {
+    while let Some(action) = actions::next(ctx).await? {
         let key = format!("action:{}", action.name());
-        let result = match action_form.take() {
-            Some(f) if ctx.flow.challenge.as_deref() == Some(key.as_str()) => action.submit(&mut ctx, f).await?,
-            _ => ActionResult::Page(action.page(&mut ctx).await?),
+        let result = match form.take() {
+            Some(f) if ctx.flow.challenge.as_deref() == Some(key.as_str()) => action.submit(ctx, f).await?,
+            _ => ActionResult::Page(action.page(ctx).await?),
         };
         match result {
             ActionResult::Page(page) => {
                 ctx.flow.action = Some(action.name().to_string());
                 ctx.flow.challenge = Some(key);
-                return Ok(page_next(&ctx, request, page, input));
+                return Ok(Some(page_next(ctx, request, page, input)));
             }
             ActionResult::Done => {
                 ctx.flow.action = None;
@@ -313,18 +335,10 @@ async fn advance(
                 )
                 .await;
             }
-            ActionResult::Refused(message) => return Ok(Next::Error(message)),
+            ActionResult::Refused(message) => return Ok(Some(Next::Error(message))),
         }
     }
-    if let Some(id) = auth_session_id
-        && !app.store.claim_auth_session(id).await?
-    {
-        return Ok(Next::Error(ALREADY_DONE.into()));
-    }
-    let trace = json!({ "flow": definition.name, "flow_hash": definition.content_hash, "steps": ctx.flow.trace });
-    // The browser's live session, which a new sign-in (prompt=login, max_age) replaces.
-    let current = ctx.sso_session.as_ref().map(|s| s.id.clone());
-    finish(app, rt, request, ctx.flow, who, trace, current).await
+    Ok(None)
 }
 
 fn page_next(ctx: &FlowContext<'_>, request: &AuthorizeRequest, mut page: Page, input: Input<'_>) -> Next {
@@ -348,6 +362,41 @@ fn page_next(ctx: &FlowContext<'_>, request: &AuthorizeRequest, mut page: Page, 
 /// and the code, in one transaction. A new session replaces the browser's `current` one
 /// (e.g. after `prompt=login`): that one is ended, with the tokens issued under it, rather
 /// than left live behind a cookie the browser no longer holds.
+/// A new SSO session for `user_id`, and the cookie that names it (stored only as a hash).
+fn new_sso_session(
+    rt: &RealmRuntime,
+    user_id: &str,
+    who: &Browser,
+    amr: &[String],
+    acr: &str,
+    auth_time: i64,
+) -> (NewSsoSession, String) {
+    let cookie = random_token();
+    let session = NewSsoSession {
+        id: new_id(),
+        token_hash: sha256_hex(cookie.as_bytes()),
+        realm: rt.realm.name.clone(),
+        user_id: user_id.to_string(),
+        auth_time,
+        amr: amr.to_vec(),
+        acr: Some(acr.to_string()),
+        max_lifetime_secs: rt.realm.tokens.sso_max.as_secs(),
+        ip: who.ip.clone(),
+        user_agent: who.user_agent.clone(),
+    };
+    (session, cookie)
+}
+
+/// The RFC 8176 methods of a sign-in (with `mfa` once there are two) and its `acr`.
+fn methods_and_level(methods: &[String]) -> (Vec<String>, &'static str) {
+    let mut amr = methods.to_vec();
+    if amr.len() > 1 && !amr.iter().any(|m| m == "mfa") {
+        amr.push("mfa".into());
+    }
+    let acr = if amr.iter().any(|m| m == "mfa") { "2" } else { "1" };
+    (amr, acr)
+}
+
 async fn finish(
     app: &AppState,
     rt: &RealmRuntime,
@@ -359,11 +408,7 @@ async fn finish(
 ) -> Result<Next, EngineError> {
     let user_id = flow.user_id.clone().ok_or(EngineError::NoUser)?;
     let t = now();
-    let mut amr = flow.amr.clone();
-    if amr.len() > 1 && !amr.iter().any(|m| m == "mfa") {
-        amr.push("mfa".into());
-    }
-    let acr = if amr.iter().any(|m| m == "mfa") { "2" } else { "1" };
+    let (amr, acr) = methods_and_level(&flow.amr);
     let reuse = match (&flow.sso_session_id, flow.auth_time) {
         (Some(sid), Some(auth_time)) => Some((sid.clone(), auth_time)),
         _ => None,
@@ -371,19 +416,7 @@ async fn finish(
     let (new_session, new_cookie) = match &reuse {
         Some(_) => (None, None),
         None => {
-            let cookie = random_token();
-            let session = NewSsoSession {
-                id: new_id(),
-                token_hash: sha256_hex(cookie.as_bytes()),
-                realm: rt.realm.name.clone(),
-                user_id: user_id.clone(),
-                auth_time: t,
-                amr: amr.clone(),
-                acr: Some(acr.to_string()),
-                max_lifetime_secs: rt.realm.tokens.sso_max.as_secs(),
-                ip: who.ip.clone(),
-                user_agent: who.user_agent.clone(),
-            };
+            let (session, cookie) = new_sso_session(rt, &user_id, who, &amr, acr, t);
             (Some(session), Some(cookie))
         }
     };
@@ -417,19 +450,16 @@ async fn finish(
     if replaces && let Some(old) = current {
         app.store.end_sso_session(&old).await?;
     }
-    crate::events::record(
-        &app.store,
-        crate::store::NewEvent {
-            realm: rt.realm.name.clone(),
-            kind: "sign_in".into(),
-            user_id: Some(user_id),
-            client_id: Some(request.client_id.clone()),
-            ip: who.ip.clone(),
-            user_agent: who.user_agent.clone(),
-            details: trace,
-        },
-    )
-    .await;
+    let event = crate::store::NewEvent {
+        realm: rt.realm.name.clone(),
+        kind: "sign_in".into(),
+        user_id: Some(user_id),
+        client_id: Some(request.client_id.clone()),
+        ip: who.ip.clone(),
+        user_agent: who.user_agent.clone(),
+        details: trace,
+    };
+    crate::events::record(&app.store, event).await;
     Ok(Next::Respond {
         target: request.target(),
         result: Ok(code),

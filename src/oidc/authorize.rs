@@ -153,34 +153,7 @@ pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeR
         ));
     }
 
-    let prompts: Vec<&str> = param(p, "prompt")
-        .map(|v| v.split_ascii_whitespace().collect())
-        .unwrap_or_default();
-    let prompt_none = prompts.contains(&"none");
-    if prompt_none && prompts.len() > 1 {
-        return Err(fail(
-            "invalid_request",
-            "prompt=none cannot be combined with other values".into(),
-        ));
-    }
-    let max_age = match param(p, "max_age") {
-        None => None,
-        Some(v) => Some(
-            v.parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| fail("invalid_request", "max_age must be a non-negative integer".into()))?,
-        ),
-    };
-    let claims = match param(p, "claims") {
-        None => None,
-        Some(v) => Some(
-            serde_json::from_str::<serde_json::Value>(v)
-                .ok()
-                .filter(|c| c.is_object())
-                .ok_or_else(|| fail("invalid_request", "claims must be a JSON object".into()))?,
-        ),
-    };
+    let options = parse_options(p).map_err(|d| fail("invalid_request", d))?;
     Ok(AuthorizeRequest {
         client_id: client_id.to_string(),
         redirect_uri: redirect_uri.to_string(),
@@ -189,12 +162,55 @@ pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeR
         state: target.state.clone(),
         nonce: param(p, "nonce").map(String::from),
         code_challenge: param(p, "code_challenge").map(String::from),
-        prompt_none,
-        prompt_login: prompts.contains(&"login"),
-        max_age,
+        prompt_none: options.prompt_none,
+        prompt_login: options.prompt_login,
+        max_age: options.max_age,
         login_hint: param(p, "login_hint").map(String::from),
         ui_locales: param(p, "ui_locales").map(String::from),
         id_token_hint: param(p, "id_token_hint").map(String::from),
+        claims: options.claims,
+    })
+}
+
+/// `prompt`, `max_age` and `claims` of an authorization request.
+struct Options {
+    prompt_none: bool,
+    prompt_login: bool,
+    max_age: Option<i64>,
+    claims: Option<serde_json::Value>,
+}
+
+/// Reads [`Options`]; what is wrong is an `invalid_request` with this description.
+fn parse_options(p: &HashMap<String, String>) -> Result<Options, String> {
+    let prompts: Vec<&str> = param(p, "prompt")
+        .map(|v| v.split_ascii_whitespace().collect())
+        .unwrap_or_default();
+    let prompt_none = prompts.contains(&"none");
+    if prompt_none && prompts.len() > 1 {
+        return Err("prompt=none cannot be combined with other values".into());
+    }
+    let max_age = match param(p, "max_age") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or("max_age must be a non-negative integer")?,
+        ),
+    };
+    let claims = match param(p, "claims") {
+        None => None,
+        Some(v) => Some(
+            serde_json::from_str::<serde_json::Value>(v)
+                .ok()
+                .filter(|c| c.is_object())
+                .ok_or("claims must be a JSON object")?,
+        ),
+    };
+    Ok(Options {
+        prompt_none,
+        prompt_login: prompts.contains(&"login"),
+        max_age,
         claims,
     })
 }

@@ -93,6 +93,50 @@ fn require_grant(client: &Client, grant: GrantType) -> Result<(), OAuthError> {
     }
 }
 
+/// Claims a code exactly once. A code presented again revokes what was issued for it (RFC
+/// 9700 §4.2.4): the code's own realm and client, whoever replays it.
+async fn claim_code(
+    state: &AppState,
+    client: &Client,
+    code_hash: &str,
+    origin: &Origin,
+) -> Result<Box<crate::store::entity::auth_code::Model>, OAuthError> {
+    match state.store.claim_code(code_hash).await? {
+        CodeExchange::Claimed(c) => Ok(c),
+        CodeExchange::Reused(code) => {
+            tracing::warn!(client = %client.client_id, "authorization code replayed; its grant is revoked");
+            let what = Revoked {
+                user_id: Some(&code.user_id),
+                client_id: &code.client_id,
+                session_id: Some(&code.session_id),
+                token_type: "authorization_code",
+            };
+            audit::token_revoked(state, &code.realm, origin, Reason::CodeReplayed, what).await;
+            Err(OAuthError::invalid_grant(
+                "the code was already used; tokens issued for it are revoked",
+            ))
+        }
+        CodeExchange::Expired => Err(OAuthError::invalid_grant("the code has expired")),
+        CodeExchange::Unknown => Err(OAuthError::invalid_grant("the code is not valid")),
+    }
+}
+
+/// PKCE (RFC 7636): a code requested with a challenge needs its verifier, and one without
+/// takes none.
+fn check_pkce(challenge: Option<&str>, verifier: Option<&str>) -> Result<(), OAuthError> {
+    match (challenge, verifier) {
+        (Some(challenge), Some(verifier)) if jwt::pkce_matches(challenge, verifier) => Ok(()),
+        (Some(_), Some(_)) => Err(OAuthError::invalid_grant(
+            "code_verifier does not match the code_challenge",
+        )),
+        (Some(_), None) => Err(OAuthError::invalid_grant("code_verifier is missing")),
+        (None, Some(_)) => Err(OAuthError::invalid_grant(
+            "code_verifier sent but no code_challenge was",
+        )),
+        (None, None) => Ok(()),
+    }
+}
+
 async fn authorization_code(
     state: &AppState,
     rt: &RealmRuntime,
@@ -106,25 +150,7 @@ async fn authorization_code(
         .as_deref()
         .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
     let code_hash = sha256_hex(code.as_bytes());
-    let claimed = match state.store.claim_code(&code_hash).await? {
-        CodeExchange::Claimed(c) => c,
-        CodeExchange::Reused(code) => {
-            tracing::warn!(client = %client.client_id, "authorization code replayed; its grant is revoked");
-            // The code's own realm and client: whoever replays it, theirs are the tokens revoked.
-            let what = Revoked {
-                user_id: Some(&code.user_id),
-                client_id: &code.client_id,
-                session_id: Some(&code.session_id),
-                token_type: "authorization_code",
-            };
-            audit::token_revoked(state, &code.realm, origin, Reason::CodeReplayed, what).await;
-            return Err(OAuthError::invalid_grant(
-                "the code was already used; tokens issued for it are revoked",
-            ));
-        }
-        CodeExchange::Expired => return Err(OAuthError::invalid_grant("the code has expired")),
-        CodeExchange::Unknown => return Err(OAuthError::invalid_grant("the code is not valid")),
-    };
+    let claimed = claim_code(state, client, &code_hash, origin).await?;
     if claimed.client_id != client.client_id || claimed.realm != rt.realm.name {
         return Err(OAuthError::invalid_grant("the code was issued to another client"));
     }
@@ -135,21 +161,7 @@ async fn authorization_code(
     }
     let facts: SignInFacts =
         serde_json::from_str(&claimed.data).map_err(|_| OAuthError::server_error("stored code is unreadable"))?;
-    match (&facts.code_challenge, form.code_verifier.as_deref()) {
-        (Some(challenge), Some(verifier)) if jwt::pkce_matches(challenge, verifier) => {}
-        (Some(_), Some(_)) => {
-            return Err(OAuthError::invalid_grant(
-                "code_verifier does not match the code_challenge",
-            ));
-        }
-        (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is missing")),
-        (None, Some(_)) => {
-            return Err(OAuthError::invalid_grant(
-                "code_verifier sent but no code_challenge was",
-            ));
-        }
-        (None, None) => {}
-    }
+    check_pkce(facts.code_challenge.as_deref(), form.code_verifier.as_deref())?;
     let user = state
         .store
         .find_user(&claimed.user_id)
@@ -185,6 +197,44 @@ async fn authorization_code(
         })?;
     let roles = user_roles(state, rt, &user.id).await?;
     respond(state, rt, client, &grant, &user, &facts, &roles, refresh, t)
+}
+
+/// Spends the refresh token `hash` for `next`. A token presented again revokes its whole
+/// family (RFC 9700 §4.14.2): the grant's own realm and client, whoever presents it.
+async fn rotate(
+    state: &AppState,
+    rt: &RealmRuntime,
+    client: &Client,
+    hash: &str,
+    next: &str,
+    origin: &Origin,
+) -> Result<grant::Model, OAuthError> {
+    match state
+        .store
+        .rotate_refresh_token(hash, &sha256_hex(next.as_bytes()), lifetimes(rt))
+        .await?
+    {
+        RefreshRotation::Rotated(g) => Ok(*g),
+        RefreshRotation::SessionEnded => Err(OAuthError::invalid_grant(
+            "the sign-in session has ended; sign in again",
+        )),
+        RefreshRotation::Reused(g) => {
+            tracing::warn!(client = %client.client_id, "refresh token reused; its family is revoked");
+            let what = Revoked {
+                user_id: g.user_id.as_deref(),
+                client_id: &g.client_id,
+                session_id: g.session_id.as_deref(),
+                token_type: "refresh_token",
+            };
+            audit::token_revoked(state, &g.realm, origin, Reason::RefreshTokenReused, what).await;
+            Err(OAuthError::invalid_grant(
+                "the refresh token was already used; the session's tokens are revoked",
+            ))
+        }
+        RefreshRotation::Revoked => Err(OAuthError::invalid_grant("the refresh token has been revoked")),
+        RefreshRotation::Expired => Err(OAuthError::invalid_grant("the refresh token has expired")),
+        RefreshRotation::Unknown => Err(OAuthError::invalid_grant("the refresh token is not valid")),
+    }
 }
 
 async fn refresh_token(
@@ -231,34 +281,7 @@ async fn refresh_token(
     let roles = user_roles(state, rt, &user.id).await?;
     let next = random_token();
     let t = now();
-    let grant = match state
-        .store
-        .rotate_refresh_token(&hash, &sha256_hex(next.as_bytes()), lifetimes(rt))
-        .await?
-    {
-        RefreshRotation::Rotated(g) => *g,
-        RefreshRotation::SessionEnded => {
-            return Err(OAuthError::invalid_grant(
-                "the sign-in session has ended; sign in again",
-            ));
-        }
-        RefreshRotation::Reused(g) => {
-            tracing::warn!(client = %client.client_id, "refresh token reused; its family is revoked");
-            let what = Revoked {
-                user_id: g.user_id.as_deref(),
-                client_id: &g.client_id,
-                session_id: g.session_id.as_deref(),
-                token_type: "refresh_token",
-            };
-            audit::token_revoked(state, &g.realm, origin, Reason::RefreshTokenReused, what).await;
-            return Err(OAuthError::invalid_grant(
-                "the refresh token was already used; the session's tokens are revoked",
-            ));
-        }
-        RefreshRotation::Revoked => return Err(OAuthError::invalid_grant("the refresh token has been revoked")),
-        RefreshRotation::Expired => return Err(OAuthError::invalid_grant("the refresh token has expired")),
-        RefreshRotation::Unknown => return Err(invalid()),
-    };
+    let grant = rotate(state, rt, client, &hash, &next, origin).await?;
     let mut facts: SignInFacts = serde_json::from_str(&grant.data).unwrap_or_default();
     if let Some(requested) = form.scope.as_deref() {
         facts.scope = requested.to_string();

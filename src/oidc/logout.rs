@@ -136,13 +136,7 @@ pub async fn logout(
         }
         None => None,
     };
-    // The confirmation form's CSRF token is bound to the session cookie, or, in a browser
-    // without one, to the hint it confirms.
-    let csrf_expected = match (session_cookie, get("id_token_hint")) {
-        (Some(c), _) => Some(sha256_hex(format!("logout:{c}").as_bytes())),
-        (None, Some(h)) => Some(sha256_hex(format!("logout-hint:{h}").as_bytes())),
-        (None, None) => None,
-    };
+    let csrf_expected = confirmation_csrf(session_cookie, get("id_token_hint"));
     let confirmed = is_post
         && get("confirm") == Some("yes")
         && matches!((get("csrf"), &csrf_expected), (Some(a), Some(b)) if constant_time_eq(a.as_bytes(), b.as_bytes()));
@@ -154,14 +148,7 @@ pub async fn logout(
         None => hint.is_some(),
     };
     if must_confirm && !confirmed {
-        let carry = ["id_token_hint", "client_id", "post_logout_redirect_uri", "state"]
-            .into_iter()
-            .filter_map(|k| get(k).map(|v| (k.to_string(), v.to_string())))
-            .collect();
-        return Ok(LogoutOutcome::Confirm {
-            carry,
-            csrf: csrf_expected.unwrap_or_else(random_token),
-        });
+        return Ok(confirmation(params, csrf_expected));
     }
     // The browser's session; and the hint's session when the hint speaks for this browser's
     // user (or there is no browser session, as when an app signs its user out elsewhere).
@@ -182,19 +169,49 @@ pub async fn logout(
     {
         ended.push((s.id, s.user_id));
     }
+    end_sessions(app, rt, ended).await?;
+    Ok(LogoutOutcome::Done(target))
+}
+
+/// Ask the person first: the request's parameters are carried through the confirmation form.
+fn confirmation(params: &HashMap<String, String>, csrf: Option<String>) -> LogoutOutcome {
+    let carry = ["id_token_hint", "client_id", "post_logout_redirect_uri", "state"]
+        .into_iter()
+        .filter_map(|k| {
+            params
+                .get(k)
+                .filter(|v| !v.is_empty())
+                .map(|v| (k.to_string(), v.clone()))
+        })
+        .collect();
+    LogoutOutcome::Confirm {
+        carry,
+        csrf: csrf.unwrap_or_else(random_token),
+    }
+}
+
+/// The confirmation form's CSRF token: bound to the session cookie, or, in a browser without
+/// one, to the hint it confirms.
+fn confirmation_csrf(session_cookie: Option<&str>, hint: Option<&str>) -> Option<String> {
+    match (session_cookie, hint) {
+        (Some(c), _) => Some(sha256_hex(format!("logout:{c}").as_bytes())),
+        (None, Some(h)) => Some(sha256_hex(format!("logout-hint:{h}").as_bytes())),
+        (None, None) => None,
+    }
+}
+
+/// Ends each `(session id, user id)` and logs it.
+async fn end_sessions(app: &AppState, rt: &RealmRuntime, ended: Vec<(String, String)>) -> Result<(), StoreError> {
     for (sid, user_id) in ended {
         app.store.end_sso_session(&sid).await?;
-        crate::events::record(
-            &app.store,
-            crate::store::NewEvent {
-                realm: rt.realm.name.clone(),
-                kind: "logout".into(),
-                user_id: Some(user_id),
-                details: json!({ "sid": sid }),
-                ..Default::default()
-            },
-        )
-        .await;
+        let event = crate::store::NewEvent {
+            realm: rt.realm.name.clone(),
+            kind: "logout".into(),
+            user_id: Some(user_id),
+            details: json!({ "sid": sid }),
+            ..Default::default()
+        };
+        crate::events::record(&app.store, event).await;
     }
-    Ok(LogoutOutcome::Done(target))
+    Ok(())
 }

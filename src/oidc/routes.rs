@@ -273,12 +273,7 @@ async fn logout_endpoint(
         return PageError::new(StatusCode::NOT_FOUND, "realmNotFound").into_response();
     };
     let lang = pages::lang(&app.templates, Some(&rt.realm), None, &headers);
-    let raw = if method == Method::POST {
-        body.to_vec()
-    } else {
-        query.unwrap_or_default().into_bytes()
-    };
-    let params = match parse_params(&raw) {
+    let params = match front_channel_params(&method, query, &body) {
         Ok(p) => p,
         Err(e) => {
             return PageError::new(StatusCode::BAD_REQUEST, "malformedLogout")
@@ -290,37 +285,8 @@ async fn logout_endpoint(
     let outcome = logout::logout(&app, &rt, &params, method == Method::POST, session_cookie.as_deref()).await;
     let target = match outcome {
         Ok(LogoutOutcome::Done(target)) => target,
-        Ok(LogoutOutcome::Invalid(e)) => {
-            return page_error(StatusCode::BAD_REQUEST, e).into_response();
-        }
-        Ok(LogoutOutcome::Confirm { carry, csrf }) => {
-            // The confirmation posts here, and the answer redirects to the (verified)
-            // post-logout redirect URI.
-            let targets: Vec<String> = carry
-                .iter()
-                .filter(|(k, _)| k == "post_logout_redirect_uri")
-                .map(|(_, v)| v.clone())
-                .collect();
-            let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
-            let ctx = json!({
-                "action": format!("/realms/{realm}/protocol/openid-connect/logout"),
-                "csrf": csrf,
-                "carry": carry,
-            });
-            let mut page = pages::render(
-                &app.templates,
-                Some(&rt.realm),
-                &lang,
-                StatusCode::OK,
-                "logout_confirm.html",
-                ctx,
-            );
-            page.headers_mut().insert(
-                header::CONTENT_SECURITY_POLICY,
-                crate::web::csp_with_form_targets(crate::web::CSP, &targets),
-            );
-            return page;
-        }
+        Ok(LogoutOutcome::Invalid(e)) => return page_error(StatusCode::BAD_REQUEST, e).into_response(),
+        Ok(LogoutOutcome::Confirm { carry, csrf }) => return logout_confirmation(&app, &rt, &lang, carry, csrf),
         Err(e) => {
             tracing::error!(error = %e, "logout failed");
             return PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "logoutFailed").into_response();
@@ -344,6 +310,52 @@ async fn logout_endpoint(
             )
                 .into_response()
         }
+    }
+}
+
+/// The page that asks the person to confirm the logout. It posts back here, and the answer
+/// redirects to the (verified) post-logout redirect URI, which `form-action` must allow.
+fn logout_confirmation(
+    app: &AppState,
+    rt: &RealmRuntime,
+    lang: &str,
+    carry: Vec<(String, String)>,
+    csrf: String,
+) -> Response {
+    let targets: Vec<&str> = carry
+        .iter()
+        .filter(|(k, _)| k == "post_logout_redirect_uri")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let csp = crate::web::csp_with_form_targets(crate::web::CSP, &targets);
+    let ctx = json!({
+        "action": format!("/realms/{}/protocol/openid-connect/logout", rt.realm.name),
+        "csrf": csrf,
+        "carry": carry,
+    });
+    let mut page = pages::render(
+        &app.templates,
+        Some(&rt.realm),
+        lang,
+        StatusCode::OK,
+        "logout_confirm.html",
+        ctx,
+    );
+    page.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
+    page
+}
+
+/// The parameters of a front-channel request (authorize, logout): the query of a GET, the form
+/// body of a POST. Repeated parameters are refused.
+pub(crate) fn front_channel_params(
+    method: &Method,
+    query: Option<String>,
+    body: &[u8],
+) -> Result<HashMap<String, String>, String> {
+    if method == Method::POST {
+        parse_params(body)
+    } else {
+        parse_params(query.unwrap_or_default().as_bytes())
     }
 }
 

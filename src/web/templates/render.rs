@@ -58,38 +58,7 @@ impl Theme {
             }
         }
 
-        // For each language: default English < theme English < default's < theme's.
-        let empty = Catalog::new();
-        let layer = |files: Option<&ThemeFiles>, lang: &str| -> Catalog {
-            files
-                .and_then(|f| f.messages.get(lang))
-                .cloned()
-                .unwrap_or_else(|| empty.clone())
-        };
-        let mut langs: Vec<String> = base.messages.keys().cloned().collect();
-        if let Some(theme) = theme {
-            langs.extend(theme.messages.keys().cloned());
-        }
-        langs.push(FALLBACK_LOCALE.to_string());
-        let mut catalogs = BTreeMap::new();
-        for lang in langs {
-            if catalogs.contains_key(&lang) {
-                continue;
-            }
-            let mut merged = layer(Some(base), FALLBACK_LOCALE);
-            merged.extend(layer(theme, FALLBACK_LOCALE));
-            merged.extend(layer(Some(base), &lang));
-            merged.extend(layer(theme, &lang));
-            let msg = Value::from(Serde(&merged));
-            catalogs.insert(
-                lang,
-                Locale {
-                    catalog: Arc::new(merged),
-                    msg,
-                },
-            );
-        }
-
+        let catalogs = merged_catalogs(base, theme);
         let css = theme
             .and_then(|t| t.css.clone())
             .or_else(|| base.css.clone())
@@ -142,6 +111,41 @@ impl Theme {
             }
         }
     }
+}
+
+/// For each language: default English < theme English < default's < theme's.
+fn merged_catalogs(base: &ThemeFiles, theme: Option<&ThemeFiles>) -> BTreeMap<String, Locale> {
+    let empty = Catalog::new();
+    let layer = |files: Option<&ThemeFiles>, lang: &str| -> Catalog {
+        files
+            .and_then(|f| f.messages.get(lang))
+            .cloned()
+            .unwrap_or_else(|| empty.clone())
+    };
+    let mut langs: Vec<String> = base.messages.keys().cloned().collect();
+    if let Some(theme) = theme {
+        langs.extend(theme.messages.keys().cloned());
+    }
+    langs.push(FALLBACK_LOCALE.to_string());
+    let mut catalogs = BTreeMap::new();
+    for lang in langs {
+        if catalogs.contains_key(&lang) {
+            continue;
+        }
+        let mut merged = layer(Some(base), FALLBACK_LOCALE);
+        merged.extend(layer(theme, FALLBACK_LOCALE));
+        merged.extend(layer(Some(base), &lang));
+        merged.extend(layer(theme, &lang));
+        let msg = Value::from(Serde(&merged));
+        catalogs.insert(
+            lang,
+            Locale {
+                catalog: Arc::new(merged),
+                msg,
+            },
+        );
+    }
+    catalogs
 }
 
 /// The page shown when a template cannot be rendered: static apart from escaped catalog text.

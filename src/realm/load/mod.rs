@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde_saphyr::{Location, Spanned};
 
-use super::model::{ClientFile, GrantType, RealmFile};
+mod client;
+
+use super::model::{ClientFile, RealmFile};
 use super::{Client, KNOWN_REQUIRED_ACTIONS, Realm, Source};
 
 /// No lifetime may exceed a year (and times stay far from overflowing).
@@ -183,37 +185,7 @@ impl Validator<'_> {
             Some(t) => (t.value, t.referenced),
             None => (Default::default(), file.realm.referenced),
         };
-        if tokens.sso_idle > tokens.sso_max {
-            self.error(tokens_at, "tokens.sso_idle must not be longer than tokens.sso_max");
-        }
-        for (name, ttl) in [
-            ("access_ttl", tokens.access_ttl),
-            ("refresh_ttl", tokens.refresh_ttl),
-            ("code_ttl", tokens.code_ttl),
-            ("sso_idle", tokens.sso_idle),
-            ("sso_max", tokens.sso_max),
-        ] {
-            if ttl.as_secs() > MAX_LIFETIME_SECS {
-                self.error(tokens_at, format!("tokens.{name} may be at most 366d"));
-            }
-        }
-        for (name, wait) in [
-            ("wait_increment", file.brute_force.wait_increment),
-            ("max_wait", file.brute_force.max_wait),
-        ] {
-            if wait.as_secs() > MAX_LIFETIME_SECS {
-                self.error(file.realm.referenced, format!("brute_force.{name} may be at most 366d"));
-            }
-        }
-        if RESERVED_CLAIMS.contains(&tokens.roles_claim.as_str()) {
-            self.error(
-                tokens_at,
-                format!(
-                    "tokens.roles_claim '{}' would replace a standard claim; choose another name",
-                    tokens.roles_claim
-                ),
-            );
-        }
+        self.check_lifetimes(&tokens, tokens_at, &file.brute_force, file.realm.referenced);
         let (otp_policy, otp_at) = match file.otp_policy {
             Some(p) => (p.value, p.referenced),
             None => (Default::default(), file.realm.referenced),
@@ -226,73 +198,10 @@ impl Validator<'_> {
             None => (Default::default(), file.realm.referenced),
         };
         source.note("flows", flows_at);
-        let mut required_actions = BTreeMap::new();
-        for (action, setting) in file.required_actions {
-            if !KNOWN_REQUIRED_ACTIONS.contains(&action.as_str()) {
-                self.error(
-                    setting.referenced,
-                    format!(
-                        "unknown required action '{action}'; known: {}",
-                        KNOWN_REQUIRED_ACTIONS.join(", ")
-                    ),
-                );
-            }
-            required_actions.insert(action, setting.value);
-        }
-        let mut roles = BTreeSet::new();
-        for role in &file.roles {
-            if !roles.insert(role.value.clone()) {
-                self.error(role.referenced, format!("role '{}' is listed twice", role.value));
-            }
-        }
-        let mut scopes: Vec<String> = Vec::new();
-        for scope in &file.scopes {
-            let s = scope.value.as_str();
-            if !crate::realm::is_scope_token(s) {
-                self.error(
-                    scope.referenced,
-                    format!("scope '{s}' is not a valid scope (printable ASCII without spaces, '\"' or '\\')"),
-                );
-            } else if crate::realm::STANDARD_SCOPES.contains(&s) || scopes.iter().any(|x| x == s) {
-                self.error(
-                    scope.referenced,
-                    format!("scope '{s}' is listed twice or is a standard scope"),
-                );
-            } else {
-                scopes.push(s.to_string());
-            }
-        }
-        let mut clients = BTreeMap::new();
-        let service_roles: Vec<(String, Location)> = file
-            .clients
-            .iter()
-            .flat_map(|c| {
-                c.value
-                    .service_account_roles
-                    .iter()
-                    .map(|r| (r.value.clone(), r.referenced))
-            })
-            .collect();
-        for spanned in file.clients {
-            let at = spanned.referenced;
-            if let Some(flow) = &spanned.value.browser_flow {
-                source.note(
-                    &format!("clients.{}.browser_flow", spanned.value.client_id.value),
-                    flow.referenced,
-                );
-            }
-            if let Some(client) = self.client(spanned.value, at, &scopes) {
-                let id = client.client_id.clone();
-                if clients.insert(id.clone(), client).is_some() {
-                    self.error(at, format!("client '{id}' is defined twice"));
-                }
-            }
-        }
-        for (role, at) in &service_roles {
-            if !roles.contains(role) {
-                self.error(*at, format!("role '{role}' is not one of the realm's roles"));
-            }
-        }
+        let required_actions = self.required_actions(file.required_actions);
+        let roles = self.roles(&file.roles);
+        let scopes = self.scopes(&file.scopes);
+        let clients = self.clients(file.clients, &roles, &scopes, &mut source);
         Realm {
             display_name: file.display_name.unwrap_or_else(|| name.clone()),
             name,
@@ -313,179 +222,139 @@ impl Validator<'_> {
         }
     }
 
-    fn client(&mut self, c: ClientFile, at: Location, realm_scopes: &[String]) -> Option<Client> {
-        let id = c.client_id.value.clone();
-        let errors_before = self.errors.len();
-        if id.is_empty() || id.chars().any(|ch| ch.is_control() || ch.is_whitespace()) {
-            self.error(c.client_id.referenced, "client_id must be non-empty, without spaces");
-        }
-        let secret_hash = self.secret_hash(&id, c.secret.as_ref(), c.secret_hash.as_ref(), at);
-        let grant_types: Vec<GrantType> = if c.grant_types.is_empty() {
-            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
-        } else {
-            c.grant_types.iter().map(|g| g.value).collect()
-        };
-        for g in &c.grant_types {
-            if g.value == GrantType::ClientCredentials && secret_hash.is_none() {
-                self.error(
-                    g.referenced,
-                    format!("client '{id}' is public (no secret) and cannot use client_credentials"),
-                );
-            }
-        }
-        if grant_types.contains(&GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
-            self.error(
-                at,
-                format!("client '{id}' uses authorization_code but has no redirect_uris"),
-            );
-        }
-        for uri in c.redirect_uris.iter().chain(&c.post_logout_redirect_uris) {
-            self.redirect_uri(uri);
-        }
-        if let Some(first) = c.service_account_roles.first()
-            && !grant_types.contains(&GrantType::ClientCredentials)
-        {
-            self.error(
-                first.referenced,
-                format!("client '{id}' has service_account_roles but not the client_credentials grant"),
-            );
-        }
-        let mut scopes: Option<Vec<String>> = None;
-        if let Some(listed) = &c.scopes {
-            let mut list = Vec::new();
-            for scope in listed {
-                let s = scope.value.as_str();
-                if !crate::realm::STANDARD_SCOPES.contains(&s) && !realm_scopes.iter().any(|r| r == s) {
-                    self.error(
-                        scope.referenced,
-                        format!(
-                            "client '{id}': scope '{s}' is neither standard ({}) nor one of the realm's scopes",
-                            crate::realm::STANDARD_SCOPES.join(", ")
-                        ),
-                    );
-                } else if !list.iter().any(|x| x == s) {
-                    list.push(s.to_string());
-                }
-            }
-            scopes = Some(list);
-        }
-        if self.errors.len() > errors_before {
-            return None;
-        }
-        Some(Client {
-            name: c.name.unwrap_or_else(|| id.clone()),
-            client_id: id,
-            secret_hash,
-            redirect_uris: c.redirect_uris.into_iter().map(|s| s.value).collect(),
-            post_logout_redirect_uris: c.post_logout_redirect_uris.into_iter().map(|s| s.value).collect(),
-            grant_types,
-            pkce: c.pkce,
-            browser_flow: c.browser_flow.map(|f| f.value),
-            service_account_roles: c.service_account_roles.into_iter().map(|r| r.value).collect(),
-            admin_api: c.admin_api,
-            introspection: c.introspection,
-            scopes,
-        })
-    }
-
-    fn secret_hash(
+    /// Lifetimes within bounds (`sso_idle` within `sso_max`), and a roles claim that replaces
+    /// no standard claim.
+    fn check_lifetimes(
         &mut self,
-        id: &str,
-        secret: Option<&Spanned<String>>,
-        hash: Option<&Spanned<String>>,
-        at: Location,
-    ) -> Option<String> {
-        match (secret, hash) {
-            (Some(_), Some(h)) => {
-                self.error(
-                    h.referenced,
-                    format!("client '{id}' has both secret and secret_hash; keep one"),
-                );
-                None
-            }
-            (Some(s), None) => {
-                let Some(name) = env_reference(&s.value) else {
-                    self.error(
-                        s.referenced,
-                        "secrets are never written in realm files: use secret: ${env:NAME} or secret_hash: sha256:<hex>",
-                    );
-                    return None;
-                };
-                let Some(value) = (self.env)(name) else {
-                    self.error(
-                        s.referenced,
-                        format!("environment variable {name} is not set (client '{id}' secret)"),
-                    );
-                    return None;
-                };
-                if value.chars().count() < 32 {
-                    self.error(
-                        s.referenced,
-                        format!("the secret in {name} is too short: client secrets need at least 32 characters"),
-                    );
-                    return None;
-                }
-                Some(crate::crypto::sha256_hex(value.as_bytes()))
-            }
-            (None, Some(h)) => match h.value.strip_prefix("sha256:") {
-                Some(hex) if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) => {
-                    Some(hex.to_ascii_lowercase())
-                }
-                _ => {
-                    self.error(h.referenced, "secret_hash must be 'sha256:' followed by 64 hex digits");
-                    None
-                }
-            },
-            (None, None) => {
-                let _ = at;
-                None
+        tokens: &super::model::TokenSettings,
+        tokens_at: Location,
+        brute_force: &super::model::BruteForce,
+        realm_at: Location,
+    ) {
+        if tokens.sso_idle > tokens.sso_max {
+            self.error(tokens_at, "tokens.sso_idle must not be longer than tokens.sso_max");
+        }
+        for (name, ttl) in [
+            ("access_ttl", tokens.access_ttl),
+            ("refresh_ttl", tokens.refresh_ttl),
+            ("code_ttl", tokens.code_ttl),
+            ("sso_idle", tokens.sso_idle),
+            ("sso_max", tokens.sso_max),
+        ] {
+            if ttl.as_secs() > MAX_LIFETIME_SECS {
+                self.error(tokens_at, format!("tokens.{name} may be at most 366d"));
             }
         }
-    }
-
-    fn redirect_uri(&mut self, uri: &Spanned<String>) {
-        match url::Url::parse(&uri.value) {
-            Ok(u) if u.fragment().is_some() => self.error(
-                uri.referenced,
-                format!("redirect URI '{}' must not have a fragment", uri.value),
-            ),
-            Ok(_) if uri.value.contains('*') => self.error(
-                uri.referenced,
+        for (name, wait) in [
+            ("wait_increment", brute_force.wait_increment),
+            ("max_wait", brute_force.max_wait),
+        ] {
+            if wait.as_secs() > MAX_LIFETIME_SECS {
+                self.error(realm_at, format!("brute_force.{name} may be at most 366d"));
+            }
+        }
+        if RESERVED_CLAIMS.contains(&tokens.roles_claim.as_str()) {
+            self.error(
+                tokens_at,
                 format!(
-                    "redirect URI '{}': wildcards are not allowed, list each URI exactly",
-                    uri.value
+                    "tokens.roles_claim '{}' would replace a standard claim; choose another name",
+                    tokens.roles_claim
                 ),
-            ),
-            Ok(u) => {
-                if let Err(why) = redirect_scheme_allowed(&u) {
-                    self.error(uri.referenced, format!("redirect URI '{}': {why}", uri.value));
-                }
-            }
-            Err(e) => self.error(
-                uri.referenced,
-                format!("redirect URI '{}' is not an absolute URL: {e}", uri.value),
-            ),
+            );
         }
     }
-}
 
-/// Where a browser may be sent with a code or after logout: `https` anywhere, plain `http` only
-/// to the loopback interface (RFC 8252 §7.3: native apps on `127.0.0.1`, `[::1]`, `localhost`),
-/// a private-use scheme of a native app (`com.example.app:/cb`, RFC 8252 §7.1); never a scheme
-/// that runs or embeds content in the browser.
-fn redirect_scheme_allowed(u: &url::Url) -> Result<(), String> {
-    match u.scheme() {
-        "https" => Ok(()),
-        "http" => match u.host() {
-            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => Ok(()),
-            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => Ok(()),
-            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => Ok(()),
-            _ => Err("plain http is allowed only for loopback hosts (127.0.0.1, [::1], localhost); use https".into()),
-        },
-        scheme @ ("javascript" | "data" | "vbscript" | "file" | "blob" | "about" | "ws" | "wss" | "ftp") => Err(
-            format!("the {scheme}: scheme is not allowed; use https (or a native app's own scheme)"),
-        ),
-        _ => Ok(()),
+    fn required_actions(
+        &mut self,
+        listed: BTreeMap<String, Spanned<super::model::RequiredActionSetting>>,
+    ) -> BTreeMap<String, super::model::RequiredActionSetting> {
+        let mut required_actions = BTreeMap::new();
+        for (action, setting) in listed {
+            if !KNOWN_REQUIRED_ACTIONS.contains(&action.as_str()) {
+                self.error(
+                    setting.referenced,
+                    format!(
+                        "unknown required action '{action}'; known: {}",
+                        KNOWN_REQUIRED_ACTIONS.join(", ")
+                    ),
+                );
+            }
+            required_actions.insert(action, setting.value);
+        }
+        required_actions
+    }
+
+    fn roles(&mut self, listed: &[Spanned<String>]) -> BTreeSet<String> {
+        let mut roles = BTreeSet::new();
+        for role in listed {
+            if !roles.insert(role.value.clone()) {
+                self.error(role.referenced, format!("role '{}' is listed twice", role.value));
+            }
+        }
+        roles
+    }
+
+    /// The realm's own scopes: valid tokens, none listed twice or standard.
+    fn scopes(&mut self, listed: &[Spanned<String>]) -> Vec<String> {
+        let mut scopes: Vec<String> = Vec::new();
+        for scope in listed {
+            let s = scope.value.as_str();
+            if !crate::realm::is_scope_token(s) {
+                self.error(
+                    scope.referenced,
+                    format!("scope '{s}' is not a valid scope (printable ASCII without spaces, '\"' or '\\')"),
+                );
+            } else if crate::realm::STANDARD_SCOPES.contains(&s) || scopes.iter().any(|x| x == s) {
+                self.error(
+                    scope.referenced,
+                    format!("scope '{s}' is listed twice or is a standard scope"),
+                );
+            } else {
+                scopes.push(s.to_string());
+            }
+        }
+        scopes
+    }
+
+    /// The clients, each defined once, their service accounts holding only the realm's roles.
+    fn clients(
+        &mut self,
+        files: Vec<Spanned<ClientFile>>,
+        roles: &BTreeSet<String>,
+        scopes: &[String],
+        source: &mut Source,
+    ) -> BTreeMap<String, Client> {
+        let mut clients = BTreeMap::new();
+        let service_roles: Vec<(String, Location)> = files
+            .iter()
+            .flat_map(|c| {
+                c.value
+                    .service_account_roles
+                    .iter()
+                    .map(|r| (r.value.clone(), r.referenced))
+            })
+            .collect();
+        for spanned in files {
+            let at = spanned.referenced;
+            if let Some(flow) = &spanned.value.browser_flow {
+                source.note(
+                    &format!("clients.{}.browser_flow", spanned.value.client_id.value),
+                    flow.referenced,
+                );
+            }
+            if let Some(client) = self.client(spanned.value, at, scopes) {
+                let id = client.client_id.clone();
+                if clients.insert(id.clone(), client).is_some() {
+                    self.error(at, format!("client '{id}' is defined twice"));
+                }
+            }
+        }
+        for (role, at) in &service_roles {
+            if !roles.contains(role) {
+                self.error(*at, format!("role '{role}' is not one of the realm's roles"));
+            }
+        }
+        clients
     }
 }
 
@@ -504,11 +373,6 @@ fn check_otp_policy(p: &super::OtpPolicy) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn env_reference(value: &str) -> Option<&str> {
-    let name = value.trim().strip_prefix("${env:")?.strip_suffix('}')?;
-    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(name)
 }
 
 fn is_identifier(s: &str) -> bool {
