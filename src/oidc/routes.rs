@@ -303,7 +303,7 @@ async fn logout_endpoint(
             (jar, r).into_response()
         }
         LogoutTarget::Page => {
-            let ctx = json!({ "heading": "You are signed out", "message": "You can close this window." });
+            let ctx = json!({ "heading": "loggedOutHeading", "message": "loggedOutMessage" });
             (
                 jar,
                 pages::render(&app.templates, Some(&rt.realm), &lang, StatusCode::OK, "info.html", ctx),
