@@ -122,37 +122,7 @@ pub async fn authenticate(app: &AppState, bearer: Option<&str>, origin: Origin) 
             client.service_account_roles.clone(),
         )
     } else {
-        // A person's token counts only when issued to a client meant for administration
-        // (`admin_api: true`), not to any app of the master realm (RFC 9700 §2.3).
-        if !master.realm.clients.get(&claims.client_id).is_some_and(|c| c.admin_api) {
-            return Err(Denied::Unauthorized(format!(
-                "tokens of client '{}' are not accepted by the admin API (its master-realm client needs admin_api: true)",
-                claims.client_id
-            )));
-        }
-        let user = app
-            .store
-            .find_user(&claims.sub)
-            .await
-            .map_err(store_failure)?
-            .filter(|u| u.enabled && u.realm == MASTER_REALM)
-            .ok_or_else(|| Denied::Unauthorized("the token's user is disabled or no longer exists".into()))?;
-        // Only roles the master realm still defines count.
-        let roles = app
-            .store
-            .roles(&user.id)
-            .await
-            .map_err(store_failure)?
-            .into_iter()
-            .filter(|r| master.realm.roles.contains(r))
-            .collect();
-        (
-            Principal::User {
-                id: user.id,
-                username: user.username,
-            },
-            roles,
-        )
+        person(app, &master, &claims.client_id, &claims.sub).await?
     };
     Ok(Admin {
         principal,
@@ -160,6 +130,42 @@ pub async fn authenticate(app: &AppState, bearer: Option<&str>, origin: Origin) 
         roles,
         origin,
     })
+}
+
+/// A person's token: issued to a client meant for administration (`admin_api: true`), not to
+/// any app of the master realm (RFC 9700 §2.3), for an enabled user of the master realm. Only
+/// roles the master realm still defines count.
+async fn person(
+    app: &AppState,
+    master: &crate::state::RealmRuntime,
+    client_id: &str,
+    user_id: &str,
+) -> Result<(Principal, Vec<String>), Denied> {
+    if !master.realm.clients.get(client_id).is_some_and(|c| c.admin_api) {
+        return Err(Denied::Unauthorized(format!(
+            "tokens of client '{client_id}' are not accepted by the admin API (its master-realm client needs admin_api: true)"
+        )));
+    }
+    let user = app
+        .store
+        .find_user(user_id)
+        .await
+        .map_err(store_failure)?
+        .filter(|u| u.enabled && u.realm == MASTER_REALM)
+        .ok_or_else(|| Denied::Unauthorized("the token's user is disabled or no longer exists".into()))?;
+    let roles = app
+        .store
+        .roles(&user.id)
+        .await
+        .map_err(store_failure)?
+        .into_iter()
+        .filter(|r| master.realm.roles.contains(r))
+        .collect();
+    let principal = Principal::User {
+        id: user.id,
+        username: user.username,
+    };
+    Ok((principal, roles))
 }
 
 /// A database failure while checking a caller is ours, not the caller's.

@@ -257,34 +257,10 @@ impl Store {
             a.update(&txn).await?;
         }
         if let Some(actions) = change.required_actions {
-            required_action::Entity::delete_many()
-                .filter(required_action::Column::UserId.eq(user_id))
-                .exec(&txn)
-                .await?;
-            for action in actions {
-                required_action::ActiveModel {
-                    user_id: Set(user_id.into()),
-                    action: Set(action),
-                    created_at: Set(t),
-                }
-                .insert(&txn)
-                .await?;
-            }
+            replace_required_actions_in(&txn, user_id, actions, t).await?;
         }
         if let Some(attributes) = change.attributes {
-            user_attribute::Entity::delete_many()
-                .filter(user_attribute::Column::UserId.eq(user_id))
-                .exec(&txn)
-                .await?;
-            for (name, value) in attributes {
-                user_attribute::ActiveModel {
-                    user_id: Set(user_id.into()),
-                    name: Set(name),
-                    value: Set(value),
-                }
-                .insert(&txn)
-                .await?;
-            }
+            replace_attributes_in(&txn, user_id, attributes).await?;
         }
         if disabling {
             super::sessions::end_user_sessions_in(&txn, user_id, t).await?;
@@ -410,6 +386,51 @@ async fn ensure_email_free(
         return Err(StoreError::Conflict(format!(
             "a user with email '{key}' in realm '{realm}'"
         )));
+    }
+    Ok(())
+}
+
+/// Replaces a user's pending required actions, inside `txn`.
+async fn replace_required_actions_in(
+    txn: &impl sea_orm::ConnectionTrait,
+    user_id: &str,
+    actions: Vec<String>,
+    t: i64,
+) -> Result<()> {
+    required_action::Entity::delete_many()
+        .filter(required_action::Column::UserId.eq(user_id))
+        .exec(txn)
+        .await?;
+    for action in actions {
+        required_action::ActiveModel {
+            user_id: Set(user_id.into()),
+            action: Set(action),
+            created_at: Set(t),
+        }
+        .insert(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Replaces a user's attributes (one value each), inside `txn`.
+async fn replace_attributes_in(
+    txn: &impl sea_orm::ConnectionTrait,
+    user_id: &str,
+    attributes: Vec<(String, String)>,
+) -> Result<()> {
+    user_attribute::Entity::delete_many()
+        .filter(user_attribute::Column::UserId.eq(user_id))
+        .exec(txn)
+        .await?;
+    for (name, value) in attributes {
+        user_attribute::ActiveModel {
+            user_id: Set(user_id.into()),
+            name: Set(name),
+            value: Set(value),
+        }
+        .insert(txn)
+        .await?;
     }
     Ok(())
 }

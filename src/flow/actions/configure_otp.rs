@@ -108,15 +108,9 @@ impl RequiredAction for ConfigureOtp {
             }
             return Ok(ActionResult::Page(Self::codes_page(&codes)));
         }
-        let label = form
-            .get("device_name")
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
-        if label.as_ref().is_some_and(|l| {
-            l.chars().count() > MAX_DEVICE_NAME_CHARS || crate::realm::usernames::has_hidden_characters(l)
-        }) {
+        let Ok(label) = device_label(form) else {
             return Ok(ActionResult::Page(self.setup_page(ctx, Some("otpLabelTooLong")).await?));
-        }
+        };
         let code = form.get("otp").map(|s| s.trim()).unwrap_or_default();
         let secret = self.pending_secret(ctx);
         let policy = ctx.realm.otp_policy.clone();
@@ -134,11 +128,7 @@ impl RequiredAction for ConfigureOtp {
         let enrolment = ctx.flow.pending_otp.clone().unwrap_or_default();
         let credential_id = crypto::sha256_hex(enrolment.as_bytes())[..32].to_string();
         let sealed = ctx.services.master_key.seal(&otp_context(&credential_id), &secret);
-        let codes: Vec<String> = (0..RECOVERY_CODE_COUNT).map(|_| new_recovery_code()).collect();
-        let hashes = codes
-            .iter()
-            .map(|c| crypto::sha256_hex(crate::flow::authenticators::normalize_recovery_code(c).as_bytes()))
-            .collect();
+        let (codes, hashes) = recovery_codes();
         let added = ctx
             .services
             .store
@@ -163,6 +153,29 @@ impl RequiredAction for ConfigureOtp {
         ctx.flow.pending_otp = None;
         Ok(ActionResult::Page(Self::codes_page(&codes)))
     }
+}
+
+/// The device name the user gave (none if blank); `Err` when it is too long or hides
+/// characters.
+fn device_label(form: &HashMap<String, String>) -> Result<Option<String>, ()> {
+    let label = form
+        .get("device_name")
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let refused = label.as_ref().is_some_and(|l| {
+        l.chars().count() > MAX_DEVICE_NAME_CHARS || crate::realm::usernames::has_hidden_characters(l)
+    });
+    if refused { Err(()) } else { Ok(label) }
+}
+
+/// A fresh set of recovery codes, and the hashes the store keeps of them.
+fn recovery_codes() -> (Vec<String>, Vec<String>) {
+    let codes: Vec<String> = (0..RECOVERY_CODE_COUNT).map(|_| new_recovery_code()).collect();
+    let hashes = codes
+        .iter()
+        .map(|c| crypto::sha256_hex(crate::flow::authenticators::normalize_recovery_code(c).as_bytes()))
+        .collect();
+    (codes, hashes)
 }
 
 #[cfg(test)]
