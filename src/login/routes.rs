@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, RawQuery, State};
+use axum::extract::{ConnectInfo, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::sign_in::{self, Next};
 use crate::oidc::authorize::{self, AuthorizeError, RedirectTarget, ResponseMode};
 use crate::oidc::error::RedirectError;
-use crate::oidc::routes::{front_channel_params, is_form, page_error};
+use crate::oidc::routes::{PageRealm, front_channel_params, is_form, page_error};
 use crate::state::{AppState, RealmRuntime};
 use crate::web::cookies;
 use crate::web::pages::{self, PageError};
@@ -34,7 +34,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 #[allow(clippy::too_many_arguments)]
 async fn authorize_endpoint(
     State(app): State<Arc<AppState>>,
-    Path(realm): Path<String>,
+    PageRealm(rt): PageRealm,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     RawQuery(query): RawQuery,
@@ -42,9 +42,6 @@ async fn authorize_endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(rt) = app.realm(&realm) else {
-        return PageError::new(StatusCode::NOT_FOUND, "realmNotFound").into_response();
-    };
     if method == Method::POST && !is_form(&headers) {
         return PageError::new(StatusCode::BAD_REQUEST, "signInNotAForm").into_response();
     }
@@ -92,17 +89,17 @@ pub fn client_of(jar: &CookieJar, headers: &HeaderMap, peer: Option<SocketAddr>)
 
 async fn show(
     State(app): State<Arc<AppState>>,
-    Path(realm): Path<String>,
+    PageRealm(rt): PageRealm,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     jar: CookieJar,
     headers: HeaderMap,
 ) -> Response {
-    run(app, realm, jar, headers, peer, HashMap::new(), None).await
+    run(&app, &rt, jar, headers, peer, HashMap::new(), None).await
 }
 
 async fn submit(
     State(app): State<Arc<AppState>>,
-    Path(realm): Path<String>,
+    PageRealm(rt): PageRealm,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(query): Query<HashMap<String, String>>,
     jar: CookieJar,
@@ -110,25 +107,22 @@ async fn submit(
     body: axum::body::Bytes,
 ) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    run(app, realm, jar, headers, peer, form, query.get("step").cloned()).await
+    run(&app, &rt, jar, headers, peer, form, query.get("step").cloned()).await
 }
 
 async fn run(
-    app: Arc<AppState>,
-    realm: String,
+    app: &AppState,
+    rt: &RealmRuntime,
     jar: CookieJar,
     headers: HeaderMap,
     peer: SocketAddr,
     form: HashMap<String, String>,
     step: Option<String>,
 ) -> Response {
-    let Some(rt) = app.realm(&realm) else {
-        return PageError::new(StatusCode::NOT_FOUND, "realmNotFound").into_response();
-    };
     let who = client_of(&jar, &headers, Some(peer));
     let auth_cookie = jar.get(cookies::AUTH_COOKIE).map(|c| c.value().to_string());
-    let next = sign_in::resume(&app, &rt, auth_cookie.as_deref(), &form, step.as_deref(), &who).await;
-    respond(&app, &rt, jar, &headers, next)
+    let next = sign_in::resume(app, rt, auth_cookie.as_deref(), &form, step.as_deref(), &who).await;
+    respond(app, rt, jar, &headers, next)
 }
 
 /// Renders what the sign-in decided.

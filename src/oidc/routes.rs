@@ -77,21 +77,37 @@ fn realm_not_found() -> Response {
     (StatusCode::NOT_FOUND, axum::Json(json!({ "error": "realm not found" }))).into_response()
 }
 
-/// The realm named in the path as this node serves it; a JSON 404 when there is none.
+/// The realm named in the path (`{realm}`) as this node serves it, if it does.
+async fn realm_in_path(parts: &mut Parts, app: &Arc<AppState>) -> Option<Arc<RealmRuntime>> {
+    let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, app)
+        .await
+        .ok()?;
+    params.get("realm").and_then(|name| app.realm(name))
+}
+
+/// The realm in the path, for the back channel: a JSON 404 when there is none.
 struct LiveRealm(Arc<RealmRuntime>);
 
 impl FromRequestParts<Arc<AppState>> for LiveRealm {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<AppState>) -> Result<LiveRealm, Response> {
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, app)
+        realm_in_path(parts, app)
             .await
-            .map_err(IntoResponse::into_response)?;
-        params
-            .get("realm")
-            .and_then(|name| app.realm(name))
             .map(LiveRealm)
             .ok_or_else(realm_not_found)
+    }
+}
+
+/// The realm in the path, for pages people see: a localized 404 page when there is none.
+pub(crate) struct PageRealm(pub Arc<RealmRuntime>);
+
+impl FromRequestParts<Arc<AppState>> for PageRealm {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<AppState>) -> Result<PageRealm, PageError> {
+        let not_found = || PageError::new(StatusCode::NOT_FOUND, "realmNotFound");
+        realm_in_path(parts, app).await.map(PageRealm).ok_or_else(not_found)
     }
 }
 
@@ -262,16 +278,13 @@ async fn revoke(
 /// the user confirms on a page (so a third-party page cannot sign them out).
 async fn logout_endpoint(
     State(app): AppStateRef,
-    Path(realm): Path<String>,
+    PageRealm(rt): PageRealm,
     method: Method,
     RawQuery(query): RawQuery,
     jar: CookieJar,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(rt) = app.realm(&realm) else {
-        return PageError::new(StatusCode::NOT_FOUND, "realmNotFound").into_response();
-    };
     let lang = pages::lang(&app.templates, Some(&rt.realm), None, &headers);
     let params = match front_channel_params(&method, query, &body) {
         Ok(p) => p,
@@ -293,7 +306,7 @@ async fn logout_endpoint(
         }
     };
     let secure = app.settings.is_https();
-    let jar = jar.add(cookies::removal(cookies::SSO_COOKIE, &realm, secure));
+    let jar = jar.add(cookies::removal(cookies::SSO_COOKIE, &rt.realm.name, secure));
     match target {
         LogoutTarget::Redirect(url) => {
             let mut r = StatusCode::FOUND.into_response();
