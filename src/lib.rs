@@ -12,6 +12,7 @@ pub mod store;
 // What pages need.
 pub mod web;
 // The flow engine, the shared state, and the areas that serve requests.
+pub mod account;
 pub mod admin;
 pub mod flow;
 pub mod login;

@@ -146,6 +146,13 @@ impl AppState {
             .await
             .map_err(|e| SyncError::Keys(e.to_string()))?;
         let issuer = format!("{}/realms/{}", self.settings.public_url, realm.name);
+        let mut realm = realm;
+        // Every realm has the console's client, always the built-in one: a file's client of that
+        // name (as Keycloak exports carry) cannot widen what it may do.
+        realm.clients.insert(
+            crate::realm::ACCOUNT_CONSOLE.to_string(),
+            crate::realm::Client::account_console(&issuer),
+        );
         let runtime = RealmRuntime {
             realm,
             issuer,

@@ -18,11 +18,11 @@ use crate::web::pages::{self, PageError};
 use crate::web::{BODY_LIMIT, CSP, templates};
 
 pub fn router(state: Arc<AppState>) -> Router {
-    // Behind https, browsers must never fall back to plain http (HSTS).
-    let hsts = state
-        .settings
-        .is_https()
-        .then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    with_layers(routes(&state), state)
+}
+
+/// Every route the server answers.
+fn routes(state: &AppState) -> Router<Arc<AppState>> {
     let (admin, openapi) = crate::admin::api::router();
     let openapi = crate::admin::api::openapi_json(&openapi);
     let mut router = Router::new()
@@ -36,6 +36,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .merge(crate::oidc::routes::routes())
         .merge(crate::login::routes::routes())
+        .merge(crate::account::routes::routes())
         .route("/resources/{theme}/style.css", get(style))
         .route("/health/live", get(super::health::live))
         .route("/health/ready", get(super::health::ready));
@@ -44,6 +45,17 @@ pub fn router(state: Arc<AppState>) -> Router {
     if state.settings.metrics_enabled {
         router = router.route("/metrics", get(super::metrics::scrape));
     }
+    router
+}
+
+/// The layers every answer passes: page errors rendered, security headers, limits, panics
+/// answered, and the request tracked.
+fn with_layers(router: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
+    // Behind https, browsers must never fall back to plain http (HSTS).
+    let hsts = state
+        .settings
+        .is_https()
+        .then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

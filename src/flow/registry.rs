@@ -70,9 +70,20 @@ impl FlowRegistry {
         self.flows.get(name).cloned()
     }
 
-    /// Every browser flow a realm or its clients name must exist.
+    /// What a realm names must exist here: every browser flow it or its clients bind, and every
+    /// required action it configures (realm files accept no action the engine does not run).
     pub fn check_bindings(&self, realm: &Realm) -> Result<(), Vec<String>> {
         let mut missing = Vec::new();
+        let implemented = super::actions::names();
+        for action in realm.required_actions.keys() {
+            if !implemented.contains(&action.as_str()) {
+                missing.push(format!(
+                    "{}: unknown required action '{action}'; known: {}",
+                    realm.source.at(&format!("required_actions.{action}")),
+                    implemented.join(", ")
+                ));
+            }
+        }
         let known = || {
             let mut names: Vec<&str> = self.flows.keys().map(String::as_str).collect();
             names.sort();
@@ -99,5 +110,36 @@ impl FlowRegistry {
             }
         }
         if missing.is_empty() { Ok(()) } else { Err(missing) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FlowRegistry;
+    use crate::realm::load::load_str;
+
+    fn problems(text: &str) -> Vec<String> {
+        let registry = FlowRegistry::load(std::path::Path::new("/nonexistent")).expect("built-in flows load");
+        let realm = load_str("r.yaml", text, &|_| None).expect("the file parses");
+        registry.check_bindings(&realm).err().unwrap_or_default()
+    }
+
+    /// Realm files configure only actions the engine runs; the rest are named where written.
+    #[test]
+    fn required_actions_come_from_the_actions_registry() {
+        for action in super::super::actions::names() {
+            assert_eq!(
+                problems(&format!(
+                    "realm: r\nrequired_actions:\n  {action}: {{ enabled: true }}\n"
+                )),
+                Vec::<String>::new()
+            );
+        }
+        let found = problems(
+            "realm: r\nrequired_actions:\n  update-password: { enabled: true }\n  verify-email: { enabled: true }\n",
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("r.yaml:4:"), "{found:?}");
+        assert!(found[0].contains("unknown required action 'verify-email'"), "{found:?}");
     }
 }

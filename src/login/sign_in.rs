@@ -84,6 +84,7 @@ pub async fn begin(
         ..Default::default()
     };
     let sso = current_sso_session(app, rt, who).await?;
+    let request = with_kc_action(rt, request, &mut flow, sso.as_ref());
     if request.prompt_none {
         return silent(app, rt, request, &mut flow, sso, who).await;
     }
@@ -126,6 +127,26 @@ pub async fn begin(
         ui_locales,
         form_target,
     })
+}
+
+/// An application-initiated action runs for the signed-in user after the flow. A sign-in
+/// older than the realm's `account.max_auth_age` is made again first, so that whoever holds an
+/// unattended browser cannot change the account's password or factors.
+fn with_kc_action(
+    rt: &RealmRuntime,
+    mut request: AuthorizeRequest,
+    flow: &mut FlowState,
+    sso: Option<&sso_session::Model>,
+) -> AuthorizeRequest {
+    let Some(action) = request.kc_action.clone() else {
+        return request;
+    };
+    flow.extra_actions.push(action);
+    let max_age = rt.realm.account.max_auth_age.as_secs();
+    if sso.is_some_and(|s| now() - s.auth_time > max_age) {
+        request.prompt_login = true;
+    }
+    request
 }
 
 /// Continues a sign-in with the form a page posted (or shows the current page again, for a
@@ -409,28 +430,14 @@ async fn finish(
     let user_id = flow.user_id.clone().ok_or(EngineError::NoUser)?;
     let t = now();
     let (amr, acr) = methods_and_level(&flow.amr);
-    let reuse = match (&flow.sso_session_id, flow.auth_time) {
-        (Some(sid), Some(auth_time)) => Some((sid.clone(), auth_time)),
-        _ => None,
-    };
-    let (new_session, new_cookie) = match &reuse {
-        Some(_) => (None, None),
-        None => {
-            let (session, cookie) = new_sso_session(rt, &user_id, who, &amr, acr, t);
-            (Some(session), Some(cookie))
-        }
-    };
-    let (session_id, auth_time) = match (&reuse, &new_session) {
-        (Some((sid, at)), _) => (sid.clone(), *at),
-        (None, Some(s)) => (s.id.clone(), t),
-        (None, None) => return Err(EngineError::NoUser),
-    };
+    let session = sso_session_for(rt, flow, &user_id, who, &amr, acr, t);
+    let (new_session, new_cookie) = session.new.unzip();
     let code = random_token();
     let facts = SignInFacts {
         scope: request.scope.clone(),
         nonce: request.nonce.clone(),
         code_challenge: request.code_challenge.clone(),
-        auth_time,
+        auth_time: session.auth_time,
         amr,
         acr: Some(acr.to_string()),
         claims: request.claims.clone(),
@@ -440,7 +447,7 @@ async fn finish(
         realm: rt.realm.name.clone(),
         client_id: request.client_id.clone(),
         user_id: user_id.clone(),
-        session_id,
+        session_id: session.id,
         redirect_uri: request.redirect_uri.clone(),
         data: serde_json::to_string(&facts).unwrap_or_default(),
         ttl_secs: rt.realm.tokens.code_ttl.as_secs(),
@@ -450,6 +457,57 @@ async fn finish(
     if replaces && let Some(old) = current {
         app.store.end_sso_session(&old).await?;
     }
+    record_sign_in(app, rt, request, who, user_id, trace).await;
+    Ok(Next::Respond {
+        target: request.target(),
+        result: Ok(code),
+        sso_cookie: new_cookie,
+    })
+}
+
+/// The SSO session a sign-in belongs to.
+struct SessionChoice {
+    /// A new session to write, and the cookie that carries it; `None` when re-used.
+    new: Option<(NewSsoSession, String)>,
+    id: String,
+    auth_time: i64,
+}
+
+/// The session the flow re-used (with its original `auth_time`), or a new one.
+fn sso_session_for(
+    rt: &RealmRuntime,
+    flow: &FlowState,
+    user_id: &str,
+    who: &Browser,
+    amr: &[String],
+    acr: &str,
+    t: i64,
+) -> SessionChoice {
+    match (&flow.sso_session_id, flow.auth_time) {
+        (Some(sid), Some(auth_time)) => SessionChoice {
+            new: None,
+            id: sid.clone(),
+            auth_time,
+        },
+        _ => {
+            let (session, cookie) = new_sso_session(rt, user_id, who, amr, acr, t);
+            SessionChoice {
+                id: session.id.clone(),
+                new: Some((session, cookie)),
+                auth_time: t,
+            }
+        }
+    }
+}
+
+async fn record_sign_in(
+    app: &AppState,
+    rt: &RealmRuntime,
+    request: &AuthorizeRequest,
+    who: &Browser,
+    user_id: String,
+    trace: serde_json::Value,
+) {
     let event = crate::store::NewEvent {
         realm: rt.realm.name.clone(),
         kind: "sign_in".into(),
@@ -460,9 +518,4 @@ async fn finish(
         details: trace,
     };
     crate::events::record(&app.store, event).await;
-    Ok(Next::Respond {
-        target: request.target(),
-        result: Ok(code),
-        sso_cookie: new_cookie,
-    })
 }

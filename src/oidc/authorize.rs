@@ -35,6 +35,10 @@ pub struct AuthorizeRequest {
     pub id_token_hint: Option<String>,
     /// The `claims` request parameter (OIDC Core §5.5), as JSON.
     pub claims: Option<serde_json::Value>,
+    /// An application-initiated action (Keycloak's `kc_action`), by Gatehouse's name: run for
+    /// the signed-in user, answered with `kc_action_status`.
+    #[serde(default)]
+    pub kc_action: Option<String>,
 }
 
 /// Where an error goes: a page (redirect URI not trusted yet) or back to the client.
@@ -53,6 +57,8 @@ pub struct RedirectTarget {
     pub redirect_uri: String,
     pub response_mode: ResponseMode,
     pub state: Option<String>,
+    /// The request asked for an action: the response says how it went (`kc_action_status`).
+    pub kc_action: bool,
 }
 
 impl AuthorizeRequest {
@@ -72,6 +78,7 @@ impl AuthorizeRequest {
             redirect_uri: self.redirect_uri.clone(),
             response_mode: self.response_mode,
             state: self.state.clone(),
+            kc_action: self.kc_action.is_some(),
         }
     }
 
@@ -136,6 +143,7 @@ pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeR
         response_mode: *response_mode.as_ref().unwrap_or(&ResponseMode::Query),
         // An over-long state is not echoed back: it is the error.
         state: param(p, "state").filter(|_| too_long.is_none()).map(String::from),
+        kc_action: param(p, "kc_action").is_some(),
     };
     let fail = |code: &'static str, d: String| AuthorizeError::Redirect {
         target: target.clone(),
@@ -154,6 +162,18 @@ pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeR
     }
 
     let options = parse_options(p).map_err(|d| fail("invalid_request", d))?;
+    let kc_action = match param(p, "kc_action") {
+        None => None,
+        Some(name) => match crate::flow::actions::canonical(name) {
+            Some(action) if realm.is_required_action_enabled(action) => Some(action.to_string()),
+            _ => {
+                return Err(fail(
+                    "invalid_request",
+                    format!("kc_action '{name}' is not available in this realm"),
+                ));
+            }
+        },
+    };
     Ok(AuthorizeRequest {
         client_id: client_id.to_string(),
         redirect_uri: redirect_uri.to_string(),
@@ -169,6 +189,7 @@ pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeR
         ui_locales: param(p, "ui_locales").map(String::from),
         id_token_hint: param(p, "id_token_hint").map(String::from),
         claims: options.claims,
+        kc_action,
     })
 }
 
@@ -297,6 +318,10 @@ pub fn response_params(
     if let Some(state) = &target.state {
         out.push(("state".to_string(), state.clone()));
     }
+    if target.kc_action {
+        let status = if result.is_ok() { "success" } else { "error" };
+        out.push(("kc_action_status".to_string(), status.to_string()));
+    }
     out.push(("iss".to_string(), issuer.to_string()));
     out
 }
@@ -402,6 +427,7 @@ mod tests {
             redirect_uri: "http://app/cb?x=1".into(),
             response_mode: ResponseMode::Query,
             state: Some("a b".into()),
+            kc_action: false,
         };
         let params = response_params(&target, "http://op/realms/t", Ok("C"));
         assert_eq!(

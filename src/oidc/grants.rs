@@ -145,6 +145,12 @@ async fn authorization_code(
     origin: &Origin,
 ) -> Result<TokenResponse, OAuthError> {
     require_grant(client, GrantType::AuthorizationCode)?;
+    // The console spends its own codes on the server; none is ever exchanged for tokens.
+    if client.client_id == crate::realm::ACCOUNT_CONSOLE {
+        return Err(OAuthError::unauthorized_client(
+            "the account console's codes are not exchanged for tokens",
+        ));
+    }
     let code = form
         .code
         .as_deref()

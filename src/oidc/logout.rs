@@ -150,18 +150,30 @@ pub async fn logout(
     if must_confirm && !confirmed {
         return Ok(confirmation(params, csrf_expected));
     }
-    // The browser's session; and the hint's session when the hint speaks for this browser's
-    // user (or there is no browser session, as when an app signs its user out elsewhere).
-    // Someone else's hint never ends their session from this browser.
-    // An expired hint never ends a session from a browser that has none of its own: a leaked
-    // old ID token is no proof of anything.
-    let hint_applies = hint_names_user || (cookie_session.is_none() && hint.as_ref().is_some_and(|h| !h.expired));
+    let ended = sessions_to_end(app, hint.as_ref(), cookie_session, hint_names_user, idle).await?;
+    end_sessions(app, rt, ended).await?;
+    Ok(LogoutOutcome::Done(target))
+}
+
+/// The browser's session; and the hint's session when the hint speaks for this browser's
+/// user (or there is no browser session, as when an app signs its user out elsewhere).
+/// Someone else's hint never ends their session from this browser.
+/// An expired hint never ends a session from a browser that has none of its own: a leaked
+/// old ID token is no proof of anything.
+async fn sessions_to_end(
+    app: &AppState,
+    hint: Option<&Hint>,
+    cookie_session: Option<crate::store::entity::sso_session::Model>,
+    hint_names_user: bool,
+    idle: i64,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let hint_applies = hint_names_user || (cookie_session.is_none() && hint.is_some_and(|h| !h.expired));
     let mut ended = Vec::new();
     if let Some(s) = cookie_session {
         ended.push((s.id, s.user_id));
     }
     if hint_applies
-        && let Some(h) = &hint
+        && let Some(h) = hint
         && let Some(sid) = &h.sid
         && !ended.iter().any(|(id, _)| id == sid)
         && let Some(s) = app.store.live_sso_session_by_id(sid, idle).await?
@@ -169,8 +181,7 @@ pub async fn logout(
     {
         ended.push((s.id, s.user_id));
     }
-    end_sessions(app, rt, ended).await?;
-    Ok(LogoutOutcome::Done(target))
+    Ok(ended)
 }
 
 /// Ask the person first: the request's parameters are carried through the confirmation form.

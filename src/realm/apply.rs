@@ -48,14 +48,29 @@ pub fn check_all(paths: &[PathBuf], bindings: BindingsCheck) -> (Vec<Realm>, Vec
     let mut realms: Vec<Realm> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
     for path in paths {
-        if path.is_dir() {
-            let (found, problems) = load::load_dir(path);
-            realms.extend(found);
-            errors.extend(problems.iter().map(|e| e.to_string()));
+        let files = if path.is_dir() {
+            match load::realm_files(path) {
+                Ok(files) => files,
+                Err(e) => {
+                    errors.push(e.to_string());
+                    continue;
+                }
+            }
         } else {
-            match load::load_file(path) {
-                Ok(realm) => realms.push(realm),
-                Err(problems) => errors.extend(problems.iter().map(|e| e.to_string())),
+            vec![path.clone()]
+        };
+        for file in files {
+            // A realm with problems is still checked against the flows, so that one run
+            // reports every mistake of the file.
+            let (realm, problems) = load::load_file_lenient(&file);
+            errors.extend(problems.iter().map(|e| e.to_string()));
+            if let Some(realm) = realm {
+                if let Err(e) = bindings(&realm) {
+                    errors.extend(e);
+                }
+                if problems.is_empty() {
+                    realms.push(realm);
+                }
             }
         }
     }
@@ -67,9 +82,6 @@ pub fn check_all(paths: &[PathBuf], bindings: BindingsCheck) -> (Vec<Realm>, Vec
                 r.source.at("realm"),
                 r.name
             ));
-        }
-        if let Err(e) = bindings(r) {
-            errors.extend(e);
         }
     }
     (realms, errors)

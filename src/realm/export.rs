@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::Realm;
 use super::model::{
-    BruteForce, FlowBindings, GrantType, OtpPolicy, PasswordPolicy, Pkce, RequiredActionSetting, TokenSettings,
-    UserSettings,
+    AccountSettings, BruteForce, FlowBindings, GrantType, OtpPolicy, PasswordPolicy, Pkce, RequiredActionSetting,
+    TokenSettings, UserSettings,
 };
 
 #[derive(Serialize)]
@@ -26,6 +26,8 @@ struct RealmOut<'a> {
     brute_force: &'a BruteForce,
     users: &'a UserSettings,
     tokens: &'a TokenSettings,
+    #[serde(skip_serializing_if = "AccountSettings::is_default")]
+    account: &'a AccountSettings,
     required_actions: &'a BTreeMap<String, RequiredActionSetting>,
     roles: &'a [String],
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
@@ -67,6 +69,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
         brute_force: &realm.brute_force,
         users: &realm.users,
         tokens: &realm.tokens,
+        account: &realm.account,
         required_actions: &realm.required_actions,
         roles: &realm.roles,
         scopes: &realm.scopes,

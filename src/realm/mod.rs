@@ -17,19 +17,12 @@ use serde::Serialize;
 pub use duration::Duration;
 pub use load::{RealmError, load_dir, load_str};
 pub use model::{
-    BruteForce, FlowBindings, GrantType, OtpPolicy, PasswordPolicy, Pkce, RequiredActionSetting, TokenSettings,
-    UserSettings,
+    AccountSettings, BruteForce, FlowBindings, GrantType, OtpPolicy, PasswordPolicy, Pkce, RequiredActionSetting,
+    TokenSettings, UserSettings,
 };
 
-/// The required actions realm files may name: exactly those the flow engine implements
-/// (`flow::actions`, whose test holds the two together). The loader is below the engine, so
-/// it reads the names from here.
-pub const KNOWN_REQUIRED_ACTIONS: &[&str] = &[
-    "configure-otp",
-    "update-password",
-    "update-profile",
-    "terms-and-conditions",
-];
+/// The built-in public client the account console signs in through, in every realm.
+pub const ACCOUNT_CONSOLE: &str = "account-console";
 
 /// The scopes every realm has, and every client may ask for unless its `scopes` says otherwise.
 pub const STANDARD_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
@@ -53,6 +46,9 @@ pub struct Realm {
     pub brute_force: BruteForce,
     pub users: UserSettings,
     pub tokens: TokenSettings,
+    /// Left out of the content (and its hash) when default, so older snapshots keep theirs.
+    #[serde(skip_serializing_if = "AccountSettings::is_default")]
+    pub account: AccountSettings,
     pub required_actions: BTreeMap<String, RequiredActionSetting>,
     /// Sorted and without duplicates (a set, in canonical order).
     pub roles: Vec<String>,
@@ -113,6 +109,25 @@ pub struct Client {
 }
 
 impl Client {
+    /// The account console's client for the realm at `issuer`: public, PKCE, code flow, back
+    /// to the console only.
+    pub fn account_console(issuer: &str) -> Client {
+        Client {
+            client_id: ACCOUNT_CONSOLE.into(),
+            name: "Account console".into(),
+            secret_hash: None,
+            redirect_uris: vec![format!("{issuer}/account/callback")],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode],
+            pkce: Pkce::Required,
+            browser_flow: None,
+            service_account_roles: vec![],
+            admin_api: false,
+            introspection: false,
+            scopes: Some(vec!["openid".into()]),
+        }
+    }
+
     pub fn is_public(&self) -> bool {
         self.secret_hash.is_none()
     }

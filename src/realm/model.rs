@@ -30,6 +30,8 @@ pub struct RealmFile {
     #[serde(default)]
     pub tokens: Option<Spanned<TokenSettings>>,
     #[serde(default)]
+    pub account: AccountSettings,
+    #[serde(default)]
     pub required_actions: BTreeMap<String, Spanned<RequiredActionSetting>>,
     #[serde(default)]
     pub roles: Vec<Spanned<String>>,
@@ -49,7 +51,11 @@ fn default_theme() -> String {
 #[serde(deny_unknown_fields, default)]
 pub struct FlowBindings {
     pub browser: String,
+    /// The flow the password grant runs (Keycloak's `directGrantFlow`); the grant itself is
+    /// off until a client enables it.
     pub direct_grant: String,
+    /// The flow "Forgot password?" runs (Keycloak's `resetCredentialsFlow`); offered once mail
+    /// can carry its link.
     pub reset_credentials: String,
 }
 
@@ -115,6 +121,29 @@ pub struct UserSettings {
     /// Several users may share one email address (Keycloak's "Duplicate emails"); off by
     /// default, so an address names one account.
     pub duplicate_emails: bool,
+}
+
+/// The account console's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountSettings {
+    /// How recent the sign-in must be for a sensitive change (a password, a factor, signing
+    /// out elsewhere); an older one signs in again first.
+    pub max_auth_age: Duration,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        AccountSettings {
+            max_auth_age: Duration::minutes(5),
+        }
+    }
+}
+
+impl AccountSettings {
+    pub fn is_default(&self) -> bool {
+        *self == AccountSettings::default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

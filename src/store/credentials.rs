@@ -143,19 +143,22 @@ impl Store {
     /// Replaces the password, keeps the last `history` ones, and completes
     /// `update-password`, in one transaction.
     ///
-    /// The user's other sessions end and every grant outside `keep_session` is revoked (ASVS
-    /// 3.3.3): whoever knew the old password is signed out everywhere.
+    /// With `end_others`, the user's other sessions end and every grant outside `keep_session`
+    /// is revoked (ASVS 3.3.3): whoever knew the old password is signed out everywhere.
     pub async fn change_password(
         &self,
         user_id: &str,
         hash: String,
         history: usize,
         keep_session: Option<&str>,
+        end_others: bool,
     ) -> Result<()> {
         let txn = self.write_txn().await?;
         replace_password_in(&txn, user_id, hash, history).await?;
         remove_action(&txn, user_id, "update-password").await?;
-        super::sessions::end_user_sessions_except_in(&txn, user_id, keep_session, now()).await?;
+        if end_others {
+            super::sessions::end_user_sessions_except_in(&txn, user_id, keep_session, now()).await?;
+        }
         txn.commit().await?;
         Ok(())
     }

@@ -255,6 +255,9 @@ fn policies() -> Value {
             "wait_increment": duration(),
             "max_wait": duration()
         }), &[]),
+        "account": object(json!({
+            "max_auth_age": duration()
+        }), &[]),
         "tokens": object(json!({
             "access_ttl": duration(),
             "refresh_ttl": duration(),

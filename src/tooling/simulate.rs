@@ -106,6 +106,7 @@ fn request(client: &str, prompt: Option<Prompt>) -> AuthorizeRequest {
         ui_locales: None,
         id_token_hint: None,
         claims: None,
+        kc_action: None,
     }
 }
 

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, header};
 use crate::events::Origin;
 
 /// How much of a `User-Agent` is kept.
-const USER_AGENT_MAX_CHARS: usize = 512;
+pub const USER_AGENT_MAX_CHARS: usize = 512;
 
 /// The credentials after `scheme` in the `Authorization` header (the scheme's name is
 /// case-insensitive, RFC 7235 §2.1), trimmed; `None` when absent or another scheme.

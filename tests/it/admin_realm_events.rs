@@ -157,8 +157,11 @@ db_test!(async fn clients_are_listed_as_keycloak_shows_them_without_secrets(db) 
     let (status, _, text) = get(&h, "/admin/realms/flows/clients", Some(&token)).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     let clients: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(strings(&clients, "clientId"), ["idf", "spa", "web"], "{clients}");
-    let web = &clients[2];
+    // Every realm has the built-in account console's client, as Keycloak lists its own.
+    assert_eq!(strings(&clients, "clientId"), ["account-console", "idf", "spa", "web"], "{clients}");
+    assert_eq!(clients[0]["publicClient"], true);
+    assert_eq!(clients[0]["redirectUris"], json!([format!("{}/realms/flows/account/callback", h.url)]));
+    let web = &clients[3];
     assert_eq!(web["id"], "web");
     assert_eq!(web["publicClient"], false);
     assert_eq!(web["redirectUris"], json!([WEB_REDIRECT]));
@@ -168,8 +171,8 @@ db_test!(async fn clients_are_listed_as_keycloak_shows_them_without_secrets(db) 
     assert_eq!(web["browserFlow"], Value::Null);
     assert_eq!(web["serviceAccountRoles"], json!([]));
     assert_eq!(web["adminApi"], false);
-    assert_eq!(clients[0]["browserFlow"], "identifier-first");
-    assert_eq!(clients[1]["publicClient"], true);
+    assert_eq!(clients[1]["browserFlow"], "identifier-first");
+    assert_eq!(clients[2]["publicClient"], true);
 
     // Neither a secret nor its hash, anywhere, in any realm's listing or single read.
     let (_, _, master) = get(&h, "/admin/realms/master/clients", Some(&token)).await;
@@ -192,12 +195,12 @@ db_test!(async fn clients_are_listed_as_keycloak_shows_them_without_secrets(db) 
     let none = get_json(&h, "/admin/realms/flows/clients?clientId=id", &token).await;
     assert_eq!(none, json!([]));
     let some = get_json(&h, "/admin/realms/flows/clients?clientId=e&search=true", &token).await;
-    assert_eq!(strings(&some, "clientId"), ["web"]);
-    let paged = get_json(&h, "/admin/realms/flows/clients?first=1&max=1", &token).await;
+    assert_eq!(strings(&some, "clientId"), ["account-console", "web"]);
+    let paged = get_json(&h, "/admin/realms/flows/clients?first=2&max=1", &token).await;
     assert_eq!(strings(&paged, "clientId"), ["spa"]);
 
     let one: Value = serde_json::from_str(&one).unwrap();
-    assert_eq!(one, clients[2]);
+    assert_eq!(one, clients[3]);
     for (path, status) in [
         ("/admin/realms/flows/clients/nope", StatusCode::NOT_FOUND),
         ("/admin/realms/nowhere/clients", StatusCode::NOT_FOUND),

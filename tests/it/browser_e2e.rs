@@ -737,3 +737,71 @@ async fn lockout_after_the_configured_failures() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_console_changes_the_password_and_lists_sessions() {
+    with_browser(
+        "account_console_changes_the_password_and_lists_sessions",
+        |ui| async move {
+            let app = App::start().await;
+            let h = start(&app).await;
+            let console = format!("{}/realms/{}/account", h.url, h.realm);
+
+            // Signing in to the console goes through the realm's login page.
+            ui.open(&console, "console-login").await;
+            ui.log_in(USERNAME, PASSWORD, "overview").await;
+            ui.element("#checklist").await;
+            let text = ui.describe().await;
+            assert!(text.contains("Two-factor authentication is off"), "{text}");
+
+            // Security: a wrong current password is refused next to its field.
+            ui.click("a[href$='/account/security']", "security").await;
+            ui.type_into("password", "Not-My-Password-1").await;
+            ui.type_into("password-new", "Brand-New-Secret-42").await;
+            ui.type_into("password-confirm", "Brand-New-Secret-42").await;
+            ui.submit("wrong-current").await;
+            let message = ui.error().await;
+            assert!(message.contains("not your current password"), "{message}");
+            let invalid = ui.element("#password[aria-invalid=true]").await;
+            assert_eq!(
+                invalid.attr("aria-describedby").await.ok().flatten().as_deref(),
+                Some("password-error")
+            );
+
+            // The right one: changed.
+            ui.type_into("password", PASSWORD).await;
+            ui.type_into("password-new", "Brand-New-Secret-42").await;
+            ui.type_into("password-confirm", "Brand-New-Secret-42").await;
+            ui.submit("changed").await;
+            let notice = ui.element(".notice").await.text().await.unwrap_or_default();
+            assert!(notice.contains("Your password was changed"), "{notice}");
+
+            // Sessions: this browser, named and marked.
+            ui.click("a[href$='/account/sessions']", "sessions").await;
+            let session = ui.element("#session-1").await.text().await.unwrap_or_default();
+            assert!(
+                session.contains("This device") && session.contains("Chrome"),
+                "{session}"
+            );
+
+            // On a phone-sized screen the page still fits: no sideways scrolling.
+            ui.d.set_window_rect(0, 0, 375, 800).await.expect("resize");
+            let scroll: serde_json::Value =
+                ui.d.execute(
+                    "return document.documentElement.scrollWidth <= window.innerWidth;",
+                    vec![],
+                )
+                .await
+                .expect("measure")
+                .json()
+                .clone();
+            assert_eq!(
+                scroll,
+                serde_json::Value::Bool(true),
+                "the sessions page scrolls sideways on a phone"
+            );
+            ui.snap("phone").await;
+        },
+    )
+    .await;
+}

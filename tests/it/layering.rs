@@ -22,6 +22,7 @@ const FLOORS: &[&[&str]] = &[
     &["oidc"],
     &["login"],
     &["admin"],
+    &["account"],
     &["app"],
     &["tooling"],
     &["cli"],

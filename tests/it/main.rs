@@ -5,6 +5,7 @@
 #[macro_use]
 mod support;
 
+mod account;
 mod admin_api;
 mod admin_bootstrap;
 mod admin_realm_events;

@@ -6,9 +6,11 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::{ActionResult, RequiredAction};
+use crate::crypto::PasswordHasher;
 use crate::flow::{EngineError, FlowContext, Page};
 use crate::realm::PasswordPolicy;
 use crate::realm::model::CharacterClass;
+use crate::store::Store;
 
 pub struct UpdatePassword;
 
@@ -61,6 +63,33 @@ pub fn violation(policy: &PasswordPolicy, username: &str, password: &str) -> Opt
     None
 }
 
+/// Whether `password` is the current one or one of the `history - 1` before it.
+pub async fn recently_used(
+    store: &Store,
+    hasher: &PasswordHasher,
+    user_id: &str,
+    password: &str,
+    history: usize,
+) -> Result<bool, EngineError> {
+    if history == 0 {
+        return Ok(false);
+    }
+    let mut previous: Vec<String> = store.password_hash(user_id).await?.into_iter().collect();
+    previous.extend(
+        store
+            .password_history(user_id)
+            .await?
+            .into_iter()
+            .take(history.saturating_sub(1)),
+    );
+    for old in previous {
+        if hasher.verify(password, Some(&old)).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 fn page(policy: &PasswordPolicy, error: Option<Value>) -> Page {
     Page::new(
         "update_password.html",
@@ -95,21 +124,9 @@ impl RequiredAction for UpdatePassword {
         }
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
         let store = &ctx.services.store;
-        if policy.history > 0 {
-            let mut previous: Vec<String> = store.password_hash(&user_id).await?.into_iter().collect();
-            previous.extend(
-                store
-                    .password_history(&user_id)
-                    .await?
-                    .into_iter()
-                    .take(policy.history.saturating_sub(1)),
-            );
-            for old in previous {
-                if ctx.services.hasher.verify(new, Some(&old)).await? {
-                    let recent = message("passwordRecentlyUsed", json!({ "count": policy.history }));
-                    return Ok(ActionResult::Page(page(policy, Some(recent))));
-                }
-            }
+        if recently_used(store, ctx.services.hasher, &user_id, new, policy.history).await? {
+            let recent = message("passwordRecentlyUsed", json!({ "count": policy.history }));
+            return Ok(ActionResult::Page(page(policy, Some(recent))));
         }
         let hash = ctx.services.hasher.hash(new).await?;
         // This browser's own session (if it signed in with one) stays; every other ends.
@@ -119,7 +136,7 @@ impl RequiredAction for UpdatePassword {
             .filter(|s| s.user_id == user_id)
             .map(|s| s.id.clone());
         store
-            .change_password(&user_id, hash, policy.history, keep.as_deref())
+            .change_password(&user_id, hash, policy.history, keep.as_deref(), true)
             .await?;
         ctx.event(
             "password_changed",

@@ -10,7 +10,7 @@ use serde_saphyr::{Location, Spanned};
 mod client;
 
 use super::model::{ClientFile, RealmFile};
-use super::{Client, KNOWN_REQUIRED_ACTIONS, Realm, Source};
+use super::{Client, Realm, Source};
 
 /// No lifetime may exceed a year (and times stay far from overflowing).
 const MAX_LIFETIME_SECS: i64 = 366 * 24 * 3600;
@@ -70,23 +70,10 @@ impl fmt::Display for RealmError {
 /// loads, and the problems of every file that does not (a broken file does not hide the
 /// others). Two files defining one realm are left to the caller, which sees all paths.
 pub fn load_dir(dir: &Path) -> (Vec<Realm>, Vec<RealmError>) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) => {
-            let error = RealmError {
-                path: dir.display().to_string(),
-                line: 0,
-                column: 0,
-                message: format!("cannot read the realms directory: {e} (set --realms-dir or GATEHOUSE_REALMS_DIR)"),
-            };
-            return (vec![], vec![error]);
-        }
+    let paths = match realm_files(dir) {
+        Ok(paths) => paths,
+        Err(e) => return (vec![], vec![e]),
     };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
-        .collect();
-    paths.sort();
     let mut realms = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
@@ -98,37 +85,76 @@ pub fn load_dir(dir: &Path) -> (Vec<Realm>, Vec<RealmError>) {
     (realms, errors)
 }
 
-pub fn load_file(path: &Path) -> Result<Realm, Vec<RealmError>> {
-    let label = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![RealmError {
-            path: label.clone(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read: {e}"),
-        }]
+/// The `*.yaml` / `*.yml` files of a realms directory, sorted by name.
+pub fn realm_files(dir: &Path) -> Result<Vec<PathBuf>, RealmError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| RealmError {
+        path: dir.display().to_string(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read the realms directory: {e} (set --realms-dir or GATEHOUSE_REALMS_DIR)"),
     })?;
-    load_str(&label, &text, &|name| std::env::var(name).ok())
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
+pub fn load_file(path: &Path) -> Result<Realm, Vec<RealmError>> {
+    match load_file_lenient(path) {
+        (Some(realm), errors) if errors.is_empty() => Ok(realm),
+        (_, errors) => Err(errors),
+    }
+}
+
+/// As [`load_file`], but also the realm as far as it loaded when it has problems (if the file
+/// parses at all), so that checks above the loader can report theirs with the loader's.
+pub fn load_file_lenient(path: &Path) -> (Option<Realm>, Vec<RealmError>) {
+    let label = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => load_str_lenient(&label, &text, &|name| std::env::var(name).ok()),
+        Err(e) => {
+            let error = RealmError {
+                path: label,
+                line: 0,
+                column: 0,
+                message: format!("cannot read: {e}"),
+            };
+            (None, vec![error])
+        }
+    }
 }
 
 /// Parses and validates one realm file's text. `env` resolves `${env:NAME}` references.
 pub fn load_str(path: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Realm, Vec<RealmError>> {
-    let file: RealmFile = serde_saphyr::from_str(text).map_err(|e| {
-        let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
-        vec![RealmError {
-            path: path.into(),
-            line,
-            column,
-            message: parser_message(&e.to_string()),
-        }]
-    })?;
+    match load_str_lenient(path, text, env) {
+        (Some(realm), errors) if errors.is_empty() => Ok(realm),
+        (_, errors) => Err(errors),
+    }
+}
+
+fn load_str_lenient(path: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) -> (Option<Realm>, Vec<RealmError>) {
+    let file: RealmFile = match serde_saphyr::from_str(text) {
+        Ok(file) => file,
+        Err(e) => {
+            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+            let error = RealmError {
+                path: path.into(),
+                line,
+                column,
+                message: parser_message(&e.to_string()),
+            };
+            return (None, vec![error]);
+        }
+    };
     let mut v = Validator {
         path,
         errors: Vec::new(),
         env,
     };
     let realm = v.realm(file);
-    if v.errors.is_empty() { Ok(realm) } else { Err(v.errors) }
+    (Some(realm), v.errors)
 }
 
 /// serde-saphyr's message may carry a source snippet after the first line; we print our own
@@ -198,7 +224,14 @@ impl Validator<'_> {
             None => (Default::default(), file.realm.referenced),
         };
         source.note("flows", flows_at);
-        let required_actions = self.required_actions(file.required_actions);
+        let max_auth_age = file.account.max_auth_age.as_secs();
+        if !(60..=86_400).contains(&max_auth_age) {
+            self.error(
+                file.realm.referenced,
+                "account.max_auth_age must be between 1m and 24h: shorter makes every change sign in again, longer lets an unattended browser make them",
+            );
+        }
+        let required_actions = Self::required_actions(file.required_actions, &mut source);
         let roles = self.roles(&file.roles);
         let scopes = self.scopes(&file.scopes);
         let clients = self.clients(file.clients, &roles, &scopes, &mut source);
@@ -212,6 +245,7 @@ impl Validator<'_> {
             brute_force: file.brute_force,
             users: file.users,
             tokens,
+            account: file.account,
             required_actions,
             // Roles are a set: kept in canonical (sorted) order, so that reordering them in a
             // file changes neither the content hash nor the snapshot.
@@ -264,21 +298,15 @@ impl Validator<'_> {
         }
     }
 
+    /// The settings of each required action, where each is written kept in `source`. Whether
+    /// the engine implements an action is checked above the loader (`flow::FlowRegistry`).
     fn required_actions(
-        &mut self,
         listed: BTreeMap<String, Spanned<super::model::RequiredActionSetting>>,
+        source: &mut Source,
     ) -> BTreeMap<String, super::model::RequiredActionSetting> {
         let mut required_actions = BTreeMap::new();
         for (action, setting) in listed {
-            if !KNOWN_REQUIRED_ACTIONS.contains(&action.as_str()) {
-                self.error(
-                    setting.referenced,
-                    format!(
-                        "unknown required action '{action}'; known: {}",
-                        KNOWN_REQUIRED_ACTIONS.join(", ")
-                    ),
-                );
-            }
+            source.note(&format!("required_actions.{action}"), setting.referenced);
             required_actions.insert(action, setting.value);
         }
         required_actions

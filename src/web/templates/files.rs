@@ -43,6 +43,19 @@ pub(super) const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../themes/default/logout_confirm.html"),
     ),
     ("form_post.html", include_str!("../../../themes/default/form_post.html")),
+    (
+        "account_base.html",
+        include_str!("../../../themes/default/account_base.html"),
+    ),
+    ("account.html", include_str!("../../../themes/default/account.html")),
+    (
+        "account_security.html",
+        include_str!("../../../themes/default/account_security.html"),
+    ),
+    (
+        "account_sessions.html",
+        include_str!("../../../themes/default/account_sessions.html"),
+    ),
 ];
 
 /// The built-in theme's message catalogs, by language.

@@ -42,6 +42,12 @@ impl Theme {
             minijinja::escape_formatter(out, state, value)
         });
         env.add_filter("t", translate);
+        // Unix seconds as RFC 3339 (for `datetime` attributes) and as people read them.
+        env.add_filter("datetime", |t: i64| crate::events::time::format_rfc3339(t));
+        env.add_filter("when", |t: i64| {
+            let iso = crate::events::time::format_rfc3339(t);
+            format!("{} {} UTC", &iso[..10], &iso[11..16])
+        });
         for (file, source) in &base.templates {
             for key in [file.clone(), format!("{DEFAULT_THEME}/{file}")] {
                 if let Err(e) = env.add_template_owned(key, source.clone()) {

@@ -27,6 +27,16 @@ fn sample_context(template: &str) -> serde_json::Value {
         "info.html" => json!({ "heading": "loggedOutHeading", "message": "loggedOutMessage" }),
         "logout_confirm.html" => json!({ "carry": [["state", "xyz"], ["client_id", "app"]] }),
         "form_post.html" => json!({ "params": [["code", "abc"], ["state", "xyz"]] }),
+        "account.html" | "account_security.html" | "account_sessions.html" | "account_base.html" => json!({
+            "account_url": "/realms/demo/account", "username": "alice", "notice": "accountPasswordChanged", "fresh": true,
+            "profile": { "username": "alice", "email": "a@example.com", "email_verified": false, "first_name": null, "last_name": null },
+            "checklist": { "password_set": true, "otp_devices": 1, "recovery_codes_left": 2, "sessions": 2 },
+            "recovery_codes_low": true, "requirements": ["passwordNotUsername"],
+            "error": { "field": "password-new", "message": "passwordTooLong" },
+            "sessions": [{ "id": "s1", "ip": "127.0.0.1", "browser": "Chrome 131", "os": "Linux", "device": "desktop",
+                "started": 1_700_000_000, "last_access": 1_700_000_100, "expires": 1_700_001_000, "current": true, "clients": ["web"] }],
+            "others": 1
+        }),
         _ => json!({}),
     };
     if let (Some(obj), serde_json::Value::Object(extra)) = (ctx.as_object_mut(), extra) {
@@ -88,8 +98,15 @@ fn every_template_compiles_and_renders_in_every_language() {
                 );
             }
             if html.contains("<form") && *name != "form_post.html" {
+                let posts_to = if name.starts_with("account") {
+                    "account"
+                } else {
+                    "login-actions"
+                };
                 assert!(
-                    html.contains("method=\"post\" action=\"&#x2f;realms&#x2f;demo&#x2f;login-actions\""),
+                    html.contains(&format!(
+                        "method=\"post\" action=\"&#x2f;realms&#x2f;demo&#x2f;{posts_to}"
+                    )),
                     "{name}"
                 );
                 assert!(

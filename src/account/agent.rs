@@ -1,0 +1,102 @@
+//! What a `User-Agent` says about a device, for people: browser, operating system, kind of
+//! device. Parsed with `woothee` (Project Woothee's shared dataset); the header is capped
+//! before it is stored, so parsing is bounded.
+
+/// A browser as people recognise it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agent {
+    /// Name and major version, e.g. `Chrome 131`; `Unknown` when unrecognised.
+    pub browser: String,
+    /// e.g. `Linux`, `Windows 10`, `iPhone`; `Unknown` when unrecognised.
+    pub os: String,
+    pub device: Device,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Device {
+    Desktop,
+    Mobile,
+    Other,
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Device::Desktop => "desktop",
+            Device::Mobile => "mobile",
+            Device::Other => "other",
+        })
+    }
+}
+
+const UNKNOWN: &str = "Unknown";
+
+pub fn describe(user_agent: Option<&str>) -> Agent {
+    let unknown = Agent {
+        browser: UNKNOWN.into(),
+        os: UNKNOWN.into(),
+        device: Device::Other,
+    };
+    let Some(ua) = user_agent.filter(|u| !u.is_empty()) else {
+        return unknown;
+    };
+    let capped: String = ua.chars().take(crate::web::http::USER_AGENT_MAX_CHARS).collect();
+    let Some(found) = woothee::parser::Parser::new().parse(&capped) else {
+        return unknown;
+    };
+    let known = |s: &str| (!s.is_empty() && s != "UNKNOWN").then(|| s.to_string());
+    let major = found.version.split('.').next().unwrap_or_default();
+    let browser = match known(found.name) {
+        Some(name) if !major.is_empty() && major != "UNKNOWN" => format!("{name} {major}"),
+        Some(name) => name,
+        None => UNKNOWN.into(),
+    };
+    Agent {
+        browser,
+        os: known(found.os).unwrap_or_else(|| UNKNOWN.into()),
+        device: match found.category {
+            "pc" => Device::Desktop,
+            "smartphone" | "mobilephone" => Device::Mobile,
+            _ => Device::Other,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_browsers_are_named_with_their_system_and_device() {
+        let chrome_linux =
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+        let a = describe(Some(chrome_linux));
+        assert_eq!(
+            (a.browser.as_str(), a.os.as_str(), a.device),
+            ("Chrome 131", "Linux", Device::Desktop)
+        );
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+        let b = describe(Some(iphone));
+        assert_eq!(
+            (b.browser.as_str(), b.os.as_str(), b.device),
+            ("Safari 17", "iPhone", Device::Mobile)
+        );
+        let firefox_windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
+        let c = describe(Some(firefox_windows));
+        assert_eq!((c.browser.as_str(), c.device), ("Firefox 133", Device::Desktop));
+        assert!(c.os.starts_with("Windows"), "{c:?}");
+    }
+
+    #[test]
+    fn nothing_or_nonsense_is_unknown() {
+        for ua in [
+            None,
+            Some(""),
+            Some("curl/8.5.0 \u{0}"),
+            Some(&"x".repeat(100_000) as &str),
+        ] {
+            let a = describe(ua);
+            assert_eq!(a.device, Device::Other, "{ua:?}");
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The user's second factors: their authenticator apps, each named, each removable with the
+//! password and a current code (so a stolen session alone cannot turn two-factor off).
+//! Adding one runs the `configure-otp` action through `kc_action`, as apps built for Keycloak do.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{AccountError, Viewer, record};
+use crate::crypto::totp;
+use crate::flow::authenticators::otp_context;
+use crate::state::{AppState, RealmRuntime};
+use crate::store::OTP;
+
+/// One authenticator app of the user's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OtpDevice {
+    pub id: String,
+    pub label: Option<String>,
+    /// Unix seconds.
+    pub created: i64,
+    pub last_used: Option<i64>,
+}
+
+pub async fn otp_devices(app: &AppState, viewer: &Viewer) -> Result<Vec<OtpDevice>, AccountError> {
+    Ok(app
+        .store
+        .credentials(&viewer.user.id, OTP)
+        .await?
+        .into_iter()
+        .map(|c| OtpDevice {
+            id: c.id,
+            label: c.label,
+            created: c.created_at,
+            last_used: c.last_used_at,
+        })
+        .collect())
+}
+
+/// Why a removal was refused: the field the message belongs to, and a catalog key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub field: &'static str,
+    pub message: Value,
+}
+
+/// Removes the authenticator app `device` of the viewer when `password` is theirs (if they have
+/// one) and `code` is a current code of that same app, never used before. Removing the last
+/// app also removes the recovery codes, which only stand in for it.
+pub async fn remove_otp(
+    app: &AppState,
+    rt: &RealmRuntime,
+    viewer: &Viewer,
+    device: &str,
+    password: &str,
+    code: &str,
+) -> Result<Result<(), Refusal>, AccountError> {
+    let refuse = |field, key: &str| {
+        Ok(Err(Refusal {
+            field,
+            message: Value::from(key),
+        }))
+    };
+    let user_id = &viewer.user.id;
+    let devices = app.store.credentials(user_id, OTP).await?;
+    let Some(found) = devices.iter().find(|d| d.id == device) else {
+        return refuse("device", "accountNoSuchDevice");
+    };
+    if password.len() > crate::flow::authenticators::MAX_PASSWORD_BYTES {
+        return refuse("password", "passwordTooLong");
+    }
+    if let Some(ip) = &viewer.origin.ip
+        && !app.sign_in_budget.spend(ip, crate::store::now())
+    {
+        return refuse("password", "tooManyAttempts");
+    }
+    let stored = app.store.password_hash(user_id).await?;
+    if stored.is_some() && !app.hasher.verify(password, stored.as_deref()).await? {
+        record(
+            app,
+            rt,
+            viewer,
+            "credential_removal_refused",
+            json!({ "reason": "wrong password" }),
+        )
+        .await;
+        return refuse("password", "currentPasswordWrong");
+    }
+    let code = code.trim();
+    if code.is_empty() {
+        return refuse("otp", "missingOtp");
+    }
+    let Ok(secret) = app.master_key.open(&otp_context(&found.id), &found.secret) else {
+        tracing::error!(credential = %found.id, "OTP secret cannot be opened with this master key");
+        return refuse("otp", "invalidOtp");
+    };
+    let now = crate::store::now().max(0) as u64;
+    let accepted = match totp::matching_step(&rt.realm.otp_policy, &secret, code, now) {
+        Some(step) => app.store.accept_otp_step(&found.id, step).await?,
+        None => false,
+    };
+    if !accepted {
+        record(
+            app,
+            rt,
+            viewer,
+            "credential_removal_refused",
+            json!({ "reason": "wrong code" }),
+        )
+        .await;
+        return refuse("otp", "invalidOtp");
+    }
+    app.store.delete_credential(user_id, &found.id).await?;
+    let details = json!({ "type": "otp", "credential": found.id, "last": devices.len() == 1 });
+    record(app, rt, viewer, "credential_removed", details).await;
+    Ok(Ok(()))
+}

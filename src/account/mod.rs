@@ -1,0 +1,111 @@
+//! The account console: what signed-in users see and change of their own security. Plain
+//! functions over `&AppState` and the signed-in [`Viewer`]; `routes.rs` speaks HTTP.
+
+pub mod agent;
+pub mod console;
+pub mod factors;
+pub mod password;
+pub mod routes;
+pub mod sessions;
+
+use serde_json::json;
+
+use crate::crypto::{constant_time_eq, sha256_hex};
+use crate::events::Origin;
+use crate::state::{AppState, RealmRuntime};
+use crate::store::entity::{sso_session, user};
+use crate::store::{NewEvent, OTP, RECOVERY_CODE, StoreError};
+
+/// The signed-in user of a console request, and the SSO session their browser holds.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub user: user::Model,
+    pub session: sso_session::Model,
+    /// Where the request came from, for the security log.
+    pub origin: Origin,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Password(#[from] crate::crypto::PasswordError),
+    #[error(transparent)]
+    Engine(#[from] crate::flow::EngineError),
+}
+
+/// The user whose live SSO session `cookie` holds in this realm, if they are still enabled.
+pub async fn viewer(
+    app: &AppState,
+    rt: &RealmRuntime,
+    cookie: Option<&str>,
+    origin: Origin,
+) -> Result<Option<Viewer>, StoreError> {
+    let Some(cookie) = cookie else { return Ok(None) };
+    let idle = rt.realm.tokens.sso_idle.as_secs();
+    let Some(session) = app
+        .store
+        .active_sso_session(&rt.realm.name, &sha256_hex(cookie.as_bytes()), idle)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let user = app.store.find_user(&session.user_id).await?;
+    Ok(user.filter(|u| u.enabled).map(|user| Viewer { user, session, origin }))
+}
+
+/// The CSRF token of the console's forms: bound to the session cookie, so it is worthless to
+/// another browser, and it changes whenever the session does.
+pub fn csrf_token(session_cookie: &str) -> String {
+    sha256_hex(format!("account:{session_cookie}").as_bytes())
+}
+
+pub fn csrf_matches(session_cookie: &str, presented: Option<&str>) -> bool {
+    presented.is_some_and(|p| constant_time_eq(p.as_bytes(), csrf_token(session_cookie).as_bytes()))
+}
+
+/// Whether the sign-in behind the session is recent enough for a sensitive change (the
+/// realm's `account.max_auth_age`); otherwise the user signs in again first.
+pub fn is_fresh(rt: &RealmRuntime, viewer: &Viewer, at: i64) -> bool {
+    at - viewer.session.auth_time <= rt.realm.account.max_auth_age.as_secs()
+}
+
+/// The security checklist of the overview page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Checklist {
+    pub password_set: bool,
+    pub otp_devices: usize,
+    pub recovery_codes_left: usize,
+    pub sessions: usize,
+}
+
+pub async fn checklist(app: &AppState, rt: &RealmRuntime, viewer: &Viewer) -> Result<Checklist, StoreError> {
+    let user_id = &viewer.user.id;
+    let idle = rt.realm.tokens.sso_idle.as_secs();
+    Ok(Checklist {
+        password_set: app.store.password_hash(user_id).await?.is_some(),
+        otp_devices: app.store.credentials(user_id, OTP).await?.len(),
+        recovery_codes_left: app.store.credentials(user_id, RECOVERY_CODE).await?.len(),
+        sessions: app.store.user_sso_sessions(user_id, idle).await?.len(),
+    })
+}
+
+/// Logs what the user did to their own account, from the console.
+async fn record(app: &AppState, rt: &RealmRuntime, viewer: &Viewer, kind: &str, details: serde_json::Value) {
+    let mut details = details;
+    if let Some(obj) = details.as_object_mut() {
+        obj.insert("by".into(), json!("user"));
+        obj.insert("via".into(), json!("account"));
+    }
+    let event = NewEvent {
+        realm: rt.realm.name.clone(),
+        kind: kind.into(),
+        user_id: Some(viewer.user.id.clone()),
+        client_id: Some(crate::realm::ACCOUNT_CONSOLE.into()),
+        ip: viewer.origin.ip.clone(),
+        user_agent: viewer.origin.user_agent.clone(),
+        details,
+    };
+    crate::events::record(&app.store, event).await;
+}

@@ -1,0 +1,93 @@
+//! The user's own sessions: every browser signed in, with what it is, where it signed in
+//! from and the apps it signed in to; ending one, every other, or all. Ending a session revokes
+//! the grants issued under it, so its refresh tokens stop working at once.
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::{AccountError, Viewer, record};
+use crate::state::{AppState, RealmRuntime};
+
+/// One live SSO session of the user, as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionView {
+    pub id: String,
+    pub ip: Option<String>,
+    pub browser: String,
+    pub os: String,
+    /// `desktop`, `mobile`, `tablet` or `other`.
+    pub device: String,
+    /// Unix seconds.
+    pub started: i64,
+    pub last_access: i64,
+    pub expires: i64,
+    /// The session of the browser asking.
+    pub current: bool,
+    /// Client ids signed in to under this session.
+    pub clients: Vec<String>,
+}
+
+/// The viewer's live sessions: the current one first, then newest first.
+pub async fn list(app: &AppState, rt: &RealmRuntime, viewer: &Viewer) -> Result<Vec<SessionView>, AccountError> {
+    let idle = rt.realm.tokens.sso_idle.as_secs();
+    let mut sessions: Vec<SessionView> = app
+        .store
+        .user_sso_sessions(&viewer.user.id, idle)
+        .await?
+        .into_iter()
+        .map(|(s, clients)| {
+            let agent = super::agent::describe(s.user_agent.as_deref());
+            SessionView {
+                current: s.id == viewer.session.id,
+                expires: s.expires_at.min(s.last_seen_at + idle),
+                id: s.id,
+                ip: s.ip,
+                browser: agent.browser,
+                os: agent.os,
+                device: agent.device.to_string(),
+                started: s.created_at,
+                last_access: s.last_seen_at,
+                clients,
+            }
+        })
+        .collect();
+    sessions.sort_by_key(|s| (!s.current, std::cmp::Reverse(s.started)));
+    Ok(sessions)
+}
+
+/// Which sessions to end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignOut {
+    /// One session of the viewer's, by id.
+    One(String),
+    /// Every session but the current one.
+    Others,
+    /// Every session, the current one too.
+    All,
+}
+
+/// Ends what `which` names among the viewer's sessions; how many ended. A session id that is
+/// not one of the viewer's live sessions ends nothing (it is not theirs to end).
+pub async fn sign_out(
+    app: &AppState,
+    rt: &RealmRuntime,
+    viewer: &Viewer,
+    which: &SignOut,
+) -> Result<usize, AccountError> {
+    let idle = rt.realm.tokens.sso_idle.as_secs();
+    let mine = app.store.user_sso_sessions(&viewer.user.id, idle).await?;
+    let ending: Vec<String> = mine
+        .into_iter()
+        .map(|(s, _)| s.id)
+        .filter(|id| match which {
+            SignOut::One(target) => id == target,
+            SignOut::Others => *id != viewer.session.id,
+            SignOut::All => true,
+        })
+        .collect();
+    for id in &ending {
+        app.store.end_sso_session(id).await?;
+        record(app, rt, viewer, "logout", json!({ "sid": id })).await;
+    }
+    Ok(ending.len())
+}

@@ -1,0 +1,340 @@
+//! The account console's pages, driven by the cookie-jar browser on both databases: signing in
+//! through the built-in `account-console` client, the security checklist, changing the password
+//! (current password, policy, fresh sign-in, other sessions signed out with their tokens), and
+//! the sessions list (browser and OS from the User-Agent; sign out one, the others, all).
+
+use reqwest::StatusCode;
+use url::Url;
+
+use crate::support::browser::{self, Page};
+use crate::support::oauth::{self, ClientAuth};
+use crate::support::signin::{self, SignIn, events, form_of, visible_text};
+use crate::support::*;
+
+const CHROME_LINUX: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+
+fn browser_as(user_agent: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .user_agent(user_agent)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("build the browser client")
+}
+
+fn account_url(h: &Harness, page: &str) -> String {
+    let base = format!("{}/realms/{}/account", h.url, h.realm);
+    if page.is_empty() {
+        base
+    } else {
+        format!("{base}/{page}")
+    }
+}
+
+/// Opens a console page and follows the server's redirects (to sign in and back).
+async fn open(h: &Harness, b: &reqwest::Client, url: &str) -> Page {
+    let server = Url::parse(&h.url).expect("server URL");
+    browser::follow_on_server(b, browser::get(b, url).await, &server).await
+}
+
+/// Opens the console in `b`, signing in with the login form when asked; the overview page.
+async fn sign_in_to_console(h: &Harness, b: &reqwest::Client, password: &str) -> Page {
+    let server = Url::parse(&h.url).expect("server URL");
+    let page = open(h, b, &account_url(h, "")).await;
+    let page = if page.body.contains("name=\"username\"") {
+        let mut form = form_of(&page);
+        form.set("username", USERNAME);
+        form.set("password", password);
+        browser::follow_on_server(b, form.submit(b).await, &server).await
+    } else {
+        page
+    };
+    assert_eq!(page.status, StatusCode::OK, "{}", page.describe());
+    assert!(
+        page.url.path().starts_with(&format!("/realms/{}/account", h.realm)),
+        "{}",
+        page.describe()
+    );
+    page
+}
+
+/// Posts the console form whose action ends with `action`, with `fields` set.
+async fn post(h: &Harness, b: &reqwest::Client, page: &Page, action: &str, fields: &[(&str, &str)]) -> Page {
+    let form = forms(page)
+        .into_iter()
+        .find(|f| f.action.path().ends_with(action))
+        .unwrap_or_else(|| panic!("no form posting to {action}: {}", page.describe()));
+    let mut form = form;
+    for (name, value) in fields {
+        form.set(name, value);
+    }
+    let server = Url::parse(&h.url).expect("server URL");
+    browser::follow_on_server(b, form.submit(b).await, &server).await
+}
+
+/// Every `<form method="post">` of a page.
+fn forms(page: &Page) -> Vec<browser::Form> {
+    page.body
+        .split("<form")
+        .skip(1)
+        .filter_map(|chunk| browser::parse_post_form(&format!("<form{chunk}"), &page.url))
+        .collect()
+}
+
+/// A sign-in of the `web` app in `b`, with its refresh token.
+async fn app_refresh_token(h: &Harness, b: &reqwest::Client) -> String {
+    let mut s = SignIn::start(h, b, WEB_CLIENT).await;
+    if s.shown() == signin::Shown::Login {
+        s.log_in(USERNAME, PASSWORD).await;
+    }
+    let tokens = s.exchange(h).await;
+    tokens
+        .response
+        .str("refresh_token")
+        .expect("a refresh token")
+        .to_string()
+}
+
+async fn refresh_works(h: &Harness, refresh_token: &str) -> bool {
+    let r = oauth::refresh(h, ClientAuth::Basic(WEB_CLIENT, WEB_SECRET), refresh_token).await;
+    r.status == StatusCode::OK
+}
+
+db_test!(async fn the_console_signs_in_through_the_realm_and_shows_the_checklist(db) {
+    let h = signin::start_flow_realm(db).await;
+    let b = h.new_browser();
+
+    // Without a session: off to the realm's own authorization endpoint as `account-console`.
+    let first = browser::get(&b, &account_url(&h, "")).await;
+    let to = first.location().unwrap_or_else(|| panic!("not sent to sign in: {}", first.describe()));
+    assert_eq!(to.path(), format!("/realms/{}/protocol/openid-connect/auth", h.realm));
+    assert_eq!(browser::query(&to, "client_id").as_deref(), Some("account-console"));
+    assert_eq!(browser::query(&to, "code_challenge_method").as_deref(), Some("S256"));
+
+    let page = sign_in_to_console(&h, &b, PASSWORD).await;
+    let text = visible_text(&page.body);
+    assert!(text.contains("Your account"), "{text}");
+    assert!(text.contains(USERNAME) && text.contains(EMAIL), "{text}");
+    assert!(text.contains("A password is set."), "{text}");
+    assert!(text.contains("Two-factor authentication is off"), "{text}");
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+
+    // German for a German browser.
+    let de = b
+        .get(account_url(&h, ""))
+        .header("accept-language", "de")
+        .send()
+        .await
+        .expect("GET the console");
+    let de = visible_text(&de.text().await.unwrap_or_default());
+    assert!(de.contains("Ihr Konto"), "{de}");
+
+    // A callback nobody started signs nothing in, and a replayed one neither.
+    let stray = browser::get(&h.new_browser(), &format!("{}/callback?code=x&state=y", account_url(&h, ""))).await;
+    assert_eq!(stray.status, StatusCode::BAD_REQUEST, "{}", stray.describe());
+    assert!(visible_text(&stray.body).contains("expired or was already used"), "{}", stray.describe());
+
+    // An unknown realm: a page saying so.
+    let none = browser::get(&b, &format!("{}/realms/nope/account", h.url)).await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+});
+
+db_test!(async fn changing_the_password_checks_it_and_signs_out_the_other_sessions(db) {
+    let h = signin::start_flow_realm(db).await;
+    let mine = h.new_browser();
+    sign_in_to_console(&h, &mine, PASSWORD).await;
+    // Another browser of the same user, signed in to an app.
+    let other = h.new_browser();
+    let other_refresh = app_refresh_token(&h, &other).await;
+    // And one more app sign-in in this browser: it stays.
+    let my_refresh = app_refresh_token(&h, &mine).await;
+
+    let security = open(&h, &mine, &account_url(&h, "security")).await;
+    assert!(security.body.contains("name=\"password-new\""), "{}", security.describe());
+
+    let attempts: [(&str, &str, &str, &str); 4] = [
+        ("Wrong-Password-1", "Brand-New-Secret-42", "Brand-New-Secret-42", "not your current password"),
+        (PASSWORD, "Short1!", "Short1!", "12"),
+        (PASSWORD, "Brand-New-Secret-42", "Brand-New-Secret-43", "do not match"),
+        (PASSWORD, PASSWORD, PASSWORD, "not used for your last"),
+    ];
+    for (current, new, confirm, message) in attempts {
+        let fields = [("password", current), ("password-new", new), ("password-confirm", confirm)];
+        let refused = post(&h, &mine, &security, "/security/password", &fields).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.describe());
+        let error = signin::error_text(&refused).unwrap_or_default();
+        assert!(error.contains(message), "expected {message:?}, got {error:?}");
+    }
+    assert!(refresh_works(&h, &other_refresh).await, "a refused change signed nobody out");
+
+    // Without the form's CSRF token: refused, nothing changed.
+    let forged = mine
+        .post(format!("{}/password", account_url(&h, "security")))
+        .form(&[("password", PASSWORD), ("password-new", "Brand-New-Secret-42"), ("password-confirm", "Brand-New-Secret-42")])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+
+    let new_password = "Brand-New-Secret-42";
+    let fields = [("password", PASSWORD), ("password-new", new_password), ("password-confirm", new_password)];
+    let done = post(&h, &mine, &security, "/security/password", &fields).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.describe());
+    assert!(visible_text(&done.body).contains("Your password was changed."), "{}", done.describe());
+
+    // The other browser's session and tokens are gone; this browser's stay.
+    assert!(!refresh_works(&h, &other_refresh).await, "the other session's refresh token still works");
+    assert!(refresh_works(&h, &my_refresh).await, "this browser's own tokens were revoked");
+    let again = browser::get(&other, &account_url(&h, "")).await;
+    assert!(again.is_redirect(), "the other browser is still signed in: {}", again.describe());
+
+    // The new password signs in; the old does not.
+    let mut old = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    old.log_in(USERNAME, PASSWORD).await;
+    let error = old.expect_error(signin::Shown::Login);
+    assert!(error.contains("Invalid username or password"), "{error}");
+    signin::password_sign_in(&h, WEB_CLIENT, USERNAME, new_password).await;
+
+    let changed = events(&h, Some("password_changed")).await;
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(changed[0].details["via"], "account");
+    assert_eq!(changed[0].details["signed_out_other_sessions"], true);
+});
+
+db_test!(async fn an_old_sign_in_signs_in_again_before_the_password_changes(db) {
+    let h = signin::start_flow_realm(db).await;
+    let b = h.new_browser();
+    sign_in_to_console(&h, &b, PASSWORD).await;
+    // The sign-in happened an hour ago (the realm wants one within 5 minutes).
+    h.query("UPDATE sso_sessions SET auth_time = auth_time - 3600").await;
+
+    let security = open(&h, &b, &account_url(&h, "security")).await;
+    assert!(!security.body.contains("name=\"password-new\""), "{}", security.describe());
+    assert!(security.body.contains("id=\"reauthenticate\""), "{}", security.describe());
+
+    // "Sign in again" asks for the password even though the session is live, then comes back.
+    let login = open(&h, &b, &format!("{}/reauthenticate?page=security", account_url(&h, ""))).await;
+    let mut form = form_of(&login);
+    assert!(form.has("password"), "{}", login.describe());
+    form.set("username", USERNAME);
+    form.set("password", PASSWORD);
+    let server = Url::parse(&h.url).expect("server URL");
+    let back = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
+    assert_eq!(back.url.path(), format!("/realms/{}/account/security", h.realm), "{}", back.describe());
+    assert!(back.body.contains("name=\"password-new\""), "{}", back.describe());
+});
+
+db_test!(async fn the_sessions_page_names_each_browser_and_signs_out_the_others(db) {
+    let h = signin::start_flow_realm(db).await;
+    let laptop = browser_as(CHROME_LINUX);
+    let phone = browser_as(SAFARI_IPHONE);
+    sign_in_to_console(&h, &laptop, PASSWORD).await;
+    sign_in_to_console(&h, &phone, PASSWORD).await;
+    let phone_refresh = app_refresh_token(&h, &phone).await;
+
+    let page = open(&h, &laptop, &account_url(&h, "sessions")).await;
+    let text = visible_text(&page.body);
+    assert!(text.contains("Chrome 131 · Linux"), "{text}");
+    assert!(text.contains("Safari 17 · iPhone"), "{text}");
+    assert!(text.contains("Phone") && text.contains("Computer"), "{text}");
+    assert_eq!(text.matches("This device").count(), 1, "{text}");
+    assert!(text.contains("127.0.0.1"), "{text}");
+    assert!(text.contains("web"), "the phone's app is listed: {text}");
+
+    // Someone else's session is not theirs to end.
+    let bob_id = h.add_user("bob", "bob@example.com", PASSWORD).await;
+    let bob = h.new_browser();
+    let mut bob_signs_in = SignIn::start(&h, &bob, WEB_CLIENT).await;
+    bob_signs_in.log_in("bob", PASSWORD).await;
+    let rows = h.query(&format!("SELECT id FROM sso_sessions WHERE user_id = '{bob_id}'")).await;
+    let bob_session: String = rows[0].try_get("", "id").expect("bob's session id");
+    let signed_out = post(&h, &laptop, &page, "/sessions/sign-out", &[("session", &bob_session)]).await;
+    assert_eq!(signed_out.status, StatusCode::OK, "{}", signed_out.describe());
+    let rows = h.query(&format!("SELECT ended_at FROM sso_sessions WHERE id = '{bob_session}'")).await;
+    assert_eq!(rows[0].try_get::<Option<i64>>("", "ended_at").expect("ended_at"), None, "bob was signed out");
+    assert!(refresh_works(&h, &phone_refresh).await);
+
+    // "Sign out all other sessions": the phone's session and its app's tokens end at once.
+    let page = open(&h, &laptop, &account_url(&h, "sessions")).await;
+    let form = forms(&page)
+        .into_iter()
+        .find(|f| f.buttons.iter().any(|(n, v)| n == "which" && v == "others"))
+        .expect("a sign-out-others form");
+    let mut form = form;
+    form.press("which", "others");
+    let server = Url::parse(&h.url).expect("server URL");
+    let after = browser::follow_on_server(&laptop, form.submit(&laptop).await, &server).await;
+    let text = visible_text(&after.body);
+    assert!(!text.contains("Safari 17"), "{text}");
+    assert!(text.contains("Chrome 131"), "{text}");
+    assert!(!refresh_works(&h, &phone_refresh).await, "the phone's refresh token still works");
+    let phone_again = browser::get(&phone, &account_url(&h, "")).await;
+    assert!(phone_again.is_redirect(), "{}", phone_again.describe());
+
+    let logouts = events(&h, Some("logout")).await;
+    assert!(!logouts.is_empty() && logouts.iter().all(|e| e.details["via"] == "account"), "{logouts:?}");
+});
+
+db_test!(async fn authenticator_apps_are_added_by_kc_action_and_removed_with_password_and_code(db) {
+    let h = signin::start_flow_realm(db).await;
+    let b = h.new_browser();
+    sign_in_to_console(&h, &b, PASSWORD).await;
+    let server = Url::parse(&h.url).expect("server URL");
+
+    // "Add an authenticator app" runs configure-otp for the signed-in user, then comes back.
+    let setup = open(&h, &b, &format!("{}/add-authenticator", account_url(&h, "security"))).await;
+    assert!(setup.body.contains("id=\"otp-secret\""), "{}", setup.describe());
+    let secret = signin::secret_from_page(&setup.body);
+    let mut form = form_of(&setup);
+    form.set("otp", &signin::totp_now(&h, &secret));
+    form.set("device_name", "Work phone");
+    let codes = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
+    assert!(codes.body.contains("id=\"recovery-codes\""), "{}", codes.describe());
+    let mut form = form_of(&codes);
+    form.press("acknowledge", "yes");
+    let back = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
+    assert_eq!(back.url.path(), format!("/realms/{}/account/security", h.realm), "{}", back.describe());
+    let text = visible_text(&back.body);
+    assert!(text.contains("your change was saved") && text.contains("Work phone"), "{text}");
+    assert!(text.contains("Two-factor authentication is on"), "{text}");
+
+    // Removing it needs the password and a current code of that app.
+    let wrong_code = signin::wrong_totp(&h, &secret);
+    let fields = [("password", PASSWORD), ("otp", wrong_code.as_str())];
+    let refused = post(&h, &b, &back, "/security/remove-authenticator", &fields).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.describe());
+    assert!(signin::error_text(&refused).unwrap_or_default().contains("Invalid code"), "{}", refused.describe());
+    let next_code = signin::totp_next(&h, &secret);
+    let fields = [("password", "Wrong-Password-1"), ("otp", next_code.as_str())];
+    let refused = post(&h, &b, &back, "/security/remove-authenticator", &fields).await;
+    assert!(signin::error_text(&refused).unwrap_or_default().contains("not your current password"), "{}", refused.describe());
+
+    let fields = [("password", PASSWORD), ("otp", next_code.as_str())];
+    let removed = post(&h, &b, &back, "/security/remove-authenticator", &fields).await;
+    let text = visible_text(&removed.body);
+    assert!(text.contains("The authenticator app was removed.") && !text.contains("Work phone"), "{text}");
+    assert!(text.contains("Two-factor authentication is off"), "{text}");
+    let removed_events = events(&h, Some("credential_removed")).await;
+    assert_eq!(removed_events.len(), 1, "{removed_events:?}");
+    assert_eq!(removed_events[0].details["last"], true);
+});
+
+db_test!(async fn the_console_client_cannot_get_tokens_or_unknown_actions(db) {
+    let h = signin::start_flow_realm(db).await;
+    // Its codes are never exchanged at the token endpoint, whoever holds one.
+    let r = oauth::post_form(
+        &h.endpoint("token"),
+        ClientAuth::Public("account-console"),
+        &[("grant_type", "authorization_code"), ("code", "anything"), ("redirect_uri", &format!("{}/callback", account_url(&h, ""))), ("code_verifier", "x")],
+    )
+    .await;
+    assert_eq!(r.str("error"), Some("unauthorized_client"), "{}", r.text);
+
+    // An action the realm does not know goes back to the app as invalid_request.
+    let (request, _) = oauth::AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let to = browser::redirect_away(&h.new_browser(), &request.with("kc_action", "FLY").url(&h)).await;
+    assert_eq!(browser::query(&to, "error").as_deref(), Some("invalid_request"), "{to}");
+});
