@@ -36,6 +36,28 @@ pub async fn otp_devices(app: &AppState, viewer: &Viewer) -> Result<Vec<OtpDevic
         .collect())
 }
 
+/// New recovery codes for the viewer (the old ones stop working at once), to be shown once;
+/// `None` when they have no authenticator app the codes would stand in for.
+pub async fn regenerate_recovery_codes(
+    app: &AppState,
+    rt: &RealmRuntime,
+    viewer: &Viewer,
+) -> Result<Option<Vec<String>>, AccountError> {
+    let (codes, hashes) = crate::flow::actions::configure_otp::recovery_codes();
+    if !app.store.replace_recovery_codes(&viewer.user.id, hashes).await? {
+        return Ok(None);
+    }
+    record(
+        app,
+        rt,
+        viewer,
+        "recovery_codes_regenerated",
+        json!({ "count": codes.len() }),
+    )
+    .await;
+    Ok(Some(codes))
+}
+
 /// Why a removal was refused: the field the message belongs to, and a catalog key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refusal {

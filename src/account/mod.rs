@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod console;
 pub mod factors;
+pub mod log;
 pub mod password;
 pub mod routes;
 pub mod sessions;
@@ -33,6 +34,8 @@ pub enum AccountError {
     Password(#[from] crate::crypto::PasswordError),
     #[error(transparent)]
     Engine(#[from] crate::flow::EngineError),
+    #[error(transparent)]
+    Events(#[from] crate::events::EventsError),
 }
 
 /// The user whose live SSO session `cookie` holds in this realm, if they are still enabled.

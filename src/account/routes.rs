@@ -15,10 +15,10 @@ use axum_extra::extract::CookieJar;
 use serde_json::{Value, json};
 
 use super::console::{self, Pending};
-use super::factors;
 use super::password::{self, PasswordForm};
 use super::sessions::{self, SignOut};
 use super::{Viewer, csrf_matches, csrf_token, is_fresh};
+use super::{factors, log};
 use crate::oidc::routes::PageRealm;
 use crate::state::{AppState, RealmRuntime};
 use crate::store::now;
@@ -44,6 +44,11 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/realms/{realm}/account/security/remove-authenticator",
             post(remove_authenticator),
         )
+        .route(
+            "/realms/{realm}/account/security/recovery-codes",
+            post(regenerate_recovery_codes),
+        )
+        .route("/realms/{realm}/account/log", get(log_page))
         .route("/realms/{realm}/account/sessions", get(sessions_page))
         .route("/realms/{realm}/account/sessions/sign-out", post(sign_out))
 }
@@ -398,4 +403,71 @@ async fn sign_out(console: Console, body: axum::body::Bytes) -> Response {
         return see_other(&format!("/realms/{}/account/sessions", console.rt.realm.name));
     }
     console.done("sessions", "signed-out")
+}
+
+/// New recovery codes, shown once (and offered as a text file); the old ones die at once.
+async fn regenerate_recovery_codes(console: Console, body: axum::body::Bytes) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    if !console.csrf_ok(&form) {
+        return PageError::new(StatusCode::FORBIDDEN, "accountFormExpired").into_response();
+    }
+    if !console.is_fresh() {
+        return start_sign_in(&console.app, &console.rt, "security", true, None);
+    }
+    match factors::regenerate_recovery_codes(&console.app, &console.rt, &console.viewer).await {
+        Ok(Some(codes)) => {
+            let text = format!("{}\n", codes.join("\n"));
+            let download: String = url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
+            let ctx = json!({
+                "page": "security",
+                "codes": codes,
+                "download": format!("data:text/plain;charset=utf-8,{}", download.replace('+', "%20")),
+            });
+            console.page("account_recovery_codes.html", ctx)
+        }
+        Ok(None) => PageError::new(StatusCode::BAD_REQUEST, "accountNoAuthenticator").into_response(),
+        Err(e) => internal(&e),
+    }
+}
+
+/// The security log: a page, or with `format=csv|jsonl` a download in the admin export's format.
+async fn log_page(console: Console, Query(query): Query<HashMap<String, String>>) -> Response {
+    let get = |k: &str| query.get(k).map(String::as_str);
+    let q = log::LogQuery::parse(get("view"), get("period"), get("before"));
+    let format = match get("format") {
+        Some("csv") => Some((crate::events::export::Format::Csv, "text/csv; charset=utf-8", "csv")),
+        Some("jsonl") => Some((crate::events::export::Format::Jsonl, "application/jsonl", "jsonl")),
+        _ => None,
+    };
+    if let Some((format, content_type, extension)) = format {
+        return match log::download(&console.app.store, &console.rt, &console.viewer, &q, format).await {
+            Ok(bytes) => {
+                let disposition = format!("attachment; filename=\"security-log.{extension}\"");
+                let mut r = bytes.into_response();
+                let headers = r.headers_mut();
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+                if let Ok(v) = HeaderValue::from_str(&disposition) {
+                    headers.insert(header::CONTENT_DISPOSITION, v);
+                }
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                r
+            }
+            Err(e) => internal(&e),
+        };
+    }
+    match log::page(&console.app.store, &console.rt, &console.viewer, &q).await {
+        Ok((entries, next)) => {
+            let ctx = json!({
+                "page": "log",
+                "entries": entries,
+                "next": next,
+                "view": q.view,
+                "period": q.period,
+                "views": log::VIEWS.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+                "periods": log::PERIODS,
+            });
+            console.page("account_log.html", ctx)
+        }
+        Err(e) => internal(&e),
+    }
 }

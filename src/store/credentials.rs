@@ -90,6 +90,34 @@ impl Store {
         Ok(true)
     }
 
+    /// Replaces the user's recovery codes with new ones (hashes), in one transaction; false
+    /// (nothing changed) when the user has no OTP device the codes could stand in for.
+    pub async fn replace_recovery_codes(&self, user_id: &str, recovery_hashes: Vec<String>) -> Result<bool> {
+        let t = now();
+        let txn = self.write_txn().await?;
+        let has_otp = credential::Entity::find()
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq(OTP))
+            .one(&txn)
+            .await?
+            .is_some();
+        if !has_otp {
+            return Ok(false);
+        }
+        credential::Entity::delete_many()
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq(RECOVERY_CODE))
+            .exec(&txn)
+            .await?;
+        for hash in recovery_hashes {
+            new_credential(user_id, RECOVERY_CODE, hash, None, t)
+                .insert(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(true)
+    }
+
     /// Accepts an OTP time step for a device only if it is newer than the last one accepted:
     /// a code works once, even when two nodes see it at the same moment.
     pub async fn accept_otp_step(&self, credential_id: &str, step: i64) -> Result<bool> {

@@ -338,3 +338,73 @@ db_test!(async fn the_console_client_cannot_get_tokens_or_unknown_actions(db) {
     let to = browser::redirect_away(&h.new_browser(), &request.with("kc_action", "FLY").url(&h)).await;
     assert_eq!(browser::query(&to, "error").as_deref(), Some("invalid_request"), "{to}");
 });
+
+/// Signs in with a recovery code instead of the app's code; the page it ends on.
+async fn sign_in_with_recovery_code(h: &Harness, code: &str) -> SignIn {
+    let mut s = SignIn::start(h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect(signin::Shown::Otp);
+    s.press(&[], ("try_another", "recovery-code")).await;
+    s.expect(signin::Shown::RecoveryCode);
+    s.fill(&[("recovery_code", code)]).await;
+    s
+}
+
+db_test!(async fn new_recovery_codes_replace_the_old_and_the_log_shows_and_exports_it(db) {
+    let h = signin::start_flow_realm(db).await;
+    let enrolment = signin::enrol_otp(&h, USERNAME, PASSWORD).await;
+    let b = h.new_browser();
+    let server = Url::parse(&h.url).expect("server URL");
+    // The console's sign-in asks for the second factor too.
+    let login = open(&h, &b, &account_url(&h, "security")).await;
+    let mut form = form_of(&login);
+    form.set("username", USERNAME);
+    form.set("password", PASSWORD);
+    let otp = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
+    let mut form = form_of(&otp);
+    assert!(form.has("otp"), "{}", otp.describe());
+    form.set("otp", &signin::totp_next(&h, &enrolment.secret));
+    let security = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
+    assert!(visible_text(&security.body).contains("Recovery codes left: 10"), "{}", security.describe());
+
+    let shown = post(&h, &b, &security, "/security/recovery-codes", &[]).await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.describe());
+    assert_eq!(shown.header("cache-control"), Some("no-store"));
+    let codes = signin::recovery_codes(&shown.body);
+    assert_eq!(codes.len(), 10, "{}", shown.describe());
+    assert!(shown.body.contains("download=\"recovery-codes.txt\""), "{}", shown.describe());
+    assert!(codes.iter().all(|c| !enrolment.recovery_codes.contains(c)));
+
+    // An old code no longer works; a new one works once.
+    let old = sign_in_with_recovery_code(&h, &enrolment.recovery_codes[0]).await;
+    let message = old.expect_error(signin::Shown::RecoveryCode);
+    assert!(message.to_lowercase().contains("recovery code"), "{message}");
+    sign_in_with_recovery_code(&h, &codes[0]).await.expect(signin::Shown::Away);
+    let again = sign_in_with_recovery_code(&h, &codes[0]).await;
+    again.expect_error(signin::Shown::RecoveryCode);
+
+    // The log: the regeneration, the sign-ins (failed ones too), newest first.
+    let log = open(&h, &b, &account_url(&h, "log")).await;
+    let text = visible_text(&log.body);
+    assert!(text.contains("recovery_codes_regenerated"), "{text}");
+    assert!(text.contains("sign_in") && text.contains("failed"), "{text}");
+    let sign_ins = open(&h, &b, &format!("{}?view=sign-ins&period=24h", account_url(&h, "log"))).await;
+    let text = visible_text(&sign_ins.body);
+    assert!(!text.contains("recovery_codes_regenerated") && text.contains("sign_in"), "{text}");
+
+    // Downloads in the admin export's formats, only this user's events.
+    let csv = b.get(format!("{}?format=csv", account_url(&h, "log"))).send().await.expect("GET csv");
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(csv.headers()["content-disposition"].to_str().unwrap_or_default().contains("security-log.csv"));
+    let csv = csv.text().await.unwrap_or_default();
+    assert!(csv.starts_with("id,time,realm,type,"), "{csv}");
+    assert!(csv.contains("recovery_codes_regenerated") && csv.contains("sign_in"), "{csv}");
+    let jsonl = b.get(format!("{}?format=jsonl", account_url(&h, "log"))).send().await.expect("GET jsonl");
+    let jsonl = jsonl.text().await.unwrap_or_default();
+    let alice = signin::user_id(&h, USERNAME).await;
+    for line in jsonl.lines() {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert_eq!(event["userId"], alice.as_str(), "{line}");
+    }
+    assert!(jsonl.lines().count() >= 5, "{jsonl}");
+});

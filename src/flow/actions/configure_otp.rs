@@ -169,7 +169,7 @@ fn device_label(form: &HashMap<String, String>) -> Result<Option<String>, ()> {
 }
 
 /// A fresh set of recovery codes, and the hashes the store keeps of them.
-fn recovery_codes() -> (Vec<String>, Vec<String>) {
+pub fn recovery_codes() -> (Vec<String>, Vec<String>) {
     let codes: Vec<String> = (0..RECOVERY_CODE_COUNT).map(|_| new_recovery_code()).collect();
     let hashes = codes
         .iter()

@@ -2,7 +2,7 @@
 //! issued. Each is one file implementing [`RequiredAction`]; [`ORDER`] is the stable order in
 //! which pending actions run.
 
-mod configure_otp;
+pub mod configure_otp;
 mod terms;
 pub mod update_password;
 mod update_profile;

@@ -56,6 +56,14 @@ pub(super) const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         "account_sessions.html",
         include_str!("../../../themes/default/account_sessions.html"),
     ),
+    (
+        "account_log.html",
+        include_str!("../../../themes/default/account_log.html"),
+    ),
+    (
+        "account_recovery_codes.html",
+        include_str!("../../../themes/default/account_recovery_codes.html"),
+    ),
 ];
 
 /// The built-in theme's message catalogs, by language.

@@ -27,7 +27,16 @@ fn sample_context(template: &str) -> serde_json::Value {
         "info.html" => json!({ "heading": "loggedOutHeading", "message": "loggedOutMessage" }),
         "logout_confirm.html" => json!({ "carry": [["state", "xyz"], ["client_id", "app"]] }),
         "form_post.html" => json!({ "params": [["code", "abc"], ["state", "xyz"]] }),
-        "account.html" | "account_security.html" | "account_sessions.html" | "account_base.html" => json!({
+        "account.html"
+        | "account_security.html"
+        | "account_sessions.html"
+        | "account_base.html"
+        | "account_log.html"
+        | "account_recovery_codes.html" => json!({
+            "codes": ["aaaa-bbbb"], "download": "data:text/plain,aaaa-bbbb",
+            "entries": [{ "time": 1_700_000_000, "kind": "sign_in", "outcome": "success", "reason": null, "client": "web",
+                "ip": "127.0.0.1", "browser": "Chrome 131", "os": "Linux" }],
+            "next": 41, "view": "all", "period": "30d", "views": ["all", "sign-ins", "changes"], "periods": ["24h", "7d", "30d", "all"],
             "account_url": "/realms/demo/account", "username": "alice", "notice": "accountPasswordChanged", "fresh": true,
             "profile": { "username": "alice", "email": "a@example.com", "email_verified": false, "first_name": null, "last_name": null },
             "checklist": { "password_set": true, "otp_devices": 1, "recovery_codes_left": 2, "sessions": 2 },
