@@ -58,6 +58,52 @@ pub async fn regenerate_recovery_codes(
     Ok(Some(codes))
 }
 
+/// Removes the authenticator app `device` for a bearer of a recent access token (the JSON face);
+/// false when the viewer has no such app.
+pub async fn remove_otp_by_token(
+    app: &AppState,
+    rt: &RealmRuntime,
+    viewer: &Viewer,
+    device: &str,
+) -> Result<bool, AccountError> {
+    let devices = app.store.credentials(&viewer.user.id, OTP).await?;
+    if !devices.iter().any(|d| d.id == device) {
+        return Ok(false);
+    }
+    app.store.delete_credential(&viewer.user.id, device).await?;
+    let details = json!({ "type": "otp", "credential": device, "last": devices.len() == 1 });
+    record(app, rt, viewer, "credential_removed", details).await;
+    Ok(true)
+}
+
+/// Renames the viewer's authenticator app `device` (Keycloak's `PUT /credentials/{id}/label`):
+/// `Ok(false)` when they have no such app, `Err` for a name the realm refuses.
+pub async fn rename_otp(
+    app: &AppState,
+    rt: &RealmRuntime,
+    viewer: &Viewer,
+    device: &str,
+    label: &str,
+) -> Result<Result<bool, &'static str>, AccountError> {
+    let label = label.trim();
+    if label.chars().count() > 64 || crate::realm::usernames::has_hidden_characters(label) {
+        return Ok(Err("otpLabelTooLong"));
+    }
+    let label = (!label.is_empty()).then(|| label.to_string());
+    if !app.store.set_otp_label(&viewer.user.id, device, label).await? {
+        return Ok(Ok(false));
+    }
+    record(
+        app,
+        rt,
+        viewer,
+        "credential_renamed",
+        json!({ "type": "otp", "credential": device }),
+    )
+    .await;
+    Ok(Ok(true))
+}
+
 /// Why a removal was refused: the field the message belongs to, and a catalog key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refusal {

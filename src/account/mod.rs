@@ -2,6 +2,7 @@
 //! functions over `&AppState` and the signed-in [`Viewer`]; `routes.rs` speaks HTTP.
 
 pub mod agent;
+pub mod api;
 pub mod console;
 pub mod factors;
 pub mod log;

@@ -37,14 +37,21 @@ pub async fn verify_access_token(state: &AppState, rt: &RealmRuntime, token: &st
     Ok(claims)
 }
 
-/// The userinfo response for a valid access token. One database read: the token's grant
-/// (is it revoked? which claims were requested?) joined with its user.
-pub async fn userinfo(state: &AppState, rt: &RealmRuntime, token: &str) -> Result<Value, OAuthError> {
+/// What a user's access token stands for: its claims, its live grant, and its user (enabled,
+/// of this realm). One database read: the grant joined with its user.
+pub async fn token_user(
+    state: &AppState,
+    rt: &RealmRuntime,
+    token: &str,
+) -> Result<
+    (
+        AccessClaims,
+        crate::store::entity::grant::Model,
+        crate::store::entity::user::Model,
+    ),
+    OAuthError,
+> {
     let claims = verify_signature(state, rt, token).await?;
-    let scopes: Vec<&str> = claims.scope.split_ascii_whitespace().collect();
-    if !scopes.contains(&"openid") {
-        return Err(OAuthError::insufficient_scope("userinfo needs the openid scope"));
-    }
     // Tokens of a user always name their grant; one without is a client's own token.
     let gid = claims
         .gid
@@ -59,6 +66,16 @@ pub async fn userinfo(state: &AppState, rt: &RealmRuntime, token: &str) -> Resul
     let user = user
         .filter(|u| u.enabled && u.realm == rt.realm.name && u.id == claims.sub)
         .ok_or_else(|| OAuthError::invalid_token("the user no longer exists"))?;
+    Ok((claims, grant, user))
+}
+
+/// The userinfo response for a valid access token.
+pub async fn userinfo(state: &AppState, rt: &RealmRuntime, token: &str) -> Result<Value, OAuthError> {
+    let (claims, grant, user) = token_user(state, rt, token).await?;
+    let scopes: Vec<&str> = claims.scope.split_ascii_whitespace().collect();
+    if !scopes.contains(&"openid") {
+        return Err(OAuthError::insufficient_scope("userinfo needs the openid scope"));
+    }
     let mut out = user_claims(&user, &scopes);
     // Claims requested for userinfo with the `claims` parameter are released too.
     if let Ok(facts) = serde_json::from_str::<super::jwt::SignInFacts>(&grant.data)

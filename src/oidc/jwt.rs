@@ -20,6 +20,17 @@ pub struct SignInFacts {
     pub claims: Option<Value>,
 }
 
+impl AccessClaims {
+    /// Whether `audience` is the token's audience or one of them.
+    pub fn has_audience(&self, audience: &str) -> bool {
+        match &self.aud {
+            Value::String(a) => a == audience,
+            Value::Array(all) => all.iter().any(|a| a.as_str() == Some(audience)),
+            _ => false,
+        }
+    }
+}
+
 /// The claims of an access token, as verified at userinfo, introspection and revocation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessClaims {
@@ -79,12 +90,21 @@ impl TokenInput<'_> {
     }
 }
 
+/// The audience of the account console's JSON face (Keycloak's `account` client), which every
+/// user's access token carries, as Keycloak's do: an app may show and change its user's own
+/// account (`loadUserProfile()` in keycloak-js).
+pub const ACCOUNT_AUDIENCE: &str = "account";
+
 pub fn issue(key: &SigningKey, input: &TokenInput) -> Result<Issued, crate::crypto::SigningError> {
     let facts = input.facts;
+    let aud = match input.user {
+        Some(_) => json!([input.client_id, ACCOUNT_AUDIENCE]),
+        None => json!(input.client_id),
+    };
     let access = AccessClaims {
         iss: input.issuer.to_string(),
         sub: input.subject.to_string(),
-        aud: json!(input.client_id),
+        aud,
         exp: input.now + input.access_ttl,
         iat: input.now,
         jti: random_token(),

@@ -86,7 +86,7 @@ async fn realm_in_path(parts: &mut Parts, app: &Arc<AppState>) -> Option<Arc<Rea
 }
 
 /// The realm in the path, for the back channel: a JSON 404 when there is none.
-struct LiveRealm(Arc<RealmRuntime>);
+pub(crate) struct LiveRealm(pub Arc<RealmRuntime>);
 
 impl FromRequestParts<Arc<AppState>> for LiveRealm {
     type Rejection = Response;

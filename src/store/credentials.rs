@@ -90,6 +90,18 @@ impl Store {
         Ok(true)
     }
 
+    /// Names one of the user's OTP devices; false when they have no such device.
+    pub async fn set_otp_label(&self, user_id: &str, credential_id: &str, label: Option<String>) -> Result<bool> {
+        let updated = credential::Entity::update_many()
+            .col_expr(credential::Column::Label, label.into())
+            .filter(credential::Column::Id.eq(credential_id))
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq(OTP))
+            .exec(&self.db)
+            .await?;
+        Ok(updated.rows_affected == 1)
+    }
+
     /// Replaces the user's recovery codes with new ones (hashes), in one transaction; false
     /// (nothing changed) when the user has no OTP device the codes could stand in for.
     pub async fn replace_recovery_codes(&self, user_id: &str, recovery_hashes: Vec<String>) -> Result<bool> {

@@ -408,3 +408,115 @@ db_test!(async fn new_recovery_codes_replace_the_old_and_the_log_shows_and_expor
     }
     assert!(jsonl.lines().count() >= 5, "{jsonl}");
 });
+
+/// An access token of the `web` app for alice, got by the `openidconnect` crate.
+async fn access_token_from_rp(h: &Harness) -> String {
+    use crate::support::rp::{self, RpHttp, chain};
+    use openidconnect::{AuthorizationCode, OAuth2TokenResponse, PkceCodeVerifier};
+    let s = signin::password_sign_in(h, WEB_CLIENT, USERNAME, PASSWORD).await;
+    let http = RpHttp::new();
+    let metadata = rp::discover(&http, &h.issuer()).await;
+    let client = rp::client(&metadata, WEB_CLIENT, Some(WEB_SECRET), WEB_REDIRECT);
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(s.code(h)))
+        .expect("token endpoint known")
+        .set_pkce_verifier(PkceCodeVerifier::new(s.verifier.clone()))
+        .request_async(&http)
+        .await
+        .unwrap_or_else(|e| panic!("code exchange failed: {}", chain(&e)));
+    tokens.access_token().secret().clone()
+}
+
+db_test!(async fn the_json_face_speaks_keycloaks_account_api(db) {
+    let h = signin::start_flow_realm(db).await;
+    let token = access_token_from_rp(&h).await;
+    let (_, access) = oauth::jwt_parts(&token);
+    assert_eq!(access["aud"], serde_json::json!([WEB_CLIENT, "account"]), "{access}");
+    let api = oauth::backchannel();
+    let url = account_url(&h, "");
+    let call = |method: reqwest::Method, path: &str| {
+        api.request(method, format!("{url}{path}"))
+            .bearer_auth(&token)
+            .header("accept", "application/json")
+    };
+
+    // Profile: read, change, refuse a bad change with the field named.
+    let profile: serde_json::Value = call(reqwest::Method::GET, "").send().await.expect("GET").json().await.expect("JSON");
+    assert_eq!(profile["username"], USERNAME);
+    assert_eq!(profile["email"], EMAIL);
+    assert_eq!(profile["emailVerified"], false);
+    let changed = call(reqwest::Method::POST, "/")
+        .json(&serde_json::json!({ "firstName": "Alice", "lastName": "Liddell", "email": "alice@wonderland.example" }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(changed.status(), StatusCode::NO_CONTENT);
+    let profile: serde_json::Value = call(reqwest::Method::GET, "").send().await.expect("GET").json().await.expect("JSON");
+    assert_eq!((profile["firstName"].as_str(), profile["email"].as_str()), (Some("Alice"), Some("alice@wonderland.example")));
+    let bad = call(reqwest::Method::POST, "").json(&serde_json::json!({ "email": "not-an-address" })).send().await.expect("POST");
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let bad: serde_json::Value = bad.json().await.expect("JSON");
+    assert_eq!(bad["errors"][0]["field"], "email", "{bad}");
+
+    // Sessions: this one and a browser's; devices grouped; end the other one.
+    let browser = h.new_browser();
+    sign_in_to_console(&h, &browser, PASSWORD).await;
+    let sessions: serde_json::Value = call(reqwest::Method::GET, "/sessions").send().await.expect("GET").json().await.expect("JSON");
+    let list = sessions.as_array().expect("a list");
+    assert_eq!(list.len(), 2, "{sessions}");
+    assert_eq!(list.iter().filter(|s| s["current"] == true).count(), 1, "{sessions}");
+    assert!(list.iter().any(|s| s["clients"][0]["clientId"] == WEB_CLIENT), "{sessions}");
+    let devices: serde_json::Value = call(reqwest::Method::GET, "/sessions/devices").send().await.expect("GET").json().await.expect("JSON");
+    assert!(!devices.as_array().expect("a list").is_empty(), "{devices}");
+    let other = list.iter().find(|s| s["current"] == false).expect("the browser's session");
+    let ended = call(reqwest::Method::DELETE, &format!("/sessions/{}", other["id"].as_str().unwrap_or_default())).send().await.expect("DELETE");
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
+    assert!(browser::get(&browser, &url).await.is_redirect(), "the browser is still signed in");
+    let gone = call(reqwest::Method::DELETE, "/sessions/not-mine").send().await.expect("DELETE");
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+
+    // Credentials: the password, and no authenticator app yet.
+    let creds: serde_json::Value = call(reqwest::Method::GET, "/credentials").send().await.expect("GET").json().await.expect("JSON");
+    assert_eq!(creds[0]["type"], "password", "{creds}");
+    assert_eq!(creds[1]["type"], "otp", "{creds}");
+    assert_eq!(creds[1]["userCredentialMetadatas"], serde_json::json!([]), "{creds}");
+
+    // An authenticator app appears, is renamed and removed.
+    signin::enrol_otp(&h, USERNAME, PASSWORD).await;
+    let creds: serde_json::Value = call(reqwest::Method::GET, "/credentials").send().await.expect("GET").json().await.expect("JSON");
+    let device = creds[1]["userCredentialMetadatas"][0]["credential"]["id"].as_str().expect("an OTP device").to_string();
+    let renamed = call(reqwest::Method::PUT, &format!("/credentials/{device}/label"))
+        .json(&"Pocket phone")
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(renamed.status(), StatusCode::NO_CONTENT);
+    let creds: serde_json::Value = call(reqwest::Method::GET, "/credentials").send().await.expect("GET").json().await.expect("JSON");
+    assert_eq!(creds[1]["userCredentialMetadatas"][0]["credential"]["userLabel"], "Pocket phone", "{creds}");
+    let removed = call(reqwest::Method::DELETE, &format!("/credentials/{device}")).send().await.expect("DELETE");
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let creds: serde_json::Value = call(reqwest::Method::GET, "/credentials").send().await.expect("GET").json().await.expect("JSON");
+    assert_eq!(creds[1]["userCredentialMetadatas"], serde_json::json!([]), "{creds}");
+    let again = call(reqwest::Method::DELETE, &format!("/credentials/{device}")).send().await.expect("DELETE");
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+
+    // Without a token, with a bad one, or with one whose audience lacks `account`: refused.
+    let anonymous = api.get(&url).header("accept", "application/json").bearer_auth("nope").send().await.expect("GET");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let service = oauth::post_form(
+        &h.endpoint("token"),
+        ClientAuth::Basic(WEB_CLIENT, WEB_SECRET),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    if let Some(client_token) = service.str("access_token") {
+        let refused = api.get(&url).bearer_auth(client_token).send().await.expect("GET");
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "a client's own token has no user");
+    }
+
+    // Signing out everywhere ends this token's session too: the token stops working at once.
+    let all = call(reqwest::Method::DELETE, "/sessions?current=true").send().await.expect("DELETE");
+    assert_eq!(all.status(), StatusCode::NO_CONTENT);
+    let after = call(reqwest::Method::GET, "").send().await.expect("GET");
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+});

@@ -30,12 +30,13 @@ const FLOORS: &[&[&str]] = &[
 ];
 
 /// Files that may speak HTTP: the router and server (`app/`), what pages need (`web/`), and
-/// the handler files of each area.
+/// the handler files of each area (`routes.rs`, or a `routes/` folder when they are many).
 fn may_use_axum(path: &str) -> bool {
     path.starts_with("src/app/")
         || path.starts_with("src/web/")
         || path.starts_with("src/admin/api/")
         || path.ends_with("/routes.rs")
+        || path.contains("/routes/")
 }
 
 fn floor_of(module: &str) -> Option<usize> {

@@ -5,7 +5,7 @@
 pub mod configure_otp;
 mod terms;
 pub mod update_password;
-mod update_profile;
+pub mod update_profile;
 
 use std::collections::HashMap;
 

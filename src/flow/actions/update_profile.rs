@@ -44,20 +44,7 @@ impl RequiredAction for UpdateProfile {
     ) -> Result<ActionResult, EngineError> {
         let field = |k: &str| form.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
         let (email, first, last) = (field("email"), field("firstName"), field("lastName"));
-        let mut errors = Map::new();
-        if !is_email(&email) {
-            errors.insert("email".into(), json!("invalidEmail"));
-        }
-        if first.is_empty() || first.len() > 255 {
-            errors.insert("firstName".into(), json!("missingFirstName"));
-        } else if has_hidden_characters(&first) {
-            errors.insert("firstName".into(), json!("nameHasHiddenCharacters"));
-        }
-        if last.is_empty() || last.len() > 255 {
-            errors.insert("lastName".into(), json!("missingLastName"));
-        } else if has_hidden_characters(&last) {
-            errors.insert("lastName".into(), json!("nameHasHiddenCharacters"));
-        }
+        let mut errors = profile_errors(&email, &first, &last);
         if !errors.is_empty() {
             return Ok(ActionResult::Page(page(&email, &first, &last, errors)));
         }
@@ -80,6 +67,25 @@ impl RequiredAction for UpdateProfile {
         }
         Ok(ActionResult::Done)
     }
+}
+
+/// What is wrong with a profile, by field (`email`, `firstName`, `lastName`): catalog keys.
+pub fn profile_errors(email: &str, first: &str, last: &str) -> Map<String, Value> {
+    let mut errors = Map::new();
+    if !is_email(email) {
+        errors.insert("email".into(), json!("invalidEmail"));
+    }
+    for (field, value, missing) in [
+        ("firstName", first, "missingFirstName"),
+        ("lastName", last, "missingLastName"),
+    ] {
+        if value.is_empty() || value.len() > 255 {
+            errors.insert(field.into(), json!(missing));
+        } else if has_hidden_characters(value) {
+            errors.insert(field.into(), json!("nameHasHiddenCharacters"));
+        }
+    }
+    errors
 }
 
 /// A plausible address: one `@`, something on each side, a dot in the domain, no spaces.

@@ -1,24 +1,21 @@
-//! HTTP handlers of the account console's pages: extract (the signed-in [`Console`]), call a
-//! function of `account`, render a theme page.
+//! The console's pages: signing in through `account-console`, and the forms.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use serde_json::{Value, json};
 
-use super::console::{self, Pending};
-use super::password::{self, PasswordForm};
-use super::sessions::{self, SignOut};
-use super::{Viewer, csrf_matches, csrf_token, is_fresh};
-use super::{factors, log};
+use crate::account::console::{self, Pending};
+use crate::account::password::{self, PasswordForm};
+use crate::account::sessions::{self, SignOut};
+use crate::account::{Viewer, csrf_matches, csrf_token, is_fresh};
+use crate::account::{factors, log};
 use crate::oidc::routes::PageRealm;
 use crate::state::{AppState, RealmRuntime};
 use crate::store::now;
@@ -26,42 +23,17 @@ use crate::web::cookies;
 use crate::web::pages::{self, PageError};
 
 /// The cookie that carries a console sign-in in progress (`state`, PKCE verifier, page).
-const CONSOLE_COOKIE: &str = "GATEHOUSE_ACCOUNT";
-
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/realms/{realm}/account", get(overview))
-        .route("/realms/{realm}/account/", get(overview))
-        .route("/realms/{realm}/account/callback", get(callback))
-        .route("/realms/{realm}/account/reauthenticate", get(reauthenticate))
-        .route("/realms/{realm}/account/security", get(security))
-        .route("/realms/{realm}/account/security/password", post(change_password))
-        .route(
-            "/realms/{realm}/account/security/add-authenticator",
-            get(add_authenticator),
-        )
-        .route(
-            "/realms/{realm}/account/security/remove-authenticator",
-            post(remove_authenticator),
-        )
-        .route(
-            "/realms/{realm}/account/security/recovery-codes",
-            post(regenerate_recovery_codes),
-        )
-        .route("/realms/{realm}/account/log", get(log_page))
-        .route("/realms/{realm}/account/sessions", get(sessions_page))
-        .route("/realms/{realm}/account/sessions/sign-out", post(sign_out))
-}
+pub(super) const CONSOLE_COOKIE: &str = "GATEHOUSE_ACCOUNT";
 
 /// A console request from a signed-in browser. Without a session, the request answers with
 /// the way to sign in (and back to the same page) instead.
-struct Console {
-    app: Arc<AppState>,
-    rt: Arc<RealmRuntime>,
-    viewer: Viewer,
+pub(super) struct Console {
+    pub(super) app: Arc<AppState>,
+    pub(super) rt: Arc<RealmRuntime>,
+    pub(super) viewer: Viewer,
     /// The SSO cookie, which the forms' CSRF token is bound to.
-    cookie: String,
-    lang: String,
+    pub(super) cookie: String,
+    pub(super) lang: String,
 }
 
 impl FromRequestParts<Arc<AppState>> for Console {
@@ -75,7 +47,7 @@ impl FromRequestParts<Arc<AppState>> for Console {
         let cookie = jar.get(cookies::SSO_COOKIE).map(|c| c.value().to_string());
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
         let origin = crate::web::http::origin(&parts.headers, peer);
-        let viewer = super::viewer(app, &rt, cookie.as_deref(), origin)
+        let viewer = crate::account::viewer(app, &rt, cookie.as_deref(), origin)
             .await
             .map_err(|e| internal(&e))?;
         let (Some(viewer), Some(cookie)) = (viewer, cookie) else {
@@ -133,7 +105,7 @@ impl Console {
     }
 }
 
-fn see_other(url: &str) -> Response {
+pub(super) fn see_other(url: &str) -> Response {
     let mut r = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(url) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -143,13 +115,19 @@ fn see_other(url: &str) -> Response {
     r
 }
 
-fn internal(e: &dyn std::fmt::Display) -> Response {
+pub(super) fn internal(e: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %crate::ops::logging::untrusted(&e.to_string()), "account console request failed");
     PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "internalError").into_response()
 }
 
 /// Sends the browser to sign in (again, when `again`) and come back to `page`.
-fn start_sign_in(app: &AppState, rt: &RealmRuntime, page: &str, again: bool, action: Option<&str>) -> Response {
+pub(super) fn start_sign_in(
+    app: &AppState,
+    rt: &RealmRuntime,
+    page: &str,
+    again: bool,
+    action: Option<&str>,
+) -> Response {
     let pending = Pending::new(page);
     let cookie = cookies::build(
         CONSOLE_COOKIE,
@@ -162,7 +140,7 @@ fn start_sign_in(app: &AppState, rt: &RealmRuntime, page: &str, again: bool, act
 }
 
 /// The notice a page shows after a change, if the query names a known one.
-fn notice(query: &HashMap<String, String>) -> Option<&'static str> {
+pub(super) fn notice(query: &HashMap<String, String>) -> Option<&'static str> {
     match query.get("notice").map(String::as_str) {
         Some("password-changed") => Some("accountPasswordChanged"),
         Some("signed-out") => Some("accountSessionsSignedOut"),
@@ -173,8 +151,8 @@ fn notice(query: &HashMap<String, String>) -> Option<&'static str> {
     }
 }
 
-async fn overview(console: Console, Query(query): Query<HashMap<String, String>>) -> Response {
-    let checklist = match super::checklist(&console.app, &console.rt, &console.viewer).await {
+pub(super) async fn overview_page(console: Console, Query(query): Query<HashMap<String, String>>) -> Response {
+    let checklist = match crate::account::checklist(&console.app, &console.rt, &console.viewer).await {
         Ok(c) => c,
         Err(e) => return internal(&e),
     };
@@ -197,7 +175,7 @@ async fn overview(console: Console, Query(query): Query<HashMap<String, String>>
 
 /// The browser is back from signing in to the console: the code is spent, then the page it
 /// wanted is shown. A stray or replayed callback shows an error and signs nothing in.
-async fn callback(
+pub(super) async fn callback(
     State(app): State<Arc<AppState>>,
     PageRealm(rt): PageRealm,
     jar: CookieJar,
@@ -238,18 +216,18 @@ async fn callback(
 }
 
 /// "Sign in again": a fresh sign-in before a sensitive change, back to the page named.
-async fn reauthenticate(console: Console, Query(query): Query<HashMap<String, String>>) -> Response {
+pub(super) async fn reauthenticate(console: Console, Query(query): Query<HashMap<String, String>>) -> Response {
     let page = query.get("page").map(String::as_str).unwrap_or_default();
     start_sign_in(&console.app, &console.rt, page, true, None)
 }
 
 /// "Add an authenticator app": the `configure-otp` action, as an application-initiated action
 /// of the console (a sign-in older than the realm allows is made again first).
-async fn add_authenticator(console: Console) -> Response {
+pub(super) async fn add_authenticator(console: Console) -> Response {
     start_sign_in(&console.app, &console.rt, "security", false, Some("CONFIGURE_TOTP"))
 }
 
-async fn remove_authenticator(console: Console, body: axum::body::Bytes) -> Response {
+pub(super) async fn remove_authenticator(console: Console, body: axum::body::Bytes) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     if !console.csrf_ok(&form) {
         return PageError::new(StatusCode::FORBIDDEN, "accountFormExpired").into_response();
@@ -282,7 +260,7 @@ async fn remove_authenticator(console: Console, body: axum::body::Bytes) -> Resp
     }
 }
 
-async fn security(console: Console, Query(query): Query<HashMap<String, String>>) -> Response {
+pub(super) async fn security(console: Console, Query(query): Query<HashMap<String, String>>) -> Response {
     let ctx = match security_context(&console, None, &query).await {
         Ok(ctx) => ctx,
         Err(e) => return internal(&e),
@@ -291,15 +269,15 @@ async fn security(console: Console, Query(query): Query<HashMap<String, String>>
 }
 
 /// A refused form of the security page: which form (and device), the field, the message.
-struct Refused {
-    form: &'static str,
-    device: Option<String>,
-    field: &'static str,
-    message: Value,
+pub(super) struct Refused {
+    pub(super) form: &'static str,
+    pub(super) device: Option<String>,
+    pub(super) field: &'static str,
+    pub(super) message: Value,
 }
 
 /// The security page again, with a refused form's message next to its field (400).
-async fn security_refused(console: &Console, refused: &Refused) -> Response {
+pub(super) async fn security_refused(console: &Console, refused: &Refused) -> Response {
     match security_context(console, Some(refused), &HashMap::new()).await {
         Ok(ctx) => {
             let mut page = console.page("account_security.html", ctx);
@@ -310,12 +288,12 @@ async fn security_refused(console: &Console, refused: &Refused) -> Response {
     }
 }
 
-async fn security_context(
+pub(super) async fn security_context(
     console: &Console,
     refused: Option<&Refused>,
     query: &HashMap<String, String>,
-) -> Result<Value, super::AccountError> {
-    let checklist = super::checklist(&console.app, &console.rt, &console.viewer).await?;
+) -> Result<Value, crate::account::AccountError> {
+    let checklist = crate::account::checklist(&console.app, &console.rt, &console.viewer).await?;
     let devices = factors::otp_devices(&console.app, &console.viewer).await?;
     let policy = &console.rt.realm.password_policy;
     Ok(json!({
@@ -331,7 +309,7 @@ async fn security_context(
     }))
 }
 
-async fn change_password(console: Console, body: axum::body::Bytes) -> Response {
+pub(super) async fn change_password(console: Console, body: axum::body::Bytes) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     if !console.csrf_ok(&form) {
         return PageError::new(StatusCode::FORBIDDEN, "accountFormExpired").into_response();
@@ -361,7 +339,7 @@ async fn change_password(console: Console, body: axum::body::Bytes) -> Response 
     }
 }
 
-async fn sessions_page(console: Console, Query(query): Query<HashMap<String, String>>) -> Response {
+pub(super) async fn sessions_page(console: Console, Query(query): Query<HashMap<String, String>>) -> Response {
     match sessions::list(&console.app, &console.rt, &console.viewer).await {
         Ok(list) => {
             let others = list.iter().filter(|s| !s.current).count();
@@ -373,7 +351,7 @@ async fn sessions_page(console: Console, Query(query): Query<HashMap<String, Str
 }
 
 /// Signs out one session (`session`), every other (`which=others`) or all (`which=all`).
-async fn sign_out(console: Console, body: axum::body::Bytes) -> Response {
+pub(super) async fn sign_out(console: Console, body: axum::body::Bytes) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     if !console.csrf_ok(&form) {
         return PageError::new(StatusCode::FORBIDDEN, "accountFormExpired").into_response();
@@ -406,7 +384,7 @@ async fn sign_out(console: Console, body: axum::body::Bytes) -> Response {
 }
 
 /// New recovery codes, shown once (and offered as a text file); the old ones die at once.
-async fn regenerate_recovery_codes(console: Console, body: axum::body::Bytes) -> Response {
+pub(super) async fn regenerate_recovery_codes(console: Console, body: axum::body::Bytes) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     if !console.csrf_ok(&form) {
         return PageError::new(StatusCode::FORBIDDEN, "accountFormExpired").into_response();
@@ -431,7 +409,7 @@ async fn regenerate_recovery_codes(console: Console, body: axum::body::Bytes) ->
 }
 
 /// The security log: a page, or with `format=csv|jsonl` a download in the admin export's format.
-async fn log_page(console: Console, Query(query): Query<HashMap<String, String>>) -> Response {
+pub(super) async fn log_page(console: Console, Query(query): Query<HashMap<String, String>>) -> Response {
     let get = |k: &str| query.get(k).map(String::as_str);
     let q = log::LogQuery::parse(get("view"), get("period"), get("before"));
     let format = match get("format") {

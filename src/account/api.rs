@@ -1,0 +1,161 @@
+//! The console's JSON face: Keycloak's Account REST API shapes over the same functions the
+//! pages use, for a user's access token whose audience includes `account`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::sessions::SessionView;
+use super::{AccountError, Viewer, record};
+use crate::state::{AppState, RealmRuntime};
+use crate::store::{OTP, PASSWORD, ProfileUpdate};
+
+/// Keycloak's `UserRepresentation` as the account API gives it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    pub id: String,
+    pub username: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub attributes: BTreeMap<String, Vec<String>>,
+}
+
+pub async fn profile(app: &AppState, viewer: &Viewer) -> Result<Profile, AccountError> {
+    let u = &viewer.user;
+    let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in app.store.attributes(&u.id).await? {
+        attributes.entry(name).or_default().push(value);
+    }
+    Ok(Profile {
+        id: u.id.clone(),
+        username: u.username.clone(),
+        first_name: u.first_name.clone(),
+        last_name: u.last_name.clone(),
+        email: u.email.clone(),
+        email_verified: u.email_verified,
+        attributes,
+    })
+}
+
+/// What a client may change of the profile (Keycloak's fields; others, such as `username`, are
+/// read-only and ignored).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileChange {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+/// Updates the viewer's names and email under the same rules as the update-profile page; a
+/// new email is unverified. `Err` lists the problems by field (catalog keys).
+pub async fn update_profile(
+    app: &AppState,
+    rt: &RealmRuntime,
+    viewer: &Viewer,
+    change: ProfileChange,
+) -> Result<Result<(), serde_json::Map<String, Value>>, AccountError> {
+    let u = &viewer.user;
+    let pick = |new: Option<String>, old: &Option<String>| new.map(|s| s.trim().to_string()).or_else(|| old.clone());
+    let email = pick(change.email, &u.email).unwrap_or_default();
+    let first = pick(change.first_name, &u.first_name).unwrap_or_default();
+    let last = pick(change.last_name, &u.last_name).unwrap_or_default();
+    let errors = crate::flow::actions::update_profile::profile_errors(&email, &first, &last);
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let unique = !rt.realm.users.duplicate_emails;
+    let outcome = app
+        .store
+        .update_profile(&u.id, Some(email.clone()), Some(first), Some(last), unique)
+        .await?;
+    if outcome == ProfileUpdate::EmailTaken {
+        let mut errors = serde_json::Map::new();
+        errors.insert("email".into(), json!("emailTaken"));
+        return Ok(Err(errors));
+    }
+    let email_changed = u.email.as_deref() != Some(email.as_str());
+    record(
+        app,
+        rt,
+        viewer,
+        "profile_updated",
+        json!({ "email_changed": email_changed }),
+    )
+    .await;
+    Ok(Ok(()))
+}
+
+/// Keycloak's `SessionRepresentation` (times in Unix seconds).
+pub fn session_json(s: &SessionView) -> Value {
+    json!({
+        "id": s.id,
+        "ipAddress": s.ip,
+        "started": s.started,
+        "lastAccess": s.last_access,
+        "expires": s.expires,
+        "browser": s.browser,
+        "os": s.os,
+        "device": s.device,
+        "mobile": s.device == "mobile",
+        "current": s.current,
+        "clients": s.clients.iter().map(|c| json!({ "clientId": c, "clientName": c })).collect::<Vec<_>>(),
+    })
+}
+
+/// Keycloak's `DeviceRepresentation`s: sessions grouped by browser and system.
+pub fn devices_json(sessions: &[SessionView]) -> Vec<Value> {
+    let mut groups: BTreeMap<(String, String, String), Vec<&SessionView>> = BTreeMap::new();
+    for s in sessions {
+        groups
+            .entry((s.os.clone(), s.browser.clone(), s.device.clone()))
+            .or_default()
+            .push(s);
+    }
+    groups
+        .into_iter()
+        .map(|((os, browser, device), list)| {
+            let newest = list.iter().map(|s| s.last_access).max().unwrap_or_default();
+            json!({
+                "id": list.first().map(|s| s.id.clone()),
+                "os": os,
+                "browser": browser,
+                "device": device,
+                "mobile": device == "mobile",
+                "lastAccess": newest,
+                "current": list.iter().any(|s| s.current),
+                "ipAddress": list.first().and_then(|s| s.ip.clone()),
+                "sessions": list.iter().map(|s| session_json(s)).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
+
+/// Keycloak's credential containers: the password, then the authenticator apps.
+pub async fn credentials_json(app: &AppState, viewer: &Viewer) -> Result<Vec<Value>, AccountError> {
+    let all = app.store.user_credentials(&viewer.user.id).await?;
+    let meta = |kind: &str| -> Vec<Value> {
+        all.iter()
+            .filter(|c| c.kind == kind)
+            .map(|c| {
+                json!({ "credential": {
+                    "id": c.id, "type": c.kind, "userLabel": c.label, "createdDate": c.created_at * 1000,
+                } })
+            })
+            .collect()
+    };
+    Ok(vec![
+        json!({
+            "type": PASSWORD, "category": "basic-authentication", "displayName": "Password",
+            "removeable": false, "userCredentialMetadatas": meta(PASSWORD),
+        }),
+        json!({
+            "type": OTP, "category": "two-factor", "displayName": "Authenticator application",
+            "removeable": true, "userCredentialMetadatas": meta(OTP),
+        }),
+    ])
+}

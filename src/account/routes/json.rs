@@ -1,0 +1,204 @@
+//! The JSON face: Keycloak's Account REST API for a user's access token with the `account`
+//! audience.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::account::Viewer;
+use crate::account::factors;
+use crate::account::sessions::{self, SignOut};
+use crate::oidc::error::OAuthError;
+use crate::oidc::jwt::ACCOUNT_AUDIENCE;
+use crate::oidc::routes::LiveRealm;
+use crate::state::{AppState, RealmRuntime};
+use crate::store::now;
+
+use super::html::internal;
+/// A request of the JSON face (Keycloak's Account REST API): a user's access token whose
+/// audience includes `account`, and the SSO session it was issued under.
+pub(super) struct Api {
+    pub(super) app: Arc<AppState>,
+    pub(super) rt: Arc<RealmRuntime>,
+    pub(super) viewer: Viewer,
+    pub(super) claims: crate::oidc::jwt::AccessClaims,
+}
+
+impl FromRequestParts<Arc<AppState>> for Api {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<AppState>) -> Result<Api, Response> {
+        let LiveRealm(rt) = LiveRealm::from_request_parts(parts, app).await?;
+        let token = crate::web::http::credentials(&parts.headers, "Bearer").ok_or_else(|| {
+            OAuthError::invalid_token("send the access token as Authorization: Bearer").into_response()
+        })?;
+        let (claims, _, user) = crate::oidc::introspection::token_user(app, &rt, token)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if !claims.has_audience(ACCOUNT_AUDIENCE) {
+            return Err(
+                OAuthError::insufficient_scope("the access token's audience does not include account").into_response(),
+            );
+        }
+        let idle = rt.realm.tokens.sso_idle.as_secs();
+        let session = match claims.sid.as_deref() {
+            Some(sid) => app
+                .store
+                .live_sso_session_by_id(sid, idle)
+                .await
+                .map_err(|e| internal(&e))?,
+            None => None,
+        };
+        let session = session
+            .filter(|s| s.user_id == user.id)
+            .ok_or_else(|| OAuthError::invalid_token("the access token's session has ended").into_response())?;
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        let origin = crate::web::http::origin(&parts.headers, peer);
+        Ok(Api {
+            app: app.clone(),
+            rt,
+            viewer: Viewer { user, session, origin },
+            claims,
+        })
+    }
+}
+
+impl Api {
+    /// A change that needs a recent sign-in: the token's `auth_time` within `account.max_auth_age`.
+    fn is_fresh(&self) -> bool {
+        let max = self.rt.realm.account.max_auth_age.as_secs();
+        self.claims.auth_time.is_some_and(|t| now() - t <= max)
+    }
+}
+
+pub(super) fn stale_token() -> Response {
+    json_error(
+        StatusCode::FORBIDDEN,
+        "a recent sign-in is needed: sign in again (max_age) and retry",
+    )
+}
+
+/// Keycloak's error body, never cached.
+pub(super) fn json_error(status: StatusCode, message: &str) -> Response {
+    let mut r = (status, axum::Json(json!({ "errorMessage": message }))).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+pub(super) fn json_ok<T: serde::Serialize>(value: T) -> Response {
+    let mut r = axum::Json(value).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+pub(super) async fn update_profile(api: Api, body: axum::body::Bytes) -> Response {
+    let Ok(change) = serde_json::from_slice::<crate::account::api::ProfileChange>(&body) else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "send the profile as JSON: firstName, lastName, email",
+        );
+    };
+    match crate::account::api::update_profile(&api.app, &api.rt, &api.viewer, change).await {
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(errors)) => {
+            let text = |key: &Value| api.app.templates.message_text(&api.rt.realm.theme, "en", key);
+            let fields: Vec<Value> = errors
+                .iter()
+                .map(|(field, key)| json!({ "field": field, "errorMessage": text(key) }))
+                .collect();
+            let first = fields.first().map(|f| f["errorMessage"].clone()).unwrap_or_default();
+            let mut r = (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({ "errorMessage": first, "errors": fields })),
+            )
+                .into_response();
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => internal(&e),
+    }
+}
+
+pub(super) async fn devices(api: Api) -> Response {
+    match sessions::list(&api.app, &api.rt, &api.viewer).await {
+        Ok(list) => json_ok(crate::account::api::devices_json(&list)),
+        Err(e) => internal(&e),
+    }
+}
+
+/// Signs out every other session (`?current=true`: every session).
+pub(super) async fn delete_sessions(api: Api, Query(query): Query<HashMap<String, String>>) -> Response {
+    if !api.is_fresh() {
+        return stale_token();
+    }
+    let which = if query.get("current").is_some_and(|v| v == "true") {
+        SignOut::All
+    } else {
+        SignOut::Others
+    };
+    match sessions::sign_out(&api.app, &api.rt, &api.viewer, &which).await {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => internal(&e),
+    }
+}
+
+pub(super) async fn delete_session(
+    api: Api,
+    axum::extract::Path((_, id)): axum::extract::Path<(String, String)>,
+) -> Response {
+    if id != api.viewer.session.id && !api.is_fresh() {
+        return stale_token();
+    }
+    match sessions::sign_out(&api.app, &api.rt, &api.viewer, &SignOut::One(id)).await {
+        Ok(0) => json_error(StatusCode::NOT_FOUND, "no such session of yours"),
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => internal(&e),
+    }
+}
+
+/// Removes an authenticator app (Keycloak's `DELETE /credentials/{id}`): a recent sign-in only,
+/// as there is no form to ask for the password and a code.
+pub(super) async fn delete_credential(
+    api: Api,
+    axum::extract::Path((_, id)): axum::extract::Path<(String, String)>,
+) -> Response {
+    if !api.is_fresh() {
+        return stale_token();
+    }
+    match factors::remove_otp_by_token(&api.app, &api.rt, &api.viewer, &id).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => json_error(StatusCode::NOT_FOUND, "no such removable credential of yours"),
+        Err(e) => internal(&e),
+    }
+}
+
+/// The new name as a JSON string (Keycloak's client sends `"name"`), or as plain text.
+pub(super) async fn rename_credential(
+    api: Api,
+    axum::extract::Path((_, id)): axum::extract::Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let text = String::from_utf8_lossy(&body);
+    let label = serde_json::from_str::<String>(&text).unwrap_or_else(|_| text.to_string());
+    match factors::rename_otp(&api.app, &api.rt, &api.viewer, &id, &label).await {
+        Ok(Ok(true)) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Ok(false)) => json_error(StatusCode::NOT_FOUND, "no such authenticator app of yours"),
+        Ok(Err(key)) => {
+            let message = api
+                .app
+                .templates
+                .message_text(&api.rt.realm.theme, "en", &Value::from(key));
+            json_error(StatusCode::BAD_REQUEST, &message)
+        }
+        Err(e) => internal(&e),
+    }
+}

@@ -1,0 +1,112 @@
+//! HTTP handlers of the account console: pages for a browser with the SSO cookie
+//! (`html.rs`) and Keycloak's Account REST API for a bearer of an access token (`json.rs`),
+//! on the same paths. Each extracts, calls a function of `account`, and renders.
+
+mod html;
+mod json;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Query};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::response::Response;
+use axum::routing::{get, post};
+
+use super::sessions::{self};
+use crate::state::AppState;
+
+use html::*;
+use json::*;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/realms/{realm}/account", get(overview).post(update_profile))
+        .route("/realms/{realm}/account/", get(overview).post(update_profile))
+        .route("/realms/{realm}/account/sessions/devices", get(devices))
+        .route(
+            "/realms/{realm}/account/sessions/{id}",
+            axum::routing::delete(delete_session),
+        )
+        .route("/realms/{realm}/account/credentials", get(credentials))
+        .route(
+            "/realms/{realm}/account/credentials/{id}",
+            axum::routing::delete(delete_credential),
+        )
+        .route(
+            "/realms/{realm}/account/credentials/{id}/label",
+            axum::routing::put(rename_credential),
+        )
+        .route("/realms/{realm}/account/callback", get(callback))
+        .route("/realms/{realm}/account/reauthenticate", get(reauthenticate))
+        .route("/realms/{realm}/account/security", get(security))
+        .route("/realms/{realm}/account/security/password", post(change_password))
+        .route(
+            "/realms/{realm}/account/security/add-authenticator",
+            get(add_authenticator),
+        )
+        .route(
+            "/realms/{realm}/account/security/remove-authenticator",
+            post(remove_authenticator),
+        )
+        .route(
+            "/realms/{realm}/account/security/recovery-codes",
+            post(regenerate_recovery_codes),
+        )
+        .route("/realms/{realm}/account/log", get(log_page))
+        .route(
+            "/realms/{realm}/account/sessions",
+            get(sessions).delete(delete_sessions),
+        )
+        .route("/realms/{realm}/account/sessions/sign-out", post(sign_out))
+}
+
+/// A page for a browser, the JSON face for a bearer of an access token.
+enum Face {
+    Page(Box<Console>),
+    Api(Box<Api>),
+}
+
+impl FromRequestParts<Arc<AppState>> for Face {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<AppState>) -> Result<Face, Response> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            Ok(Face::Api(Box::new(Api::from_request_parts(parts, app).await?)))
+        } else {
+            Ok(Face::Page(Box::new(Console::from_request_parts(parts, app).await?)))
+        }
+    }
+}
+
+async fn overview(face: Face, query: Query<HashMap<String, String>>) -> Response {
+    match face {
+        Face::Page(console) => overview_page(*console, query).await,
+        Face::Api(api) => match super::api::profile(&api.app, &api.viewer).await {
+            Ok(profile) => json_ok(profile),
+            Err(e) => internal(&e),
+        },
+    }
+}
+
+async fn sessions(face: Face, query: Query<HashMap<String, String>>) -> Response {
+    match face {
+        Face::Page(console) => sessions_page(*console, query).await,
+        Face::Api(api) => match sessions::list(&api.app, &api.rt, &api.viewer).await {
+            Ok(list) => json_ok(list.iter().map(super::api::session_json).collect::<Vec<_>>()),
+            Err(e) => internal(&e),
+        },
+    }
+}
+
+async fn credentials(face: Face) -> Response {
+    match face {
+        Face::Page(console) => see_other(&format!("/realms/{}/account/security", console.rt.realm.name)),
+        Face::Api(api) => match super::api::credentials_json(&api.app, &api.viewer).await {
+            Ok(list) => json_ok(list),
+            Err(e) => internal(&e),
+        },
+    }
+}
