@@ -8,6 +8,7 @@ mod m20261123_000002_flow_state;
 mod m20261123_000003_event_indexes;
 mod m20261123_000004_auth_codes_user;
 mod m20261206_000005_hardening;
+mod m20261206_000006_personal_access_tokens;
 
 pub use m20261206_000005_hardening::username_key;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_event_indexes::Migration),
             Box::new(m20261123_000004_auth_codes_user::Migration),
             Box::new(m20261206_000005_hardening::Migration),
+            Box::new(m20261206_000006_personal_access_tokens::Migration),
         ]
     }
 }

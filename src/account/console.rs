@@ -9,7 +9,7 @@ use crate::state::{AppState, RealmRuntime};
 use crate::store::{CodeExchange, StoreError};
 
 /// The console's pages, by the path segment after `/account`.
-pub const PAGES: &[&str] = &["", "security", "sessions"];
+pub const PAGES: &[&str] = &["", "security", "sessions", "log", "tokens"];
 
 /// A sign-in the console started: what the browser keeps (in a cookie) until it comes back.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -90,10 +90,45 @@ pub struct Entry {
     pub ip: Option<String>,
     pub browser: String,
     pub os: String,
+    /// For sign-ins: how the person proved who they are (`password`, `code`, `recovery code`,
+    /// `session`), from the flow's trace.
+    pub methods: Vec<&'static str>,
+    /// For sign-ins: whether a second factor was asked for.
+    pub second_factor: bool,
+}
+
+/// What a sign-in's trace (`steps`, e.g. `otp-form:success`) says about how it went.
+fn methods_of(details: &serde_json::Value) -> (Vec<&'static str>, bool) {
+    let steps: Vec<&str> = details
+        .get("steps")
+        .and_then(|s| s.as_array())
+        .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
+        .unwrap_or_default();
+    let mut methods = Vec::new();
+    for step in &steps {
+        let Some(name) = step.strip_suffix(":success") else {
+            continue;
+        };
+        let method = match name {
+            "username-password-form" | "password-form" => "password",
+            "otp-form" => "code",
+            "recovery-code-form" => "recovery code",
+            "cookie" => "session",
+            _ => continue,
+        };
+        if !methods.contains(&method) {
+            methods.push(method);
+        }
+    }
+    let second = steps
+        .iter()
+        .any(|s| s.starts_with("otp-form") || s.starts_with("recovery-code-form"));
+    (methods, second)
 }
 
 fn entry(e: crate::events::Event) -> Entry {
     let agent = super::agent::describe(e.user_agent.as_deref());
+    let (methods, second_factor) = methods_of(&e.details);
     let failed = e.kind.ends_with("_error") || e.kind.ends_with("_refused");
     let reason = ["reason", "type"]
         .iter()
@@ -107,6 +142,8 @@ fn entry(e: crate::events::Event) -> Entry {
         ip: e.ip,
         browser: agent.browser,
         os: agent.os,
+        methods,
+        second_factor,
     }
 }
 
@@ -154,6 +191,20 @@ pub async fn download(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sign_in_trace_names_its_methods_and_the_second_factor() {
+        let details = serde_json::json!({ "steps": [
+            "cookie:attempted", "username-password-form:success", "condition user-configured:true",
+            "otp-form:challenge", "recovery-code-form:success"
+        ] });
+        assert_eq!(methods_of(&details), (vec!["password", "recovery code"], true));
+        assert_eq!(
+            methods_of(&serde_json::json!({ "steps": ["cookie:success"] })),
+            (vec!["session"], false)
+        );
+        assert_eq!(methods_of(&serde_json::json!({})), (vec![], false));
+    }
 
     #[test]
     fn queries_fall_back_to_what_the_page_offers() {

@@ -9,6 +9,7 @@ pub mod log;
 pub mod password;
 pub mod routes;
 pub mod sessions;
+pub mod tokens;
 
 use serde_json::json;
 

@@ -88,3 +88,55 @@ pub async fn logout_user_named(app: &AppState, realm: &str, user: &str) -> Resul
     let user = resolve_user(app, realm, user).await?;
     logout_user(app, &Actor::cli(), realm, &user.id).await
 }
+
+/// A user's live personal access token, as administrators see it (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub id: String,
+    pub name: String,
+    pub scope: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+}
+
+/// A user's live personal access tokens, newest first.
+pub async fn list_tokens(app: &AppState, realm: &str, id: &str) -> Result<Vec<TokenInfo>, AdminError> {
+    let user = user_in_realm(app, realm, id).await?;
+    Ok(app
+        .store
+        .user_pats(&user.id)
+        .await?
+        .into_iter()
+        .map(|t| TokenInfo {
+            id: t.id,
+            name: t.name,
+            scope: t.scope,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            last_used_at: t.last_used_at,
+            last_used_ip: t.last_used_ip,
+        })
+        .collect())
+}
+
+/// Revokes one of a user's personal access tokens, as `actor`.
+pub async fn revoke_token(app: &AppState, actor: &Actor, realm: &str, id: &str, token: &str) -> Result<(), AdminError> {
+    let user = user_in_realm(app, realm, id).await?;
+    if !app.store.revoke_pat(&user.id, token).await? {
+        return Err(AdminError::NotFound(format!("personal access token '{token}'")));
+    }
+    let details = json!({ "token": token, "username": user.username });
+    record(
+        app,
+        actor,
+        realm,
+        "personal_access_token_revoked",
+        Some(&user.id),
+        details,
+    )
+    .await;
+    Ok(())
+}

@@ -10,6 +10,7 @@ use crate::crypto::sha256_hex;
 use crate::events::Origin;
 use crate::realm::Client;
 use crate::state::{AppState, RealmRuntime};
+use crate::store::PAT_PREFIX;
 
 /// Verifies an access token's signature, type, issuer and expiry (no database read).
 async fn verify_signature(state: &AppState, rt: &RealmRuntime, token: &str) -> Result<AccessClaims, OAuthError> {
@@ -69,8 +70,20 @@ pub async fn token_user(
     Ok((claims, grant, user))
 }
 
-/// The userinfo response for a valid access token.
-pub async fn userinfo(state: &AppState, rt: &RealmRuntime, token: &str) -> Result<Value, OAuthError> {
+/// The userinfo response for a valid access token, or a personal access token (its scopes).
+pub async fn userinfo(state: &AppState, rt: &RealmRuntime, token: &str, ip: Option<&str>) -> Result<Value, OAuthError> {
+    if token.starts_with(PAT_PREFIX) {
+        let (pat, user) = state
+            .store
+            .use_pat(&rt.realm.name, &sha256_hex(token.as_bytes()), ip)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_token("the personal access token is revoked, expired or unknown"))?;
+        let scopes: Vec<&str> = pat.scope.split_ascii_whitespace().collect();
+        if !scopes.contains(&"openid") {
+            return Err(OAuthError::insufficient_scope("userinfo needs the openid scope"));
+        }
+        return Ok(Value::Object(user_claims(&user, &scopes)));
+    }
     let (claims, grant, user) = token_user(state, rt, token).await?;
     let scopes: Vec<&str> = claims.scope.split_ascii_whitespace().collect();
     if !scopes.contains(&"openid") {
@@ -145,6 +158,25 @@ pub async fn introspect(
         });
     }
     let hash = sha256_hex(token.as_bytes());
+    if token.starts_with(PAT_PREFIX) {
+        // A user's own token: any confidential client of the realm may ask about it.
+        if caller.is_public() {
+            return Ok(json!({ "active": false }));
+        }
+        return Ok(match state.store.use_pat(&rt.realm.name, &hash, None).await? {
+            Some((pat, user)) => json!({
+                "active": true,
+                "token_type": "pat",
+                "scope": pat.scope,
+                "sub": user.id,
+                "username": user.username,
+                "exp": pat.expires_at,
+                "iat": pat.created_at,
+                "iss": rt.issuer,
+            }),
+            None => json!({ "active": false }),
+        });
+    }
     Ok(match state.store.live_refresh_token(&hash).await? {
         Some((t, g)) if g.realm == rt.realm.name && g.client_id == caller.client_id => json!({
             "active": true,

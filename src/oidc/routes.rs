@@ -212,6 +212,7 @@ fn bearer(headers: &HeaderMap, body: &[u8]) -> Result<Option<String>, OAuthError
 async fn userinfo(
     State(app): AppStateRef,
     LiveRealm(rt): LiveRealm,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
@@ -223,7 +224,8 @@ async fn userinfo(
         );
         return Ok(r);
     };
-    let claims = introspection::userinfo(&app, &rt, &token).await?;
+    let ip = peer.ip().to_string();
+    let claims = introspection::userinfo(&app, &rt, &token, Some(&ip)).await?;
     Ok(NoStore(claims).into_response())
 }
 

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::Realm;
 use super::model::{
-    AccountSettings, BruteForce, FlowBindings, GrantType, OtpPolicy, PasswordPolicy, Pkce, RequiredActionSetting,
-    TokenSettings, UserSettings,
+    AccountSettings, BruteForce, FlowBindings, GrantType, OtpPolicy, PasswordPolicy, PatSettings, Pkce,
+    RequiredActionSetting, TokenSettings, UserSettings,
 };
 
 #[derive(Serialize)]
@@ -28,6 +28,8 @@ struct RealmOut<'a> {
     tokens: &'a TokenSettings,
     #[serde(skip_serializing_if = "AccountSettings::is_default")]
     account: &'a AccountSettings,
+    #[serde(skip_serializing_if = "PatSettings::is_default")]
+    pat: &'a PatSettings,
     required_actions: &'a BTreeMap<String, RequiredActionSetting>,
     roles: &'a [String],
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
@@ -70,6 +72,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
         users: &realm.users,
         tokens: &realm.tokens,
         account: &realm.account,
+        pat: &realm.pat,
         required_actions: &realm.required_actions,
         roles: &realm.roles,
         scopes: &realm.scopes,

@@ -17,8 +17,8 @@ use serde::Serialize;
 pub use duration::Duration;
 pub use load::{RealmError, load_dir, load_str};
 pub use model::{
-    AccountSettings, BruteForce, FlowBindings, GrantType, OtpPolicy, PasswordPolicy, Pkce, RequiredActionSetting,
-    TokenSettings, UserSettings,
+    AccountSettings, BruteForce, FlowBindings, GrantType, OtpPolicy, PasswordPolicy, PatSettings, Pkce,
+    RequiredActionSetting, TokenSettings, UserSettings,
 };
 
 /// The built-in public client the account console signs in through, in every realm.
@@ -49,6 +49,8 @@ pub struct Realm {
     /// Left out of the content (and its hash) when default, so older snapshots keep theirs.
     #[serde(skip_serializing_if = "AccountSettings::is_default")]
     pub account: AccountSettings,
+    #[serde(skip_serializing_if = "PatSettings::is_default")]
+    pub pat: PatSettings,
     pub required_actions: BTreeMap<String, RequiredActionSetting>,
     /// Sorted and without duplicates (a set, in canonical order).
     pub roles: Vec<String>,

@@ -32,6 +32,8 @@ pub struct RealmFile {
     #[serde(default)]
     pub account: AccountSettings,
     #[serde(default)]
+    pub pat: PatSettings,
+    #[serde(default)]
     pub required_actions: BTreeMap<String, Spanned<RequiredActionSetting>>,
     #[serde(default)]
     pub roles: Vec<Spanned<String>>,
@@ -143,6 +145,31 @@ impl Default for AccountSettings {
 impl AccountSettings {
     pub fn is_default(&self) -> bool {
         *self == AccountSettings::default()
+    }
+}
+
+/// Personal access tokens users create in the account console.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PatSettings {
+    /// The longest lifetime a user may give a token.
+    pub max_ttl: Duration,
+    /// The scopes a user may give a token (each a scope of the realm).
+    pub scopes: Vec<String>,
+}
+
+impl Default for PatSettings {
+    fn default() -> Self {
+        PatSettings {
+            max_ttl: Duration::hours(365 * 24),
+            scopes: vec!["openid".into(), "profile".into(), "email".into()],
+        }
+    }
+}
+
+impl PatSettings {
+    pub fn is_default(&self) -> bool {
+        *self == PatSettings::default()
     }
 }
 

@@ -287,3 +287,26 @@ pub mod login_failure {
     }
     no_relations!();
 }
+
+pub mod personal_access_token {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "personal_access_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub realm: String,
+        pub user_id: String,
+        pub name: String,
+        /// SHA-256 (hex) of the token; the token itself is shown once and never stored.
+        pub token_hash: String,
+        /// Space-separated scopes.
+        pub scope: String,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub last_used_at: Option<i64>,
+        pub last_used_ip: Option<String>,
+        pub revoked_at: Option<i64>,
+    }
+    no_relations!();
+}

@@ -315,6 +315,10 @@ impl Store {
             .filter(user_attribute::Column::UserId.eq(user_id))
             .exec(&txn)
             .await?;
+        super::entity::personal_access_token::Entity::delete_many()
+            .filter(super::entity::personal_access_token::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
         // Lockout counters are kept by user id (see flow::brute_force): they go with the user.
         login_failure::Entity::delete_many()
             .filter(login_failure::Column::Realm.eq(&u.realm))

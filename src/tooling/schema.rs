@@ -258,6 +258,11 @@ fn policies() -> Value {
         "account": object(json!({
             "max_auth_age": duration()
         }), &[]),
+        "pat": object(json!({
+            "max_ttl": duration(),
+            "scopes": { "type": "array", "items": { "type": "string" }, "uniqueItems": true,
+                "description": "Scopes users may give their personal access tokens (default: openid, profile, email)" }
+        }), &[]),
         "tokens": object(json!({
             "access_ttl": duration(),
             "refresh_ttl": duration(),

@@ -391,6 +391,9 @@ db_test!(async fn new_recovery_codes_replace_the_old_and_the_log_shows_and_expor
     let sign_ins = open(&h, &b, &format!("{}?view=sign-ins&period=24h", account_url(&h, "log"))).await;
     let text = visible_text(&sign_ins.body);
     assert!(!text.contains("recovery_codes_regenerated") && text.contains("sign_in"), "{text}");
+    // How each sign-in went: the methods, and that a second factor was asked.
+    assert!(text.contains("Signed in with password, recovery code"), "{text}");
+    assert!(text.contains("Second factor asked yes"), "{text}");
 
     // Downloads in the admin export's formats, only this user's events.
     let csv = b.get(format!("{}?format=csv", account_url(&h, "log"))).send().await.expect("GET csv");
@@ -519,4 +522,62 @@ db_test!(async fn the_json_face_speaks_keycloaks_account_api(db) {
     assert_eq!(all.status(), StatusCode::NO_CONTENT);
     let after = call(reqwest::Method::GET, "").send().await.expect("GET");
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+});
+
+db_test!(async fn personal_access_tokens_work_at_userinfo_until_revoked(db) {
+    let h = signin::start_flow_realm(db).await;
+    let b = h.new_browser();
+    sign_in_to_console(&h, &b, PASSWORD).await;
+    let page = open(&h, &b, &account_url(&h, "tokens")).await;
+    assert!(visible_text(&page.body).contains("You have no access tokens."), "{}", page.describe());
+
+    // A name is needed; then the secret is shown once, with its prefix.
+    let refused = post(&h, &b, &page, "/tokens", &[("name", ""), ("days", "30"), ("scope", "openid")]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.describe());
+    // openid is ticked already; tick email too.
+    let mut form = forms(&page).into_iter().find(|f| f.action.path().ends_with("/tokens")).expect("the token form");
+    form.set("name", "CI deploys");
+    form.set("days", "30");
+    form.fields.push(("scope".into(), "email".into()));
+    let server = Url::parse(&h.url).expect("server URL");
+    let made = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.describe());
+    assert_eq!(made.header("cache-control"), Some("no-store"));
+    let start = made.body.find("id=\"token-secret\"").expect("the secret is shown");
+    let rest = &made.body[start..];
+    let value_at = rest.find("value=\"").expect("a value") + 7;
+    let secret = browser::decode_entities(&rest[value_at..value_at + rest[value_at..].find('"').expect("end")]);
+    assert!(secret.starts_with("gtp_"), "{secret}");
+    let stored = h.query("SELECT token_hash FROM personal_access_tokens").await;
+    let hash: String = stored[0].try_get("", "token_hash").expect("hash");
+    assert_ne!(hash, secret, "the token is stored in the clear");
+    let listed = open(&h, &b, &account_url(&h, "tokens")).await;
+    assert!(!listed.body.contains(&secret), "the secret is shown again");
+
+    // Userinfo takes it, within its scopes.
+    let api = oauth::backchannel();
+    let info = api.get(h.endpoint("userinfo")).bearer_auth(&secret).send().await.expect("userinfo");
+    assert_eq!(info.status(), StatusCode::OK);
+    let info: serde_json::Value = info.json().await.expect("JSON");
+    assert_eq!(info["email"], EMAIL, "{info}");
+    assert!(info.get("preferred_username").is_none(), "profile was not granted: {info}");
+    // A confidential client may introspect it.
+    let intro = oauth::post_form(&h.endpoint("token/introspect"), ClientAuth::Basic(WEB_CLIENT, WEB_SECRET), &[("token", &secret)]).await;
+    assert_eq!(intro.body["active"], true, "{}", intro.text);
+    assert_eq!(intro.body["token_type"], "pat", "{}", intro.text);
+    assert_eq!(intro.body["scope"], "openid email", "{}", intro.text);
+    let listed = open(&h, &b, &account_url(&h, "tokens")).await;
+    assert!(visible_text(&listed.body).contains("127.0.0.1"), "last use is shown: {}", listed.describe());
+
+    // Revoked: refused at once.
+    let revoked = post(&h, &b, &listed, "/revoke", &[]).await;
+    assert!(visible_text(&revoked.body).contains("The token was revoked."), "{}", revoked.describe());
+    let info = api.get(h.endpoint("userinfo")).bearer_auth(&secret).send().await.expect("userinfo");
+    assert_eq!(info.status(), StatusCode::UNAUTHORIZED);
+    let intro = oauth::post_form(&h.endpoint("token/introspect"), ClientAuth::Basic(WEB_CLIENT, WEB_SECRET), &[("token", &secret)]).await;
+    assert_eq!(intro.body["active"], false, "{}", intro.text);
+    let created = events(&h, Some("personal_access_token_created")).await;
+    let gone = events(&h, Some("personal_access_token_revoked")).await;
+    assert_eq!((created.len(), gone.len()), (1, 1));
+    assert!(!format!("{:?}", created[0].details).contains(&secret), "the secret is in the log");
 });

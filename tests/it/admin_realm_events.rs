@@ -657,3 +657,52 @@ db_test!(async fn csv_exports_neutralize_formula_cells(db) {
     let line: Value = serde_json::from_str(jsonl.trim()).expect("one JSON line");
     assert_eq!(line["userAgent"], agent);
 });
+
+db_test!(async fn admins_list_and_revoke_a_users_personal_access_tokens(db) {
+    let h = start(db).await;
+    let token = service_token(&h, "pipeline").await;
+    let alice = gatehouse::admin::create_user(&h.state, "flows", USERNAME, Some(EMAIL), Some(PASSWORD))
+        .await
+        .expect("alice")
+        .id;
+    let secret = "gtp_admin-test-token-0123456789";
+    h.state
+        .store
+        .create_pat(gatehouse::store::NewPat {
+            realm: "flows".into(),
+            user_id: alice.clone(),
+            name: "laptop script".into(),
+            token_hash: gatehouse::crypto::sha256_hex(secret.as_bytes()),
+            scope: "openid email".into(),
+            expires_at: gatehouse::store::now() + 3600,
+        })
+        .await
+        .expect("a token");
+    let path = format!("/admin/realms/flows/users/{alice}/personal-access-tokens");
+    let listed = get_json(&h, &path, &token).await;
+    assert_eq!(strings(&listed, "name"), ["laptop script"], "{listed}");
+    assert!(!listed.to_string().contains(secret), "{listed}");
+    let id = listed[0]["id"].as_str().expect("an id").to_string();
+
+    let userinfo = format!("{}/realms/flows/protocol/openid-connect/userinfo", h.url);
+    let works = oauth::backchannel().get(&userinfo).bearer_auth(secret).send().await.expect("userinfo");
+    assert_eq!(works.status(), StatusCode::OK);
+
+    let deleted = oauth::backchannel()
+        .delete(format!("{}{path}/{id}", h.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let refused = oauth::backchannel().get(&userinfo).bearer_auth(secret).send().await.expect("userinfo");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(get_json(&h, &path, &token).await, json!([]));
+    let again = oauth::backchannel()
+        .delete(format!("{}{path}/{id}", h.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+});

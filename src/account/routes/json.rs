@@ -202,3 +202,64 @@ pub(super) async fn rename_credential(
         Err(e) => internal(&e),
     }
 }
+
+pub(super) async fn list_tokens(api: Api) -> Response {
+    match crate::account::tokens::list(&api.app, &api.viewer).await {
+        Ok(list) => json_ok(list),
+        Err(e) => internal(&e),
+    }
+}
+
+/// Makes a token from `{name, days, scopes}`; the answer carries the secret, this once.
+pub(super) async fn create_token_json(api: Api, body: axum::body::Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        name: String,
+        days: i64,
+        scopes: Vec<String>,
+    }
+    let Ok(b) = serde_json::from_slice::<Body>(&body) else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "send {\"name\", \"days\", \"scopes\": [...]} as JSON",
+        );
+    };
+    if !api.is_fresh() {
+        return stale_token();
+    }
+    let new = crate::account::tokens::NewToken {
+        name: b.name,
+        days: b.days,
+        scopes: b.scopes,
+    };
+    match crate::account::tokens::create(&api.app, &api.rt, &api.viewer, &new).await {
+        Ok(Ok(created)) => {
+            let mut r = json_ok(created);
+            *r.status_mut() = StatusCode::CREATED;
+            r
+        }
+        Ok(Err((field, key))) => {
+            let message = api.app.templates.message_text(&api.rt.realm.theme, "en", &key);
+            let mut r = (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({ "field": field, "errorMessage": message })),
+            )
+                .into_response();
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => internal(&e),
+    }
+}
+
+pub(super) async fn delete_token(
+    api: Api,
+    axum::extract::Path((_, id)): axum::extract::Path<(String, String)>,
+) -> Response {
+    match crate::account::tokens::revoke(&api.app, &api.rt, &api.viewer, &id).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => json_error(StatusCode::NOT_FOUND, "no such live token of yours"),
+        Err(e) => internal(&e),
+    }
+}

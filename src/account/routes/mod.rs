@@ -56,6 +56,12 @@ pub fn routes() -> Router<Arc<AppState>> {
             post(regenerate_recovery_codes),
         )
         .route("/realms/{realm}/account/log", get(log_page))
+        .route("/realms/{realm}/account/tokens", get(tokens).post(create_token))
+        .route(
+            "/realms/{realm}/account/tokens/{id}",
+            axum::routing::delete(delete_token),
+        )
+        .route("/realms/{realm}/account/tokens/{id}/revoke", post(revoke_token_form))
         .route(
             "/realms/{realm}/account/sessions",
             get(sessions).delete(delete_sessions),
@@ -108,5 +114,19 @@ async fn credentials(face: Face) -> Response {
             Ok(list) => json_ok(list),
             Err(e) => internal(&e),
         },
+    }
+}
+
+async fn tokens(face: Face, Query(query): Query<HashMap<String, String>>) -> Response {
+    match face {
+        Face::Page(console) => tokens_page(*console, None, None, notice(&query)).await,
+        Face::Api(api) => list_tokens(*api).await,
+    }
+}
+
+async fn create_token(face: Face, body: axum::body::Bytes) -> Response {
+    match face {
+        Face::Page(console) => create_token_form(*console, body).await,
+        Face::Api(api) => create_token_json(*api, body).await,
     }
 }

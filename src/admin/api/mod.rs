@@ -76,6 +76,8 @@ pub fn router() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(credentials::delete_credential))
         .routes(routes!(sessions::list_sessions))
         .routes(routes!(sessions::revoke_session))
+        .routes(routes!(sessions::list_tokens))
+        .routes(routes!(sessions::revoke_token))
         .routes(routes!(sessions::logout_user))
         .routes(routes!(
             role_mappings::list_role_mappings,

@@ -138,3 +138,85 @@ pub async fn logout_user(
     admin::logout_user(&app, &admin.actor(), &realm, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// A user's personal access token (Gatehouse's own; Keycloak has none). Never its secret.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonalAccessTokenRepresentation {
+    pub id: String,
+    pub name: String,
+    /// Space-separated scopes.
+    pub scope: String,
+    /// Milliseconds since the Unix epoch.
+    pub created: i64,
+    pub expires: i64,
+    pub last_used: Option<i64>,
+    pub last_used_ip: Option<String>,
+}
+
+/// A user's token in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct TokenPath {
+    /// Realm name
+    realm: String,
+    /// User id
+    id: String,
+    /// Token id
+    token: String,
+}
+
+/// List a user's live personal access tokens, newest first.
+#[utoipa::path(
+    get,
+    path = "/admin/realms/{realm}/users/{id}/personal-access-tokens",
+    tag = "sessions",
+    params(UserPath),
+    responses(
+        (status = 200, description = "The user's live tokens", body = [PersonalAccessTokenRepresentation]),
+        CallerErrors,
+        (status = 404, description = "No such realm or user", body = ErrorBody),
+    )
+)]
+pub async fn list_tokens(
+    _: RealmAdmin,
+    State(app): State<Arc<AppState>>,
+    Path(UserPath { realm, id }): Path<UserPath>,
+) -> Result<axum::Json<Vec<PersonalAccessTokenRepresentation>>, ApiError> {
+    let tokens = admin::list_tokens(&app, &realm, &id).await?;
+    Ok(axum::Json(
+        tokens
+            .into_iter()
+            .map(|t| PersonalAccessTokenRepresentation {
+                id: t.id,
+                name: t.name,
+                scope: t.scope,
+                created: t.created_at.saturating_mul(1000),
+                expires: t.expires_at.saturating_mul(1000),
+                last_used: t.last_used_at.map(|t| t.saturating_mul(1000)),
+                last_used_ip: t.last_used_ip,
+            })
+            .collect(),
+    ))
+}
+
+/// Revoke one of a user's personal access tokens: it stops working at once.
+#[utoipa::path(
+    delete,
+    path = "/admin/realms/{realm}/users/{id}/personal-access-tokens/{token}",
+    tag = "sessions",
+    params(TokenPath),
+    responses(
+        (status = 204, description = "Revoked"),
+        CallerErrors,
+        (status = 404, description = "No such realm, user, or live token of theirs", body = ErrorBody),
+    )
+)]
+pub async fn revoke_token(
+    RealmAdmin(admin): RealmAdmin,
+    State(app): State<Arc<AppState>>,
+    Path(TokenPath { realm, id, token }): Path<TokenPath>,
+) -> Result<StatusCode, ApiError> {
+    admin::revoke_token(&app, &admin.actor(), &realm, &id, &token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

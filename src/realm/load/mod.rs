@@ -224,6 +224,22 @@ impl Validator<'_> {
             None => (Default::default(), file.realm.referenced),
         };
         source.note("flows", flows_at);
+        for scope in &file.pat.scopes {
+            let known = scope == "openid"
+                || super::STANDARD_SCOPES.contains(&scope.as_str())
+                || file.scopes.iter().any(|s| &s.value == scope);
+            if !known {
+                self.error(
+                    file.realm.referenced,
+                    format!(
+                        "pat.scopes names '{scope}', which is neither a standard scope nor one of the realm's scopes"
+                    ),
+                );
+            }
+        }
+        if file.pat.max_ttl.as_secs() < 3600 {
+            self.error(file.realm.referenced, "pat.max_ttl must be at least 1h");
+        }
         let max_auth_age = file.account.max_auth_age.as_secs();
         if !(60..=86_400).contains(&max_auth_age) {
             self.error(
@@ -246,6 +262,7 @@ impl Validator<'_> {
             users: file.users,
             tokens,
             account: file.account,
+            pat: file.pat,
             required_actions,
             // Roles are a set: kept in canonical (sorted) order, so that reordering them in a
             // file changes neither the content hash nor the snapshot.

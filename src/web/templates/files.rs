@@ -64,6 +64,10 @@ pub(super) const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         "account_recovery_codes.html",
         include_str!("../../../themes/default/account_recovery_codes.html"),
     ),
+    (
+        "account_tokens.html",
+        include_str!("../../../themes/default/account_tokens.html"),
+    ),
 ];
 
 /// The built-in theme's message catalogs, by language.

@@ -32,10 +32,15 @@ fn sample_context(template: &str) -> serde_json::Value {
         | "account_sessions.html"
         | "account_base.html"
         | "account_log.html"
-        | "account_recovery_codes.html" => json!({
+        | "account_recovery_codes.html"
+        | "account_tokens.html" => json!({
+            "tokens": [{ "id": "t1", "name": "CI", "scopes": ["openid"], "created": 1_700_000_000, "expires": 1_800_000_000,
+                "last_used": 1_700_000_500, "last_used_ip": "127.0.0.1" }],
+            "created": { "token": { "name": "CI" }, "secret": "gtp_abc" },
+            "lifetimes": [7, 30], "scopes": ["openid", "profile"],
             "codes": ["aaaa-bbbb"], "download": "data:text/plain,aaaa-bbbb",
             "entries": [{ "time": 1_700_000_000, "kind": "sign_in", "outcome": "success", "reason": null, "client": "web",
-                "ip": "127.0.0.1", "browser": "Chrome 131", "os": "Linux" }],
+                "ip": "127.0.0.1", "browser": "Chrome 131", "os": "Linux", "methods": ["password"], "second_factor": true }],
             "next": 41, "view": "all", "period": "30d", "views": ["all", "sign-ins", "changes"], "periods": ["24h", "7d", "30d", "all"],
             "account_url": "/realms/demo/account", "username": "alice", "notice": "accountPasswordChanged", "fresh": true,
             "profile": { "username": "alice", "email": "a@example.com", "email_verified": false, "first_name": null, "last_name": null },
@@ -462,4 +467,18 @@ fn live_mode_reads_the_files_on_every_render() {
         &sample_context("recovery_code.html"),
     );
     assert!(html.starts_with("<main>Demo"), "{html}");
+}
+
+#[test]
+fn every_page_of_the_default_theme_is_built_in() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("themes/default");
+    for entry in std::fs::read_dir(&dir).expect("themes/default") {
+        let name = entry.expect("an entry").file_name().to_string_lossy().to_string();
+        if name.ends_with(".html") {
+            assert!(
+                DEFAULT_TEMPLATES.iter().any(|(n, _)| *n == name),
+                "{name} is not in DEFAULT_TEMPLATES (web/templates/files.rs)"
+            );
+        }
+    }
 }
