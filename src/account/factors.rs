@@ -70,6 +70,9 @@ pub async fn remove_otp_by_token(
     if !devices.iter().any(|d| d.id == device) {
         return Ok(false);
     }
+    if devices.len() == 1 && must_keep_a_second_factor(app, rt, viewer).await? {
+        return Err(AccountError::LastFactor);
+    }
     app.store.delete_credential(&viewer.user.id, device).await?;
     let details = json!({ "type": "otp", "credential": device, "last": devices.len() == 1 });
     record(app, rt, viewer, "credential_removed", details).await;
@@ -104,6 +107,24 @@ pub async fn rename_otp(
     Ok(Ok(true))
 }
 
+/// Whether the realm makes the viewer keep a second factor (`account.required_second_factor`,
+/// or a role of theirs in `account.second_factor_roles`).
+pub async fn must_keep_a_second_factor(
+    app: &AppState,
+    rt: &RealmRuntime,
+    viewer: &Viewer,
+) -> Result<bool, AccountError> {
+    let policy = &rt.realm.account;
+    if policy.required_second_factor {
+        return Ok(true);
+    }
+    if policy.second_factor_roles.is_empty() {
+        return Ok(false);
+    }
+    let roles = app.store.roles(&viewer.user.id).await?;
+    Ok(roles.iter().any(|r| policy.second_factor_roles.contains(r)))
+}
+
 /// Why a removal was refused: the field the message belongs to, and a catalog key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refusal {
@@ -133,6 +154,9 @@ pub async fn remove_otp(
     let Some(found) = devices.iter().find(|d| d.id == device) else {
         return refuse("device", "accountNoSuchDevice");
     };
+    if devices.len() == 1 && must_keep_a_second_factor(app, rt, viewer).await? {
+        return refuse("device", "accountLastFactorRequired");
+    }
     if password.len() > crate::flow::authenticators::MAX_PASSWORD_BYTES {
         return refuse("password", "passwordTooLong");
     }

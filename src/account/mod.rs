@@ -26,6 +26,8 @@ pub struct Viewer {
     pub session: sso_session::Model,
     /// Where the request came from, for the security log.
     pub origin: Origin,
+    /// The client acting for the user: the console, or the app whose token the API got.
+    pub client_id: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,9 @@ pub enum AccountError {
     Engine(#[from] crate::flow::EngineError),
     #[error(transparent)]
     Events(#[from] crate::events::EventsError),
+    /// The realm makes this user keep a second factor, and this is their last.
+    #[error("the last second factor cannot be removed: the realm requires one")]
+    LastFactor,
 }
 
 /// The user whose live SSO session `cookie` holds in this realm, if they are still enabled.
@@ -57,7 +62,12 @@ pub async fn viewer(
         return Ok(None);
     };
     let user = app.store.find_user(&session.user_id).await?;
-    Ok(user.filter(|u| u.enabled).map(|user| Viewer { user, session, origin }))
+    Ok(user.filter(|u| u.enabled).map(|user| Viewer {
+        user,
+        session,
+        origin,
+        client_id: crate::realm::ACCOUNT_CONSOLE.to_string(),
+    }))
 }
 
 /// The CSRF token of the console's forms: bound to the session cookie, so it is worthless to
@@ -107,7 +117,7 @@ async fn record(app: &AppState, rt: &RealmRuntime, viewer: &Viewer, kind: &str, 
         realm: rt.realm.name.clone(),
         kind: kind.into(),
         user_id: Some(viewer.user.id.clone()),
-        client_id: Some(crate::realm::ACCOUNT_CONSOLE.into()),
+        client_id: Some(viewer.client_id.clone()),
         ip: viewer.origin.ip.clone(),
         user_agent: viewer.origin.user_agent.clone(),
         details,

@@ -320,7 +320,7 @@ async fn advance(
     }
     let trace = json!({ "flow": definition.name, "flow_hash": definition.content_hash, "steps": ctx.flow.trace });
     // The browser's live session, which a new sign-in (prompt=login, max_age) replaces.
-    let current = ctx.sso_session.as_ref().map(|s| s.id.clone());
+    let current = ctx.sso_session.clone();
     finish(app, rt, request, ctx.flow, who, trace, current).await
 }
 
@@ -379,10 +379,6 @@ fn page_next(ctx: &FlowContext<'_>, request: &AuthorizeRequest, mut page: Page, 
     }
 }
 
-/// Everything succeeded: create the SSO session (unless an existing one signed the user in)
-/// and the code, in one transaction. A new session replaces the browser's `current` one
-/// (e.g. after `prompt=login`): that one is ended, with the tokens issued under it, rather
-/// than left live behind a cookie the browser no longer holds.
 /// A new SSO session for `user_id`, and the cookie that names it (stored only as a hash).
 fn new_sso_session(
     rt: &RealmRuntime,
@@ -418,6 +414,12 @@ fn methods_and_level(methods: &[String]) -> (Vec<String>, &'static str) {
     (amr, acr)
 }
 
+/// Everything succeeded: create the SSO session (unless an existing one signed the user in)
+/// and the code, in one transaction. A new session replaces the browser's `current` one
+/// (e.g. after `prompt=login`), which ends rather than stay live behind a cookie the browser no
+/// longer holds. When the same user signed in again, the apps signed in under the old session
+/// move to the new one (a fresh sign-in, as before a sensitive change, signs no app out);
+/// another user's old session ends with its tokens.
 async fn finish(
     app: &AppState,
     rt: &RealmRuntime,
@@ -425,12 +427,13 @@ async fn finish(
     flow: &mut FlowState,
     who: &Browser,
     trace: serde_json::Value,
-    current: Option<String>,
+    current: Option<sso_session::Model>,
 ) -> Result<Next, EngineError> {
     let user_id = flow.user_id.clone().ok_or(EngineError::NoUser)?;
     let t = now();
     let (amr, acr) = methods_and_level(&flow.amr);
     let session = sso_session_for(rt, flow, &user_id, who, &amr, acr, t);
+    let session_id = session.id.clone();
     let (new_session, new_cookie) = session.new.unzip();
     let code = random_token();
     let facts = SignInFacts {
@@ -455,7 +458,11 @@ async fn finish(
     let replaces = new_session.is_some();
     app.store.complete_sign_in(new_session, new_code).await?;
     if replaces && let Some(old) = current {
-        app.store.end_sso_session(&old).await?;
+        if old.user_id == user_id {
+            app.store.hand_over_sso_session(&old.id, &session_id, &user_id).await?;
+        } else {
+            app.store.end_sso_session(&old.id).await?;
+        }
     }
     record_sign_in(app, rt, request, who, user_id, trace).await;
     Ok(Next::Respond {

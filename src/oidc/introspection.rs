@@ -113,11 +113,13 @@ pub async fn userinfo(state: &AppState, rt: &RealmRuntime, token: &str, ip: Opti
 /// allows to introspect (`introspection: true`).
 fn may_introspect(caller: &Client, c: &AccessClaims) -> bool {
     let me = caller.client_id.as_str();
-    let in_audience = match &c.aud {
-        Value::String(aud) => aud == me,
-        Value::Array(auds) => auds.iter().any(|a| a.as_str() == Some(me)),
-        _ => false,
-    };
+    // `account` is every user token's audience; no client may introspect by that name.
+    let in_audience = me != crate::realm::ACCOUNT_AUDIENCE
+        && match &c.aud {
+            Value::String(aud) => aud == me,
+            Value::Array(auds) => auds.iter().any(|a| a.as_str() == Some(me)),
+            _ => false,
+        };
     caller.introspection || c.client_id == me || c.extra.get("azp").and_then(Value::as_str) == Some(me) || in_audience
 }
 
@@ -159,8 +161,9 @@ pub async fn introspect(
     }
     let hash = sha256_hex(token.as_bytes());
     if token.starts_with(PAT_PREFIX) {
-        // A user's own token: any confidential client of the realm may ask about it.
-        if caller.is_public() {
+        // A user's own token, issued to no client: only the realm's resource servers (clients
+        // with `introspection: true`) may ask about it.
+        if !caller.introspection {
             return Ok(json!({ "active": false }));
         }
         return Ok(match state.store.use_pat(&rt.realm.name, &hash, None).await? {

@@ -91,9 +91,9 @@ impl TokenInput<'_> {
 }
 
 /// The audience of the account console's JSON face (Keycloak's `account` client), which every
-/// user's access token carries, as Keycloak's do: an app may show and change its user's own
-/// account (`loadUserProfile()` in keycloak-js).
-pub const ACCOUNT_AUDIENCE: &str = "account";
+/// user's access token carries, as Keycloak's do: an app may read its user's own account
+/// (`loadUserProfile()` in keycloak-js); changing it needs the `manage-account` scope too.
+pub use crate::realm::ACCOUNT_AUDIENCE;
 
 pub fn issue(key: &SigningKey, input: &TokenInput) -> Result<Issued, crate::crypto::SigningError> {
     let facts = input.facts;

@@ -24,6 +24,14 @@ pub use model::{
 /// The built-in public client the account console signs in through, in every realm.
 pub const ACCOUNT_CONSOLE: &str = "account-console";
 
+/// The audience of the account console's API (Keycloak's `account` client), which user access
+/// tokens carry; no realm file may name a client so.
+pub const ACCOUNT_AUDIENCE: &str = "account";
+
+/// The scope a token needs to change the account through the API (Keycloak's
+/// `manage-account`); reading needs only the `account` audience.
+pub const MANAGE_ACCOUNT_SCOPE: &str = "manage-account";
+
 /// The scopes every realm has, and every client may ask for unless its `scopes` says otherwise.
 pub const STANDARD_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 

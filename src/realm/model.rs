@@ -132,12 +132,18 @@ pub struct AccountSettings {
     /// How recent the sign-in must be for a sensitive change (a password, a factor, signing
     /// out elsewhere); an older one signs in again first.
     pub max_auth_age: Duration,
+    /// Every user must keep a second factor: the last one cannot be removed.
+    pub required_second_factor: bool,
+    /// Users holding one of these realm roles must keep a second factor.
+    pub second_factor_roles: Vec<String>,
 }
 
 impl Default for AccountSettings {
     fn default() -> Self {
         AccountSettings {
             max_auth_age: Duration::minutes(5),
+            required_second_factor: false,
+            second_factor_roles: Vec::new(),
         }
     }
 }

@@ -92,12 +92,18 @@ impl Store {
         // Minute resolution is enough for "last used", and spares a write per request. Without
         // an address (introspection by a resource server) it is a look, not a use.
         if let Some(ip) = ip
-            && (token.last_used_at.is_none_or(|last| t - last >= 60) || token.last_used_ip.as_deref() != Some(ip))
+            && token.last_used_at.is_none_or(|last| t - last >= 60)
         {
+            // Concurrent uses race for one write: only the first of the minute matches.
             pat::Entity::update_many()
                 .col_expr(pat::Column::LastUsedAt, t.into())
                 .col_expr(pat::Column::LastUsedIp, Some(ip.to_string()).into())
                 .filter(pat::Column::Id.eq(&token.id))
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(pat::Column::LastUsedAt.is_null())
+                        .add(pat::Column::LastUsedAt.lt(t - 59)),
+                )
                 .exec(&self.db)
                 .await?;
         }

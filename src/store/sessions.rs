@@ -77,6 +77,29 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the user's session `old` with `new` (they signed in again in this browser): the
+    /// grants issued under `old` move to `new`, so the apps stay signed in, and `old` ends. One
+    /// transaction.
+    pub async fn hand_over_sso_session(&self, old: &str, new: &str, user_id: &str) -> Result<()> {
+        let t = now();
+        let txn = self.write_txn().await?;
+        grant::Entity::update_many()
+            .col_expr(grant::Column::SessionId, new.into())
+            .filter(grant::Column::SessionId.eq(old))
+            .filter(grant::Column::UserId.eq(user_id))
+            .filter(grant::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        sso_session::Entity::update_many()
+            .col_expr(sso_session::Column::EndedAt, t.into())
+            .filter(sso_session::Column::Id.eq(old))
+            .filter(sso_session::Column::EndedAt.is_null())
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// Creates the SSO session (if new) and the authorization code together: a sign-in either
     /// completes whole or not at all.
     pub async fn complete_sign_in(&self, session: Option<NewSsoSession>, code: super::NewAuthCode) -> Result<()> {

@@ -256,7 +256,10 @@ fn policies() -> Value {
             "max_wait": duration()
         }), &[]),
         "account": object(json!({
-            "max_auth_age": duration()
+            "max_auth_age": duration(),
+            "required_second_factor": { "type": "boolean", "description": "Every user keeps a second factor: the last one cannot be removed" },
+            "second_factor_roles": { "type": "array", "items": { "type": "string" }, "uniqueItems": true,
+                "description": "Realm roles whose holders keep a second factor" }
         }), &[]),
         "pat": object(json!({
             "max_ttl": duration(),

@@ -208,6 +208,7 @@ db_test!(async fn an_old_sign_in_signs_in_again_before_the_password_changes(db) 
     let h = signin::start_flow_realm(db).await;
     let b = h.new_browser();
     sign_in_to_console(&h, &b, PASSWORD).await;
+    let app_refresh = app_refresh_token(&h, &b).await;
     // The sign-in happened an hour ago (the realm wants one within 5 minutes).
     h.query("UPDATE sso_sessions SET auth_time = auth_time - 3600").await;
 
@@ -225,6 +226,11 @@ db_test!(async fn an_old_sign_in_signs_in_again_before_the_password_changes(db) 
     let back = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
     assert_eq!(back.url.path(), format!("/realms/{}/account/security", h.realm), "{}", back.describe());
     assert!(back.body.contains("name=\"password-new\""), "{}", back.describe());
+
+    // Signing in again replaced the session but signed no app out: its tokens moved along.
+    assert!(refresh_works(&h, &app_refresh).await, "signing in again signed the app out");
+    let live = h.query("SELECT COUNT(*) AS n FROM sso_sessions WHERE ended_at IS NULL").await;
+    assert_eq!(live[0].try_get::<i64>("", "n").expect("count"), 1, "the old session is still live");
 });
 
 db_test!(async fn the_sessions_page_names_each_browser_and_signs_out_the_others(db) {
@@ -412,11 +418,26 @@ db_test!(async fn new_recovery_codes_replace_the_old_and_the_log_shows_and_expor
     assert!(jsonl.lines().count() >= 5, "{jsonl}");
 });
 
-/// An access token of the `web` app for alice, got by the `openidconnect` crate.
-async fn access_token_from_rp(h: &Harness) -> String {
+/// The flow realm where `web` may ask for `manage-account` and is a resource server
+/// (`introspection: true`).
+fn managing_realm() -> String {
+    signin::standard_flow_realm()
+        .replace("realm: flows\n", "realm: flows\nscopes: [manage-account]\n")
+        .replacen(
+            "    pkce: required\n",
+            "    pkce: required\n    introspection: true\n    scopes: [openid, profile, email, offline_access, manage-account]\n",
+            1,
+        )
+}
+
+/// An access token of the `web` app for alice with `scope`, got by the `openidconnect` crate.
+async fn access_token_from_rp(h: &Harness, scope: &str) -> String {
     use crate::support::rp::{self, RpHttp, chain};
     use openidconnect::{AuthorizationCode, OAuth2TokenResponse, PkceCodeVerifier};
-    let s = signin::password_sign_in(h, WEB_CLIENT, USERNAME, PASSWORD).await;
+    let (mut request, verifier) = oauth::AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    request.scope = scope.to_string();
+    let mut s = SignIn::start_with(h, &h.new_browser(), request, verifier).await;
+    s.log_in(USERNAME, PASSWORD).await;
     let http = RpHttp::new();
     let metadata = rp::discover(&http, &h.issuer()).await;
     let client = rp::client(&metadata, WEB_CLIENT, Some(WEB_SECRET), WEB_REDIRECT);
@@ -431,8 +452,22 @@ async fn access_token_from_rp(h: &Harness) -> String {
 }
 
 db_test!(async fn the_json_face_speaks_keycloaks_account_api(db) {
-    let h = signin::start_flow_realm(db).await;
-    let token = access_token_from_rp(&h).await;
+    let h = Harness::start(db, &managing_realm()).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    // Reading needs only the account audience, which every user token has; changing needs
+    // the manage-account scope.
+    let reader = access_token_from_rp(&h, "openid profile email").await;
+    let read = oauth::backchannel().get(account_url(&h, "")).bearer_auth(&reader).send().await.expect("GET");
+    assert_eq!(read.status(), StatusCode::OK);
+    let write = oauth::backchannel()
+        .post(account_url(&h, ""))
+        .bearer_auth(&reader)
+        .json(&serde_json::json!({ "firstName": "Mallory" }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(write.status(), StatusCode::FORBIDDEN);
+    let token = access_token_from_rp(&h, "openid profile email manage-account").await;
     let (_, access) = oauth::jwt_parts(&token);
     assert_eq!(access["aud"], serde_json::json!([WEB_CLIENT, "account"]), "{access}");
     let api = oauth::backchannel();
@@ -466,12 +501,15 @@ db_test!(async fn the_json_face_speaks_keycloaks_account_api(db) {
     sign_in_to_console(&h, &browser, PASSWORD).await;
     let sessions: serde_json::Value = call(reqwest::Method::GET, "/sessions").send().await.expect("GET").json().await.expect("JSON");
     let list = sessions.as_array().expect("a list");
-    assert_eq!(list.len(), 2, "{sessions}");
+    assert_eq!(list.len(), 3, "the reader's, this token's and the browser's: {sessions}");
     assert_eq!(list.iter().filter(|s| s["current"] == true).count(), 1, "{sessions}");
     assert!(list.iter().any(|s| s["clients"][0]["clientId"] == WEB_CLIENT), "{sessions}");
     let devices: serde_json::Value = call(reqwest::Method::GET, "/sessions/devices").send().await.expect("GET").json().await.expect("JSON");
     assert!(!devices.as_array().expect("a list").is_empty(), "{devices}");
-    let other = list.iter().find(|s| s["current"] == false).expect("the browser's session");
+    let other = list
+        .iter()
+        .find(|s| s["current"] == false && s["clients"] == serde_json::json!([]))
+        .expect("the browser's session");
     let ended = call(reqwest::Method::DELETE, &format!("/sessions/{}", other["id"].as_str().unwrap_or_default())).send().await.expect("DELETE");
     assert_eq!(ended.status(), StatusCode::NO_CONTENT);
     assert!(browser::get(&browser, &url).await.is_redirect(), "the browser is still signed in");
@@ -525,7 +563,8 @@ db_test!(async fn the_json_face_speaks_keycloaks_account_api(db) {
 });
 
 db_test!(async fn personal_access_tokens_work_at_userinfo_until_revoked(db) {
-    let h = signin::start_flow_realm(db).await;
+    let h = Harness::start(db, &managing_realm()).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
     let b = h.new_browser();
     sign_in_to_console(&h, &b, PASSWORD).await;
     let page = open(&h, &b, &account_url(&h, "tokens")).await;
@@ -566,6 +605,9 @@ db_test!(async fn personal_access_tokens_work_at_userinfo_until_revoked(db) {
     assert_eq!(intro.body["active"], true, "{}", intro.text);
     assert_eq!(intro.body["token_type"], "pat", "{}", intro.text);
     assert_eq!(intro.body["scope"], "openid email", "{}", intro.text);
+    // A client that is not a resource server learns nothing about it.
+    let other = oauth::post_form(&h.endpoint("token/introspect"), ClientAuth::Basic("idf", WEB_SECRET), &[("token", &secret)]).await;
+    assert_eq!(other.body["active"], false, "{}", other.text);
     let listed = open(&h, &b, &account_url(&h, "tokens")).await;
     assert!(visible_text(&listed.body).contains("127.0.0.1"), "last use is shown: {}", listed.describe());
 
@@ -580,4 +622,30 @@ db_test!(async fn personal_access_tokens_work_at_userinfo_until_revoked(db) {
     let gone = events(&h, Some("personal_access_token_revoked")).await;
     assert_eq!((created.len(), gone.len()), (1, 1));
     assert!(!format!("{:?}", created[0].details).contains(&secret), "the secret is in the log");
+});
+
+db_test!(async fn a_realm_that_requires_a_second_factor_keeps_the_last_one(db) {
+    let realm = signin::standard_flow_realm().replace("realm: flows\n", "realm: flows\naccount: { required_second_factor: true }\n");
+    let h = Harness::start(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    let enrolment = signin::enrol_otp(&h, USERNAME, PASSWORD).await;
+    let b = h.new_browser();
+    let server = Url::parse(&h.url).expect("server URL");
+    let login = open(&h, &b, &account_url(&h, "security")).await;
+    let mut form = form_of(&login);
+    form.set("username", USERNAME);
+    form.set("password", PASSWORD);
+    let otp = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
+    let mut form = form_of(&otp);
+    form.set("otp", &signin::totp_next(&h, &enrolment.secret));
+    let security = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
+
+    let code = signin::totp_at(&h, &enrolment.secret, signin::unix_now() + 60);
+    let fields = [("password", PASSWORD), ("otp", code.as_str())];
+    let refused = post(&h, &b, &security, "/security/remove-authenticator", &fields).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.describe());
+    let error = signin::error_text(&refused).unwrap_or_default();
+    assert!(error.contains("must keep a second factor"), "{error}");
+    let alice = signin::user_id(&h, USERNAME).await;
+    assert_eq!(h.state.store.credentials(&alice, "otp").await.expect("devices").len(), 1);
 });

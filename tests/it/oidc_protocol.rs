@@ -237,8 +237,8 @@ async fn live_sessions(h: &Harness) -> Vec<String> {
 }
 
 // prompt=login replaces the browser's SSO session: after the new sign-in the old session is
-// ended (with the tokens issued under it) instead of staying live behind a cookie the
-// browser no longer holds.
+// ended instead of staying live behind a cookie the browser no longer holds. The same user's
+// apps stay signed in: their grants move to the new session, and end with it.
 db_test!(async fn prompt_login_replaces_the_old_session(db) {
     let h = start_with_user(db).await;
     let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
@@ -252,12 +252,13 @@ db_test!(async fn prompt_login_replaces_the_old_session(db) {
     let second = tokens_for(&h, &oauth::code_from(&h, &request, &location), &verifier).await;
     let new_sid = id_token_claims(&second)["sid"].as_str().expect("a sid").to_string();
     assert_ne!(new_sid, old_sid);
-    assert_eq!(live_sessions(&h).await, [new_sid], "the old session is still live");
+    assert_eq!(live_sessions(&h).await, std::slice::from_ref(&new_sid), "the old session is still live");
     let old_refresh = first["refresh_token"].as_str().unwrap();
-    oauth::refresh(&h, oauth::web(), old_refresh)
-        .await
-        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    let moved = oauth::refresh(&h, oauth::web(), old_refresh).await;
+    moved.assert_ok();
     oauth::refresh(&h, oauth::web(), second["refresh_token"].as_str().unwrap()).await.assert_ok();
+    let (_, moved_access) = oauth::jwt_parts(moved.str("access_token").expect("an access token"));
+    assert_eq!(moved_access["sid"], new_sid.as_str(), "the moved grant's tokens name the new session");
     // The browser's session is the new one: a plain request signs in without the form.
     let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
     let location = browser::redirect_away(&h.browser, &request.url(&h)).await;

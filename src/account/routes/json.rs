@@ -63,18 +63,36 @@ impl FromRequestParts<Arc<AppState>> for Api {
         Ok(Api {
             app: app.clone(),
             rt,
-            viewer: Viewer { user, session, origin },
+            viewer: Viewer {
+                user,
+                session,
+                origin,
+                client_id: claims.client_id.clone(),
+            },
             claims,
         })
     }
 }
 
 impl Api {
+    /// Whether the token may change the account (scope `manage-account`, which a realm lists
+    /// and a client asks for); reading needs only the `account` audience.
+    pub(super) fn may_manage(&self) -> bool {
+        self.claims
+            .scope
+            .split_ascii_whitespace()
+            .any(|s| s == crate::realm::MANAGE_ACCOUNT_SCOPE)
+    }
+
     /// A change that needs a recent sign-in: the token's `auth_time` within `account.max_auth_age`.
     fn is_fresh(&self) -> bool {
         let max = self.rt.realm.account.max_auth_age.as_secs();
         self.claims.auth_time.is_some_and(|t| now() - t <= max)
     }
+}
+
+pub(super) fn cannot_manage() -> Response {
+    OAuthError::insufficient_scope("changing the account needs the manage-account scope").into_response()
 }
 
 pub(super) fn stale_token() -> Response {
@@ -100,12 +118,23 @@ pub(super) fn json_ok<T: serde::Serialize>(value: T) -> Response {
 }
 
 pub(super) async fn update_profile(api: Api, body: axum::body::Bytes) -> Response {
+    if !api.may_manage() {
+        return cannot_manage();
+    }
     let Ok(change) = serde_json::from_slice::<crate::account::api::ProfileChange>(&body) else {
         return json_error(
             StatusCode::BAD_REQUEST,
             "send the profile as JSON: firstName, lastName, email",
         );
     };
+    // A new email address is where password resets will go: only after a recent sign-in.
+    let new_email = change
+        .email
+        .as_deref()
+        .is_some_and(|e| Some(e.trim()) != api.viewer.user.email.as_deref());
+    if new_email && !api.is_fresh() {
+        return stale_token();
+    }
     match crate::account::api::update_profile(&api.app, &api.rt, &api.viewer, change).await {
         Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
         Ok(Err(errors)) => {
@@ -137,6 +166,9 @@ pub(super) async fn devices(api: Api) -> Response {
 
 /// Signs out every other session (`?current=true`: every session).
 pub(super) async fn delete_sessions(api: Api, Query(query): Query<HashMap<String, String>>) -> Response {
+    if !api.may_manage() {
+        return cannot_manage();
+    }
     if !api.is_fresh() {
         return stale_token();
     }
@@ -155,6 +187,9 @@ pub(super) async fn delete_session(
     api: Api,
     axum::extract::Path((_, id)): axum::extract::Path<(String, String)>,
 ) -> Response {
+    if !api.may_manage() {
+        return cannot_manage();
+    }
     if id != api.viewer.session.id && !api.is_fresh() {
         return stale_token();
     }
@@ -171,12 +206,19 @@ pub(super) async fn delete_credential(
     api: Api,
     axum::extract::Path((_, id)): axum::extract::Path<(String, String)>,
 ) -> Response {
+    if !api.may_manage() {
+        return cannot_manage();
+    }
     if !api.is_fresh() {
         return stale_token();
     }
     match factors::remove_otp_by_token(&api.app, &api.rt, &api.viewer, &id).await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => json_error(StatusCode::NOT_FOUND, "no such removable credential of yours"),
+        Err(crate::account::AccountError::LastFactor) => json_error(
+            StatusCode::CONFLICT,
+            "the realm requires a second factor and this is the last one: add another first",
+        ),
         Err(e) => internal(&e),
     }
 }
@@ -187,6 +229,9 @@ pub(super) async fn rename_credential(
     axum::extract::Path((_, id)): axum::extract::Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
+    if !api.may_manage() {
+        return cannot_manage();
+    }
     let text = String::from_utf8_lossy(&body);
     let label = serde_json::from_str::<String>(&text).unwrap_or_else(|_| text.to_string());
     match factors::rename_otp(&api.app, &api.rt, &api.viewer, &id, &label).await {
@@ -212,6 +257,9 @@ pub(super) async fn list_tokens(api: Api) -> Response {
 
 /// Makes a token from `{name, days, scopes}`; the answer carries the secret, this once.
 pub(super) async fn create_token_json(api: Api, body: axum::body::Bytes) -> Response {
+    if !api.may_manage() {
+        return cannot_manage();
+    }
     #[derive(serde::Deserialize)]
     struct Body {
         name: String,
@@ -257,6 +305,9 @@ pub(super) async fn delete_token(
     api: Api,
     axum::extract::Path((_, id)): axum::extract::Path<(String, String)>,
 ) -> Response {
+    if !api.may_manage() {
+        return cannot_manage();
+    }
     match crate::account::tokens::revoke(&api.app, &api.rt, &api.viewer, &id).await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => json_error(StatusCode::NOT_FOUND, "no such live token of yours"),

@@ -34,6 +34,12 @@ impl Validator<'_> {
         if id.is_empty() || id.chars().any(|ch| ch.is_control() || ch.is_whitespace()) {
             self.error(c.client_id.referenced, "client_id must be non-empty, without spaces");
         }
+        if id == super::super::ACCOUNT_AUDIENCE {
+            self.error(
+                c.client_id.referenced,
+                "client_id 'account' is reserved: it is the audience of the account console's API",
+            );
+        }
         let secret_hash = self.secret_hash(&id, c.secret.as_ref(), c.secret_hash.as_ref(), at);
         let grant_types: Vec<GrantType> = if c.grant_types.is_empty() {
             vec![GrantType::AuthorizationCode, GrantType::RefreshToken]

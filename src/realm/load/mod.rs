@@ -438,6 +438,23 @@ mod tests {
         load_str("r.yaml", text, &env).unwrap_err()
     }
 
+    #[test]
+    fn the_account_audience_is_no_clients_name_and_account_settings_are_bounded() {
+        let found = errors("realm: r\nclients:\n  - client_id: account\n    redirect_uris: [https://a.example/cb]\n");
+        assert!(
+            found
+                .iter()
+                .any(|e| e.message.contains("'account' is reserved") && e.line == 3),
+            "{found:?}"
+        );
+        let found = errors("realm: r\naccount: { max_auth_age: 10s }\npat: { scopes: [admin] }\n");
+        assert!(found.iter().any(|e| e.message.contains("max_auth_age")), "{found:?}");
+        assert!(
+            found.iter().any(|e| e.message.contains("pat.scopes names 'admin'")),
+            "{found:?}"
+        );
+    }
+
     const GOOD: &str = "realm: demo
 clients:
   - client_id: app
