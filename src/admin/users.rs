@@ -39,7 +39,7 @@ pub async fn create_user(
 /// Adds a required action the user must complete at next sign-in.
 pub async fn require_action(app: &AppState, realm: &str, username: &str, action: &str) -> Result<(), AdminError> {
     let rt = app.realm(realm).ok_or_else(|| AdminError::UnknownRealm(realm.into()))?;
-    check_action(&rt.realm, realm, action)?;
+    let action = check_action(&rt.realm, realm, action)?;
     let user = find(app, realm, username).await?;
     app.store.add_required_action(&user.id, action).await?;
     audit(
@@ -168,9 +168,9 @@ pub async fn create_user_by(
     }
     let mut actions = rt.realm.default_required_actions();
     for action in &input.required_actions {
-        check_action(&rt.realm, realm, action)?;
-        if !actions.contains(action) {
-            actions.push(action.clone());
+        let action = check_action(&rt.realm, realm, action)?.to_string();
+        if !actions.contains(&action) {
+            actions.push(action);
         }
     }
     let password_hash = match &input.password {
@@ -215,20 +215,25 @@ pub async fn create_user_by(
     details(app, user).await
 }
 
-/// An action may be required only if Gatehouse knows it and the realm enables it.
-pub(super) fn check_action(realm_config: &crate::realm::Realm, realm: &str, action: &str) -> Result<(), AdminError> {
-    if crate::flow::actions::find(action).is_none() {
+/// An action may be required only if Gatehouse knows it (by its name or Keycloak's alias, such
+/// as `CONFIGURE_TOTP`) and the realm enables it; its Gatehouse name.
+pub(super) fn check_action(
+    realm_config: &crate::realm::Realm,
+    realm: &str,
+    action: &str,
+) -> Result<&'static str, AdminError> {
+    let Some(action) = crate::flow::actions::canonical(action) else {
         return Err(AdminError::Invalid(format!(
-            "unknown required action '{action}'; known: {}",
+            "unknown required action '{action}'; known: {} (or Keycloak's names, such as CONFIGURE_TOTP)",
             crate::flow::actions::names().join(", ")
         )));
-    }
+    };
     if !realm_config.is_required_action_enabled(action) {
         return Err(AdminError::Invalid(format!(
             "required action '{action}' is not enabled in realm '{realm}' (set required_actions.{action}.enabled: true)"
         )));
     }
-    Ok(())
+    Ok(action)
 }
 
 /// A user of `realm` by id; a user of another realm is as unknown as a missing one.
@@ -296,9 +301,10 @@ pub async fn update_user(
     }
     let mut actions = changes.required_actions;
     if let Some(list) = &mut actions {
-        for action in list.iter() {
-            check_action(&rt.realm, realm, action)?;
-        }
+        *list = list
+            .iter()
+            .map(|a| check_action(&rt.realm, realm, a).map(str::to_string))
+            .collect::<Result<_, _>>()?;
         list.sort();
         list.dedup();
     }
@@ -412,6 +418,7 @@ pub async fn delete_user(app: &AppState, actor: &Actor, realm: &str, id: &str) -
 /// Takes back a required action (for the command line; the API replaces the whole set).
 pub async fn unrequire_action(app: &AppState, realm: &str, username: &str, action: &str) -> Result<bool, AdminError> {
     let user = resolve_user(app, realm, username).await?;
+    let action = crate::flow::actions::canonical(action).unwrap_or(action);
     let removed = app.store.remove_required_action(&user.id, action).await?;
     if removed {
         audit(

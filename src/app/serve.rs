@@ -41,6 +41,7 @@ pub async fn serve(listener: TcpListener, app: Router, header_timeout: Duration,
         let _ = stream.set_nodelay(true);
         let service = tower::ServiceExt::map_request(app.clone(), move |mut req: axum::http::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
+            trim_admin_trailing_slash(&mut req);
             req
         });
         let mut closing = closing_rx.clone();
@@ -72,4 +73,44 @@ pub async fn serve(listener: TcpListener, app: Router, header_timeout: Duration,
 async fn closing_started(closing: &mut tokio::sync::watch::Receiver<bool>) {
     // An error means the sender is gone, which only happens once the server is closing.
     let _ = closing.wait_for(|closing| *closing).await;
+}
+
+/// Admin API paths answer with or without a trailing slash (`/admin/realms/r/users/`), as
+/// Keycloak's do and its admin clients send them. Before routing, so every route gets it.
+fn trim_admin_trailing_slash<B>(req: &mut axum::http::Request<B>) {
+    let path = req.uri().path();
+    if !(path.starts_with("/admin/") && path.len() > "/admin/".len() && path.ends_with('/')) {
+        return;
+    }
+    let trimmed = path.trim_end_matches('/');
+    let rebuilt = match req.uri().query() {
+        Some(q) => format!("{trimmed}?{q}"),
+        None => trimmed.to_string(),
+    };
+    if let Ok(uri) = rebuilt.parse() {
+        *req.uri_mut() = uri;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trim_admin_trailing_slash;
+
+    fn trimmed(uri: &str) -> String {
+        let mut req = axum::http::Request::builder().uri(uri).body(()).expect("a request");
+        trim_admin_trailing_slash(&mut req);
+        req.uri().to_string()
+    }
+
+    #[test]
+    fn admin_collections_answer_with_a_trailing_slash_and_nothing_else_changes() {
+        assert_eq!(trimmed("/admin/realms/r/users/"), "/admin/realms/r/users");
+        assert_eq!(
+            trimmed("/admin/realms/r/users/?first=0&max=5"),
+            "/admin/realms/r/users?first=0&max=5"
+        );
+        assert_eq!(trimmed("/admin/realms/r/users"), "/admin/realms/r/users");
+        assert_eq!(trimmed("/admin/"), "/admin/");
+        assert_eq!(trimmed("/realms/r/account/"), "/realms/r/account/");
+    }
 }

@@ -222,8 +222,12 @@ pub fn authorization_response(
 ) -> Response {
     let params = authorize::response_params(target, &rt.issuer, result);
     match target.response_mode {
-        ResponseMode::Query => {
-            let url = authorize::redirect_url(&target.redirect_uri, &params);
+        ResponseMode::Query | ResponseMode::Fragment => {
+            let url = if target.response_mode == ResponseMode::Fragment {
+                authorize::fragment_url(&target.redirect_uri, &params)
+            } else {
+                authorize::redirect_url(&target.redirect_uri, &params)
+            };
             let mut r = StatusCode::FOUND.into_response();
             if let Ok(v) = HeaderValue::from_str(&url) {
                 r.headers_mut().insert(header::LOCATION, v);

@@ -13,6 +13,8 @@ use crate::realm::{Client, GrantType, Realm};
 #[serde(rename_all = "snake_case")]
 pub enum ResponseMode {
     Query,
+    /// In the redirect URI's fragment (keycloak-js's default): never sent to a server.
+    Fragment,
     FormPost,
 }
 
@@ -134,6 +136,7 @@ pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeR
     // From here on the redirect URI is trusted: errors go back to the client.
     let response_mode = match param(p, "response_mode") {
         None | Some("query") => Ok(ResponseMode::Query),
+        Some("fragment") => Ok(ResponseMode::Fragment),
         Some("form_post") => Ok(ResponseMode::FormPost),
         Some(other) => Err(format!("response_mode '{other}' is not supported")),
     };
@@ -326,8 +329,23 @@ pub fn response_params(
     out
 }
 
-/// The redirect URI with the response parameters added to its query (keeping its own).
+/// The redirect URI with the response parameters in its fragment (OAuth 2.0 Multiple Response
+/// Type Encoding Practices §2.1), replacing any fragment it had.
+pub fn fragment_url(redirect_uri: &str, params: &[(String, String)]) -> String {
+    let encoded = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter())
+        .finish();
+    let base = redirect_uri.split('#').next().unwrap_or(redirect_uri);
+    format!("{base}#{encoded}")
+}
+
+/// The redirect URI with the response parameters added to its query (keeping its own). With
+/// none to add it is returned exactly as registered: no bare `?` is appended, which would make
+/// it a different, unregistered URI for clients that compare it (keycloak-js after `logout()`).
 pub fn redirect_url(redirect_uri: &str, params: &[(String, String)]) -> String {
+    if params.is_empty() {
+        return redirect_uri.to_string();
+    }
     match url::Url::parse(redirect_uri) {
         Ok(mut url) => {
             url.query_pairs_mut().extend_pairs(params.iter());
@@ -419,6 +437,29 @@ mod tests {
         let mut p = base();
         p.push(("prompt", "none login"));
         assert_eq!(redirect_code(p), "invalid_request");
+    }
+
+    #[test]
+    fn fragment_responses_keep_the_query_and_carry_the_parameters_after_the_hash() {
+        let params = vec![
+            ("code".to_string(), "C".to_string()),
+            ("state".to_string(), "a b".to_string()),
+        ];
+        assert_eq!(
+            fragment_url("http://app/cb?x=1", &params),
+            "http://app/cb?x=1#code=C&state=a+b"
+        );
+        assert_eq!(
+            fragment_url("http://app/cb#old", &params),
+            "http://app/cb#code=C&state=a+b"
+        );
+    }
+
+    #[test]
+    fn a_redirect_without_parameters_is_exactly_the_registered_uri() {
+        for uri in ["http://app/page.html", "http://app/cb?x=1", "https://app.example/"] {
+            assert_eq!(redirect_url(uri, &[]), uri);
+        }
     }
 
     #[test]

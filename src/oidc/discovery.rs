@@ -27,7 +27,7 @@ pub fn document(issuer: &str, realm: &Realm) -> String {
         "end_session_endpoint": endpoint("logout"),
         "scopes_supported": realm.scopes_supported(),
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query", "form_post"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,

@@ -12,6 +12,24 @@ pub const RECOVERY_CODE: &str = "recovery-code";
 pub const PASSWORD: &str = "password";
 pub const PASSWORD_HISTORY: &str = "password-history";
 
+/// The user's recovery codes become `hashes`, inside `db`'s transaction.
+async fn replace_recovery_codes_in(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: &str,
+    hashes: Vec<String>,
+    t: i64,
+) -> Result<()> {
+    credential::Entity::delete_many()
+        .filter(credential::Column::UserId.eq(user_id))
+        .filter(credential::Column::Kind.eq(RECOVERY_CODE))
+        .exec(db)
+        .await?;
+    for hash in hashes {
+        new_credential(user_id, RECOVERY_CODE, hash, None, t).insert(db).await?;
+    }
+    Ok(())
+}
+
 fn new_credential(user_id: &str, kind: &str, secret: String, label: Option<String>, t: i64) -> credential::ActiveModel {
     credential::ActiveModel {
         id: Set(crypto::new_id()),
@@ -75,16 +93,7 @@ impl Store {
         otp.last_step = Set(Some(accepted_step));
         otp.last_used_at = Set(Some(t));
         otp.insert(&txn).await?;
-        credential::Entity::delete_many()
-            .filter(credential::Column::UserId.eq(user_id))
-            .filter(credential::Column::Kind.eq(RECOVERY_CODE))
-            .exec(&txn)
-            .await?;
-        for hash in recovery_hashes {
-            new_credential(user_id, RECOVERY_CODE, hash, None, t)
-                .insert(&txn)
-                .await?;
-        }
+        replace_recovery_codes_in(&txn, user_id, recovery_hashes, t).await?;
         remove_action(&txn, user_id, "configure-otp").await?;
         txn.commit().await?;
         Ok(true)
@@ -116,16 +125,7 @@ impl Store {
         if !has_otp {
             return Ok(false);
         }
-        credential::Entity::delete_many()
-            .filter(credential::Column::UserId.eq(user_id))
-            .filter(credential::Column::Kind.eq(RECOVERY_CODE))
-            .exec(&txn)
-            .await?;
-        for hash in recovery_hashes {
-            new_credential(user_id, RECOVERY_CODE, hash, None, t)
-                .insert(&txn)
-                .await?;
-        }
+        replace_recovery_codes_in(&txn, user_id, recovery_hashes, t).await?;
         txn.commit().await?;
         Ok(true)
     }

@@ -267,3 +267,19 @@ db_test!(async fn client_credentials_with_basic_and_post_authentication(db) {
         assert!(cache.contains("no-store"), "token response Cache-Control: {cache:?}");
     }
 });
+
+// Logout without `state` returns to the registered URI exactly, with no bare `?` appended:
+// keycloak-js compares it and would find `…/?` unregistered on its next sign-in.
+db_test!(async fn logout_returns_to_the_registered_uri_exactly(db) {
+    let h = start_with_user(db).await;
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let tokens = oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await;
+    let id_token = tokens.str("id_token").expect("an ID token").to_string();
+    let mut url = url::Url::parse(&h.endpoint("logout")).expect("logout URL");
+    url.query_pairs_mut()
+        .append_pair("id_token_hint", &id_token)
+        .append_pair("post_logout_redirect_uri", WEB_POST_LOGOUT);
+    let first = browser::get(&h.browser, url.as_str()).await;
+    assert!(first.is_redirect(), "{}", first.describe());
+    assert_eq!(first.header("location"), Some(WEB_POST_LOGOUT), "{}", first.describe());
+});

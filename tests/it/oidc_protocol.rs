@@ -48,6 +48,26 @@ db_test!(async fn authorization_request_by_post(db) {
     tokens_for(&h, &code, &verifier).await;
 });
 
+// keycloak-js's default: the response in the fragment, which the browser never sends on.
+db_test!(async fn response_mode_fragment_puts_the_response_after_the_hash(db) {
+    let h = start_with_user(db).await;
+    let (request, verifier) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let request = request.with("response_mode", "fragment");
+    let location = browser::sign_in(&h.browser, &request.url(&h), USERNAME, PASSWORD).await;
+    assert_eq!(location.query(), None, "{location}");
+    let fragment: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(location.fragment().expect("a fragment").as_bytes()).into_owned().collect();
+    assert_eq!(fragment.get("state"), Some(&request.state), "{location}");
+    assert_eq!(fragment.get("iss"), Some(&h.issuer()), "{location}");
+    tokens_for(&h, fragment.get("code").expect("a code"), &verifier).await;
+
+    // Errors go the same way once the redirect URI is trusted.
+    let (request, _) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let request = request.with("response_mode", "fragment").with("prompt", "none").with("max_age", "-1");
+    let location = browser::redirect_away(&h.new_browser(), &request.url(&h)).await;
+    assert!(location.fragment().is_some_and(|f| f.contains("error=")), "{location}");
+});
+
 db_test!(async fn response_mode_form_post_posts_the_code_to_the_app(db) {
     let h = start_with_user(db).await;
     let (request, verifier) = AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
