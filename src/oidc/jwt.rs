@@ -88,6 +88,18 @@ impl TokenInput<'_> {
         let (claim, roles) = self.roles;
         (!claim.is_empty()).then(|| (claim.to_string(), json!(roles)))
     }
+
+    /// The access token's further claims: the realm's roles claim and, beside it, Keycloak's
+    /// `realm_access.roles` (what keycloak-js's `hasRealmRole` and Keycloak adapters read). A
+    /// realm without a roles claim puts roles in neither.
+    fn access_extra(&self) -> Map<String, Value> {
+        let mut extra = Map::new();
+        if let Some((claim, roles)) = self.roles_claim() {
+            extra.insert("realm_access".into(), json!({ "roles": roles }));
+            extra.insert(claim, roles);
+        }
+        extra
+    }
 }
 
 /// The audience of the account console's JSON face (Keycloak's `account` client), which every
@@ -116,7 +128,7 @@ pub fn issue(key: &SigningKey, input: &TokenInput) -> Result<Issued, crate::cryp
         acr: facts.acr.clone(),
         amr: facts.amr.clone(),
         preferred_username: input.user.map(|u| u.username.clone()),
-        extra: input.roles_claim().into_iter().collect(),
+        extra: input.access_extra().into_iter().collect(),
     };
     let access_token = key.sign_jwt(crate::crypto::ACCESS_TOKEN_TYP, &access)?;
     let wants_id_token = facts.scope.split_ascii_whitespace().any(|s| s == "openid");

@@ -475,6 +475,8 @@ db_test!(async fn realm_roles_are_mapped_as_in_keycloak(db) {
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let tokens = signin::password_sign_in(&h, WEB_CLIENT, USERNAME, PASSWORD).await.exchange(&h).await;
     assert_eq!(tokens.access["roles"], json!(["auditor"]), "{}", tokens.access);
+    // Keycloak's shape too, for its adapters (keycloak-js `hasRealmRole`).
+    assert_eq!(tokens.access["realm_access"], json!({ "roles": ["auditor"] }), "{}", tokens.access);
 
     // All or nothing: one unknown role refuses the whole request.
     let mixed = Some(json!([{ "name": "clerk" }, { "name": "wizard" }]));

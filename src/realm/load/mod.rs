@@ -37,6 +37,8 @@ const RESERVED_CLAIMS: &[&str] = &[
     "c_hash",
     "typ",
     "preferred_username",
+    "realm_access",
+    "resource_access",
     "name",
     "given_name",
     "family_name",
