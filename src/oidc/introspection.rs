@@ -38,6 +38,26 @@ pub async fn verify_access_token(state: &AppState, rt: &RealmRuntime, token: &st
     Ok(claims)
 }
 
+/// A personal access token under the realm's policy as it is now: the scopes it was given that
+/// `pat.scopes` still allows, and when it ends at the latest (`pat.max_ttl` after creation);
+/// `None` once that has passed. Narrowing the policy narrows tokens already out.
+fn pat_in_policy<'p>(
+    rt: &RealmRuntime,
+    pat: &'p crate::store::entity::personal_access_token::Model,
+) -> Option<(Vec<&'p str>, i64)> {
+    let policy = &rt.realm.pat;
+    let exp = pat.expires_at.min(pat.created_at + policy.max_ttl.as_secs());
+    if exp <= crate::store::now() {
+        return None;
+    }
+    let scopes = pat
+        .scope
+        .split_ascii_whitespace()
+        .filter(|s| policy.scopes.iter().any(|a| a == s))
+        .collect();
+    Some((scopes, exp))
+}
+
 /// What a user's access token stands for: its claims, its live grant, and its user (enabled,
 /// of this realm). One database read: the grant joined with its user.
 pub async fn token_user(
@@ -78,7 +98,11 @@ pub async fn userinfo(state: &AppState, rt: &RealmRuntime, token: &str, ip: Opti
             .use_pat(&rt.realm.name, &sha256_hex(token.as_bytes()), ip)
             .await?
             .ok_or_else(|| OAuthError::invalid_token("the personal access token is revoked, expired or unknown"))?;
-        let scopes: Vec<&str> = pat.scope.split_ascii_whitespace().collect();
+        let Some((scopes, _)) = pat_in_policy(rt, &pat) else {
+            return Err(OAuthError::invalid_token(
+                "the personal access token is longer-lived than the realm now allows",
+            ));
+        };
         if !scopes.contains(&"openid") {
             return Err(OAuthError::insufficient_scope("userinfo needs the openid scope"));
         }
@@ -166,14 +190,18 @@ pub async fn introspect(
         if !caller.introspection {
             return Ok(json!({ "active": false }));
         }
-        return Ok(match state.store.use_pat(&rt.realm.name, &hash, None).await? {
-            Some((pat, user)) => json!({
+        let found = state.store.use_pat(&rt.realm.name, &hash, None).await?;
+        let live = found
+            .as_ref()
+            .and_then(|(pat, user)| pat_in_policy(rt, pat).map(|p| (pat, p, user)));
+        return Ok(match live {
+            Some((pat, (scopes, exp), user)) => json!({
                 "active": true,
                 "token_type": "pat",
-                "scope": pat.scope,
+                "scope": scopes.join(" "),
                 "sub": user.id,
                 "username": user.username,
-                "exp": pat.expires_at,
+                "exp": exp,
                 "iat": pat.created_at,
                 "iss": rt.issuer,
             }),
@@ -206,6 +234,23 @@ pub async fn revoke(
     origin: &Origin,
 ) -> Result<(), OAuthError> {
     let realm = rt.realm.name.as_str();
+    if token.starts_with(PAT_PREFIX) {
+        // Whoever holds a personal access token may end it (a leaked one, found by a scanner).
+        if let Some(user_id) = state
+            .store
+            .revoke_pat_by_hash(realm, &sha256_hex(token.as_bytes()))
+            .await?
+        {
+            let what = Revoked {
+                user_id: Some(&user_id),
+                client_id: &client.client_id,
+                session_id: None,
+                token_type: "personal_access_token",
+            };
+            audit::token_revoked(state, realm, origin, Reason::Requested, what).await;
+        }
+        return Ok(());
+    }
     if token.matches('.').count() == 2 {
         // Reloads keys for an unknown kid: a key rotated in on another node must not make
         // a revocation silently do nothing.

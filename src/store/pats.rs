@@ -61,6 +61,24 @@ impl Store {
         Ok(done.rows_affected == 1)
     }
 
+    /// Revokes the live token with this hash in `realm` (someone who holds it, through RFC 7009);
+    /// its user's id, if there was one.
+    pub async fn revoke_pat_by_hash(&self, realm: &str, token_hash: &str) -> Result<Option<String>> {
+        let Some(token) = pat::Entity::find()
+            .filter(pat::Column::TokenHash.eq(token_hash))
+            .filter(pat::Column::Realm.eq(realm))
+            .filter(pat::Column::RevokedAt.is_null())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .revoke_pat(&token.user_id, &token.id)
+            .await?
+            .then_some(token.user_id))
+    }
+
     /// The live token with this hash in `realm`, with its (enabled) user; records the use from
     /// `ip` when given.
     pub async fn use_pat(

@@ -659,7 +659,7 @@ db_test!(async fn csv_exports_neutralize_formula_cells(db) {
 });
 
 db_test!(async fn admins_list_and_revoke_a_users_personal_access_tokens(db) {
-    let h = start(db).await;
+    let mut h = start(db).await;
     let token = service_token(&h, "pipeline").await;
     let alice = gatehouse::admin::create_user(&h.state, "flows", USERNAME, Some(EMAIL), Some(PASSWORD))
         .await
@@ -705,4 +705,25 @@ db_test!(async fn admins_list_and_revoke_a_users_personal_access_tokens(db) {
         .await
         .expect("DELETE");
     assert_eq!(again.status(), StatusCode::NOT_FOUND);
+
+    // Whoever holds a leaked token can end it at the revocation endpoint (RFC 7009).
+    let leaked = "gtp_leaked-token-0123456789abcdef";
+    h.state
+        .store
+        .create_pat(gatehouse::store::NewPat {
+            realm: "flows".into(),
+            user_id: alice.clone(),
+            name: "leaked".into(),
+            token_hash: gatehouse::crypto::sha256_hex(leaked.as_bytes()),
+            scope: "openid".into(),
+            expires_at: gatehouse::store::now() + 3600,
+        })
+        .await
+        .expect("a token");
+    let works = oauth::backchannel().get(&userinfo).bearer_auth(leaked).send().await.expect("userinfo");
+    assert_eq!(works.status(), StatusCode::OK);
+    h.realm = "flows".into();
+    oauth::revoke(&h, oauth::web(), leaked, None).await;
+    let refused = oauth::backchannel().get(&userinfo).bearer_auth(leaked).send().await.expect("userinfo");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 });
