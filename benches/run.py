@@ -27,6 +27,7 @@ import base64
 import datetime
 import http.client
 import json
+import urllib.request
 import os
 import platform
 import shutil
@@ -293,10 +294,22 @@ class Gatehouse:
         return ["--base", self.base, "--realm", realm, "--user-prefix", prefix, "--users", str(users),
                 "--user-digits", str(digits), "--password", PASSWORD]
 
-    def tokens(self, prefix: str, count: int, users: int = USERS, digits: int = 2) -> list[dict]:
-        out = subprocess.run([self.loadgen, "tokens", *self.users_args(prefix, users, digits), "--count", str(count)],
-                             check=True, stdout=subprocess.PIPE, text=True).stdout
+    def tokens(self, prefix: str, count: int, users: int = USERS, digits: int = 2,
+               scope: str = "openid") -> list[dict]:
+        out = subprocess.run([self.loadgen, "tokens", *self.users_args(prefix, users, digits), "--count", str(count),
+                              "--scope", scope], check=True, stdout=subprocess.PIPE, text=True).stdout
         return json.loads(out)
+
+    def personal_access_token(self, prefix: str) -> str:
+        """A personal access token (openid profile email) of a user, made through the account API
+        with a fresh manage-account token."""
+        manage = self.tokens(prefix, 1, scope="openid manage-account")[0]["access_token"]
+        body = json.dumps({"name": "bench", "days": 30, "scopes": ["openid", "profile", "email"]}).encode()
+        req = urllib.request.Request(f"{self.base}/realms/bench/account/tokens", data=body, method="POST",
+                                     headers={"Authorization": f"Bearer {manage}",
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req) as resp:
+            return json.loads(resp.read())["secret"]
 
     def sign_ins(self, prefix: str, load: Load, users: int = USERS, digits: int = 2) -> dict:
         results = []
@@ -369,10 +382,13 @@ def run_gatehouse(exes, load: Load, postgres: bool, scale_users: int) -> dict:
         # have a figure of their own below).
         peak_before_sign_ins = s.status("VmHWM")
         access = gh.tokens("bench-user-", 1)[0]["access_token"]
+        pat = gh.personal_access_token("bench-user-")
         # Each refresh run starts from new token families: 1.5 per connection, so no pool runs dry.
         pools = [gh.tokens("bench-user-", CONNECTIONS * 3 // 2) for _ in range(load.runs + 1)]
         s.reset_peak()
         out["userinfo"] = load.wrk(f"{oidc}/userinfo", {"BENCH_AUTH": f"Bearer {access}"})
+        out["userinfo_pat"] = load.wrk(f"{oidc}/userinfo", {"BENCH_AUTH": f"Bearer {pat}"})
+        out["account_sessions"] = load.wrk(f"{realm}/account/sessions", {"BENCH_AUTH": f"Bearer {access}"})
         out["introspection"] = load.wrk(f"{oidc}/token/introspect", {
             "BENCH_METHOD": "POST", "BENCH_AUTH": basic(WEB), "BENCH_BODY": f"token={access}"})
 
@@ -520,6 +536,8 @@ def render(r: dict) -> str:
             ("POST token, client_credentials, EdDSA", "cc_EdDSA", None),
             ("POST token, refresh_token (RS256)", "refresh", None),
             ("GET userinfo", "userinfo", None), ("POST introspection", "introspection", None),
+            ("GET userinfo, personal access token", "userinfo_pat", None),
+            ("GET account API sessions (JSON)", "account_sessions", None),
             ("sign-in (authorize → form → code → token), argon2 19 MiB/2", "signin_argon2", None),
             ("sign-in, cheap hash (64 KiB/1)", "signin_cheap", None)]
     for label, key, peer_key in rows:
@@ -530,6 +548,14 @@ def render(r: dict) -> str:
                      f"| {ptxt} | {ratio(g['rps'], p['rps']) if p else '—'} | {ratio(g['rps'], top)} |")
     lines.append(f"| ceiling: bare axum hello-world | {fmt(top)} | {fmt(ceil['hello']['p50_ms'])} "
                  f"| {fmt(ceil['hello']['p99_ms'])} | {ceil['hello']['errors']} | — | — | 1.00 |")
+    lines.append("")
+    jwt = gh["userinfo"]["rps"]
+    lines.append("| account console API (target: ≥ 0.80 of JWT userinfo) | req/s | / JWT userinfo | target |")
+    lines.append("|---|---:|---:|---|")
+    for label, key in (("userinfo with a personal access token", "userinfo_pat"),
+                       ("account API `GET /sessions`", "account_sessions")):
+        rps = gh[key]["rps"]
+        lines.append(f"| {label} | {fmt(rps)} | {ratio(rps, jwt)} | {verdict(rps / jwt >= 0.8 if jwt else None)} |")
     lines.append("")
     lines.append("| process | idle RSS MiB | peak RSS MiB (endpoint loads) | peak RSS MiB (sign-ins) "
                  "| cold start, empty DB | cold start, restart |")

@@ -56,6 +56,8 @@ struct Opts {
     count: usize,
     user_digits: usize,
     wrong_password: bool,
+    /// The scope the sign-ins ask for (`--scope`, default `openid`).
+    scope: String,
 }
 
 fn parse_args() -> (String, Opts) {
@@ -95,6 +97,7 @@ fn parse_args() -> (String, Opts) {
         count: num("count", "16") as usize,
         user_digits: num("user-digits", "2") as usize,
         wrong_password,
+        scope: get("scope", "openid"),
     };
     (command, opts)
 }
@@ -227,7 +230,7 @@ async fn sign_in(http: &reqwest::Client, o: &Opts, username: &str) -> Result<Att
             ("response_type", "code"),
             ("client_id", CLIENT_ID),
             ("redirect_uri", REDIRECT_URI),
-            ("scope", "openid"),
+            ("scope", o.scope.as_str()),
             ("state", state.as_str()),
             ("code_challenge", challenge.as_str()),
             ("code_challenge_method", "S256"),

@@ -51,6 +51,7 @@ pub struct ConfigFile {
     pub request_header_timeout_secs: Option<u64>,
     pub request_timeout_secs: Option<u64>,
     pub sign_ins_per_address_per_minute: Option<u32>,
+    pub geoip_database: Option<PathBuf>,
 }
 
 /// How many sign-ins (each stores an authentication session) one client address may start per
@@ -95,6 +96,7 @@ pub struct Overrides {
     pub shutdown_timeout_secs: Option<u64>,
     pub events_retention_days: Option<u32>,
     pub apply_realms_on_start: Option<bool>,
+    pub geoip_database: Option<PathBuf>,
 }
 
 /// The effective settings. Its `Debug` hides the master key and the database password.
@@ -134,6 +136,8 @@ pub struct Settings {
     pub request_timeout_secs: u64,
     /// Sign-ins one client address may start per minute on one node (0: unlimited).
     pub sign_ins_per_address_per_minute: u32,
+    /// A MaxMind or DB-IP City `.mmdb` file: sessions and sign-ins show approximate locations.
+    pub geoip_database: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -160,6 +164,7 @@ impl std::fmt::Debug for Settings {
             .field("request_header_timeout_secs", &self.request_header_timeout_secs)
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("sign_ins_per_address_per_minute", &self.sign_ins_per_address_per_minute)
+            .field("geoip_database", &self.geoip_database)
             .finish()
     }
 }
@@ -219,6 +224,7 @@ impl Settings {
             sign_ins_per_address_per_minute: file
                 .sign_ins_per_address_per_minute
                 .unwrap_or(DEFAULT_SIGN_INS_PER_ADDRESS_PER_MINUTE),
+            geoip_database: o.geoip_database.or(file.geoip_database),
         })
     }
 

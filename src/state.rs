@@ -29,6 +29,8 @@ pub struct AppState {
     pub sign_in_budget: crate::ops::budget::AddressBudget,
     /// Failed-sign-in events each client address may still have recorded this minute.
     pub failure_event_budget: crate::ops::budget::AddressBudget,
+    /// Approximate locations of client addresses (none without `geoip_database`).
+    pub geoip: crate::ops::geoip::GeoIp,
     pub(crate) realms: RwLock<HashMap<String, Arc<RealmRuntime>>>,
     /// Realm → the live snapshot this node failed to serve (logged once, retried each tick).
     pub(crate) failed_snapshots: Mutex<HashMap<String, i64>>,

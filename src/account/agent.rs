@@ -16,6 +16,7 @@ pub struct Agent {
 pub enum Device {
     Desktop,
     Mobile,
+    Tablet,
     Other,
 }
 
@@ -24,6 +25,7 @@ impl std::fmt::Display for Device {
         f.write_str(match self {
             Device::Desktop => "desktop",
             Device::Mobile => "mobile",
+            Device::Tablet => "tablet",
             Device::Other => "other",
         })
     }
@@ -51,11 +53,15 @@ pub fn describe(user_agent: Option<&str>) -> Agent {
         Some(name) => name,
         None => UNKNOWN.into(),
     };
+    // Woothee counts tablets as smartphones: an iPad, or Android without "Mobile" (Google's
+    // convention for tablets), is a tablet.
+    let tablet = found.os == "iPad" || (found.os == "Android" && !capped.contains("Mobile"));
     Agent {
         browser,
         os: known(found.os).unwrap_or_else(|| UNKNOWN.into()),
         device: match found.category {
             "pc" => Device::Desktop,
+            "smartphone" if tablet => Device::Tablet,
             "smartphone" | "mobilephone" => Device::Mobile,
             _ => Device::Other,
         },
@@ -81,6 +87,12 @@ mod tests {
             (b.browser.as_str(), b.os.as_str(), b.device),
             ("Safari 17", "iPhone", Device::Mobile)
         );
+        let ipad = "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(describe(Some(ipad)).device, Device::Tablet);
+        let galaxy_tab = "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+        assert_eq!(describe(Some(galaxy_tab)).device, Device::Tablet);
+        let pixel = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36";
+        assert_eq!(describe(Some(pixel)).device, Device::Mobile);
         let firefox_windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
         let c = describe(Some(firefox_windows));
         assert_eq!((c.browser.as_str(), c.device), ("Firefox 133", Device::Desktop));

@@ -101,7 +101,8 @@ pub fn session_json(s: &SessionView) -> Value {
         "browser": s.browser,
         "os": s.os,
         "device": s.device,
-        "mobile": s.device == "mobile",
+        "mobile": matches!(s.device.as_str(), "mobile" | "tablet"),
+        "location": s.location,
         "current": s.current,
         "clients": s.clients.iter().map(|c| json!({ "clientId": c, "clientName": c })).collect::<Vec<_>>(),
     })
@@ -125,7 +126,7 @@ pub fn devices_json(sessions: &[SessionView]) -> Vec<Value> {
                 "os": os,
                 "browser": browser,
                 "device": device,
-                "mobile": device == "mobile",
+                "mobile": matches!(device.as_str(), "mobile" | "tablet"),
                 "lastAccess": newest,
                 "current": list.iter().any(|s| s.current),
                 "ipAddress": list.first().and_then(|s| s.ip.clone()),

@@ -7,7 +7,8 @@ use serde::Serialize;
 use super::{AccountError, Viewer};
 use crate::events::export::Format;
 use crate::events::{EventFilter, time::When};
-use crate::state::RealmRuntime;
+use crate::ops::geoip::GeoIp;
+use crate::state::{AppState, RealmRuntime};
 use crate::store::{Store, now};
 
 /// Events per page.
@@ -88,6 +89,8 @@ pub struct Entry {
     pub reason: Option<String>,
     pub client: Option<String>,
     pub ip: Option<String>,
+    /// Approximate place of the address, with a GeoIP database.
+    pub location: Option<String>,
     pub browser: String,
     pub os: String,
     /// For sign-ins: how the person proved who they are (`password`, `code`, `recovery code`,
@@ -126,7 +129,7 @@ fn methods_of(details: &serde_json::Value) -> (Vec<&'static str>, bool) {
     (methods, second)
 }
 
-fn entry(e: crate::events::Event) -> Entry {
+fn entry(e: crate::events::Event, geoip: &GeoIp, lang: &str) -> Entry {
     let agent = super::agent::describe(e.user_agent.as_deref());
     let (methods, second_factor) = methods_of(&e.details);
     let failed = e.kind.ends_with("_error") || e.kind.ends_with("_refused");
@@ -139,6 +142,7 @@ fn entry(e: crate::events::Event) -> Entry {
         kind: e.kind,
         reason,
         client: e.client_id,
+        location: e.ip.as_deref().and_then(|ip| geoip.locate(ip, lang)),
         ip: e.ip,
         browser: agent.browser,
         os: agent.os,
@@ -147,15 +151,18 @@ fn entry(e: crate::events::Event) -> Entry {
     }
 }
 
-/// One page of the viewer's log, newest first, and the cursor of the next (older) page.
+/// One page of the viewer's log, newest first, places named in `lang`, and the cursor of the
+/// next (older) page.
 pub async fn page(
-    store: &Store,
+    app: &AppState,
     rt: &RealmRuntime,
     viewer: &Viewer,
     q: &LogQuery,
+    lang: &str,
 ) -> Result<(Vec<Entry>, Option<i64>), AccountError> {
-    let found = crate::events::query(store, &q.filter(rt, viewer, PAGE_SIZE)).await?;
-    Ok((found.events.into_iter().map(entry).collect(), found.next))
+    let found = crate::events::query(&app.store, &q.filter(rt, viewer, PAGE_SIZE)).await?;
+    let entries = found.events.into_iter().map(|e| entry(e, &app.geoip, lang)).collect();
+    Ok((entries, found.next))
 }
 
 /// The viewer's log (the newest [`DOWNLOAD_MAX`] matching events) as CSV or JSON Lines, in

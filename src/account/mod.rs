@@ -23,7 +23,9 @@ use crate::store::{NewEvent, OTP, RECOVERY_CODE, StoreError};
 #[derive(Debug, Clone)]
 pub struct Viewer {
     pub user: user::Model,
-    pub session: sso_session::Model,
+    /// The SSO session of the browser, or of the sign-in the access token came from; none for
+    /// a personal access token.
+    pub session: Option<sso_session::Model>,
     /// Where the request came from, for the security log.
     pub origin: Origin,
     /// The client acting for the user: the console, or the app whose token the API got.
@@ -64,7 +66,7 @@ pub async fn viewer(
     let user = app.store.find_user(&session.user_id).await?;
     Ok(user.filter(|u| u.enabled).map(|user| Viewer {
         user,
-        session,
+        session: Some(session),
         origin,
         client_id: crate::realm::ACCOUNT_CONSOLE.to_string(),
     }))
@@ -83,7 +85,17 @@ pub fn csrf_matches(session_cookie: &str, presented: Option<&str>) -> bool {
 /// Whether the sign-in behind the session is recent enough for a sensitive change (the
 /// realm's `account.max_auth_age`); otherwise the user signs in again first.
 pub fn is_fresh(rt: &RealmRuntime, viewer: &Viewer, at: i64) -> bool {
-    at - viewer.session.auth_time <= rt.realm.account.max_auth_age.as_secs()
+    viewer
+        .session
+        .as_ref()
+        .is_some_and(|s| at - s.auth_time <= rt.realm.account.max_auth_age.as_secs())
+}
+
+impl Viewer {
+    /// The id of the viewer's own session, if they have one.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session.as_ref().map(|s| s.id.as_str())
+    }
 }
 
 /// The security checklist of the overview page.

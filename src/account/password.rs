@@ -83,7 +83,7 @@ pub async fn change(
         return Ok(Err(Refusal::at("password-new", recent)));
     }
     let hash = app.hasher.hash(&form.new).await?;
-    let keep = Some(viewer.session.id.as_str());
+    let keep = viewer.session_id();
     app.store
         .change_password(user_id, hash, policy.history, keep, form.sign_out_others)
         .await?;

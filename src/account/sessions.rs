@@ -13,6 +13,8 @@ use crate::state::{AppState, RealmRuntime};
 pub struct SessionView {
     pub id: String,
     pub ip: Option<String>,
+    /// Approximate place of the address ("Berlin, Germany"), with a GeoIP database.
+    pub location: Option<String>,
     pub browser: String,
     pub os: String,
     /// `desktop`, `mobile`, `tablet` or `other`.
@@ -27,8 +29,13 @@ pub struct SessionView {
     pub clients: Vec<String>,
 }
 
-/// The viewer's live sessions: the current one first, then newest first.
-pub async fn list(app: &AppState, rt: &RealmRuntime, viewer: &Viewer) -> Result<Vec<SessionView>, AccountError> {
+/// The viewer's live sessions, places named in `lang`: the current one first, then newest first.
+pub async fn list(
+    app: &AppState,
+    rt: &RealmRuntime,
+    viewer: &Viewer,
+    lang: &str,
+) -> Result<Vec<SessionView>, AccountError> {
     let idle = rt.realm.tokens.sso_idle.as_secs();
     let mut sessions: Vec<SessionView> = app
         .store
@@ -38,9 +45,10 @@ pub async fn list(app: &AppState, rt: &RealmRuntime, viewer: &Viewer) -> Result<
         .map(|(s, clients)| {
             let agent = super::agent::describe(s.user_agent.as_deref());
             SessionView {
-                current: s.id == viewer.session.id,
+                current: viewer.session_id() == Some(s.id.as_str()),
                 expires: s.expires_at.min(s.last_seen_at + idle),
                 id: s.id,
+                location: s.ip.as_deref().and_then(|ip| app.geoip.locate(ip, lang)),
                 ip: s.ip,
                 browser: agent.browser,
                 os: agent.os,
@@ -81,7 +89,7 @@ pub async fn sign_out(
         .map(|(s, _)| s.id)
         .filter(|id| match which {
             SignOut::One(target) => id == target,
-            SignOut::Others => *id != viewer.session.id,
+            SignOut::Others => viewer.session_id() != Some(id.as_str()),
             SignOut::All => true,
         })
         .collect();

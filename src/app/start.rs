@@ -75,6 +75,10 @@ async fn open(settings: Settings, serving: bool) -> Result<Arc<AppState>, StartE
         .map_err(|e| StartError::Config(e.to_string()))?;
     let keys = KeyRing::new(store.clone(), master_key.clone());
     let sign_in_budget = crate::ops::budget::AddressBudget::new(settings.sign_ins_per_address_per_minute);
+    let geoip = match &settings.geoip_database {
+        Some(path) => crate::ops::geoip::GeoIp::open(path).map_err(|e| StartError::Config(e.to_string()))?,
+        None => crate::ops::geoip::GeoIp::none(),
+    };
     let state = Arc::new(AppState {
         templates,
         settings,
@@ -85,6 +89,7 @@ async fn open(settings: Settings, serving: bool) -> Result<Arc<AppState>, StartE
         flows,
         metrics: crate::ops::metrics::Metrics::new(),
         sign_in_budget,
+        geoip,
         failure_event_budget: crate::ops::budget::AddressBudget::new(FAILURE_EVENTS_PER_ADDRESS_PER_MINUTE),
         realms: RwLock::new(HashMap::new()),
         failed_snapshots: Mutex::new(HashMap::new()),

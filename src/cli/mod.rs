@@ -115,6 +115,10 @@ pub struct ServeArgs {
     /// Delete security events older than this many days (default 90; 0 keeps them forever)
     #[arg(long, env = "GATEHOUSE_EVENTS_RETENTION_DAYS", value_name = "DAYS")]
     pub events_retention_days: Option<u32>,
+    /// A MaxMind GeoIP2/GeoLite2 City or DB-IP City Lite .mmdb file: the account console shows
+    /// approximate locations (city, country) of sessions and sign-ins (default: none)
+    #[arg(long, env = "GATEHOUSE_GEOIP_DATABASE", value_name = "FILE")]
+    pub geoip_database: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -307,6 +311,7 @@ fn settings(global: &GlobalArgs, serve: Option<&ServeArgs>) -> Result<Settings, 
         shutdown_timeout_secs: serve.and_then(|s| s.shutdown_timeout_secs),
         events_retention_days: serve.and_then(|s| s.events_retention_days),
         apply_realms_on_start: global.apply_realms_on_start,
+        geoip_database: serve.and_then(|s| s.geoip_database.clone()),
     })
     .map_err(|e| e.to_string())
 }

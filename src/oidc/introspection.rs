@@ -90,19 +90,32 @@ pub async fn token_user(
     Ok((claims, grant, user))
 }
 
+/// What a personal access token (`gtp_…`) stands for: its user (enabled, of this realm) and
+/// the scopes the realm's policy still grants it. Its last use (time, `ip`) is noted.
+pub async fn pat_user(
+    state: &AppState,
+    rt: &RealmRuntime,
+    token: &str,
+    ip: Option<&str>,
+) -> Result<(Vec<String>, crate::store::entity::user::Model), OAuthError> {
+    let (pat, user) = state
+        .store
+        .use_pat(&rt.realm.name, &sha256_hex(token.as_bytes()), ip)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_token("the personal access token is revoked, expired or unknown"))?;
+    let Some((scopes, _)) = pat_in_policy(rt, &pat) else {
+        return Err(OAuthError::invalid_token(
+            "the personal access token is longer-lived than the realm now allows",
+        ));
+    };
+    Ok((scopes.into_iter().map(str::to_string).collect(), user))
+}
+
 /// The userinfo response for a valid access token, or a personal access token (its scopes).
 pub async fn userinfo(state: &AppState, rt: &RealmRuntime, token: &str, ip: Option<&str>) -> Result<Value, OAuthError> {
     if token.starts_with(PAT_PREFIX) {
-        let (pat, user) = state
-            .store
-            .use_pat(&rt.realm.name, &sha256_hex(token.as_bytes()), ip)
-            .await?
-            .ok_or_else(|| OAuthError::invalid_token("the personal access token is revoked, expired or unknown"))?;
-        let Some((scopes, _)) = pat_in_policy(rt, &pat) else {
-            return Err(OAuthError::invalid_token(
-                "the personal access token is longer-lived than the realm now allows",
-            ));
-        };
+        let (scopes, user) = pat_user(state, rt, token, ip).await?;
+        let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
         if !scopes.contains(&"openid") {
             return Err(OAuthError::insufficient_scope("userinfo needs the openid scope"));
         }

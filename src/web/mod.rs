@@ -18,6 +18,32 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// [`csp_with_form_targets`].
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
+/// The one script of the console: the "Copy" button beside a secret shown once. The page works
+/// without it (the secret is in a read-only field and the button stays hidden); the page's CSP
+/// allows exactly this text, by its hash ([`csp_allowing_script`]).
+pub const COPY_SCRIPT: &str = concat!(
+    "(function(){var b=document.getElementById(\"copy-secret\"),f=document.getElementById(\"token-secret\");",
+    "if(!b||!f)return;b.hidden=false;b.addEventListener(\"click\",function(){f.focus();f.select();",
+    "var done=function(){b.textContent=b.getAttribute(\"data-done\")};",
+    "if(navigator.clipboard){navigator.clipboard.writeText(f.value).then(done)}",
+    "else if(document.execCommand(\"copy\")){done()}})})();"
+);
+
+/// [`CSP`] that also runs `script`, an inline script of exactly that text.
+pub fn csp_allowing_script(script: &str) -> HeaderValue {
+    // CSP hashes are standard base64 with padding (43 characters and one `=` for SHA-256).
+    let hash = crate::crypto::sha256_b64(script.as_bytes())
+        .replace('-', "+")
+        .replace('_', "/")
+        + "=";
+    let value = CSP.replacen(
+        "default-src 'none';",
+        &format!("default-src 'none'; script-src 'sha256-{hash}';"),
+        1,
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(CSP))
+}
+
 /// The CSP source that lets a form lead to `uri`: its origin (`https://app.example:8443`), or
 /// `scheme:` for a native app's private-use scheme. `None` when it cannot be written safely.
 pub fn form_source(uri: &str) -> Option<String> {
@@ -74,5 +100,17 @@ mod tests {
         assert_eq!(csp.matches("form-action").count(), 1, "{csp}");
         assert!(csp.starts_with("default-src 'none';"), "{csp}");
         assert_eq!(form_source("not a url"), None);
+    }
+
+    #[test]
+    fn a_script_is_allowed_by_its_standard_base64_hash() {
+        // sha256("alert(1)") in standard base64, as a browser computes it.
+        let csp = csp_allowing_script("alert(1)");
+        let csp = csp.to_str().unwrap();
+        assert!(
+            csp.starts_with("default-src 'none'; script-src 'sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI=';"),
+            "{csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     }
 }

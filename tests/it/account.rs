@@ -11,11 +11,11 @@ use crate::support::oauth::{self, ClientAuth};
 use crate::support::signin::{self, SignIn, events, form_of, visible_text};
 use crate::support::*;
 
-const CHROME_LINUX: &str =
+pub(crate) const CHROME_LINUX: &str =
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
-const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+pub(crate) const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
 
-fn browser_as(user_agent: &str) -> reqwest::Client {
+pub(crate) fn browser_as(user_agent: &str) -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .user_agent(user_agent)
@@ -24,7 +24,7 @@ fn browser_as(user_agent: &str) -> reqwest::Client {
         .expect("build the browser client")
 }
 
-fn account_url(h: &Harness, page: &str) -> String {
+pub(crate) fn account_url(h: &Harness, page: &str) -> String {
     let base = format!("{}/realms/{}/account", h.url, h.realm);
     if page.is_empty() {
         base
@@ -34,13 +34,13 @@ fn account_url(h: &Harness, page: &str) -> String {
 }
 
 /// Opens a console page and follows the server's redirects (to sign in and back).
-async fn open(h: &Harness, b: &reqwest::Client, url: &str) -> Page {
+pub(crate) async fn open(h: &Harness, b: &reqwest::Client, url: &str) -> Page {
     let server = Url::parse(&h.url).expect("server URL");
     browser::follow_on_server(b, browser::get(b, url).await, &server).await
 }
 
 /// Opens the console in `b`, signing in with the login form when asked; the overview page.
-async fn sign_in_to_console(h: &Harness, b: &reqwest::Client, password: &str) -> Page {
+pub(crate) async fn sign_in_to_console(h: &Harness, b: &reqwest::Client, password: &str) -> Page {
     let server = Url::parse(&h.url).expect("server URL");
     let page = open(h, b, &account_url(h, "")).await;
     let page = if page.body.contains("name=\"username\"") {
@@ -84,7 +84,7 @@ fn forms(page: &Page) -> Vec<browser::Form> {
 }
 
 /// A sign-in of the `web` app in `b`, with its refresh token.
-async fn app_refresh_token(h: &Harness, b: &reqwest::Client) -> String {
+pub(crate) async fn app_refresh_token(h: &Harness, b: &reqwest::Client) -> String {
     let mut s = SignIn::start(h, b, WEB_CLIENT).await;
     if s.shown() == signin::Shown::Login {
         s.log_in(USERNAME, PASSWORD).await;
@@ -97,7 +97,7 @@ async fn app_refresh_token(h: &Harness, b: &reqwest::Client) -> String {
         .to_string()
 }
 
-async fn refresh_works(h: &Harness, refresh_token: &str) -> bool {
+pub(crate) async fn refresh_works(h: &Harness, refresh_token: &str) -> bool {
     let r = oauth::refresh(h, ClientAuth::Basic(WEB_CLIENT, WEB_SECRET), refresh_token).await;
     r.status == StatusCode::OK
 }
@@ -233,8 +233,18 @@ db_test!(async fn an_old_sign_in_signs_in_again_before_the_password_changes(db) 
     assert_eq!(live[0].try_get::<i64>("", "n").expect("count"), 1, "the old session is still live");
 });
 
+/// The standard realm with a GeoIP database in which loopback is in Berlin.
+async fn start_with_geoip(db: Db) -> Harness {
+    let h = Harness::start_with(db, &signin::standard_flow_realm(), |dir, o| {
+        o.geoip_database = Some(geoip::write_city_database(dir, &[geoip::LOOPBACK_IN_BERLIN]));
+    })
+    .await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    h
+}
+
 db_test!(async fn the_sessions_page_names_each_browser_and_signs_out_the_others(db) {
-    let h = signin::start_flow_realm(db).await;
+    let h = start_with_geoip(db).await;
     let laptop = browser_as(CHROME_LINUX);
     let phone = browser_as(SAFARI_IPHONE);
     sign_in_to_console(&h, &laptop, PASSWORD).await;
@@ -248,7 +258,16 @@ db_test!(async fn the_sessions_page_names_each_browser_and_signs_out_the_others(
     assert!(text.contains("Phone") && text.contains("Computer"), "{text}");
     assert_eq!(text.matches("This device").count(), 1, "{text}");
     assert!(text.contains("127.0.0.1"), "{text}");
+    assert_eq!(text.matches("Berlin, Germany").count(), 2, "{text}");
     assert!(text.contains("web"), "the phone's app is listed: {text}");
+    let german = laptop
+        .get(account_url(&h, "log"))
+        .header("accept-language", "de")
+        .send()
+        .await
+        .expect("the log page answers");
+    let log = visible_text(&german.text().await.expect("the log page's body"));
+    assert!(log.contains("Berlin, Deutschland"), "places are named in the page's language: {log}");
 
     // Someone else's session is not theirs to end.
     let bob_id = h.add_user("bob", "bob@example.com", PASSWORD).await;
@@ -279,6 +298,17 @@ db_test!(async fn the_sessions_page_names_each_browser_and_signs_out_the_others(
     assert!(!refresh_works(&h, &phone_refresh).await, "the phone's refresh token still works");
     let phone_again = browser::get(&phone, &account_url(&h, "")).await;
     assert!(phone_again.is_redirect(), "{}", phone_again.describe());
+
+    // "Sign out everywhere": this browser too, said on a page of its own.
+    let mut form = forms(&after)
+        .into_iter()
+        .find(|f| f.buttons.iter().any(|(n, v)| n == "which" && v == "all"))
+        .expect("a sign-out-everywhere form");
+    form.press("which", "all");
+    let everywhere = form.submit(&laptop).await;
+    assert_eq!(everywhere.status, StatusCode::OK, "{}", everywhere.describe());
+    assert!(visible_text(&everywhere.body).contains("signed out of every session"), "{}", everywhere.describe());
+    assert!(browser::get(&laptop, &account_url(&h, "")).await.is_redirect(), "the laptop is still signed in");
 
     let logouts = events(&h, Some("logout")).await;
     assert!(!logouts.is_empty() && logouts.iter().all(|e| e.details["via"] == "account"), "{logouts:?}");
@@ -422,7 +452,10 @@ db_test!(async fn new_recovery_codes_replace_the_old_and_the_log_shows_and_expor
 /// (`introspection: true`).
 fn managing_realm() -> String {
     signin::standard_flow_realm()
-        .replace("realm: flows\n", "realm: flows\nscopes: [manage-account]\n")
+        .replace(
+            "realm: flows\n",
+            "realm: flows\nscopes: [manage-account]\npat: { scopes: [openid, profile, email, manage-account] }\n",
+        )
         .replacen(
             "    pkce: required\n",
             "    pkce: required\n    introspection: true\n    scopes: [openid, profile, email, offline_access, manage-account]\n",
@@ -452,7 +485,10 @@ async fn access_token_from_rp(h: &Harness, scope: &str) -> String {
 }
 
 db_test!(async fn the_json_face_speaks_keycloaks_account_api(db) {
-    let h = Harness::start(db, &managing_realm()).await;
+    let h = Harness::start_with(db, &managing_realm(), |dir, o| {
+        o.geoip_database = Some(geoip::write_city_database(dir, &[geoip::LOOPBACK_IN_BERLIN]));
+    })
+    .await;
     h.add_user(USERNAME, EMAIL, PASSWORD).await;
     // Reading needs only the account audience, which every user token has; changing needs
     // the manage-account scope.
@@ -504,6 +540,7 @@ db_test!(async fn the_json_face_speaks_keycloaks_account_api(db) {
     assert_eq!(list.len(), 3, "the reader's, this token's and the browser's: {sessions}");
     assert_eq!(list.iter().filter(|s| s["current"] == true).count(), 1, "{sessions}");
     assert!(list.iter().any(|s| s["clients"][0]["clientId"] == WEB_CLIENT), "{sessions}");
+    assert!(list.iter().all(|s| s["location"] == "Berlin, Germany"), "{sessions}");
     let devices: serde_json::Value = call(reqwest::Method::GET, "/sessions/devices").send().await.expect("GET").json().await.expect("JSON");
     assert!(!devices.as_array().expect("a list").is_empty(), "{devices}");
     let other = list
@@ -562,6 +599,14 @@ db_test!(async fn the_json_face_speaks_keycloaks_account_api(db) {
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
 });
 
+/// The secret a token page shows once.
+fn token_secret(page: &Page) -> String {
+    let start = page.body.find("id=\"token-secret\"").expect("the secret is shown");
+    let rest = &page.body[start..];
+    let value_at = rest.find("value=\"").expect("a value") + 7;
+    browser::decode_entities(&rest[value_at..value_at + rest[value_at..].find('"').expect("end")])
+}
+
 db_test!(async fn personal_access_tokens_work_at_userinfo_until_revoked(db) {
     let h = Harness::start(db, &managing_realm()).await;
     h.add_user(USERNAME, EMAIL, PASSWORD).await;
@@ -582,10 +627,7 @@ db_test!(async fn personal_access_tokens_work_at_userinfo_until_revoked(db) {
     let made = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
     assert_eq!(made.status, StatusCode::OK, "{}", made.describe());
     assert_eq!(made.header("cache-control"), Some("no-store"));
-    let start = made.body.find("id=\"token-secret\"").expect("the secret is shown");
-    let rest = &made.body[start..];
-    let value_at = rest.find("value=\"").expect("a value") + 7;
-    let secret = browser::decode_entities(&rest[value_at..value_at + rest[value_at..].find('"').expect("end")]);
+    let secret = token_secret(&made);
     assert!(secret.starts_with("gtp_"), "{secret}");
     let stored = h.query("SELECT token_hash FROM personal_access_tokens").await;
     let hash: String = stored[0].try_get("", "token_hash").expect("hash");
@@ -611,8 +653,59 @@ db_test!(async fn personal_access_tokens_work_at_userinfo_until_revoked(db) {
     let listed = open(&h, &b, &account_url(&h, "tokens")).await;
     assert!(visible_text(&listed.body).contains("127.0.0.1"), "last use is shown: {}", listed.describe());
 
+    // The account API: not without the profile scope; reading with it; changing needs
+    // manage-account too.
+    let profile = api.get(account_url(&h, "")).bearer_auth(&secret).send().await.expect("GET");
+    assert_eq!(profile.status(), StatusCode::FORBIDDEN, "an email-only token reads the account");
+    let mut form = forms(&listed).into_iter().find(|f| f.action.path().ends_with("/tokens")).expect("the token form");
+    form.set("name", "profile reader");
+    form.set("days", "30");
+    form.fields.push(("scope".into(), "profile".into()));
+    let made = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
+    let reader = token_secret(&made);
+    let profile = api.get(account_url(&h, "")).bearer_auth(&reader).send().await.expect("GET");
+    assert_eq!(profile.status(), StatusCode::OK);
+    let profile: serde_json::Value = profile.json().await.expect("JSON");
+    assert_eq!(profile["username"], USERNAME, "{profile}");
+    let sessions: serde_json::Value =
+        api.get(account_url(&h, "sessions")).bearer_auth(&reader).send().await.expect("GET").json().await.expect("JSON");
+    assert!(sessions.as_array().is_some_and(|l| !l.is_empty() && l.iter().all(|s| s["current"] == false)), "{sessions}");
+    let rename = |token: String| {
+        api.post(account_url(&h, ""))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "firstName": "Tok", "lastName": "Bot" }))
+            .send()
+    };
+    assert_eq!(rename(reader.clone()).await.expect("POST").status(), StatusCode::FORBIDDEN);
+    let mut form = forms(&listed).into_iter().find(|f| f.action.path().ends_with("/tokens")).expect("the token form");
+    form.set("name", "profile bot");
+    form.set("days", "30");
+    form.fields.push(("scope".into(), "profile".into()));
+    form.fields.push(("scope".into(), "manage-account".into()));
+    let made = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
+    let manager = token_secret(&made);
+    assert_eq!(rename(manager.clone()).await.expect("POST").status(), StatusCode::NO_CONTENT);
+    // Never a recent sign-in: what needs one is refused.
+    let all = api.delete(account_url(&h, "sessions")).bearer_auth(&manager).send().await.expect("DELETE");
+    assert_eq!(all.status(), StatusCode::FORBIDDEN);
+    let minted = api
+        .post(account_url(&h, "tokens"))
+        .bearer_auth(&manager)
+        .json(&serde_json::json!({ "name": "child", "days": 7, "scopes": ["openid"] }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(minted.status(), StatusCode::FORBIDDEN, "a token mints no tokens");
+    let listed = open(&h, &b, &account_url(&h, "tokens")).await;
+
     // Revoked: refused at once.
-    let revoked = post(&h, &b, &listed, "/revoke", &[]).await;
+    let first = listed
+        .body
+        .split("<li class=\"session\"")
+        .find(|item| item.contains("CI deploys"))
+        .and_then(|item| browser::parse_post_form(&item[item.find("<form").expect("a form")..], &listed.url))
+        .expect("the first token's revoke form");
+    let revoked = browser::follow_on_server(&b, first.submit(&b).await, &server).await;
     assert!(visible_text(&revoked.body).contains("The token was revoked."), "{}", revoked.describe());
     let info = api.get(h.endpoint("userinfo")).bearer_auth(&secret).send().await.expect("userinfo");
     assert_eq!(info.status(), StatusCode::UNAUTHORIZED);
@@ -620,7 +713,10 @@ db_test!(async fn personal_access_tokens_work_at_userinfo_until_revoked(db) {
     assert_eq!(intro.body["active"], false, "{}", intro.text);
     let created = events(&h, Some("personal_access_token_created")).await;
     let gone = events(&h, Some("personal_access_token_revoked")).await;
-    assert_eq!((created.len(), gone.len()), (1, 1));
+    assert_eq!((created.len(), gone.len()), (3, 1));
+    let renamed = events(&h, Some("profile_updated")).await;
+    assert_eq!(renamed.len(), 1, "{renamed:?}");
+    assert_eq!(renamed[0].client_id.as_deref(), Some("personal-access-token"), "{renamed:?}");
     assert!(!format!("{:?}", created[0].details).contains(&secret), "the secret is in the log");
 });
 
@@ -649,3 +745,24 @@ db_test!(async fn a_realm_that_requires_a_second_factor_keeps_the_last_one(db) {
     let alice = signin::user_id(&h, USERNAME).await;
     assert_eq!(h.state.store.credentials(&alice, "otp").await.expect("devices").len(), 1);
 });
+
+#[test]
+fn the_geoip_database_names_places_and_refuses_other_files() {
+    use gatehouse::ops::geoip::GeoIp;
+    let dir = TempDir::new();
+    let path = geoip::write_city_database(dir.path(), &[geoip::LOOPBACK_IN_BERLIN]);
+    let geo = GeoIp::open(&path).expect("the fixture is a database");
+    assert!(geo.is_enabled());
+    assert_eq!(geo.locate("127.0.0.1", "en").as_deref(), Some("Berlin, Germany"));
+    assert_eq!(geo.locate("127.1.2.3", "de").as_deref(), Some("Berlin, Deutschland"));
+    assert_eq!(geo.locate("::ffff:127.0.0.1", "en").as_deref(), Some("Berlin, Germany"));
+    assert_eq!(geo.locate("10.0.0.1", "en"), None, "not in the database");
+    assert_eq!(geo.locate("::1", "en"), None);
+    assert_eq!(geo.locate("not an address", "en"), None);
+    assert_eq!(GeoIp::none().locate("127.0.0.1", "en"), None);
+
+    let not_one = dir.path().join("city.mmdb");
+    std::fs::write(&not_one, "this is not a database").expect("write");
+    let err = GeoIp::open(&not_one).err().expect("a text file is refused").to_string();
+    assert!(err.contains("city.mmdb") && err.contains(".mmdb file"), "{err}");
+}

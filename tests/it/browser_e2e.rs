@@ -186,8 +186,8 @@ impl Drop for ShotsOnFailure {
 
 /// One browser session, as the test sees it.
 #[derive(Clone)]
-struct Ui {
-    d: WebDriver,
+pub(crate) struct Ui {
+    pub(crate) d: WebDriver,
     shots: Arc<Shots>,
 }
 
@@ -199,7 +199,7 @@ fn one_browser_at_a_time() -> &'static tokio::sync::Mutex<()> {
 
 /// Runs `body` with a fresh headless Chromium (own profile directory), then closes it, also
 /// when `body` panics. Skips (or fails in CI) without a browser.
-async fn with_browser<F, Fut>(test: &str, body: F)
+pub(crate) async fn with_browser<F, Fut>(test: &str, body: F)
 where
     F: FnOnce(Ui) -> Fut,
     Fut: Future<Output = ()>,
@@ -262,7 +262,7 @@ where
 
 /// What the test expects the browser to show, recognised by the contract's fields and ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Screen {
+pub(crate) enum Screen {
     Login,
     ConfigureOtp,
     RecoveryCodes,
@@ -288,13 +288,13 @@ impl Screen {
 }
 
 impl Ui {
-    async fn snap(&self, label: &str) {
+    pub(crate) async fn snap(&self, label: &str) {
         let png = self.d.screenshot_as_png().await.unwrap_or_default();
         let html = self.d.source().await.unwrap_or_default();
         self.shots.save(label, &png, &html);
     }
 
-    async fn open(&self, url: &str, label: &str) {
+    pub(crate) async fn open(&self, url: &str, label: &str) {
         self.d
             .goto(url)
             .await
@@ -302,12 +302,12 @@ impl Ui {
         self.snap(label).await;
     }
 
-    async fn url(&self) -> Url {
+    pub(crate) async fn url(&self) -> Url {
         self.d.current_url().await.expect("current URL")
     }
 
     /// The page's text, for failure messages.
-    async fn describe(&self) -> String {
+    pub(crate) async fn describe(&self) -> String {
         let url = self.url().await;
         let text = match self.d.find(By::Tag("body")).await {
             Ok(body) => body.text().await.unwrap_or_default(),
@@ -318,7 +318,7 @@ impl Ui {
     }
 
     /// Waits for `screen` to show; panics with the page's URL and text otherwise.
-    async fn expect(&self, screen: Screen) {
+    pub(crate) async fn expect(&self, screen: Screen) {
         let (marker, not) = screen.marker();
         if self.d.query(By::Css(marker)).first().await.is_err() {
             panic!(
@@ -336,7 +336,7 @@ impl Ui {
         }
     }
 
-    async fn element(&self, css: &str) -> WebElement {
+    pub(crate) async fn element(&self, css: &str) -> WebElement {
         match self.d.query(By::Css(css)).first().await {
             Ok(e) => e,
             Err(e) => panic!("no element {css}: {e}\npage: {}", self.describe().await),
@@ -344,14 +344,14 @@ impl Ui {
     }
 
     /// Types into the field named `name` (after clearing it), as a person would.
-    async fn type_into(&self, name: &str, value: &str) {
+    pub(crate) async fn type_into(&self, name: &str, value: &str) {
         let field = self.element(&format!("form [name='{name}']")).await;
         field.clear().await.expect("clear the field");
         field.send_keys(value).await.expect("type into the field");
     }
 
     /// Clicks a button and waits for the next page to load.
-    async fn click(&self, css: &str, label: &str) {
+    pub(crate) async fn click(&self, css: &str, label: &str) {
         let button = self.element(css).await;
         let page = self.d.find(By::Tag("html")).await.expect("the page's <html>");
         button
@@ -367,18 +367,18 @@ impl Ui {
     }
 
     /// Presses the form's main (first) submit button.
-    async fn submit(&self, label: &str) {
+    pub(crate) async fn submit(&self, label: &str) {
         self.click("form button[type=submit]", label).await;
     }
 
     /// Presses the submit button `name`=`value`.
-    async fn press(&self, name: &str, value: &str, label: &str) {
+    pub(crate) async fn press(&self, name: &str, value: &str, label: &str) {
         self.click(&format!("form button[name='{name}'][value='{value}']"), label)
             .await;
     }
 
     /// The visible error message (elements with class `error`), which must be there.
-    async fn error(&self) -> String {
+    pub(crate) async fn error(&self) -> String {
         let errors = self.d.find_all(By::Css(".error")).await.unwrap_or_default();
         let mut texts = Vec::new();
         for e in errors {
@@ -394,7 +394,7 @@ impl Ui {
     }
 
     /// Username and password on the login page.
-    async fn log_in(&self, username: &str, password: &str, label: &str) {
+    pub(crate) async fn log_in(&self, username: &str, password: &str, label: &str) {
         self.expect(Screen::Login).await;
         self.type_into("username", username).await;
         self.type_into("password", password).await;
@@ -405,14 +405,14 @@ impl Ui {
 // ---------------------------------------------------------------------------------------------
 // The app: a relying party's callback on loopback that records what it was sent.
 
-struct App {
-    callback: String,
+pub(crate) struct App {
+    pub(crate) callback: String,
     hits: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl App {
-    async fn start() -> App {
+    pub(crate) async fn start() -> App {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the app");
@@ -439,7 +439,7 @@ impl App {
     }
 
     /// The callback requests the app received (path and query).
-    fn callbacks(&self) -> Vec<String> {
+    pub(crate) fn callbacks(&self) -> Vec<String> {
         self.hits
             .lock()
             .unwrap()
@@ -457,7 +457,7 @@ impl Drop for App {
 }
 
 /// Gatehouse with the flow test realm redirecting to `app`, and the standard user.
-async fn start(app: &App) -> Harness {
+pub(crate) async fn start(app: &App) -> Harness {
     let h = Harness::start(Db::Sqlite, &signin::flow_realm(&app.callback)).await;
     h.add_user(USERNAME, EMAIL, PASSWORD).await;
     h
@@ -465,7 +465,7 @@ async fn start(app: &App) -> Harness {
 
 /// A fresh authorization request of `web` to the app; `prompt=login` when `again`, so the
 /// browser's SSO session does not skip the pages.
-fn request(app: &App, again: bool) -> (AuthRequest, String) {
+pub(crate) fn request(app: &App, again: bool) -> (AuthRequest, String) {
     let (r, verifier) = AuthRequest::new(WEB_CLIENT, &app.callback);
     (if again { r.with("prompt", "login") } else { r }, verifier)
 }
@@ -735,73 +735,5 @@ async fn lockout_after_the_configured_failures() {
         );
         assert!(app.callbacks().is_empty(), "the app was reached: {:?}", app.callbacks());
     })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn account_console_changes_the_password_and_lists_sessions() {
-    with_browser(
-        "account_console_changes_the_password_and_lists_sessions",
-        |ui| async move {
-            let app = App::start().await;
-            let h = start(&app).await;
-            let console = format!("{}/realms/{}/account", h.url, h.realm);
-
-            // Signing in to the console goes through the realm's login page.
-            ui.open(&console, "console-login").await;
-            ui.log_in(USERNAME, PASSWORD, "overview").await;
-            ui.element("#checklist").await;
-            let text = ui.describe().await;
-            assert!(text.contains("Two-factor authentication is off"), "{text}");
-
-            // Security: a wrong current password is refused next to its field.
-            ui.click("a[href$='/account/security']", "security").await;
-            ui.type_into("password", "Not-My-Password-1").await;
-            ui.type_into("password-new", "Brand-New-Secret-42").await;
-            ui.type_into("password-confirm", "Brand-New-Secret-42").await;
-            ui.submit("wrong-current").await;
-            let message = ui.error().await;
-            assert!(message.contains("not your current password"), "{message}");
-            let invalid = ui.element("#password[aria-invalid=true]").await;
-            assert_eq!(
-                invalid.attr("aria-describedby").await.ok().flatten().as_deref(),
-                Some("password-error")
-            );
-
-            // The right one: changed.
-            ui.type_into("password", PASSWORD).await;
-            ui.type_into("password-new", "Brand-New-Secret-42").await;
-            ui.type_into("password-confirm", "Brand-New-Secret-42").await;
-            ui.submit("changed").await;
-            let notice = ui.element(".notice").await.text().await.unwrap_or_default();
-            assert!(notice.contains("Your password was changed"), "{notice}");
-
-            // Sessions: this browser, named and marked.
-            ui.click("a[href$='/account/sessions']", "sessions").await;
-            let session = ui.element("#session-1").await.text().await.unwrap_or_default();
-            assert!(
-                session.contains("This device") && session.contains("Chrome"),
-                "{session}"
-            );
-
-            // On a phone-sized screen the page still fits: no sideways scrolling.
-            ui.d.set_window_rect(0, 0, 375, 800).await.expect("resize");
-            let scroll: serde_json::Value =
-                ui.d.execute(
-                    "return document.documentElement.scrollWidth <= window.innerWidth;",
-                    vec![],
-                )
-                .await
-                .expect("measure")
-                .json()
-                .clone();
-            assert_eq!(
-                scroll,
-                serde_json::Value::Bool(true),
-                "the sessions page scrolls sideways on a phone"
-            );
-            ui.snap("phone").await;
-        },
-    )
     .await;
 }

@@ -341,7 +341,7 @@ pub(super) async fn change_password(console: Console, body: axum::body::Bytes) -
 }
 
 pub(super) async fn sessions_page(console: Console, Query(query): Query<HashMap<String, String>>) -> Response {
-    match sessions::list(&console.app, &console.rt, &console.viewer).await {
+    match sessions::list(&console.app, &console.rt, &console.viewer, &console.lang).await {
         Ok(list) => {
             let others = list.iter().filter(|s| !s.current).count();
             let ctx = json!({ "page": "sessions", "notice": notice(&query), "sessions": list, "others": others });
@@ -364,7 +364,8 @@ pub(super) async fn sign_out(console: Console, body: axum::body::Bytes) -> Respo
         _ => return PageError::new(StatusCode::BAD_REQUEST, "accountNothingToSignOut").into_response(),
     };
     // Signing out other sessions is sensitive (a thief would do it first); this one is not.
-    let only_this = which == SignOut::One(console.viewer.session.id.clone());
+    let own = SignOut::One(console.viewer.session_id().unwrap_or_default().to_string());
+    let only_this = which == own;
     if !only_this && !console.is_fresh() {
         return start_sign_in(&console.app, &console.rt, "sessions", true, None);
     }
@@ -372,11 +373,31 @@ pub(super) async fn sign_out(console: Console, body: axum::body::Bytes) -> Respo
         Ok(n) => n,
         Err(e) => return internal(&e),
     };
-    let ended_own = which == SignOut::All || which == SignOut::One(console.viewer.session.id.clone());
+    let ended_own = which == SignOut::All || only_this;
     if ended_own {
         let secure = console.app.settings.is_https();
         let jar = CookieJar::new().add(cookies::removal(cookies::SSO_COOKIE, &console.rt.realm.name, secure));
-        return (jar, console.done("", "signed-out")).into_response();
+        // The console needs a session to show a notice: say it on a page of its own.
+        let message = if which == SignOut::All {
+            "accountSignedOutEverywhere"
+        } else {
+            "loggedOutMessage"
+        };
+        let ctx = json!({
+            "heading": "loggedOutHeading",
+            "message": message,
+            "link": format!("/realms/{}/account", console.rt.realm.name),
+            "link_text": "accountSignInAgain",
+        });
+        let page = pages::render(
+            &console.app.templates,
+            Some(&console.rt.realm),
+            &console.lang,
+            StatusCode::OK,
+            "info.html",
+            ctx,
+        );
+        return (jar, page).into_response();
     }
     if ended == 0 {
         return see_other(&format!("/realms/{}/account/sessions", console.rt.realm.name));
@@ -434,7 +455,7 @@ pub(super) async fn log_page(console: Console, Query(query): Query<HashMap<Strin
             Err(e) => internal(&e),
         };
     }
-    match log::page(&console.app.store, &console.rt, &console.viewer, &q).await {
+    match log::page(&console.app, &console.rt, &console.viewer, &q, &console.lang).await {
         Ok((entries, next)) => {
             let ctx = json!({
                 "page": "log",
@@ -476,9 +497,14 @@ pub(super) async fn tokens_page(
         "lifetimes": crate::account::tokens::lifetimes(&console.rt),
         "scopes": console.rt.realm.pat.scopes,
         "error": refused.map(|(field, message)| json!({ "field": field, "message": message })),
+        "copy_script": crate::web::COPY_SCRIPT,
     });
     let mut page = console.page("account_tokens.html", ctx);
     *page.status_mut() = status;
+    page.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        crate::web::csp_allowing_script(crate::web::COPY_SCRIPT),
+    );
     page
 }
 

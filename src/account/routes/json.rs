@@ -22,12 +22,16 @@ use crate::store::now;
 
 use super::html::internal;
 /// A request of the JSON face (Keycloak's Account REST API): a user's access token whose
-/// audience includes `account`, and the SSO session it was issued under.
+/// audience includes `account`, and the SSO session it was issued under; or a personal access
+/// token of the user's (no session, never fresh).
 pub(super) struct Api {
     pub(super) app: Arc<AppState>,
     pub(super) rt: Arc<RealmRuntime>,
     pub(super) viewer: Viewer,
-    pub(super) claims: crate::oidc::jwt::AccessClaims,
+    /// The scopes the token carries.
+    scopes: Vec<String>,
+    /// When the user last proved who they are; none for a personal access token.
+    auth_time: Option<i64>,
 }
 
 impl FromRequestParts<Arc<AppState>> for Api {
@@ -38,6 +42,33 @@ impl FromRequestParts<Arc<AppState>> for Api {
         let token = crate::web::http::credentials(&parts.headers, "Bearer").ok_or_else(|| {
             OAuthError::invalid_token("send the access token as Authorization: Bearer").into_response()
         })?;
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        let origin = crate::web::http::origin(&parts.headers, peer);
+        if token.starts_with(crate::store::PAT_PREFIX) {
+            let (scopes, user) = crate::oidc::introspection::pat_user(app, &rt, token, origin.ip.as_deref())
+                .await
+                .map_err(IntoResponse::into_response)?;
+            // A token made for userinfo's email alone does not read sessions and devices.
+            if !scopes.iter().any(|s| s == "profile") {
+                return Err(OAuthError::insufficient_scope(
+                    "the account API needs a personal access token with the profile scope",
+                )
+                .into_response());
+            }
+            let viewer = Viewer {
+                user,
+                session: None,
+                origin,
+                client_id: PAT_CLIENT.to_string(),
+            };
+            return Ok(Api {
+                app: app.clone(),
+                rt,
+                viewer,
+                scopes,
+                auth_time: None,
+            });
+        }
         let (claims, _, user) = crate::oidc::introspection::token_user(app, &rt, token)
             .await
             .map_err(IntoResponse::into_response)?;
@@ -46,48 +77,59 @@ impl FromRequestParts<Arc<AppState>> for Api {
                 OAuthError::insufficient_scope("the access token's audience does not include account").into_response(),
             );
         }
-        let idle = rt.realm.tokens.sso_idle.as_secs();
-        let session = match claims.sid.as_deref() {
-            Some(sid) => app
-                .store
-                .live_sso_session_by_id(sid, idle)
-                .await
-                .map_err(|e| internal(&e))?,
-            None => None,
-        };
-        let session = session
-            .filter(|s| s.user_id == user.id)
-            .ok_or_else(|| OAuthError::invalid_token("the access token's session has ended").into_response())?;
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-        let origin = crate::web::http::origin(&parts.headers, peer);
+        let session = token_session(app, &rt, claims.sid.as_deref(), &user.id).await?;
         Ok(Api {
             app: app.clone(),
             rt,
             viewer: Viewer {
                 user,
-                session,
+                session: Some(session),
                 origin,
-                client_id: claims.client_id.clone(),
+                client_id: claims.client_id,
             },
-            claims,
+            scopes: claims.scope.split_ascii_whitespace().map(str::to_string).collect(),
+            auth_time: claims.auth_time,
         })
     }
 }
 
+/// What the security log names as the acting client of a personal access token.
+const PAT_CLIENT: &str = "personal-access-token";
+
+/// The live SSO session an access token was issued under, if it is still the user's.
+async fn token_session(
+    app: &AppState,
+    rt: &RealmRuntime,
+    sid: Option<&str>,
+    user_id: &str,
+) -> Result<crate::store::entity::sso_session::Model, Response> {
+    let idle = rt.realm.tokens.sso_idle.as_secs();
+    let session = match sid {
+        Some(sid) => app
+            .store
+            .live_sso_session_by_id(sid, idle)
+            .await
+            .map_err(|e| internal(&e))?,
+        None => None,
+    };
+    session
+        .filter(|s| s.user_id == user_id)
+        .ok_or_else(|| OAuthError::invalid_token("the access token's session has ended").into_response())
+}
+
 impl Api {
     /// Whether the token may change the account (scope `manage-account`, which a realm lists
-    /// and a client asks for); reading needs only the `account` audience.
+    /// and a client asks for, or a personal access token was given); reading needs only the
+    /// `account` audience (or a live personal access token).
     pub(super) fn may_manage(&self) -> bool {
-        self.claims
-            .scope
-            .split_ascii_whitespace()
-            .any(|s| s == crate::realm::MANAGE_ACCOUNT_SCOPE)
+        self.scopes.iter().any(|s| s == crate::realm::MANAGE_ACCOUNT_SCOPE)
     }
 
-    /// A change that needs a recent sign-in: the token's `auth_time` within `account.max_auth_age`.
+    /// A change that needs a recent sign-in: the token's `auth_time` within
+    /// `account.max_auth_age`. A personal access token is never recent.
     fn is_fresh(&self) -> bool {
         let max = self.rt.realm.account.max_auth_age.as_secs();
-        self.claims.auth_time.is_some_and(|t| now() - t <= max)
+        self.auth_time.is_some_and(|t| now() - t <= max)
     }
 }
 
@@ -104,17 +146,19 @@ pub(super) fn stale_token() -> Response {
 
 /// Keycloak's error body, never cached.
 pub(super) fn json_error(status: StatusCode, message: &str) -> Response {
-    let mut r = (status, axum::Json(json!({ "errorMessage": message }))).into_response();
+    json_body(status, json!({ "errorMessage": message }))
+}
+
+/// A JSON answer that is never cached.
+fn json_body<T: serde::Serialize>(status: StatusCode, body: T) -> Response {
+    let mut r = (status, axum::Json(body)).into_response();
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
 pub(super) fn json_ok<T: serde::Serialize>(value: T) -> Response {
-    let mut r = axum::Json(value).into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+    json_body(StatusCode::OK, value)
 }
 
 pub(super) async fn update_profile(api: Api, body: axum::body::Bytes) -> Response {
@@ -144,21 +188,17 @@ pub(super) async fn update_profile(api: Api, body: axum::body::Bytes) -> Respons
                 .map(|(field, key)| json!({ "field": field, "errorMessage": text(key) }))
                 .collect();
             let first = fields.first().map(|f| f["errorMessage"].clone()).unwrap_or_default();
-            let mut r = (
+            json_body(
                 StatusCode::BAD_REQUEST,
-                axum::Json(json!({ "errorMessage": first, "errors": fields })),
+                json!({ "errorMessage": first, "errors": fields }),
             )
-                .into_response();
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
         }
         Err(e) => internal(&e),
     }
 }
 
 pub(super) async fn devices(api: Api) -> Response {
-    match sessions::list(&api.app, &api.rt, &api.viewer).await {
+    match sessions::list(&api.app, &api.rt, &api.viewer, "en").await {
         Ok(list) => json_ok(crate::account::api::devices_json(&list)),
         Err(e) => internal(&e),
     }
@@ -190,7 +230,7 @@ pub(super) async fn delete_session(
     if !api.may_manage() {
         return cannot_manage();
     }
-    if id != api.viewer.session.id && !api.is_fresh() {
+    if api.viewer.session_id() != Some(id.as_str()) && !api.is_fresh() {
         return stale_token();
     }
     match sessions::sign_out(&api.app, &api.rt, &api.viewer, &SignOut::One(id)).await {
@@ -288,14 +328,10 @@ pub(super) async fn create_token_json(api: Api, body: axum::body::Bytes) -> Resp
         }
         Ok(Err((field, key))) => {
             let message = api.app.templates.message_text(&api.rt.realm.theme, "en", &key);
-            let mut r = (
+            json_body(
                 StatusCode::BAD_REQUEST,
-                axum::Json(json!({ "field": field, "errorMessage": message })),
+                json!({ "field": field, "errorMessage": message }),
             )
-                .into_response();
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
         }
         Err(e) => internal(&e),
     }

@@ -100,7 +100,7 @@ async fn overview(face: Face, query: Query<HashMap<String, String>>) -> Response
 async fn sessions(face: Face, query: Query<HashMap<String, String>>) -> Response {
     match face {
         Face::Page(console) => sessions_page(*console, query).await,
-        Face::Api(api) => match sessions::list(&api.app, &api.rt, &api.viewer).await {
+        Face::Api(api) => match sessions::list(&api.app, &api.rt, &api.viewer, "en").await {
             Ok(list) => json_ok(list.iter().map(super::api::session_json).collect::<Vec<_>>()),
             Err(e) => internal(&e),
         },

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod geoip;
 pub mod oauth;
 pub mod process;
 pub mod rp;
