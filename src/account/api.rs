@@ -160,3 +160,21 @@ pub async fn credentials_json(app: &AppState, viewer: &Viewer) -> Result<Vec<Val
         }),
     ])
 }
+
+/// One line of the security log as the JSON face gives it.
+pub fn log_entry_json(e: &super::log::Entry) -> Value {
+    json!({
+        "time": e.time,
+        "type": e.kind,
+        "outcome": e.outcome,
+        "reason": e.reason,
+        "clientId": e.client,
+        "ipAddress": e.ip,
+        "location": e.location,
+        "browser": e.browser,
+        "os": e.os,
+        "methods": e.methods,
+        "secondFactor": e.second_factor,
+        "unfamiliar": e.unfamiliar,
+    })
+}

@@ -57,7 +57,7 @@ impl LogQuery {
         }
     }
 
-    fn filter(&self, rt: &RealmRuntime, viewer: &Viewer, limit: u64) -> EventFilter {
+    pub fn filter(&self, rt: &RealmRuntime, viewer: &Viewer, limit: u64) -> EventFilter {
         let kinds = VIEWS
             .iter()
             .find(|(name, _)| *name == self.view)
@@ -98,6 +98,31 @@ pub struct Entry {
     pub methods: Vec<&'static str>,
     /// For sign-ins: whether a second factor was asked for.
     pub second_factor: bool,
+    /// A successful sign-in from a browser, system and place none of the earlier sign-ins
+    /// listed with it came from (see [`mark_unfamiliar`]).
+    pub unfamiliar: bool,
+}
+
+/// Marks each successful sign-in whose browser (any version), system and place (location, or
+/// address without one) differ from every older successful sign-in in `entries` (newest
+/// first). The oldest sign-in has nothing to differ from and is never marked.
+pub fn mark_unfamiliar(entries: &mut [Entry]) {
+    fn signed_in(e: &Entry) -> bool {
+        e.kind == "sign_in" && e.outcome == "success"
+    }
+    fn device(e: &Entry) -> (&str, &str, Option<&str>) {
+        let browser = e.browser.rsplit_once(' ').map_or(e.browser.as_str(), |(name, _)| name);
+        (browser, e.os.as_str(), e.location.as_deref().or(e.ip.as_deref()))
+    }
+    for i in 0..entries.len() {
+        if !signed_in(&entries[i]) {
+            continue;
+        }
+        let mut older = entries[i + 1..].iter().filter(|o| signed_in(o)).peekable();
+        let has_history = older.peek().is_some();
+        let seen = older.any(|o| device(o) == device(&entries[i]));
+        entries[i].unfamiliar = has_history && !seen;
+    }
 }
 
 /// What a sign-in's trace (`steps`, e.g. `otp-form:success`) says about how it went.
@@ -148,6 +173,7 @@ fn entry(e: crate::events::Event, geoip: &GeoIp, lang: &str) -> Entry {
         os: agent.os,
         methods,
         second_factor,
+        unfamiliar: false,
     }
 }
 
@@ -161,20 +187,116 @@ pub async fn page(
     lang: &str,
 ) -> Result<(Vec<Entry>, Option<i64>), AccountError> {
     let found = crate::events::query(&app.store, &q.filter(rt, viewer, PAGE_SIZE)).await?;
-    let entries = found.events.into_iter().map(|e| entry(e, &app.geoip, lang)).collect();
+    let mut entries: Vec<Entry> = found.events.into_iter().map(|e| entry(e, &app.geoip, lang)).collect();
+    mark_unfamiliar(&mut entries);
     Ok((entries, found.next))
+}
+
+/// The JSON face's query (`GET /account/log`): `type` (event types, comma-separated), `since`
+/// (a duration such as `7d`, or an RFC 3339 time), `first` (entries to skip, at most
+/// [`API_FIRST_MAX`]) and `max` (entries, at most [`API_MAX`]; default [`PAGE_SIZE`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiQuery {
+    pub kinds: Vec<String>,
+    pub since: Option<i64>,
+    pub first: u64,
+    pub max: u64,
+}
+
+/// The most entries one JSON answer holds, and the most it may skip.
+pub const API_MAX: u64 = 100;
+pub const API_FIRST_MAX: u64 = 10_000;
+
+impl ApiQuery {
+    /// The viewer's events this query selects.
+    pub fn filter(&self, rt: &RealmRuntime, viewer: &Viewer) -> EventFilter {
+        EventFilter {
+            realm: rt.realm.name.clone(),
+            user: Some(viewer.user.id.clone()),
+            kinds: self.kinds.clone(),
+            since: self.since,
+            until: None,
+            before: None,
+            limit: None,
+        }
+    }
+
+    /// From the query string; a value that is not one is named in the error.
+    pub fn parse(
+        kinds: Option<&str>,
+        since: Option<&str>,
+        first: Option<&str>,
+        max: Option<&str>,
+    ) -> Result<ApiQuery, String> {
+        let number = |name: &str, text: Option<&str>, default: u64, most: u64| match text {
+            None => Ok(default),
+            Some(t) => t
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n <= most)
+                .ok_or_else(|| format!("{name} must be a whole number from 0 to {most}")),
+        };
+        let since = match since {
+            None => None,
+            Some(t) => Some(
+                crate::events::time::parse_when(t)
+                    .map_err(|_| "since must be a duration such as 7d or an RFC 3339 time".to_string())?
+                    .resolve(now()),
+            ),
+        };
+        Ok(ApiQuery {
+            kinds: kinds
+                .map(|k| {
+                    k.split(',')
+                        .map(str::trim)
+                        .filter(|k| !k.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            since,
+            first: number("first", first, 0, API_FIRST_MAX)?,
+            max: number("max", max, PAGE_SIZE, API_MAX)?,
+        })
+    }
+}
+
+/// The entries `q` asks for, newest first, places named in English.
+pub async fn api_entries(
+    app: &AppState,
+    rt: &RealmRuntime,
+    viewer: &Viewer,
+    q: &ApiQuery,
+) -> Result<Vec<Entry>, AccountError> {
+    let wanted = q.first + q.max;
+    let mut filter = q.filter(rt, viewer);
+    filter.limit = Some(wanted.min(crate::events::MAX_LIMIT));
+    let mut events = Vec::new();
+    while (events.len() as u64) < wanted {
+        let found = crate::events::query(&app.store, &filter).await?;
+        events.extend(found.events);
+        match found.next {
+            Some(next) => filter.before = Some(next),
+            None => break,
+        }
+    }
+    let mut entries: Vec<Entry> = events.into_iter().map(|e| entry(e, &app.geoip, "en")).collect();
+    mark_unfamiliar(&mut entries);
+    Ok(entries
+        .into_iter()
+        .skip(q.first as usize)
+        .take(q.max as usize)
+        .collect())
 }
 
 /// The viewer's log (the newest [`DOWNLOAD_MAX`] matching events) as CSV or JSON Lines, in
 /// the admin export's format.
-pub async fn download(
-    store: &Store,
-    rt: &RealmRuntime,
-    viewer: &Viewer,
-    q: &LogQuery,
-    format: Format,
-) -> Result<Vec<u8>, AccountError> {
-    let mut filter = q.filter(rt, viewer, crate::events::MAX_LIMIT);
+pub async fn download(store: &Store, filter: EventFilter, format: Format) -> Result<Vec<u8>, AccountError> {
+    let mut filter = EventFilter {
+        limit: Some(crate::events::MAX_LIMIT),
+        before: None,
+        ..filter
+    };
     let mut out: Vec<u8> = Vec::new();
     let mut events = Vec::new();
     // Page by page; the writer runs between awaits (it is not `Send`).
@@ -211,6 +333,62 @@ mod tests {
             (vec!["session"], false)
         );
         assert_eq!(methods_of(&serde_json::json!({})), (vec![], false));
+    }
+
+    fn sign_in(browser: &str, os: &str, ip: &str) -> Entry {
+        Entry {
+            time: 0,
+            kind: "sign_in".into(),
+            outcome: "success",
+            reason: None,
+            client: None,
+            ip: Some(ip.into()),
+            location: None,
+            browser: browser.into(),
+            os: os.into(),
+            methods: vec![],
+            second_factor: false,
+            unfamiliar: false,
+        }
+    }
+
+    #[test]
+    fn a_sign_in_unlike_every_earlier_one_is_unfamiliar() {
+        // Newest first.
+        let mut entries = vec![
+            sign_in("Safari 17", "iPhone", "203.0.113.9"),
+            sign_in("Chrome 132", "Linux", "198.51.100.7"),
+            sign_in("Chrome 131", "Linux", "198.51.100.7"),
+        ];
+        mark_unfamiliar(&mut entries);
+        let marks: Vec<bool> = entries.iter().map(|e| e.unfamiliar).collect();
+        assert_eq!(
+            marks,
+            [true, false, false],
+            "a browser update is not a new device; the first is not news"
+        );
+        let mut failed = vec![
+            sign_in("Safari 17", "iPhone", "203.0.113.9"),
+            sign_in("Chrome 131", "Linux", "198.51.100.7"),
+        ];
+        failed[0].outcome = "failure";
+        mark_unfamiliar(&mut failed);
+        assert!(!failed[0].unfamiliar);
+    }
+
+    #[test]
+    fn api_queries_are_checked() {
+        let q = ApiQuery::parse(Some("sign_in, logout"), None, Some("10"), None).expect("valid");
+        assert_eq!(
+            (q.kinds, q.since, q.first, q.max),
+            (vec!["sign_in".to_string(), "logout".into()], None, 10, PAGE_SIZE)
+        );
+        let since = ApiQuery::parse(None, Some("1h"), None, Some("5")).expect("valid");
+        assert!(since.since.is_some_and(|s| (now() - 3600 - s).abs() <= 1), "{since:?}");
+        let err = ApiQuery::parse(None, None, None, Some("1000")).expect_err("too many");
+        assert!(err.contains("max"), "{err}");
+        assert!(ApiQuery::parse(None, Some("yesterday"), None, None).is_err());
+        assert!(ApiQuery::parse(None, None, Some("-1"), None).is_err());
     }
 
     #[test]

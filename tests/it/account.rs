@@ -268,6 +268,9 @@ db_test!(async fn the_sessions_page_names_each_browser_and_signs_out_the_others(
         .expect("the log page answers");
     let log = visible_text(&german.text().await.expect("the log page's body"));
     assert!(log.contains("Berlin, Deutschland"), "places are named in the page's language: {log}");
+    // The phone's first sign-in is the one unlike the laptop's before it.
+    let log = open(&h, &laptop, &account_url(&h, "log")).await;
+    assert_eq!(log.body.matches("class=\"not-me\"").count(), 1, "{}", log.describe());
 
     // Someone else's session is not theirs to end.
     let bob_id = h.add_user("bob", "bob@example.com", PASSWORD).await;
@@ -552,6 +555,23 @@ db_test!(async fn the_json_face_speaks_keycloaks_account_api(db) {
     assert!(browser::get(&browser, &url).await.is_redirect(), "the browser is still signed in");
     let gone = call(reqwest::Method::DELETE, "/sessions/not-mine").send().await.expect("DELETE");
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+
+    // The security log: filtered, paged, placed; bad parameters named; downloadable.
+    let log: serde_json::Value =
+        call(reqwest::Method::GET, "/log?type=sign_in&max=2").send().await.expect("GET").json().await.expect("JSON");
+    let entries = log.as_array().expect("a list");
+    assert_eq!(entries.len(), 2, "{log}");
+    assert!(entries.iter().all(|e| e["type"] == "sign_in" && e["location"] == "Berlin, Germany"), "{log}");
+    let skipped: serde_json::Value =
+        call(reqwest::Method::GET, "/log?type=sign_in&first=1&max=1").send().await.expect("GET").json().await.expect("JSON");
+    assert_eq!(skipped[0], entries[1], "first skips");
+    let bad = call(reqwest::Method::GET, "/log?max=100000").send().await.expect("GET");
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let bad: serde_json::Value = bad.json().await.expect("JSON");
+    assert!(bad["errorMessage"].as_str().is_some_and(|m| m.contains("max")), "{bad}");
+    let csv = call(reqwest::Method::GET, "/log?format=csv").send().await.expect("GET");
+    assert_eq!(csv.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("text/csv; charset=utf-8"));
+    assert!(csv.text().await.expect("CSV").contains("sign_in"));
 
     // Credentials: the password, and no authenticator app yet.
     let creds: serde_json::Value = call(reqwest::Method::GET, "/credentials").send().await.expect("GET").json().await.expect("JSON");

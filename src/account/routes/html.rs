@@ -430,30 +430,37 @@ pub(super) async fn regenerate_recovery_codes(console: Console, body: axum::body
     }
 }
 
+/// The log's events `filter` selects as a file in the admin export's format `format`
+/// (`csv` or `jsonl`; anything else is a 400).
+pub(super) async fn log_download(app: &AppState, filter: crate::events::EventFilter, format: &str) -> Response {
+    let (format, content_type, extension) = match format {
+        "csv" => (crate::events::export::Format::Csv, "text/csv; charset=utf-8", "csv"),
+        "jsonl" => (crate::events::export::Format::Jsonl, "application/jsonl", "jsonl"),
+        _ => return (StatusCode::BAD_REQUEST, "format must be csv or jsonl").into_response(),
+    };
+    match log::download(&app.store, filter, format).await {
+        Ok(bytes) => {
+            let disposition = format!("attachment; filename=\"security-log.{extension}\"");
+            let mut r = bytes.into_response();
+            let headers = r.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            if let Ok(v) = HeaderValue::from_str(&disposition) {
+                headers.insert(header::CONTENT_DISPOSITION, v);
+            }
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => internal(&e),
+    }
+}
+
 /// The security log: a page, or with `format=csv|jsonl` a download in the admin export's format.
 pub(super) async fn log_page(console: Console, Query(query): Query<HashMap<String, String>>) -> Response {
     let get = |k: &str| query.get(k).map(String::as_str);
     let q = log::LogQuery::parse(get("view"), get("period"), get("before"));
-    let format = match get("format") {
-        Some("csv") => Some((crate::events::export::Format::Csv, "text/csv; charset=utf-8", "csv")),
-        Some("jsonl") => Some((crate::events::export::Format::Jsonl, "application/jsonl", "jsonl")),
-        _ => None,
-    };
-    if let Some((format, content_type, extension)) = format {
-        return match log::download(&console.app.store, &console.rt, &console.viewer, &q, format).await {
-            Ok(bytes) => {
-                let disposition = format!("attachment; filename=\"security-log.{extension}\"");
-                let mut r = bytes.into_response();
-                let headers = r.headers_mut();
-                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-                if let Ok(v) = HeaderValue::from_str(&disposition) {
-                    headers.insert(header::CONTENT_DISPOSITION, v);
-                }
-                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                r
-            }
-            Err(e) => internal(&e),
-        };
+    if let Some(format) = get("format") {
+        let filter = q.filter(&console.rt, &console.viewer, crate::events::MAX_LIMIT);
+        return log_download(&console.app, filter, format).await;
     }
     match log::page(&console.app, &console.rt, &console.viewer, &q, &console.lang).await {
         Ok((entries, next)) => {

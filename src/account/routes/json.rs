@@ -350,3 +350,24 @@ pub(super) async fn delete_token(
         Err(e) => internal(&e),
     }
 }
+
+/// The security log (`type`, `since`, `first`, `max`), or with `format=csv|jsonl` a download.
+pub(super) async fn log(api: Api, Query(query): Query<HashMap<String, String>>) -> Response {
+    let get = |k: &str| query.get(k).map(String::as_str);
+    let q = match crate::account::log::ApiQuery::parse(get("type"), get("since"), get("first"), get("max")) {
+        Ok(q) => q,
+        Err(message) => return json_error(StatusCode::BAD_REQUEST, &message),
+    };
+    if let Some(format) = get("format") {
+        return super::html::log_download(&api.app, q.filter(&api.rt, &api.viewer), format).await;
+    }
+    match crate::account::log::api_entries(&api.app, &api.rt, &api.viewer, &q).await {
+        Ok(entries) => json_ok(
+            entries
+                .iter()
+                .map(crate::account::api::log_entry_json)
+                .collect::<Vec<_>>(),
+        ),
+        Err(e) => internal(&e),
+    }
+}

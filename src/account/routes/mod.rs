@@ -55,7 +55,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/realms/{realm}/account/security/recovery-codes",
             post(regenerate_recovery_codes),
         )
-        .route("/realms/{realm}/account/log", get(log_page))
+        .route("/realms/{realm}/account/log", get(log))
         .route("/realms/{realm}/account/tokens", get(tokens).post(create_token))
         .route(
             "/realms/{realm}/account/tokens/{id}",
@@ -104,6 +104,13 @@ async fn sessions(face: Face, query: Query<HashMap<String, String>>) -> Response
             Ok(list) => json_ok(list.iter().map(super::api::session_json).collect::<Vec<_>>()),
             Err(e) => internal(&e),
         },
+    }
+}
+
+async fn log(face: Face, query: Query<HashMap<String, String>>) -> Response {
+    match face {
+        Face::Page(console) => log_page(*console, query).await,
+        Face::Api(api) => json::log(*api, query).await,
     }
 }
 

@@ -40,7 +40,7 @@ fn sample_context(template: &str) -> serde_json::Value {
             "lifetimes": [7, 30], "scopes": ["openid", "profile"],
             "codes": ["aaaa-bbbb"], "download": "data:text/plain,aaaa-bbbb",
             "entries": [{ "time": 1_700_000_000, "kind": "sign_in", "outcome": "success", "reason": null, "client": "web",
-                "ip": "127.0.0.1", "location": "Berlin, Germany", "browser": "Chrome 131", "os": "Linux", "methods": ["password"], "second_factor": true }],
+                "ip": "127.0.0.1", "location": "Berlin, Germany", "browser": "Chrome 131", "os": "Linux", "methods": ["password"], "second_factor": true, "unfamiliar": true }],
             "next": 41, "view": "all", "period": "30d", "views": ["all", "sign-ins", "changes"], "periods": ["24h", "7d", "30d", "all"],
             "account_url": "/realms/demo/account", "username": "alice", "notice": "accountPasswordChanged", "fresh": true,
             "profile": { "username": "alice", "email": "a@example.com", "email_verified": false, "first_name": null, "last_name": null },
