@@ -105,6 +105,9 @@ pub struct FlowState {
     /// `prompt=none`: no page may be shown.
     #[serde(default)]
     pub silent: bool,
+    /// The person cancelled the application-initiated action (`kc_action`).
+    #[serde(default)]
+    pub aia_cancelled: bool,
 }
 
 impl FlowState {
@@ -138,6 +141,8 @@ pub struct SignInRequest {
     /// `prompt=none`: no page may be shown.
     pub prompt_none: bool,
     pub max_age: Option<i64>,
+    /// The application-initiated action the app asked for, by Gatehouse's name.
+    pub kc_action: Option<String>,
 }
 
 /// What authenticators see and change.

@@ -334,14 +334,24 @@ async fn required_actions(
 ) -> Result<Option<Next>, EngineError> {
     while let Some(action) = actions::next(ctx).await? {
         let key = format!("action:{}", action.name());
+        let cancellable = is_cancellable(ctx, request, action.name()).await?;
         let result = match form.take() {
-            Some(f) if ctx.flow.challenge.as_deref() == Some(key.as_str()) => action.submit(ctx, f).await?,
+            Some(f) if ctx.flow.challenge.as_deref() == Some(key.as_str()) => {
+                if cancellable && f.get("cancel-aia").is_some_and(|v| v == "true") {
+                    cancel_aia(ctx, action.name());
+                    continue;
+                }
+                action.submit(ctx, f).await?
+            }
             _ => ActionResult::Page(action.page(ctx).await?),
         };
         match result {
-            ActionResult::Page(page) => {
+            ActionResult::Page(mut page) => {
                 ctx.flow.action = Some(action.name().to_string());
                 ctx.flow.challenge = Some(key);
+                if cancellable && let Some(obj) = page.context.as_object_mut() {
+                    obj.insert("aia_cancel".into(), json!(true));
+                }
                 return Ok(Some(page_next(ctx, request, page, input)));
             }
             ActionResult::Done => {
@@ -360,6 +370,30 @@ async fn required_actions(
         }
     }
     Ok(None)
+}
+
+/// Whether the person may cancel `action`: the app asked for it (`kc_action`) and nothing else
+/// requires it (an admin, or the flow, as for a second factor the realm demands).
+async fn is_cancellable(ctx: &FlowContext<'_>, request: &AuthorizeRequest, action: &str) -> Result<bool, EngineError> {
+    if request.kc_action.as_deref() != Some(action) {
+        return Ok(false);
+    }
+    let Some(user_id) = ctx.flow.user_id.as_deref() else {
+        return Ok(false);
+    };
+    let required = ctx.services.store.required_actions(user_id).await?;
+    let flow_added = ctx.flow.extra_actions.iter().filter(|a| *a == action).count() > 1;
+    Ok(!required.iter().any(|a| a == action) && !flow_added)
+}
+
+/// Drops the application-initiated action; the app hears `kc_action_status=cancelled`.
+fn cancel_aia(ctx: &mut FlowContext<'_>, action: &str) {
+    ctx.flow.action = None;
+    ctx.flow.challenge = None;
+    ctx.flow.extra_actions.retain(|a| a != action);
+    ctx.flow.pending_otp = None;
+    ctx.flow.aia_cancelled = true;
+    ctx.flow.trace.push(format!("action {action}:cancelled"));
 }
 
 fn page_next(ctx: &FlowContext<'_>, request: &AuthorizeRequest, mut page: Page, input: Input<'_>) -> Next {
@@ -465,8 +499,10 @@ async fn finish(
         }
     }
     record_sign_in(app, rt, request, who, user_id, trace).await;
+    let mut target = request.target();
+    target.kc_action_cancelled = flow.aia_cancelled;
     Ok(Next::Respond {
-        target: request.target(),
+        target,
         result: Ok(code),
         sso_cookie: new_cookie,
     })

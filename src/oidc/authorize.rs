@@ -61,6 +61,8 @@ pub struct RedirectTarget {
     pub state: Option<String>,
     /// The request asked for an action: the response says how it went (`kc_action_status`).
     pub kc_action: bool,
+    /// The person cancelled that action (`kc_action_status=cancelled`).
+    pub kc_action_cancelled: bool,
 }
 
 impl AuthorizeRequest {
@@ -72,6 +74,7 @@ impl AuthorizeRequest {
             prompt_login: self.prompt_login,
             prompt_none: self.prompt_none,
             max_age: self.max_age,
+            kc_action: self.kc_action.clone(),
         }
     }
 
@@ -81,6 +84,7 @@ impl AuthorizeRequest {
             response_mode: self.response_mode,
             state: self.state.clone(),
             kc_action: self.kc_action.is_some(),
+            kc_action_cancelled: false,
         }
     }
 
@@ -147,6 +151,7 @@ pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeR
         // An over-long state is not echoed back: it is the error.
         state: param(p, "state").filter(|_| too_long.is_none()).map(String::from),
         kc_action: param(p, "kc_action").is_some(),
+        kc_action_cancelled: false,
     };
     let fail = |code: &'static str, d: String| AuthorizeError::Redirect {
         target: target.clone(),
@@ -322,7 +327,11 @@ pub fn response_params(
         out.push(("state".to_string(), state.clone()));
     }
     if target.kc_action {
-        let status = if result.is_ok() { "success" } else { "error" };
+        let status = match result {
+            Ok(_) if target.kc_action_cancelled => "cancelled",
+            Ok(_) => "success",
+            Err(_) => "error",
+        };
         out.push(("kc_action_status".to_string(), status.to_string()));
     }
     out.push(("iss".to_string(), issuer.to_string()));
@@ -469,6 +478,7 @@ mod tests {
             response_mode: ResponseMode::Query,
             state: Some("a b".into()),
             kc_action: false,
+            kc_action_cancelled: false,
         };
         let params = response_params(&target, "http://op/realms/t", Ok("C"));
         assert_eq!(

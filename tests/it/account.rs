@@ -378,6 +378,47 @@ db_test!(async fn the_console_client_cannot_get_tokens_or_unknown_actions(db) {
     assert_eq!(browser::query(&to, "error").as_deref(), Some("invalid_request"), "{to}");
 });
 
+/// An authorization request of `web` in `b` asking for `kc_action`; the first page it shows.
+async fn app_asks_for(h: &Harness, b: &reqwest::Client, action: &str) -> SignIn {
+    let (request, verifier) = oauth::AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    SignIn::start_with(h, b, request.with("kc_action", action), verifier).await
+}
+
+db_test!(async fn an_apps_kc_action_runs_for_the_signed_in_user_and_reports_how_it_went(db) {
+    let h = signin::start_flow_realm(db).await;
+    let b = h.new_browser();
+    SignIn::start(&h, &b, WEB_CLIENT).await.log_in(USERNAME, PASSWORD).await.expect(signin::Shown::Away);
+
+    // UPDATE_PASSWORD: the page, then back at the app with a code and success.
+    let mut s = app_asks_for(&h, &b, "UPDATE_PASSWORD").await;
+    s.expect(signin::Shown::UpdatePassword);
+    assert!(s.page.body.contains("name=\"cancel-aia\""), "an app's action can be cancelled");
+    let new_password = "Brand-New-Secret-42";
+    s.fill(&[("password-new", new_password), ("password-confirm", new_password)]).await;
+    assert_eq!(browser::query(&s.location(), "kc_action_status").as_deref(), Some("success"));
+    s.code(&h);
+
+    // CONFIGURE_TOTP, cancelled: still a code, and cancelled; nothing was set up.
+    let mut s = app_asks_for(&h, &b, "CONFIGURE_TOTP").await;
+    s.expect(signin::Shown::ConfigureOtp);
+    s.press(&[], ("cancel-aia", "true")).await;
+    assert_eq!(browser::query(&s.location(), "kc_action_status").as_deref(), Some("cancelled"));
+    s.code(&h);
+    let devices = h.query("SELECT id FROM credentials WHERE kind = 'otp'").await;
+    assert!(devices.is_empty(), "a cancelled setup left a device");
+
+    // An action an admin requires cannot be cancelled, even when an app asks for it too.
+    signin::require(&h, USERNAME, "configure-otp").await;
+    let s = app_asks_for(&h, &b, "CONFIGURE_TOTP").await;
+    s.expect(signin::Shown::ConfigureOtp);
+    assert!(!s.page.body.contains("cancel-aia"), "a required action offers Cancel");
+    let mut forged = s.form();
+    forged.fields.push(("cancel-aia".into(), "true".into()));
+    let mut s = s;
+    s.submit(&forged).await;
+    s.expect(signin::Shown::ConfigureOtp);
+});
+
 /// Signs in with a recovery code instead of the app's code; the page it ends on.
 async fn sign_in_with_recovery_code(h: &Harness, code: &str) -> SignIn {
     let mut s = SignIn::start(h, &h.new_browser(), WEB_CLIENT).await;

@@ -146,6 +146,7 @@ pub(super) fn notice(query: &HashMap<String, String>) -> Option<&'static str> {
         Some("signed-out") => Some("accountSessionsSignedOut"),
         Some("action-done") => Some("accountActionDone"),
         Some("action-failed") => Some("accountActionFailed"),
+        Some("action-cancelled") => Some("accountActionCancelled"),
         Some("authenticator-removed") => Some("accountAuthenticatorRemoved"),
         Some("token-revoked") => Some("accountTokenRevoked"),
         _ => None,
@@ -206,6 +207,7 @@ pub(super) async fn callback(
             };
             match query.get("kc_action_status").map(String::as_str) {
                 Some("success") => url.push_str("?notice=action-done"),
+                Some("cancelled") => url.push_str("?notice=action-cancelled"),
                 Some(_) => url.push_str("?notice=action-failed"),
                 None => {}
             }

@@ -54,7 +54,11 @@ impl Authenticator for OtpForm {
                     .await;
                 return Ok(StepResult::Failure("otpNotConfigured".into()));
             }
-            if !ctx.flow.extra_actions.iter().any(|a| a == "configure-otp") {
+            // Added by the flow even when an app asked for it too (`kc_action`): a second
+            // entry marks it as required, so the person cannot cancel it.
+            let by_flow = ctx.flow.extra_actions.iter().filter(|a| *a == "configure-otp").count();
+            let by_app = usize::from(ctx.request.kc_action.as_deref() == Some("configure-otp"));
+            if by_flow <= by_app {
                 ctx.flow.extra_actions.push("configure-otp".into());
             }
             return Ok(StepResult::Success);

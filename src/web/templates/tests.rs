@@ -5,7 +5,7 @@ use super::*;
 use serde_json::json;
 
 fn sample_context(template: &str) -> serde_json::Value {
-    let mut ctx = json!({ "realm_name": "Demo", "action": "/realms/demo/login-actions", "csrf": "csrf-token" });
+    let mut ctx = json!({ "realm_name": "Demo", "action": "/realms/demo/login-actions", "csrf": "csrf-token", "aia_cancel": true });
     let extra = match template {
         "login.html" | "username.html" | "password.html" => json!({ "username": "alice", "error": null }),
         "otp.html" => json!({ "error": null, "can_use_recovery_code": true }),
@@ -24,7 +24,9 @@ fn sample_context(template: &str) -> serde_json::Value {
         }
         "terms.html" => json!({ "terms_text": "Be nice.\nReally." }),
         "error.html" => json!({ "message": "realmNotFound" }),
-        "info.html" => json!({ "heading": "loggedOutHeading", "message": "loggedOutMessage" }),
+        "info.html" => {
+            json!({ "heading": "loggedOutHeading", "message": "loggedOutMessage", "link": "/realms/demo/account", "link_text": "accountSignInAgain" })
+        }
         "logout_confirm.html" => json!({ "carry": [["state", "xyz"], ["client_id", "app"]] }),
         "form_post.html" => json!({ "params": [["code", "abc"], ["state", "xyz"]] }),
         "account.html"
