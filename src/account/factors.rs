@@ -9,7 +9,7 @@ use super::{AccountError, Viewer, record};
 use crate::crypto::totp;
 use crate::flow::authenticators::otp_context;
 use crate::state::{AppState, RealmRuntime};
-use crate::store::OTP;
+use crate::store::{OTP, OtpRemoval};
 
 /// One authenticator app of the user's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -66,17 +66,16 @@ pub async fn remove_otp_by_token(
     viewer: &Viewer,
     device: &str,
 ) -> Result<bool, AccountError> {
-    let devices = app.store.credentials(&viewer.user.id, OTP).await?;
-    if !devices.iter().any(|d| d.id == device) {
-        return Ok(false);
+    let keep_one = must_keep_a_second_factor(app, rt, viewer).await?;
+    match app.store.remove_otp(&viewer.user.id, device, keep_one).await? {
+        OtpRemoval::NotFound => Ok(false),
+        OtpRemoval::LastKept => Err(AccountError::LastFactor),
+        OtpRemoval::Removed { last } => {
+            let details = json!({ "type": "otp", "credential": device, "last": last });
+            record(app, rt, viewer, "credential_removed", details).await;
+            Ok(true)
+        }
     }
-    if devices.len() == 1 && must_keep_a_second_factor(app, rt, viewer).await? {
-        return Err(AccountError::LastFactor);
-    }
-    app.store.delete_credential(&viewer.user.id, device).await?;
-    let details = json!({ "type": "otp", "credential": device, "last": devices.len() == 1 });
-    record(app, rt, viewer, "credential_removed", details).await;
-    Ok(true)
 }
 
 /// Renames the viewer's authenticator app `device` (Keycloak's `PUT /credentials/{id}/label`):
@@ -154,7 +153,8 @@ pub async fn remove_otp(
     let Some(found) = devices.iter().find(|d| d.id == device) else {
         return refuse("device", "accountNoSuchDevice");
     };
-    if devices.len() == 1 && must_keep_a_second_factor(app, rt, viewer).await? {
+    let keep_one = must_keep_a_second_factor(app, rt, viewer).await?;
+    if devices.len() == 1 && keep_one {
         return refuse("device", "accountLastFactorRequired");
     }
     if password.len() > crate::flow::authenticators::MAX_PASSWORD_BYTES {
@@ -201,8 +201,14 @@ pub async fn remove_otp(
         .await;
         return refuse("otp", "invalidOtp");
     }
-    app.store.delete_credential(user_id, &found.id).await?;
-    let details = json!({ "type": "otp", "credential": found.id, "last": devices.len() == 1 });
-    record(app, rt, viewer, "credential_removed", details).await;
-    Ok(Ok(()))
+    // Checked again with the user's row locked: another removal may have run meanwhile.
+    match app.store.remove_otp(user_id, &found.id, keep_one).await? {
+        OtpRemoval::NotFound => refuse("device", "accountNoSuchDevice"),
+        OtpRemoval::LastKept => refuse("device", "accountLastFactorRequired"),
+        OtpRemoval::Removed { last } => {
+            let details = json!({ "type": "otp", "credential": found.id, "last": last });
+            record(app, rt, viewer, "credential_removed", details).await;
+            Ok(Ok(()))
+        }
+    }
 }

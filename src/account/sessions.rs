@@ -93,8 +93,8 @@ pub async fn sign_out(
             SignOut::All => true,
         })
         .collect();
+    app.store.end_sso_sessions(&ending).await?;
     for id in &ending {
-        app.store.end_sso_session(id).await?;
         record(app, rt, viewer, "logout", json!({ "sid": id })).await;
     }
     Ok(ending.len())

@@ -1,7 +1,7 @@
 //! Second factors and account details the flow engine reads and changes: OTP devices,
 //! recovery codes, password history, roles, attributes, profile.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use super::entity::{credential, required_action, user, user_attribute, user_role};
 use super::{Result, Store, now};
@@ -275,6 +275,49 @@ impl Store {
         }
         txn.commit().await?;
         Ok(Some(kind))
+    }
+}
+
+/// What removing a user's authenticator app did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpRemoval {
+    /// Removed; `last` when it was their last one (their recovery codes went with it).
+    Removed { last: bool },
+    /// The user has no such app.
+    NotFound,
+    /// It is their last one and they must keep it.
+    LastKept,
+}
+
+impl Store {
+    /// Removes the user's authenticator app `credential_id`, with the last one their recovery
+    /// codes; with `keep_one`, never the last. The user's row is locked first, so that two
+    /// removals at once cannot each see the other app and leave none. One transaction.
+    pub async fn remove_otp(&self, user_id: &str, credential_id: &str, keep_one: bool) -> Result<OtpRemoval> {
+        let txn = self.write_txn().await?;
+        user::Entity::find_by_id(user_id).lock_exclusive().one(&txn).await?;
+        let devices = credential::Entity::find()
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq(OTP))
+            .all(&txn)
+            .await?;
+        if !devices.iter().any(|d| d.id == credential_id) {
+            return Ok(OtpRemoval::NotFound);
+        }
+        let last = devices.len() == 1;
+        if last && keep_one {
+            return Ok(OtpRemoval::LastKept);
+        }
+        credential::Entity::delete_by_id(credential_id).exec(&txn).await?;
+        if last {
+            credential::Entity::delete_many()
+                .filter(credential::Column::UserId.eq(user_id))
+                .filter(credential::Column::Kind.eq(RECOVERY_CODE))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(OtpRemoval::Removed { last })
     }
 }
 

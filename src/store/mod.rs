@@ -14,7 +14,7 @@ mod tokens;
 mod users;
 
 pub use brute_force::{AttemptGate, FAILURES_REMEMBERED_SECS, LockoutRule};
-pub use credentials::{OTP, PASSWORD, ProfileUpdate, RECOVERY_CODE, RECOVERY_CODES_ID};
+pub use credentials::{OTP, OtpRemoval, PASSWORD, ProfileUpdate, RECOVERY_CODE, RECOVERY_CODES_ID};
 pub use events::{EventQuery, NewEvent, Purged};
 pub use migration::username_key;
 pub use pats::{NewPat, PAT_PREFIX};

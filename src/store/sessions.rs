@@ -59,17 +59,25 @@ impl Store {
 
     /// Ends a session and revokes every grant issued under it, in one transaction.
     pub async fn end_sso_session(&self, sid: &str) -> Result<()> {
+        self.end_sso_sessions(&[sid.to_string()]).await
+    }
+
+    /// Ends the sessions `sids` and revokes their grants, all in one transaction.
+    pub async fn end_sso_sessions(&self, sids: &[String]) -> Result<()> {
+        if sids.is_empty() {
+            return Ok(());
+        }
         let t = now();
         let txn = self.write_txn().await?;
         sso_session::Entity::update_many()
             .col_expr(sso_session::Column::EndedAt, t.into())
-            .filter(sso_session::Column::Id.eq(sid))
+            .filter(sso_session::Column::Id.is_in(sids.iter().cloned()))
             .filter(sso_session::Column::EndedAt.is_null())
             .exec(&txn)
             .await?;
         grant::Entity::update_many()
             .col_expr(grant::Column::RevokedAt, t.into())
-            .filter(grant::Column::SessionId.eq(sid))
+            .filter(grant::Column::SessionId.is_in(sids.iter().cloned()))
             .filter(grant::Column::RevokedAt.is_null())
             .exec(&txn)
             .await?;

@@ -827,3 +827,28 @@ fn the_geoip_database_names_places_and_refuses_other_files() {
     let err = GeoIp::open(&not_one).err().expect("a text file is refused").to_string();
     assert!(err.contains("city.mmdb") && err.contains(".mmdb file"), "{err}");
 }
+
+db_test!(async fn two_removals_at_once_never_take_the_last_required_factor(db) {
+    let h = signin::start_flow_realm(db).await;
+    let user = signin::user_id(&h, USERNAME).await;
+    let store = &h.state.store;
+    for (id, label) in [("app-a", "A"), ("app-b", "B")] {
+        let added = store
+            .configure_otp(&user, id, "sealed".into(), Some(label.into()), 1, vec!["hash".into()])
+            .await
+            .expect("add an app");
+        assert!(added);
+    }
+    // Each removal alone would be allowed (another app is left); together, one must lose.
+    let (a, b) = tokio::join!(store.remove_otp(&user, "app-a", true), store.remove_otp(&user, "app-b", true));
+    let outcomes = [a.expect("remove a"), b.expect("remove b")];
+    use gatehouse::store::OtpRemoval;
+    assert!(outcomes.contains(&OtpRemoval::Removed { last: false }), "{outcomes:?}");
+    assert!(outcomes.contains(&OtpRemoval::LastKept), "{outcomes:?}");
+    assert_eq!(store.credentials(&user, gatehouse::store::OTP).await.expect("list").len(), 1);
+    // Without the rule the last goes, and the recovery codes with it.
+    let left = store.credentials(&user, gatehouse::store::OTP).await.expect("list")[0].id.clone();
+    assert_eq!(store.remove_otp(&user, &left, false).await.expect("remove"), OtpRemoval::Removed { last: true });
+    assert!(store.credentials(&user, gatehouse::store::RECOVERY_CODE).await.expect("list").is_empty());
+    assert_eq!(store.remove_otp(&user, &left, false).await.expect("remove"), OtpRemoval::NotFound);
+});
