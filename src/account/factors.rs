@@ -121,7 +121,7 @@ pub async fn must_keep_a_second_factor(
         return Ok(false);
     }
     let roles = app.store.roles(&viewer.user.id).await?;
-    Ok(roles.iter().any(|r| policy.second_factor_roles.contains(r)))
+    Ok(policy.requires_second_factor(&roles))
 }
 
 /// Why a removal was refused: the field the message belongs to, and a catalog key.

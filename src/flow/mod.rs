@@ -105,9 +105,13 @@ pub struct FlowState {
     /// `prompt=none`: no page may be shown.
     #[serde(default)]
     pub silent: bool,
-    /// The person cancelled the application-initiated action (`kc_action`).
+    /// How the application-initiated action (`kc_action`) ended when it did not succeed:
+    /// `cancelled`, or `error`.
     #[serde(default)]
-    pub aia_cancelled: bool,
+    pub aia_status: Option<String>,
+    /// `delete_credential:{id}`: the credential the app asked to remove.
+    #[serde(default)]
+    pub aia_credential: Option<String>,
 }
 
 impl FlowState {

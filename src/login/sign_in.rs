@@ -141,7 +141,11 @@ fn with_kc_action(
     let Some(action) = request.kc_action.clone() else {
         return request;
     };
-    flow.extra_actions.push(action);
+    let name = actions::action_name(&action);
+    if let Some((_, credential)) = action.split_once(':') {
+        flow.aia_credential = Some(credential.to_string());
+    }
+    flow.extra_actions.push(name.to_string());
     let max_age = rt.realm.account.max_auth_age.as_secs();
     if sso.is_some_and(|s| now() - s.auth_time > max_age) {
         request.prompt_login = true;
@@ -375,7 +379,7 @@ async fn required_actions(
 /// Whether the person may cancel `action`: the app asked for it (`kc_action`) and nothing else
 /// requires it (an admin, or the flow, as for a second factor the realm demands).
 async fn is_cancellable(ctx: &FlowContext<'_>, request: &AuthorizeRequest, action: &str) -> Result<bool, EngineError> {
-    if request.kc_action.as_deref() != Some(action) {
+    if request.kc_action.as_deref().map(actions::action_name) != Some(action) {
         return Ok(false);
     }
     let Some(user_id) = ctx.flow.user_id.as_deref() else {
@@ -392,7 +396,7 @@ fn cancel_aia(ctx: &mut FlowContext<'_>, action: &str) {
     ctx.flow.challenge = None;
     ctx.flow.extra_actions.retain(|a| a != action);
     ctx.flow.pending_otp = None;
-    ctx.flow.aia_cancelled = true;
+    ctx.flow.aia_status = Some("cancelled".into());
     ctx.flow.trace.push(format!("action {action}:cancelled"));
 }
 
@@ -500,7 +504,7 @@ async fn finish(
     }
     record_sign_in(app, rt, request, who, user_id, trace).await;
     let mut target = request.target();
-    target.kc_action_cancelled = flow.aia_cancelled;
+    target.kc_action_status = flow.aia_status.clone();
     Ok(Next::Respond {
         target,
         result: Ok(code),

@@ -61,8 +61,8 @@ pub struct RedirectTarget {
     pub state: Option<String>,
     /// The request asked for an action: the response says how it went (`kc_action_status`).
     pub kc_action: bool,
-    /// The person cancelled that action (`kc_action_status=cancelled`).
-    pub kc_action_cancelled: bool,
+    /// How the action ended when it did not succeed: `cancelled` or `error` (with a code).
+    pub kc_action_status: Option<String>,
 }
 
 impl AuthorizeRequest {
@@ -84,7 +84,7 @@ impl AuthorizeRequest {
             response_mode: self.response_mode,
             state: self.state.clone(),
             kc_action: self.kc_action.is_some(),
-            kc_action_cancelled: false,
+            kc_action_status: None,
         }
     }
 
@@ -151,7 +151,7 @@ pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeR
         // An over-long state is not echoed back: it is the error.
         state: param(p, "state").filter(|_| too_long.is_none()).map(String::from),
         kc_action: param(p, "kc_action").is_some(),
-        kc_action_cancelled: false,
+        kc_action_status: None,
     };
     let fail = |code: &'static str, d: String| AuthorizeError::Redirect {
         target: target.clone(),
@@ -172,9 +172,9 @@ pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeR
     let options = parse_options(p).map_err(|d| fail("invalid_request", d))?;
     let kc_action = match param(p, "kc_action") {
         None => None,
-        Some(name) => match crate::flow::actions::canonical(name) {
-            Some(action) if realm.is_required_action_enabled(action) => Some(action.to_string()),
-            _ => {
+        Some(name) => match crate::flow::actions::app_initiated(name, realm) {
+            Some(action) => Some(action),
+            None => {
                 return Err(fail(
                     "invalid_request",
                     format!("kc_action '{name}' is not available in this realm"),
@@ -328,8 +328,7 @@ pub fn response_params(
     }
     if target.kc_action {
         let status = match result {
-            Ok(_) if target.kc_action_cancelled => "cancelled",
-            Ok(_) => "success",
+            Ok(_) => target.kc_action_status.as_deref().unwrap_or("success"),
             Err(_) => "error",
         };
         out.push(("kc_action_status".to_string(), status.to_string()));
@@ -478,7 +477,7 @@ mod tests {
             response_mode: ResponseMode::Query,
             state: Some("a b".into()),
             kc_action: false,
-            kc_action_cancelled: false,
+            kc_action_status: None,
         };
         let params = response_params(&target, "http://op/realms/t", Ok("C"));
         assert_eq!(

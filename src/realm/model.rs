@@ -149,6 +149,11 @@ impl Default for AccountSettings {
 }
 
 impl AccountSettings {
+    /// Whether a user holding `roles` must keep a second factor.
+    pub fn requires_second_factor(&self, roles: &[String]) -> bool {
+        self.required_second_factor || roles.iter().any(|r| self.second_factor_roles.contains(r))
+    }
+
     pub fn is_default(&self) -> bool {
         *self == AccountSettings::default()
     }

@@ -407,6 +407,27 @@ db_test!(async fn an_apps_kc_action_runs_for_the_signed_in_user_and_reports_how_
     let devices = h.query("SELECT id FROM credentials WHERE kind = 'otp'").await;
     assert!(devices.is_empty(), "a cancelled setup left a device");
 
+    // delete_credential:{id}: confirmed, the app is gone and the app hears success.
+    signin::enrol_otp(&h, USERNAME, new_password).await;
+    let rows = h.query("SELECT id FROM credentials WHERE kind = 'otp'").await;
+    let device: String = rows[0].try_get("", "id").expect("the device's id");
+    let mut s = app_asks_for(&h, &b, &format!("delete_credential:{device}")).await;
+    assert!(visible_text(&s.page.body).contains("remove your authenticator app"), "{}", s.page.describe());
+    assert!(visible_text(&s.page.body).contains("It is your last one"), "{}", s.page.describe());
+    s.press(&[], ("confirm", "yes")).await;
+    assert_eq!(browser::query(&s.location(), "kc_action_status").as_deref(), Some("success"));
+    assert!(h.query("SELECT id FROM credentials WHERE kind = 'otp'").await.is_empty());
+    let removed = events(&h, Some("credential_removed")).await;
+    assert_eq!(removed.len(), 1);
+    assert_eq!(removed[0].details["via"], "kc_action");
+    // One that is not there: said so, and the app hears error.
+    let mut s = app_asks_for(&h, &b, &format!("delete_credential:{device}")).await;
+    assert!(visible_text(&s.page.body).contains("does not exist"), "{}", s.page.describe());
+    s.press(&[], ("confirm", "no")).await;
+    assert_eq!(browser::query(&s.location(), "kc_action_status").as_deref(), Some("error"));
+    let to = browser::redirect_away(&b, &oauth::AuthRequest::new(WEB_CLIENT, WEB_REDIRECT).0.with("kc_action", "delete_credential:<x>").url(&h)).await;
+    assert_eq!(browser::query(&to, "error").as_deref(), Some("invalid_request"), "{to}");
+
     // An action an admin requires cannot be cancelled, even when an app asks for it too.
     signin::require(&h, USERNAME, "configure-otp").await;
     let s = app_asks_for(&h, &b, "CONFIGURE_TOTP").await;

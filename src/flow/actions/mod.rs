@@ -3,6 +3,7 @@
 //! which pending actions run.
 
 pub mod configure_otp;
+pub mod delete_credential;
 mod terms;
 pub mod update_password;
 pub mod update_profile;
@@ -45,8 +46,33 @@ static ORDER: &[&dyn RequiredAction] = &[
     &configure_otp::ConfigureOtp,
 ];
 
+/// Actions only an app starts (`kc_action`), never assigned to a user; they run after the
+/// assigned ones.
+static APP_ONLY: &[&dyn RequiredAction] = &[&delete_credential::DeleteCredential];
+
 pub fn find(name: &str) -> Option<&'static dyn RequiredAction> {
-    ORDER.iter().copied().find(|a| a.name() == name)
+    ORDER.iter().chain(APP_ONLY).copied().find(|a| a.name() == name)
+}
+
+/// The action an app asks for with `kc_action`, as the sign-in keeps it: a required action the
+/// realm enables, by Gatehouse's name or Keycloak's alias; or `delete-credential:{id}`
+/// (Keycloak's `delete_credential:{id}`). `None` for anything else.
+pub fn app_initiated(name: &str, realm: &crate::realm::Realm) -> Option<String> {
+    let credential = name
+        .strip_prefix("delete_credential:")
+        .or_else(|| name.strip_prefix("delete-credential:"));
+    if let Some(id) = credential {
+        let safe = (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+        return safe.then(|| format!("{}:{id}", delete_credential::NAME));
+    }
+    canonical(name)
+        .filter(|a| realm.is_required_action_enabled(a))
+        .map(str::to_string)
+}
+
+/// An app-initiated action's name, without its argument (`delete-credential:{id}`).
+pub fn action_name(kc_action: &str) -> &str {
+    kc_action.split_once(':').map_or(kc_action, |(name, _)| name)
 }
 
 /// Keycloak's names of the actions (`kc_action`, its admin API), beside Gatehouse's own.
@@ -81,8 +107,14 @@ pub async fn next(ctx: &FlowContext<'_>) -> Result<Option<&'static dyn RequiredA
     };
     let mut pending = ctx.services.store.required_actions(user_id).await?;
     pending.extend(ctx.flow.extra_actions.iter().cloned());
-    Ok(ORDER
+    let assigned = ORDER
         .iter()
         .copied()
-        .find(|a| pending.iter().any(|p| p == a.name()) && ctx.realm.is_required_action_enabled(a.name())))
+        .find(|a| pending.iter().any(|p| p == a.name()) && ctx.realm.is_required_action_enabled(a.name()));
+    Ok(assigned.or_else(|| {
+        APP_ONLY
+            .iter()
+            .copied()
+            .find(|a| ctx.flow.extra_actions.iter().any(|p| p == a.name()))
+    }))
 }

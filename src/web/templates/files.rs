@@ -36,6 +36,10 @@ pub(super) const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../themes/default/update_profile.html"),
     ),
     ("terms.html", include_str!("../../../themes/default/terms.html")),
+    (
+        "delete_credential.html",
+        include_str!("../../../themes/default/delete_credential.html"),
+    ),
     ("error.html", include_str!("../../../themes/default/error.html")),
     ("info.html", include_str!("../../../themes/default/info.html")),
     (

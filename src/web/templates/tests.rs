@@ -23,6 +23,7 @@ fn sample_context(template: &str) -> serde_json::Value {
             json!({ "email": "a@example.com", "first_name": "Alice", "last_name": "A", "errors": {} })
         }
         "terms.html" => json!({ "terms_text": "Be nice.\nReally." }),
+        "delete_credential.html" => json!({ "label": "Pixel", "last": true, "can_delete": true, "error": null }),
         "error.html" => json!({ "message": "realmNotFound" }),
         "info.html" => {
             json!({ "heading": "loggedOutHeading", "message": "loggedOutMessage", "link": "/realms/demo/account", "link_text": "accountSignInAgain" })
