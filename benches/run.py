@@ -303,7 +303,7 @@ class Gatehouse:
     def personal_access_token(self, prefix: str) -> str:
         """A personal access token (openid profile email) of a user, made through the account API
         with a fresh manage-account token."""
-        manage = self.tokens(prefix, 1, scope="openid manage-account")[0]["access_token"]
+        manage = self.tokens(prefix, 1, scope="openid profile email manage-account")[0]["access_token"]
         body = json.dumps({"name": "bench", "days": 30, "scopes": ["openid", "profile", "email"]}).encode()
         req = urllib.request.Request(f"{self.base}/realms/bench/account/tokens", data=body, method="POST",
                                      headers={"Authorization": f"Bearer {manage}",

@@ -42,8 +42,8 @@ pub fn describe(user_agent: Option<&str>) -> Agent {
     let Some(ua) = user_agent.filter(|u| !u.is_empty()) else {
         return unknown;
     };
-    let capped: String = ua.chars().take(crate::web::http::USER_AGENT_MAX_CHARS).collect();
-    let Some(found) = woothee::parser::Parser::new().parse(&capped) else {
+    let capped = crate::web::http::cap_user_agent(ua);
+    let Some(found) = woothee::parser::Parser::new().parse(capped) else {
         return unknown;
     };
     let known = |s: &str| (!s.is_empty() && s != "UNKNOWN").then(|| s.to_string());

@@ -24,9 +24,21 @@ pub const VIEWS: &[(&str, &[&str])] = &[
         "changes",
         &[
             "password_changed",
+            "password_reset",
+            "profile_updated",
+            "user_updated",
             "credential_added",
             "credential_removed",
+            "credential_renamed",
             "recovery_codes_regenerated",
+            "required_action_added",
+            "required_action_removed",
+            "personal_access_token_created",
+            "personal_access_token_revoked",
+            "session_revoked",
+            "sessions_revoked",
+            "role_granted",
+            "role_revoked",
             "logout",
         ],
     ),
@@ -81,6 +93,8 @@ impl LogQuery {
 /// One line of the log, as the page shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
+    /// The event's id (newer events have larger ones).
+    pub id: i64,
     pub time: i64,
     pub kind: String,
     /// `success` or `failure`.
@@ -154,7 +168,71 @@ fn methods_of(details: &serde_json::Value) -> (Vec<&'static str>, bool) {
     (methods, second)
 }
 
+/// An event as its user may see it: what an administrator (or the CLI) did to the account
+/// keeps its kind and time, but not the administrator's address, browser, client or name.
+fn as_seen_by_user(mut e: crate::events::Event) -> crate::events::Event {
+    let by_admin = e
+        .details
+        .get("by")
+        .and_then(|b| b.as_str())
+        .is_some_and(|by| by != "user");
+    if by_admin {
+        e.ip = None;
+        e.user_agent = None;
+        e.client_id = None;
+        if let Some(obj) = e.details.as_object_mut() {
+            obj.insert("by".into(), serde_json::json!("administrator"));
+        }
+    }
+    e
+}
+
+/// How many earlier sign-ins a sign-in is compared with for [`mark_unfamiliar`].
+const FAMILIAR_HISTORY: u64 = 500;
+
+/// Flags the unfamiliar sign-ins among `entries`, each compared with up to
+/// [`FAMILIAR_HISTORY`] of the user's sign-ins before it (not only those on the same page).
+async fn flag_unfamiliar(
+    app: &AppState,
+    rt: &RealmRuntime,
+    viewer: &Viewer,
+    entries: &mut [Entry],
+) -> Result<(), AccountError> {
+    let Some(newest) = entries.iter().filter(|e| e.kind == "sign_in").map(|e| e.id).max() else {
+        return Ok(());
+    };
+    let oldest = entries
+        .iter()
+        .filter(|e| e.kind == "sign_in")
+        .map(|e| e.id)
+        .min()
+        .unwrap_or(newest);
+    let page_sign_ins = entries.iter().filter(|e| e.kind == "sign_in").count() as u64;
+    let filter = EventFilter {
+        realm: rt.realm.name.clone(),
+        user: Some(viewer.user.id.clone()),
+        kinds: vec!["sign_in".into()],
+        since: None,
+        until: None,
+        before: Some(newest + 1),
+        limit: Some((page_sign_ins + FAMILIAR_HISTORY).min(crate::events::MAX_LIMIT)),
+    };
+    let found = crate::events::query(&app.store, &filter).await?;
+    let mut history: Vec<Entry> = found.events.into_iter().map(|e| entry(e, &app.geoip, "en")).collect();
+    mark_unfamiliar(&mut history);
+    let flagged: std::collections::HashSet<i64> = history
+        .iter()
+        .filter(|h| h.unfamiliar && h.id >= oldest)
+        .map(|h| h.id)
+        .collect();
+    for e in entries.iter_mut() {
+        e.unfamiliar = flagged.contains(&e.id);
+    }
+    Ok(())
+}
+
 fn entry(e: crate::events::Event, geoip: &GeoIp, lang: &str) -> Entry {
+    let e = as_seen_by_user(e);
     let agent = super::agent::describe(e.user_agent.as_deref());
     let (methods, second_factor) = methods_of(&e.details);
     let failed = e.kind.ends_with("_error") || e.kind.ends_with("_refused");
@@ -162,6 +240,7 @@ fn entry(e: crate::events::Event, geoip: &GeoIp, lang: &str) -> Entry {
         .iter()
         .find_map(|k| e.details.get(*k).and_then(|v| v.as_str()).map(str::to_string));
     Entry {
+        id: e.id,
         time: e.timestamp,
         outcome: if failed { "failure" } else { "success" },
         kind: e.kind,
@@ -188,7 +267,7 @@ pub async fn page(
 ) -> Result<(Vec<Entry>, Option<i64>), AccountError> {
     let found = crate::events::query(&app.store, &q.filter(rt, viewer, PAGE_SIZE)).await?;
     let mut entries: Vec<Entry> = found.events.into_iter().map(|e| entry(e, &app.geoip, lang)).collect();
-    mark_unfamiliar(&mut entries);
+    flag_unfamiliar(app, rt, viewer, &mut entries).await?;
     Ok((entries, found.next))
 }
 
@@ -205,7 +284,7 @@ pub struct ApiQuery {
 
 /// The most entries one JSON answer holds, and the most it may skip.
 pub const API_MAX: u64 = 100;
-pub const API_FIRST_MAX: u64 = 10_000;
+pub const API_FIRST_MAX: u64 = 1_000;
 
 impl ApiQuery {
     /// The viewer's events this query selects.
@@ -280,13 +359,14 @@ pub async fn api_entries(
             None => break,
         }
     }
-    let mut entries: Vec<Entry> = events.into_iter().map(|e| entry(e, &app.geoip, "en")).collect();
-    mark_unfamiliar(&mut entries);
-    Ok(entries
+    let mut entries: Vec<Entry> = events
         .into_iter()
         .skip(q.first as usize)
         .take(q.max as usize)
-        .collect())
+        .map(|e| entry(e, &app.geoip, "en"))
+        .collect();
+    flag_unfamiliar(app, rt, viewer, &mut entries).await?;
+    Ok(entries)
 }
 
 /// The viewer's log (the newest [`DOWNLOAD_MAX`] matching events) as CSV or JSON Lines, in
@@ -309,6 +389,7 @@ pub async fn download(store: &Store, filter: EventFilter, format: Format) -> Res
         }
     }
     events.truncate(DOWNLOAD_MAX as usize);
+    let events: Vec<crate::events::Event> = events.into_iter().map(as_seen_by_user).collect();
     let mut writer = crate::events::export::Writer::new(format, &mut out);
     for e in &events {
         writer.write(e).map_err(crate::events::EventsError::from)?;
@@ -337,6 +418,7 @@ mod tests {
 
     fn sign_in(browser: &str, os: &str, ip: &str) -> Entry {
         Entry {
+            id: 0,
             time: 0,
             kind: "sign_in".into(),
             outcome: "success",

@@ -80,10 +80,7 @@ pub fn client_of(jar: &CookieJar, headers: &HeaderMap, peer: Option<SocketAddr>)
     sign_in::Browser {
         sso_cookie: jar.get(cookies::SSO_COOKIE).map(|c| c.value().to_string()),
         ip: peer.map(|p| p.ip().to_string()),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(512).collect()),
+        user_agent: crate::web::http::user_agent(headers),
     }
 }
 

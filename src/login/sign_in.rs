@@ -361,12 +361,14 @@ async fn required_actions(
             ActionResult::Done => {
                 ctx.flow.action = None;
                 ctx.flow.extra_actions.retain(|a| a != action.name());
-                ctx.flow.trace.push(format!("action {}:done", action.name()));
+                // An app's action may end without doing anything (e.g. nothing to delete).
+                let outcome = ctx.flow.aia_status.clone().unwrap_or_else(|| "done".into());
+                ctx.flow.trace.push(format!("action {}:{outcome}", action.name()));
                 let user_id = ctx.flow.user_id.clone();
                 ctx.event(
                     "required_action",
                     user_id.as_deref(),
-                    json!({ "action": action.name() }),
+                    json!({ "action": action.name(), "outcome": outcome }),
                 )
                 .await;
             }
@@ -380,6 +382,10 @@ async fn required_actions(
 /// requires it (an admin, or the flow, as for a second factor the realm demands).
 async fn is_cancellable(ctx: &FlowContext<'_>, request: &AuthorizeRequest, action: &str) -> Result<bool, EngineError> {
     if request.kc_action.as_deref().map(actions::action_name) != Some(action) {
+        return Ok(false);
+    }
+    // The authenticator app is saved already: only its recovery codes are left to show.
+    if ctx.flow.recovery_codes.is_some() {
         return Ok(false);
     }
     let Some(user_id) = ctx.flow.user_id.as_deref() else {

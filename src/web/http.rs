@@ -7,8 +7,20 @@ use axum::http::{HeaderMap, header};
 
 use crate::events::Origin;
 
-/// How much of a `User-Agent` is kept.
-pub const USER_AGENT_MAX_CHARS: usize = 512;
+/// How much of a `User-Agent` is kept, in bytes.
+pub const USER_AGENT_MAX_BYTES: usize = 512;
+
+/// `ua` cut to at most [`USER_AGENT_MAX_BYTES`] bytes, at a character boundary.
+pub fn cap_user_agent(ua: &str) -> &str {
+    if ua.len() <= USER_AGENT_MAX_BYTES {
+        return ua;
+    }
+    let mut end = USER_AGENT_MAX_BYTES;
+    while !ua.is_char_boundary(end) {
+        end -= 1;
+    }
+    &ua[..end]
+}
 
 /// The credentials after `scheme` in the `Authorization` header (the scheme's name is
 /// case-insensitive, RFC 7235 §2.1), trimmed; `None` when absent or another scheme.
@@ -24,7 +36,7 @@ pub fn user_agent(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(USER_AGENT_MAX_CHARS).collect())
+        .map(|s| cap_user_agent(s).to_string())
 }
 
 /// The peer's address and user agent, as the security log records them.
@@ -40,6 +52,18 @@ mod tests {
     use axum::http::HeaderValue;
 
     use super::*;
+
+    #[test]
+    fn user_agents_are_cut_to_512_bytes_on_a_character_boundary() {
+        assert_eq!(cap_user_agent("curl/8"), "curl/8");
+        assert_eq!(cap_user_agent(&"a".repeat(600)).len(), 512);
+        // 'é' is two bytes: 511 ASCII bytes then 'é' would end at 513.
+        let ua = format!("{}é", "a".repeat(511));
+        assert_eq!(cap_user_agent(&ua), "a".repeat(511));
+        let mut headers = HeaderMap::new();
+        headers.insert(header::USER_AGENT, HeaderValue::from_str(&"x".repeat(10_000)).unwrap());
+        assert_eq!(user_agent(&headers).map(|u| u.len()), Some(512));
+    }
 
     fn with_authorization(value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -204,6 +204,29 @@ db_test!(async fn changing_the_password_checks_it_and_signs_out_the_other_sessio
     assert_eq!(changed[0].details["signed_out_other_sessions"], true);
 });
 
+db_test!(async fn every_console_form_needs_its_csrf_token(db) {
+    let h = signin::start_flow_realm(db).await;
+    let b = h.new_browser();
+    sign_in_to_console(&h, &b, PASSWORD).await;
+    for (path, fields) in [
+        ("/security/password", vec![("password", PASSWORD), ("password-new", "Another-Secret-77"), ("password-confirm", "Another-Secret-77")]),
+        ("/security/remove-authenticator", vec![("device", "x"), ("password", PASSWORD), ("otp", "123456")]),
+        ("/security/recovery-codes", vec![]),
+        ("/tokens", vec![("name", "sneaky"), ("days", "7"), ("scope", "openid")]),
+        ("/tokens/some-id/revoke", vec![]),
+        ("/sessions/sign-out", vec![("which", "all")]),
+    ] {
+        for csrf in [None, Some("forged")] {
+            let mut body: Vec<(&str, &str)> = csrf.map(|c| vec![("csrf", c)]).unwrap_or_default();
+            body.extend(fields.iter().cloned());
+            let r = b.post(format!("{}{path}", account_url(&h, ""))).form(&body).send().await.expect("POST");
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path} with {csrf:?}");
+        }
+    }
+    assert!(open(&h, &b, &account_url(&h, "")).await.body.contains("id=\"checklist\""), "still signed in");
+    assert!(events(&h, Some("password_changed")).await.is_empty());
+});
+
 db_test!(async fn an_old_sign_in_signs_in_again_before_the_password_changes(db) {
     let h = signin::start_flow_realm(db).await;
     let b = h.new_browser();
@@ -215,6 +238,29 @@ db_test!(async fn an_old_sign_in_signs_in_again_before_the_password_changes(db) 
     let security = open(&h, &b, &account_url(&h, "security")).await;
     assert!(!security.body.contains("name=\"password-new\""), "{}", security.describe());
     assert!(security.body.contains("id=\"reauthenticate\""), "{}", security.describe());
+    let tokens = open(&h, &b, &account_url(&h, "tokens")).await;
+    assert!(!tokens.body.contains("name=\"name\""), "a token can be made: {}", tokens.describe());
+    // Whatever form a stale page still holds, each sensitive change sends the browser to sign
+    // in again first (a forged or old form changes nothing).
+    let sessions = open(&h, &b, &account_url(&h, "sessions")).await;
+    let csrf = forms(&sessions)[0].get("csrf").expect("a CSRF token").to_string();
+    for (path, fields) in [
+        ("/security/password", vec![("password", PASSWORD), ("password-new", "Another-Secret-77"), ("password-confirm", "Another-Secret-77")]),
+        ("/security/recovery-codes", vec![]),
+        ("/tokens", vec![("name", "sneaky"), ("days", "7"), ("scope", "openid")]),
+        ("/sessions/sign-out", vec![("which", "others")]),
+        ("/sessions/sign-out", vec![("which", "all")]),
+        ("/security/remove-authenticator", vec![("device", "x"), ("password", PASSWORD), ("otp", "123456")]),
+    ] {
+        let mut body = vec![("csrf", csrf.as_str())];
+        body.extend(fields);
+        let r = b.post(format!("{}{path}", account_url(&h, ""))).form(&body).send().await.expect("POST");
+        let to = r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_string();
+        assert!(r.status().is_redirection() && to.contains("/protocol/openid-connect/auth"), "{path}: {} {to}", r.status());
+        assert!(to.contains("prompt=login"), "{path}: {to}");
+    }
+    assert!(h.query("SELECT id FROM personal_access_tokens").await.is_empty());
+    assert!(events(&h, Some("password_changed")).await.is_empty());
 
     // "Sign in again" asks for the password even though the session is live, then comes back.
     let login = open(&h, &b, &format!("{}/reauthenticate?page=security", account_url(&h, ""))).await;
@@ -660,19 +706,39 @@ db_test!(async fn the_json_face_speaks_keycloaks_account_api(db) {
     let again = call(reqwest::Method::DELETE, &format!("/credentials/{device}")).send().await.expect("DELETE");
     assert_eq!(again.status(), StatusCode::NOT_FOUND);
 
-    // Without a token, with a bad one, or with one whose audience lacks `account`: refused.
+    // Personal access tokens: made within this token's scopes, listed without secrets, revoked.
+    let made = call(reqwest::Method::POST, "/tokens")
+        .json(&serde_json::json!({ "name": "cli", "days": 7, "scopes": ["openid", "profile"] }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let made: serde_json::Value = made.json().await.expect("JSON");
+    let secret = made["secret"].as_str().expect("the secret, once").to_string();
+    assert!(secret.starts_with("gtp_"), "{made}");
+    let listed = call(reqwest::Method::GET, "/tokens").send().await.expect("GET").text().await.expect("body");
+    assert!(listed.contains("\"cli\"") && !listed.contains(&secret), "{listed}");
+    let narrow = access_token_from_rp(&h, "openid manage-account").await;
+    let broader = api
+        .post(format!("{url}/tokens"))
+        .bearer_auth(&narrow)
+        .json(&serde_json::json!({ "name": "wider", "days": 7, "scopes": ["openid", "email"] }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(broader.status(), StatusCode::FORBIDDEN, "a token got a PAT with a scope it lacks");
+    let id = made["token"]["id"].as_str().expect("the token's id");
+    let revoked = call(reqwest::Method::DELETE, &format!("/tokens/{id}")).send().await.expect("DELETE");
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let info = api.get(h.endpoint("userinfo")).bearer_auth(&secret).send().await.expect("userinfo");
+    assert_eq!(info.status(), StatusCode::UNAUTHORIZED);
+
+    // Without a token or with a bad one: refused. (Every user access token has the `account`
+    // audience, as Keycloak's do.)
     let anonymous = api.get(&url).header("accept", "application/json").bearer_auth("nope").send().await.expect("GET");
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
-    let service = oauth::post_form(
-        &h.endpoint("token"),
-        ClientAuth::Basic(WEB_CLIENT, WEB_SECRET),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
-    if let Some(client_token) = service.str("access_token") {
-        let refused = api.get(&url).bearer_auth(client_token).send().await.expect("GET");
-        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "a client's own token has no user");
-    }
+    let no_pat = api.get(&url).bearer_auth("gtp_not-a-token").send().await.expect("GET");
+    assert_eq!(no_pat.status(), StatusCode::UNAUTHORIZED);
 
     // Signing out everywhere ends this token's session too: the token stops working at once.
     let all = call(reqwest::Method::DELETE, "/sessions?current=true").send().await.expect("DELETE");
@@ -826,6 +892,15 @@ db_test!(async fn a_realm_that_requires_a_second_factor_keeps_the_last_one(db) {
     assert!(error.contains("must keep a second factor"), "{error}");
     let alice = signin::user_id(&h, USERNAME).await;
     assert_eq!(h.state.store.credentials(&alice, "otp").await.expect("devices").len(), 1);
+
+    // An app asking to delete it (kc_action) is told no, and so is the person.
+    let device = h.state.store.credentials(&alice, "otp").await.expect("devices")[0].id.clone();
+    let mut s = app_asks_for(&h, &b, &format!("delete_credential:{device}")).await;
+    s.press(&[], ("confirm", "yes")).await;
+    assert!(visible_text(&s.page.body).contains("must keep a second factor"), "{}", s.page.describe());
+    s.press(&[], ("confirm", "no")).await;
+    assert_eq!(browser::query(&s.location(), "kc_action_status").as_deref(), Some("error"));
+    assert_eq!(h.state.store.credentials(&alice, "otp").await.expect("devices").len(), 1);
 });
 
 #[test]
@@ -872,4 +947,25 @@ db_test!(async fn two_removals_at_once_never_take_the_last_required_factor(db) {
     assert_eq!(store.remove_otp(&user, &left, false).await.expect("remove"), OtpRemoval::Removed { last: true });
     assert!(store.credentials(&user, gatehouse::store::RECOVERY_CODE).await.expect("list").is_empty());
     assert_eq!(store.remove_otp(&user, &left, false).await.expect("remove"), OtpRemoval::NotFound);
+});
+
+db_test!(async fn the_log_shows_what_an_admin_did_but_not_the_admins_address_or_name(db) {
+    let h = signin::start_flow_realm(db).await;
+    let b = h.new_browser();
+    sign_in_to_console(&h, &b, PASSWORD).await;
+    signin::require(&h, USERNAME, "update-profile").await;
+    let stored = events(&h, Some("required_action_added")).await;
+    assert!(stored[0].details["by"].as_str().is_some_and(|by| by != "administrator"), "{:?}", stored[0].details);
+
+    let jsonl = b.get(format!("{}?format=jsonl", account_url(&h, "log"))).send().await.expect("GET");
+    let jsonl = jsonl.text().await.expect("JSON Lines");
+    let line = jsonl
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .find(|e| e["type"] == "required_action_added")
+        .unwrap_or_else(|| panic!("the admin's change is not in the log: {jsonl}"));
+    assert_eq!(line["details"]["by"], "administrator", "{line}");
+    assert!(line["ipAddress"].is_null() && line["userAgent"].is_null() && line["clientId"].is_null(), "{line}");
+    let page = visible_text(&open(&h, &b, &account_url(&h, "log?view=changes")).await.body);
+    assert!(page.contains("required_action_added"), "{page}");
 });

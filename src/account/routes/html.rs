@@ -558,7 +558,8 @@ pub(super) async fn revoke_token_form(
         return PageError::new(StatusCode::FORBIDDEN, "accountFormExpired").into_response();
     }
     match crate::account::tokens::revoke(&console.app, &console.rt, &console.viewer, &id).await {
-        Ok(_) => console.done("tokens", "token-revoked"),
+        Ok(true) => console.done("tokens", "token-revoked"),
+        Ok(false) => see_other(&format!("/realms/{}/account/tokens", console.rt.realm.name)),
         Err(e) => internal(&e),
     }
 }

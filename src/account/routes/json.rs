@@ -315,6 +315,13 @@ pub(super) async fn create_token_json(api: Api, body: axum::body::Bytes) -> Resp
     if !api.is_fresh() {
         return stale_token();
     }
+    // An app cannot turn its own grant into a broader, longer-lived credential.
+    if let Some(extra) = b.scopes.iter().find(|s| !api.scopes.contains(s)) {
+        return OAuthError::insufficient_scope(format!(
+            "the access token lacks scope '{extra}', so a personal access token cannot get it"
+        ))
+        .into_response();
+    }
     let new = crate::account::tokens::NewToken {
         name: b.name,
         days: b.days,

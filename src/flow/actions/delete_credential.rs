@@ -65,6 +65,14 @@ impl RequiredAction for DeleteCredential {
         if form.get("confirm").map(String::as_str) != Some("yes") {
             return Ok(self.failed(ctx));
         }
+        // A session's sign-in was recent when the action began; the page may have waited
+        // since. (Without one, the person signed in during this very flow.)
+        let max_age = ctx.realm.account.max_auth_age.as_secs();
+        if ctx.flow.auth_time.is_some_and(|t| crate::store::now() - t > max_age) {
+            return Ok(ActionResult::Page(
+                self.confirm_page(ctx, Some("deleteCredentialSignInAgain")).await?,
+            ));
+        }
         let (Some(user_id), Some(id)) = (ctx.flow.user_id.clone(), ctx.flow.aia_credential.clone()) else {
             return Ok(self.failed(ctx));
         };
