@@ -1,6 +1,7 @@
 //! The top floor: assembles the shared state, puts every area's handlers into one router,
 //! listens, and runs the node's background work. Nothing below imports it.
 
+mod cors;
 pub mod health;
 pub mod metrics;
 pub mod request;

@@ -60,6 +60,8 @@ fn with_layers(router: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), render_page_errors))
+        // Outside the page errors, so that refusals carry CORS headers too.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), super::cors::cors))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),

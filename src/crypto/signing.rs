@@ -137,6 +137,20 @@ impl SigningKey {
         }
     }
 
+    /// The public key as base64 of its X.509 SubjectPublicKeyInfo (DER), as Keycloak's realm
+    /// document gives `public_key`.
+    pub fn public_key_spki_b64(&self) -> Option<String> {
+        use aws_lc_rs::encoding::PublicKeyX509Der;
+        use base64::Engine as _;
+        let der: Result<PublicKeyX509Der<'static>, _> = match &self.pair {
+            KeyPairKind::Rsa(k) => k.public_key().as_der(),
+            KeyPairKind::Ec(k) => k.public_key().as_der(),
+            KeyPairKind::Ed(k) => k.public_key().as_der(),
+        };
+        der.ok()
+            .map(|d| base64::engine::general_purpose::STANDARD.encode(d.as_ref()))
+    }
+
     /// Signs `claims` as a compact JWS with header `{alg, typ, kid}`.
     pub fn sign_jwt(&self, typ: &str, claims: &impl Serialize) -> Result<String, SigningError> {
         let header = json!({ "alg": self.alg.as_str(), "typ": typ, "kid": self.kid });

@@ -362,17 +362,17 @@ fn client_credentials(
         ));
     }
     let scope = form.scope.clone().unwrap_or_default();
-    if let Some(unknown) = client.disallowed_scope(&scope) {
+    let without_openid: Vec<&str> = scope.split_ascii_whitespace().filter(|s| *s != "openid").collect();
+    if let Some(unknown) = client.disallowed_scope(&without_openid.join(" ")) {
         return Err(OAuthError::invalid_scope(format!(
             "scope '{unknown}' is not allowed for this client"
         )));
     }
-    if scope
-        .split_ascii_whitespace()
-        .any(|s| s == "openid" || s == "offline_access")
-    {
+    // `openid` is accepted, as Keycloak does (python-keycloak sends it by default), but gives no
+    // ID token: there is no user to say anything about.
+    if scope.split_ascii_whitespace().any(|s| s == "offline_access") {
         return Err(OAuthError::invalid_scope(
-            "openid and offline_access need a user; client_credentials has none",
+            "offline_access needs a user; client_credentials has none",
         ));
     }
     let key = state

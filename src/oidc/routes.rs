@@ -26,6 +26,7 @@ use crate::web::{cookies, http};
 pub fn routes() -> Router<Arc<AppState>> {
     let oidc = "/realms/{realm}/protocol/openid-connect";
     Router::new()
+        .route("/realms/{realm}", get(realm_info))
         .route("/realms/{realm}/.well-known/openid-configuration", get(discovery))
         .route(&format!("{oidc}/certs"), get(jwks))
         .route(&format!("{oidc}/token"), post(token_endpoint))
@@ -163,6 +164,23 @@ async fn discovery(LiveRealm(rt): LiveRealm) -> Response {
         .discovery_json
         .get_or_init(|| super::discovery::document(&rt.issuer, &rt.realm).into());
     json_bytes(document.clone())
+}
+
+/// Keycloak's public realm document (`GET /realms/{realm}`), which client libraries such as
+/// python-keycloak read for the signing key and the service URLs.
+async fn realm_info(State(app): AppStateRef, LiveRealm(rt): LiveRealm) -> Response {
+    let public_key = app.keys.active(&rt.realm.name).and_then(|k| k.public_key_spki_b64());
+    let body = serde_json::json!({
+        "realm": rt.realm.name,
+        "public_key": public_key,
+        "token-service": format!("{}/protocol/openid-connect", rt.issuer),
+        "account-service": format!("{}/account", rt.issuer),
+        "tokens-not-before": 0,
+    });
+    let mut r = axum::Json(body).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
 }
 
 async fn jwks(State(app): AppStateRef, Path(realm): Path<String>) -> Response {

@@ -57,6 +57,8 @@ struct ClientOut<'a> {
     introspection: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     scopes: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    web_origins: &'a [String],
 }
 
 /// The realm as a realm file (YAML), with a header saying where it came from.
@@ -92,6 +94,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
                 admin_api: c.admin_api,
                 introspection: c.introspection,
                 scopes: c.scopes.as_deref(),
+                web_origins: &c.web_origins,
             })
             .collect(),
     };
@@ -126,6 +129,7 @@ clients:
   - client_id: app
     redirect_uris: [https://app.example/cb]
     pkce: required
+    web_origins: ["+", "https://admin.example"]
   - client_id: robot
     secret: ${env:WEB_SECRET}
     grant_types: [client_credentials]
@@ -155,6 +159,7 @@ clients:
             Some(&["reports:read".to_string()][..])
         );
         assert_eq!(again.clients["web"].scopes, None);
+        assert_eq!(again.clients["app"].web_origins, ["+", "https://admin.example"]);
     }
 
     #[test]

@@ -116,6 +116,11 @@ pub struct Client {
     /// The scopes it may ask for; `None`: [`STANDARD_SCOPES`] (left out of the content then).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
+    /// Browser origins whose scripts may call the token, userinfo, logout and account APIs for
+    /// it (CORS), as Keycloak's `webOrigins`: `https://app.example[:port]`, or `+` for the
+    /// origins of its redirect URIs. Left out of the content when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub web_origins: Vec<String>,
 }
 
 impl Client {
@@ -135,7 +140,22 @@ impl Client {
             admin_api: false,
             introspection: false,
             scopes: Some(vec!["openid".into()]),
+            web_origins: vec![],
         }
+    }
+
+    /// Whether scripts at `origin` (`scheme://host[:port]`) may call the APIs for this client.
+    pub fn allows_web_origin(&self, origin: &str) -> bool {
+        self.web_origins.iter().any(|allowed| {
+            if allowed == "+" {
+                self.redirect_uris
+                    .iter()
+                    .filter_map(|uri| url::Url::parse(uri).ok())
+                    .any(|u| u.origin().ascii_serialization() == origin)
+            } else {
+                allowed == origin
+            }
+        })
     }
 
     pub fn is_public(&self) -> bool {

@@ -257,6 +257,10 @@ pub struct ClientFile {
     /// one of the realm's `scopes`.
     #[serde(default)]
     pub scopes: Option<Vec<Spanned<String>>>,
+    /// Origins whose scripts may call the APIs for the client (CORS); `+`: those of its
+    /// redirect URIs.
+    #[serde(default)]
+    pub web_origins: Vec<Spanned<String>>,
 }
 
 fn default_grants() -> Vec<Spanned<GrantType>> {

@@ -225,7 +225,9 @@ fn client_schema() -> Value {
             "introspection": { "type": "boolean",
                 "description": "A resource server: may introspect access tokens issued to other clients" },
             "scopes": { "type": "array", "items": { "type": "string" },
-                "description": "The scopes it may ask for (default: openid, profile, email, offline_access); each standard or one of the realm's scopes" }
+                "description": "The scopes it may ask for (default: openid, profile, email, offline_access); each standard or one of the realm's scopes" },
+            "web_origins": { "type": "array", "items": { "type": "string" },
+                "description": "Origins (scheme://host[:port]) whose scripts may call the token, userinfo, logout and account APIs for it (CORS); '+' for those of its redirect URIs" }
         }),
         &["client_id"],
     )

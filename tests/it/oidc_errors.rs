@@ -345,6 +345,12 @@ db_test!(async fn scopes_outside_a_client_s_list_are_invalid_scope(db) {
     let r = oauth::post_form(&token, robot, &[("grant_type", "client_credentials"), ("scope", "reports:read")]).await;
     r.assert_ok();
     assert_eq!(r.str("scope"), Some("reports:read"));
+    // openid, as python-keycloak sends it: accepted, but no ID token (there is no user).
+    let r = oauth::post_form(&token, robot, &[("grant_type", "client_credentials"), ("scope", "openid reports:read")]).await;
+    r.assert_ok();
+    assert_eq!(r.str("id_token"), None, "{}", r.text);
+    let r = oauth::post_form(&token, robot, &[("grant_type", "client_credentials"), ("scope", "offline_access")]).await;
+    r.assert_error(StatusCode::BAD_REQUEST, "invalid_scope");
     let r = oauth::post_form(&token, oauth::web(), &[("grant_type", "client_credentials"), ("scope", "profile")]).await;
     r.assert_ok();
 

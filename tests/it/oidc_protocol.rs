@@ -284,3 +284,104 @@ db_test!(async fn prompt_login_replaces_the_old_session(db) {
     let location = browser::redirect_away(&h.browser, &request.url(&h)).await;
     oauth::code_from(&h, &request, &location);
 });
+
+db_test!(async fn the_public_realm_document_names_the_key_and_services_as_keycloaks_does(db) {
+    let h = start_with_user(db).await;
+    let info: Value = reqwest::get(h.issuer()).await.expect("GET").json().await.expect("JSON");
+    assert_eq!(info["realm"], h.realm.as_str(), "{info}");
+    assert_eq!(info["token-service"], format!("{}/protocol/openid-connect", h.issuer()), "{info}");
+    assert_eq!(info["account-service"], format!("{}/account", h.issuer()), "{info}");
+    // The signing key in X.509 SubjectPublicKeyInfo form: a DER SEQUENCE naming rsaEncryption.
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(info["public_key"].as_str().expect("a public key"))
+        .expect("base64");
+    assert_eq!(der[0], 0x30, "not DER");
+    let rsa_encryption = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+    assert!(der.windows(rsa_encryption.len()).any(|w| w == rsa_encryption), "not an RSA key");
+    let missing = reqwest::get(format!("{}/realms/no-such-realm", h.url)).await.expect("GET");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+});
+
+/// The standard realm where the SPA's redirect origin and an admin tool's origin may call the
+/// APIs from scripts.
+fn cors_realm() -> String {
+    REALM
+        .replacen(
+            "    redirect_uris: [http://127.0.0.1:9001/cb]\n",
+            "    redirect_uris: [http://127.0.0.1:9001/cb]\n    web_origins: [\"+\"]\n",
+            1,
+        )
+        .replacen(
+            "    post_logout_redirect_uris: [http://127.0.0.1:9000/]\n",
+            "    post_logout_redirect_uris: [http://127.0.0.1:9000/]\n    web_origins: [\"https://admin.example\"]\n",
+            1,
+        )
+}
+
+db_test!(async fn browser_apps_at_a_clients_web_origins_may_call_the_apis_and_no_one_else(db) {
+    let h = Harness::start(db, &cors_realm()).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    let http = reqwest::Client::new();
+    let spa = "http://127.0.0.1:9001";
+    let evil = "https://evil.example";
+    let acao = |r: &reqwest::Response| {
+        r.headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+
+    // Preflight: the SPA's origin (`+`) is answered; another is not.
+    let preflight = |origin: &'static str| {
+        http.request(reqwest::Method::OPTIONS, h.endpoint("token"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization, content-type")
+            .send()
+    };
+    let ok = preflight(spa).await.expect("OPTIONS");
+    assert_eq!(ok.status(), StatusCode::NO_CONTENT);
+    assert_eq!(acao(&ok).as_deref(), Some(spa));
+    let methods = ok.headers().get("access-control-allow-methods").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let headers = ok.headers().get("access-control-allow-headers").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(methods.contains("POST") && headers.contains("Authorization"), "{methods} / {headers}");
+    assert_eq!(acao(&preflight(evil).await.expect("OPTIONS")), None);
+
+    // The answers themselves: the token endpoint and userinfo for listed origins only.
+    let token = |origin: &'static str| {
+        http.post(h.endpoint("token"))
+            .header("origin", origin)
+            .basic_auth(WEB_CLIENT, Some(WEB_SECRET))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+    let r = token(spa).await.expect("POST");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(acao(&r).as_deref(), Some(spa));
+    assert_eq!(r.headers().get("access-control-allow-credentials").and_then(|v| v.to_str().ok()), Some("true"));
+    assert_eq!(acao(&token(evil).await.expect("POST")), None);
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let tokens = tokens_for(&h, &code, &verifier).await;
+    let access = tokens["access_token"].as_str().expect("an access token").to_string();
+    let info = http
+        .get(h.endpoint("userinfo"))
+        .header("origin", "https://admin.example")
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(acao(&info).as_deref(), Some("https://admin.example"));
+
+    // The account API with a bearer token, yes; the cookie pages, never.
+    let account = format!("{}/account", h.issuer());
+    let api = http.get(&account).header("origin", spa).bearer_auth(&access).send().await.expect("GET");
+    assert_eq!(api.status(), StatusCode::OK);
+    assert_eq!(acao(&api).as_deref(), Some(spa));
+    let page = http.get(&account).header("origin", spa).send().await.expect("GET");
+    assert_eq!(acao(&page), None, "a cookie page was shared with another origin");
+
+    // Public documents answer any origin.
+    let certs = http.get(h.endpoint("certs")).header("origin", evil).send().await.expect("GET");
+    assert_eq!(acao(&certs).as_deref(), Some(evil));
+});

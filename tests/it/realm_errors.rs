@@ -151,6 +151,19 @@ fn unknown_client_browser_flow_is_reported_at_its_value() {
 }
 
 #[test]
+fn web_origins_must_be_origins_and_never_every_site() {
+    let yaml = format!("realm: shop\n{CLIENT}    web_origins: [\"+\", \"*\"]\n");
+    assert_eq!(yaml.lines().nth(7), Some("    web_origins: [\"+\", \"*\"]"));
+    assert_rejected(&yaml, 8, 24, &["shop-web", "'*'", "'+'"]);
+    let yaml = format!("realm: shop\n{CLIENT}    web_origins: [https://shop.example/app]\n");
+    assert_rejected(&yaml, 8, 19, &["https://shop.example/app", "scheme://host[:port]"]);
+    let good = format!("realm: shop\n{CLIENT}    web_origins: [\"+\", \"https://shop.example:8443\"]\n");
+    let realms = Realms::new(&[("shop.yaml", &good)]);
+    let out = realms.check_dir();
+    assert!(out.status.success(), "{}", output_text(&out));
+}
+
+#[test]
 fn the_same_realm_in_two_files_is_reported_at_the_second_realm_line() {
     let first = format!("realm: shop\n{CLIENT}");
     let second = "# a copy under another name\n\ndisplay_name: Shop again\nrealm: shop\n";

@@ -63,6 +63,9 @@ impl Validator<'_> {
         for uri in c.redirect_uris.iter().chain(&c.post_logout_redirect_uris) {
             self.redirect_uri(uri);
         }
+        for origin in &c.web_origins {
+            self.web_origin(&id, origin);
+        }
         if let Some(first) = c.service_account_roles.first()
             && !grant_types.contains(&GrantType::ClientCredentials)
         {
@@ -91,7 +94,32 @@ impl Validator<'_> {
             admin_api: c.admin_api,
             introspection: c.introspection,
             scopes,
+            web_origins: c.web_origins.into_iter().map(|o| o.value).collect(),
         })
+    }
+
+    /// A web origin is `+` or exactly an origin: `http(s)://host[:port]`, nothing after it.
+    /// `*` is refused: any site could then read tokens and profiles with a user's help.
+    fn web_origin(&mut self, id: &str, origin: &Spanned<String>) {
+        let o = origin.value.as_str();
+        if o == "+" {
+            return;
+        }
+        let exact = url::Url::parse(o)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .is_some_and(|u| u.origin().ascii_serialization() == o);
+        if o == "*" {
+            self.error(
+                origin.referenced,
+                format!("client '{id}': web_origins may not be '*' (every site); list the app's origins, or '+' for those of its redirect URIs"),
+            );
+        } else if !exact {
+            self.error(
+                origin.referenced,
+                format!("client '{id}': web origin '{o}' is not an origin: write scheme://host[:port] with no path or trailing slash, or '+'"),
+            );
+        }
     }
 
     fn secret_hash(
