@@ -109,6 +109,12 @@ pub async fn search_users(
     Ok(out)
 }
 
+/// How many users of `realm` match `search` (its paging aside).
+pub async fn count_users(app: &AppState, realm: &str, search: &crate::store::UserSearch) -> Result<u64, AdminError> {
+    app.realm(realm).ok_or_else(|| AdminError::UnknownRealm(realm.into()))?;
+    Ok(app.store.count_users(realm, search).await?)
+}
+
 /// What an administrator gives to create a user.
 #[derive(Debug, Clone, Default)]
 pub struct NewUserInput {

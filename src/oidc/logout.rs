@@ -226,3 +226,37 @@ async fn end_sessions(app: &AppState, rt: &RealmRuntime, ended: Vec<(String, Str
     }
     Ok(())
 }
+
+/// Keycloak's back-channel logout by refresh token: a client posts one of its refresh tokens
+/// (authenticating as itself) to the logout endpoint, and the sign-in session the token belongs
+/// to ends, with every app's tokens under it. A token of another client, or one no longer live,
+/// is `invalid_grant`.
+pub async fn by_refresh_token(
+    app: &AppState,
+    rt: &RealmRuntime,
+    client: &crate::realm::Client,
+    refresh_token: &str,
+) -> Result<(), super::error::OAuthError> {
+    use super::error::OAuthError;
+    let found = app
+        .store
+        .live_refresh_token(&sha256_hex(refresh_token.as_bytes()))
+        .await?;
+    let Some((_, grant)) = found else {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token is not valid (spent, expired or revoked)",
+        ));
+    };
+    if grant.client_id != client.client_id || grant.realm != rt.realm.name {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    match (grant.session_id, grant.user_id) {
+        (Some(sid), Some(user_id)) => end_sessions(app, rt, vec![(sid, user_id)]).await?,
+        _ => {
+            app.store.revoke_grant(&grant.id).await?;
+        }
+    }
+    Ok(())
+}

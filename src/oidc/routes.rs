@@ -305,6 +305,12 @@ async fn logout_endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if method == Method::POST && is_form(&headers) {
+        let form = parse_params(&body).unwrap_or_default();
+        if let Some(refresh_token) = form.get("refresh_token") {
+            return back_channel_logout(&app, &rt, &headers, &form, refresh_token).await;
+        }
+    }
     let lang = pages::lang(&app.templates, Some(&rt.realm), None, &headers);
     let params = match front_channel_params(&method, query, &body) {
         Ok(p) => p,
@@ -380,6 +386,36 @@ fn logout_confirmation(
 
 /// The parameters of a front-channel request (authorize, logout): the query of a GET, the form
 /// body of a POST. Repeated parameters are refused.
+/// A client ends the session of one of its refresh tokens (Keycloak's adapters and admin
+/// clients log out this way): `204`, or an OAuth error.
+async fn back_channel_logout(
+    app: &AppState,
+    rt: &RealmRuntime,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    refresh_token: &str,
+) -> Response {
+    let client = client_auth::presented(
+        http::credentials(headers, "Basic"),
+        form.get("client_id").map(String::as_str),
+        form.get("client_secret").map(String::as_str),
+    )
+    .and_then(|presented| client_auth::authenticate(&rt.realm, &presented).cloned());
+    let result = match client {
+        Ok(client) => logout::by_refresh_token(app, rt, &client, refresh_token).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => {
+            let mut r = StatusCode::NO_CONTENT.into_response();
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
 pub(crate) fn front_channel_params(
     method: &Method,
     query: Option<String>,

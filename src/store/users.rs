@@ -88,27 +88,39 @@ fn starts_with(backend: DbBackend, column: user::Column, prefix: &str) -> Simple
     lowered(backend, column).like(LikeExpr::new(format!("{escaped}%")).escape('\\'))
 }
 
+/// The users of `realm` that `q` matches (its filters, not its paging).
+fn matching(backend: DbBackend, realm: &str, q: &UserSearch) -> sea_orm::Select<user::Entity> {
+    let mut find = user::Entity::find().filter(user::Column::Realm.eq(realm));
+    if let Some(s) = &q.search {
+        find = find.filter(
+            Condition::any()
+                .add(starts_with(backend, user::Column::Username, s))
+                .add(starts_with(backend, user::Column::Email, s)),
+        );
+    }
+    for (column, value) in [(user::Column::Username, &q.username), (user::Column::Email, &q.email)] {
+        if let Some(v) = value {
+            find = if q.exact {
+                find.filter(lowered(backend, column).eq(fold(v)))
+            } else {
+                find.filter(starts_with(backend, column, v))
+            };
+        }
+    }
+    find
+}
+
 impl Store {
+    /// How many users of `realm` match `q`'s filters (Keycloak's `GET /users/count`).
+    pub async fn count_users(&self, realm: &str, q: &UserSearch) -> Result<u64> {
+        let backend = self.db.get_database_backend();
+        Ok(sea_orm::PaginatorTrait::count(matching(backend, realm, q), &self.db).await?)
+    }
+
     /// Users of `realm` matching `q` (ignoring the case of ASCII letters), by username.
     pub async fn search_users(&self, realm: &str, q: &UserSearch) -> Result<Vec<user::Model>> {
         let backend = self.db.get_database_backend();
-        let mut find = user::Entity::find().filter(user::Column::Realm.eq(realm));
-        if let Some(s) = &q.search {
-            find = find.filter(
-                Condition::any()
-                    .add(starts_with(backend, user::Column::Username, s))
-                    .add(starts_with(backend, user::Column::Email, s)),
-            );
-        }
-        for (column, value) in [(user::Column::Username, &q.username), (user::Column::Email, &q.email)] {
-            if let Some(v) = value {
-                find = if q.exact {
-                    find.filter(lowered(backend, column).eq(fold(v)))
-                } else {
-                    find.filter(starts_with(backend, column, v))
-                };
-            }
-        }
+        let find = matching(backend, realm, q);
         // By username, byte order on both databases (PostgreSQL's default collation may
         // differ from SQLite's), so that pages are the same everywhere.
         let by_username = match backend {

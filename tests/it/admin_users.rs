@@ -471,6 +471,11 @@ db_test!(async fn realm_roles_are_mapped_as_in_keycloak(db) {
     let names: Vec<&str> = roles.as_array().unwrap().iter().filter_map(|r| r["name"].as_str()).collect();
     assert_eq!(names, ["auditor", "clerk"], "{roles}");
     // What GET returned may be sent back (Keycloak's fields are accepted).
+    // Keycloak's whole mappings: realm roles, no client roles.
+    let (status, all) = call(&h, "GET", &format!("flows/users/{id}/role-mappings"), Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(all["realmMappings"], roles, "{all}");
+    assert_eq!(all["clientMappings"], json!({}), "{all}");
     let (status, body) = call(&h, "DELETE", &path, Some(&token), Some(json!([roles[1].clone()]))).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let tokens = signin::password_sign_in(&h, WEB_CLIENT, USERNAME, PASSWORD).await.exchange(&h).await;
@@ -521,6 +526,8 @@ db_test!(async fn the_openapi_document_has_every_user_endpoint(db) {
         ("/admin/realms/{realm}/users/{id}/role-mappings/realm", "get"),
         ("/admin/realms/{realm}/users/{id}/role-mappings/realm", "post"),
         ("/admin/realms/{realm}/users/{id}/role-mappings/realm", "delete"),
+        ("/admin/realms/{realm}/users/{id}/role-mappings", "get"),
+        ("/admin/realms/{realm}/users/count", "get"),
     ] {
         let op = &paths[path][method];
         assert!(op.is_object(), "{method} {path} is not documented");
@@ -794,4 +801,37 @@ db_test!(async fn a_realm_may_allow_duplicate_emails(db) {
         let user = h.state.store.find_user(&id).await.unwrap().expect("the user");
         assert_eq!(user.email.as_deref(), Some(EMAIL));
     }
+});
+
+db_test!(async fn users_are_counted_and_searched_as_keycloaks_clients_ask(db) {
+    let h = start(db).await;
+    let token = service_token(&h, "pipeline").await;
+    h.add_user("bob", "bob@example.com", PASSWORD).await;
+    let (status, n) = call(&h, "GET", "flows/users/count", Some(&token), None).await;
+    assert_eq!((status, n), (StatusCode::OK, json!(2)));
+    let (_, n) = call(&h, "GET", "flows/users/count?search=ali", Some(&token), None).await;
+    assert_eq!(n, json!(1));
+    // As python-keycloak and the admin client send them: `True`, and parameters Gatehouse has
+    // no use for, which are ignored.
+    let (status, users) = call(&h, "GET", "flows/users?username=ALICE&exact=True&briefRepresentation=true", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{users}");
+    assert_eq!(users.as_array().map(Vec::len), Some(1), "{users}");
+    assert_eq!(users[0]["username"], USERNAME);
+    assert_bad(call(&h, "GET", "flows/users?exact=maybe", Some(&token), None).await, "bad boolean 'maybe'");
+    let (status, _) = call(&h, "GET", "flows/roles?briefRepresentation=false", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&h, "GET", "nowhere/users/count", Some(&token), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The realm as Keycloak's RealmRepresentation, and the realms the caller administers.
+    let (status, realm) = call(&h, "GET", "flows", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{realm}");
+    assert_eq!((realm["realm"].as_str(), realm["accessTokenLifespan"].as_i64()), (Some("flows"), Some(300)), "{realm}");
+    assert_eq!(realm["failureFactor"], 3, "{realm}");
+    let (status, realms) = call(&h, "GET", "", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{realms}");
+    let names: Vec<&str> = realms.as_array().expect("a list").iter().filter_map(|r| r["realm"].as_str()).collect();
+    assert_eq!(names, ["flows", "master"], "{realms}");
+    let (status, _) = call(&h, "GET", "", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 });

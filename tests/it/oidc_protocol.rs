@@ -385,3 +385,28 @@ db_test!(async fn browser_apps_at_a_clients_web_origins_may_call_the_apis_and_no
     let certs = http.get(h.endpoint("certs")).header("origin", evil).send().await.expect("GET");
     assert_eq!(acao(&certs).as_deref(), Some(evil));
 });
+
+db_test!(async fn a_client_logs_out_by_posting_its_refresh_token(db) {
+    let h = start_with_user(db).await;
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let tokens = tokens_for(&h, &code, &verifier).await;
+    let refresh = tokens["refresh_token"].as_str().expect("a refresh token").to_string();
+    let logout = h.endpoint("logout");
+
+    // Not without the client's own authentication, and not for another client.
+    let anonymous = oauth::post_form(&logout, oauth::ClientAuth::Public(WEB_CLIENT), &[("refresh_token", &refresh)]).await;
+    anonymous.assert_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    let stranger = oauth::post_form(&logout, oauth::other(), &[("refresh_token", &refresh)]).await;
+    stranger.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+
+    // The client itself: 204, the session ends, its refresh token stops working.
+    let done = oauth::post_form(&logout, oauth::web(), &[("refresh_token", &refresh)]).await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.text);
+    let again = oauth::refresh(&h, oauth::web(), &refresh).await;
+    again.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    let live = h.query("SELECT COUNT(*) AS n FROM sso_sessions WHERE ended_at IS NULL").await;
+    assert_eq!(live[0].try_get::<i64>("", "n").expect("count"), 0, "the session is still live");
+    assert_eq!(crate::support::signin::events(&h, Some("logout")).await.len(), 1);
+    let spent = oauth::post_form(&logout, oauth::web(), &[("refresh_token", &refresh)]).await;
+    spent.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+});

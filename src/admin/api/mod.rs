@@ -70,6 +70,7 @@ impl utoipa::Modify for BearerAuth {
 pub fn router() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(users::search_users, users::create_user))
+        .routes(routes!(users::count_users))
         .routes(routes!(users::get_user, users::update_user, users::delete_user))
         .routes(routes!(credentials::reset_password))
         .routes(routes!(credentials::list_credentials))
@@ -79,11 +80,14 @@ pub fn router() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(sessions::list_tokens))
         .routes(routes!(sessions::revoke_token))
         .routes(routes!(sessions::logout_user))
+        .routes(routes!(role_mappings::all_role_mappings))
         .routes(routes!(
             role_mappings::list_role_mappings,
             role_mappings::grant_roles,
             role_mappings::revoke_roles
         ))
+        .routes(routes!(realm::list_realms))
+        .routes(routes!(realm::get_realm))
         .routes(routes!(realm::list_clients))
         .routes(routes!(realm::get_client))
         .routes(routes!(realm::list_roles))
@@ -91,6 +95,19 @@ pub fn router() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(realm::role_users))
         .routes(routes!(events::list_events))
         .split_for_parts()
+}
+
+/// A query-string boolean as Keycloak's clients write it: `true`/`false` in any case
+/// (python-keycloak sends `True`), or empty for false.
+pub fn lenient_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(d)?;
+    match text.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" | "" => Ok(false),
+        _ => Err(serde::de::Error::custom(format!(
+            "bad boolean '{text}': use true or false"
+        ))),
+    }
 }
 
 /// The most a collection's `first` may skip: far beyond any realm, and within every database's

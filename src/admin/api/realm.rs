@@ -44,6 +44,8 @@ pub struct ClientRepresentation {
     pub admin_api: bool,
     /// May introspect access tokens issued to other clients (a resource server).
     pub introspection: bool,
+    /// Origins whose scripts may call the APIs for it (CORS); `+`: those of its redirect URIs.
+    pub web_origins: Vec<String>,
 }
 
 impl From<&Client> for ClientRepresentation {
@@ -56,6 +58,7 @@ impl From<&Client> for ClientRepresentation {
             redirect_uris: c.redirect_uris.clone(),
             post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
             grant_types: c.grant_types.iter().map(|g| g.as_str().to_string()).collect(),
+            web_origins: c.web_origins.clone(),
             pkce: match c.pkce {
                 Pkce::Required => "required",
                 Pkce::Optional => "optional",
@@ -109,9 +112,8 @@ pub struct ClientQuery {
     max: Option<u64>,
 }
 
-/// Filters and paging of the role list (Keycloak's parameters).
+/// Filters and paging of the role list (Keycloak's parameters; others are ignored, as there).
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RoleQuery {
     /// Only roles whose name contains this text.
@@ -125,9 +127,8 @@ pub struct RoleQuery {
     max: Option<u64>,
 }
 
-/// Paging of a role's members.
+/// Paging of a role's members (other parameters are ignored, as Keycloak does).
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// How many users to skip (default 0).
@@ -365,4 +366,90 @@ pub async fn role_users(
         }
     }
     Ok(axum::Json(users))
+}
+
+/// A realm (Keycloak's `RealmRepresentation`, the settings Gatehouse has a counterpart of;
+/// durations in seconds). Read-only: realms are defined in realm files.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RealmRepresentation {
+    /// The same as `realm`.
+    pub id: String,
+    pub realm: String,
+    pub display_name: String,
+    /// Always true: a realm that is not wanted is not applied.
+    pub enabled: bool,
+    pub access_token_lifespan: i64,
+    pub access_code_lifespan: i64,
+    pub sso_session_idle_timeout: i64,
+    pub sso_session_max_lifespan: i64,
+    pub brute_force_protected: bool,
+    pub failure_factor: u32,
+    pub default_signature_algorithm: String,
+    pub login_theme: String,
+}
+
+impl From<&crate::realm::Realm> for RealmRepresentation {
+    fn from(r: &crate::realm::Realm) -> Self {
+        RealmRepresentation {
+            id: r.name.clone(),
+            realm: r.name.clone(),
+            display_name: r.display_name.clone(),
+            enabled: true,
+            access_token_lifespan: r.tokens.access_ttl.as_secs(),
+            access_code_lifespan: r.tokens.code_ttl.as_secs(),
+            sso_session_idle_timeout: r.tokens.sso_idle.as_secs(),
+            sso_session_max_lifespan: r.tokens.sso_max.as_secs(),
+            brute_force_protected: r.brute_force.max_failures > 0,
+            failure_factor: r.brute_force.max_failures,
+            default_signature_algorithm: r.tokens.signing_alg.as_str().to_string(),
+            login_theme: r.theme.clone(),
+        }
+    }
+}
+
+/// A realm's settings.
+#[utoipa::path(
+    get,
+    path = "/admin/realms/{realm}",
+    tag = "realms",
+    params(RealmPath),
+    responses(
+        (status = 200, description = "The realm", body = RealmRepresentation),
+        CallerErrors,
+        (status = 404, description = "No such realm", body = ErrorBody),
+    )
+)]
+pub async fn get_realm(
+    _: RealmAdmin,
+    State(app): State<Arc<AppState>>,
+    Path(RealmPath { realm }): Path<RealmPath>,
+) -> Result<axum::Json<RealmRepresentation>, ApiError> {
+    let rt = live(&app, &realm)?;
+    Ok(axum::Json(RealmRepresentation::from(&rt.realm)))
+}
+
+/// The realms the caller administers (all of them for a global administrator).
+#[utoipa::path(
+    get,
+    path = "/admin/realms",
+    tag = "realms",
+    responses(
+        (status = 200, description = "The realms, by name", body = [RealmRepresentation]),
+        CallerErrors,
+    )
+)]
+pub async fn list_realms(
+    admin: crate::admin::auth::Admin,
+    State(app): State<Arc<AppState>>,
+) -> Result<axum::Json<Vec<RealmRepresentation>>, ApiError> {
+    let mut names = app.realm_names();
+    names.sort();
+    let realms = names
+        .iter()
+        .filter(|name| admin.may_administer(name))
+        .filter_map(|name| app.realm(name))
+        .map(|rt| RealmRepresentation::from(&rt.realm))
+        .collect();
+    Ok(axum::Json(realms))
 }

@@ -51,6 +51,40 @@ fn names(roles: Vec<RoleMapping>) -> Vec<String> {
     roles.into_iter().map(|r| r.name).collect()
 }
 
+/// Keycloak's `MappingsRepresentation`: realm roles, and (none here) client roles.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Mappings {
+    pub realm_mappings: Vec<RoleMapping>,
+    /// Always empty: Gatehouse has realm roles only.
+    #[schema(value_type = Object)]
+    pub client_mappings: serde_json::Map<String, serde_json::Value>,
+}
+
+/// All of the user's role mappings (`GET …/role-mappings`).
+#[utoipa::path(
+    get,
+    path = "/admin/realms/{realm}/users/{id}/role-mappings",
+    tag = "roles",
+    params(UserPath),
+    responses(
+        (status = 200, description = "The user's realm roles; no client roles", body = Mappings),
+        CallerErrors,
+        (status = 404, description = "No such realm or user", body = ErrorBody),
+    )
+)]
+pub async fn all_role_mappings(
+    _: RealmAdmin,
+    State(app): State<Arc<AppState>>,
+    Path(UserPath { realm, id }): Path<UserPath>,
+) -> Result<axum::Json<Mappings>, ApiError> {
+    let roles = admin::user_roles(&app, &realm, &id).await?;
+    Ok(axum::Json(Mappings {
+        realm_mappings: roles.into_iter().map(RoleMapping::named).collect(),
+        client_mappings: serde_json::Map::new(),
+    }))
+}
+
 /// The user's realm roles.
 #[utoipa::path(
     get,

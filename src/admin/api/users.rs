@@ -91,9 +91,9 @@ fn yes() -> bool {
     true
 }
 
-/// Filters and paging of a user search.
+/// Filters and paging of a user search. Other parameters Keycloak's clients send
+/// (`briefRepresentation`, …) are ignored, as Keycloak does.
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct UserQuery {
     /// A prefix of the username or email address.
@@ -102,8 +102,8 @@ pub struct UserQuery {
     username: Option<String>,
     /// The email address (a prefix, or exactly with `exact=true`).
     email: Option<String>,
-    /// Match `username` and `email` exactly.
-    #[serde(default)]
+    /// Match `username` and `email` exactly (`true` in any case).
+    #[serde(default, deserialize_with = "super::lenient_bool")]
     exact: bool,
     /// How many users to skip (default 0).
     #[serde(default)]
@@ -163,6 +163,38 @@ pub async fn search_users(
     };
     let users = admin::search_users(&app, &realm, &search).await?;
     Ok(axum::Json(users.into_iter().map(UserRepresentation::from).collect()))
+}
+
+/// How many users match the filters (`search`, `username`, `email`, `exact`), as Keycloak's
+/// `GET /users/count`.
+#[utoipa::path(
+    get,
+    path = "/admin/realms/{realm}/users/count",
+    tag = "users",
+    params(RealmPath, UserQuery),
+    responses(
+        (status = 200, description = "How many users match", body = u64),
+        (status = 400, description = "Bad query parameters", body = ErrorBody),
+        CallerErrors,
+        (status = 404, description = "No such realm", body = ErrorBody),
+    )
+)]
+pub async fn count_users(
+    _: RealmAdmin,
+    State(app): State<Arc<AppState>>,
+    Path(RealmPath { realm }): Path<RealmPath>,
+    query: Result<Query<UserQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<axum::Json<u64>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let search = UserSearch {
+        search: q.search,
+        username: q.username,
+        email: q.email,
+        exact: q.exact,
+        first: 0,
+        max: 0,
+    };
+    Ok(axum::Json(admin::count_users(&app, &realm, &search).await?))
 }
 
 /// Create a user. The response's `Location` names the new user, as in Keycloak.
