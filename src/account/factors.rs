@@ -131,6 +131,15 @@ pub struct Refusal {
     pub message: Value,
 }
 
+impl Refusal {
+    fn at(field: &'static str, key: &str) -> Refusal {
+        Refusal {
+            field,
+            message: Value::from(key),
+        }
+    }
+}
+
 /// Removes the authenticator app `device` of the viewer when `password` is theirs (if they have
 /// one) and `code` is a current code of that same app, never used before. Removing the last
 /// app also removes the recovery codes, which only stand in for it.
@@ -142,73 +151,82 @@ pub async fn remove_otp(
     password: &str,
     code: &str,
 ) -> Result<Result<(), Refusal>, AccountError> {
-    let refuse = |field, key: &str| {
-        Ok(Err(Refusal {
-            field,
-            message: Value::from(key),
-        }))
-    };
     let user_id = &viewer.user.id;
     let devices = app.store.credentials(user_id, OTP).await?;
     let Some(found) = devices.iter().find(|d| d.id == device) else {
-        return refuse("device", "accountNoSuchDevice");
+        return Ok(Err(Refusal::at("device", "accountNoSuchDevice")));
     };
     let keep_one = must_keep_a_second_factor(app, rt, viewer).await?;
     if devices.len() == 1 && keep_one {
-        return refuse("device", "accountLastFactorRequired");
+        return Ok(Err(Refusal::at("device", "accountLastFactorRequired")));
     }
+    if let Err(refusal) = check_password(app, rt, viewer, password).await? {
+        return Ok(Err(refusal));
+    }
+    if let Err(refusal) = check_code(app, rt, viewer, found, code).await? {
+        return Ok(Err(refusal));
+    }
+    // Checked again with the user's row locked: another removal may have run meanwhile.
+    Ok(match app.store.remove_otp(user_id, &found.id, keep_one).await? {
+        OtpRemoval::NotFound => Err(Refusal::at("device", "accountNoSuchDevice")),
+        OtpRemoval::LastKept => Err(Refusal::at("device", "accountLastFactorRequired")),
+        OtpRemoval::Removed { last } => {
+            let details = json!({ "type": "otp", "credential": found.id, "last": last });
+            record(app, rt, viewer, "credential_removed", details).await;
+            Ok(())
+        }
+    })
+}
+
+/// The viewer's current password (when they have one), within the address's attempt budget.
+async fn check_password(
+    app: &AppState,
+    rt: &RealmRuntime,
+    viewer: &Viewer,
+    password: &str,
+) -> Result<Result<(), Refusal>, AccountError> {
     if password.len() > crate::flow::authenticators::MAX_PASSWORD_BYTES {
-        return refuse("password", "passwordTooLong");
+        return Ok(Err(Refusal::at("password", "passwordTooLong")));
     }
     if let Some(ip) = &viewer.origin.ip
         && !app.sign_in_budget.spend(ip, crate::store::now())
     {
-        return refuse("password", "tooManyAttempts");
+        return Ok(Err(Refusal::at("password", "tooManyAttempts")));
     }
-    let stored = app.store.password_hash(user_id).await?;
+    let stored = app.store.password_hash(&viewer.user.id).await?;
     if stored.is_some() && !app.hasher.verify(password, stored.as_deref()).await? {
-        record(
-            app,
-            rt,
-            viewer,
-            "credential_removal_refused",
-            json!({ "reason": "wrong password" }),
-        )
-        .await;
-        return refuse("password", "currentPasswordWrong");
+        let details = json!({ "reason": "wrong password" });
+        record(app, rt, viewer, "credential_removal_refused", details).await;
+        return Ok(Err(Refusal::at("password", "currentPasswordWrong")));
     }
+    Ok(Ok(()))
+}
+
+/// A current code of the app `device`, never used before (accepting it spends it).
+async fn check_code(
+    app: &AppState,
+    rt: &RealmRuntime,
+    viewer: &Viewer,
+    device: &crate::store::entity::credential::Model,
+    code: &str,
+) -> Result<Result<(), Refusal>, AccountError> {
     let code = code.trim();
     if code.is_empty() {
-        return refuse("otp", "missingOtp");
+        return Ok(Err(Refusal::at("otp", "missingOtp")));
     }
-    let Ok(secret) = app.master_key.open(&otp_context(&found.id), &found.secret) else {
-        tracing::error!(credential = %found.id, "OTP secret cannot be opened with this master key");
-        return refuse("otp", "invalidOtp");
+    let Ok(secret) = app.master_key.open(&otp_context(&device.id), &device.secret) else {
+        tracing::error!(credential = %device.id, "OTP secret cannot be opened with this master key");
+        return Ok(Err(Refusal::at("otp", "invalidOtp")));
     };
     let now = crate::store::now().max(0) as u64;
     let accepted = match totp::matching_step(&rt.realm.otp_policy, &secret, code, now) {
-        Some(step) => app.store.accept_otp_step(&found.id, step).await?,
+        Some(step) => app.store.accept_otp_step(&device.id, step).await?,
         None => false,
     };
     if !accepted {
-        record(
-            app,
-            rt,
-            viewer,
-            "credential_removal_refused",
-            json!({ "reason": "wrong code" }),
-        )
-        .await;
-        return refuse("otp", "invalidOtp");
+        let details = json!({ "reason": "wrong code" });
+        record(app, rt, viewer, "credential_removal_refused", details).await;
+        return Ok(Err(Refusal::at("otp", "invalidOtp")));
     }
-    // Checked again with the user's row locked: another removal may have run meanwhile.
-    match app.store.remove_otp(user_id, &found.id, keep_one).await? {
-        OtpRemoval::NotFound => refuse("device", "accountNoSuchDevice"),
-        OtpRemoval::LastKept => refuse("device", "accountLastFactorRequired"),
-        OtpRemoval::Removed { last } => {
-            let details = json!({ "type": "otp", "credential": found.id, "last": last });
-            record(app, rt, viewer, "credential_removed", details).await;
-            Ok(Ok(()))
-        }
-    }
+    Ok(Ok(()))
 }

@@ -172,15 +172,12 @@ pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeR
     let options = parse_options(p).map_err(|d| fail("invalid_request", d))?;
     let kc_action = match param(p, "kc_action") {
         None => None,
-        Some(name) => match crate::flow::actions::app_initiated(name, realm) {
-            Some(action) => Some(action),
-            None => {
-                return Err(fail(
-                    "invalid_request",
-                    format!("kc_action '{name}' is not available in this realm"),
-                ));
-            }
-        },
+        Some(name) => Some(crate::flow::actions::app_initiated(name, realm).ok_or_else(|| {
+            fail(
+                "invalid_request",
+                format!("kc_action '{name}' is not available in this realm"),
+            )
+        })?),
     };
     Ok(AuthorizeRequest {
         client_id: client_id.to_string(),

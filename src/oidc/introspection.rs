@@ -170,56 +170,11 @@ pub async fn introspect(
     token: &str,
 ) -> Result<Value, OAuthError> {
     if token.matches('.').count() == 2 {
-        return Ok(match verify_access_token(state, rt, token).await {
-            Ok(c) if !may_introspect(caller, &c) => json!({ "active": false }),
-            Ok(c) => {
-                let mut m = Map::new();
-                m.insert("active".into(), json!(true));
-                m.insert("token_type".into(), json!("Bearer"));
-                m.insert("scope".into(), json!(c.scope));
-                m.insert("client_id".into(), json!(c.client_id));
-                m.insert("sub".into(), json!(c.sub));
-                m.insert("aud".into(), c.aud);
-                m.insert("iss".into(), json!(c.iss));
-                m.insert("exp".into(), json!(c.exp));
-                m.insert("iat".into(), json!(c.iat));
-                m.insert("jti".into(), json!(c.jti));
-                if let Some(u) = c.preferred_username {
-                    m.insert("username".into(), json!(u));
-                }
-                if let Some(sid) = c.sid {
-                    m.insert("sid".into(), json!(sid));
-                }
-                Value::Object(m)
-            }
-            Err(e) if e.code == "server_error" => return Err(e),
-            Err(_) => json!({ "active": false }),
-        });
+        return introspect_access_token(state, rt, caller, token).await;
     }
     let hash = sha256_hex(token.as_bytes());
     if token.starts_with(PAT_PREFIX) {
-        // A user's own token, issued to no client: only the realm's resource servers (clients
-        // with `introspection: true`) may ask about it.
-        if !caller.introspection {
-            return Ok(json!({ "active": false }));
-        }
-        let found = state.store.use_pat(&rt.realm.name, &hash, None).await?;
-        let live = found
-            .as_ref()
-            .and_then(|(pat, user)| pat_in_policy(rt, pat).map(|p| (pat, p, user)));
-        return Ok(match live {
-            Some((pat, (scopes, exp), user)) => json!({
-                "active": true,
-                "token_type": "pat",
-                "scope": scopes.join(" "),
-                "sub": user.id,
-                "username": user.username,
-                "exp": exp,
-                "iat": pat.created_at,
-                "iss": rt.issuer,
-            }),
-            None => json!({ "active": false }),
-        });
+        return introspect_pat(state, rt, caller, &hash).await;
     }
     Ok(match state.store.live_refresh_token(&hash).await? {
         Some((t, g)) if g.realm == rt.realm.name && g.client_id == caller.client_id => json!({
@@ -234,6 +189,111 @@ pub async fn introspect(
         }),
         _ => json!({ "active": false }),
     })
+}
+
+/// An access token's introspection (RFC 7662 §2.2), as [`may_introspect`] allows.
+async fn introspect_access_token(
+    state: &AppState,
+    rt: &RealmRuntime,
+    caller: &Client,
+    token: &str,
+) -> Result<Value, OAuthError> {
+    Ok(match verify_access_token(state, rt, token).await {
+        Ok(c) if !may_introspect(caller, &c) => json!({ "active": false }),
+        Ok(c) => {
+            let mut m = Map::new();
+            m.insert("active".into(), json!(true));
+            m.insert("token_type".into(), json!("Bearer"));
+            m.insert("scope".into(), json!(c.scope));
+            m.insert("client_id".into(), json!(c.client_id));
+            m.insert("sub".into(), json!(c.sub));
+            m.insert("aud".into(), c.aud);
+            m.insert("iss".into(), json!(c.iss));
+            m.insert("exp".into(), json!(c.exp));
+            m.insert("iat".into(), json!(c.iat));
+            m.insert("jti".into(), json!(c.jti));
+            if let Some(u) = c.preferred_username {
+                m.insert("username".into(), json!(u));
+            }
+            if let Some(sid) = c.sid {
+                m.insert("sid".into(), json!(sid));
+            }
+            Value::Object(m)
+        }
+        Err(e) if e.code == "server_error" => return Err(e),
+        Err(_) => json!({ "active": false }),
+    })
+}
+
+/// A personal access token's introspection: a user's own token, issued to no client, so only
+/// the realm's resource servers (clients with `introspection: true`) may ask about it.
+async fn introspect_pat(state: &AppState, rt: &RealmRuntime, caller: &Client, hash: &str) -> Result<Value, OAuthError> {
+    if !caller.introspection {
+        return Ok(json!({ "active": false }));
+    }
+    let found = state.store.use_pat(&rt.realm.name, hash, None).await?;
+    let live = found
+        .as_ref()
+        .and_then(|(pat, user)| pat_in_policy(rt, pat).map(|p| (pat, p, user)));
+    Ok(match live {
+        Some((pat, (scopes, exp), user)) => json!({
+            "active": true,
+            "token_type": "pat",
+            "scope": scopes.join(" "),
+            "sub": user.id,
+            "username": user.username,
+            "exp": exp,
+            "iat": pat.created_at,
+            "iss": rt.issuer,
+        }),
+        None => json!({ "active": false }),
+    })
+}
+
+/// RFC 7009 for an access token of `client`: its grant (a user's), or the token itself (the
+/// client's own) until it expires.
+async fn revoke_access_token(
+    state: &AppState,
+    rt: &RealmRuntime,
+    client: &Client,
+    token: &str,
+    origin: &Origin,
+) -> Result<(), OAuthError> {
+    let realm = rt.realm.name.as_str();
+    // Reloads keys for an unknown kid: a key rotated in on another node must not make a
+    // revocation silently do nothing.
+    let Some(keys) = state
+        .keys
+        .get_or_reload_for(realm, token, rt.realm.key_retention_secs())
+        .await
+    else {
+        return Ok(());
+    };
+    // Expired tokens need no revocation; invalid ones are ignored.
+    let Ok(c) = keys.verifying.verify_access_token::<AccessClaims>(token, &rt.issuer) else {
+        return Ok(());
+    };
+    if c.client_id != client.client_id {
+        return Ok(());
+    }
+    let (revoked, user_id) = match &c.gid {
+        Some(gid) => (state.store.revoke_grant(gid).await?, Some(c.sub.as_str())),
+        // A client's own token: its subject is the client, not a user.
+        None => {
+            state.store.revoke_jti(&c.jti, c.exp).await?;
+            (true, None)
+        }
+    };
+    if revoked {
+        let what = Revoked {
+            user_id,
+            client_id: &client.client_id,
+            session_id: c.sid.as_deref(),
+            token_type: "access_token",
+        };
+        audit::token_revoked(state, realm, origin, Reason::Requested, what).await;
+    }
+    Ok(())
 }
 
 /// RFC 7009: revokes a refresh token's grant, or an access token (its grant if it has one).
@@ -265,38 +325,7 @@ pub async fn revoke(
         return Ok(());
     }
     if token.matches('.').count() == 2 {
-        // Reloads keys for an unknown kid: a key rotated in on another node must not make
-        // a revocation silently do nothing.
-        let Some(keys) = state
-            .keys
-            .get_or_reload_for(realm, token, rt.realm.key_retention_secs())
-            .await
-        else {
-            return Ok(());
-        };
-        // Expired tokens need no revocation; invalid ones are ignored.
-        if let Ok(c) = keys.verifying.verify_access_token::<AccessClaims>(token, &rt.issuer)
-            && c.client_id == client.client_id
-        {
-            let (revoked, user_id) = match &c.gid {
-                Some(gid) => (state.store.revoke_grant(gid).await?, Some(c.sub.as_str())),
-                // A client's own token: its subject is the client, not a user.
-                None => {
-                    state.store.revoke_jti(&c.jti, c.exp).await?;
-                    (true, None)
-                }
-            };
-            if revoked {
-                let what = Revoked {
-                    user_id,
-                    client_id: &client.client_id,
-                    session_id: c.sid.as_deref(),
-                    token_type: "access_token",
-                };
-                audit::token_revoked(state, realm, origin, Reason::Requested, what).await;
-            }
-        }
-        return Ok(());
+        return revoke_access_token(state, rt, client, token, origin).await;
     }
     let hash = sha256_hex(token.as_bytes());
     if let Some(gid) = state.store.grant_of_refresh_token(&hash).await?

@@ -41,25 +41,7 @@ impl Validator<'_> {
             );
         }
         let secret_hash = self.secret_hash(&id, c.secret.as_ref(), c.secret_hash.as_ref(), at);
-        let grant_types: Vec<GrantType> = if c.grant_types.is_empty() {
-            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
-        } else {
-            c.grant_types.iter().map(|g| g.value).collect()
-        };
-        for g in &c.grant_types {
-            if g.value == GrantType::ClientCredentials && secret_hash.is_none() {
-                self.error(
-                    g.referenced,
-                    format!("client '{id}' is public (no secret) and cannot use client_credentials"),
-                );
-            }
-        }
-        if grant_types.contains(&GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
-            self.error(
-                at,
-                format!("client '{id}' uses authorization_code but has no redirect_uris"),
-            );
-        }
+        let grant_types = self.grant_types(&id, &c, secret_hash.is_some(), at);
         for uri in c.redirect_uris.iter().chain(&c.post_logout_redirect_uris) {
             self.redirect_uri(uri);
         }
@@ -96,6 +78,30 @@ impl Validator<'_> {
             scopes,
             web_origins: c.web_origins.into_iter().map(|o| o.value).collect(),
         })
+    }
+
+    /// The client's grants (default: authorization_code and refresh_token), each one it can use.
+    fn grant_types(&mut self, id: &str, c: &ClientFile, confidential: bool, at: Location) -> Vec<GrantType> {
+        let grant_types: Vec<GrantType> = if c.grant_types.is_empty() {
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        } else {
+            c.grant_types.iter().map(|g| g.value).collect()
+        };
+        for g in &c.grant_types {
+            if g.value == GrantType::ClientCredentials && !confidential {
+                self.error(
+                    g.referenced,
+                    format!("client '{id}' is public (no secret) and cannot use client_credentials"),
+                );
+            }
+        }
+        if grant_types.contains(&GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
+            self.error(
+                at,
+                format!("client '{id}' uses authorization_code but has no redirect_uris"),
+            );
+        }
+        grant_types
     }
 
     /// A web origin is `+` or exactly an origin: `http(s)://host[:port]`, nothing after it.
