@@ -497,21 +497,27 @@ async fn sign_in_with_recovery_code(h: &Harness, code: &str) -> SignIn {
     s
 }
 
+/// Signs in to the console's security page in `b` with the password and the next code of the
+/// app whose secret is `secret`.
+async fn security_page_with_code(h: &Harness, b: &reqwest::Client, secret: &[u8]) -> Page {
+    let server = Url::parse(&h.url).expect("server URL");
+    let login = open(h, b, &account_url(h, "security")).await;
+    let mut form = form_of(&login);
+    form.set("username", USERNAME);
+    form.set("password", PASSWORD);
+    let otp = browser::follow_on_server(b, form.submit(b).await, &server).await;
+    let mut form = form_of(&otp);
+    assert!(form.has("otp"), "{}", otp.describe());
+    form.set("otp", &signin::totp_next(h, secret));
+    browser::follow_on_server(b, form.submit(b).await, &server).await
+}
+
 db_test!(async fn new_recovery_codes_replace_the_old_and_the_log_shows_and_exports_it(db) {
     let h = signin::start_flow_realm(db).await;
     let enrolment = signin::enrol_otp(&h, USERNAME, PASSWORD).await;
     let b = h.new_browser();
-    let server = Url::parse(&h.url).expect("server URL");
     // The console's sign-in asks for the second factor too.
-    let login = open(&h, &b, &account_url(&h, "security")).await;
-    let mut form = form_of(&login);
-    form.set("username", USERNAME);
-    form.set("password", PASSWORD);
-    let otp = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
-    let mut form = form_of(&otp);
-    assert!(form.has("otp"), "{}", otp.describe());
-    form.set("otp", &signin::totp_next(&h, &enrolment.secret));
-    let security = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
+    let security = security_page_with_code(&h, &b, &enrolment.secret).await;
     assert!(visible_text(&security.body).contains("Recovery codes left: 10"), "{}", security.describe());
 
     let shown = post(&h, &b, &security, "/security/recovery-codes", &[]).await;
@@ -874,15 +880,7 @@ db_test!(async fn a_realm_that_requires_a_second_factor_keeps_the_last_one(db) {
     h.add_user(USERNAME, EMAIL, PASSWORD).await;
     let enrolment = signin::enrol_otp(&h, USERNAME, PASSWORD).await;
     let b = h.new_browser();
-    let server = Url::parse(&h.url).expect("server URL");
-    let login = open(&h, &b, &account_url(&h, "security")).await;
-    let mut form = form_of(&login);
-    form.set("username", USERNAME);
-    form.set("password", PASSWORD);
-    let otp = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
-    let mut form = form_of(&otp);
-    form.set("otp", &signin::totp_next(&h, &enrolment.secret));
-    let security = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
+    let security = security_page_with_code(&h, &b, &enrolment.secret).await;
 
     let code = signin::totp_at(&h, &enrolment.secret, signin::unix_now() + 60);
     let fields = [("password", PASSWORD), ("otp", code.as_str())];
