@@ -48,21 +48,26 @@ const ALLOW_HEADERS: &str = "Authorization, Content-Type, Accept, Accept-Languag
 const EXPOSE_HEADERS: &str = "WWW-Authenticate, Location";
 
 pub async fn cors(State(app): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let origin = request.headers().get(header::ORIGIN).cloned();
-    let (Some(origin), Some((realm, scope))) = (origin, scope_of(request.uri().path())) else {
+    let Some((realm, scope)) = scope_of(request.uri().path()) else {
         return next.run(request).await;
+    };
+    let Some(origin) = request.headers().get(header::ORIGIN).cloned() else {
+        return vary_on_origin(next.run(request).await);
     };
     let allowed = match scope {
         Scope::Public => true,
+        // `null` (sandboxed frames, file pages) is nobody's origin.
         Scope::Protocol | Scope::Account => origin.to_str().is_ok_and(|o| {
-            app.realm(realm)
-                .is_some_and(|rt| rt.realm.clients.values().any(|c| c.allows_web_origin(o)))
+            o != "null"
+                && app
+                    .realm(realm)
+                    .is_some_and(|rt| rt.realm.clients.values().any(|c| c.allows_web_origin(o)))
         }),
     };
     let preflight =
         request.method() == Method::OPTIONS && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     if preflight {
-        let mut r = StatusCode::NO_CONTENT.into_response();
+        let mut r = vary_on_origin(StatusCode::NO_CONTENT.into_response());
         if allowed {
             let h = r.headers_mut();
             allow(h, origin, scope);
@@ -80,8 +85,16 @@ pub async fn cors(State(app): State<Arc<AppState>>, request: Request, next: Next
     }
     // The account pages answer a browser's cookie; only the bearer-token API is shared.
     let shared = scope != Scope::Account || request.headers().contains_key(header::AUTHORIZATION);
-    let mut response = next.run(request).await;
-    if allowed && shared {
+    let mut response = vary_on_origin(next.run(request).await);
+    // Pages (the logout confirmation, with its CSRF token) and answers that set cookies stay
+    // the browser's own: only API answers are shared.
+    let page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    let sets_cookie = response.headers().contains_key(header::SET_COOKIE);
+    if allowed && shared && !page && !sets_cookie {
         let h = response.headers_mut();
         allow(h, origin, scope);
         h.insert(
@@ -92,9 +105,16 @@ pub async fn cors(State(app): State<Arc<AppState>>, request: Request, next: Next
     response
 }
 
+/// Every answer on a CORS path depends on the `Origin` it was asked from (caches must know).
+fn vary_on_origin(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static("Origin"));
+    response
+}
+
 fn allow(h: &mut HeaderMap, origin: HeaderValue, scope: Scope) {
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    h.append(header::VARY, HeaderValue::from_static("Origin"));
     // keycloak-js sends its token requests with credentials; nothing there reads cookies.
     if scope == Scope::Protocol {
         h.insert(

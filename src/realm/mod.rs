@@ -148,9 +148,12 @@ impl Client {
     pub fn allows_web_origin(&self, origin: &str) -> bool {
         self.web_origins.iter().any(|allowed| {
             if allowed == "+" {
+                // Web redirect URIs only: a native app's `com.example:/cb` has an opaque origin,
+                // written `null`, which any sandboxed page can send.
                 self.redirect_uris
                     .iter()
                     .filter_map(|uri| url::Url::parse(uri).ok())
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.origin().is_tuple())
                     .any(|u| u.origin().ascii_serialization() == origin)
             } else {
                 allowed == origin

@@ -317,6 +317,7 @@ fn cors_realm() -> String {
             "    post_logout_redirect_uris: [http://127.0.0.1:9000/]\n    web_origins: [\"https://admin.example\"]\n",
             1,
         )
+        + "  - client_id: native\n    redirect_uris: [\"com.example.app:/cb\"]\n    web_origins: [\"+\"]\n"
 }
 
 db_test!(async fn browser_apps_at_a_clients_web_origins_may_call_the_apis_and_no_one_else(db) {
@@ -347,6 +348,8 @@ db_test!(async fn browser_apps_at_a_clients_web_origins_may_call_the_apis_and_no
     let headers = ok.headers().get("access-control-allow-headers").and_then(|v| v.to_str().ok()).unwrap_or_default();
     assert!(methods.contains("POST") && headers.contains("Authorization"), "{methods} / {headers}");
     assert_eq!(acao(&preflight(evil).await.expect("OPTIONS")), None);
+    // A native app's redirect has no web origin: `+` never lets `null` (a sandboxed page) in.
+    assert_eq!(acao(&preflight("null").await.expect("OPTIONS")), None);
 
     // The answers themselves: the token endpoint and userinfo for listed origins only.
     let token = |origin: &'static str| {
@@ -360,7 +363,13 @@ db_test!(async fn browser_apps_at_a_clients_web_origins_may_call_the_apis_and_no
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(acao(&r).as_deref(), Some(spa));
     assert_eq!(r.headers().get("access-control-allow-credentials").and_then(|v| v.to_str().ok()), Some("true"));
-    assert_eq!(acao(&token(evil).await.expect("POST")), None);
+    let refused = token(evil).await.expect("POST");
+    assert_eq!(acao(&refused), None);
+    assert_eq!(refused.headers().get("vary").and_then(|v| v.to_str().ok()), Some("Origin"), "caches must know");
+    // The logout page holds a CSRF token: never shared, even with a listed origin.
+    let page = http.get(h.endpoint("logout")).header("origin", spa).send().await.expect("GET");
+    assert!(page.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/html")));
+    assert_eq!(acao(&page), None);
     let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
     let tokens = tokens_for(&h, &code, &verifier).await;
     let access = tokens["access_token"].as_str().expect("an access token").to_string();

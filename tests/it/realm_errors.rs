@@ -157,6 +157,8 @@ fn web_origins_must_be_origins_and_never_every_site() {
     assert_rejected(&yaml, 8, 24, &["shop-web", "'*'", "'+'"]);
     let yaml = format!("realm: shop\n{CLIENT}    web_origins: [https://shop.example/app]\n");
     assert_rejected(&yaml, 8, 19, &["https://shop.example/app", "scheme://host[:port]"]);
+    let yaml = format!("realm: shop\n{CLIENT}    web_origins: [http://shop.example]\n");
+    assert_rejected(&yaml, 8, 19, &["http://shop.example", "loopback"]);
     let good = format!("realm: shop\n{CLIENT}    web_origins: [\"+\", \"https://shop.example:8443\"]\n");
     let realms = Realms::new(&[("shop.yaml", &good)]);
     let out = realms.check_dir();

@@ -111,10 +111,15 @@ impl Validator<'_> {
         if o == "+" {
             return;
         }
-        let exact = url::Url::parse(o)
+        let parsed = url::Url::parse(o)
             .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .is_some_and(|u| u.origin().ascii_serialization() == o);
+            .filter(|u| matches!(u.scheme(), "http" | "https"));
+        let exact = parsed.as_ref().is_some_and(|u| u.origin().ascii_serialization() == o);
+        // As for redirect URIs: plain http only on the loopback interface.
+        if let Some(Err(why)) = parsed.as_ref().filter(|_| exact).map(redirect_scheme_allowed) {
+            self.error(origin.referenced, format!("client '{id}': web origin '{o}': {why}"));
+            return;
+        }
         if o == "*" {
             self.error(
                 origin.referenced,
