@@ -75,6 +75,7 @@ fn flow_step(c: &mut Criterion) {
                 user_agent: None,
                 step_config: serde_json::Value::Null,
                 siblings: vec![],
+                credentials: None,
             };
             let outcome = gatehouse::flow::run(&flow, &mut ctx, None).await.expect("engine");
             assert!(matches!(outcome, Outcome::Challenge(_)));

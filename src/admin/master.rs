@@ -14,7 +14,8 @@ pub const MASTER_REALM: &str = "master";
 pub const ADMIN_ROLE: &str = "admin";
 
 /// The built-in master realm. `admin-cli` is a public client for command-line tools, which
-/// receive the code on a loopback redirect (RFC 8252). ES256 keeps the first start fast.
+/// receive the code on a loopback redirect (RFC 8252), or use the password grant (Keycloak's
+/// admin scripts do; a second factor is then asked as `totp`). ES256 keeps the first start fast.
 pub const BUILT_IN: &str = "realm: master
 display_name: Gatehouse administration
 roles: [admin]
@@ -27,7 +28,7 @@ clients:
   - client_id: admin-cli
     name: Gatehouse command line
     redirect_uris: [http://127.0.0.1:8400/callback]
-    grant_types: [authorization_code, refresh_token]
+    grant_types: [authorization_code, refresh_token, password]
     admin_api: true
 ";
 

@@ -11,6 +11,8 @@ pub mod model;
 mod registry;
 mod step;
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 pub use engine::{Outcome, run};
@@ -123,6 +125,16 @@ impl FlowState {
     }
 }
 
+/// The RFC 8176 methods of a finished sign-in (with `mfa` once there are two) and its `acr`.
+pub fn methods_and_level(methods: &[String]) -> (Vec<String>, &'static str) {
+    let mut amr = methods.to_vec();
+    if amr.len() > 1 && !amr.iter().any(|m| m == "mfa") {
+        amr.push("mfa".into());
+    }
+    let acr = if amr.iter().any(|m| m == "mfa") { "2" } else { "1" };
+    (amr, acr)
+}
+
 /// What of the node's shared state the engine uses: the flow runs on these and nothing else.
 #[derive(Clone, Copy)]
 pub struct Services<'a> {
@@ -162,6 +174,9 @@ pub struct FlowContext<'a> {
     pub step_config: serde_json::Value,
     /// The authenticators at the running step's level (e.g. for "try another way").
     pub siblings: Vec<String>,
+    /// A direct grant's token request parameters (`username`, `password`, `totp`); `None` in
+    /// a browser sign-in.
+    pub credentials: Option<&'a HashMap<String, String>>,
 }
 
 impl FlowContext<'_> {

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
+use super::authenticators::Runs;
 pub use super::step::{Flow, FlowError, Requirement, Step, StepKind, always_fails, level_always_fails};
 use super::{authenticators, conditions};
 
@@ -28,6 +29,26 @@ struct StepFile {
     config: Option<Spanned<serde_json::Value>>,
     #[serde(default)]
     steps: Vec<Spanned<StepFile>>,
+}
+
+fn collect_authenticators<'f>(files: &'f [Spanned<StepFile>], out: &mut Vec<(Runs, &'f Spanned<String>)>) {
+    for f in files {
+        if let Some(name) = &f.value.authenticator
+            && let Some(a) = authenticators::find(&name.value)
+        {
+            out.push((a.runs(), name));
+        }
+        collect_authenticators(&f.value.steps, out);
+    }
+}
+
+/// Whether `flow` is a direct grant flow: it reads a token request's parameters.
+pub fn is_direct_grant(steps: &[Step]) -> bool {
+    steps.iter().any(|s| match &s.kind {
+        StepKind::Authenticator(n) => authenticators::find(n).is_some_and(|a| a.runs() == Runs::DirectGrant),
+        StepKind::Condition(_) => false,
+        StepKind::Subflow { steps, .. } => is_direct_grant(steps),
+    })
 }
 
 /// A validated flow.
@@ -59,6 +80,9 @@ pub fn parse(path: &str, text: &str) -> Result<Flow, Vec<FlowError>> {
     }
     if v.errors.is_empty() {
         v.user_before_use(&steps, false);
+    }
+    if v.errors.is_empty() {
+        v.one_kind_of_authenticator(&file.steps);
     }
     if v.errors.is_empty() && level_always_fails(&steps) {
         v.error(
@@ -143,6 +167,29 @@ impl Validator<'_> {
             config,
             line: at.line(),
         })
+    }
+
+    /// A flow runs in a browser (pages) or on a token request's parameters (a direct grant),
+    /// never both: its authenticators must all work in the one it is.
+    fn one_kind_of_authenticator(&mut self, files: &[Spanned<StepFile>]) {
+        let mut found: Vec<(Runs, &Spanned<String>)> = Vec::new();
+        collect_authenticators(files, &mut found);
+        let browser = found.iter().find(|(r, _)| *r == Runs::Browser);
+        let direct = found.iter().find(|(r, _)| *r == Runs::DirectGrant);
+        if let (Some((_, page)), Some((_, param))) = (browser, direct) {
+            let (first, second) = if page.referenced.line() < param.referenced.line() {
+                (page, param)
+            } else {
+                (param, page)
+            };
+            self.error(
+                second.referenced,
+                format!(
+                    "'{}' cannot be in the same flow as '{}': one reads a token request's parameters (a direct grant), the other shows pages; make two flows",
+                    second.value, first.value
+                ),
+            );
+        }
     }
 
     /// An authenticator step: a known authenticator, with a config it accepts.
@@ -482,6 +529,7 @@ steps:
     fn built_in_flows_parse() {
         for (name, text) in [
             ("browser.yaml", include_str!("../../flows/browser.yaml")),
+            ("direct-grant.yaml", include_str!("../../flows/direct-grant.yaml")),
             (
                 "identifier-first.yaml",
                 include_str!("../../flows/identifier-first.yaml"),
@@ -489,5 +537,34 @@ steps:
         ] {
             assert!(parse(name, text).is_ok(), "{name}: {:?}", parse(name, text).err());
         }
+        let direct = parse("d.yaml", include_str!("../../flows/direct-grant.yaml")).unwrap();
+        assert!(is_direct_grant(&direct.steps));
+        let browser = parse("b.yaml", include_str!("../../flows/browser.yaml")).unwrap();
+        assert!(!is_direct_grant(&browser.steps));
+    }
+
+    /// A flow reads pages or a token request, never both.
+    #[test]
+    fn pages_and_token_parameters_do_not_mix_in_one_flow() {
+        let text = "flow: f
+steps:
+  - authenticator: username-password-form
+    requirement: required
+  - subflow: second
+    requirement: conditional
+    steps:
+      - condition: user-configured
+        requirement: required
+      - authenticator: direct-grant-validate-otp
+        requirement: required
+";
+        let e = parse("f.yaml", text).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].line, 10, "{e:?}");
+        assert!(
+            e[0].message
+                .contains("cannot be in the same flow as 'username-password-form'"),
+            "{e:?}"
+        );
     }
 }

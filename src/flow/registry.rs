@@ -10,6 +10,7 @@ use crate::realm::Realm;
 
 const BUILT_IN: &[(&str, &str)] = &[
     ("browser.yaml", include_str!("../../flows/browser.yaml")),
+    ("direct-grant.yaml", include_str!("../../flows/direct-grant.yaml")),
     (
         "identifier-first.yaml",
         include_str!("../../flows/identifier-first.yaml"),
@@ -89,24 +90,55 @@ impl FlowRegistry {
             names.sort();
             names.join(", ")
         };
-        if !self.flows.contains_key(&realm.flows.browser) {
-            missing.push(format!(
+        let is_direct_grant = |name: &str| self.flows.get(name).map(|f| super::model::is_direct_grant(&f.steps));
+        match is_direct_grant(&realm.flows.browser) {
+            None => missing.push(format!(
                 "{}: flows.browser names flow '{}', which does not exist (known: {})",
                 realm.source.at("flows"),
                 realm.flows.browser,
                 known()
-            ));
+            )),
+            Some(true) => missing.push(format!(
+                "{}: flows.browser names '{}', a direct grant flow (it reads token request parameters, not pages)",
+                realm.source.at("flows"),
+                realm.flows.browser
+            )),
+            Some(false) => {}
         }
         for c in realm.clients.values() {
-            if let Some(name) = &c.browser_flow
-                && !self.flows.contains_key(name)
-            {
-                missing.push(format!(
-                    "{}: client '{}' names browser flow '{name}', which does not exist (known: {})",
-                    realm.source.at(&format!("clients.{}.browser_flow", c.client_id)),
-                    c.client_id,
+            if let Some(name) = &c.browser_flow {
+                let at = realm.source.at(&format!("clients.{}.browser_flow", c.client_id));
+                match is_direct_grant(name) {
+                    None => missing.push(format!(
+                        "{at}: client '{}' names browser flow '{name}', which does not exist (known: {})",
+                        c.client_id,
+                        known()
+                    )),
+                    Some(true) => missing.push(format!(
+                        "{at}: client '{}' names '{name}' as its browser flow, but it is a direct grant flow",
+                        c.client_id
+                    )),
+                    Some(false) => {}
+                }
+            }
+        }
+        let password_clients = realm
+            .clients
+            .values()
+            .any(|c| c.allows(crate::realm::GrantType::Password));
+        if password_clients {
+            let name = &realm.flows.direct_grant;
+            match is_direct_grant(name) {
+                None => missing.push(format!(
+                    "{}: flows.direct_grant names flow '{name}', which does not exist (known: {}); a client here allows the password grant",
+                    realm.source.at("flows"),
                     known()
-                ));
+                )),
+                Some(false) => missing.push(format!(
+                    "{}: flows.direct_grant names '{name}', which shows pages; a direct grant flow uses direct-grant-validate-* authenticators",
+                    realm.source.at("flows")
+                )),
+                Some(true) => {}
             }
         }
         if missing.is_empty() { Ok(()) } else { Err(missing) }
@@ -141,5 +173,26 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].starts_with("r.yaml:4:"), "{found:?}");
         assert!(found[0].contains("unknown required action 'verify-email'"), "{found:?}");
+    }
+
+    /// A client with the password grant needs a direct grant flow; a browser never gets one.
+    #[test]
+    fn direct_grant_flows_serve_the_password_grant_only() {
+        let client = "clients:\n  - client_id: cli\n    grant_types: [password]\n";
+        assert_eq!(problems(&format!("realm: r\n{client}")), Vec::<String>::new());
+        let found = problems(&format!("realm: r\nflows: {{ direct_grant: browser }}\n{client}"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("flows.direct_grant names 'browser', which shows pages"),
+            "{found:?}"
+        );
+        let found = problems("realm: r\nflows: { browser: direct-grant }\n");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("a direct grant flow"), "{found:?}");
+        // Without a client that uses it, a missing direct grant flow is no problem.
+        assert_eq!(
+            problems("realm: r\nflows: { direct_grant: nowhere }\n"),
+            Vec::<String>::new()
+        );
     }
 }

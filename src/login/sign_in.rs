@@ -297,6 +297,7 @@ async fn advance(
         user_agent: who.user_agent.clone(),
         step_config: serde_json::Value::Null,
         siblings: Vec::new(),
+        credentials: None,
     };
     let flow_form = if in_action { None } else { form };
     match crate::flow::run(&definition, &mut ctx, flow_form).await? {
@@ -448,16 +449,6 @@ fn new_sso_session(
     (session, cookie)
 }
 
-/// The RFC 8176 methods of a sign-in (with `mfa` once there are two) and its `acr`.
-fn methods_and_level(methods: &[String]) -> (Vec<String>, &'static str) {
-    let mut amr = methods.to_vec();
-    if amr.len() > 1 && !amr.iter().any(|m| m == "mfa") {
-        amr.push("mfa".into());
-    }
-    let acr = if amr.iter().any(|m| m == "mfa") { "2" } else { "1" };
-    (amr, acr)
-}
-
 /// Everything succeeded: create the SSO session (unless an existing one signed the user in)
 /// and the code, in one transaction. A new session replaces the browser's `current` one
 /// (e.g. after `prompt=login`), which ends rather than stay live behind a cookie the browser no
@@ -475,7 +466,7 @@ async fn finish(
 ) -> Result<Next, EngineError> {
     let user_id = flow.user_id.clone().ok_or(EngineError::NoUser)?;
     let t = now();
-    let (amr, acr) = methods_and_level(&flow.amr);
+    let (amr, acr) = crate::flow::methods_and_level(&flow.amr);
     let session = sso_session_for(rt, flow, &user_id, who, &amr, acr, t);
     let session_id = session.id.clone();
     let (new_session, new_cookie) = session.new.unzip();

@@ -1,5 +1,5 @@
-//! The token endpoint's grants: authorization_code, refresh_token, client_credentials (what
-//! `jwt` mints, handed out under each grant's rules).
+//! The token endpoint's grants: authorization_code, refresh_token, client_credentials and
+//! (in `password_grant`) password: what `jwt` mints, handed out under each grant's rules.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +14,8 @@ use crate::store::entity::grant;
 use crate::store::{CodeExchange, Lifetimes, RefreshRotation, now};
 
 /// The form fields of a token request.
-#[derive(Debug, Default, Deserialize)]
+/// Not `Debug`: it may hold a password.
+#[derive(Default, Deserialize)]
 pub struct TokenForm {
     pub grant_type: Option<String>,
     pub code: Option<String>,
@@ -24,6 +25,10 @@ pub struct TokenForm {
     pub scope: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    /// The password grant's credentials (`totp`: the one-time code, Keycloak's name).
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub totp: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -62,6 +67,10 @@ pub async fn exchange(
             GrantType::ClientCredentials,
             client_credentials(state, rt, client, form),
         ),
+        Some("password") => (
+            GrantType::Password,
+            super::password_grant::password(state, rt, client, form, origin).await,
+        ),
         Some(other) => {
             return Err(OAuthError::unsupported_grant_type(format!(
                 "grant_type '{other}' is not supported"
@@ -75,14 +84,14 @@ pub async fn exchange(
     issued
 }
 
-fn lifetimes(rt: &RealmRuntime) -> Lifetimes {
+pub(super) fn lifetimes(rt: &RealmRuntime) -> Lifetimes {
     Lifetimes {
         refresh_ttl_secs: rt.realm.tokens.refresh_ttl.as_secs(),
         sso_idle_secs: rt.realm.tokens.sso_idle.as_secs(),
     }
 }
 
-fn require_grant(client: &Client, grant: GrantType) -> Result<(), OAuthError> {
+pub(super) fn require_grant(client: &Client, grant: GrantType) -> Result<(), OAuthError> {
     if client.allows(grant) {
         Ok(())
     } else {
@@ -298,7 +307,7 @@ async fn refresh_token(
 }
 
 /// The user's realm roles for the tokens (none read when the realm puts no roles in tokens).
-async fn user_roles(state: &AppState, rt: &RealmRuntime, user_id: &str) -> Result<Vec<String>, OAuthError> {
+pub(super) async fn user_roles(state: &AppState, rt: &RealmRuntime, user_id: &str) -> Result<Vec<String>, OAuthError> {
     if rt.realm.tokens.roles_claim.is_empty() {
         return Ok(vec![]);
     }
@@ -306,7 +315,7 @@ async fn user_roles(state: &AppState, rt: &RealmRuntime, user_id: &str) -> Resul
 }
 
 #[allow(clippy::too_many_arguments)]
-fn respond(
+pub(super) fn respond(
     state: &AppState,
     rt: &RealmRuntime,
     client: &Client,

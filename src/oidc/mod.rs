@@ -11,4 +11,5 @@ pub mod grants;
 pub mod introspection;
 pub mod jwt;
 pub mod logout;
+pub mod password_grant;
 pub mod routes;

@@ -53,8 +53,8 @@ fn default_theme() -> String {
 #[serde(deny_unknown_fields, default)]
 pub struct FlowBindings {
     pub browser: String,
-    /// The flow the password grant runs (Keycloak's `directGrantFlow`); the grant itself is
-    /// off until a client enables it.
+    /// The flow the password grant runs (Keycloak's `directGrantFlow`, built-in
+    /// `flows/direct-grant.yaml`); the grant itself is off until a client enables it.
     pub direct_grant: String,
     /// The flow "Forgot password?" runs (Keycloak's `resetCredentialsFlow`); offered once mail
     /// can carry its link.
@@ -273,6 +273,9 @@ pub enum GrantType {
     AuthorizationCode,
     RefreshToken,
     ClientCredentials,
+    /// The resource owner password credentials grant (RFC 6749 §4.3), Keycloak's "direct
+    /// access grants": off unless a client lists it.
+    Password,
 }
 
 impl GrantType {
@@ -281,6 +284,7 @@ impl GrantType {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::RefreshToken => "refresh_token",
             GrantType::ClientCredentials => "client_credentials",
+            GrantType::Password => "password",
         }
     }
 }

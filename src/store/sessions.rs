@@ -113,24 +113,7 @@ impl Store {
     pub async fn complete_sign_in(&self, session: Option<NewSsoSession>, code: super::NewAuthCode) -> Result<()> {
         let txn = self.write_txn().await?;
         if let Some(new) = session {
-            let t = now();
-            sso_session::ActiveModel {
-                id: Set(new.id),
-                token_hash: Set(new.token_hash),
-                realm: Set(new.realm),
-                user_id: Set(new.user_id),
-                auth_time: Set(new.auth_time),
-                amr: Set(serde_json::to_string(&new.amr).unwrap_or_else(|_| "[]".into())),
-                acr: Set(new.acr),
-                created_at: Set(t),
-                last_seen_at: Set(t),
-                expires_at: Set(t + new.max_lifetime_secs),
-                ended_at: Set(None),
-                ip: Set(new.ip),
-                user_agent: Set(new.user_agent),
-            }
-            .insert(&txn)
-            .await?;
+            insert_sso_session_in(&txn, new).await?;
         }
         super::tokens::insert_auth_code_in(&txn, code).await?;
         txn.commit().await?;
@@ -337,4 +320,27 @@ impl Store {
         n += super::brute_force::purge_idle_counters(&self.db, t).await?;
         Ok(n)
     }
+}
+
+/// Writes a new SSO session within `txn`.
+pub(super) async fn insert_sso_session_in(txn: &impl sea_orm::ConnectionTrait, new: NewSsoSession) -> Result<()> {
+    let t = now();
+    sso_session::ActiveModel {
+        id: Set(new.id),
+        token_hash: Set(new.token_hash),
+        realm: Set(new.realm),
+        user_id: Set(new.user_id),
+        auth_time: Set(new.auth_time),
+        amr: Set(serde_json::to_string(&new.amr).unwrap_or_else(|_| "[]".into())),
+        acr: Set(new.acr),
+        created_at: Set(t),
+        last_seen_at: Set(t),
+        expires_at: Set(t + new.max_lifetime_secs),
+        ended_at: Set(None),
+        ip: Set(new.ip),
+        user_agent: Set(new.user_agent),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
 }

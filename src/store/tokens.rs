@@ -93,26 +93,23 @@ impl Store {
     /// fails with [`StoreError::NotFound`]. The refresh token expires with the session at the
     /// latest.
     pub async fn create_grant(&self, g: grant::Model, refresh: Option<String>, lifetimes: Lifetimes) -> Result<()> {
-        let t = now();
         let txn = self.write_txn().await?;
-        let session_end = match &g.session_id {
-            Some(sid) => touch_session(&txn, sid, lifetimes.sso_idle_secs, t)
-                .await?
-                .ok_or_else(|| StoreError::NotFound("the sign-in session".into()))?,
-            None => i64::MAX,
-        };
-        let grant_id = g.id.clone();
-        let inserted = grant::Entity::insert(grant::ActiveModel::from(g))
-            .on_conflict_do_nothing_on([grant::Column::Id])
-            .exec(&txn)
-            .await?;
-        if matches!(inserted, sea_orm::TryInsertResult::Conflicted) {
-            return Err(StoreError::Conflict(format!("grant {grant_id}")));
-        }
-        if let Some(token_hash) = refresh {
-            let expires_at = (t + lifetimes.refresh_ttl_secs).min(session_end);
-            insert_refresh(&txn, &token_hash, &grant_id, expires_at).await?;
-        }
+        create_grant_in(&txn, g, refresh, lifetimes).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// A sign-in without a browser (the password grant): its session and its grant, together.
+    pub async fn create_session_with_grant(
+        &self,
+        session: super::NewSsoSession,
+        g: grant::Model,
+        refresh: Option<String>,
+        lifetimes: Lifetimes,
+    ) -> Result<()> {
+        let txn = self.write_txn().await?;
+        super::sessions::insert_sso_session_in(&txn, session).await?;
+        create_grant_in(&txn, g, refresh, lifetimes).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -327,5 +324,34 @@ async fn revoke_or_reserve_grant(db: &impl ConnectionTrait, code: &auth_code::Mo
         .exec(db)
         .await?;
     revoke_grant_in(db, &code.code_hash, t).await?;
+    Ok(())
+}
+
+/// Writes a grant (and its first refresh token) within `txn`, for a live session.
+async fn create_grant_in(
+    txn: &impl ConnectionTrait,
+    g: grant::Model,
+    refresh: Option<String>,
+    lifetimes: Lifetimes,
+) -> Result<()> {
+    let t = now();
+    let session_end = match &g.session_id {
+        Some(sid) => touch_session(txn, sid, lifetimes.sso_idle_secs, t)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("the sign-in session".into()))?,
+        None => i64::MAX,
+    };
+    let grant_id = g.id.clone();
+    let inserted = grant::Entity::insert(grant::ActiveModel::from(g))
+        .on_conflict_do_nothing_on([grant::Column::Id])
+        .exec(txn)
+        .await?;
+    if matches!(inserted, sea_orm::TryInsertResult::Conflicted) {
+        return Err(StoreError::Conflict(format!("grant {grant_id}")));
+    }
+    if let Some(token_hash) = refresh {
+        let expires_at = (t + lifetimes.refresh_ttl_secs).min(session_end);
+        insert_refresh(txn, &token_hash, &grant_id, expires_at).await?;
+    }
     Ok(())
 }

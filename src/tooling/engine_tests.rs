@@ -113,6 +113,7 @@ impl Run {
             user_agent: None,
             step_config: Value::Null,
             siblings: Vec::new(),
+            credentials: None,
         };
         run(f, &mut ctx, password.then_some(&form))
             .await
@@ -279,6 +280,7 @@ async fn a_wrong_password_shows_the_form_again_with_an_error() {
         user_agent: None,
         step_config: Value::Null,
         siblings: Vec::new(),
+        credentials: None,
     };
     let out = run(&f, &mut ctx, Some(&form)).await.unwrap();
     match out {

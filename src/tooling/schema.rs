@@ -63,9 +63,15 @@ fn no_config() -> Value {
 /// The `config` of an authenticator, or `None` when this table does not know it.
 pub fn authenticator_config(name: &str) -> Option<Value> {
     Some(match name {
-        "cookie" | "username-password-form" | "username-form" | "password-form" | "otp-form" | "recovery-code-form" => {
-            no_config()
-        }
+        "cookie"
+        | "username-password-form"
+        | "username-form"
+        | "password-form"
+        | "otp-form"
+        | "recovery-code-form"
+        | "direct-grant-validate-username"
+        | "direct-grant-validate-password"
+        | "direct-grant-validate-otp" => no_config(),
         "deny-access" => object(
             json!({ "message": { "type": "string", "description": "The message the user sees" } }),
             &[],
@@ -215,7 +221,7 @@ fn client_schema() -> Value {
             "redirect_uris": uri_list("Exact-match redirect URIs"),
             "post_logout_redirect_uris": uri_list("Where RP-initiated logout may return"),
             "grant_types": { "type": "array",
-                "items": { "enum": ["authorization_code", "refresh_token", "client_credentials"] } },
+                "items": { "enum": ["authorization_code", "refresh_token", "client_credentials", "password"] } },
             "pkce": { "enum": ["required", "optional"] },
             "browser_flow": { "type": "string", "description": "Overrides the realm's browser flow for this client" },
             "service_account_roles": { "type": "array", "items": { "type": "string" },

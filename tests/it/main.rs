@@ -17,6 +17,7 @@ mod events;
 mod flow_cli;
 mod flow_signin;
 mod harness;
+mod keycloak_compat;
 mod keys_and_sessions;
 mod layering;
 mod multi_node;

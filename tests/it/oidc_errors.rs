@@ -275,9 +275,14 @@ db_test!(async fn token_responses_are_not_cached_and_login_pages_not_framed(db) 
 db_test!(async fn unsupported_grant_and_missing_parameters_are_named(db) {
     let h = Harness::start(db, REALM).await;
     let token = h.endpoint("token");
-    oauth::post_form(&token, oauth::web(), &[("grant_type", "password"), ("username", "a"), ("password", "b")])
+    let device = "urn:ietf:params:oauth:grant-type:device_code";
+    oauth::post_form(&token, oauth::web(), &[("grant_type", device), ("device_code", "x")])
         .await
         .assert_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
+    // The password grant exists but is off unless a client lists it.
+    oauth::post_form(&token, oauth::web(), &[("grant_type", "password"), ("username", "a"), ("password", "b")])
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "unauthorized_client");
     oauth::post_form(&token, oauth::web(), &[]).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
     // A client not allowed client_credentials.
     oauth::post_form(&token, oauth::other(), &[("grant_type", "client_credentials")])

@@ -19,6 +19,10 @@ impl Authenticator for DenyAccess {
         "deny-access"
     }
 
+    fn runs(&self) -> super::Runs {
+        super::Runs::Anywhere
+    }
+
     fn check_config(&self, config: &Value) -> Result<(), String> {
         crate::flow::step::check_keys(config, &["message"], &[])?;
         match config.get("message") {

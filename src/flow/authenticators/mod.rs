@@ -3,6 +3,7 @@
 
 mod cookie;
 mod deny_access;
+mod direct_grant;
 mod otp_form;
 mod password_form;
 mod recovery_code_form;
@@ -35,6 +36,10 @@ pub trait Authenticator: Send + Sync {
     fn credential_kind(&self) -> Option<&'static str> {
         None
     }
+    /// Where it can run: on pages of a browser sign-in, or on a token request's parameters.
+    fn runs(&self) -> Runs {
+        Runs::Browser
+    }
     /// Refuses settings it does not understand (checked by `flow check`).
     fn check_config(&self, config: &Value) -> Result<(), String> {
         crate::flow::step::check_keys(config, &[], &[])
@@ -49,6 +54,17 @@ pub trait Authenticator: Send + Sync {
     ) -> Result<StepResult, EngineError>;
 }
 
+/// Where an authenticator can run (a flow uses one kind, see `flow::model`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runs {
+    /// In a browser sign-in, on pages.
+    Browser,
+    /// In a direct grant, on the token request's parameters.
+    DirectGrant,
+    /// In either.
+    Anywhere,
+}
+
 static ALL: &[&dyn Authenticator] = &[
     &cookie::Cookie,
     &username_password_form::UsernamePasswordForm,
@@ -57,6 +73,9 @@ static ALL: &[&dyn Authenticator] = &[
     &otp_form::OtpForm,
     &recovery_code_form::RecoveryCodeForm,
     &deny_access::DenyAccess,
+    &direct_grant::ValidateUsername,
+    &direct_grant::ValidatePassword,
+    &direct_grant::ValidateOtp,
 ];
 
 pub use otp_form::otp_context;

@@ -79,37 +79,45 @@ impl Authenticator for OtpForm {
         if code.is_empty() {
             return page(ctx, Some(message("missingOtp"))).await;
         }
-        let attempt = match super::begin_second_factor(ctx).await? {
-            Ok(attempt) => attempt,
-            Err(locked) => return page(ctx, Some(locked)).await,
-        };
-        let user_id = ctx.flow.user_id.clone().unwrap_or_default();
-        let policy = ctx.realm.otp_policy.clone();
-        let now = crate::store::now().max(0) as u64;
-        for device in ctx.services.store.credentials(&user_id, OTP).await? {
-            let Ok(secret) = ctx.services.master_key.open(&otp_context(&device.id), &device.secret) else {
-                tracing::error!(credential = %device.id, "OTP secret cannot be opened with this master key");
-                continue;
-            };
-            let Some(step) = totp::matching_step(&policy, &secret, code, now) else {
-                continue;
-            };
-            if ctx.services.store.accept_otp_step(&device.id, step).await? {
-                if let Err(locked) = super::second_factor_succeeded(ctx, attempt).await? {
-                    return page(ctx, Some(locked)).await;
-                }
-                ctx.flow.add_amr("otp");
-                ctx.event("otp_used", Some(&user_id), json!({ "credential": device.id }))
-                    .await;
-                return Ok(StepResult::Success);
-            }
-            let reason = "otp_reused";
-            let locked = super::second_factor_failed(ctx, attempt, reason).await?;
-            return page(ctx, Some(locked.unwrap_or_else(|| message("otpAlreadyUsed")))).await;
+        match verify(ctx, code).await? {
+            Ok(()) => Ok(StepResult::Success),
+            Err(message) => page(ctx, Some(message)).await,
         }
-        let locked = super::second_factor_failed(ctx, attempt, "invalid_otp").await?;
-        page(ctx, Some(locked.unwrap_or_else(|| message("invalidOtp")))).await
     }
+}
+
+/// Checks `code` against the (known) user's authenticator apps, once per time step and under
+/// the second-factor lockout; the message to show when it is refused.
+pub(super) async fn verify(ctx: &mut FlowContext<'_>, code: &str) -> Result<Result<(), Value>, EngineError> {
+    let attempt = match super::begin_second_factor(ctx).await? {
+        Ok(attempt) => attempt,
+        Err(locked) => return Ok(Err(locked)),
+    };
+    let user_id = ctx.flow.user_id.clone().unwrap_or_default();
+    let policy = ctx.realm.otp_policy.clone();
+    let now = crate::store::now().max(0) as u64;
+    for device in ctx.services.store.credentials(&user_id, OTP).await? {
+        let Ok(secret) = ctx.services.master_key.open(&otp_context(&device.id), &device.secret) else {
+            tracing::error!(credential = %device.id, "OTP secret cannot be opened with this master key");
+            continue;
+        };
+        let Some(step) = totp::matching_step(&policy, &secret, code, now) else {
+            continue;
+        };
+        if ctx.services.store.accept_otp_step(&device.id, step).await? {
+            if let Err(locked) = super::second_factor_succeeded(ctx, attempt).await? {
+                return Ok(Err(locked));
+            }
+            ctx.flow.add_amr("otp");
+            ctx.event("otp_used", Some(&user_id), json!({ "credential": device.id }))
+                .await;
+            return Ok(Ok(()));
+        }
+        let locked = super::second_factor_failed(ctx, attempt, "otp_reused").await?;
+        return Ok(Err(locked.unwrap_or_else(|| message("otpAlreadyUsed"))));
+    }
+    let locked = super::second_factor_failed(ctx, attempt, "invalid_otp").await?;
+    Ok(Err(locked.unwrap_or_else(|| message("invalidOtp"))))
 }
 
 pub fn otp_context(credential_id: &str) -> String {

@@ -1,0 +1,216 @@
+//! The password grant (RFC 6749 §4.3; Keycloak's "direct access grants"), for clients that list
+//! `password` in `grant_types`. The realm's `flows.direct_grant` flow decides, on the request's
+//! `username`, `password` and `totp`, with the same brute-force protection and events as a
+//! browser sign-in. There are no pages: a user with pending required actions is refused until
+//! they sign in with a browser. Success opens a session (listed, and ended, like any other) and
+//! issues tokens as the code flow does.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use super::error::OAuthError;
+use super::grants::{self, TokenForm, TokenResponse};
+use super::jwt::SignInFacts;
+use crate::crypto::{new_id, random_token, sha256_hex};
+use crate::events::Origin;
+use crate::flow::{FlowContext, FlowState, Outcome, SignInRequest};
+use crate::realm::{Client, GrantType};
+use crate::state::{AppState, RealmRuntime};
+use crate::store::entity::grant;
+use crate::store::{NewSsoSession, now};
+
+/// Keycloak's answer when a user must finish setting up their account first.
+const NOT_FULLY_SET_UP: &str = "Account is not fully set up";
+
+pub async fn password(
+    state: &AppState,
+    rt: &RealmRuntime,
+    client: &Client,
+    form: &TokenForm,
+    origin: &Origin,
+) -> Result<TokenResponse, OAuthError> {
+    grants::require_grant(client, GrantType::Password)?;
+    let scope = form.scope.clone().unwrap_or_else(|| "openid".into());
+    if let Some(s) = client.disallowed_scope(&scope) {
+        return Err(OAuthError::invalid_scope(format!(
+            "scope '{s}' is not allowed for this client"
+        )));
+    }
+    let t = now();
+    if let Some(ip) = &origin.ip
+        && !state.sign_in_budget.spend(ip, t)
+    {
+        return Err(OAuthError::invalid_grant(
+            "too many sign-ins from this address; try again in a minute",
+        ));
+    }
+    let flow = run_flow(state, rt, client, form, origin).await?;
+    let user_id = flow
+        .user_id
+        .clone()
+        .ok_or_else(|| OAuthError::server_error("the flow identified no user"))?;
+    let user = state
+        .store
+        .find_user(&user_id)
+        .await?
+        .filter(|u| u.enabled)
+        .ok_or_else(|| OAuthError::invalid_grant("Invalid user credentials"))?;
+    let (amr, acr) = crate::flow::methods_and_level(&flow.amr);
+    let facts = SignInFacts {
+        scope,
+        auth_time: t,
+        amr: amr.clone(),
+        acr: Some(acr.to_string()),
+        ..Default::default()
+    };
+    let session = NewSsoSession {
+        id: new_id(),
+        // No browser carries this session: its cookie is never handed out.
+        token_hash: sha256_hex(random_token().as_bytes()),
+        realm: rt.realm.name.clone(),
+        user_id: user.id.clone(),
+        auth_time: t,
+        amr,
+        acr: Some(acr.to_string()),
+        max_lifetime_secs: rt.realm.tokens.sso_max.as_secs(),
+        ip: origin.ip.clone(),
+        user_agent: origin.user_agent.clone(),
+    };
+    let grant = grant::Model {
+        id: sha256_hex(random_token().as_bytes()),
+        realm: rt.realm.name.clone(),
+        client_id: client.client_id.clone(),
+        user_id: Some(user.id.clone()),
+        session_id: Some(session.id.clone()),
+        scope: facts.scope.clone(),
+        data: serde_json::to_string(&facts).unwrap_or_default(),
+        created_at: t,
+        revoked_at: None,
+    };
+    let refresh = client.allows(GrantType::RefreshToken).then(random_token);
+    state
+        .store
+        .create_session_with_grant(
+            session,
+            grant.clone(),
+            refresh.as_ref().map(|r| sha256_hex(r.as_bytes())),
+            grants::lifetimes(rt),
+        )
+        .await?;
+    let details = json!({ "grant": "password", "flow": rt.realm.flows.direct_grant, "steps": flow.trace });
+    record(state, rt, client, origin, "sign_in", Some(&user.id), details).await;
+    let roles = grants::user_roles(state, rt, &user.id).await?;
+    grants::respond(state, rt, client, &grant, &user, &facts, &roles, refresh, t)
+}
+
+/// Runs the realm's direct grant flow on the request's parameters; the flow's state once it
+/// succeeded and the user has nothing left to do.
+async fn run_flow(
+    state: &AppState,
+    rt: &RealmRuntime,
+    client: &Client,
+    form: &TokenForm,
+    origin: &Origin,
+) -> Result<FlowState, OAuthError> {
+    let name = rt.realm.flows.direct_grant.clone();
+    let definition = state
+        .flows
+        .get(&name)
+        .filter(|f| crate::flow::model::is_direct_grant(&f.steps))
+        .ok_or_else(|| OAuthError::server_error(format!("the direct grant flow '{name}' is not available")))?;
+    let credentials: HashMap<String, String> = [
+        ("username", &form.username),
+        ("password", &form.password),
+        ("totp", &form.totp),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
+    .collect();
+    let request = SignInRequest {
+        client_id: client.client_id.clone(),
+        ..Default::default()
+    };
+    let mut flow = FlowState {
+        flow: name,
+        ..Default::default()
+    };
+    let mut ctx = FlowContext {
+        services: state.flow_services(),
+        realm: &rt.realm,
+        request: &request,
+        flow: &mut flow,
+        sso_session: None,
+        ip: origin.ip.clone(),
+        user_agent: origin.user_agent.clone(),
+        step_config: Value::Null,
+        siblings: Vec::new(),
+        credentials: Some(&credentials),
+    };
+    let outcome = crate::flow::run(&definition, &mut ctx, None).await.map_err(|e| {
+        tracing::error!(error = %crate::ops::logging::untrusted(&e.to_string()), "direct grant flow failed");
+        OAuthError::server_error("the sign-in could not be completed; retry")
+    })?;
+    let refusal = match outcome {
+        Outcome::Success => None,
+        Outcome::Failure(key) => Some(key),
+        // Refused when the flow is loaded; kept as an answer rather than a panic.
+        Outcome::Challenge(_) => Some("noWayToSignIn".to_string()),
+    };
+    let user_id = ctx.flow.user_id.clone();
+    if let Some(key) = refusal {
+        let details = json!({ "reason": key, "grant": "password", "steps": ctx.flow.trace });
+        record(state, rt, client, origin, "login_error", user_id.as_deref(), details).await;
+        return Err(refused(state, rt, &key));
+    }
+    let pending = match &user_id {
+        Some(id) => state.store.required_actions(id).await?,
+        None => vec![],
+    };
+    if !pending.is_empty() || !ctx.flow.extra_actions.is_empty() {
+        let details = json!({ "reason": "resolve_required_actions", "grant": "password", "actions": pending });
+        record(state, rt, client, origin, "login_error", user_id.as_deref(), details).await;
+        return Err(OAuthError::invalid_grant(NOT_FULLY_SET_UP));
+    }
+    Ok(flow)
+}
+
+/// The OAuth error for a flow's refusal: a missing parameter is the client's mistake, anything
+/// else a refused grant, described in the realm's English text.
+fn refused(state: &AppState, rt: &RealmRuntime, key: &str) -> OAuthError {
+    match key {
+        "missingUsername" => return OAuthError::invalid_request("username is missing"),
+        "missingPassword" => return OAuthError::invalid_request("password is missing"),
+        "missingOtp" => {
+            return OAuthError::invalid_grant("a one-time code is needed: send it as the totp parameter");
+        }
+        _ => {}
+    }
+    // A lockout message with its arguments comes as JSON text.
+    let message = serde_json::from_str::<Value>(key)
+        .ok()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| Value::String(key.to_string()));
+    OAuthError::invalid_grant(state.templates.message_text(&rt.realm.theme, "en", &message))
+}
+
+async fn record(
+    state: &AppState,
+    rt: &RealmRuntime,
+    client: &Client,
+    origin: &Origin,
+    kind: &str,
+    user_id: Option<&str>,
+    details: Value,
+) {
+    let event = crate::store::NewEvent {
+        realm: rt.realm.name.clone(),
+        kind: kind.into(),
+        user_id: user_id.map(String::from),
+        client_id: Some(client.client_id.clone()),
+        ip: origin.ip.clone(),
+        user_agent: origin.user_agent.clone(),
+        details,
+    };
+    crate::events::record(&state.store, event).await;
+}

@@ -1,0 +1,139 @@
+//! What apps and scripts written for Keycloak rely on, beyond the code flow: the password
+//! grant (Keycloak's "direct access grants", as `admin-cli` and admin scripts use it).
+
+use crate::support::oauth::{self, ClientAuth, JsonResponse};
+use crate::support::signin::{self, enrol_otp, events, require, totp_next, wrong_totp};
+use crate::support::*;
+use reqwest::StatusCode;
+
+/// A confidential script client and a public one, both allowed the password grant.
+const SCRIPT: &str = "script";
+const PUBLIC_SCRIPT: &str = "public-script";
+
+fn password_realm() -> String {
+    format!(
+        "{}  - client_id: {SCRIPT}
+    secret_hash: sha256:3ab4454e637528a72b8b1c26412e8f13cde28bd7c4d15d9757329208e8cea5a7
+    grant_types: [password, refresh_token]
+  - client_id: {PUBLIC_SCRIPT}
+    grant_types: [password]
+",
+        signin::standard_flow_realm()
+    )
+}
+
+async fn start(db: Db) -> Harness {
+    let h = Harness::start(db, &password_realm()).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    h
+}
+
+async fn password_grant(h: &Harness, auth: ClientAuth<'_>, fields: &[(&str, &str)]) -> JsonResponse {
+    let mut params = vec![("grant_type", "password")];
+    params.extend_from_slice(fields);
+    oauth::post_form(&h.endpoint("token"), auth, &params).await
+}
+
+fn script() -> ClientAuth<'static> {
+    ClientAuth::Basic(SCRIPT, WEB_SECRET)
+}
+
+fn id_claims(r: &JsonResponse) -> serde_json::Value {
+    oauth::jwt_parts(r.str("id_token").expect("an ID token")).1
+}
+
+db_test!(async fn the_password_grant_signs_in_with_password_and_then_the_users_code(db) {
+    let h = start(db).await;
+    let credentials = [("username", USERNAME), ("password", PASSWORD)];
+
+    // Only clients that list the grant may use it.
+    let web = password_grant(&h, oauth::web(), &credentials).await;
+    web.assert_error(StatusCode::BAD_REQUEST, "unauthorized_client");
+    password_grant(&h, script(), &[("username", USERNAME)])
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    let wrong = password_grant(&h, script(), &[("username", USERNAME), ("password", "Wrong-Password-1")]).await;
+    wrong.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    // A user who does not exist gets the same answer.
+    let nobody = password_grant(&h, script(), &[("username", "nobody"), ("password", "Wrong-Password-1")]).await;
+    nobody.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    assert_eq!(wrong.str("error_description"), nobody.str("error_description"));
+
+    // Password alone while the user has no second factor: tokens, an ID token, a refresh.
+    let ok = password_grant(&h, script(), &credentials).await;
+    ok.assert_ok();
+    assert_eq!(id_claims(&ok)["amr"], serde_json::json!(["pwd"]));
+    assert_eq!(id_claims(&ok)["acr"], "1");
+    let refreshed = oauth::refresh(&h, script(), ok.str("refresh_token").expect("a refresh token")).await;
+    refreshed.assert_ok();
+    // A public client that enables it needs no secret.
+    password_grant(&h, ClientAuth::Public(PUBLIC_SCRIPT), &credentials).await.assert_ok();
+    let signed_in = events(&h, Some("sign_in")).await;
+    assert_eq!(signed_in.len(), 2, "{signed_in:?}");
+    assert_eq!(signed_in[0].details["grant"], "password");
+    assert_eq!(signed_in[0].client_id.as_deref(), Some(SCRIPT));
+    assert!(!format!("{:?}", events(&h, None).await).contains(PASSWORD), "a password in the log");
+
+    // Once the user has an authenticator app, its code is asked as `totp`.
+    let enrolment = enrol_otp(&h, USERNAME, PASSWORD).await;
+    let without = password_grant(&h, script(), &credentials).await;
+    without.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    assert!(without.str("error_description").unwrap_or_default().contains("totp"), "{}", without.text);
+    let bad_code = wrong_totp(&h, &enrolment.secret);
+    let wrong_code = password_grant(&h, script(), &[credentials[0], credentials[1], ("totp", &bad_code)]).await;
+    wrong_code.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    let code = totp_next(&h, &enrolment.secret);
+    let with_code = password_grant(&h, script(), &[credentials[0], credentials[1], ("totp", &code)]).await;
+    with_code.assert_ok();
+    assert_eq!(id_claims(&with_code)["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    assert_eq!(id_claims(&with_code)["acr"], "2");
+    // A code counts once.
+    let replayed = password_grant(&h, script(), &[credentials[0], credentials[1], ("totp", &code)]).await;
+    replayed.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+});
+
+db_test!(async fn the_password_grant_waits_for_required_actions_and_locks_out_as_the_form_does(db) {
+    let h = start(db).await;
+    let credentials = [("username", USERNAME), ("password", PASSWORD)];
+
+    // No pages here to finish setting up the account.
+    require(&h, USERNAME, "update-password").await;
+    let pending = password_grant(&h, script(), &credentials).await;
+    pending.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    assert_eq!(pending.str("error_description"), Some("Account is not fully set up"));
+    let refused = events(&h, Some("login_error")).await;
+    assert_eq!(refused.last().map(|e| e.details["reason"].clone()), Some("resolve_required_actions".into()));
+    h.sql("DELETE FROM user_required_actions").await;
+    password_grant(&h, script(), &credentials).await.assert_ok();
+
+    // Three wrong passwords (the realm's limit) lock the account for every way in.
+    for _ in 0..3 {
+        password_grant(&h, script(), &[credentials[0], ("password", "Wrong-Password-1")])
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+    let locked = password_grant(&h, script(), &credentials).await;
+    locked.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    assert!(locked.str("error_description").unwrap_or_default().contains("Too many failed attempts"), "{}", locked.text);
+});
+
+db_test!(async fn admin_cli_signs_an_administrator_in_with_the_password_grant(db) {
+    let h = start(db).await;
+    gatehouse::admin::master::bootstrap(&h.state, "root", "Root-Password-0123", None)
+        .await
+        .expect("the first administrator");
+    let token = oauth::post_form(
+        &format!("{}/realms/master/protocol/openid-connect/token", h.url),
+        ClientAuth::Public("admin-cli"),
+        &[("grant_type", "password"), ("username", "root"), ("password", "Root-Password-0123")],
+    )
+    .await;
+    token.assert_ok();
+    let realms = oauth::backchannel()
+        .get(format!("{}/admin/realms", h.url))
+        .bearer_auth(token.str("access_token").expect("an access token"))
+        .send()
+        .await
+        .expect("the admin API answers");
+    assert_eq!(realms.status(), StatusCode::OK);
+});
