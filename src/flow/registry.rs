@@ -71,6 +71,15 @@ impl FlowRegistry {
         self.flows.get(name).cloned()
     }
 
+    /// Whether `name` is a built-in flow as shipped (not replaced by a file of the same name).
+    fn is_built_in(&self, name: &str) -> bool {
+        self.flows.get(name).is_some_and(|f| {
+            BUILT_IN
+                .iter()
+                .any(|(_, text)| crate::crypto::sha256_hex(text.as_bytes()) == f.content_hash)
+        })
+    }
+
     /// What a realm names must exist here: every browser flow it or its clients bind, and every
     /// required action it configures (realm files accept no action the engine does not run).
     pub fn check_bindings(&self, realm: &Realm) -> Result<(), Vec<String>> {
@@ -122,11 +131,27 @@ impl FlowRegistry {
                 }
             }
         }
-        let password_clients = realm
+        let password_clients: Vec<&crate::realm::Client> = realm
             .clients
             .values()
-            .any(|c| c.allows(crate::realm::GrantType::Password));
-        if password_clients {
+            .filter(|c| c.allows(crate::realm::GrantType::Password))
+            .collect();
+        // The built-in direct grant flow asks for what the built-in browser flows ask for; a
+        // browser flow with rules of its own (a code for everyone, an address range) needs a
+        // direct grant flow with the same rules, or the password grant would skip them.
+        if self.is_built_in(&realm.flows.direct_grant) {
+            for c in &password_clients {
+                let browser = c.browser_flow.as_deref().unwrap_or(&realm.flows.browser);
+                if self.flows.contains_key(browser) && !self.is_built_in(browser) {
+                    missing.push(format!(
+                        "{}: client '{}' allows the password grant, but signs in with browser flow '{browser}', whose rules the built-in direct grant flow does not apply; write a direct grant flow with the same rules and bind it with flows.direct_grant",
+                        realm.source.at(&format!("clients.{}", c.client_id)),
+                        c.client_id
+                    ));
+                }
+            }
+        }
+        if !password_clients.is_empty() {
             let name = &realm.flows.direct_grant;
             match is_direct_grant(name) {
                 None => missing.push(format!(
@@ -189,6 +214,32 @@ mod tests {
         let found = problems("realm: r\nflows: { browser: direct-grant }\n");
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains("a direct grant flow"), "{found:?}");
+        // A browser flow of the realm's own needs a direct grant flow of its own too.
+        let own_browser = format!("realm: r\nflows: {{ browser: identifier-first }}\n{client}");
+        assert_eq!(problems(&own_browser), Vec::<String>::new());
+        let registry = FlowRegistry {
+            flows: [(
+                "strict".to_string(),
+                std::sync::Arc::new(
+                    crate::flow::model::parse("strict.yaml", "flow: strict\nsteps:\n  - authenticator: username-password-form\n    requirement: required\n  - authenticator: otp-form\n    requirement: required\n").unwrap(),
+                ),
+            )]
+            .into_iter()
+            .chain(FlowRegistry::load(std::path::Path::new("/nonexistent")).unwrap().flows)
+            .collect(),
+        };
+        let realm = load_str(
+            "r.yaml",
+            &format!("realm: r\nflows: {{ browser: strict }}\n{client}"),
+            &|_| None,
+        )
+        .unwrap();
+        let found = registry.check_bindings(&realm).unwrap_err();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("whose rules the built-in direct grant flow does not apply"),
+            "{found:?}"
+        );
         // Without a client that uses it, a missing direct grant flow is no problem.
         assert_eq!(
             problems("realm: r\nflows: { direct_grant: nowhere }\n"),

@@ -100,12 +100,15 @@ fn param<'a>(p: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
 /// The longest value, in bytes, of each parameter an authorization request stores (in the
 /// authentication session, and some in codes and tokens): enough for any honest client, and
 /// a bound on what one request can make the server keep.
+/// The longest `scope` accepted, in bytes (here and at the token endpoint).
+pub const MAX_SCOPE_BYTES: usize = 2048;
+
 const PARAMETER_LIMITS: &[(&str, usize)] = &[
     ("state", 4096),
     ("nonce", 1024),
     ("login_hint", 1024),
     ("ui_locales", 256),
-    ("scope", 2048),
+    ("scope", MAX_SCOPE_BYTES),
     ("code_challenge", 128),
     ("claims", 4096),
     ("id_token_hint", 8192),

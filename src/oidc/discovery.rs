@@ -16,6 +16,14 @@ pub fn document(issuer: &str, realm: &Realm) -> String {
         }
     }
     let auth_methods = ["client_secret_basic", "client_secret_post", "none"];
+    let mut grants = vec!["authorization_code", "refresh_token", "client_credentials"];
+    if realm
+        .clients
+        .values()
+        .any(|c| c.allows(crate::realm::GrantType::Password))
+    {
+        grants.push("password");
+    }
     json!({
         "issuer": issuer,
         "authorization_endpoint": endpoint("auth"),
@@ -28,7 +36,7 @@ pub fn document(issuer: &str, realm: &Realm) -> String {
         "scopes_supported": realm.scopes_supported(),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "fragment", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "password"],
+        "grant_types_supported": grants,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": auth_methods,

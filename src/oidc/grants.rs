@@ -282,7 +282,9 @@ async fn refresh_token(
     // Everything that can refuse the request is checked before the token is spent, so that a
     // refused request leaves it usable (a retry must not look like reuse).
     if let Some(requested) = form.scope.as_deref() {
-        let granted: Vec<&str> = owner.scope.split_ascii_whitespace().collect();
+        // The default scopes count as granted: the token response named them.
+        let defaults = rt.realm.tokens.default_scopes.iter().map(String::as_str);
+        let granted: Vec<&str> = owner.scope.split_ascii_whitespace().chain(defaults).collect();
         if requested.split_ascii_whitespace().any(|s| !granted.contains(&s)) {
             return Err(OAuthError::invalid_scope("a refresh may not widen the granted scope"));
         }
@@ -304,6 +306,18 @@ async fn refresh_token(
     // A nonce belongs to the original authentication only (OIDC Core §12.2).
     facts.nonce = None;
     respond(state, rt, client, &grant, &user, &facts, &roles, Some(next), t)
+}
+
+/// The realm's default scopes for `client`: `profile` and `email` only when the client may
+/// ask for them (its `scopes` list bounds what it gets).
+fn default_scopes(rt: &RealmRuntime, client: &Client) -> Vec<String> {
+    rt.realm
+        .tokens
+        .default_scopes
+        .iter()
+        .filter(|s| !matches!(s.as_str(), "profile" | "email") || client.allows_scope(s))
+        .cloned()
+        .collect()
 }
 
 /// The user's realm roles for the tokens (none read when the realm puts no roles in tokens).
@@ -344,6 +358,8 @@ pub(super) fn respond(
             now: t,
             alg: key.alg,
             roles: (&rt.realm.tokens.roles_claim, roles),
+            default_scopes: &default_scopes(rt, client),
+            web_origins: &client.resolved_web_origins(),
         },
     )
     .map_err(|e| OAuthError::server_error(e.to_string()))?;
@@ -354,7 +370,7 @@ pub(super) fn respond(
         refresh_expires_in: refresh.as_ref().map(|_| rt.realm.tokens.refresh_ttl.as_secs()),
         refresh_token: refresh,
         id_token: issued.id_token,
-        scope: facts.scope.clone(),
+        scope: issued.scope,
     })
 }
 
@@ -406,6 +422,8 @@ fn client_credentials(
             now: now(),
             alg: key.alg,
             roles: (&rt.realm.tokens.roles_claim, &client.service_account_roles),
+            default_scopes: &default_scopes(rt, client),
+            web_origins: &client.resolved_web_origins(),
         },
     )
     .map_err(|e| OAuthError::server_error(e.to_string()))?;
@@ -416,6 +434,6 @@ fn client_credentials(
         refresh_token: None,
         refresh_expires_in: None,
         id_token: None,
-        scope,
+        scope: issued.scope,
     })
 }

@@ -65,6 +65,8 @@ pub struct Issued {
     pub access_token: String,
     pub id_token: Option<String>,
     pub expires_in: i64,
+    /// The scope granted: the one asked for, with the realm's default `profile` and `email`.
+    pub scope: String,
 }
 
 /// What one token response is built from.
@@ -81,6 +83,10 @@ pub struct TokenInput<'a> {
     pub alg: crate::crypto::Algorithm,
     /// The realm's roles claim and the roles it carries (an empty claim name: none).
     pub roles: (&'a str, &'a [String]),
+    /// The realm's default scopes (Keycloak's default client scopes), in force unasked.
+    pub default_scopes: &'a [String],
+    /// The client's web origins, `+` spelled out (the `allowed-origins` claim).
+    pub web_origins: &'a [String],
 }
 
 impl TokenInput<'_> {
@@ -89,14 +95,68 @@ impl TokenInput<'_> {
         (!claim.is_empty()).then(|| (claim.to_string(), json!(roles)))
     }
 
-    /// The access token's further claims: the realm's roles claim and, beside it, Keycloak's
-    /// `realm_access.roles` (what keycloak-js's `hasRealmRole` and Keycloak adapters read). A
-    /// realm without a roles claim puts roles in neither.
+    /// The scopes in force: those granted and the realm's defaults.
+    fn scopes(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = self.facts.scope.split_ascii_whitespace().collect();
+        for s in self.default_scopes {
+            if !all.contains(&s.as_str()) {
+                all.push(s);
+            }
+        }
+        all
+    }
+
+    fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().contains(&scope)
+    }
+
+    /// The `scope` of the tokens and the token response: the one granted, with the default
+    /// scopes that release claims (`profile`, `email`), as Keycloak writes it.
+    pub fn granted_scope(&self) -> String {
+        let mut all: Vec<&str> = self.facts.scope.split_ascii_whitespace().collect();
+        for s in self
+            .default_scopes
+            .iter()
+            .filter(|s| matches!(s.as_str(), "profile" | "email"))
+        {
+            if !all.contains(&s.as_str()) {
+                all.push(s);
+            }
+        }
+        all.join(" ")
+    }
+
+    /// The user's claims that the scopes in force release (without `sub`).
+    fn released_user_claims(&self) -> Map<String, Value> {
+        let Some(user) = self.user else { return Map::new() };
+        let mut claims = user_claims(user, &self.scopes());
+        claims.remove("sub");
+        claims
+    }
+
+    /// The access token's further claims: the user's released claims; the realm's roles claim
+    /// and, with the `roles` scope, Keycloak's `realm_access.roles` and `resource_access` (what
+    /// keycloak-js's `hasRealmRole`/`hasResourceRole` read); with `web-origins`, Keycloak's
+    /// `allowed-origins`. A realm without a roles claim puts roles in none of them.
     fn access_extra(&self) -> Map<String, Value> {
-        let mut extra = Map::new();
+        let mut extra = self.released_user_claims();
+        // A field of its own in the access token.
+        extra.remove("preferred_username");
         if let Some((claim, roles)) = self.roles_claim() {
-            extra.insert("realm_access".into(), json!({ "roles": roles }));
+            if self.has_scope("roles") {
+                extra.insert("realm_access".into(), json!({ "roles": roles }));
+                // Gatehouse has no client roles; every user manages their own account, as
+                // Keycloak's default `account` roles say.
+                let resource_access = match self.user {
+                    Some(_) => json!({ ACCOUNT_AUDIENCE: { "roles": ["manage-account", "view-profile"] } }),
+                    None => json!({}),
+                };
+                extra.insert("resource_access".into(), resource_access);
+            }
             extra.insert(claim, roles);
+        }
+        if self.has_scope("web-origins") && !self.web_origins.is_empty() {
+            extra.insert("allowed-origins".into(), json!(self.web_origins));
         }
         extra
     }
@@ -121,7 +181,7 @@ pub fn issue(key: &SigningKey, input: &TokenInput) -> Result<Issued, crate::cryp
         iat: input.now,
         jti: random_token(),
         client_id: input.client_id.to_string(),
-        scope: facts.scope.clone(),
+        scope: input.granted_scope(),
         sid: input.session_id.map(String::from),
         gid: input.grant_id.map(String::from),
         auth_time: input.user.map(|_| facts.auth_time),
@@ -137,6 +197,7 @@ pub fn issue(key: &SigningKey, input: &TokenInput) -> Result<Issued, crate::cryp
         _ => None,
     };
     Ok(Issued {
+        scope: access.scope.clone(),
         access_token,
         id_token,
         expires_in: input.access_ttl,
@@ -177,6 +238,9 @@ fn id_token_claims(input: &TokenInput, user: &user::Model, access_token: &str) -
     }
     if let Some((claim, roles)) = input.roles_claim() {
         c.entry(claim).or_insert(roles);
+    }
+    for (name, value) in input.released_user_claims() {
+        c.entry(name).or_insert(value);
     }
     // Claims explicitly requested for the ID token with the `claims` parameter.
     if let Some(requested) = facts

@@ -31,7 +31,7 @@ pub async fn password(
     origin: &Origin,
 ) -> Result<TokenResponse, OAuthError> {
     grants::require_grant(client, GrantType::Password)?;
-    let scope = form.scope.clone().unwrap_or_else(|| "openid".into());
+    let scope = scope_of(form.scope.as_deref())?;
     if let Some(s) = client.disallowed_scope(&scope) {
         return Err(OAuthError::invalid_scope(format!(
             "scope '{s}' is not allowed for this client"
@@ -104,6 +104,25 @@ pub async fn password(
     grants::respond(state, rt, client, &grant, &user, &facts, &roles, refresh, t)
 }
 
+/// The scope asked for (`openid` when none), each once, bounded as at the authorization
+/// endpoint.
+fn scope_of(asked: Option<&str>) -> Result<String, OAuthError> {
+    let asked = asked.unwrap_or("openid");
+    if asked.len() > super::authorize::MAX_SCOPE_BYTES {
+        return Err(OAuthError::invalid_request(format!(
+            "scope is longer than {} bytes",
+            super::authorize::MAX_SCOPE_BYTES
+        )));
+    }
+    let mut scopes: Vec<&str> = Vec::new();
+    for s in asked.split_ascii_whitespace() {
+        if !scopes.contains(&s) {
+            scopes.push(s);
+        }
+    }
+    Ok(scopes.join(" "))
+}
+
 /// Runs the realm's direct grant flow on the request's parameters; the flow's state once it
 /// succeeded and the user has nothing left to do.
 async fn run_flow(
@@ -159,17 +178,19 @@ async fn run_flow(
     };
     let user_id = ctx.flow.user_id.clone();
     if let Some(key) = refusal {
-        let details = json!({ "reason": key, "grant": "password", "steps": ctx.flow.trace });
-        record(state, rt, client, origin, "login_error", user_id.as_deref(), details).await;
+        // The authenticators logged wrong credentials, codes and lockouts themselves (within
+        // the address's event budget); a missing parameter is the client's mistake.
         return Err(refused(state, rt, &key));
     }
-    let pending = match &user_id {
+    let mut pending = match &user_id {
         Some(id) => state.store.required_actions(id).await?,
         None => vec![],
     };
+    // As in the browser: actions the realm no longer enables are not waited for.
+    pending.retain(|a| rt.realm.is_required_action_enabled(a));
     if !pending.is_empty() || !ctx.flow.extra_actions.is_empty() {
         let details = json!({ "reason": "resolve_required_actions", "grant": "password", "actions": pending });
-        record(state, rt, client, origin, "login_error", user_id.as_deref(), details).await;
+        ctx.event("login_error", user_id.as_deref(), details).await;
         return Err(OAuthError::invalid_grant(NOT_FULLY_SET_UP));
     }
     Ok(flow)

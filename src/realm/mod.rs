@@ -144,21 +144,34 @@ impl Client {
         }
     }
 
-    /// Whether scripts at `origin` (`scheme://host[:port]`) may call the APIs for this client.
-    pub fn allows_web_origin(&self, origin: &str) -> bool {
-        self.web_origins.iter().any(|allowed| {
-            if allowed == "+" {
-                // Web redirect URIs only: a native app's `com.example:/cb` has an opaque origin,
-                // written `null`, which any sandboxed page can send.
+    /// Its web origins with `+` spelled out (Keycloak's `allowed-origins` claim).
+    pub fn resolved_web_origins(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for allowed in &self.web_origins {
+            let found: Vec<String> = if allowed == "+" {
                 self.redirect_uris
                     .iter()
                     .filter_map(|uri| url::Url::parse(uri).ok())
                     .filter(|u| matches!(u.scheme(), "http" | "https") && u.origin().is_tuple())
-                    .any(|u| u.origin().ascii_serialization() == origin)
+                    .map(|u| u.origin().ascii_serialization())
+                    .collect()
             } else {
-                allowed == origin
+                vec![allowed.clone()]
+            };
+            for origin in found {
+                if !out.contains(&origin) {
+                    out.push(origin);
+                }
             }
-        })
+        }
+        out
+    }
+
+    /// Whether scripts at `origin` (`scheme://host[:port]`) may call the APIs for this client.
+    /// `+` counts web redirect URIs only: a native app's `com.example:/cb` has an opaque origin,
+    /// written `null`, which any sandboxed page can send.
+    pub fn allows_web_origin(&self, origin: &str) -> bool {
+        self.resolved_web_origins().iter().any(|o| o == origin)
     }
 
     pub fn is_public(&self) -> bool {

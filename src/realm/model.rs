@@ -195,6 +195,22 @@ pub struct TokenSettings {
     pub signing_alg: Algorithm,
     /// The claim that carries the user's realm roles in access and ID tokens (empty: none).
     pub roles_claim: String,
+    /// Keycloak's default client scopes: in force for every token whether asked for or not.
+    /// `profile` and `email` release their claims (in the ID and access tokens too, as
+    /// Keycloak's do), `roles` adds `realm_access` and `resource_access`, `web-origins` adds
+    /// `allowed-origins`. Left out of the content when it is Keycloak's default.
+    #[serde(skip_serializing_if = "is_keycloak_default_scopes")]
+    pub default_scopes: Vec<String>,
+}
+
+/// The scopes a realm may make default, and Keycloak's default set.
+pub const DEFAULT_SCOPE_NAMES: &[&str] = &["profile", "email", "roles", "web-origins"];
+
+fn is_keycloak_default_scopes(scopes: &[String]) -> bool {
+    scopes
+        .iter()
+        .map(String::as_str)
+        .eq(DEFAULT_SCOPE_NAMES.iter().copied())
 }
 
 impl Default for TokenSettings {
@@ -207,6 +223,7 @@ impl Default for TokenSettings {
             sso_max: Duration::hours(10),
             signing_alg: Algorithm::RS256,
             roles_claim: "roles".into(),
+            default_scopes: DEFAULT_SCOPE_NAMES.iter().map(|s| s.to_string()).collect(),
         }
     }
 }

@@ -281,7 +281,10 @@ fn policies() -> Value {
             "sso_idle": duration(),
             "sso_max": duration(),
             "signing_alg": { "enum": ["RS256", "ES256", "EdDSA"] },
-            "roles_claim": { "type": "string", "description": "Claim carrying the user's realm roles; empty for none" }
+            "roles_claim": { "type": "string", "description": "Claim carrying the user's realm roles; empty for none" },
+            "default_scopes": { "type": "array", "uniqueItems": true,
+                "items": { "enum": ["profile", "email", "roles", "web-origins"] },
+                "description": "Scopes in force for every token, as Keycloak's default client scopes (default: all four)" }
         }), &[])
     })
 }

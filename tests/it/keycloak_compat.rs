@@ -1,5 +1,6 @@
 //! What apps and scripts written for Keycloak rely on, beyond the code flow: the password
-//! grant (Keycloak's "direct access grants", as `admin-cli` and admin scripts use it).
+//! grant (Keycloak's "direct access grants", as `admin-cli` and admin scripts use it), and
+//! Keycloak's default client scopes and claims.
 
 use crate::support::oauth::{self, ClientAuth, JsonResponse};
 use crate::support::signin::{self, enrol_otp, events, require, totp_next, wrong_totp};
@@ -15,6 +16,7 @@ fn password_realm() -> String {
         "{}  - client_id: {SCRIPT}
     secret_hash: sha256:3ab4454e637528a72b8b1c26412e8f13cde28bd7c4d15d9757329208e8cea5a7
     grant_types: [password, refresh_token]
+    web_origins: [https://app.example]
   - client_id: {PUBLIC_SCRIPT}
     grant_types: [password]
 ",
@@ -136,4 +138,41 @@ db_test!(async fn admin_cli_signs_an_administrator_in_with_the_password_grant(db
         .await
         .expect("the admin API answers");
     assert_eq!(realms.status(), StatusCode::OK);
+});
+
+db_test!(async fn scope_openid_alone_gives_keycloaks_default_claims_unless_the_realm_says_otherwise(db) {
+    let h = start(db).await;
+    let credentials = [("username", USERNAME), ("password", PASSWORD), ("scope", "openid")];
+    let r = password_grant(&h, script(), &credentials).await;
+    r.assert_ok();
+    assert_eq!(r.str("scope"), Some("openid profile email"));
+    let id = id_claims(&r);
+    assert_eq!(id["preferred_username"], USERNAME);
+    assert_eq!(id["email"], EMAIL);
+    assert_eq!(id["email_verified"], false);
+    let access = oauth::jwt_parts(r.str("access_token").expect("an access token")).1;
+    assert_eq!(access["email"], EMAIL, "{access}");
+    assert!(access["realm_access"]["roles"].is_array(), "{access}");
+    assert_eq!(access["resource_access"]["account"]["roles"], serde_json::json!(["manage-account", "view-profile"]));
+    assert_eq!(access["allowed-origins"], serde_json::json!(["https://app.example"]));
+    let info = oauth::backchannel()
+        .get(h.endpoint("userinfo"))
+        .bearer_auth(r.str("access_token").unwrap())
+        .send()
+        .await
+        .expect("userinfo");
+    let info: serde_json::Value = info.json().await.expect("JSON");
+    assert_eq!(info["email"], EMAIL, "{info}");
+
+    // A realm may keep to OpenID Connect's own rule: only the scopes asked for release claims.
+    let strict = password_realm().replace("signing_alg: RS256 }", "signing_alg: RS256, default_scopes: [] }");
+    let h = Harness::start(db, &strict).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    let r = password_grant(&h, script(), &credentials).await;
+    r.assert_ok();
+    assert_eq!(r.str("scope"), Some("openid"));
+    let id = id_claims(&r);
+    assert!(id.get("email").is_none() && id.get("preferred_username").is_none(), "{id}");
+    let access = oauth::jwt_parts(r.str("access_token").unwrap()).1;
+    assert!(access.get("realm_access").is_none() && access.get("allowed-origins").is_none(), "{access}");
 });

@@ -28,7 +28,7 @@ fn parameter<'a>(ctx: &'a FlowContext<'_>, name: &str) -> Option<&'a str> {
     ctx.credentials
         .and_then(|c| c.get(name))
         .map(String::as_str)
-        .filter(|v| !v.is_empty())
+        .filter(|v| !v.trim().is_empty())
 }
 
 pub struct ValidateUsername;
@@ -46,7 +46,7 @@ impl Authenticator for ValidateUsername {
     async fn authenticate(&self, ctx: &mut FlowContext<'_>) -> Result<StepResult, EngineError> {
         // Who it is stays unknown until the password proves it: a missing user and a wrong
         // password must look the same.
-        let Some(username) = parameter(ctx, "username").map(str::to_string) else {
+        let Some(username) = parameter(ctx, "username").map(|u| u.trim().to_string()) else {
             return Ok(StepResult::Failure("missingUsername".into()));
         };
         ctx.flow.username = Some(username);

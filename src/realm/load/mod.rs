@@ -306,6 +306,19 @@ impl Validator<'_> {
                 self.error(realm_at, format!("brute_force.{name} may be at most 366d"));
             }
         }
+        if let Some(s) = tokens
+            .default_scopes
+            .iter()
+            .find(|s| !super::model::DEFAULT_SCOPE_NAMES.contains(&s.as_str()))
+        {
+            self.error(
+                tokens_at,
+                format!(
+                    "tokens.default_scopes: unknown scope '{s}'; known: {}",
+                    super::model::DEFAULT_SCOPE_NAMES.join(", ")
+                ),
+            );
+        }
         if RESERVED_CLAIMS.contains(&tokens.roles_claim.as_str()) {
             self.error(
                 tokens_at,
@@ -383,6 +396,7 @@ impl Validator<'_> {
             .collect();
         for spanned in files {
             let at = spanned.referenced;
+            source.note(&format!("clients.{}", spanned.value.client_id.value), at);
             if let Some(flow) = &spanned.value.browser_flow {
                 source.note(
                     &format!("clients.{}.browser_flow", spanned.value.client_id.value),
