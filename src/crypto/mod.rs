@@ -9,7 +9,9 @@ pub mod totp;
 
 pub use master_key::{MasterKey, MasterKeyError};
 pub use password::{PasswordError, PasswordHasher, PasswordParams};
-pub use signing::{ACCESS_TOKEN_TYP, Algorithm, SigningError, SigningKey, VerifyingKeys};
+pub use signing::{
+    ACCESS_TOKEN_TYP, Algorithm, ID_TOKEN_TYP, REFRESH_TOKEN_TYP, SigningError, SigningKey, VerifyingKeys, jwt_typ,
+};
 
 use aws_lc_rs::digest;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};

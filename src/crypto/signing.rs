@@ -182,6 +182,18 @@ impl SigningKey {
 /// The JOSE `typ` of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
+/// The JOSE `typ` of ID tokens.
+pub const ID_TOKEN_TYP: &str = "JWT";
+
+/// The JOSE `typ` of refresh tokens: JWTs that apps may read (keycloak-js reads `exp`), but
+/// that the server only ever looks up by hash; never accepted as an access or ID token.
+pub const REFRESH_TOKEN_TYP: &str = "rt+jwt";
+
+/// The JOSE `typ` of a compact JWS, unverified (to tell our token kinds apart).
+pub fn jwt_typ(token: &str) -> Option<String> {
+    jsonwebtoken::decode_header(token).ok().and_then(|h| h.typ)
+}
+
 /// Public keys by `kid`, for verifying tokens this server issued.
 #[derive(Default, Clone)]
 pub struct VerifyingKeys {
@@ -220,9 +232,9 @@ impl VerifyingKeys {
     }
 
     /// Verifies an ID token's signature and `iss` but accepts it expired (for
-    /// `id_token_hint`); access tokens are refused.
+    /// `id_token_hint`); access and refresh tokens are refused.
     pub fn verify_id_token_hint<T: DeserializeOwned>(&self, token: &str, issuer: &str) -> Result<T, SigningError> {
-        self.check(token, issuer, None, false, |typ| typ != Some(ACCESS_TOKEN_TYP))
+        self.check(token, issuer, None, false, |typ| typ == Some(ID_TOKEN_TYP))
     }
 
     /// Whether this set has a key with `kid` (a miss may mean another node rotated).

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::audit::{self, Reason, Revoked};
 use super::error::OAuthError;
 use super::jwt::{self, SignInFacts, TokenInput};
-use crate::crypto::{random_token, sha256_hex};
+use crate::crypto::sha256_hex;
 use crate::events::Origin;
 use crate::realm::{Client, GrantType};
 use crate::state::{AppState, RealmRuntime};
@@ -195,7 +195,18 @@ async fn authorization_code(
         created_at: t,
         revoked_at: None,
     };
-    let refresh = client.allows(GrantType::RefreshToken).then(random_token);
+    let refresh = match client.allows(GrantType::RefreshToken) {
+        true => Some(new_refresh_token(
+            state,
+            rt,
+            client,
+            &user.id,
+            Some(&claimed.session_id),
+            &facts,
+            t,
+        )),
+        false => None,
+    };
     state
         .store
         .create_grant(
@@ -296,16 +307,45 @@ async fn refresh_token(
         .filter(|u| u.enabled)
         .ok_or_else(|| OAuthError::invalid_grant("the user is disabled or deleted"))?;
     let roles = user_roles(state, rt, &user.id).await?;
-    let next = random_token();
     let t = now();
-    let grant = rotate(state, rt, client, &hash, &next, origin).await?;
-    let mut facts: SignInFacts = serde_json::from_str(&grant.data).unwrap_or_default();
+    let mut facts: SignInFacts = serde_json::from_str(&owner.data).unwrap_or_default();
     if let Some(requested) = form.scope.as_deref() {
         facts.scope = requested.to_string();
     }
     // A nonce belongs to the original authentication only (OIDC Core §12.2).
     facts.nonce = None;
+    let next = new_refresh_token(state, rt, client, &user.id, owner.session_id.as_deref(), &facts, t);
+    let grant = rotate(state, rt, client, &hash, &next, origin).await?;
     respond(state, rt, client, &grant, &user, &facts, &roles, Some(next), t)
+}
+
+/// A new refresh token of `client` for `user_id` (see [`jwt::refresh_token`]).
+pub(super) fn new_refresh_token(
+    state: &AppState,
+    rt: &RealmRuntime,
+    client: &Client,
+    user_id: &str,
+    session_id: Option<&str>,
+    facts: &SignInFacts,
+    t: i64,
+) -> String {
+    let defaults = default_scopes(rt, client);
+    let input = TokenInput {
+        issuer: &rt.issuer,
+        client_id: &client.client_id,
+        subject: user_id,
+        user: None,
+        session_id,
+        grant_id: None,
+        facts,
+        access_ttl: 0,
+        now: t,
+        alg: rt.realm.tokens.signing_alg,
+        roles: ("", &[]),
+        default_scopes: &defaults,
+        web_origins: &[],
+    };
+    jwt::refresh_token(&state.master_key, &input, rt.realm.tokens.refresh_ttl.as_secs())
 }
 
 /// The realm's default scopes for `client`: `profile` and `email` only when the client may

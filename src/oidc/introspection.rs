@@ -169,7 +169,8 @@ pub async fn introspect(
     caller: &Client,
     token: &str,
 ) -> Result<Value, OAuthError> {
-    if token.matches('.').count() == 2 {
+    // Refresh tokens are JWTs too, but are only ever looked up by their hash.
+    if super::jwt::is_access_token(token) {
         return introspect_access_token(state, rt, caller, token).await;
     }
     let hash = sha256_hex(token.as_bytes());
@@ -324,7 +325,7 @@ pub async fn revoke(
         }
         return Ok(());
     }
-    if token.matches('.').count() == 2 {
+    if super::jwt::is_access_token(token) {
         return revoke_access_token(state, rt, client, token, origin).await;
     }
     let hash = sha256_hex(token.as_bytes());

@@ -193,7 +193,10 @@ pub fn issue(key: &SigningKey, input: &TokenInput) -> Result<Issued, crate::cryp
     let access_token = key.sign_jwt(crate::crypto::ACCESS_TOKEN_TYP, &access)?;
     let wants_id_token = facts.scope.split_ascii_whitespace().any(|s| s == "openid");
     let id_token = match (input.user, wants_id_token) {
-        (Some(user), true) => Some(key.sign_jwt("JWT", &id_token_claims(input, user, &access_token))?),
+        (Some(user), true) => Some(key.sign_jwt(
+            crate::crypto::ID_TOKEN_TYP,
+            &id_token_claims(input, user, &access_token),
+        )?),
         _ => None,
     };
     Ok(Issued {
@@ -287,6 +290,34 @@ pub fn user_claims(user: &user::Model, scopes: &[&str]) -> Map<String, Value> {
         c.insert("email_verified".into(), json!(user.email_verified));
     }
     c
+}
+
+/// A new refresh token: a JWT in Keycloak's shape (`typ: Refresh`, `azp`, `sid`, `scope`,
+/// `exp`), so that apps such as keycloak-js can read when it ends. The server never trusts its
+/// content: it is single-use and looked up by its hash, as an opaque one would be; its random
+/// `jti` makes it unguessable. Signed with HS256 under a key derived from the master key (as
+/// Keycloak signs them with a realm HMAC key), so a refresh costs no third RSA signature.
+pub fn refresh_token(master_key: &crate::crypto::MasterKey, input: &TokenInput, ttl: i64) -> String {
+    let mut c = Map::new();
+    c.insert("iss".into(), json!(input.issuer));
+    c.insert("aud".into(), json!(input.issuer));
+    c.insert("sub".into(), json!(input.subject));
+    c.insert("typ".into(), json!("Refresh"));
+    c.insert("azp".into(), json!(input.client_id));
+    c.insert("iat".into(), json!(input.now));
+    c.insert("exp".into(), json!(input.now + ttl));
+    c.insert("jti".into(), json!(random_token()));
+    c.insert("scope".into(), json!(input.granted_scope()));
+    if let Some(sid) = input.session_id {
+        c.insert("sid".into(), json!(sid));
+    }
+    let context = format!("refresh-token:{}", input.issuer);
+    master_key.sign_hs256_jwt(&context, crate::crypto::REFRESH_TOKEN_TYP, &Value::Object(c))
+}
+
+/// Whether `token` is one of our access tokens by its header (not verified).
+pub fn is_access_token(token: &str) -> bool {
+    token.matches('.').count() == 2 && crate::crypto::jwt_typ(token).as_deref() == Some(crate::crypto::ACCESS_TOKEN_TYP)
 }
 
 /// RFC 7636 S256 check, in constant time.

@@ -88,7 +88,18 @@ pub async fn password(
         created_at: t,
         revoked_at: None,
     };
-    let refresh = client.allows(GrantType::RefreshToken).then(random_token);
+    let refresh = match client.allows(GrantType::RefreshToken) {
+        true => Some(grants::new_refresh_token(
+            state,
+            rt,
+            client,
+            &user.id,
+            Some(&session.id),
+            &facts,
+            t,
+        )),
+        false => None,
+    };
     state
         .store
         .create_session_with_grant(

@@ -176,3 +176,49 @@ db_test!(async fn scope_openid_alone_gives_keycloaks_default_claims_unless_the_r
     let access = oauth::jwt_parts(r.str("access_token").unwrap()).1;
     assert!(access.get("realm_access").is_none() && access.get("allowed-origins").is_none(), "{access}");
 });
+
+db_test!(async fn refresh_tokens_are_jwts_an_app_can_read_but_only_their_hash_counts(db) {
+    let h = start(db).await;
+    let r = password_grant(&h, script(), &[("username", USERNAME), ("password", PASSWORD)]).await;
+    r.assert_ok();
+    let refresh = r.str("refresh_token").expect("a refresh token").to_string();
+    let access = r.str("access_token").expect("an access token").to_string();
+    let (header, claims) = oauth::jwt_parts(&refresh);
+    assert_eq!(header["typ"], "rt+jwt", "{header}");
+    assert_eq!(claims["typ"], "Refresh");
+    assert_eq!(claims["azp"], SCRIPT);
+    assert_eq!(claims["sub"], oauth::jwt_parts(&access).1["sub"]);
+    assert_eq!(claims["sid"], oauth::jwt_parts(&access).1["sid"]);
+    let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert_eq!(lifetime, 30 * 60, "the realm's refresh_ttl");
+
+    // Never an access token, nor an ID token hint.
+    let info = oauth::backchannel().get(h.endpoint("userinfo")).bearer_auth(&refresh).send().await.expect("userinfo");
+    assert_eq!(info.status(), StatusCode::UNAUTHORIZED);
+    // Introspected by its own client as a refresh token; another client learns nothing.
+    let own = oauth::post_form(&h.endpoint("token/introspect"), script(), &[("token", &refresh)]).await;
+    assert_eq!(own.body["active"], true, "{}", own.text);
+    assert_eq!(own.body["token_type"], "refresh_token");
+    let foreign = oauth::post_form(&h.endpoint("token/introspect"), oauth::web(), &[("token", &refresh)]).await;
+    assert_eq!(foreign.body["active"], false, "{}", foreign.text);
+
+    // A token with the same claims but not issued is nothing: only the stored hash counts.
+    let mut parts: Vec<String> = refresh.split('.').map(String::from).collect();
+    parts[2] = parts[2].chars().rev().collect();
+    oauth::refresh(&h, script(), &parts.join("."))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    // Rotation and reuse detection as before.
+    let next = oauth::refresh(&h, script(), &refresh).await;
+    next.assert_ok();
+    oauth::refresh(&h, script(), &refresh).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    oauth::refresh(&h, script(), next.str("refresh_token").unwrap())
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    // Revocation by the refresh token ends its grant.
+    let again = password_grant(&h, script(), &[("username", USERNAME), ("password", PASSWORD)]).await;
+    let token = again.str("refresh_token").unwrap().to_string();
+    let revoked = oauth::post_form(&h.endpoint("revoke"), script(), &[("token", &token)]).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
+    oauth::refresh(&h, script(), &token).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+});
