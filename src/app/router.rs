@@ -48,6 +48,27 @@ fn routes(state: &AppState) -> Router<Arc<AppState>> {
     router
 }
 
+/// `X-Frame-Options: DENY` on every answer but the few whose CSP names who may frame them (the
+/// session-check frames): browsers that know `frame-ancestors` ignore the header, older ones
+/// would block those frames.
+async fn deny_framing(mut response: axum::response::Response) -> axum::response::Response {
+    let framable = response
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|csp| {
+            csp.split(';')
+                .map(str::trim)
+                .any(|d| d.starts_with("frame-ancestors") && d != "frame-ancestors 'none'")
+        });
+    if !framable && !response.headers().contains_key(header::X_FRAME_OPTIONS) {
+        response
+            .headers_mut()
+            .insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    response
+}
+
 /// The layers every answer passes: page errors rendered, security headers, limits, panics
 /// answered, and the request tracked.
 fn with_layers(router: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
@@ -66,10 +87,7 @@ fn with_layers(router: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
+        .layer(axum::middleware::map_response(deny_framing))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

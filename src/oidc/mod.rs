@@ -13,3 +13,4 @@ pub mod jwt;
 pub mod logout;
 pub mod password_grant;
 pub mod routes;
+pub mod session_status;

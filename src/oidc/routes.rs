@@ -17,7 +17,7 @@ use serde_json::json;
 use super::error::{Challenge, OAuthError};
 use super::grants::{self, TokenForm};
 use super::logout::{self, LogoutOutcome, LogoutTarget};
-use super::{client_auth, introspection};
+use super::{client_auth, introspection, session_status};
 
 use crate::state::{AppState, RealmRuntime};
 use crate::web::pages::{self, PageError};
@@ -27,6 +27,14 @@ pub fn routes() -> Router<Arc<AppState>> {
     let oidc = "/realms/{realm}/protocol/openid-connect";
     Router::new()
         .route("/realms/{realm}", get(realm_info))
+        .route(&format!("{oidc}/3p-cookies/step1.html"), get(third_party_cookies_set))
+        .route(&format!("{oidc}/3p-cookies/step2.html"), get(third_party_cookies_read))
+        .route(&format!("{oidc}/login-status-iframe.html"), get(login_status_frame))
+        .route(&format!("{oidc}/login-status-iframe.html/init"), get(login_status_init))
+        .route(
+            &format!("{oidc}/login-status-iframe.html/check"),
+            get(login_status_check),
+        )
         .route("/realms/{realm}/.well-known/openid-configuration", get(discovery))
         .route(&format!("{oidc}/certs"), get(jwks))
         .route(&format!("{oidc}/token"), post(token_endpoint))
@@ -164,6 +172,96 @@ async fn discovery(LiveRealm(rt): LiveRealm) -> Response {
         .discovery_json
         .get_or_init(|| super::discovery::document(&rt.issuer, &rt.realm).into());
     json_bytes(document.clone())
+}
+
+/// A frame page of `session_status`: HTML that runs `script`, framable by the realm's web
+/// origins only, never cached.
+fn frame_page(rt: &RealmRuntime, title: &str, script: &str, connect: bool) -> Response {
+    let csp = session_status::frame_csp(&rt.realm, script, connect);
+    let mut r = axum::response::Html(session_status::page(title, script)).into_response();
+    let headers = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Step 1 of the third-party cookie check: a test cookie like the SSO cookie, then step 2.
+async fn third_party_cookies_set(State(app): AppStateRef, LiveRealm(rt): LiveRealm) -> Response {
+    // A session cookie: step 2 removes it.
+    let cookie = cookies::build(
+        session_status::CHECK_COOKIE,
+        "supported".into(),
+        &rt.realm.name,
+        app.settings.is_https(),
+    );
+    let mut r = (StatusCode::FOUND, [(header::LOCATION, "step2.html")]).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Step 2: tells the embedding app whether the test cookie came back, and removes it.
+async fn third_party_cookies_read(State(app): AppStateRef, LiveRealm(rt): LiveRealm, jar: CookieJar) -> Response {
+    let script = match jar.get(session_status::CHECK_COOKIE) {
+        Some(_) => session_status::SUPPORTED_SCRIPT,
+        None => session_status::UNSUPPORTED_SCRIPT,
+    };
+    let mut r = frame_page(&rt, "Cookie check", script, false);
+    let removal = cookies::removal(session_status::CHECK_COOKIE, &rt.realm.name, app.settings.is_https());
+    if let Ok(v) = HeaderValue::from_str(&removal.to_string()) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+async fn login_status_frame(LiveRealm(rt): LiveRealm) -> Response {
+    frame_page(&rt, "Session check", session_status::STATUS_SCRIPT, true)
+}
+
+/// The `client_id` and `origin` of a session-check request, when that origin is the client's.
+fn status_request(rt: &RealmRuntime, query: Option<String>) -> Option<HashMap<String, String>> {
+    let params = parse_params(query.unwrap_or_default().as_bytes()).ok()?;
+    let client_id = params.get("client_id")?;
+    let origin = params.get("origin")?;
+    session_status::origin_allowed(&rt.realm, client_id, origin).then_some(params)
+}
+
+/// Keycloak's `init`: `204` when the origin is the client's, else `403`.
+async fn login_status_init(LiveRealm(rt): LiveRealm, RawQuery(query): RawQuery) -> StatusCode {
+    match status_request(&rt, query) {
+        Some(_) => StatusCode::NO_CONTENT,
+        None => StatusCode::FORBIDDEN,
+    }
+}
+
+/// `unchanged` or `changed` (text), for an origin of the client's; `403` otherwise.
+async fn login_status_check(
+    State(app): AppStateRef,
+    LiveRealm(rt): LiveRealm,
+    RawQuery(query): RawQuery,
+    jar: CookieJar,
+) -> Response {
+    let Some(params) = status_request(&rt, query) else {
+        return StatusCode::FORBIDDEN.into_response();
+    };
+    let sid = params.get("sid").map(String::as_str).unwrap_or_default();
+    let sso = jar.get(cookies::SSO_COOKIE).map(|c| c.value());
+    match session_status::status(&app, &rt, sso, sid).await {
+        Ok(status) => (
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            status,
+        )
+            .into_response(),
+        Err(e) => OAuthError::from(e).into_response(),
+    }
 }
 
 /// Keycloak's public realm document (`GET /realms/{realm}`), which client libraries such as

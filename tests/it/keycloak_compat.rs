@@ -222,3 +222,65 @@ db_test!(async fn refresh_tokens_are_jwts_an_app_can_read_but_only_their_hash_co
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
     oauth::refresh(&h, script(), &token).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
 });
+
+db_test!(async fn keycloak_js_frames_check_cookies_and_the_session_for_the_clients_origins_only(db) {
+    let h = start(db).await;
+    let oidc = h.endpoint("");
+    let get = |browser: &reqwest::Client, path: &str| browser.get(format!("{oidc}{path}")).send();
+
+    // The third-party cookie check: a test cookie like the SSO cookie, then the answer.
+    let browser = h.new_browser();
+    let step1 = get(&browser, "3p-cookies/step1.html").await.expect("step 1");
+    assert_eq!(step1.status(), StatusCode::FOUND);
+    assert_eq!(step1.headers()["location"], "step2.html");
+    let set = step1.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(set.contains("GATEHOUSE_3P_CHECK=") && set.contains("SameSite=Lax") && set.contains("HttpOnly"), "{set}");
+    let step2 = get(&browser, "3p-cookies/step2.html").await.expect("step 2");
+    let csp = step2.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("frame-ancestors https://app.example;"), "{csp}");
+    assert!(step2.headers().get("x-frame-options").is_none(), "framable by the web origins");
+    assert!(step2.text().await.unwrap().contains("postMessage(\"supported\""));
+    let without = get(&h.new_browser(), "3p-cookies/step2.html").await.expect("step 2");
+    assert!(without.text().await.unwrap().contains("postMessage(\"unsupported\""));
+    // Other pages stay unframable.
+    let discovery = h.new_browser().get(format!("{}/.well-known/openid-configuration", h.issuer())).send().await.unwrap();
+    assert_eq!(discovery.headers()["x-frame-options"], "DENY");
+
+    // The session check answers only an origin the client lists.
+    let frame = get(&browser, "login-status-iframe.html").await.expect("the frame");
+    let csp = frame.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("connect-src 'self'") && csp.contains("frame-ancestors https://app.example;"), "{csp}");
+    for (query, status) in [
+        ("client_id=script&origin=https://app.example", StatusCode::NO_CONTENT),
+        ("client_id=script&origin=https://evil.example", StatusCode::FORBIDDEN),
+        ("client_id=web&origin=https://app.example", StatusCode::FORBIDDEN),
+        ("client_id=nobody&origin=https://app.example", StatusCode::FORBIDDEN),
+    ] {
+        let r = get(&browser, &format!("login-status-iframe.html/init?{query}")).await.unwrap();
+        assert_eq!(r.status(), status, "{query}");
+    }
+
+    // `unchanged` while the browser's session is the one the app's tokens name.
+    let (code, verifier, _) = oauth::authorize(&h, &h.browser, WEB_CLIENT, WEB_REDIRECT).await;
+    let tokens = oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier)).await;
+    let sid = oauth::jwt_parts(tokens.str("access_token").unwrap()).1["sid"].as_str().unwrap().to_string();
+    let check = |browser: &reqwest::Client, sid: &str| {
+        browser
+            .get(format!("{oidc}login-status-iframe.html/check?client_id=script&origin=https://app.example&sid={sid}"))
+            .send()
+    };
+    let answer = |r: reqwest::Response| async move { r.text().await.unwrap() };
+    assert_eq!(answer(check(&h.browser, &sid).await.unwrap()).await, "unchanged");
+    assert_eq!(answer(check(&h.browser, "another-session").await.unwrap()).await, "changed");
+    assert_eq!(answer(check(&h.new_browser(), "").await.unwrap()).await, "unchanged");
+    assert_eq!(answer(check(&h.new_browser(), &sid).await.unwrap()).await, "changed");
+    let foreign = h.browser
+        .get(format!("{oidc}login-status-iframe.html/check?client_id=script&origin=https://evil.example&sid={sid}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    // Signed out elsewhere: the app hears `changed`.
+    h.sql("UPDATE sso_sessions SET ended_at = 1").await;
+    assert_eq!(answer(check(&h.browser, &sid).await.unwrap()).await, "changed");
+});
