@@ -1,9 +1,33 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end browser tests need: Debian's `chromium` and `chromium-driver`
 # (chromedriver at /usr/bin/chromedriver), and fonts for readable screenshots. Never downloads
-# a driver or browser build of its own.
-# Idempotent and fast when both are installed already; non-interactive.
+# a driver or browser build of its own. Then Keycloak's own SPA adapter, keycloak-js, pinned by
+# version and SHA-256, from the npm registry into .test-deps/ (tests/it/browser_keycloak_js.rs).
+# Idempotent and fast when everything is installed already; non-interactive.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+KEYCLOAK_JS_VERSION=26.2.4
+KEYCLOAK_JS_SHA256=1e52998fd8f44dc15293df6af88f0bae57248e503617930067cb802ebe9665c9
+
+install_keycloak_js() {
+    local dest=".test-deps/keycloak-js-$KEYCLOAK_JS_VERSION"
+    if [ -f "$dest/lib/keycloak.js" ]; then
+        echo "install-test-deps: keycloak-js $KEYCLOAK_JS_VERSION already installed"
+        return
+    fi
+    local tmp
+    tmp=$(mktemp -d)
+    local url="https://registry.npmjs.org/keycloak-js/-/keycloak-js-$KEYCLOAK_JS_VERSION.tgz"
+    echo "install-test-deps: fetching $url"
+    curl -sSfL --retry 3 -o "$tmp/keycloak-js.tgz" "$url"
+    echo "$KEYCLOAK_JS_SHA256  $tmp/keycloak-js.tgz" | sha256sum -c --quiet -
+    mkdir -p "$dest"
+    tar xzf "$tmp/keycloak-js.tgz" -C "$dest" --strip-components=1
+    rm -rf "$tmp"
+    echo "install-test-deps: keycloak-js $KEYCLOAK_JS_VERSION in $dest"
+}
+install_keycloak_js
 
 packages=(chromium chromium-driver fonts-liberation)
 

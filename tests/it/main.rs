@@ -12,6 +12,7 @@ mod admin_realm_events;
 mod admin_users;
 mod browser_account;
 mod browser_e2e;
+mod browser_keycloak_js;
 mod cli_and_demo;
 mod events;
 mod flow_cli;
