@@ -18,6 +18,7 @@ mod events;
 mod flow_cli;
 mod flow_signin;
 mod harness;
+mod keycloak_clients;
 mod keycloak_compat;
 mod keys_and_sessions;
 mod layering;

@@ -105,6 +105,16 @@ impl Authenticator for ValidatePassword {
     }
 }
 
+/// `code` padded with the zeros a client dropped by sending it as a number (python-keycloak
+/// types `totp` as an integer, so `012345` arrives as `12345`).
+fn with_leading_zeros(code: &str, digits: usize) -> String {
+    if code.len() < digits && code.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{code:0>digits$}")
+    } else {
+        code.to_string()
+    }
+}
+
 pub struct ValidateOtp;
 
 #[async_trait::async_trait]
@@ -141,7 +151,8 @@ impl Authenticator for ValidateOtp {
             .await;
             return Ok(StepResult::Failure("otpNotConfigured".into()));
         }
-        let Some(code) = parameter(ctx, "totp").map(|c| c.trim().to_string()) else {
+        let digits = ctx.realm.otp_policy.digits as usize;
+        let Some(code) = parameter(ctx, "totp").map(|c| with_leading_zeros(c.trim(), digits)) else {
             let user_id = ctx.flow.user_id.clone();
             ctx.event(
                 "login_error",
@@ -159,5 +170,16 @@ impl Authenticator for ValidateOtp {
 
     async fn action(&self, ctx: &mut FlowContext<'_>, _: &HashMap<String, String>) -> Result<StepResult, EngineError> {
         self.authenticate(ctx).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn codes_sent_as_numbers_get_their_leading_zeros_back() {
+        assert_eq!(super::with_leading_zeros("12345", 6), "012345");
+        assert_eq!(super::with_leading_zeros("123456", 6), "123456");
+        assert_eq!(super::with_leading_zeros("12a45", 6), "12a45");
+        assert_eq!(super::with_leading_zeros("7", 8), "00000007");
     }
 }
