@@ -1,4 +1,4 @@
-//! `gatehouse realm check|plan|apply|export`: realm configuration kept in git.
+//! `gatehouse realm check|plan|apply|export|import-keycloak`: realm configuration kept in git.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +34,24 @@ pub enum RealmCommand {
         /// Realm files or directories of them (default: the realms directory)
         paths: Vec<PathBuf>,
     },
+    /// Convert a Keycloak realm export (`kc.sh export`: one file, or a directory) into a realm
+    /// file and flow files, listing what cannot be carried over; review with `realm plan`, then
+    /// `realm apply`. With --users: import the export's users (profile, roles, required
+    /// actions, authenticator apps, password hashes as they are) into the applied realm
+    #[command(name = "import-keycloak")]
+    ImportKeycloak {
+        /// The export: realm-export.json, or the directory `kc.sh export --dir` wrote
+        export: PathBuf,
+        /// Where the realm file goes (default: the realms directory)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Import the users into the realm, which must be applied already
+        #[arg(long)]
+        users: bool,
+        /// Replace realm and flow files that exist already
+        #[arg(long)]
+        force: bool,
+    },
     /// Write a live realm as a realm file that `apply` accepts unchanged (secrets as hashes)
     Export {
         /// Realm name
@@ -55,6 +73,20 @@ pub async fn run(global: &GlobalArgs, cmd: RealmCommand) -> Result<ExitCode, Str
         RealmCommand::Plan { paths } => plan_changes(&settings, paths).await,
         RealmCommand::Apply { paths } => apply_changes(&settings, paths).await,
         RealmCommand::Export { realm, output } => export_realm(&settings, &realm, output).await,
+        RealmCommand::ImportKeycloak {
+            export,
+            out,
+            users,
+            force,
+        } => {
+            let export = crate::tooling::keycloak_import::read_export(&export)?;
+            if users {
+                import_keycloak_users(settings, &export).await
+            } else {
+                let out = out.unwrap_or_else(|| settings.realms_dir.clone());
+                import_keycloak_realm(&settings, &export, &out, force)
+            }
+        }
     }
 }
 
@@ -156,4 +188,66 @@ async fn open(settings: &Settings) -> Result<Store, String> {
     Store::open(&settings.database_url)
         .await
         .map_err(|e| format!("cannot open the database (--database-url): {e}"))
+}
+
+/// `realm import-keycloak`: writes the realm file and flow files, and says what stays behind.
+fn import_keycloak_realm(
+    settings: &Settings,
+    export: &serde_json::Value,
+    out: &std::path::Path,
+    force: bool,
+) -> Result<ExitCode, String> {
+    let converted = crate::tooling::keycloak_import::convert(export)?;
+    let realm_path = out.join(format!("{}.yaml", converted.realm));
+    crate::realm::load_str(&realm_path.display().to_string(), &converted.realm_file, &|_| None).map_err(|e| {
+        format!(
+            "the converted realm file is not valid (please report this):\n{e:?}\n{}",
+            converted.realm_file
+        )
+    })?;
+    let mut files = vec![(realm_path, converted.realm_file.clone())];
+    for (name, text) in &converted.flow_files {
+        files.push((settings.flows_dir.join(name), text.clone()));
+    }
+    if let Some((path, _)) = files.iter().find(|(p, _)| p.exists() && !force) {
+        return Err(format!(
+            "{} exists already; move it away or pass --force",
+            path.display()
+        ));
+    }
+    for (path, text) in &files {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    if converted.not_carried.is_empty() {
+        println!("Everything in the export was carried over.");
+    } else {
+        println!("Not carried over ({}):", converted.not_carried.len());
+        for line in &converted.not_carried {
+            println!("  - {line}");
+        }
+    }
+    println!("Next: gatehouse realm plan; gatehouse realm apply; then gatehouse realm import-keycloak EXPORT --users");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `realm import-keycloak --users`: the export's users into the live realm.
+async fn import_keycloak_users(settings: Settings, export: &serde_json::Value) -> Result<ExitCode, String> {
+    let realm = export["realm"].as_str().unwrap_or_default().to_string();
+    let app = crate::app::load(settings).await.map_err(|e| e.to_string())?;
+    let rt = app
+        .realm(&realm)
+        .ok_or_else(|| format!("realm '{realm}' is not live: run gatehouse realm apply first"))?;
+    let report = crate::tooling::keycloak_users::import_users(&app.store, &app.master_key, &rt.realm, export).await?;
+    println!("realm {realm}: {} user(s) imported", report.created.len());
+    if !report.skipped.is_empty() {
+        println!("Existing users left as they are: {}", report.skipped.join(", "));
+    }
+    for line in &report.not_carried {
+        println!("  - not carried: {line}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

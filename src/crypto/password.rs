@@ -134,14 +134,24 @@ impl PasswordHasher {
         let known = !stored.is_empty();
         self.verified.fetch_add(1, Ordering::Relaxed);
         let password = password.to_owned();
-        let ok = self
-            .run(move || {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), stored.as_str())
-                    .is_ok()
-            })
-            .await?;
+        let ok = self.run(move || verify_blocking(&password, &stored)).await?;
         Ok(ok && known)
+    }
+
+    /// Whether `stored` should be replaced by a hash of this hasher's (after a successful
+    /// sign-in, when the password is at hand): a hash of another scheme (an imported Keycloak
+    /// PBKDF2 hash), or argon2id with other parameters.
+    pub fn needs_rehash(&self, stored: &str) -> bool {
+        let Ok(hash) = argon2::PasswordHash::new(stored) else {
+            return true;
+        };
+        let Ok(params) = Params::try_from(&hash) else {
+            return true;
+        };
+        hash.algorithm.as_str() != "argon2id"
+            || params.m_cost() != self.params.m_cost()
+            || params.t_cost() != self.params.t_cost()
+            || params.p_cost() != self.params.p_cost()
     }
 
     async fn dummy_hash(&self) -> Result<String, PasswordError> {
@@ -186,6 +196,40 @@ impl<'a> Counted<'a> {
 impl Drop for Counted<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The most PBKDF2 iterations an (imported) hash may ask for: a bound on one attempt's cost.
+const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+
+/// Verifies `password` against a PHC string: argon2 (ours, or Keycloak's converted), or PBKDF2
+/// as imported from Keycloak (`$pbkdf2-sha256$i=N$salt$hash`, standard base64), in constant
+/// time.
+fn verify_blocking(password: &str, stored: &str) -> bool {
+    use aws_lc_rs::pbkdf2;
+    let algorithm = if stored.starts_with("$pbkdf2-sha256$") {
+        pbkdf2::PBKDF2_HMAC_SHA256
+    } else if stored.starts_with("$pbkdf2-sha512$") {
+        pbkdf2::PBKDF2_HMAC_SHA512
+    } else {
+        return Argon2::default().verify_password(password.as_bytes(), stored).is_ok();
+    };
+    let parts: Vec<&str> = stored.split('$').collect();
+    let [_, _, iterations, salt, hash] = parts.as_slice() else {
+        return false;
+    };
+    let iterations = iterations
+        .strip_prefix("i=")
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| *n <= MAX_PBKDF2_ITERATIONS)
+        .and_then(std::num::NonZeroU32::new);
+    let engine = base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    match (iterations, engine.decode(salt), engine.decode(hash)) {
+        (Some(n), Ok(salt), Ok(hash)) if !hash.is_empty() => {
+            pbkdf2::verify(algorithm, n, &salt, password.as_bytes(), &hash).is_ok()
+        }
+        _ => false,
     }
 }
 
@@ -253,5 +297,37 @@ mod tests {
     fn default_parameters_are_owasp() {
         let p = PasswordParams::default();
         assert_eq!((p.memory_kib, p.iterations, p.parallelism), (19456, 2, 1));
+    }
+
+    /// A Keycloak PBKDF2 hash (derived here with the same primitive) verifies; a wrong
+    /// password, a damaged hash or an absurd iteration count does not.
+    #[test]
+    fn imported_pbkdf2_hashes_verify() {
+        use aws_lc_rs::pbkdf2;
+        use base64::Engine as _;
+        let engine = base64::engine::general_purpose::STANDARD;
+        let salt = b"0123456789abcdef";
+        let mut derived = [0u8; 64];
+        let n = std::num::NonZeroU32::new(1000).unwrap();
+        pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, n, salt, b"Old-Password-1", &mut derived);
+        let stored = format!(
+            "$pbkdf2-sha256$i=1000${}${}",
+            engine.encode(salt),
+            engine.encode(derived)
+        );
+        assert!(verify_blocking("Old-Password-1", &stored));
+        assert!(!verify_blocking("Old-Password-2", &stored));
+        assert!(!verify_blocking("Old-Password-1", &stored.replace("i=1000", "i=1001")));
+        assert!(!verify_blocking(
+            "Old-Password-1",
+            &stored.replace("i=1000", "i=99999999999")
+        ));
+        assert!(!verify_blocking("Old-Password-1", "$pbkdf2-sha256$i=1000$$"));
+        let hasher = PasswordHasher::new(PasswordParams::default(), 1).unwrap();
+        assert!(hasher.needs_rehash(&stored));
+        let ours = hash_blocking(&hasher.params, "x").unwrap();
+        assert!(!hasher.needs_rehash(&ours));
+        let weaker = Params::new(8 * 1024, 1, 1, None).unwrap();
+        assert!(hasher.needs_rehash(&hash_blocking(&weaker, "x").unwrap()));
     }
 }

@@ -30,7 +30,13 @@ async fn replace_recovery_codes_in(
     Ok(())
 }
 
-fn new_credential(user_id: &str, kind: &str, secret: String, label: Option<String>, t: i64) -> credential::ActiveModel {
+pub(super) fn new_credential(
+    user_id: &str,
+    kind: &str,
+    secret: String,
+    label: Option<String>,
+    t: i64,
+) -> credential::ActiveModel {
     credential::ActiveModel {
         id: Set(crypto::new_id()),
         user_id: Set(user_id.to_string()),
@@ -225,6 +231,20 @@ impl Store {
         }
         txn.commit().await?;
         Ok(())
+    }
+
+    /// Replaces the password hash `old` by `new`, a hash of the same password in the current
+    /// scheme (after a sign-in with an imported hash): no history entry, no session ends.
+    /// Nothing changes if the password changed meanwhile.
+    pub async fn rehash_password(&self, user_id: &str, old: &str, new: String) -> Result<bool> {
+        let updated = credential::Entity::update_many()
+            .col_expr(credential::Column::Secret, sea_orm::sea_query::Expr::value(new))
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq(PASSWORD))
+            .filter(credential::Column::Secret.eq(old))
+            .exec(&self.db)
+            .await?;
+        Ok(updated.rows_affected == 1)
     }
 
     /// Every credential of a user except remembered old passwords, oldest first.

@@ -354,7 +354,12 @@ impl Store {
     }
 }
 
-async fn insert_password(db: &impl sea_orm::ConnectionTrait, user_id: &str, hash: String, t: i64) -> Result<()> {
+pub(super) async fn insert_password(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: &str,
+    hash: String,
+    t: i64,
+) -> Result<()> {
     credential::ActiveModel {
         id: Set(crypto::new_id()),
         user_id: Set(user_id.to_string()),
@@ -392,7 +397,7 @@ pub(super) async fn email_free(
 }
 
 /// Refuses an email address another user of the realm already has.
-async fn ensure_email_free(
+pub(super) async fn ensure_email_free(
     db: &impl sea_orm::ConnectionTrait,
     realm: &str,
     key: &str,

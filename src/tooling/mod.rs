@@ -7,6 +7,8 @@ pub mod answers;
 #[cfg(test)]
 mod engine_tests;
 pub mod graph;
+pub mod keycloak_import;
+pub mod keycloak_users;
 pub mod sandbox;
 pub mod scenario;
 pub mod schema;

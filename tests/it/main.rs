@@ -20,6 +20,7 @@ mod flow_signin;
 mod harness;
 mod keycloak_clients;
 mod keycloak_compat;
+mod keycloak_import;
 mod keys_and_sessions;
 mod layering;
 mod multi_node;

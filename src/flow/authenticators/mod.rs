@@ -118,6 +118,14 @@ pub(crate) async fn check_password(
             if let Err(refusal) = attempt.succeeded().await? {
                 return Ok(Err(refused(ctx, Some(&u.id), refusal).await));
             }
+            if let Some(old) = stored.as_deref()
+                && services.hasher.needs_rehash(old)
+            {
+                // An imported (Keycloak) hash or older parameters: hashed anew while the
+                // password is at hand.
+                let new = services.hasher.hash(password).await?;
+                services.store.rehash_password(&u.id, old, new).await?;
+            }
             ctx.flow.user_id = Some(u.id.clone());
             ctx.flow.username = Some(u.username.clone());
             ctx.flow.add_amr("pwd");

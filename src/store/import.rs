@@ -1,0 +1,105 @@
+//! Users brought over from another system (a Keycloak export), each in one transaction with
+//! their credentials, roles, required actions and attributes.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+
+use super::entity::{required_action, user, user_attribute, user_role};
+use super::{Result, Store, StoreError, now};
+use crate::crypto;
+
+/// A user as the other system had them.
+#[derive(Debug, Clone, Default)]
+pub struct ImportedUser {
+    pub realm: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub enabled: bool,
+    /// A PHC string the password hasher verifies (argon2, or PBKDF2 as imported).
+    pub password_hash: Option<String>,
+    /// (credential id, sealed secret, label) of each authenticator app.
+    pub otp: Vec<(String, String, Option<String>)>,
+    pub roles: Vec<String>,
+    pub required_actions: Vec<String>,
+    pub attributes: Vec<(String, String)>,
+    /// The realm wants each email address used by one user only.
+    pub unique_email: bool,
+}
+
+impl Store {
+    /// Creates an imported user with everything they had; a `Conflict` if the username (or
+    /// a unique email address) is taken.
+    pub async fn import_user(&self, new: ImportedUser) -> Result<user::Model> {
+        let txn = self.write_txn().await?;
+        let username_key = super::username_key(&new.username);
+        let taken = user::Entity::find()
+            .filter(user::Column::Realm.eq(&new.realm))
+            .filter(user::Column::UsernameKey.eq(&username_key))
+            .one(&txn)
+            .await?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "user '{}' in realm '{}'",
+                new.username, new.realm
+            )));
+        }
+        let email_key = super::users::email_key(new.email.as_deref(), new.unique_email);
+        if let Some(key) = &email_key {
+            super::users::ensure_email_free(&txn, &new.realm, key, None).await?;
+        }
+        let t = now();
+        let model = user::ActiveModel {
+            id: Set(crypto::new_id()),
+            realm: Set(new.realm),
+            username: Set(new.username),
+            email: Set(new.email),
+            email_verified: Set(new.email_verified),
+            first_name: Set(new.first_name),
+            last_name: Set(new.last_name),
+            enabled: Set(new.enabled),
+            created_at: Set(t),
+            username_key: Set(username_key),
+            email_key: Set(email_key),
+        }
+        .insert(&txn)
+        .await?;
+        if let Some(hash) = new.password_hash {
+            super::users::insert_password(&txn, &model.id, hash, t).await?;
+        }
+        for (id, sealed, label) in new.otp {
+            let mut otp = super::credentials::new_credential(&model.id, super::OTP, sealed, label, t);
+            otp.id = Set(id);
+            otp.insert(&txn).await?;
+        }
+        for role in new.roles {
+            user_role::ActiveModel {
+                user_id: Set(model.id.clone()),
+                role: Set(role),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        for action in new.required_actions {
+            required_action::ActiveModel {
+                user_id: Set(model.id.clone()),
+                action: Set(action),
+                created_at: Set(t),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        for (name, value) in new.attributes {
+            user_attribute::ActiveModel {
+                user_id: Set(model.id.clone()),
+                name: Set(name),
+                value: Set(value),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(model)
+    }
+}

@@ -1,0 +1,230 @@
+//! The users of a Keycloak realm export, into the live realm of the same name: profile,
+//! attributes, realm roles, required actions, authenticator apps (secrets sealed as ours) and
+//! password hashes as they are — Keycloak's PBKDF2 as a `$pbkdf2-sha256$…` PHC string, its
+//! argon2 as argon2's own — which the password hasher verifies and replaces with argon2id at
+//! the first successful sign-in.
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::crypto::{MasterKey, new_id};
+use crate::realm::Realm;
+use crate::store::{ImportedUser, Store, StoreError};
+
+/// What the import did.
+#[derive(Debug, Default)]
+pub struct UserImport {
+    pub created: Vec<String>,
+    /// Users that exist already (by username), left as they are.
+    pub skipped: Vec<String>,
+    pub not_carried: Vec<String>,
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// Keycloak keeps a credential's data as JSON text inside the JSON.
+fn inner(c: &Value, key: &str) -> Value {
+    str_of(c, key)
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn first_param(data: &Value, name: &str) -> Option<String> {
+    data["additionalParameters"][name]
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(Value::as_str)
+        .map(String::from)
+}
+
+/// A Keycloak password credential as a PHC string, or why not.
+pub fn password_phc(c: &Value) -> Result<String, String> {
+    let data = inner(c, "credentialData");
+    let secret = inner(c, "secretData");
+    let (Some(hash), Some(salt)) = (str_of(&secret, "value"), str_of(&secret, "salt")) else {
+        return Err("a password credential without its hash".into());
+    };
+    let iterations = data["hashIterations"].as_u64().unwrap_or(0);
+    match str_of(&data, "algorithm").unwrap_or("") {
+        alg @ ("pbkdf2-sha256" | "pbkdf2-sha512") => Ok(format!("${alg}$i={iterations}${salt}${hash}")),
+        "argon2" => {
+            let engine = base64::engine::general_purpose::STANDARD;
+            let nopad = base64::engine::general_purpose::STANDARD_NO_PAD;
+            let (Ok(hash), Ok(salt)) = (engine.decode(hash), engine.decode(salt)) else {
+                return Err("an argon2 hash that is not base64".into());
+            };
+            let kind = first_param(&data, "type").unwrap_or_else(|| "id".into());
+            let memory = first_param(&data, "memory").unwrap_or_else(|| "7168".into());
+            let parallelism = first_param(&data, "parallelism").unwrap_or_else(|| "1".into());
+            Ok(format!(
+                "$argon2{kind}$v=19$m={memory},t={iterations},p={parallelism}${}${}",
+                nopad.encode(salt),
+                nopad.encode(hash)
+            ))
+        }
+        other => Err(format!("password hash algorithm '{other}'")),
+    }
+}
+
+/// A Keycloak TOTP credential's secret (Keycloak uses the text's bytes as the key), if it
+/// matches the realm's OTP policy.
+fn otp_secret(c: &Value, realm: &Realm) -> Result<Vec<u8>, String> {
+    let data = inner(c, "credentialData");
+    let secret = inner(c, "secretData");
+    let policy = &realm.otp_policy;
+    use crate::crypto::totp::OtpAlgorithm;
+    let algorithm = match str_of(&data, "algorithm").unwrap_or("HmacSHA1") {
+        "HmacSHA256" => OtpAlgorithm::SHA256,
+        "HmacSHA512" => OtpAlgorithm::SHA512,
+        _ => OtpAlgorithm::SHA1,
+    };
+    if str_of(&data, "subType").is_some_and(|t| t != "totp")
+        || data["digits"].as_u64().is_some_and(|d| d != u64::from(policy.digits))
+        || data["period"].as_u64().is_some_and(|p| p != policy.period)
+        || algorithm != policy.algorithm
+    {
+        return Err("an authenticator app whose settings differ from the realm's OTP policy".into());
+    }
+    str_of(&secret, "value")
+        .map(|v| v.as_bytes().to_vec())
+        .ok_or_else(|| "an authenticator app without its secret".into())
+}
+
+/// One exported user as Gatehouse's, noting what is left behind.
+fn user(u: &Value, realm: &Realm, master_key: &MasterKey, not_carried: &mut Vec<String>) -> Option<ImportedUser> {
+    let username = str_of(u, "username")?.to_string();
+    let mut new = ImportedUser {
+        realm: realm.name.clone(),
+        email: str_of(u, "email").map(String::from),
+        email_verified: u["emailVerified"].as_bool().unwrap_or(false),
+        first_name: str_of(u, "firstName").map(String::from),
+        last_name: str_of(u, "lastName").map(String::from),
+        enabled: u["enabled"].as_bool().unwrap_or(true),
+        unique_email: !realm.users.duplicate_emails,
+        username: username.clone(),
+        ..Default::default()
+    };
+    for c in u["credentials"].as_array().into_iter().flatten() {
+        let result = match str_of(c, "type").unwrap_or("") {
+            "password" => password_phc(c).map(|phc| new.password_hash = Some(phc)),
+            "otp" => otp_secret(c, realm).map(|secret| {
+                let id = new_id();
+                let sealed = master_key.seal(&crate::flow::authenticators::otp_context(&id), &secret);
+                new.otp.push((id, sealed, str_of(c, "userLabel").map(String::from)));
+            }),
+            other => Err(format!("a '{other}' credential")),
+        };
+        if let Err(why) = result {
+            not_carried.push(format!("user '{username}': {why}"));
+        }
+    }
+    for role in u["realmRoles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        if realm.roles.iter().any(|r| r == role) {
+            new.roles.push(role.to_string());
+        }
+    }
+    for action in u["requiredActions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        match crate::flow::actions::canonical(action).filter(|a| crate::flow::actions::names().contains(a)) {
+            Some(ours) if !new.required_actions.iter().any(|a| a == ours) => new.required_actions.push(ours.into()),
+            Some(_) => {}
+            None => not_carried.push(format!("user '{username}': required action '{action}'")),
+        }
+    }
+    if let Some(attributes) = u["attributes"].as_object() {
+        for (name, values) in attributes {
+            let values: Vec<&str> = values
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            if let Some(first) = values.first() {
+                new.attributes.push((name.clone(), first.to_string()));
+            }
+            if values.len() > 1 {
+                not_carried.push(format!(
+                    "user '{username}': attribute '{name}' keeps its first value of {}",
+                    values.len()
+                ));
+            }
+        }
+    }
+    if u["federatedIdentities"].as_array().is_some_and(|f| !f.is_empty()) {
+        not_carried.push(format!("user '{username}': links to identity providers"));
+    }
+    Some(new)
+}
+
+/// Imports the export's users into `realm` (live, of the same name). A user whose username
+/// exists already is skipped, never changed.
+pub async fn import_users(
+    store: &Store,
+    master_key: &MasterKey,
+    realm: &Realm,
+    export: &Value,
+) -> Result<UserImport, String> {
+    if str_of(export, "realm") != Some(realm.name.as_str()) {
+        return Err(format!(
+            "the export is of realm '{}', not '{}'",
+            str_of(export, "realm").unwrap_or("?"),
+            realm.name
+        ));
+    }
+    let mut report = UserImport::default();
+    for u in export["users"].as_array().into_iter().flatten() {
+        if u.get("serviceAccountClientId").is_some() {
+            continue;
+        }
+        let Some(new) = user(u, realm, master_key, &mut report.not_carried) else {
+            continue;
+        };
+        let username = new.username.clone();
+        match store.import_user(new).await {
+            Ok(_) => report.created.push(username),
+            Err(StoreError::Conflict(_)) => report.skipped.push(username),
+            Err(e) => return Err(format!("user '{username}': {e}")),
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keycloak_password_credentials_become_phc_strings() {
+        let pbkdf2 = serde_json::json!({
+            "type": "password",
+            "secretData": "{\"value\":\"aGFzaA==\",\"salt\":\"c2FsdA==\",\"additionalParameters\":{}}",
+            "credentialData": "{\"hashIterations\":27500,\"algorithm\":\"pbkdf2-sha256\",\"additionalParameters\":{}}"
+        });
+        assert_eq!(
+            password_phc(&pbkdf2).unwrap(),
+            "$pbkdf2-sha256$i=27500$c2FsdA==$aGFzaA=="
+        );
+        let argon = serde_json::json!({
+            "type": "password",
+            "secretData": "{\"value\":\"aGFzaA==\",\"salt\":\"c2FsdA==\"}",
+            "credentialData": "{\"hashIterations\":5,\"algorithm\":\"argon2\",\"additionalParameters\":{\"type\":[\"id\"],\"memory\":[\"7168\"],\"parallelism\":[\"1\"]}}"
+        });
+        assert_eq!(
+            password_phc(&argon).unwrap(),
+            "$argon2id$v=19$m=7168,t=5,p=1$c2FsdA$aGFzaA"
+        );
+        let bcrypt = serde_json::json!({ "secretData": "{\"value\":\"x\",\"salt\":\"y\"}", "credentialData": "{\"algorithm\":\"bcrypt\"}" });
+        assert!(password_phc(&bcrypt).is_err());
+    }
+}
