@@ -8,7 +8,7 @@ mod signing;
 pub mod totp;
 
 pub use master_key::{MasterKey, MasterKeyError};
-pub use password::{PasswordError, PasswordHasher, PasswordParams};
+pub use password::{PasswordError, PasswordHasher, PasswordParams, argon2_within_bounds, parse_pbkdf2};
 pub use signing::{
     ACCESS_TOKEN_TYP, Algorithm, ID_TOKEN_TYP, REFRESH_TOKEN_TYP, SigningError, SigningKey, VerifyingKeys, jwt_typ,
 };

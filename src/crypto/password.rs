@@ -61,6 +61,15 @@ pub struct PasswordHasher {
 impl PasswordHasher {
     /// `max_concurrent` bounds how many hashes run at once (default: the number of cores).
     pub fn new(params: PasswordParams, max_concurrent: usize) -> Result<Self, PasswordError> {
+        // Verification refuses hashes over these bounds: our own must stay within them.
+        if params.memory_kib > MAX_ARGON2_MEMORY_KIB
+            || params.iterations > MAX_ARGON2_TIME
+            || params.parallelism > MAX_ARGON2_LANES
+        {
+            return Err(PasswordError::Params(format!(
+                "password_hashing may use at most memory_kib {MAX_ARGON2_MEMORY_KIB}, iterations {MAX_ARGON2_TIME}, parallelism {MAX_ARGON2_LANES}"
+            )));
+        }
         let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
             .map_err(|e| PasswordError::Params(e.to_string()))?;
         let threads = max_concurrent.max(1);
@@ -199,38 +208,72 @@ impl Drop for Counted<'_> {
     }
 }
 
-/// The most PBKDF2 iterations an (imported) hash may ask for: a bound on one attempt's cost.
-const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+/// Bounds on what one verification may cost, whatever the stored hash asks (an imported one
+/// comes from another system): PBKDF2 iterations per digest, and argon2's memory (KiB), time
+/// and lanes. Keycloak's defaults (27,500 and 210,000 iterations; m=7168, t=5) are far below.
+pub const MAX_PBKDF2_SHA256_ITERATIONS: u32 = 1_300_000;
+pub const MAX_PBKDF2_SHA512_ITERATIONS: u32 = 500_000;
+pub const MAX_ARGON2_MEMORY_KIB: u32 = 262_144;
+pub const MAX_ARGON2_TIME: u32 = 10;
+pub const MAX_ARGON2_LANES: u32 = 8;
 
-/// Verifies `password` against a PHC string: argon2 (ours, or Keycloak's converted), or PBKDF2
-/// as imported from Keycloak (`$pbkdf2-sha256$i=N$salt$hash`, standard base64), in constant
-/// time.
-fn verify_blocking(password: &str, stored: &str) -> bool {
+/// A PBKDF2 hash as imported: `$pbkdf2-sha256$i=N$salt$hash` (standard base64), within bounds:
+/// at most the iteration cap, a salt of 8 to 64 bytes, and a 32- or 64-byte hash.
+pub fn parse_pbkdf2(stored: &str) -> Option<(aws_lc_rs::pbkdf2::Algorithm, std::num::NonZeroU32, Vec<u8>, Vec<u8>)> {
     use aws_lc_rs::pbkdf2;
-    let algorithm = if stored.starts_with("$pbkdf2-sha256$") {
-        pbkdf2::PBKDF2_HMAC_SHA256
+    use base64::Engine as _;
+    let (algorithm, cap) = if stored.starts_with("$pbkdf2-sha256$") {
+        (pbkdf2::PBKDF2_HMAC_SHA256, MAX_PBKDF2_SHA256_ITERATIONS)
     } else if stored.starts_with("$pbkdf2-sha512$") {
-        pbkdf2::PBKDF2_HMAC_SHA512
+        (pbkdf2::PBKDF2_HMAC_SHA512, MAX_PBKDF2_SHA512_ITERATIONS)
     } else {
-        return Argon2::default().verify_password(password.as_bytes(), stored).is_ok();
+        return None;
     };
     let parts: Vec<&str> = stored.split('$').collect();
     let [_, _, iterations, salt, hash] = parts.as_slice() else {
-        return false;
+        return None;
     };
     let iterations = iterations
         .strip_prefix("i=")
         .and_then(|n| n.parse::<u32>().ok())
-        .filter(|n| *n <= MAX_PBKDF2_ITERATIONS)
-        .and_then(std::num::NonZeroU32::new);
+        .filter(|n| *n <= cap)
+        .and_then(std::num::NonZeroU32::new)?;
     let engine = base64::engine::general_purpose::STANDARD;
-    use base64::Engine as _;
-    match (iterations, engine.decode(salt), engine.decode(hash)) {
-        (Some(n), Ok(salt), Ok(hash)) if !hash.is_empty() => {
-            pbkdf2::verify(algorithm, n, &salt, password.as_bytes(), &hash).is_ok()
-        }
-        _ => false,
+    let salt = engine.decode(salt).ok().filter(|s| (8..=64).contains(&s.len()))?;
+    let hash = engine.decode(hash).ok().filter(|h| h.len() == 32 || h.len() == 64)?;
+    Some((algorithm, iterations, salt, hash))
+}
+
+/// Whether an argon2 PHC string asks for no more than the caps above.
+pub fn argon2_within_bounds(stored: &str) -> bool {
+    let Ok(hash) = argon2::PasswordHash::new(stored) else {
+        return false;
+    };
+    Params::try_from(&hash).is_ok_and(|p| {
+        p.m_cost() <= MAX_ARGON2_MEMORY_KIB && p.t_cost() <= MAX_ARGON2_TIME && p.p_cost() <= MAX_ARGON2_LANES
+    })
+}
+
+/// Verifies `password` against a PHC string: argon2 (ours, or Keycloak's converted), or PBKDF2
+/// as imported from Keycloak, in constant time. A hash that would cost more than the bounds
+/// above is refused unread (logged), so no stored value can exhaust memory or threads.
+fn verify_blocking(password: &str, stored: &str) -> bool {
+    if stored.starts_with("$pbkdf2-") {
+        return match parse_pbkdf2(stored) {
+            Some((algorithm, n, salt, hash)) => {
+                aws_lc_rs::pbkdf2::verify(algorithm, n, &salt, password.as_bytes(), &hash).is_ok()
+            }
+            None => {
+                tracing::error!("a stored PBKDF2 hash is malformed or over the cost bounds; the sign-in is refused");
+                false
+            }
+        };
     }
+    if !argon2_within_bounds(stored) {
+        tracing::error!("a stored argon2 hash is malformed or over the cost bounds; the sign-in is refused");
+        return false;
+    }
+    Argon2::default().verify_password(password.as_bytes(), stored).is_ok()
 }
 
 fn hash_blocking(params: &Params, password: &str) -> Result<String, PasswordError> {

@@ -89,7 +89,7 @@ pub fn origin_allowed(realm: &Realm, client_id: &str, origin: &str) -> bool {
 }
 
 /// `unchanged` when this browser's live SSO session is the one `sid` names (or there is none
-/// and `sid` is empty), else `changed`.
+/// and `sid` is empty), else `changed`. Polling does not keep the session alive.
 pub async fn status(
     app: &AppState,
     rt: &RealmRuntime,
@@ -99,7 +99,7 @@ pub async fn status(
     let current = match sso_cookie {
         Some(cookie) => app
             .store
-            .active_sso_session(
+            .peek_sso_session(
                 &rt.realm.name,
                 &sha256_hex(cookie.as_bytes()),
                 rt.realm.tokens.sso_idle.as_secs(),

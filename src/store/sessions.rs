@@ -51,6 +51,22 @@ impl Store {
         Ok(Some(found))
     }
 
+    /// The live session whose cookie hashes to `token_hash`, without touching its idle timer
+    /// (a check that must not keep the session alive, as an app's session iframe polling).
+    pub async fn peek_sso_session(
+        &self,
+        realm: &str,
+        token_hash: &str,
+        idle_secs: i64,
+    ) -> Result<Option<sso_session::Model>> {
+        let found = sso_session::Entity::find()
+            .filter(sso_session::Column::TokenHash.eq(token_hash))
+            .filter(sso_session::Column::Realm.eq(realm))
+            .one(&self.db)
+            .await?;
+        Ok(found.filter(|s| is_live(s, idle_secs, now())))
+    }
+
     /// The session with public id `sid`, if it is still live.
     pub async fn live_sso_session_by_id(&self, sid: &str, idle_secs: i64) -> Result<Option<sso_session::Model>> {
         let found = sso_session::Entity::find_by_id(sid).one(&self.db).await?;

@@ -62,6 +62,12 @@ pub fn read_export(path: &Path) -> Result<Value, String> {
         })
         .ok_or_else(|| format!("{}: no *-realm.json in this directory", path.display()))?;
     let mut realm = read(realm_file)?;
+    if !realm.is_object() {
+        return Err(format!(
+            "{}: not a Keycloak realm export (a JSON object)",
+            realm_file.display()
+        ));
+    }
     let mut users: Vec<Value> = realm["users"].as_array().cloned().unwrap_or_default();
     for p in files.iter().filter(|p| p.to_string_lossy().contains("-users-")) {
         users.extend(read(p)?["users"].as_array().cloned().unwrap_or_default());
@@ -390,6 +396,22 @@ fn not_carried_elsewhere(export: &Value, converted: &[(String, String)], not_car
     if present("identityProviders") {
         not_carried.push("identity providers (sign-in with other providers)".into());
     }
+    if let Some(by_client) = export["roles"]["client"].as_object() {
+        for (client, roles) in by_client {
+            let names: Vec<&str> = roles
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| str_of(r, "name"))
+                .collect();
+            if !BUILT_IN_CLIENTS.contains(&client.as_str()) && !names.is_empty() {
+                not_carried.push(format!(
+                    "client roles of '{client}': {} (Gatehouse has realm roles only)",
+                    names.join(", ")
+                ));
+            }
+        }
+    }
     if present("groups") {
         not_carried.push("groups (their members' roles are not carried)".into());
     }
@@ -446,8 +468,12 @@ fn flow_name(alias: &str) -> String {
     name.split('-').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("-")
 }
 
-/// The steps of the flow `alias` (recursively), or what cannot be converted.
-fn steps(export: &Value, alias: &str, depth: usize) -> Result<Vec<Value>, String> {
+/// The most steps a converted flow may have, all levels together.
+const MAX_STEPS: usize = 200;
+
+/// The steps of the flow `alias` (recursively), or what cannot be converted. `budget` counts
+/// the steps left, so that no export can make the conversion grow without end.
+fn steps(export: &Value, alias: &str, depth: usize, budget: &mut usize) -> Result<Vec<Value>, String> {
     if depth > 8 {
         return Err(format!("flow '{alias}' nests too deeply"));
     }
@@ -465,13 +491,16 @@ fn steps(export: &Value, alias: &str, depth: usize) -> Result<Vec<Value>, String
     executions.sort_by_key(|e| e["priority"].as_i64().unwrap_or(0));
     let mut out = Vec::new();
     for e in executions {
+        *budget = budget
+            .checked_sub(1)
+            .ok_or_else(|| format!("flow '{alias}' has more than {MAX_STEPS} steps"))?;
         let requirement = str_of(e, "requirement").unwrap_or("DISABLED").to_ascii_lowercase();
         if e["authenticatorFlow"].as_bool() == Some(true) {
             let sub = str_of(e, "flowAlias").ok_or("a subflow without an alias")?;
             if requirement == "disabled" {
                 continue;
             }
-            out.push(json!({ "subflow": flow_name(sub), "requirement": requirement, "steps": steps(export, sub, depth + 1)? }));
+            out.push(json!({ "subflow": flow_name(sub), "requirement": requirement, "steps": steps(export, sub, depth + 1, budget)? }));
             continue;
         }
         let provider = str_of(e, "authenticator").unwrap_or("");
@@ -508,7 +537,8 @@ fn convert_flows(export: &Value, ids: &FlowIds, out: &mut Converted) -> Vec<(Str
             continue;
         }
         let name = flow_name(&alias);
-        let text = steps(export, &alias, 0).and_then(|steps| {
+        let mut budget = MAX_STEPS;
+        let text = steps(export, &alias, 0, &mut budget).and_then(|steps| {
             let file = json!({ "flow": name, "description": format!("Keycloak's '{alias}'"), "steps": steps });
             let body = serde_json::to_string_pretty(&file).unwrap_or_default();
             let text = format!("# Converted from Keycloak's flow '{alias}' (YAML in JSON's notation).\n{body}\n");

@@ -47,24 +47,44 @@ pub fn password_phc(c: &Value) -> Result<String, String> {
         return Err("a password credential without its hash".into());
     };
     let iterations = data["hashIterations"].as_u64().unwrap_or(0);
-    match str_of(&data, "algorithm").unwrap_or("") {
-        alg @ ("pbkdf2-sha256" | "pbkdf2-sha512") => Ok(format!("${alg}$i={iterations}${salt}${hash}")),
+    let phc = match str_of(&data, "algorithm").unwrap_or("") {
+        alg @ ("pbkdf2-sha256" | "pbkdf2-sha512") => format!("${alg}$i={iterations}${salt}${hash}"),
         "argon2" => {
             let engine = base64::engine::general_purpose::STANDARD;
             let nopad = base64::engine::general_purpose::STANDARD_NO_PAD;
             let (Ok(hash), Ok(salt)) = (engine.decode(hash), engine.decode(salt)) else {
                 return Err("an argon2 hash that is not base64".into());
             };
-            let kind = first_param(&data, "type").unwrap_or_else(|| "id".into());
-            let memory = first_param(&data, "memory").unwrap_or_else(|| "7168".into());
-            let parallelism = first_param(&data, "parallelism").unwrap_or_else(|| "1".into());
-            Ok(format!(
+            let number = |name: &str, default: u32| -> Result<u32, String> {
+                match first_param(&data, name) {
+                    None => Ok(default),
+                    Some(v) => v.parse().map_err(|_| format!("argon2 {name} '{v}' is not a number")),
+                }
+            };
+            let kind = match first_param(&data, "type").as_deref() {
+                None | Some("id") => "id",
+                Some("i") => "i",
+                Some(other) => return Err(format!("argon2 type '{other}'")),
+            };
+            let (memory, parallelism) = (number("memory", 7168)?, number("parallelism", 1)?);
+            format!(
                 "$argon2{kind}$v=19$m={memory},t={iterations},p={parallelism}${}${}",
                 nopad.encode(salt),
                 nopad.encode(hash)
-            ))
+            )
         }
-        other => Err(format!("password hash algorithm '{other}'")),
+        other => return Err(format!("password hash algorithm '{other}'")),
+    };
+    // Within what a sign-in may cost, or not imported at all (the user resets the password).
+    let usable = if phc.starts_with("$pbkdf2-") {
+        crate::crypto::parse_pbkdf2(&phc).is_some()
+    } else {
+        crate::crypto::argon2_within_bounds(&phc)
+    };
+    if usable {
+        Ok(phc)
+    } else {
+        Err("a password hash that is malformed or costs more than Gatehouse allows per sign-in".into())
     }
 }
 
@@ -86,6 +106,11 @@ fn otp_secret(c: &Value, realm: &Realm) -> Result<Vec<u8>, String> {
         || algorithm != policy.algorithm
     {
         return Err("an authenticator app whose settings differ from the realm's OTP policy".into());
+    }
+    // Keycloak keeps the secret as text whose bytes are the key; a secret in another encoding
+    // is not guessed at.
+    if str_of(&data, "secretEncoding").is_some_and(|e| !e.eq_ignore_ascii_case("UTF8")) {
+        return Err("an authenticator app whose secret is not plain text".into());
     }
     str_of(&secret, "value")
         .map(|v| v.as_bytes().to_vec())
@@ -161,6 +186,15 @@ fn user(u: &Value, realm: &Realm, master_key: &MasterKey, not_carried: &mut Vec<
             }
         }
     }
+    if u["clientRoles"]
+        .as_object()
+        .is_some_and(|c| c.keys().any(|k| k != "account"))
+    {
+        not_carried.push(format!("user '{username}': client roles"));
+    }
+    if u["groups"].as_array().is_some_and(|g| !g.is_empty()) {
+        not_carried.push(format!("user '{username}': group memberships"));
+    }
     if u["federatedIdentities"].as_array().is_some_and(|f| !f.is_empty()) {
         not_carried.push(format!("user '{username}': links to identity providers"));
     }
@@ -204,27 +238,51 @@ pub async fn import_users(
 mod tests {
     use super::*;
 
+    fn credential(secret: &str, data: &str) -> Value {
+        serde_json::json!({ "type": "password", "secretData": secret, "credentialData": data })
+    }
+
+    const SALT: &str = "MDEyMzQ1Njc4OWFiY2RlZg==";
+    const HASH: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+    fn secret() -> String {
+        format!("{{\"value\":\"{HASH}\",\"salt\":\"{SALT}\",\"additionalParameters\":{{}}}}")
+    }
+
     #[test]
     fn keycloak_password_credentials_become_phc_strings() {
-        let pbkdf2 = serde_json::json!({
-            "type": "password",
-            "secretData": "{\"value\":\"aGFzaA==\",\"salt\":\"c2FsdA==\",\"additionalParameters\":{}}",
-            "credentialData": "{\"hashIterations\":27500,\"algorithm\":\"pbkdf2-sha256\",\"additionalParameters\":{}}"
-        });
+        let pbkdf2 = credential(&secret(), r#"{"hashIterations":27500,"algorithm":"pbkdf2-sha256"}"#);
         assert_eq!(
             password_phc(&pbkdf2).unwrap(),
-            "$pbkdf2-sha256$i=27500$c2FsdA==$aGFzaA=="
+            format!("$pbkdf2-sha256$i=27500${SALT}${HASH}")
         );
-        let argon = serde_json::json!({
-            "type": "password",
-            "secretData": "{\"value\":\"aGFzaA==\",\"salt\":\"c2FsdA==\"}",
-            "credentialData": "{\"hashIterations\":5,\"algorithm\":\"argon2\",\"additionalParameters\":{\"type\":[\"id\"],\"memory\":[\"7168\"],\"parallelism\":[\"1\"]}}"
-        });
+        let argon = credential(
+            &secret(),
+            r#"{"hashIterations":5,"algorithm":"argon2","additionalParameters":{"type":["id"],"memory":["7168"],"parallelism":["1"]}}"#,
+        );
         assert_eq!(
             password_phc(&argon).unwrap(),
-            "$argon2id$v=19$m=7168,t=5,p=1$c2FsdA$aGFzaA"
+            "$argon2id$v=19$m=7168,t=5,p=1$MDEyMzQ1Njc4OWFiY2RlZg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
         );
-        let bcrypt = serde_json::json!({ "secretData": "{\"value\":\"x\",\"salt\":\"y\"}", "credentialData": "{\"algorithm\":\"bcrypt\"}" });
+        let bcrypt = credential(&secret(), r#"{"algorithm":"bcrypt"}"#);
         assert!(password_phc(&bcrypt).is_err());
+    }
+
+    /// What a sign-in could not afford, or could never use, is not imported.
+    #[test]
+    fn costly_or_broken_hashes_are_refused() {
+        for data in [
+            r#"{"hashIterations":5000000,"algorithm":"pbkdf2-sha256"}"#,
+            r#"{"hashIterations":0,"algorithm":"pbkdf2-sha512"}"#,
+            r#"{"hashIterations":5,"algorithm":"argon2","additionalParameters":{"memory":["4194304"]}}"#,
+            r#"{"hashIterations":4000,"algorithm":"argon2"}"#,
+            r#"{"hashIterations":5,"algorithm":"argon2","additionalParameters":{"type":["d"]}}"#,
+            r#"{"hashIterations":5,"algorithm":"argon2","additionalParameters":{"memory":["lots"]}}"#,
+        ] {
+            assert!(password_phc(&credential(&secret(), data)).is_err(), "{data}");
+        }
+        let short = r#"{"value":"aGFzaA==","salt":"c2FsdA=="}"#;
+        let data = r#"{"hashIterations":27500,"algorithm":"pbkdf2-sha256"}"#;
+        assert!(password_phc(&credential(short, data)).is_err());
     }
 }

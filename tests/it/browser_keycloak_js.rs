@@ -4,7 +4,8 @@
 //! through the login page; the token is refreshed (the refresh token read as a JWT); the profile
 //! loads from the account API across origins; `check-sso` with a silent check page finds the
 //! session without a page; `logout()` returns to the registered URI exactly, and the next
-//! sign-in asks for the password again. On SQLite and PostgreSQL.
+//! sign-in asks for the password again; `responseMode: "query"` works too. On SQLite and
+//! PostgreSQL.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -35,23 +36,24 @@ fn keycloak_js() -> Option<String> {
     }
 }
 
-/// The app's page: keycloak-js in `mode`, writing what it learnt into the page, and
-/// `data-done` on `<body>` once it is settled.
-fn app_page(server: &str, realm: &str, mode: &str) -> String {
+/// The app's page: keycloak-js in `mode`, the response in `response_mode`, writing what it
+/// learnt into the page, and `data-done` on `<body>` once it is settled.
+fn app_page(server: &str, realm: &str, mode: &str, response_mode: &str) -> String {
     format!(
         r#"<!doctype html><html lang=en><head><meta charset=utf-8><title>keycloak-js app</title></head>
-<body><pre id=authenticated></pre><pre id=username></pre><pre id=email></pre><pre id=account-role></pre><pre id=error></pre>
+<body><pre id=authenticated></pre><pre id=username></pre><pre id=email></pre><pre id=account-role></pre><pre id=realm-role></pre><pre id=error></pre>
 <script type=module>
 import Keycloak from "/keycloak.js";
 const show = (id, value) => {{ document.getElementById(id).textContent = String(value); }};
 const kc = new Keycloak({{ url: "{server}", realm: "{realm}", clientId: "{CLIENT}" }});
 window.kc = kc;
 try {{
-  const authenticated = await kc.init({{ onLoad: "{mode}", silentCheckSsoRedirectUri: location.origin + "/silent-check-sso.html" }});
+  const authenticated = await kc.init({{ onLoad: "{mode}", responseMode: "{response_mode}", silentCheckSsoRedirectUri: location.origin + "/silent-check-sso.html" }});
   show("authenticated", authenticated);
   if (authenticated) {{
     show("username", kc.tokenParsed.preferred_username);
     show("account-role", kc.hasResourceRole("manage-account", "account"));
+    show("realm-role", kc.hasRealmRole("auditor") && !kc.hasRealmRole("admin"));
     const profile = await kc.loadUserProfile();
     show("email", profile.email);
   }}
@@ -95,8 +97,12 @@ impl SpaApp {
             .fallback(move |uri: axum::http::Uri| {
                 let server = base.lock().unwrap().clone();
                 async move {
-                    let mode = if uri.path() == "/required" { "login-required" } else { "check-sso" };
-                    axum::response::Html(app_page(&server, realm, mode))
+                    let (mode, response_mode) = match uri.path() {
+                        "/required" => ("login-required", "fragment"),
+                        "/query" => ("login-required", "query"),
+                        _ => ("check-sso", "fragment"),
+                    };
+                    axum::response::Html(app_page(&server, realm, mode, response_mode))
                 }
             });
         let task = tokio::spawn(async move {
@@ -110,7 +116,7 @@ impl SpaApp {
         let o = &self.origin;
         format!(
             "  - client_id: {CLIENT}
-    redirect_uris: [{o}/, {o}/required, {o}/silent-check-sso.html]
+    redirect_uris: [{o}/, {o}/required, {o}/query, {o}/silent-check-sso.html]
     post_logout_redirect_uris: [{o}/]
     web_origins: [+]
     grant_types: [authorization_code, refresh_token]
@@ -156,9 +162,12 @@ async fn run(ui: &Ui, script: &str) -> serde_json::Value {
 db_test!(async fn keycloak_js_signs_in_refreshes_finds_the_session_and_signs_out(db) {
     let Some(library) = keycloak_js() else { return };
     let app = SpaApp::start(library, "flows").await;
-    let realm = format!("{}{}", signin::standard_flow_realm(), app.client());
+    let realm = format!("{}{}", signin::standard_flow_realm(), app.client())
+        .replace("realm: flows\n", "realm: flows\nroles: [auditor, admin]\n");
     let h = Harness::start(db, &realm).await;
     h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    let alice = signin::user_id(&h, USERNAME).await;
+    h.state.store.grant_role(&alice, "auditor").await.expect("a realm role");
     *app.server.lock().unwrap() = h.url.clone();
     let origin = app.origin.clone();
 
@@ -171,6 +180,7 @@ db_test!(async fn keycloak_js_signs_in_refreshes_finds_the_session_and_signs_out
         assert_eq!(text(&ui, "authenticated").await, "true");
         assert_eq!(text(&ui, "username").await, USERNAME);
         assert_eq!(text(&ui, "account-role").await, "true");
+        assert_eq!(text(&ui, "realm-role").await, "true", "hasRealmRole");
         assert_eq!(text(&ui, "email").await, EMAIL, "loadUserProfile across origins");
         let url = ui.url().await;
         assert_eq!(url.fragment(), None, "keycloak-js took the code out of the address: {url}");
@@ -205,6 +215,13 @@ db_test!(async fn keycloak_js_signs_in_refreshes_finds_the_session_and_signs_out
         ui.log_in(USERNAME, PASSWORD, "login-again").await;
         settled(&ui, "signed-in-again").await;
         assert_eq!(text(&ui, "authenticated").await, "true");
+
+        // responseMode "query": the code comes in the query, through the session.
+        open_app(&ui, &format!("{origin}/query"), "query").await;
+        assert_eq!(text(&ui, "authenticated").await, "true");
+        assert_eq!(text(&ui, "username").await, USERNAME);
+        let url = ui.url().await;
+        assert!(url.query().is_none_or(|q| !q.contains("code=")), "keycloak-js took the code out: {url}");
     })
     .await;
 });

@@ -91,6 +91,8 @@ db_test!(async fn a_keycloak_export_becomes_a_realm_whose_users_keep_their_passw
         "client 'reports-api': bearer-only",
         "required action 'delete_account'",
         "password policy 'notUsername(undefined)'",
+        "client roles of 'webapp': editor",
+        "user federation (LDAP, Kerberos)",
     ] {
         assert!(said.contains(line), "'{line}' is not listed:\n{said}");
     }
@@ -110,11 +112,22 @@ db_test!(async fn a_keycloak_export_becomes_a_realm_whose_users_keep_their_passw
     let users = cli(&h, &flows, &["realm", "import-keycloak", export, "--users"]);
     let said = text(&users);
     assert!(users.status.success(), "{said}");
-    assert!(said.contains("2 user(s) imported"), "{said}");
+    assert!(said.contains("3 user(s) imported"), "{said}");
+    assert!(said.contains("user 'erin': client roles") && said.contains("user 'erin': group memberships"), "{said}");
     assert!(said.contains("user 'dave': links to identity providers"), "{said}");
     assert!(said.contains("user 'dave': required action 'VERIFY_EMAIL'"), "{said}");
-    let twice = cli(&h, &flows, &["realm", "import-keycloak", export, "--users"]);
-    assert!(text(&twice).contains("Existing users left as they are: carol, dave"), "{}", text(&twice));
+    // The directory form `kc.sh export --dir` writes: the realm, and its users apart.
+    let split = dir.join("export");
+    std::fs::create_dir_all(&split).expect("the export directory");
+    let mut whole: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture()).expect("the fixture")).expect("JSON");
+    let users = whole["users"].take();
+    whole.as_object_mut().expect("an object").remove("users");
+    std::fs::write(split.join("acme-realm.json"), whole.to_string()).expect("write");
+    std::fs::write(split.join("acme-users-0.json"), serde_json::json!({ "realm": "acme", "users": users }).to_string())
+        .expect("write");
+    let twice = cli(&h, &flows, &["realm", "import-keycloak", arg(&split), "--users"]);
+    assert!(text(&twice).contains("Existing users left as they are: carol, dave, erin"), "{}", text(&twice));
     h.state.sync_realms(false).await.expect("serve the applied realm");
 
     // Carol signs in with her Keycloak password; the hash becomes argon2id.
@@ -129,6 +142,18 @@ db_test!(async fn a_keycloak_export_becomes_a_realm_whose_users_keep_their_passw
     assert!(stored_hash(&h, "carol").await.starts_with("$argon2id$"), "rehashed at the sign-in");
     let again = password_grant(&h, &[("username", "carol"), ("password", "Carol-Old-Password-1")]).await;
     again.assert_ok();
+    let attribute = h
+        .query("SELECT a.value AS value FROM user_attributes a JOIN users u ON u.id = a.user_id WHERE u.username = 'carol' AND a.name = 'phone'")
+        .await;
+    let phone: String = attribute[0].try_get("", "value").expect("carol's phone");
+    assert_eq!(phone, "+1 555 0100", "the first of her two values");
+
+    // Erin's Keycloak argon2 hash (m=7168, t=5) verifies and becomes Gatehouse's argon2id.
+    let keycloak_argon2 = stored_hash(&h, "erin").await;
+    assert!(keycloak_argon2.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{keycloak_argon2}");
+    password_grant(&h, &[("username", "erin"), ("password", "Erin-Old-Password-3")]).await.assert_ok();
+    let rehashed = stored_hash(&h, "erin").await;
+    assert!(rehashed.starts_with("$argon2id$") && rehashed != keycloak_argon2, "{rehashed}");
 
     // Dave (PBKDF2-SHA512) has his authenticator app: his code is asked for and checked, and
     // then his pending profile update stops the password grant.

@@ -123,8 +123,19 @@ pub(crate) async fn check_password(
             {
                 // An imported (Keycloak) hash or older parameters: hashed anew while the
                 // password is at hand.
-                let new = services.hasher.hash(password).await?;
-                services.store.rehash_password(&u.id, old, new).await?;
+                // A failure here costs only the upgrade, never the sign-in.
+                let rehashed = match services.hasher.hash(password).await {
+                    Ok(new) => services
+                        .store
+                        .rehash_password(&u.id, old, new)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(e) = rehashed {
+                    tracing::warn!(user = %u.id, error = %crate::ops::logging::untrusted(&e), "could not rehash a password");
+                }
             }
             ctx.flow.user_id = Some(u.id.clone());
             ctx.flow.username = Some(u.username.clone());
