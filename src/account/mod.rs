@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::crypto::{constant_time_eq, sha256_hex};
 use crate::events::Origin;
 use crate::state::{AppState, RealmRuntime};
-use crate::store::entity::{sso_session, user};
+use crate::store::entity::user;
 use crate::store::{NewEvent, OTP, RECOVERY_CODE, StoreError};
 
 /// The signed-in user of a console request, and the SSO session their browser holds.
@@ -25,11 +25,18 @@ pub struct Viewer {
     pub user: user::Model,
     /// The SSO session of the browser, or of the sign-in the access token came from; none for
     /// a personal access token.
-    pub session: Option<sso_session::Model>,
+    pub session: Option<ViewerSession>,
     /// Where the request came from, for the security log.
     pub origin: Origin,
     /// The client acting for the user: the console, or the app whose token the API got.
     pub client_id: String,
+}
+
+/// What the console needs of the viewer's session: which it is, and when its sign-in was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewerSession {
+    pub id: String,
+    pub auth_time: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +73,10 @@ pub async fn viewer(
     let user = app.store.find_user(&session.user_id).await?;
     Ok(user.filter(|u| u.enabled).map(|user| Viewer {
         user,
-        session: Some(session),
+        session: Some(ViewerSession {
+            id: session.id,
+            auth_time: session.auth_time,
+        }),
         origin,
         client_id: crate::realm::ACCOUNT_CONSOLE.to_string(),
     }))

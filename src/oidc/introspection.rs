@@ -90,6 +90,37 @@ pub async fn token_user(
     Ok((claims, grant, user))
 }
 
+/// As [`token_user`], and the SSO session the token was issued under is still live: for APIs
+/// that act on the user's sessions (the account API). One statement for grant, user and session.
+pub async fn token_user_in_live_session(
+    state: &AppState,
+    rt: &RealmRuntime,
+    token: &str,
+) -> Result<
+    (
+        AccessClaims,
+        crate::store::entity::grant::Model,
+        crate::store::entity::user::Model,
+    ),
+    OAuthError,
+> {
+    let claims = verify_signature(state, rt, token).await?;
+    let gid = claims
+        .gid
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_token("the access token has no user"))?;
+    let (grant, user) = state
+        .store
+        .grant_with_user_in_live_session(gid, rt.realm.tokens.sso_idle.as_secs())
+        .await?
+        .filter(|(g, _)| g.revoked_at.is_none())
+        .ok_or_else(|| OAuthError::invalid_token("the access token has been revoked, or its session has ended"))?;
+    let user = user
+        .filter(|u| u.enabled && u.realm == rt.realm.name && u.id == claims.sub)
+        .ok_or_else(|| OAuthError::invalid_token("the user no longer exists"))?;
+    Ok((claims, grant, user))
+}
+
 /// What a personal access token (`gtp_…`) stands for: its user (enabled, of this realm) and
 /// the scopes the realm's policy still grants it. Its last use (time, `ip`) is noted.
 pub async fn pat_user(

@@ -200,45 +200,46 @@ impl Store {
 }
 
 impl Store {
-    /// A user's live SSO sessions, newest first, each with the clients signed in under it.
+    /// A user's live SSO sessions, newest first, each with the clients signed in under it: one
+    /// statement (the sessions joined with their grants).
     pub async fn user_sso_sessions(
         &self,
         user_id: &str,
         idle_secs: i64,
     ) -> Result<Vec<(sso_session::Model, Vec<String>)>> {
-        use sea_orm::QueryOrder;
+        use sea_orm::{JoinType, QueryOrder, QuerySelect, RelationDef};
         let t = now();
-        let sessions: Vec<sso_session::Model> = sso_session::Entity::find()
+        // Built here, not declared on the entities: the session's grants.
+        let session_of: RelationDef = grant::Entity::belongs_to(sso_session::Entity)
+            .from(grant::Column::SessionId)
+            .to(sso_session::Column::Id)
+            .into();
+        let rows: Vec<(sso_session::Model, Option<grant::Model>)> = sso_session::Entity::find()
             .filter(sso_session::Column::UserId.eq(user_id))
             .filter(sso_session::Column::EndedAt.is_null())
+            .filter(sso_session::Column::ExpiresAt.gt(t))
+            .filter(sso_session::Column::LastSeenAt.gt(t - idle_secs))
+            .select_also(grant::Entity)
+            .join(JoinType::LeftJoin, session_of.rev())
             .order_by_desc(sso_session::Column::CreatedAt)
+            .order_by_asc(sso_session::Column::Id)
             .all(&self.db)
-            .await?
-            .into_iter()
-            .filter(|s| is_live(s, idle_secs, t))
-            .collect();
-        let ids: Vec<String> = sessions.iter().map(|s| s.id.clone()).collect();
-        let grants = if ids.is_empty() {
-            vec![]
-        } else {
-            grant::Entity::find()
-                .filter(grant::Column::SessionId.is_in(ids))
-                .all(&self.db)
-                .await?
-        };
-        Ok(sessions
-            .into_iter()
-            .map(|s| {
-                let mut clients: Vec<String> = grants
-                    .iter()
-                    .filter(|g| g.session_id.as_deref() == Some(s.id.as_str()))
-                    .map(|g| g.client_id.clone())
-                    .collect();
-                clients.sort();
-                clients.dedup();
-                (s, clients)
-            })
-            .collect())
+            .await?;
+        let mut out: Vec<(sso_session::Model, Vec<String>)> = Vec::new();
+        for (session, grant) in rows {
+            if out.last().is_none_or(|(s, _)| s.id != session.id) {
+                out.push((session, Vec::new()));
+            }
+            if let (Some(g), Some((_, clients))) = (grant, out.last_mut())
+                && !clients.contains(&g.client_id)
+            {
+                clients.push(g.client_id);
+            }
+        }
+        for (_, clients) in &mut out {
+            clients.sort();
+        }
+        Ok(out)
     }
 
     /// The SSO session with public id `sid`, live or not.

@@ -204,6 +204,35 @@ impl Store {
             .await?)
     }
 
+    /// As [`grant_with_user`](Self::grant_with_user), only while the grant's SSO session is
+    /// live (as `sessions::is_live` decides), in one statement: for APIs that act on the
+    /// user's sessions, which refuse a token whose session has ended.
+    pub async fn grant_with_user_in_live_session(
+        &self,
+        grant_id: &str,
+        idle_secs: i64,
+    ) -> Result<Option<(grant::Model, Option<user::Model>)>> {
+        use sea_orm::sea_query::Query;
+        let t = now();
+        let live = Query::select()
+            .column(sso_session::Column::Id)
+            .from(sso_session::Entity)
+            .and_where(sso_session::Column::EndedAt.is_null())
+            .and_where(sso_session::Column::ExpiresAt.gt(t))
+            .and_where(sso_session::Column::LastSeenAt.gt(t - idle_secs))
+            .to_owned();
+        let of_user = grant::Entity::belongs_to(user::Entity)
+            .from(grant::Column::UserId)
+            .to(user::Column::Id)
+            .into();
+        Ok(grant::Entity::find_by_id(grant_id)
+            .filter(grant::Column::SessionId.in_subquery(live))
+            .select_also(user::Entity)
+            .join(JoinType::LeftJoin, of_user)
+            .one(&self.db)
+            .await?)
+    }
+
     /// The grant a refresh token belongs to, whatever the token's state.
     pub async fn grant_of_refresh_token(&self, token_hash: &str) -> Result<Option<String>> {
         Ok(refresh_token::Entity::find_by_id(token_hash)

@@ -69,7 +69,8 @@ impl FromRequestParts<Arc<AppState>> for Api {
                 auth_time: None,
             });
         }
-        let (claims, _, user) = crate::oidc::introspection::token_user(app, &rt, token)
+        // The grant, its user and its session (still live: the API acts on sessions) at once.
+        let (claims, grant, user) = crate::oidc::introspection::token_user_in_live_session(app, &rt, token)
             .await
             .map_err(IntoResponse::into_response)?;
         if !claims.has_audience(ACCOUNT_AUDIENCE) {
@@ -77,13 +78,16 @@ impl FromRequestParts<Arc<AppState>> for Api {
                 OAuthError::insufficient_scope("the access token's audience does not include account").into_response(),
             );
         }
-        let session = token_session(app, &rt, claims.sid.as_deref(), &user.id).await?;
+        let session = grant.session_id.map(|id| super::super::ViewerSession {
+            id,
+            auth_time: claims.auth_time.unwrap_or_default(),
+        });
         Ok(Api {
             app: app.clone(),
             rt,
             viewer: Viewer {
                 user,
-                session: Some(session),
+                session,
                 origin,
                 client_id: claims.client_id,
             },
@@ -95,27 +99,6 @@ impl FromRequestParts<Arc<AppState>> for Api {
 
 /// What the security log names as the acting client of a personal access token.
 const PAT_CLIENT: &str = "personal-access-token";
-
-/// The live SSO session an access token was issued under, if it is still the user's.
-async fn token_session(
-    app: &AppState,
-    rt: &RealmRuntime,
-    sid: Option<&str>,
-    user_id: &str,
-) -> Result<crate::store::entity::sso_session::Model, Response> {
-    let idle = rt.realm.tokens.sso_idle.as_secs();
-    let session = match sid {
-        Some(sid) => app
-            .store
-            .live_sso_session_by_id(sid, idle)
-            .await
-            .map_err(|e| internal(&e))?,
-        None => None,
-    };
-    session
-        .filter(|s| s.user_id == user_id)
-        .ok_or_else(|| OAuthError::invalid_token("the access token's session has ended").into_response())
-}
 
 impl Api {
     /// Whether the token may change the account (scope `manage-account`, which a realm lists
