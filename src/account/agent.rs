@@ -33,7 +33,29 @@ impl std::fmt::Display for Device {
 
 const UNKNOWN: &str = "Unknown";
 
+/// Parsed agents by header text: a user's sessions come from the same few browsers, and the
+/// sessions list shows them on every request. Bounded: emptied when full.
+static PARSED: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, Agent>>> =
+    std::sync::LazyLock::new(Default::default);
+
+const PARSED_MAX: usize = 1024;
+
 pub fn describe(user_agent: Option<&str>) -> Agent {
+    let key = user_agent.map(crate::web::http::cap_user_agent).unwrap_or_default();
+    if let Some(found) = PARSED.lock().ok().and_then(|m| m.get(key).cloned()) {
+        return found;
+    }
+    let agent = parse(user_agent);
+    if let Ok(mut m) = PARSED.lock() {
+        if m.len() >= PARSED_MAX {
+            m.clear();
+        }
+        m.insert(key.to_string(), agent.clone());
+    }
+    agent
+}
+
+fn parse(user_agent: Option<&str>) -> Agent {
     let unknown = Agent {
         browser: UNKNOWN.into(),
         os: UNKNOWN.into(),
