@@ -60,34 +60,8 @@ fn pat_in_policy<'p>(
 
 /// What a user's access token stands for: its claims, its live grant, and its user (enabled,
 /// of this realm). One database read: the grant joined with its user.
-pub async fn token_user(
-    state: &AppState,
-    rt: &RealmRuntime,
-    token: &str,
-) -> Result<
-    (
-        AccessClaims,
-        crate::store::entity::grant::Model,
-        crate::store::entity::user::Model,
-    ),
-    OAuthError,
-> {
-    let claims = verify_signature(state, rt, token).await?;
-    // Tokens of a user always name their grant; one without is a client's own token.
-    let gid = claims
-        .gid
-        .as_deref()
-        .ok_or_else(|| OAuthError::invalid_token("the access token has no user"))?;
-    let (grant, user) = state
-        .store
-        .grant_with_user(gid)
-        .await?
-        .filter(|(g, _)| g.revoked_at.is_none())
-        .ok_or_else(|| OAuthError::invalid_token("the access token has been revoked"))?;
-    let user = user
-        .filter(|u| u.enabled && u.realm == rt.realm.name && u.id == claims.sub)
-        .ok_or_else(|| OAuthError::invalid_token("the user no longer exists"))?;
-    Ok((claims, grant, user))
+pub async fn token_user(state: &AppState, rt: &RealmRuntime, token: &str) -> Result<TokenUser, OAuthError> {
+    checked_token_user(state, rt, token, None).await
 }
 
 /// As [`token_user`], and the SSO session the token was issued under is still live: for APIs
@@ -96,25 +70,39 @@ pub async fn token_user_in_live_session(
     state: &AppState,
     rt: &RealmRuntime,
     token: &str,
-) -> Result<
-    (
-        AccessClaims,
-        crate::store::entity::grant::Model,
-        crate::store::entity::user::Model,
-    ),
-    OAuthError,
-> {
+) -> Result<TokenUser, OAuthError> {
+    checked_token_user(state, rt, token, Some(rt.realm.tokens.sso_idle.as_secs())).await
+}
+
+/// An access token's claims, its grant and its user.
+pub type TokenUser = (
+    AccessClaims,
+    crate::store::entity::grant::Model,
+    crate::store::entity::user::Model,
+);
+
+async fn checked_token_user(
+    state: &AppState,
+    rt: &RealmRuntime,
+    token: &str,
+    live_session_idle: Option<i64>,
+) -> Result<TokenUser, OAuthError> {
     let claims = verify_signature(state, rt, token).await?;
+    // Tokens of a user always name their grant; one without is a client's own token.
     let gid = claims
         .gid
         .as_deref()
         .ok_or_else(|| OAuthError::invalid_token("the access token has no user"))?;
-    let (grant, user) = state
-        .store
-        .grant_with_user_in_live_session(gid, rt.realm.tokens.sso_idle.as_secs())
-        .await?
+    let found = match live_session_idle {
+        Some(idle) => state.store.grant_with_user_in_live_session(gid, idle).await?,
+        None => state.store.grant_with_user(gid).await?,
+    };
+    let (grant, user) = found
         .filter(|(g, _)| g.revoked_at.is_none())
-        .ok_or_else(|| OAuthError::invalid_token("the access token has been revoked, or its session has ended"))?;
+        .ok_or_else(|| match live_session_idle {
+            Some(_) => OAuthError::invalid_token("the access token has been revoked, or its session has ended"),
+            None => OAuthError::invalid_token("the access token has been revoked"),
+        })?;
     let user = user
         .filter(|u| u.enabled && u.realm == rt.realm.name && u.id == claims.sub)
         .ok_or_else(|| OAuthError::invalid_token("the user no longer exists"))?;
