@@ -1,11 +1,10 @@
 //! Users brought over from another system (a Keycloak export), each in one transaction with
 //! their credentials, roles, required actions and attributes.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, Set};
 
 use super::entity::{required_action, user, user_attribute, user_role};
-use super::{Result, Store, StoreError, now};
-use crate::crypto;
+use super::{Result, Store, now};
 
 /// A user as the other system had them.
 #[derive(Debug, Clone, Default)]
@@ -33,38 +32,18 @@ impl Store {
     /// a unique email address) is taken.
     pub async fn import_user(&self, new: ImportedUser) -> Result<user::Model> {
         let txn = self.write_txn().await?;
-        let username_key = super::username_key(&new.username);
-        let taken = user::Entity::find()
-            .filter(user::Column::Realm.eq(&new.realm))
-            .filter(user::Column::UsernameKey.eq(&username_key))
-            .one(&txn)
-            .await?;
-        if taken.is_some() {
-            return Err(StoreError::Conflict(format!(
-                "user '{}' in realm '{}'",
-                new.username, new.realm
-            )));
-        }
-        let email_key = super::users::email_key(new.email.as_deref(), new.unique_email);
-        if let Some(key) = &email_key {
-            super::users::ensure_email_free(&txn, &new.realm, key, None).await?;
-        }
         let t = now();
-        let model = user::ActiveModel {
-            id: Set(crypto::new_id()),
-            realm: Set(new.realm),
-            username: Set(new.username),
-            email: Set(new.email),
-            email_verified: Set(new.email_verified),
-            first_name: Set(new.first_name),
-            last_name: Set(new.last_name),
-            enabled: Set(new.enabled),
-            created_at: Set(t),
-            username_key: Set(username_key),
-            email_key: Set(email_key),
-        }
-        .insert(&txn)
-        .await?;
+        let row = super::users::UserRow {
+            realm: new.realm,
+            username: new.username,
+            email: new.email,
+            email_verified: new.email_verified,
+            first_name: new.first_name,
+            last_name: new.last_name,
+            enabled: new.enabled,
+            unique_email: new.unique_email,
+        };
+        let model = super::users::insert_user_in(&txn, row, t).await?;
         if let Some(hash) = new.password_hash {
             super::users::insert_password(&txn, &model.id, hash, t).await?;
         }

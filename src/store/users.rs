@@ -139,37 +139,21 @@ impl Store {
     /// Creates a user with its password and required actions in one transaction.
     pub async fn create_user(&self, new: NewUser) -> Result<user::Model> {
         let txn = self.write_txn().await?;
-        let username_key = super::username_key(&new.username);
-        let existing = user::Entity::find()
-            .filter(user::Column::Realm.eq(&new.realm))
-            .filter(user::Column::UsernameKey.eq(&username_key))
-            .one(&txn)
-            .await?;
-        if existing.is_some() {
-            return Err(StoreError::Conflict(format!(
-                "user '{}' in realm '{}'",
-                new.username, new.realm
-            )));
-        }
-        let email_key = email_key(new.email.as_deref(), new.unique_email);
-        if let Some(key) = &email_key {
-            ensure_email_free(&txn, &new.realm, key, None).await?;
-        }
         let t = now();
-        let model = user::ActiveModel {
-            id: Set(crypto::new_id()),
-            realm: Set(new.realm),
-            username: Set(new.username),
-            email: Set(new.email),
-            email_verified: Set(false),
-            first_name: Set(new.first_name),
-            last_name: Set(new.last_name),
-            enabled: Set(!new.disabled),
-            created_at: Set(t),
-            username_key: Set(username_key),
-            email_key: Set(email_key),
-        }
-        .insert(&txn)
+        let model = insert_user_in(
+            &txn,
+            UserRow {
+                realm: new.realm,
+                username: new.username,
+                email: new.email,
+                email_verified: false,
+                first_name: new.first_name,
+                last_name: new.last_name,
+                enabled: !new.disabled,
+                unique_email: new.unique_email,
+            },
+            t,
+        )
         .await?;
         if let Some(hash) = new.password_hash {
             insert_password(&txn, &model.id, hash, t).await?;
@@ -352,6 +336,54 @@ impl Store {
                 == 1,
         )
     }
+}
+
+/// A new user's row, before its username and email are checked.
+pub(super) struct UserRow {
+    pub realm: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub enabled: bool,
+    /// The realm wants each email address used by one user only.
+    pub unique_email: bool,
+}
+
+/// Inserts a user within `txn`: a `Conflict` if the username (or a unique email) is taken.
+pub(super) async fn insert_user_in(txn: &impl sea_orm::ConnectionTrait, row: UserRow, t: i64) -> Result<user::Model> {
+    let username_key = super::username_key(&row.username);
+    let existing = user::Entity::find()
+        .filter(user::Column::Realm.eq(&row.realm))
+        .filter(user::Column::UsernameKey.eq(&username_key))
+        .one(txn)
+        .await?;
+    if existing.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "user '{}' in realm '{}'",
+            row.username, row.realm
+        )));
+    }
+    let email_key = email_key(row.email.as_deref(), row.unique_email);
+    if let Some(key) = &email_key {
+        ensure_email_free(txn, &row.realm, key, None).await?;
+    }
+    Ok(user::ActiveModel {
+        id: Set(crypto::new_id()),
+        realm: Set(row.realm),
+        username: Set(row.username),
+        email: Set(row.email),
+        email_verified: Set(row.email_verified),
+        first_name: Set(row.first_name),
+        last_name: Set(row.last_name),
+        enabled: Set(row.enabled),
+        created_at: Set(t),
+        username_key: Set(username_key),
+        email_key: Set(email_key),
+    }
+    .insert(txn)
+    .await?)
 }
 
 pub(super) async fn insert_password(
