@@ -76,6 +76,8 @@ fn flow_step(c: &mut Criterion) {
                 step_config: serde_json::Value::Null,
                 siblings: vec![],
                 credentials: None,
+                auth_session_id: None,
+                lang: None,
             };
             let outcome = gatehouse::flow::run(&flow, &mut ctx, None).await.expect("engine");
             assert!(matches!(outcome, Outcome::Challenge(_)));

@@ -52,6 +52,9 @@ pub struct ConfigFile {
     pub request_timeout_secs: Option<u64>,
     pub sign_ins_per_address_per_minute: Option<u32>,
     pub geoip_database: Option<PathBuf>,
+    /// Mail for realms without their own `mail` setting (the realm file's shape; read and
+    /// checked at start, where the realm model is known).
+    pub mail: Option<serde_json::Value>,
 }
 
 /// How many sign-ins (each stores an authentication session) one client address may start per
@@ -138,6 +141,9 @@ pub struct Settings {
     pub sign_ins_per_address_per_minute: u32,
     /// A MaxMind or DB-IP City `.mmdb` file: sessions and sign-ins show approximate locations.
     pub geoip_database: Option<PathBuf>,
+    /// Mail for realms without their own `mail` setting, as written (a realm's `mail` shape,
+    /// checked at start).
+    pub mail: Option<serde_json::Value>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -165,6 +171,7 @@ impl std::fmt::Debug for Settings {
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("sign_ins_per_address_per_minute", &self.sign_ins_per_address_per_minute)
             .field("geoip_database", &self.geoip_database)
+            .field("mail", &self.mail)
             .finish()
     }
 }
@@ -225,6 +232,7 @@ impl Settings {
                 .sign_ins_per_address_per_minute
                 .unwrap_or(DEFAULT_SIGN_INS_PER_ADDRESS_PER_MINUTE),
             geoip_database: o.geoip_database.or(file.geoip_database),
+            mail: file.mail,
         })
     }
 

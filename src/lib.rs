@@ -16,6 +16,7 @@ pub mod account;
 pub mod admin;
 pub mod flow;
 pub mod login;
+pub mod mail;
 pub mod oidc;
 pub mod state;
 // The top: assembly, tools and the command line.

@@ -31,6 +31,8 @@ pub struct AppState {
     pub failure_event_budget: crate::ops::budget::AddressBudget,
     /// Approximate locations of client addresses (none without `geoip_database`).
     pub geoip: crate::ops::geoip::GeoIp,
+    /// Outgoing mail: settings and the worker's bell.
+    pub mailer: crate::mail::Mailer,
     pub(crate) realms: RwLock<HashMap<String, Arc<RealmRuntime>>>,
     /// Realm → the live snapshot this node failed to serve (logged once, retried each tick).
     pub(crate) failed_snapshots: Mutex<HashMap<String, i64>>,
@@ -70,6 +72,17 @@ impl AppState {
             master_key: &self.master_key,
             metrics: &self.metrics,
             failure_event_budget: &self.failure_event_budget,
+            mail: self.mail(),
+        }
+    }
+
+    /// What sending mail needs.
+    pub fn mail(&self) -> crate::mail::Sender<'_> {
+        crate::mail::Sender {
+            mailer: &self.mailer,
+            store: &self.store,
+            master_key: &self.master_key,
+            templates: &self.templates,
         }
     }
 

@@ -9,6 +9,7 @@ mod m20261123_000003_event_indexes;
 mod m20261123_000004_auth_codes_user;
 mod m20261206_000005_hardening;
 mod m20261206_000006_personal_access_tokens;
+mod m20261207_000007_outbox;
 
 pub use m20261206_000005_hardening::username_key;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_auth_codes_user::Migration),
             Box::new(m20261206_000005_hardening::Migration),
             Box::new(m20261206_000006_personal_access_tokens::Migration),
+            Box::new(m20261207_000007_outbox::Migration),
         ]
     }
 }

@@ -79,7 +79,9 @@ async fn open(settings: Settings, serving: bool) -> Result<Arc<AppState>, StartE
         Some(path) => crate::ops::geoip::GeoIp::open(path).map_err(|e| StartError::Config(e.to_string()))?,
         None => crate::ops::geoip::GeoIp::none(),
     };
+    let mailer = crate::mail::Mailer::new(server_mail(&settings)?, settings.public_url.clone());
     let state = Arc::new(AppState {
+        mailer,
         templates,
         settings,
         store,
@@ -115,6 +117,15 @@ async fn open(settings: Settings, serving: bool) -> Result<Arc<AppState>, StartE
             .map_err(|e| StartError::Config(format!("GATEHOUSE_BOOTSTRAP_ADMIN_*: {e}")))?;
     }
     Ok(state)
+}
+
+/// The server's `mail` setting, read as a realm's `mail` and checked the same way.
+fn server_mail(settings: &Settings) -> Result<Option<realm::MailSettings>, StartError> {
+    let Some(value) = &settings.mail else { return Ok(None) };
+    let mail: realm::MailSettings =
+        serde_json::from_value(value.clone()).map_err(|e| StartError::Config(format!("config setting mail: {e}")))?;
+    realm::load::check_mail(&mail).map_err(|e| StartError::Config(format!("config setting {e}")))?;
+    Ok(Some(mail))
 }
 
 fn apply_problems(e: realm::apply::ApplyError) -> String {
@@ -195,7 +206,25 @@ pub async fn start(mut settings: Settings, public_url_explicit: bool) -> Result<
     let task = tokio::spawn(super::serve::serve(listener, app, header_timeout, async move {
         let _ = rx.await;
     }));
-    let refresher = tokio::spawn(keep_in_step(state.clone(), refresh_every, realm_refresh_every));
+    let worker = crate::mail::worker::run(
+        state.store.clone(),
+        state.master_key.clone(),
+        state.mailer.wakeup(),
+        MAIL_POLL,
+    );
+    let in_step = keep_in_step(state.clone(), refresh_every, realm_refresh_every);
+    // Both end when the server stops (the handle is aborted).
+    let refresher = tokio::spawn(async move {
+        tokio::join!(in_step, worker);
+    });
+    if let Some(dir) = state.settings.mail.as_ref().and_then(|m| m.get("outbox")) {
+        tracing::info!(outbox = %dir, "mail goes to a file outbox (one .eml file per message)");
+    }
+    for rt in state.realms.read().unwrap_or_else(|p| p.into_inner()).values() {
+        if let Some(dir) = rt.realm.mail.as_ref().and_then(|m| m.outbox.as_ref()) {
+            tracing::info!(realm = %rt.realm.name, outbox = %dir, "the realm's mail goes to a file outbox (one .eml file per message)");
+        }
+    }
     tracing::info!(%addr, public_url = %state.settings.public_url, "Gatehouse is listening");
     Ok(RunningServer {
         addr,
@@ -205,6 +234,10 @@ pub async fn start(mut settings: Settings, public_url_explicit: bool) -> Result<
         refresher,
     })
 }
+
+/// How often each node looks for due messages in the outbox (a new one on this node wakes it
+/// at once).
+const MAIL_POLL: Duration = Duration::from_secs(2);
 
 /// The node's background work: applied realms go live at every `realm_every`; keys are
 /// reloaded at every `keys_every`, and about every thirtieth time expired records and security

@@ -85,6 +85,9 @@ pub enum Command {
     /// Manage signing keys
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Outgoing mail: what is queued, sent and failed
+    #[command(subcommand)]
+    Mail(MailCommand),
     /// Check, draw, simulate and test authentication flows
     #[command(subcommand)]
     Flow(FlowCommand),
@@ -173,6 +176,15 @@ pub enum KeysCommand {
     Rotate {
         /// Realm name
         realm: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MailCommand {
+    /// Count the outbox's messages by state and list the latest failures (newest first)
+    Status {
+        /// Only this realm (default: every realm)
+        realm: Option<String>,
     },
 }
 
@@ -343,6 +355,13 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             println!("{}", serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())?);
             Ok(())
         }
+        Command::Mail(MailCommand::Status { realm }) => {
+            let app = crate::app::load(settings(&cli.global, None)?)
+                .await
+                .map_err(|e| e.to_string())?;
+            print!("{}", mail_status_text(&app, realm.as_deref()).await?);
+            Ok(())
+        }
         Command::Keys(KeysCommand::Rotate { realm }) => {
             let app = crate::app::load(settings(&cli.global, None)?)
                 .await
@@ -362,6 +381,30 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
     };
     done.map(|()| ExitCode::SUCCESS)
+}
+
+/// `gatehouse mail status`: counts by state, then the latest messages that failed at least once.
+pub async fn mail_status_text(app: &crate::state::AppState, realm: Option<&str>) -> Result<String, String> {
+    let status = app.store.outbox_status(realm, 20).await.map_err(|e| e.to_string())?;
+    let mut out = format!(
+        "{} pending, {} sent, {} failed (given up)\n",
+        status.pending, status.sent, status.failed
+    );
+    if status.problems.is_empty() {
+        out.push_str("no delivery problems\n");
+    }
+    for m in status.problems {
+        let when = crate::events::time::format_rfc3339(m.created_at);
+        out.push_str(&format!(
+            "{when}  {realm}  {template}  {state}  attempts {attempts}  {error}\n",
+            realm = m.realm,
+            template = m.template,
+            state = m.state,
+            attempts = m.attempts,
+            error = crate::ops::logging::untrusted(m.last_error.as_deref().unwrap_or_default()),
+        ));
+    }
+    Ok(out)
 }
 
 async fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), String> {

@@ -114,6 +114,20 @@ pub struct FlowState {
     /// `delete_credential:{id}`: the credential the app asked to remove.
     #[serde(default)]
     pub aia_credential: Option<String>,
+    /// Forgot password: the account the person named, not yet proven (`user_id` is set only
+    /// once the emailed link is opened).
+    #[serde(default)]
+    pub named_user: Option<String>,
+    /// An emailed link was sent for this sign-in (it is not sent again on reload).
+    #[serde(default)]
+    pub link_sent: bool,
+    /// The emailed link was opened.
+    #[serde(default)]
+    pub link_opened: bool,
+    /// The link was opened in another browser, where the sign-in went on: it ends on a page
+    /// there instead of returning to the app (whose state is in the first browser).
+    #[serde(default)]
+    pub moved: bool,
 }
 
 impl FlowState {
@@ -144,6 +158,8 @@ pub struct Services<'a> {
     pub metrics: &'a Metrics,
     /// Failed-sign-in events each client address may still have recorded this minute.
     pub failure_event_budget: &'a AddressBudget,
+    /// Outgoing mail (links to reset a password, to verify an address).
+    pub mail: crate::mail::Sender<'a>,
 }
 
 /// What the flow sees of the request that started the sign-in (an OIDC authorization
@@ -177,6 +193,11 @@ pub struct FlowContext<'a> {
     /// A direct grant's token request parameters (`username`, `password`, `totp`); `None` in
     /// a browser sign-in.
     pub credentials: Option<&'a HashMap<String, String>>,
+    /// The authentication session (its id) the browser sign-in runs in, for links that lead
+    /// back to it; `None` in a direct grant or a simulation.
+    pub auth_session_id: Option<&'a str>,
+    /// The language of the person's pages (for the mail a step sends them).
+    pub lang: Option<String>,
 }
 
 impl FlowContext<'_> {

@@ -12,6 +12,10 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("browser.yaml", include_str!("../../flows/browser.yaml")),
     ("direct-grant.yaml", include_str!("../../flows/direct-grant.yaml")),
     (
+        "reset-credentials.yaml",
+        include_str!("../../flows/reset-credentials.yaml"),
+    ),
+    (
         "identifier-first.yaml",
         include_str!("../../flows/identifier-first.yaml"),
     ),
@@ -193,11 +197,14 @@ mod tests {
             );
         }
         let found = problems(
-            "realm: r\nrequired_actions:\n  update-password: { enabled: true }\n  verify-email: { enabled: true }\n",
+            "realm: r\nrequired_actions:\n  update-password: { enabled: true }\n  webauthn-register: { enabled: true }\n",
         );
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].starts_with("r.yaml:4:"), "{found:?}");
-        assert!(found[0].contains("unknown required action 'verify-email'"), "{found:?}");
+        assert!(
+            found[0].contains("unknown required action 'webauthn-register'"),
+            "{found:?}"
+        );
     }
 
     /// A client with the password grant needs a direct grant flow; a browser never gets one.

@@ -28,6 +28,11 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(authorize_endpoint).post(authorize_endpoint),
         )
         .route("/realms/{realm}/login-actions/authenticate", get(show).post(submit))
+        .route(
+            "/realms/{realm}/login-actions/reset-credentials",
+            get(reset_credentials),
+        )
+        .route("/realms/{realm}/login-actions/action-token", get(action_token))
 }
 
 // Handlers take one extractor per input; grouping them would only hide that.
@@ -81,6 +86,76 @@ pub fn client_of(jar: &CookieJar, headers: &HeaderMap, peer: Option<SocketAddr>)
         sso_cookie: jar.get(cookies::SSO_COOKIE).map(|c| c.value().to_string()),
         ip: peer.map(|p| p.ip().to_string()),
         user_agent: crate::web::http::user_agent(headers),
+        accept_language: headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(200).collect()),
+    }
+}
+
+/// "Forgot password?" on a sign-in page.
+async fn reset_credentials(
+    State(app): State<Arc<AppState>>,
+    PageRealm(rt): PageRealm,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    headers: HeaderMap,
+) -> Response {
+    let who = client_of(&jar, &headers, Some(peer));
+    let auth_cookie = jar.get(cookies::AUTH_COOKIE).map(|c| c.value().to_string());
+    let next = super::links::start_reset(&app, &rt, auth_cookie.as_deref(), &who).await;
+    respond(&app, &rt, jar, &headers, next)
+}
+
+/// A link from a message (`?key=`): back into the sign-in it belongs to.
+async fn action_token(
+    State(app): State<Arc<AppState>>,
+    PageRealm(rt): PageRealm,
+    Query(query): Query<HashMap<String, String>>,
+    jar: CookieJar,
+    headers: HeaderMap,
+) -> Response {
+    use super::links::LinkOutcome;
+    let key = query.get("key").map(String::as_str).unwrap_or_default();
+    if key.is_empty() || key.len() > 128 {
+        return PageError::new(StatusCode::BAD_REQUEST, "linkUnknown").into_response();
+    }
+    let auth_cookie = jar.get(cookies::AUTH_COOKIE).map(|c| c.value().to_string());
+    match super::links::open_link(&app, &rt, key, auth_cookie.as_deref()).await {
+        Ok(LinkOutcome::Continue { auth_cookie }) => {
+            let realm = &rt.realm.name;
+            let jar = match auth_cookie {
+                Some(token) => jar.add(cookies::build(
+                    cookies::AUTH_COOKIE,
+                    token,
+                    realm,
+                    app.settings.is_https(),
+                )),
+                None => jar,
+            };
+            let mut r = StatusCode::SEE_OTHER.into_response();
+            if let Ok(v) = HeaderValue::from_str(&action_url(realm)) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            (jar, r).into_response()
+        }
+        Ok(LinkOutcome::Refused(key)) => PageError::new(StatusCode::BAD_REQUEST, key).into_response(),
+        Ok(LinkOutcome::Done { heading, message }) => {
+            let lang = pages::lang(&app.templates, Some(&rt.realm), None, &headers);
+            let page = json!({ "heading": heading, "message": message });
+            pages::render(
+                &app.templates,
+                Some(&rt.realm),
+                &lang,
+                StatusCode::OK,
+                "info.html",
+                page,
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %crate::ops::logging::untrusted(&e.to_string()), "cannot open a link");
+            PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "internalError").into_response()
+        }
     }
 }
 
@@ -151,6 +226,18 @@ pub fn respond(
             let jar = jar.add(cookies::removal(cookies::AUTH_COOKIE, realm, secure));
             (jar, PageError::new(StatusCode::BAD_REQUEST, message)).into_response()
         }
+        Ok(Next::Info { heading, message }) => {
+            let jar = jar.add(cookies::removal(cookies::AUTH_COOKIE, realm, secure));
+            let page = pages::render(
+                &app.templates,
+                Some(&rt.realm),
+                &browser_lang(),
+                StatusCode::OK,
+                "info.html",
+                json!({ "heading": heading, "message": message }),
+            );
+            (jar, page).into_response()
+        }
         Ok(Next::TooMany(message)) => {
             let retry = [(header::RETRY_AFTER, HeaderValue::from_static("60"))];
             (retry, PageError::new(StatusCode::TOO_MANY_REQUESTS, message)).into_response()
@@ -188,6 +275,10 @@ fn flow_page(app: &AppState, rt: &RealmRuntime, jar: CookieJar, headers: &Header
     if let Value::Object(obj) = &mut ctx {
         obj.insert("csrf".into(), Value::String(csrf));
         obj.insert("action".into(), Value::String(action));
+        if matches!(page.template, "login.html" | "password.html") && super::links::reset_offered(app, rt) {
+            let reset = format!("/realms/{realm}/login-actions/reset-credentials");
+            obj.insert("reset_url".into(), Value::String(reset));
+        }
     }
     let jar = match auth_cookie {
         Some(token) => jar.add(cookies::build(cookies::AUTH_COOKIE, token, realm, secure)),

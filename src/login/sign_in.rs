@@ -31,6 +31,8 @@ pub struct Browser {
     pub sso_cookie: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Its `Accept-Language`, for mail a step sends.
+    pub accept_language: Option<String>,
 }
 
 /// What the web layer must do next.
@@ -60,6 +62,8 @@ pub enum Next {
     Error(String),
     /// Too many sign-ins from this address: show this message and ask to retry later.
     TooMany(String),
+    /// The sign-in ended here without going back to the app: show this page.
+    Info { heading: String, message: String },
 }
 
 /// Which flow serves a client's browser sign-ins.
@@ -88,7 +92,10 @@ pub async fn begin(
     if request.prompt_none {
         return silent(app, rt, request, &mut flow, sso, who).await;
     }
-    let next = advance(app, rt, &request, &mut flow, sso, who, Input::None).await?;
+    // The session's id is known before its first page, for links a step may mail.
+    let token = random_token();
+    let id = sha256_hex(token.as_bytes());
+    let next = advance(app, rt, &request, &mut flow, sso, who, Input::None(Some(&id))).await?;
     let Next::Page {
         page,
         csrf,
@@ -106,10 +113,9 @@ pub async fn begin(
     {
         return Ok(Next::TooMany(TOO_MANY_SIGN_INS.into()));
     }
-    let token = random_token();
     app.store
         .create_auth_session(auth_session::Model {
-            id: sha256_hex(token.as_bytes()),
+            id,
             realm: rt.realm.name.clone(),
             client_id: request.client_id.clone(),
             request: serde_json::to_string(&request).unwrap_or_default(),
@@ -183,8 +189,8 @@ pub async fn resume(
     let current = step.is_some() && step == flow.challenge.as_deref();
     let input = match (csrf_ok, current) {
         (true, true) => Input::Form(form, &id),
-        (false, true) if !form.is_empty() => Input::Stale,
-        _ => Input::None,
+        (false, true) if !form.is_empty() => Input::Stale(&id),
+        _ => Input::None(Some(&id)),
     };
     let sso = current_sso_session(app, rt, who).await?;
     let next = advance(app, rt, &request, &mut flow, sso, who, input).await?;
@@ -199,14 +205,24 @@ pub async fn resume(
     Ok(next)
 }
 
-/// What a request brings to the flow.
+/// What a request brings to the flow, and the authentication session (its id) it belongs to
+/// (`None` before there is one to keep, as for `prompt=none`).
 #[derive(Clone, Copy)]
 enum Input<'a> {
-    None,
+    None(Option<&'a str>),
     /// A form whose CSRF token did not match: show the page again with a warning.
-    Stale,
-    /// The posted form, and the authentication session it belongs to.
+    Stale(&'a str),
+    /// The posted form.
     Form(&'a HashMap<String, String>, &'a str),
+}
+
+impl<'a> Input<'a> {
+    fn auth_session(self) -> Option<&'a str> {
+        match self {
+            Input::None(id) => id,
+            Input::Stale(id) | Input::Form(_, id) => Some(id),
+        }
+    }
 }
 
 async fn current_sso_session(
@@ -252,7 +268,7 @@ async fn silent(
         ));
     }
     flow.silent = true;
-    match advance(app, rt, &request, flow, Some(session), who, Input::None).await? {
+    match advance(app, rt, &request, flow, Some(session), who, Input::None(None)).await? {
         Next::Page { .. } if flow.action.is_some() => Ok(refuse(
             request.target(),
             "interaction_required",
@@ -298,6 +314,12 @@ async fn advance(
         step_config: serde_json::Value::Null,
         siblings: Vec::new(),
         credentials: None,
+        auth_session_id: input.auth_session(),
+        lang: Some(app.templates.negotiate(
+            &rt.realm.theme,
+            request.ui_locales.as_deref(),
+            who.accept_language.as_deref(),
+        )),
     };
     let flow_form = if in_action { None } else { form };
     match crate::flow::run(&definition, &mut ctx, flow_form).await? {
@@ -313,6 +335,20 @@ async fn advance(
             return Ok(Next::Error(message));
         }
         Outcome::Success => {}
+    }
+    if ctx.flow.moved {
+        // Finished in the browser that opened an emailed link: the app's state is in the
+        // other one, so this one ends on a page.
+        if let Some(id) = input.auth_session() {
+            app.store.claim_auth_session(id).await?;
+        }
+        let user_id = ctx.flow.user_id.clone();
+        let trace = json!({ "flow": definition.name, "flow_hash": definition.content_hash, "steps": ctx.flow.trace, "ended": "other_browser" });
+        ctx.event("flow_completed", user_id.as_deref(), trace).await;
+        return Ok(Next::Info {
+            heading: "passwordResetDoneTitle".into(),
+            message: "passwordResetDone".into(),
+        });
     }
     let action_form = if in_action { form } else { None };
     if let Some(next) = required_actions(&mut ctx, request, action_form, input).await? {
@@ -339,6 +375,10 @@ async fn required_actions(
 ) -> Result<Option<Next>, EngineError> {
     while let Some(action) = actions::next(ctx).await? {
         let key = format!("action:{}", action.name());
+        if action.satisfied(ctx).await? {
+            complete_satisfied(ctx, action.name()).await?;
+            continue;
+        }
         let cancellable = is_cancellable(ctx, request, action.name()).await?;
         let result = match form.take() {
             Some(f) if ctx.flow.challenge.as_deref() == Some(key.as_str()) => {
@@ -379,6 +419,23 @@ async fn required_actions(
     Ok(None)
 }
 
+/// An action found done already (e.g. an address verified through its link): removed from the
+/// user's pending actions and recorded, as if its page had been submitted.
+async fn complete_satisfied(ctx: &mut FlowContext<'_>, action: &str) -> Result<(), EngineError> {
+    let user_id = ctx.flow.user_id.clone().unwrap_or_default();
+    ctx.services.store.complete_required_action(&user_id, action).await?;
+    ctx.flow.action = None;
+    ctx.flow.extra_actions.retain(|a| a != action);
+    ctx.flow.trace.push(format!("action {action}:done"));
+    ctx.event(
+        "required_action",
+        Some(&user_id),
+        json!({ "action": action, "outcome": "done" }),
+    )
+    .await;
+    Ok(())
+}
+
 /// Whether the person may cancel `action`: the app asked for it (`kc_action`) and nothing else
 /// requires it (an admin, or the flow, as for a second factor the realm demands).
 async fn is_cancellable(ctx: &FlowContext<'_>, request: &AuthorizeRequest, action: &str) -> Result<bool, EngineError> {
@@ -408,7 +465,7 @@ fn cancel_aia(ctx: &mut FlowContext<'_>, action: &str) {
 }
 
 fn page_next(ctx: &FlowContext<'_>, request: &AuthorizeRequest, mut page: Page, input: Input<'_>) -> Next {
-    if matches!(input, Input::Stale)
+    if matches!(input, Input::Stale(_))
         && let Some(obj) = page.context.as_object_mut()
         && obj.get("error").is_none_or(|e| e.is_null())
     {

@@ -176,6 +176,8 @@ async fn run_flow(
         step_config: Value::Null,
         siblings: Vec::new(),
         credentials: Some(&credentials),
+        auth_session_id: None,
+        lang: None,
     };
     let outcome = crate::flow::run(&definition, &mut ctx, None).await.map_err(|e| {
         tracing::error!(error = %crate::ops::logging::untrusted(&e.to_string()), "direct grant flow failed");

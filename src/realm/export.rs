@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::Realm;
 use super::model::{
-    AccountSettings, BruteForce, FlowBindings, GrantType, OtpPolicy, PasswordPolicy, PatSettings, Pkce,
+    AccountSettings, BruteForce, FlowBindings, GrantType, MailSettings, OtpPolicy, PasswordPolicy, PatSettings, Pkce,
     RequiredActionSetting, TokenSettings, UserSettings,
 };
 
@@ -35,6 +35,8 @@ struct RealmOut<'a> {
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     scopes: &'a [String],
     clients: Vec<ClientOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mail: Option<&'a MailSettings>,
 }
 
 #[derive(Serialize)]
@@ -78,6 +80,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
         required_actions: &realm.required_actions,
         roles: &realm.roles,
         scopes: &realm.scopes,
+        mail: realm.mail.as_ref(),
         clients: realm
             .clients
             .values()

@@ -17,8 +17,8 @@ use serde::Serialize;
 pub use duration::Duration;
 pub use load::{RealmError, load_dir, load_str};
 pub use model::{
-    AccountSettings, BruteForce, FlowBindings, GrantType, OtpPolicy, PasswordPolicy, PatSettings, Pkce,
-    RequiredActionSetting, TokenSettings, UserSettings,
+    AccountSettings, BruteForce, FlowBindings, GrantType, MailSettings, OtpPolicy, PasswordPolicy, PatSettings, Pkce,
+    RequiredActionSetting, SmtpSettings, SmtpTls, TokenSettings, UserSettings,
 };
 
 /// The built-in public client the account console signs in through, in every realm.
@@ -34,6 +34,12 @@ pub const MANAGE_ACCOUNT_SCOPE: &str = "manage-account";
 
 /// The scopes every realm has, and every client may ask for unless its `scopes` says otherwise.
 pub const STANDARD_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+
+/// The variable name in a `${env:NAME}` reference (how realm files name secrets).
+pub fn env_reference(value: &str) -> Option<&str> {
+    let name = value.trim().strip_prefix("${env:")?.strip_suffix('}')?;
+    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(name)
+}
 
 /// RFC 6749 §3.3 `scope-token`: printable ASCII without space, `"` and `\`.
 pub fn is_scope_token(s: &str) -> bool {
@@ -67,6 +73,8 @@ pub struct Realm {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
     pub clients: BTreeMap<String, Client>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail: Option<MailSettings>,
     /// Where things were written, for messages about them (not part of the content).
     #[serde(skip)]
     pub source: Source,

@@ -43,6 +43,76 @@ pub struct RealmFile {
     pub scopes: Vec<Spanned<String>>,
     #[serde(default)]
     pub clients: Vec<Spanned<ClientFile>>,
+    /// How the realm's mail goes out (else the server's `mail` setting, else none).
+    #[serde(default)]
+    pub mail: Option<Spanned<MailSettings>>,
+}
+
+/// Outgoing mail: a file outbox or an SMTP server, and the limits on sending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSettings {
+    /// The sender, e.g. `Demo <no-reply@example.com>`.
+    pub from: String,
+    /// Writes each message as an `.eml` file in this directory instead of sending it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outbox: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<SmtpSettings>,
+    /// How long a password-reset or verification link stays valid.
+    pub link_ttl: Duration,
+    /// Messages one address may be sent per hour.
+    pub per_address_per_hour: u32,
+    /// Messages requests from one client address may cause per hour.
+    pub per_ip_per_hour: u32,
+    /// The wait before the first retry of a failed send; it doubles with each failure.
+    pub retry_after: Duration,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            from: String::new(),
+            outbox: None,
+            smtp: None,
+            link_ttl: Duration::minutes(15),
+            per_address_per_hour: 5,
+            per_ip_per_hour: 30,
+            retry_after: Duration::seconds(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub tls: SmtpTls,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Only as `${env:NAME}`: read from each node's environment when sending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (required).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a relay on the same host or network.
+    None,
 }
 
 fn default_theme() -> String {

@@ -550,6 +550,27 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Marks the user's address verified, if it is still `email`, and completes
+    /// `verify-email`, in one transaction; false if the address changed meanwhile.
+    pub async fn mark_email_verified(&self, user_id: &str, email: &str) -> Result<bool> {
+        use super::entity::user;
+        let txn = self.write_txn().await?;
+        let updated = user::Entity::update_many()
+            .col_expr(user::Column::EmailVerified, sea_orm::sea_query::Expr::value(true))
+            .filter(user::Column::Id.eq(user_id))
+            .filter(user::Column::Email.eq(email))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Ok(false);
+        }
+        remove_action(&txn, user_id, "verify-email").await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+}
+
 async fn remove_action(db: &impl sea_orm::ConnectionTrait, user_id: &str, action: &str) -> Result<()> {
     required_action::Entity::delete_by_id((user_id.to_string(), action.to_string()))
         .exec(db)

@@ -310,3 +310,57 @@ pub mod personal_access_token {
     }
     no_relations!();
 }
+
+pub mod outbox {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub realm: String,
+        /// `mail` or `sms`.
+        pub channel: String,
+        /// The address or number it goes to (lower-cased), for the per-recipient limits.
+        pub recipient: String,
+        pub requested_by_ip: Option<String>,
+        /// Which message it is (`password-reset`, …), for `gatehouse mail status`.
+        pub template: String,
+        /// The rendered message and how to deliver it, sealed with the master key (it may carry
+        /// a single-use link); emptied once sent.
+        pub payload: String,
+        /// `pending`, `sent` or `failed` (given up).
+        pub state: String,
+        pub attempts: i32,
+        pub next_attempt_at: i64,
+        /// A node is sending it until then; another may take it over afterwards.
+        pub claimed_until: Option<i64>,
+        pub last_error: Option<String>,
+        pub created_at: i64,
+        pub sent_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod action_token {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "action_tokens")]
+    pub struct Model {
+        /// SHA-256 (hex) of the link's key; the key itself is only in the message.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub realm: String,
+        /// `reset-credentials`, `verify-email`.
+        pub kind: String,
+        pub user_id: String,
+        /// The sign-in (authentication session id) that asked for it, if any.
+        pub auth_session_id: Option<String>,
+        /// What the link confirms (the email address it was sent to).
+        pub data: Option<String>,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub used_at: Option<i64>,
+    }
+    no_relations!();
+}

@@ -7,6 +7,7 @@ pub mod entity;
 mod events;
 mod import;
 mod keys;
+mod outbox;
 mod pats;
 mod realms;
 mod seed;
@@ -19,6 +20,7 @@ pub use credentials::{OTP, OtpRemoval, PASSWORD, ProfileUpdate, RECOVERY_CODE, R
 pub use events::{EventQuery, NewEvent, Purged};
 pub use import::ImportedUser;
 pub use migration::username_key;
+pub use outbox::{NewActionToken, NewMessage, OutboxStatus};
 pub use pats::{NewPat, PAT_PREFIX};
 pub use realms::NewSnapshot;
 pub use seed::Seed;

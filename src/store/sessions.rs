@@ -173,6 +173,19 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the authentication session `old` by `new` (the same sign-in under a new id, in
+    /// another browser), in one transaction; false if `old` is gone.
+    pub async fn move_auth_session(&self, old: &str, new: auth_session::Model) -> Result<bool> {
+        let txn = self.write_txn().await?;
+        let gone = auth_session::Entity::delete_by_id(old).exec(&txn).await?.rows_affected;
+        if gone != 1 {
+            return Ok(false);
+        }
+        auth_session::ActiveModel::from(new).insert(&txn).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
     /// Deletes the authentication session, telling whether this call was the one that did:
     /// of two concurrent submissions of the last form, only one may finish the sign-in.
     pub async fn claim_auth_session(&self, id: &str) -> Result<bool> {
@@ -335,6 +348,8 @@ impl Store {
             .await?
             .rows_affected;
         n += super::brute_force::purge_idle_counters(&self.db, t).await?;
+        // Sent messages are kept a week for `gatehouse mail status` and the rate limits.
+        n += self.purge_outbox(t - 7 * 86_400).await?;
         Ok(n)
     }
 }

@@ -179,6 +179,19 @@ impl Store {
             .await?)
     }
 
+    /// The user with this email address, where the realm keeps addresses unique (else none:
+    /// an address shared by several accounts names none of them).
+    pub async fn find_user_by_email(&self, realm: &str, email: &str) -> Result<Option<user::Model>> {
+        let Some(key) = email_key(Some(email), true) else {
+            return Ok(None);
+        };
+        Ok(user::Entity::find()
+            .filter(user::Column::Realm.eq(realm))
+            .filter(user::Column::EmailKey.eq(key))
+            .one(&self.db)
+            .await?)
+    }
+
     pub async fn find_user(&self, user_id: &str) -> Result<Option<user::Model>> {
         Ok(user::Entity::find_by_id(user_id).one(&self.db).await?)
     }
@@ -313,6 +326,10 @@ impl Store {
             .await?;
         super::entity::personal_access_token::Entity::delete_many()
             .filter(super::entity::personal_access_token::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        super::entity::action_token::Entity::delete_many()
+            .filter(super::entity::action_token::Column::UserId.eq(user_id))
             .exec(&txn)
             .await?;
         // Lockout counters are kept by user id (see flow::brute_force): they go with the user.

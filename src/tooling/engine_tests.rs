@@ -114,6 +114,8 @@ impl Run {
             step_config: Value::Null,
             siblings: Vec::new(),
             credentials: None,
+            auth_session_id: None,
+            lang: None,
         };
         run(f, &mut ctx, password.then_some(&form))
             .await
@@ -281,6 +283,8 @@ async fn a_wrong_password_shows_the_form_again_with_an_error() {
         step_config: Value::Null,
         siblings: Vec::new(),
         credentials: None,
+        auth_session_id: None,
+        lang: None,
     };
     let out = run(&f, &mut ctx, Some(&form)).await.unwrap();
     match out {

@@ -71,7 +71,10 @@ pub fn authenticator_config(name: &str) -> Option<Value> {
         | "recovery-code-form"
         | "direct-grant-validate-username"
         | "direct-grant-validate-password"
-        | "direct-grant-validate-otp" => no_config(),
+        | "direct-grant-validate-otp"
+        | "reset-credentials-choose-user"
+        | "reset-credential-email"
+        | "reset-password" => no_config(),
         "deny-access" => object(
             json!({ "message": { "type": "string", "description": "The message the user sees" } }),
             &[],
@@ -274,6 +277,21 @@ fn policies() -> Value {
             "scopes": { "type": "array", "items": { "type": "string" }, "uniqueItems": true,
                 "description": "Scopes users may give their personal access tokens (default: openid, profile, email)" }
         }), &[]),
+        "mail": object(json!({
+            "from": { "type": "string", "description": "The sender, e.g. 'Demo <no-reply@example.com>'" },
+            "outbox": { "type": "string", "description": "Write each message as an .eml file in this directory instead of sending it" },
+            "smtp": object(json!({
+                "host": { "type": "string" },
+                "port": { "type": "integer", "minimum": 1, "maximum": 65535 },
+                "tls": { "enum": ["starttls", "tls", "none"] },
+                "user": { "type": "string" },
+                "password": { "type": "string", "pattern": "^\\$\\{env:[A-Za-z0-9_]+\\}$", "description": "Only as ${env:NAME}" }
+            }), &["host"]),
+            "link_ttl": duration(),
+            "per_address_per_hour": { "type": "integer", "minimum": 1 },
+            "per_ip_per_hour": { "type": "integer", "minimum": 1 },
+            "retry_after": duration()
+        }), &["from"]),
         "tokens": object(json!({
             "access_ttl": duration(),
             "refresh_ttl": duration(),

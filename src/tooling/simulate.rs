@@ -132,6 +132,7 @@ async fn run(file: &Path, sim: &Simulation) -> Result<Report, String> {
         sso_cookie: None,
         ip: sim.ip.clone(),
         user_agent: Some("gatehouse flow simulate".into()),
+        accept_language: None,
     };
     if sim.signed_in {
         let mut first = Driver::new(&mut sandbox, &who, flow.name.clone(), None);
@@ -227,6 +228,10 @@ impl<'a> Driver<'a> {
                 }
                 Next::Respond { result: Err(e), .. } => {
                     self.failed(format!("{}: {}", e.code, e.description)).await?;
+                    return Ok(None);
+                }
+                Next::Info { .. } => {
+                    self.report.ending = Ending::Page("info.html".into());
                     return Ok(None);
                 }
                 Next::Error(message) | Next::TooMany(message) => {

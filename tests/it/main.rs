@@ -23,6 +23,7 @@ mod keycloak_compat;
 mod keycloak_import;
 mod keys_and_sessions;
 mod layering;
+mod mail;
 mod multi_node;
 mod oidc_errors;
 mod oidc_flow;

@@ -7,6 +7,7 @@ pub mod delete_credential;
 mod terms;
 pub mod update_password;
 pub mod update_profile;
+pub mod verify_email;
 
 use std::collections::HashMap;
 
@@ -30,6 +31,11 @@ pub enum ActionResult {
 #[async_trait::async_trait]
 pub trait RequiredAction: Send + Sync {
     fn name(&self) -> &'static str;
+    /// Whether the action is done already (e.g. the address was verified through a link
+    /// opened elsewhere); it is then completed without a page.
+    async fn satisfied(&self, _ctx: &FlowContext<'_>) -> Result<bool, EngineError> {
+        Ok(false)
+    }
     /// The page to show when the action starts (or is shown again).
     async fn page(&self, ctx: &mut FlowContext<'_>) -> Result<Page, EngineError>;
     async fn submit(
@@ -43,6 +49,7 @@ static ORDER: &[&dyn RequiredAction] = &[
     &terms::Terms,
     &update_password::UpdatePassword,
     &update_profile::UpdateProfile,
+    &verify_email::VerifyEmail,
     &configure_otp::ConfigureOtp,
 ];
 
@@ -81,6 +88,7 @@ const KEYCLOAK_ALIASES: &[(&str, &str)] = &[
     ("UPDATE_PASSWORD", "update-password"),
     ("UPDATE_PROFILE", "update-profile"),
     ("TERMS_AND_CONDITIONS", "terms-and-conditions"),
+    ("VERIFY_EMAIL", "verify-email"),
 ];
 
 /// The action `name` stands for, under Gatehouse's name or Keycloak's alias.

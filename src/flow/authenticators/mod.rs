@@ -7,6 +7,7 @@ mod direct_grant;
 mod otp_form;
 mod password_form;
 mod recovery_code_form;
+pub mod reset_credentials;
 mod username_form;
 mod username_password_form;
 
@@ -76,6 +77,9 @@ static ALL: &[&dyn Authenticator] = &[
     &direct_grant::ValidateUsername,
     &direct_grant::ValidatePassword,
     &direct_grant::ValidateOtp,
+    &reset_credentials::ChooseUser,
+    &reset_credentials::EmailLink,
+    &reset_credentials::ResetPassword,
 ];
 
 pub use otp_form::otp_context;

@@ -234,7 +234,4 @@ fn redirect_scheme_allowed(u: &url::Url) -> Result<(), String> {
     }
 }
 
-fn env_reference(value: &str) -> Option<&str> {
-    let name = value.trim().strip_prefix("${env:")?.strip_suffix('}')?;
-    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(name)
-}
+pub(super) use crate::realm::env_reference;

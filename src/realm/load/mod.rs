@@ -180,6 +180,46 @@ pub(crate) fn parser_message(message: &str) -> String {
     }
 }
 
+/// Mail settings that can work: a sender, one way out, a password only by reference.
+pub fn check_mail(mail: &super::MailSettings) -> Result<(), String> {
+    if mail.from.parse::<lettre::message::Mailbox>().is_err() {
+        return Err(format!(
+            "mail.from must be an address such as 'Demo <no-reply@example.com>', not '{}'",
+            mail.from
+        ));
+    }
+    match (&mail.outbox, &mail.smtp) {
+        (Some(_), Some(_)) => return Err("mail: give either outbox (a directory) or smtp, not both".into()),
+        (None, None) => return Err("mail: give outbox (a directory for .eml files) or smtp (a server)".into()),
+        (Some(dir), None) if dir.trim().is_empty() => return Err("mail.outbox must name a directory".into()),
+        _ => {}
+    }
+    if let Some(smtp) = &mail.smtp {
+        if smtp.host.trim().is_empty() {
+            return Err("mail.smtp.host must name the SMTP server".into());
+        }
+        if let Some(p) = &smtp.password
+            && client::env_reference(p).is_none()
+        {
+            return Err("secrets are never written in realm files: use mail.smtp.password: ${env:NAME}".into());
+        }
+        if smtp.password.is_some() != smtp.user.is_some() {
+            return Err("mail.smtp: give user and password together".into());
+        }
+    }
+    let ttl = mail.link_ttl.as_secs();
+    if !(60..=86_400).contains(&ttl) {
+        return Err("mail.link_ttl must be between 1m and 24h".into());
+    }
+    if mail.per_address_per_hour == 0 || mail.per_ip_per_hour == 0 {
+        return Err("mail.per_address_per_hour and per_ip_per_hour must be at least 1".into());
+    }
+    if !(1..=3600).contains(&mail.retry_after.as_secs()) {
+        return Err("mail.retry_after must be between 1s and 1h".into());
+    }
+    Ok(())
+}
+
 struct Validator<'a> {
     path: &'a str,
     errors: Vec<RealmError>,
@@ -253,6 +293,12 @@ impl Validator<'_> {
         let roles = self.roles(&file.roles);
         let scopes = self.scopes(&file.scopes);
         let clients = self.clients(file.clients, &roles, &scopes, &mut source);
+        let mail = file.mail.map(|m| {
+            if let Err(message) = check_mail(&m.value) {
+                self.error(m.referenced, message);
+            }
+            m.value
+        });
         Realm {
             display_name: file.display_name.unwrap_or_else(|| name.clone()),
             name,
@@ -271,6 +317,7 @@ impl Validator<'_> {
             roles: roles.into_iter().collect(),
             scopes,
             clients,
+            mail,
             source,
         }
     }

@@ -72,6 +72,38 @@ pub(super) const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         "account_tokens.html",
         include_str!("../../../themes/default/account_tokens.html"),
     ),
+    (
+        "reset_choose_user.html",
+        include_str!("../../../themes/default/reset_choose_user.html"),
+    ),
+    (
+        "reset_email_sent.html",
+        include_str!("../../../themes/default/reset_email_sent.html"),
+    ),
+    (
+        "reset_password.html",
+        include_str!("../../../themes/default/reset_password.html"),
+    ),
+    (
+        "verify_email.html",
+        include_str!("../../../themes/default/verify_email.html"),
+    ),
+    (
+        "mail_password_reset.txt",
+        include_str!("../../../themes/default/mail_password_reset.txt"),
+    ),
+    (
+        "mail_password_reset.html",
+        include_str!("../../../themes/default/mail_password_reset.html"),
+    ),
+    (
+        "mail_verify_email.txt",
+        include_str!("../../../themes/default/mail_verify_email.txt"),
+    ),
+    (
+        "mail_verify_email.html",
+        include_str!("../../../themes/default/mail_verify_email.html"),
+    ),
 ];
 
 /// The built-in theme's message catalogs, by language.
@@ -121,7 +153,7 @@ impl ThemeFiles {
         for (name, path) in list_files(dir) {
             if name == "style.css" {
                 files.css = read_small(&path).map(Cow::Owned);
-            } else if name.ends_with(".html")
+            } else if (name.ends_with(".html") || name.ends_with(".txt"))
                 && let Some(text) = read_small(&path)
             {
                 files.templates.insert(name, Cow::Owned(text));

@@ -12,6 +12,7 @@ pub mod oauth;
 pub mod process;
 pub mod rp;
 pub mod signin;
+pub mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,0 +1,198 @@
+//! Outgoing mail. A message is rendered from the realm's theme (text and HTML, in the
+//! recipient's language), sealed, and queued in the database's outbox in the request; each
+//! node's [`worker`] sends what is due, by SMTP or into a file outbox, and retries with backoff.
+//! A request therefore never waits on a mail server, and a queued message survives a restart.
+
+mod deliver;
+pub mod worker;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::crypto::MasterKey;
+use crate::realm::{MailSettings, Realm};
+use crate::store::{NewActionToken, NewMessage, Store, StoreError, now};
+use crate::web::templates::Templates;
+
+/// Why a message was not queued.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("no mail is configured for this realm or server")]
+    NotConfigured,
+    #[error("too many messages to this address this hour")]
+    TooManyForRecipient,
+    #[error("too many messages requested from this client address this hour")]
+    TooManyFromAddress,
+    #[error("not a usable email address")]
+    BadAddress,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The node's mail settings and the bell that wakes its worker.
+pub struct Mailer {
+    /// The server's `mail` setting, for realms without their own.
+    server_default: Option<MailSettings>,
+    /// `http://host[:port]`, the start of every link in a message.
+    public_url: String,
+    wakeup: Arc<tokio::sync::Notify>,
+}
+
+impl Mailer {
+    pub fn new(server_default: Option<MailSettings>, public_url: String) -> Mailer {
+        Mailer {
+            server_default,
+            public_url,
+            wakeup: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// How `realm`'s mail goes out, if it can.
+    pub fn settings<'a>(&'a self, realm: &'a Realm) -> Option<&'a MailSettings> {
+        realm.mail.as_ref().or(self.server_default.as_ref())
+    }
+
+    /// The absolute URL of a path on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url)
+    }
+
+    /// What the worker waits on between polls.
+    pub fn wakeup(&self) -> Arc<tokio::sync::Notify> {
+        self.wakeup.clone()
+    }
+}
+
+/// What sending needs of the node; cheap to copy.
+#[derive(Clone, Copy)]
+pub struct Sender<'a> {
+    pub mailer: &'a Mailer,
+    pub store: &'a Store,
+    pub master_key: &'a MasterKey,
+    pub templates: &'a Templates,
+}
+
+/// One message to send.
+pub struct Letter<'a> {
+    pub realm: &'a Realm,
+    pub to: &'a str,
+    /// The person's name, shown beside the address.
+    pub to_name: Option<String>,
+    /// Which message: templates `mail_{template}.txt` and `.html` of the realm's theme, subject
+    /// `mailSubject_{template}` of its catalog.
+    pub template: &'static str,
+    pub lang: &'a str,
+    pub context: Value,
+    pub requested_by_ip: Option<&'a str>,
+    /// The single-use link it carries, recorded (hashed) with the message.
+    pub link: Option<NewActionToken>,
+}
+
+/// What the queue holds for one message: everything needed to send it later, on any node.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Payload {
+    pub settings: MailSettings,
+    pub from: String,
+    pub to: String,
+    pub to_name: Option<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The master-key context payloads are sealed under.
+fn seal_context(realm: &str) -> String {
+    format!("outbox:{realm}")
+}
+
+impl Sender<'_> {
+    /// Renders and queues `letter` (and its link), within the realm's limits per recipient and
+    /// per client address. The worker is woken to send it at once.
+    pub async fn send(&self, letter: Letter<'_>) -> Result<(), MailError> {
+        let settings = self.mailer.settings(letter.realm).ok_or(MailError::NotConfigured)?;
+        let to = letter.to.trim().to_lowercase();
+        if to.parse::<lettre::Address>().is_err() {
+            return Err(MailError::BadAddress);
+        }
+        let (to_recipient, from_ip) = self
+            .store
+            .recent_messages(&to, letter.requested_by_ip, now() - 3600)
+            .await?;
+        if from_ip >= u64::from(settings.per_ip_per_hour) {
+            return Err(MailError::TooManyFromAddress);
+        }
+        if to_recipient >= u64::from(settings.per_address_per_hour) {
+            return Err(MailError::TooManyForRecipient);
+        }
+        let payload = self.render(settings, &letter, &to);
+        let sealed = self.master_key.seal(
+            &seal_context(&letter.realm.name),
+            &serde_json::to_vec(&payload).unwrap_or_default(),
+        );
+        let message = NewMessage {
+            realm: letter.realm.name.clone(),
+            channel: "mail".into(),
+            recipient: to,
+            requested_by_ip: letter.requested_by_ip.map(String::from),
+            template: letter.template.into(),
+            payload: sealed,
+        };
+        self.store.enqueue_message(message, letter.link).await?;
+        self.mailer.wakeup.notify_one();
+        Ok(())
+    }
+
+    fn render(&self, settings: &MailSettings, letter: &Letter<'_>, to: &str) -> Payload {
+        let theme = letter.realm.theme.as_str();
+        let mut context = letter.context.clone();
+        if let Some(obj) = context.as_object_mut() {
+            obj.entry("realm_name")
+                .or_insert_with(|| Value::from(letter.realm.display_name.clone()));
+        }
+        let page = |ext: &str| {
+            self.templates
+                .render_page(theme, &format!("mail_{}.{ext}", letter.template), letter.lang, &context)
+        };
+        let subject_key = format!("mailSubject_{}", letter.template);
+        let subject = self.templates.message_text(
+            theme,
+            letter.lang,
+            &serde_json::json!({ "key": subject_key, "args": context }),
+        );
+        Payload {
+            settings: settings.clone(),
+            from: settings.from.clone(),
+            to: to.to_string(),
+            to_name: letter.to_name.as_deref().map(single_line),
+            subject: single_line(&subject),
+            text: page("txt"),
+            html: page("html"),
+        }
+    }
+}
+
+/// A header value on one line: control characters (CR and LF above all, which would start a
+/// header of the writer's choosing) become spaces.
+pub(crate) fn single_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_stay_on_one_line() {
+        assert_eq!(
+            single_line("Hello\r\nBcc: victim@example.com"),
+            "Hello  Bcc: victim@example.com"
+        );
+        assert_eq!(single_line(" Reset\u{0}your password\t"), "Reset your password");
+    }
+}

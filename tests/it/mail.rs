@@ -1,0 +1,230 @@
+//! Mail: the outbox worker sending through a real SMTP server on loopback (and into a file
+//! outbox), and "Forgot password?" end to end with the link taken from the received message.
+
+use std::time::Duration;
+
+use crate::support::process::eventually;
+use crate::support::signin::{self, Shown, SignIn};
+use crate::support::smtp::{self, SmtpSink};
+use crate::support::{EMAIL, Harness, PASSWORD, USERNAME, WEB_CLIENT};
+
+/// The flow-test realm with mail through an SMTP server on `port`.
+fn realm_with_smtp(port: u16) -> String {
+    format!(
+        "{}mail:\n  from: \"Flow tests <no-reply@example.com>\"\n  smtp: {{ host: 127.0.0.1, port: {port}, tls: none }}\n  retry_after: 1s\n",
+        signin::standard_flow_realm()
+    )
+}
+
+async fn start(db: crate::support::Db, port: u16) -> Harness {
+    let h = Harness::start(db, &realm_with_smtp(port)).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    h
+}
+
+fn reset_url(h: &Harness) -> String {
+    format!("{}/login-actions/reset-credentials", h.issuer())
+}
+
+fn link_prefix(h: &Harness) -> String {
+    format!("{}/login-actions/action-token?key=", h.issuer())
+}
+
+/// Opens the app's sign-in in `browser`, follows "Forgot password?" and names `who`; returns
+/// the sign-in on the "check your email" page.
+async fn ask_for_reset(h: &Harness, browser: &reqwest::Client, who: &str) -> SignIn {
+    let mut s = SignIn::start(h, browser, WEB_CLIENT).await;
+    s.expect(Shown::Login);
+    assert!(
+        crate::support::browser::decode_entities(&s.page.body)
+            .contains("/login-actions/reset-credentials\">Forgot password?"),
+        "the login page offers no reset: {}",
+        s.page.body
+    );
+    s.open(&reset_url(h)).await;
+    s.expect(Shown::Username);
+    s.fill(&[("username", who)]).await;
+    s.expect(Shown::Message);
+    assert!(s.page.body.contains("Check your email"), "{}", s.page.body);
+    s
+}
+
+async fn queued(h: &Harness) -> i64 {
+    let rows = h.query("SELECT COUNT(*) AS n FROM outbox").await;
+    rows[0].try_get::<i64>("", "n").expect("count")
+}
+
+db_test!(async fn forgot_password_resets_through_the_emailed_link(db) {
+    let sink = SmtpSink::start().await;
+    let h = start(db, sink.port).await;
+
+    let mut s = ask_for_reset(&h, &h.browser, EMAIL).await;
+    let mail = sink.nth(1).await;
+    assert_eq!(mail.to, vec![EMAIL.to_string()]);
+    assert_eq!(mail.from, "no-reply@example.com");
+    let subject = mail.header("Subject").unwrap_or_default();
+    assert!(subject.contains("Reset your password"), "subject {subject:?}");
+    assert!(mail.part("text/html").contains("Reset password"));
+    let link = mail.link(&link_prefix(&h));
+
+    // The link leads back into this sign-in: a new password under the policy, then the app.
+    s.open(&link).await;
+    s.expect(Shown::UpdatePassword);
+    assert_eq!(s.form().get("logout-sessions"), Some("on"), "signing out elsewhere is the default");
+    s.fill(&[("password-new", "short"), ("password-confirm", "short")]).await;
+    s.expect_error(Shown::UpdatePassword);
+    let new_password = "Reset-Secret-Number-7";
+    s.fill(&[("password-new", new_password), ("password-confirm", new_password)]).await;
+    s.exchange(&h).await.assert_factors(&["pwd"], "1");
+
+    // The link is single-use.
+    let again = crate::support::browser::get(&h.new_browser(), &link).await;
+    assert_eq!(again.status, 400);
+    assert!(again.body.contains("expired or was already used"), "{}", again.body);
+
+    // The old password is gone, the new one works.
+    let mut old = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    old.log_in(USERNAME, PASSWORD).await;
+    old.expect_error(Shown::Login);
+    old.log_in(USERNAME, new_password).await;
+    old.exchange(&h).await;
+    let changed = signin::events(&h, Some("password_changed")).await;
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(changed[0].details["via"], "reset-credentials", "{changed:?}");
+});
+
+db_test!(async fn an_unknown_address_gets_the_same_page_and_no_mail(db) {
+    let sink = SmtpSink::start().await;
+    let h = start(db, sink.port).await;
+    let known = ask_for_reset(&h, &h.new_browser(), USERNAME).await;
+    sink.nth(1).await;
+    let unknown = ask_for_reset(&h, &h.new_browser(), "nobody@example.com").await;
+    assert_eq!(
+        signin::visible_text(&known.page.body),
+        signin::visible_text(&unknown.page.body),
+        "the pages differ"
+    );
+    assert_eq!(queued(&h).await, 1, "a message was queued for an unknown address");
+});
+
+db_test!(async fn a_link_opened_in_another_browser_finishes_there(db) {
+    let sink = SmtpSink::start().await;
+    let h = start(db, sink.port).await;
+    let mut first = ask_for_reset(&h, &h.browser, USERNAME).await;
+    let link = sink.nth(1).await.link(&link_prefix(&h));
+
+    let mut phone = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    phone.open(&link).await;
+    phone.expect(Shown::UpdatePassword);
+    let new_password = "Phone-Chosen-Secret-9";
+    phone
+        .fill(&[("password-new", new_password), ("password-confirm", new_password)])
+        .await;
+    phone.expect(Shown::Message);
+    assert!(phone.page.body.contains("Your password has been changed"), "{}", phone.page.body);
+
+    // The sign-in moved: the first browser's copy is over.
+    first.open(&format!("{}/login-actions/authenticate", h.issuer())).await;
+    assert!(first.page.body.contains("sign-in"), "{}", first.page.body);
+    let mut again = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    again.log_in(USERNAME, new_password).await;
+    again.exchange(&h).await;
+});
+
+db_test!(async fn mail_queued_while_the_server_is_down_goes_out_once_it_is_back(db) {
+    let port = smtp::free_port();
+    let h = start(db, port).await;
+    let second = h.start_another_node().await;
+    ask_for_reset(&h, &h.browser, USERNAME).await;
+
+    // The first attempt fails and is recorded for a retry.
+    eventually(Duration::from_secs(30), "a failed attempt", || async {
+        let rows = h.query("SELECT attempts, last_error, state FROM outbox").await;
+        let attempts: i32 = rows[0].try_get("", "attempts").expect("attempts");
+        let error: Option<String> = rows[0].try_get("", "last_error").expect("last_error");
+        (attempts >= 1 && error.is_some()).then_some(())
+    })
+    .await;
+    let status = gatehouse::cli::mail_status_text(&h.state, Some(&h.realm)).await.expect("status");
+    assert!(status.contains("1 pending"), "{status}");
+    assert!(status.contains("password_reset"), "{status}");
+
+    // The server comes back: the message goes out once, from one of the two nodes.
+    let sink = SmtpSink::start_on(port).await;
+    let mail = sink.nth(1).await;
+    assert_eq!(mail.to, vec![EMAIL.to_string()]);
+    eventually(Duration::from_secs(30), "the message marked sent", || async {
+        let rows = h.query("SELECT state, payload FROM outbox").await;
+        let state: String = rows[0].try_get("", "state").expect("state");
+        let payload: String = rows[0].try_get("", "payload").expect("payload");
+        (state == "sent" && payload.is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(sink.received().len(), 1, "sent more than once");
+    drop(second);
+});
+
+db_test!(async fn a_file_outbox_holds_one_eml_file_per_message(db) {
+    let dir = crate::support::TempDir::new();
+    let outbox = dir.path().join("outbox");
+    let realm = format!(
+        "{}mail:\n  from: \"Flow tests <no-reply@example.com>\"\n  outbox: {}\n",
+        signin::standard_flow_realm(),
+        outbox.display()
+    );
+    let h = Harness::start(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    ask_for_reset(&h, &h.browser, USERNAME).await;
+    let file = eventually(Duration::from_secs(30), "an .eml file", || async {
+        std::fs::read_dir(&outbox)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "eml"))
+    })
+    .await;
+    let text = std::fs::read_to_string(file).expect("read the .eml file");
+    assert!(text.contains("To: alice@example.com"), "{text}");
+    assert!(text.contains("Reset your password"), "{text}");
+});
+
+db_test!(async fn verify_email_waits_for_the_link_and_sets_the_claim(db) {
+    let sink = SmtpSink::start().await;
+    let realm = realm_with_smtp(sink.port).replace(
+        "  terms-and-conditions: { enabled: true }\n",
+        "  terms-and-conditions: { enabled: true }\n  verify-email: { enabled: true }\n",
+    );
+    assert!(realm.contains("verify-email"));
+    let h = Harness::start(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    // Keycloak's name works where an action is named.
+    signin::require(&h, USERNAME, "VERIFY_EMAIL").await;
+
+    let mut s = SignIn::start(&h, &h.browser, WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    assert!(s.page.body.contains("We sent a link to alice@example.com"), "{}", s.page.body);
+    let mail = sink.nth(1).await;
+    assert!(mail.header("Subject").unwrap_or_default().contains("Verify your email address"));
+    let link = mail.link(&link_prefix(&h));
+
+    // Not yet: the page says so.
+    s.press(&[], ("verified", "check")).await;
+    assert!(s.page.body.contains("not verified yet"), "{}", s.page.body);
+    // A reload sends no second message.
+    s.open(&format!("{}/login-actions/authenticate", h.issuer())).await;
+    assert_eq!(queued(&h).await, 1);
+
+    // Opened on another device: verified there, and the sign-in goes on here.
+    let elsewhere = crate::support::browser::get(&h.new_browser(), &link).await;
+    assert_eq!(elsewhere.status, 200, "{}", elsewhere.body);
+    assert!(elsewhere.body.contains("Email address verified"), "{}", elsewhere.body);
+    s.press(&[], ("verified", "check")).await;
+    let tokens = s.exchange(&h).await;
+    assert_eq!(tokens.id["email_verified"], true, "{}", tokens.id);
+    assert!(signin::pending_actions(&h, USERNAME).await.is_empty());
+    assert_eq!(signin::events(&h, Some("email_verified")).await.len(), 1);
+
+    // Used once.
+    let again = crate::support::browser::get(&h.new_browser(), &link).await;
+    assert_eq!(again.status, 400);
+});
