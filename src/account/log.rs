@@ -233,7 +233,7 @@ async fn flag_unfamiliar(
 
 fn entry(e: crate::events::Event, geoip: &GeoIp, lang: &str) -> Entry {
     let e = as_seen_by_user(e);
-    let agent = super::agent::describe(e.user_agent.as_deref());
+    let agent = crate::web::agent::describe(e.user_agent.as_deref());
     let (methods, second_factor) = methods_of(&e.details);
     let failed = e.kind.ends_with("_error") || e.kind.ends_with("_refused");
     let reason = ["reason", "type"]

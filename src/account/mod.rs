@@ -1,7 +1,6 @@
 //! The account console: what signed-in users see and change of their own security. Plain
 //! functions over `&AppState` and the signed-in [`Viewer`]; `routes.rs` speaks HTTP.
 
-pub mod agent;
 pub mod api;
 pub mod console;
 pub mod factors;

@@ -43,7 +43,7 @@ pub async fn list(
         .await?
         .into_iter()
         .map(|(s, clients)| {
-            let agent = super::agent::describe(s.user_agent.as_deref());
+            let agent = crate::web::agent::describe(s.user_agent.as_deref());
             SessionView {
                 current: viewer.session_id() == Some(s.id.as_str()),
                 expires: s.expires_at.min(s.last_seen_at + idle),

@@ -2,6 +2,7 @@
 //! headers of HTML responses. It knows no protocol and no handler; the router (in `app`)
 //! puts the areas' handlers together.
 
+pub mod agent;
 pub mod cookies;
 pub mod http;
 pub mod i18n;

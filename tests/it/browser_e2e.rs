@@ -472,7 +472,13 @@ pub(crate) fn request(app: &App, again: bool) -> (AuthRequest, String) {
 
 /// The browser is at the app: checks the authorization response, that the app received it,
 /// exchanges the code as the relying party and returns the ID token's claims.
-async fn at_the_app(ui: &Ui, h: &Harness, app: &App, request: &AuthRequest, verifier: &str) -> serde_json::Value {
+pub(crate) async fn at_the_app(
+    ui: &Ui,
+    h: &Harness,
+    app: &App,
+    request: &AuthRequest,
+    verifier: &str,
+) -> serde_json::Value {
     ui.expect(Screen::App).await;
     let url = ui.url().await;
     let code = oauth::code_from(h, request, &url);

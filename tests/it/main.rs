@@ -13,6 +13,7 @@ mod admin_users;
 mod browser_account;
 mod browser_e2e;
 mod browser_keycloak_js;
+mod browser_mail;
 mod cli_and_demo;
 mod events;
 mod flow_cli;
