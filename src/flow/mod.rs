@@ -128,6 +128,15 @@ pub struct FlowState {
     /// there instead of returning to the app (whose state is in the first browser).
     #[serde(default)]
     pub moved: bool,
+    /// Forgot password: the new password is set (the person then signs in with it).
+    #[serde(default)]
+    pub password_reset: bool,
+    /// verify-email: a link was sent in this sign-in (not sent again on reload).
+    #[serde(default)]
+    pub verify_link_sent: bool,
+    /// A message for the next page (a catalog key), e.g. after a reset.
+    #[serde(default)]
+    pub notice: Option<String>,
 }
 
 impl FlowState {

@@ -1,19 +1,21 @@
-//! Emailed links back into a sign-in. "Forgot password?" turns the sign-in in progress into the
-//! realm's reset-credentials flow; the link that flow mails comes back here. Opened in the
-//! browser that asked for it, the sign-in simply goes on (and ends at the app); opened in
+//! Links from messages, back into Gatehouse. "Forgot password?" turns the sign-in in progress
+//! into the realm's reset-credentials flow, whose link comes back here; so do verification links
+//! and the "this wasn't me" link of a new-login alert. A link's GET only shows a page with one
+//! button: mail scanners open every link, so nothing happens until the button posts the key.
+//! A reset link opened in the browser that asked for it goes on with that sign-in; opened in
 //! another (a phone's mail app), the sign-in moves there — the first browser's copy stops
 //! working — and ends on a page once the password is changed.
 
 use std::collections::HashMap;
 
+use super::alerts::REPORT_LINK;
+use super::sign_in::{self, Browser, Next};
 use crate::crypto::{random_token, sha256_hex};
 use crate::flow::actions::verify_email::VERIFY_LINK;
 use crate::flow::authenticators::reset_credentials::RESET_LINK;
 use crate::flow::{EngineError, FlowState};
 use crate::state::{AppState, RealmRuntime};
 use crate::store::now;
-
-use super::sign_in::{self, Browser, Next};
 
 /// Whether the realm offers "Forgot password?": its reset flow exists and mail can go out.
 pub fn reset_offered(app: &AppState, rt: &RealmRuntime) -> bool {
@@ -65,19 +67,141 @@ pub enum LinkOutcome {
         heading: &'static str,
         message: &'static str,
     },
+    /// Ask before acting: show this page (its form posts the key back).
+    Confirm {
+        template: &'static str,
+        context: serde_json::Value,
+    },
 }
 
-/// Opens a link from a message, whichever kind it is.
-pub async fn open_link(
+/// "This wasn't me", opened: the page that asks to confirm (a mail scanner that opens links
+/// must not sign anyone out), describing the session it would end.
+async fn report_page(app: &AppState, rt: &RealmRuntime, hash: &str) -> Result<LinkOutcome, EngineError> {
+    let Some(link) = app.store.peek_action_token(hash, REPORT_LINK).await? else {
+        return Ok(LinkOutcome::Refused("linkExpired"));
+    };
+    if link.realm != rt.realm.name {
+        return Ok(LinkOutcome::Refused("linkExpired"));
+    }
+    let session = app.store.sso_session(link.data.as_deref().unwrap_or_default()).await?;
+    let (agent, ip, started) = match &session {
+        Some(s) => (
+            crate::web::agent::describe(s.user_agent.as_deref()),
+            s.ip.clone().unwrap_or_default(),
+            s.auth_time,
+        ),
+        None => (crate::web::agent::describe(None), String::new(), link.created_at),
+    };
+    Ok(LinkOutcome::Confirm {
+        template: "report_sign_in.html",
+        context: serde_json::json!({
+            "browser": agent.browser,
+            "os": agent.os,
+            "location": app.geoip.locate(&ip, "en"),
+            "ip": ip,
+            "time": crate::events::time::format_rfc3339(started).replace('T', " ").replace('Z', " UTC"),
+        }),
+    })
+}
+
+/// "This wasn't me", confirmed: the session named by the link ends with its tokens, and the
+/// account needs a new password at its next sign-in. The link is used up.
+async fn report_sign_in(
+    app: &AppState,
+    rt: &RealmRuntime,
+    hash: &str,
+    ip: Option<String>,
+) -> Result<LinkOutcome, EngineError> {
+    let Some(link) = app.store.use_action_token(hash, REPORT_LINK).await? else {
+        return Ok(LinkOutcome::Refused("linkExpired"));
+    };
+    if link.realm != rt.realm.name {
+        return Ok(LinkOutcome::Refused("linkExpired"));
+    }
+    let session_id = link.data.clone().unwrap_or_default();
+    let session = app
+        .store
+        .sso_session(&session_id)
+        .await?
+        .filter(|s| s.user_id == link.user_id);
+    if session.is_some() {
+        app.store.end_sso_session(&session_id).await?;
+    }
+    app.store.add_required_action(&link.user_id, "update-password").await?;
+    crate::events::record(
+        &app.store,
+        crate::store::NewEvent {
+            realm: rt.realm.name.clone(),
+            kind: "sign_in_reported".into(),
+            user_id: Some(link.user_id.clone()),
+            client_id: None,
+            ip,
+            user_agent: None,
+            details: serde_json::json!({ "session": session_id, "session_ended": session.is_some() }),
+        },
+    )
+    .await;
+    Ok(LinkOutcome::Done {
+        heading: "signInReportedTitle",
+        message: "signInReported",
+    })
+}
+
+/// The link `key` while it is usable in this realm, or why not. Nothing is used up.
+async fn usable_link(
+    app: &AppState,
+    rt: &RealmRuntime,
+    hash: &str,
+) -> Result<Result<crate::store::entity::action_token::Model, LinkOutcome>, EngineError> {
+    match app.store.peek_any_action_token(hash).await? {
+        Some(link) if link.realm == rt.realm.name => Ok(Ok(link)),
+        Some(_) => Ok(Err(LinkOutcome::Refused("linkUnknown"))),
+        None => Ok(Err(LinkOutcome::Refused(
+            match app.store.action_token_kind(hash).await? {
+                Some(_) => "linkExpired",
+                None => "linkUnknown",
+            },
+        ))),
+    }
+}
+
+/// A link from a message, opened (GET): a page that asks to go on. Nothing happens until its
+/// button is pressed: mail scanners open every link they see.
+pub async fn link_page(app: &AppState, rt: &RealmRuntime, key: &str) -> Result<LinkOutcome, EngineError> {
+    let hash = sha256_hex(key.as_bytes());
+    let link = match usable_link(app, rt, &hash).await? {
+        Ok(link) => link,
+        Err(refused) => return Ok(refused),
+    };
+    let (heading, message, button) = match link.kind.as_str() {
+        RESET_LINK => ("linkResetTitle", "linkResetMessage", "doContinueReset"),
+        VERIFY_LINK => ("linkVerifyTitle", "linkVerifyMessage", "doVerifyEmail"),
+        REPORT_LINK => return report_page(app, rt, &hash).await,
+        _ => return Ok(LinkOutcome::Refused("linkUnknown")),
+    };
+    Ok(LinkOutcome::Confirm {
+        template: "link_confirm.html",
+        context: serde_json::json!({ "heading": heading, "message": message, "button": button }),
+    })
+}
+
+/// A link's page, confirmed (POST with the key): the link is used up and does what it is for.
+pub async fn act_on_link(
     app: &AppState,
     rt: &RealmRuntime,
     key: &str,
     auth_cookie: Option<&str>,
+    ip: Option<String>,
 ) -> Result<LinkOutcome, EngineError> {
     let hash = sha256_hex(key.as_bytes());
-    match app.store.action_token_kind(&hash).await?.as_deref() {
-        Some(RESET_LINK) => open_reset_link(app, rt, key, auth_cookie).await,
-        Some(VERIFY_LINK) => open_verify_link(app, rt, &hash, auth_cookie).await,
+    let link = match usable_link(app, rt, &hash).await? {
+        Ok(link) => link,
+        Err(refused) => return Ok(refused),
+    };
+    match link.kind.as_str() {
+        RESET_LINK => open_reset_link(app, rt, &hash, auth_cookie).await,
+        VERIFY_LINK => open_verify_link(app, rt, &hash, auth_cookie).await,
+        REPORT_LINK => report_sign_in(app, rt, &hash, ip).await,
         _ => Ok(LinkOutcome::Refused("linkUnknown")),
     }
 }
@@ -121,20 +245,22 @@ async fn open_verify_link(
     })
 }
 
-/// Opens a reset link: single use, unexpired, for the account the sign-in named. The sign-in it
-/// belongs to learns that the mailbox was proven.
+/// Opens a reset link: single use, unexpired, for the account the sign-in named, still enabled
+/// and with the address the link went to. The sign-in it belongs to learns that the mailbox was
+/// proven, and continues under a new id and CSRF token (in this browser or the one that opened
+/// the link): whoever held the old ones cannot finish it.
 async fn open_reset_link(
     app: &AppState,
     rt: &RealmRuntime,
-    key: &str,
+    hash: &str,
     auth_cookie: Option<&str>,
 ) -> Result<LinkOutcome, EngineError> {
-    let hash = sha256_hex(key.as_bytes());
-    let Some(link) = app.store.use_action_token(&hash, RESET_LINK).await? else {
-        return Ok(LinkOutcome::Refused(match app.store.action_token_kind(&hash).await? {
-            Some(_) => "linkExpired",
-            None => "linkUnknown",
-        }));
+    let Some(link) = app.store.use_action_token(hash, RESET_LINK).await? else {
+        return Ok(LinkOutcome::Refused("linkExpired"));
+    };
+    let user = app.store.find_user(&link.user_id).await?;
+    let Some(user) = user.filter(|u| u.enabled && u.email.is_some() && u.email == link.data) else {
+        return Ok(LinkOutcome::Refused("linkExpired"));
     };
     let session = match &link.auth_session_id {
         Some(id) => app.store.auth_session(id).await?,
@@ -149,16 +275,11 @@ async fn open_reset_link(
     if flow.named_user.as_deref() != Some(link.user_id.as_str()) {
         return Ok(LinkOutcome::Refused("linkExpired"));
     }
-    flow.user_id = Some(link.user_id.clone());
+    flow.user_id = Some(user.id.clone());
+    flow.username = Some(user.username.clone());
     flow.link_opened = true;
-    let same_browser = auth_cookie.is_some_and(|c| sha256_hex(c.as_bytes()) == session.id);
-    if same_browser {
-        app.store
-            .save_auth_session_state(&session.id, serde_json::to_string(&flow).unwrap_or_default())
-            .await?;
-        return Ok(LinkOutcome::Continue { auth_cookie: None });
-    }
-    flow.moved = true;
+    flow.csrf = random_token();
+    flow.moved = auth_cookie.is_none_or(|c| sha256_hex(c.as_bytes()) != session.id);
     let token = random_token();
     let moved = crate::store::entity::auth_session::Model {
         id: sha256_hex(token.as_bytes()),

@@ -2,6 +2,7 @@
 //! the flow engine step by step, and a finished flow becomes an SSO session and an
 //! authorization code for the client.
 
+pub mod alerts;
 pub mod links;
 pub mod routes;
 pub mod sign_in;

@@ -32,7 +32,10 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/realms/{realm}/login-actions/reset-credentials",
             get(reset_credentials),
         )
-        .route("/realms/{realm}/login-actions/action-token", get(action_token))
+        .route(
+            "/realms/{realm}/login-actions/action-token",
+            get(action_token).post(confirm_action_token),
+        )
 }
 
 // Handlers take one extractor per input; grouping them would only hide that.
@@ -115,15 +118,28 @@ async fn action_token(
     jar: CookieJar,
     headers: HeaderMap,
 ) -> Response {
-    use super::links::LinkOutcome;
     let key = query.get("key").map(String::as_str).unwrap_or_default();
     if key.is_empty() || key.len() > 128 {
         return PageError::new(StatusCode::BAD_REQUEST, "linkUnknown").into_response();
     }
-    let auth_cookie = jar.get(cookies::AUTH_COOKIE).map(|c| c.value().to_string());
-    match super::links::open_link(&app, &rt, key, auth_cookie.as_deref()).await {
+    let outcome = super::links::link_page(&app, &rt, key).await;
+    link_response(&app, &rt, jar, &headers, key, outcome)
+}
+
+/// Renders what opening (or confirming) a link led to.
+fn link_response(
+    app: &AppState,
+    rt: &RealmRuntime,
+    jar: CookieJar,
+    headers: &HeaderMap,
+    key: &str,
+    outcome: Result<super::links::LinkOutcome, crate::flow::EngineError>,
+) -> Response {
+    use super::links::LinkOutcome;
+    let lang = || pages::lang(&app.templates, Some(&rt.realm), None, headers);
+    let realm = &rt.realm.name;
+    match outcome {
         Ok(LinkOutcome::Continue { auth_cookie }) => {
-            let realm = &rt.realm.name;
             let jar = match auth_cookie {
                 Some(token) => jar.add(cookies::build(
                     cookies::AUTH_COOKIE,
@@ -139,14 +155,30 @@ async fn action_token(
             }
             (jar, r).into_response()
         }
-        Ok(LinkOutcome::Refused(key)) => PageError::new(StatusCode::BAD_REQUEST, key).into_response(),
+        Ok(LinkOutcome::Refused(message)) => PageError::new(StatusCode::BAD_REQUEST, message).into_response(),
+        Ok(LinkOutcome::Confirm { template, mut context }) => {
+            if let Some(obj) = context.as_object_mut() {
+                obj.insert("key".into(), json!(key));
+                obj.insert(
+                    "action".into(),
+                    json!(format!("/realms/{realm}/login-actions/action-token")),
+                );
+            }
+            pages::render(
+                &app.templates,
+                Some(&rt.realm),
+                &lang(),
+                StatusCode::OK,
+                template,
+                context,
+            )
+        }
         Ok(LinkOutcome::Done { heading, message }) => {
-            let lang = pages::lang(&app.templates, Some(&rt.realm), None, &headers);
             let page = json!({ "heading": heading, "message": message });
             pages::render(
                 &app.templates,
                 Some(&rt.realm),
-                &lang,
+                &lang(),
                 StatusCode::OK,
                 "info.html",
                 page,
@@ -157,6 +189,26 @@ async fn action_token(
             PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "internalError").into_response()
         }
     }
+}
+
+/// A link's page, confirmed (its form posts the key back).
+async fn confirm_action_token(
+    State(app): State<Arc<AppState>>,
+    PageRealm(rt): PageRealm,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let key = form.get("key").map(String::as_str).unwrap_or_default();
+    if key.is_empty() || key.len() > 128 {
+        return PageError::new(StatusCode::BAD_REQUEST, "linkUnknown").into_response();
+    }
+    let auth_cookie = jar.get(cookies::AUTH_COOKIE).map(|c| c.value().to_string());
+    let ip = Some(peer.ip().to_string());
+    let outcome = super::links::act_on_link(&app, &rt, key, auth_cookie.as_deref(), ip).await;
+    link_response(&app, &rt, jar, &headers, key, outcome)
 }
 
 async fn show(

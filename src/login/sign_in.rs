@@ -307,7 +307,7 @@ async fn advance(
         services: app.flow_services(),
         realm: &rt.realm,
         request: &sign_in_request,
-        flow,
+        flow: &mut *flow,
         sso_session: sso,
         ip: who.ip.clone(),
         user_agent: who.user_agent.clone(),
@@ -336,19 +336,33 @@ async fn advance(
         }
         Outcome::Success => {}
     }
-    if ctx.flow.moved {
-        // Finished in the browser that opened an emailed link: the app's state is in the
-        // other one, so this one ends on a page.
-        if let Some(id) = input.auth_session() {
-            app.store.claim_auth_session(id).await?;
-        }
+    if ctx.flow.password_reset {
         let user_id = ctx.flow.user_id.clone();
-        let trace = json!({ "flow": definition.name, "flow_hash": definition.content_hash, "steps": ctx.flow.trace, "ended": "other_browser" });
+        let trace = json!({ "flow": definition.name, "flow_hash": definition.content_hash, "steps": ctx.flow.trace });
         ctx.event("flow_completed", user_id.as_deref(), trace).await;
-        return Ok(Next::Info {
-            heading: "passwordResetDoneTitle".into(),
-            message: "passwordResetDone".into(),
-        });
+        let moved = ctx.flow.moved;
+        drop(ctx);
+        if moved {
+            // Finished in the browser that opened the emailed link: the app's state is in the
+            // other one, so this one ends on a page.
+            if let Some(id) = input.auth_session() {
+                app.store.claim_auth_session(id).await?;
+            }
+            return Ok(Next::Info {
+                heading: "passwordResetDoneTitle".into(),
+                message: "passwordResetDone".into(),
+            });
+        }
+        // The person now signs in with the new password through the app's own flow (its
+        // rules and second factor apply); a reset alone signs no one in.
+        *flow = FlowState {
+            flow: browser_flow(rt, &request.client_id),
+            csrf: random_token(),
+            notice: Some("passwordResetSignIn".into()),
+            ..Default::default()
+        };
+        let again = Input::None(input.auth_session());
+        return Box::pin(advance(app, rt, request, flow, None, who, again)).await;
     }
     let action_form = if in_action { form } else { None };
     if let Some(next) = required_actions(&mut ctx, request, action_form, input).await? {
@@ -465,6 +479,11 @@ fn cancel_aia(ctx: &mut FlowContext<'_>, action: &str) {
 }
 
 fn page_next(ctx: &FlowContext<'_>, request: &AuthorizeRequest, mut page: Page, input: Input<'_>) -> Next {
+    if let Some(notice) = &ctx.flow.notice
+        && let Some(obj) = page.context.as_object_mut()
+    {
+        obj.entry("notice").or_insert_with(|| json!(notice));
+    }
     if matches!(input, Input::Stale(_))
         && let Some(obj) = page.context.as_object_mut()
         && obj.get("error").is_none_or(|e| e.is_null())
@@ -555,6 +574,9 @@ async fn finish(
         } else {
             app.store.end_sso_session(&old.id).await?;
         }
+    }
+    if replaces {
+        super::alerts::after_sign_in(app, rt, &user_id, &session_id, who).await;
     }
     record_sign_in(app, rt, request, who, user_id, trace).await;
     let mut target = request.target();

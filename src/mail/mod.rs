@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::crypto::MasterKey;
+use crate::ops::budget::AddressBudget;
 use crate::realm::{MailSettings, Realm};
 use crate::store::{NewActionToken, NewMessage, Store, StoreError, now};
 use crate::web::templates::Templates;
@@ -38,7 +39,13 @@ pub struct Mailer {
     /// `http://host[:port]`, the start of every link in a message.
     public_url: String,
     wakeup: Arc<tokio::sync::Notify>,
+    /// Requests for a message (e.g. "Forgot password?") each client address may make per
+    /// minute on this node, whether or not anything is sent.
+    request_budget: AddressBudget,
 }
+
+/// Requests for a message one client address may make per minute on one node.
+pub const REQUESTS_PER_ADDRESS_PER_MINUTE: u32 = 5;
 
 impl Mailer {
     pub fn new(server_default: Option<MailSettings>, public_url: String) -> Mailer {
@@ -46,6 +53,7 @@ impl Mailer {
             server_default,
             public_url,
             wakeup: Arc::new(tokio::sync::Notify::new()),
+            request_budget: AddressBudget::new(REQUESTS_PER_ADDRESS_PER_MINUTE),
         }
     }
 
@@ -57,6 +65,11 @@ impl Mailer {
     /// The absolute URL of a path on this server.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.public_url)
+    }
+
+    /// Whether `ip` may ask for another message now (per node and minute).
+    fn spend_request(&self, ip: Option<&str>) -> bool {
+        ip.is_none_or(|ip| self.request_budget.spend(ip, now()))
     }
 
     /// What the worker waits on between polls.
@@ -142,6 +155,46 @@ impl Sender<'_> {
         self.store.enqueue_message(message, letter.link).await?;
         self.mailer.wakeup.notify_one();
         Ok(())
+    }
+
+    /// Whether a person at `ip` may ask `realm` for a message now: within this node's
+    /// per-minute budget and the realm's hourly limit for the address. Checked before knowing
+    /// whether anything will be sent, so it answers the same either way.
+    pub async fn allow_request(&self, realm: &Realm, ip: Option<&str>) -> Result<(), MailError> {
+        let settings = self.mailer.settings(realm).ok_or(MailError::NotConfigured)?;
+        if !self.mailer.spend_request(ip) {
+            return Err(MailError::TooManyFromAddress);
+        }
+        if let Some(ip) = ip {
+            let (_, from_ip) = self.store.recent_messages("", Some(ip), now() - 3600).await?;
+            if from_ip >= u64::from(settings.per_ip_per_hour) {
+                return Err(MailError::TooManyFromAddress);
+            }
+        }
+        Ok(())
+    }
+
+    /// Renders and seals a message of `template` without queuing it: the work of a send, for
+    /// answers that must take as long whether or not a message goes out.
+    pub fn rehearse(&self, realm: &Realm, template: &'static str, lang: &str) {
+        let Some(settings) = self.mailer.settings(realm) else {
+            return;
+        };
+        let letter = Letter {
+            realm,
+            to: "nobody@invalid.example",
+            to_name: None,
+            template,
+            lang,
+            context: serde_json::json!({ "link": "", "username": "", "minutes": 0 }),
+            requested_by_ip: None,
+            link: None,
+        };
+        let payload = self.render(settings, &letter, letter.to);
+        let _ = self.master_key.seal(
+            &seal_context(&realm.name),
+            &serde_json::to_vec(&payload).unwrap_or_default(),
+        );
     }
 
     fn render(&self, settings: &MailSettings, letter: &Letter<'_>, to: &str) -> Payload {

@@ -37,6 +37,8 @@ struct RealmOut<'a> {
     clients: Vec<ClientOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mail: Option<&'a MailSettings>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    login_notifications: bool,
 }
 
 #[derive(Serialize)]
@@ -81,6 +83,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
         roles: &realm.roles,
         scopes: &realm.scopes,
         mail: realm.mail.as_ref(),
+        login_notifications: realm.login_notifications,
         clients: realm
             .clients
             .values()

@@ -75,6 +75,9 @@ pub struct Realm {
     pub clients: BTreeMap<String, Client>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mail: Option<MailSettings>,
+    /// Left out of the content (and its hash) when off.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub login_notifications: bool,
     /// Where things were written, for messages about them (not part of the content).
     #[serde(skip)]
     pub source: Source,

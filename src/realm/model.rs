@@ -46,6 +46,9 @@ pub struct RealmFile {
     /// How the realm's mail goes out (else the server's `mail` setting, else none).
     #[serde(default)]
     pub mail: Option<Spanned<MailSettings>>,
+    /// Mail users when they sign in from a browser, device or place not seen in 90 days.
+    #[serde(default)]
+    pub login_notifications: bool,
 }
 
 /// Outgoing mail: a file outbox or an SMTP server, and the limits on sending.

@@ -201,6 +201,7 @@ impl Store {
     ) -> Result<()> {
         let txn = self.write_txn().await?;
         replace_password_in(&txn, user_id, hash, history).await?;
+        drop_reset_links_in(&txn, user_id).await?;
         remove_action(&txn, user_id, "update-password").await?;
         if end_others {
             super::sessions::end_user_sessions_except_in(&txn, user_id, keep_session, now()).await?;
@@ -216,6 +217,7 @@ impl Store {
     pub async fn reset_password(&self, user_id: &str, hash: String, history: usize, temporary: bool) -> Result<()> {
         let txn = self.write_txn().await?;
         replace_password_in(&txn, user_id, hash, history).await?;
+        drop_reset_links_in(&txn, user_id).await?;
         super::sessions::end_user_sessions_in(&txn, user_id, now()).await?;
         if temporary {
             required_action::Entity::insert(required_action::ActiveModel {
@@ -569,6 +571,18 @@ impl Store {
         txn.commit().await?;
         Ok(true)
     }
+}
+
+/// A new password voids the reset links still out (`flow::authenticators::reset_credentials`).
+async fn drop_reset_links_in(db: &impl sea_orm::ConnectionTrait, user_id: &str) -> Result<()> {
+    use super::entity::action_token;
+    action_token::Entity::delete_many()
+        .filter(action_token::Column::UserId.eq(user_id))
+        .filter(action_token::Column::Kind.eq("reset-credentials"))
+        .filter(action_token::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 async fn remove_action(db: &impl sea_orm::ConnectionTrait, user_id: &str, action: &str) -> Result<()> {

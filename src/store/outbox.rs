@@ -244,6 +244,25 @@ impl Store {
         Ok(action_token::Entity::find_by_id(token_hash).one(&self.db).await?)
     }
 
+    /// The unexpired, unused token of `kind` with this hash, left unused.
+    pub async fn peek_action_token(&self, token_hash: &str, kind: &str) -> Result<Option<action_token::Model>> {
+        Ok(action_token::Entity::find_by_id(token_hash)
+            .filter(action_token::Column::Kind.eq(kind))
+            .filter(action_token::Column::UsedAt.is_null())
+            .filter(action_token::Column::ExpiresAt.gt(now()))
+            .one(&self.db)
+            .await?)
+    }
+
+    /// The unexpired, unused token with this hash, whatever its kind, left unused.
+    pub async fn peek_any_action_token(&self, token_hash: &str) -> Result<Option<action_token::Model>> {
+        Ok(action_token::Entity::find_by_id(token_hash)
+            .filter(action_token::Column::UsedAt.is_null())
+            .filter(action_token::Column::ExpiresAt.gt(now()))
+            .one(&self.db)
+            .await?)
+    }
+
     /// The kind of link `token_hash` is, used or not (to tell "expired" from "unknown").
     pub async fn action_token_kind(&self, token_hash: &str) -> Result<Option<String>> {
         Ok(action_token::Entity::find_by_id(token_hash)

@@ -277,6 +277,8 @@ fn policies() -> Value {
             "scopes": { "type": "array", "items": { "type": "string" }, "uniqueItems": true,
                 "description": "Scopes users may give their personal access tokens (default: openid, profile, email)" }
         }), &[]),
+        "login_notifications": { "type": "boolean",
+            "description": "Mail users when they sign in from a browser, device or place not seen in 90 days, with a 'this wasn't me' link" },
         "mail": object(json!({
             "from": { "type": "string", "description": "The sender, e.g. 'Demo <no-reply@example.com>'" },
             "outbox": { "type": "string", "description": "Write each message as an .eml file in this directory instead of sending it" },

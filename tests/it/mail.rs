@@ -49,6 +49,15 @@ async fn ask_for_reset(h: &Harness, browser: &reqwest::Client, who: &str) -> Sig
     s
 }
 
+/// Opens an emailed link in `s`'s browser and presses the button of the page it shows (links
+/// act only on that press: mail scanners open links too).
+async fn follow_link(s: &mut SignIn, link: &str) {
+    s.open(link).await;
+    let form = s.form();
+    assert!(form.has("key"), "{}", s.page.body);
+    s.submit(&form).await;
+}
+
 async fn queued(h: &Harness) -> i64 {
     let rows = h.query("SELECT COUNT(*) AS n FROM outbox").await;
     rows[0].try_get::<i64>("", "n").expect("count")
@@ -67,14 +76,20 @@ db_test!(async fn forgot_password_resets_through_the_emailed_link(db) {
     assert!(mail.part("text/html").contains("Reset password"));
     let link = mail.link(&link_prefix(&h));
 
-    // The link leads back into this sign-in: a new password under the policy, then the app.
-    s.open(&link).await;
+    // The link leads back into this sign-in: a new password under the policy, then signing in
+    // with it through the app's flow.
+    follow_link(&mut s, &link).await;
     s.expect(Shown::UpdatePassword);
     assert_eq!(s.form().get("logout-sessions"), Some("on"), "signing out elsewhere is the default");
     s.fill(&[("password-new", "short"), ("password-confirm", "short")]).await;
     s.expect_error(Shown::UpdatePassword);
     let new_password = "Reset-Secret-Number-7";
     s.fill(&[("password-new", new_password), ("password-confirm", new_password)]).await;
+    s.expect(Shown::Login);
+    assert!(s.page.body.contains("Your password has been changed. Sign in with it."), "{}", s.page.body);
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect_error(Shown::Login);
+    s.log_in(USERNAME, new_password).await;
     s.exchange(&h).await.assert_factors(&["pwd"], "1");
 
     // The link is single-use.
@@ -82,12 +97,6 @@ db_test!(async fn forgot_password_resets_through_the_emailed_link(db) {
     assert_eq!(again.status, 400);
     assert!(again.body.contains("expired or was already used"), "{}", again.body);
 
-    // The old password is gone, the new one works.
-    let mut old = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
-    old.log_in(USERNAME, PASSWORD).await;
-    old.expect_error(Shown::Login);
-    old.log_in(USERNAME, new_password).await;
-    old.exchange(&h).await;
     let changed = signin::events(&h, Some("password_changed")).await;
     assert_eq!(changed.len(), 1, "{changed:?}");
     assert_eq!(changed[0].details["via"], "reset-credentials", "{changed:?}");
@@ -114,7 +123,7 @@ db_test!(async fn a_link_opened_in_another_browser_finishes_there(db) {
     let link = sink.nth(1).await.link(&link_prefix(&h));
 
     let mut phone = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
-    phone.open(&link).await;
+    follow_link(&mut phone, &link).await;
     phone.expect(Shown::UpdatePassword);
     let new_password = "Phone-Chosen-Secret-9";
     phone
@@ -125,7 +134,7 @@ db_test!(async fn a_link_opened_in_another_browser_finishes_there(db) {
 
     // The sign-in moved: the first browser's copy is over.
     first.open(&format!("{}/login-actions/authenticate", h.issuer())).await;
-    assert!(first.page.body.contains("sign-in"), "{}", first.page.body);
+    assert!(first.page.body.contains("Your sign-in took too long or was already completed"), "{}", first.page.body);
     let mut again = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
     again.log_in(USERNAME, new_password).await;
     again.exchange(&h).await;
@@ -215,7 +224,9 @@ db_test!(async fn verify_email_waits_for_the_link_and_sets_the_claim(db) {
     assert_eq!(queued(&h).await, 1);
 
     // Opened on another device: verified there, and the sign-in goes on here.
-    let elsewhere = crate::support::browser::get(&h.new_browser(), &link).await;
+    let mut phone = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    follow_link(&mut phone, &link).await;
+    let elsewhere = phone.page;
     assert_eq!(elsewhere.status, 200, "{}", elsewhere.body);
     assert!(elsewhere.body.contains("Email address verified"), "{}", elsewhere.body);
     s.press(&[], ("verified", "check")).await;
@@ -226,5 +237,57 @@ db_test!(async fn verify_email_waits_for_the_link_and_sets_the_claim(db) {
 
     // Used once.
     let again = crate::support::browser::get(&h.new_browser(), &link).await;
+    assert_eq!(again.status, 400);
+});
+
+const CHROME_WINDOWS: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+db_test!(async fn a_sign_in_from_a_new_browser_is_reported_once_and_can_be_signed_out(db) {
+    let sink = SmtpSink::start().await;
+    let h = Harness::start(db, &format!("{}login_notifications: true\n", realm_with_smtp(sink.port))).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    let sign_in = |browser: reqwest::Client| {
+        let h = &h;
+        async move {
+            let mut s = SignIn::start(h, &browser, WEB_CLIENT).await;
+            s.log_in(USERNAME, PASSWORD).await;
+            s.exchange(h).await
+        }
+    };
+
+    // The first sign-in has nothing to compare with.
+    sign_in(h.new_browser()).await;
+    assert_eq!(queued(&h).await, 0);
+    // A new browser and system: one alert.
+    let chrome = sign_in(crate::support::browser::new_browser_as(CHROME_WINDOWS)).await;
+    assert_eq!(queued(&h).await, 1);
+    // The same kind of browser again (a new cookie jar, the same place): none.
+    sign_in(crate::support::browser::new_browser_as(CHROME_WINDOWS)).await;
+    assert_eq!(queued(&h).await, 1);
+
+    let mail = sink.nth(1).await;
+    assert!(mail.header("Subject").unwrap_or_default().contains("New sign-in"), "{}", mail.data);
+    let text = mail.part("text/plain");
+    for fact in ["Chrome", "Windows", "127.0.0.1", "UTC"] {
+        assert!(text.contains(fact), "the alert does not say {fact}:\n{text}");
+    }
+    let link = mail.link(&link_prefix(&h));
+
+    // Opening the link only asks; the button signs that session out.
+    let reader = h.new_browser();
+    let page = crate::support::browser::get(&reader, &link).await;
+    assert!(page.body.contains("Was this you?"), "{}", page.body);
+    let refresh_token = chrome.response.str("refresh_token").expect("a refresh token").to_string();
+    let form = crate::support::browser::parse_post_form(&page.body, &page.url).expect("the page's form");
+    let done = form.submit(&reader).await;
+    assert!(done.body.contains("The session is signed out"), "{}", done.body);
+    crate::support::oauth::refresh(&h, crate::support::oauth::web(), &refresh_token)
+        .await
+        .assert_error(reqwest::StatusCode::BAD_REQUEST, "invalid_grant");
+    assert_eq!(signin::pending_actions(&h, USERNAME).await, vec!["update-password".to_string()]);
+    assert_eq!(signin::events(&h, Some("sign_in_reported")).await.len(), 1);
+    // Used once.
+    let again = form.submit(&reader).await;
     assert_eq!(again.status, 400);
 });

@@ -54,7 +54,7 @@ impl VerifyEmail {
         };
         match ctx.services.mail.send(letter).await {
             Ok(()) => {
-                ctx.flow.link_sent = true;
+                ctx.flow.verify_link_sent = true;
                 Ok(None)
             }
             Err(MailError::TooManyFromAddress | MailError::TooManyForRecipient) => Ok(Some(message("tooManyMessages"))),
@@ -104,7 +104,7 @@ impl RequiredAction for VerifyEmail {
     }
 
     async fn page(&self, ctx: &mut FlowContext<'_>) -> Result<Page, EngineError> {
-        let error = if ctx.flow.link_sent {
+        let error = if ctx.flow.verify_link_sent {
             None
         } else {
             self.send(ctx).await?

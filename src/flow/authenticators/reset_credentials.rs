@@ -58,6 +58,13 @@ impl Authenticator for ChooseUser {
         if let Some(problem) = super::input_too_long(given, "") {
             return Ok(choose_page("", Some(message(problem))));
         }
+        // Limited per client address before anything is looked up, the same for every name, so
+        // that the limit tells nothing about which names exist.
+        match ctx.services.mail.allow_request(ctx.realm, ctx.ip.as_deref()).await {
+            Ok(()) => {}
+            Err(MailError::Store(e)) => return Err(e.into()),
+            Err(_) => return Ok(choose_page(given, Some(message("tooManyMessages")))),
+        }
         let store = ctx.services.store;
         let realm = &ctx.realm.name;
         let mut user = store.find_user_by_username(realm, given).await?;
@@ -90,12 +97,10 @@ impl EmailLink {
             None => None,
         };
         let (Some(user), Some(session)) = (user, ctx.auth_session_id) else {
-            ctx.flow.link_sent = true;
-            return Ok(None);
+            return self.nothing_to_send(ctx).await;
         };
         let Some(email) = user.email.clone() else {
-            ctx.flow.link_sent = true;
-            return Ok(None);
+            return self.nothing_to_send(ctx).await;
         };
         let key = random_token();
         let link = format!(
@@ -116,17 +121,19 @@ impl EmailLink {
                 kind: RESET_LINK.into(),
                 user_id: user.id.clone(),
                 auth_session_id: Some(session.to_string()),
-                data: None,
+                // The address it went to: a changed address makes the link void.
+                data: Some(email.clone()),
                 ttl_secs: ttl,
             }),
         };
         let outcome = ctx.services.mail.send(letter).await;
         let problem = match outcome {
             Ok(()) => None,
-            Err(MailError::TooManyFromAddress) => return Ok(Some(message("tooManyMessages"))),
             // Said as "sent" (the page cannot tell the person more without telling anyone
-            // whether the account exists).
-            Err(MailError::TooManyForRecipient | MailError::BadAddress) => Some("not_sent"),
+            // whether the account exists). The client address's limit was checked before.
+            Err(MailError::TooManyForRecipient | MailError::BadAddress | MailError::TooManyFromAddress) => {
+                Some("not_sent")
+            }
             Err(MailError::NotConfigured) => return Ok(Some(message("mailNotConfigured"))),
             Err(MailError::Store(e)) => return Err(e.into()),
         };
@@ -135,6 +142,23 @@ impl EmailLink {
             "reset_password_requested",
             Some(&user.id),
             json!({ "sent": problem.is_none(), "reason": problem }),
+        )
+        .await;
+        Ok(None)
+    }
+}
+
+impl EmailLink {
+    /// No account (or no address) to send to: the same answer, and about the same work (the
+    /// message is rendered and sealed, not queued), as when a link goes out.
+    async fn nothing_to_send(&self, ctx: &mut FlowContext<'_>) -> Result<Option<Value>, EngineError> {
+        ctx.flow.link_sent = true;
+        let lang = ctx.lang.clone().unwrap_or_else(|| "en".into());
+        ctx.services.mail.rehearse(ctx.realm, "password_reset", &lang);
+        ctx.event(
+            "reset_password_requested",
+            None,
+            json!({ "sent": false, "reason": "no_account" }),
         )
         .await;
         Ok(None)
@@ -206,10 +230,6 @@ impl Authenticator for ResetPassword {
         "reset-password"
     }
 
-    fn amr(&self) -> Option<&'static str> {
-        Some("pwd")
-    }
-
     fn needs_user(&self) -> bool {
         true
     }
@@ -223,9 +243,15 @@ impl Authenticator for ResetPassword {
         ctx: &mut FlowContext<'_>,
         form: &HashMap<String, String>,
     ) -> Result<StepResult, EngineError> {
-        let Some(user_id) = ctx.flow.user_id.clone() else {
+        // Only after the emailed link proved the mailbox of the account the person named,
+        // whatever steps a custom flow puts before this one.
+        let proven = ctx.flow.link_opened && ctx.flow.named_user.is_some() && ctx.flow.named_user == ctx.flow.user_id;
+        let Some(user_id) = ctx.flow.user_id.clone().filter(|_| proven) else {
             return Ok(StepResult::Failure("signInOver".into()));
         };
+        if !ctx.services.store.find_user(&user_id).await?.is_some_and(|u| u.enabled) {
+            return Ok(StepResult::Failure("accountDisabled".into()));
+        }
         let new = form.get("password-new").map(String::as_str).unwrap_or_default();
         let confirm = form.get("password-confirm").map(String::as_str).unwrap_or_default();
         if new != confirm {
@@ -247,7 +273,7 @@ impl Authenticator for ResetPassword {
             .store
             .change_password(&user_id, hash, policy.history, None, sign_out_others)
             .await?;
-        ctx.flow.add_amr("pwd");
+        ctx.flow.password_reset = true;
         ctx.event(
             "password_changed",
             Some(&user_id),

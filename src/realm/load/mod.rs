@@ -198,10 +198,18 @@ pub fn check_mail(mail: &super::MailSettings) -> Result<(), String> {
         if smtp.host.trim().is_empty() {
             return Err("mail.smtp.host must name the SMTP server".into());
         }
-        if let Some(p) = &smtp.password
-            && client::env_reference(p).is_none()
-        {
-            return Err("secrets are never written in realm files: use mail.smtp.password: ${env:NAME}".into());
+        if let Some(p) = &smtp.password {
+            match client::env_reference(p) {
+                None => {
+                    return Err("secrets are never written in realm files: use mail.smtp.password: ${env:NAME}".into());
+                }
+                Some(name) if name.starts_with("GATEHOUSE_") => {
+                    return Err(format!(
+                        "mail.smtp.password may not name Gatehouse's own setting {name}"
+                    ));
+                }
+                Some(_) => {}
+            }
         }
         if smtp.password.is_some() != smtp.user.is_some() {
             return Err("mail.smtp: give user and password together".into());
@@ -318,6 +326,7 @@ impl Validator<'_> {
             scopes,
             clients,
             mail,
+            login_notifications: file.login_notifications,
             source,
         }
     }

@@ -104,6 +104,22 @@ pub(super) const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         "mail_verify_email.html",
         include_str!("../../../themes/default/mail_verify_email.html"),
     ),
+    (
+        "mail_new_login.txt",
+        include_str!("../../../themes/default/mail_new_login.txt"),
+    ),
+    (
+        "mail_new_login.html",
+        include_str!("../../../themes/default/mail_new_login.html"),
+    ),
+    (
+        "report_sign_in.html",
+        include_str!("../../../themes/default/report_sign_in.html"),
+    ),
+    (
+        "link_confirm.html",
+        include_str!("../../../themes/default/link_confirm.html"),
+    ),
 ];
 
 /// The built-in theme's message catalogs, by language.

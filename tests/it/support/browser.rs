@@ -18,6 +18,16 @@ pub fn new_browser() -> reqwest::Client {
         .expect("build the browser client")
 }
 
+/// [`new_browser`] sending another User-Agent (another browser or device).
+pub fn new_browser_as(user_agent: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .user_agent(user_agent)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("build the browser client")
+}
+
 /// One HTTP response, read whole.
 #[derive(Debug)]
 pub struct Page {
