@@ -157,7 +157,8 @@ pub async fn remove_otp(
         return Ok(Err(Refusal::at("device", "accountNoSuchDevice")));
     };
     let keep_one = must_keep_a_second_factor(app, rt, viewer).await?;
-    if devices.len() == 1 && keep_one {
+    let email_codes = app.store.has_credential(user_id, crate::store::EMAIL_OTP).await?;
+    if devices.len() == 1 && keep_one && !email_codes {
         return Ok(Err(Refusal::at("device", "accountLastFactorRequired")));
     }
     if let Err(refusal) = check_password(app, rt, viewer, password).await? {

@@ -137,6 +137,22 @@ pub struct FlowState {
     /// A message for the next page (a catalog key), e.g. after a reset.
     #[serde(default)]
     pub notice: Option<String>,
+    /// `email-otp-form`: the code mailed in this sign-in (its keyed hash).
+    #[serde(default)]
+    pub email_code: Option<EmailCode>,
+    /// The person chose "send a code by email instead" on the authenticator-app page.
+    #[serde(default)]
+    pub use_email_code: bool,
+}
+
+/// A one-time code mailed during a sign-in.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct EmailCode {
+    /// HMAC-SHA256 of the code under the master key; emptied once used.
+    pub mac: String,
+    pub expires_at: i64,
+    /// Codes sent so far in this sign-in.
+    pub sends: u8,
 }
 
 impl FlowState {

@@ -26,6 +26,18 @@ pub struct FlowRegistry {
     flows: HashMap<String, Arc<Flow>>,
 }
 
+/// Whether `steps` (or their subflows) run the authenticator `name` (not disabled).
+fn uses(steps: &[super::Step], name: &str) -> bool {
+    steps.iter().any(|s| {
+        s.requirement != super::Requirement::Disabled
+            && match &s.kind {
+                super::StepKind::Authenticator(n) => n == name,
+                super::StepKind::Condition(_) => false,
+                super::StepKind::Subflow { steps, .. } => uses(steps, name),
+            }
+    })
+}
+
 impl FlowRegistry {
     /// Loads the built-in flows, then every `*.yaml` in `dir` (if it exists) on top.
     pub fn load(dir: &Path) -> Result<FlowRegistry, Vec<FlowError>> {
@@ -73,6 +85,16 @@ impl FlowRegistry {
 
     pub fn get(&self, name: &str) -> Option<Arc<Flow>> {
         self.flows.get(name).cloned()
+    }
+
+    /// Whether a flow some client of `realm` signs in with (the realm's browser flow, or a
+    /// client's own) uses the authenticator `authenticator` (enabled).
+    pub fn realm_uses(&self, realm: &crate::realm::Realm, authenticator: &str) -> bool {
+        let flows =
+            std::iter::once(&realm.flows.browser).chain(realm.clients.values().filter_map(|c| c.browser_flow.as_ref()));
+        flows
+            .filter_map(|name| self.flows.get(name))
+            .any(|f| uses(&f.steps, authenticator))
     }
 
     /// Whether `name` is a built-in flow as shipped (not replaced by a file of the same name).

@@ -8,6 +8,8 @@ use super::{Result, Store, now};
 use crate::crypto;
 
 pub const OTP: &str = "otp";
+/// One-time codes by email (a marker credential: the code itself lives in the sign-in).
+pub const EMAIL_OTP: &str = "email-otp";
 pub const RECOVERY_CODE: &str = "recovery-code";
 pub const PASSWORD: &str = "password";
 pub const PASSWORD_HISTORY: &str = "password-history";
@@ -327,7 +329,13 @@ impl Store {
             return Ok(OtpRemoval::NotFound);
         }
         let last = devices.len() == 1;
-        if last && keep_one {
+        let email_codes = credential::Entity::find()
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq(EMAIL_OTP))
+            .one(&txn)
+            .await?
+            .is_some();
+        if last && keep_one && !email_codes {
             return Ok(OtpRemoval::LastKept);
         }
         credential::Entity::delete_by_id(credential_id).exec(&txn).await?;
@@ -338,6 +346,62 @@ impl Store {
                 .exec(&txn)
                 .await?;
         }
+        txn.commit().await?;
+        Ok(OtpRemoval::Removed { last })
+    }
+}
+
+impl Store {
+    /// Turns one-time codes by email on (idempotent; true if it was off).
+    pub async fn enable_email_otp(&self, user_id: &str) -> Result<bool> {
+        let txn = self.write_txn().await?;
+        user::Entity::find_by_id(user_id).lock_exclusive().one(&txn).await?;
+        let on = credential::Entity::find()
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq(EMAIL_OTP))
+            .one(&txn)
+            .await?
+            .is_some();
+        if !on {
+            credential::ActiveModel {
+                id: Set(crate::crypto::new_id()),
+                user_id: Set(user_id.to_string()),
+                kind: Set(EMAIL_OTP.into()),
+                secret: Set(String::new()),
+                label: Set(None),
+                created_at: Set(now()),
+                last_used_at: Set(None),
+                last_step: Set(None),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(!on)
+    }
+
+    /// Turns one-time codes by email off, unless `keep_one` and they are the user's only
+    /// second factor.
+    pub async fn disable_email_otp(&self, user_id: &str, keep_one: bool) -> Result<OtpRemoval> {
+        let txn = self.write_txn().await?;
+        user::Entity::find_by_id(user_id).lock_exclusive().one(&txn).await?;
+        let factors = credential::Entity::find()
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.is_in([OTP, EMAIL_OTP]))
+            .all(&txn)
+            .await?;
+        if !factors.iter().any(|c| c.kind == EMAIL_OTP) {
+            return Ok(OtpRemoval::NotFound);
+        }
+        let last = factors.len() == 1;
+        if last && keep_one {
+            return Ok(OtpRemoval::LastKept);
+        }
+        credential::Entity::delete_many()
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq(EMAIL_OTP))
+            .exec(&txn)
+            .await?;
         txn.commit().await?;
         Ok(OtpRemoval::Removed { last })
     }

@@ -16,7 +16,7 @@ mod tokens;
 mod users;
 
 pub use brute_force::{AttemptGate, FAILURES_REMEMBERED_SECS, LockoutRule};
-pub use credentials::{OTP, OtpRemoval, PASSWORD, ProfileUpdate, RECOVERY_CODE, RECOVERY_CODES_ID};
+pub use credentials::{EMAIL_OTP, OTP, OtpRemoval, PASSWORD, ProfileUpdate, RECOVERY_CODE, RECOVERY_CODES_ID};
 pub use events::{EventQuery, NewEvent, Purged};
 pub use import::ImportedUser;
 pub use migration::username_key;

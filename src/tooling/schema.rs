@@ -74,7 +74,8 @@ pub fn authenticator_config(name: &str) -> Option<Value> {
         | "direct-grant-validate-otp"
         | "reset-credentials-choose-user"
         | "reset-credential-email"
-        | "reset-password" => no_config(),
+        | "reset-password"
+        | "email-otp-form" => no_config(),
         "deny-access" => object(
             json!({ "message": { "type": "string", "description": "The message the user sees" } }),
             &[],

@@ -61,7 +61,7 @@ pub(crate) async fn sign_in_to_console(h: &Harness, b: &reqwest::Client, passwor
 }
 
 /// Posts the console form whose action ends with `action`, with `fields` set.
-async fn post(h: &Harness, b: &reqwest::Client, page: &Page, action: &str, fields: &[(&str, &str)]) -> Page {
+pub(crate) async fn post(h: &Harness, b: &reqwest::Client, page: &Page, action: &str, fields: &[(&str, &str)]) -> Page {
     let form = forms(page)
         .into_iter()
         .find(|f| f.action.path().ends_with(action))
@@ -75,7 +75,7 @@ async fn post(h: &Harness, b: &reqwest::Client, page: &Page, action: &str, field
 }
 
 /// Every `<form method="post">` of a page.
-fn forms(page: &Page) -> Vec<browser::Form> {
+pub(crate) fn forms(page: &Page) -> Vec<browser::Form> {
     page.body
         .split("<form")
         .skip(1)

@@ -291,3 +291,89 @@ db_test!(async fn a_sign_in_from_a_new_browser_is_reported_once_and_can_be_signe
     let again = form.submit(&reader).await;
     assert_eq!(again.status, 400);
 });
+
+/// A browser flow offering an authenticator app or a code by email as the second step.
+const EMAIL_CODE_FLOW: &str = r#"flow: browser-email
+description: Password, then an authenticator app or a code by email
+steps:
+  - authenticator: cookie
+    requirement: alternative
+  - subflow: forms
+    requirement: alternative
+    steps:
+      - authenticator: username-password-form
+        requirement: required
+      - subflow: second-factor
+        requirement: conditional
+        steps:
+          - condition: user-configured
+            requirement: required
+          - authenticator: otp-form
+            requirement: alternative
+          - authenticator: email-otp-form
+            requirement: alternative
+"#;
+
+/// The six-digit code in a code mail.
+fn code_in(mail: &crate::support::smtp::Mail) -> String {
+    let text = mail.part("text/plain");
+    text.split_whitespace()
+        .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or_else(|| panic!("no code in:\n{text}"))
+        .to_string()
+}
+
+db_test!(async fn codes_by_email_are_a_second_factor_for_a_verified_address(db) {
+    use crate::account;
+    let sink = SmtpSink::start().await;
+    let realm = format!("{}flows:\n  browser: browser-email\n", realm_with_smtp(sink.port));
+    let h = Harness::start_with(db, &realm, |dir, o| {
+        let flows = dir.join("flows");
+        std::fs::create_dir_all(&flows).expect("flows dir");
+        std::fs::write(flows.join("browser-email.yaml"), EMAIL_CODE_FLOW).expect("flow file");
+        o.flows_dir = Some(flows);
+    })
+    .await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+
+    // The console: codes need a verified address; the verification link comes first.
+    let b = h.new_browser();
+    account::sign_in_to_console(&h, &b, PASSWORD).await;
+    let security = account::open(&h, &b, &account::account_url(&h, "security")).await;
+    assert!(security.body.contains("Verify your email address to use codes by email"), "{}", security.body);
+    let sent = account::post(&h, &b, &security, "/security/verify-email", &[]).await;
+    assert!(sent.body.contains("We sent a verification link"), "{}", sent.body);
+    let link = sink.nth(1).await.link(&link_prefix(&h));
+    let page = crate::support::browser::get(&b, &link).await;
+    let form = crate::support::browser::parse_post_form(&page.body, &page.url).expect("the link's form");
+    let verified = form.submit(&b).await;
+    assert!(verified.body.contains("Email address verified"), "{}", verified.body);
+
+    let security = account::open(&h, &b, &account::account_url(&h, "security")).await;
+    let on = account::post(&h, &b, &security, "/security/email-codes", &[]).await;
+    assert!(on.body.contains("Codes by email are on."), "{}", on.body);
+
+    // Signing in to the app: the password, then the code from the mail.
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect(Shown::Otp);
+    assert!(s.page.body.contains("Enter the code we emailed you"), "{}", s.page.body);
+    let code = code_in(&sink.nth(2).await);
+    let wrong = format!("{:06}", (code.parse::<u32>().expect("digits") + 1) % 1_000_000);
+    s.fill(&[("otp", &wrong)]).await;
+    s.expect_error(Shown::Otp);
+    s.fill(&[("otp", &code)]).await;
+    s.exchange(&h).await.assert_factors(&["pwd", "otp", "mfa"], "2");
+
+    // A code works once: the next sign-in mails a new one, and the old one is refused.
+    let mut again = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    again.log_in(USERNAME, PASSWORD).await;
+    let newer = code_in(&sink.nth(3).await);
+    if newer != code {
+        again.fill(&[("otp", &code)]).await;
+        again.expect_error(Shown::Otp);
+    }
+    again.fill(&[("otp", &newer)]).await;
+    again.exchange(&h).await;
+    assert_eq!(signin::events(&h, Some("email_otp_used")).await.len(), 2);
+});

@@ -88,18 +88,18 @@ impl Console {
         )
     }
 
-    fn is_fresh(&self) -> bool {
+    pub(super) fn is_fresh(&self) -> bool {
         is_fresh(&self.rt, &self.viewer, now())
     }
 
     /// Whether a form carries this session's CSRF token.
-    fn csrf_ok(&self, form: &HashMap<String, String>) -> bool {
+    pub(super) fn csrf_ok(&self, form: &HashMap<String, String>) -> bool {
         csrf_matches(&self.cookie, form.get("csrf").map(String::as_str))
     }
 
     /// Back to a console page after a change (303, so a reload does not post again), with a
     /// notice the page shows.
-    fn done(&self, page: &str, notice: &str) -> Response {
+    pub(super) fn done(&self, page: &str, notice: &str) -> Response {
         let url = format!("/realms/{}/account/{page}?notice={notice}", self.rt.realm.name);
         see_other(&url)
     }
@@ -149,6 +149,9 @@ pub(super) fn notice(query: &HashMap<String, String>) -> Option<&'static str> {
         Some("action-cancelled") => Some("accountActionCancelled"),
         Some("authenticator-removed") => Some("accountAuthenticatorRemoved"),
         Some("token-revoked") => Some("accountTokenRevoked"),
+        Some("verification-sent") => Some("accountVerificationSent"),
+        Some("email-codes-on") => Some("accountEmailCodesOn"),
+        Some("email-codes-off") => Some("accountEmailCodesOff"),
         _ => None,
     }
 }
@@ -298,6 +301,7 @@ pub(super) async fn security_context(
 ) -> Result<Value, crate::account::AccountError> {
     let checklist = crate::account::checklist(&console.app, &console.rt, &console.viewer).await?;
     let devices = factors::otp_devices(&console.app, &console.viewer).await?;
+    let email = crate::account::email::state(&console.app, &console.rt, &console.viewer).await?;
     let policy = &console.rt.realm.password_policy;
     Ok(json!({
         "page": "security",
@@ -308,6 +312,7 @@ pub(super) async fn security_context(
         "requirements": crate::flow::actions::update_password::requirements(policy),
         "otp_devices": devices,
         "otp_enabled": console.rt.realm.is_required_action_enabled("configure-otp"),
+        "email": email,
         "error": refused.map(|r| json!({ "form": r.form, "device": r.device, "field": r.field, "message": r.message })),
     }))
 }

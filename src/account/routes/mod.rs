@@ -2,6 +2,7 @@
 //! (`html.rs`) and Keycloak's Account REST API for a bearer of an access token (`json.rs`),
 //! on the same paths. Each extracts, calls a function of `account`, and renders.
 
+mod email;
 mod html;
 mod json;
 
@@ -55,6 +56,11 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/realms/{realm}/account/security/recovery-codes",
             post(regenerate_recovery_codes),
         )
+        .route(
+            "/realms/{realm}/account/security/verify-email",
+            post(email::send_verification),
+        )
+        .route("/realms/{realm}/account/security/email-codes", post(email::email_codes))
         .route("/realms/{realm}/account/log", get(log))
         .route("/realms/{realm}/account/tokens", get(tokens).post(create_token))
         .route(

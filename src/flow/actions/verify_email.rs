@@ -17,51 +17,74 @@ pub const VERIFY_LINK: &str = "verify-email";
 
 pub struct VerifyEmail;
 
+/// Mails `user` a link that verifies their current address (bound to the sign-in
+/// `auth_session_id`, if one asked); `Some` is a message for the page.
+pub async fn send_link(
+    mail: crate::mail::Sender<'_>,
+    realm: &crate::realm::Realm,
+    user: &crate::store::entity::user::Model,
+    lang: &str,
+    ip: Option<&str>,
+    auth_session_id: Option<&str>,
+) -> Result<Option<Value>, EngineError> {
+    let Some(settings) = mail.mailer.settings(realm) else {
+        return Ok(Some(message("mailNotConfigured")));
+    };
+    let ttl = settings.link_ttl.as_secs();
+    let Some(email) = user.email.clone() else {
+        return Ok(None);
+    };
+    let key = random_token();
+    let path = crate::flow::authenticators::reset_credentials::link_path(&realm.name);
+    let link = format!("{}?key={key}", mail.mailer.url(&path));
+    let letter = Letter {
+        realm,
+        to: &email,
+        to_name: None,
+        template: "verify_email",
+        lang,
+        context: json!({ "link": link, "username": user.username, "minutes": ttl / 60 }),
+        requested_by_ip: ip,
+        link: Some(NewActionToken {
+            token_hash: sha256_hex(key.as_bytes()),
+            realm: realm.name.clone(),
+            kind: VERIFY_LINK.into(),
+            user_id: user.id.clone(),
+            auth_session_id: auth_session_id.map(String::from),
+            data: Some(email.clone()),
+            ttl_secs: ttl,
+        }),
+    };
+    match mail.send(letter).await {
+        Ok(()) => Ok(None),
+        Err(MailError::TooManyFromAddress | MailError::TooManyForRecipient) => Ok(Some(message("tooManyMessages"))),
+        Err(MailError::NotConfigured) => Ok(Some(message("mailNotConfigured"))),
+        Err(MailError::BadAddress) => Ok(Some(message("invalidEmail"))),
+        Err(MailError::Store(e)) => Err(e.into()),
+    }
+}
+
 impl VerifyEmail {
     /// Mails a new link; `Some` is a message for the page.
     async fn send(&self, ctx: &mut FlowContext<'_>) -> Result<Option<Value>, EngineError> {
-        let Some(settings) = ctx.services.mail.mailer.settings(ctx.realm) else {
-            return Ok(Some(message("mailNotConfigured")));
-        };
-        let ttl = settings.link_ttl.as_secs();
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
         let Some(user) = ctx.services.store.find_user(&user_id).await? else {
             return Err(EngineError::NoUser);
         };
-        let Some(email) = user.email.clone() else {
-            return Ok(None);
-        };
-        let key = random_token();
-        let path = crate::flow::authenticators::reset_credentials::link_path(&ctx.realm.name);
-        let link = format!("{}?key={key}", ctx.services.mail.mailer.url(&path));
-        let letter = Letter {
-            realm: ctx.realm,
-            to: &email,
-            to_name: None,
-            template: "verify_email",
-            lang: ctx.lang.as_deref().unwrap_or("en"),
-            context: json!({ "link": link, "username": user.username, "minutes": ttl / 60 }),
-            requested_by_ip: ctx.ip.as_deref(),
-            link: Some(NewActionToken {
-                token_hash: sha256_hex(key.as_bytes()),
-                realm: ctx.realm.name.clone(),
-                kind: VERIFY_LINK.into(),
-                user_id: user.id.clone(),
-                auth_session_id: ctx.auth_session_id.map(String::from),
-                data: Some(email.clone()),
-                ttl_secs: ttl,
-            }),
-        };
-        match ctx.services.mail.send(letter).await {
-            Ok(()) => {
-                ctx.flow.verify_link_sent = true;
-                Ok(None)
-            }
-            Err(MailError::TooManyFromAddress | MailError::TooManyForRecipient) => Ok(Some(message("tooManyMessages"))),
-            Err(MailError::NotConfigured) => Ok(Some(message("mailNotConfigured"))),
-            Err(MailError::BadAddress) => Ok(Some(message("invalidEmail"))),
-            Err(MailError::Store(e)) => Err(e.into()),
+        let lang = ctx.lang.clone().unwrap_or_else(|| "en".into());
+        let problem = send_link(
+            ctx.services.mail,
+            ctx.realm,
+            &user,
+            &lang,
+            ctx.ip.as_deref(),
+            ctx.auth_session_id,
+        )
+        .await?;
+        if problem.is_none() {
+            ctx.flow.verify_link_sent = true;
         }
+        Ok(problem)
     }
 
     async fn show(

@@ -4,6 +4,7 @@
 mod cookie;
 mod deny_access;
 mod direct_grant;
+mod email_otp_form;
 mod otp_form;
 mod password_form;
 mod recovery_code_form;
@@ -77,6 +78,7 @@ static ALL: &[&dyn Authenticator] = &[
     &direct_grant::ValidateUsername,
     &direct_grant::ValidatePassword,
     &direct_grant::ValidateOtp,
+    &email_otp_form::EmailOtpForm,
     &reset_credentials::ChooseUser,
     &reset_credentials::EmailLink,
     &reset_credentials::ResetPassword,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::Authenticator;
 use crate::crypto::totp;
 use crate::flow::{EngineError, FlowContext, Page, StepResult, message};
-use crate::store::{OTP, RECOVERY_CODE};
+use crate::store::{EMAIL_OTP, OTP, RECOVERY_CODE};
 
 pub struct OtpForm;
 
@@ -16,10 +16,17 @@ async fn page(ctx: &FlowContext<'_>, error: Option<Value>) -> Result<StepResult,
     let user_id = ctx.flow.user_id.clone().unwrap_or_default();
     let can_use_recovery_code = ctx.siblings.iter().any(|s| s == "recovery-code-form")
         && ctx.services.store.has_credential(&user_id, RECOVERY_CODE).await?;
+    let can_use_email_code = email_code_offered(ctx, &user_id).await?;
     Ok(StepResult::Challenge(Page::new(
         "otp.html",
-        json!({ "error": error, "can_use_recovery_code": can_use_recovery_code }),
+        json!({ "error": error, "can_use_recovery_code": can_use_recovery_code, "can_use_email_code": can_use_email_code }),
     )))
+}
+
+/// Whether an `email-otp-form` beside this step could take over: the user has email codes on.
+async fn email_code_offered(ctx: &FlowContext<'_>, user_id: &str) -> Result<bool, EngineError> {
+    Ok(ctx.siblings.iter().any(|s| s == "email-otp-form")
+        && ctx.services.store.has_credential(user_id, EMAIL_OTP).await?)
 }
 
 #[async_trait::async_trait]
@@ -41,11 +48,16 @@ impl Authenticator for OtpForm {
     }
 
     async fn authenticate(&self, ctx: &mut FlowContext<'_>) -> Result<StepResult, EngineError> {
-        if ctx.flow.use_recovery_code {
+        if ctx.flow.use_recovery_code || ctx.flow.use_email_code {
             return Ok(StepResult::Attempted);
         }
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
-        if !ctx.services.store.has_credential(&user_id, OTP).await? {
+        let has_app = ctx.services.store.has_credential(&user_id, OTP).await?;
+        if !has_app && email_code_offered(ctx, &user_id).await? {
+            // Email codes beside this step, and no app: the codes are the second factor.
+            return Ok(StepResult::Attempted);
+        }
+        if !has_app {
             // As Keycloak: a required OTP step for a user without a device sends them to set
             // one up before the sign-in completes — if the realm allows that; otherwise the
             // step cannot be passed at all (never with the password alone).
@@ -71,9 +83,16 @@ impl Authenticator for OtpForm {
         ctx: &mut FlowContext<'_>,
         form: &HashMap<String, String>,
     ) -> Result<StepResult, EngineError> {
-        if form.get("try_another").map(String::as_str) == Some("recovery-code") {
-            ctx.flow.use_recovery_code = true;
-            return Ok(StepResult::Attempted);
+        match form.get("try_another").map(String::as_str) {
+            Some("recovery-code") => {
+                ctx.flow.use_recovery_code = true;
+                return Ok(StepResult::Attempted);
+            }
+            Some("email-otp") => {
+                ctx.flow.use_email_code = true;
+                return Ok(StepResult::Attempted);
+            }
+            _ => {}
         }
         let code = form.get("otp").map(|s| s.trim()).unwrap_or_default();
         if code.is_empty() {

@@ -120,6 +120,15 @@ pub(super) const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         "link_confirm.html",
         include_str!("../../../themes/default/link_confirm.html"),
     ),
+    ("email_otp.html", include_str!("../../../themes/default/email_otp.html")),
+    (
+        "mail_email_code.txt",
+        include_str!("../../../themes/default/mail_email_code.txt"),
+    ),
+    (
+        "mail_email_code.html",
+        include_str!("../../../themes/default/mail_email_code.html"),
+    ),
 ];
 
 /// The built-in theme's message catalogs, by language.

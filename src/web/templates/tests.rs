@@ -46,6 +46,12 @@ fn sample_context(template: &str) -> serde_json::Value {
         "mail_password_reset.txt" | "mail_password_reset.html" | "mail_verify_email.txt" | "mail_verify_email.html" => {
             json!({ "link": "http://127.0.0.1/x?key=k", "username": "alice", "minutes": 15 })
         }
+        "email_otp.html" => {
+            json!({ "email": "a…@example.com", "minutes": 10, "can_resend": true, "notice": "emailCodeResent", "error": null })
+        }
+        "mail_email_code.txt" | "mail_email_code.html" => {
+            json!({ "code": "012345", "username": "alice", "minutes": 10 })
+        }
         "mail_new_login.txt" | "mail_new_login.html" => {
             json!({ "link": "http://127.0.0.1/x?key=k", "username": "alice", "time": "2026-12-07 06:00:00 UTC", "browser": "Chrome 131", "os": "Windows 10", "location": null, "ip": "192.0.2.1" })
         }
@@ -71,7 +77,8 @@ fn sample_context(template: &str) -> serde_json::Value {
             "error": { "field": "password-new", "message": "passwordTooLong" },
             "sessions": [{ "id": "s1", "ip": "127.0.0.1", "location": "Berlin, Germany", "browser": "Chrome 131", "os": "Linux", "device": "desktop",
                 "started": 1_700_000_000, "last_access": 1_700_000_100, "expires": 1_700_001_000, "current": true, "clients": ["web"] }],
-            "others": 1
+            "others": 1,
+            "email": { "address": "a@example.com", "verified": false, "can_verify": true, "codes_offered": true, "codes_on": false }
         }),
         _ => json!({}),
     };
