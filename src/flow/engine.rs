@@ -137,7 +137,10 @@ async fn run_step(
         StepKind::Condition(_) => StepResult::Success,
         StepKind::Authenticator(name) => {
             let Some(auth) = authenticators::find(name) else {
-                return Ok(StepResult::Failure(format!("unknown authenticator '{name}'")));
+                // Flow files are checked when they load, so this is a build without a piece the
+                // file names: said to the person as a key, the name in the log.
+                tracing::error!(authenticator = %name, flow = %ctx.flow.flow, "the flow names an unknown authenticator");
+                return Ok(StepResult::Failure("flowMisconfigured".into()));
             };
             ctx.step_config = step.config.clone();
             let resumed = ctx.flow.challenge.as_deref() == Some(at.as_str());

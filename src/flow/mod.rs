@@ -8,6 +8,7 @@ mod brute_force;
 pub mod conditions;
 mod engine;
 pub mod model;
+pub mod password;
 mod registry;
 mod step;
 

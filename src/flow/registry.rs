@@ -110,28 +110,50 @@ impl FlowRegistry {
     /// required action it configures (realm files accept no action the engine does not run).
     pub fn check_bindings(&self, realm: &Realm) -> Result<(), Vec<String>> {
         let mut missing = Vec::new();
-        let implemented = super::actions::names();
-        for action in realm.required_actions.keys() {
-            if !implemented.contains(&action.as_str()) {
-                missing.push(format!(
-                    "{}: unknown required action '{action}'; known: {}",
-                    realm.source.at(&format!("required_actions.{action}")),
-                    implemented.join(", ")
-                ));
-            }
+        check_required_actions(realm, &mut missing);
+        self.check_browser_flows(realm, &mut missing);
+        self.check_direct_grant_flow(realm, &mut missing);
+        self.check_reset_flow(realm, &mut missing);
+        if missing.is_empty() { Ok(()) } else { Err(missing) }
+    }
+
+    /// The flow "Forgot password?" runs must exist and show pages.
+    fn check_reset_flow(&self, realm: &Realm, missing: &mut Vec<String>) {
+        let name = &realm.flows.reset_credentials;
+        match self.is_direct_grant(name) {
+            None => missing.push(format!(
+                "{}: flows.reset_credentials names flow '{name}', which does not exist (known: {})",
+                realm.source.at("flows"),
+                self.known()
+            )),
+            Some(true) => missing.push(format!(
+                "{}: flows.reset_credentials names '{name}', a direct grant flow; \"Forgot password?\" runs a flow of pages",
+                realm.source.at("flows")
+            )),
+            Some(false) => {}
         }
-        let known = || {
-            let mut names: Vec<&str> = self.flows.keys().map(String::as_str).collect();
-            names.sort();
-            names.join(", ")
-        };
-        let is_direct_grant = |name: &str| self.flows.get(name).map(|f| super::model::is_direct_grant(&f.steps));
-        match is_direct_grant(&realm.flows.browser) {
+    }
+
+    /// The names of the flows here, sorted, for messages.
+    fn known(&self) -> String {
+        let mut names: Vec<&str> = self.flows.keys().map(String::as_str).collect();
+        names.sort();
+        names.join(", ")
+    }
+
+    /// Whether the flow `name` is a direct grant flow; `None` when there is no such flow.
+    fn is_direct_grant(&self, name: &str) -> Option<bool> {
+        self.flows.get(name).map(|f| super::model::is_direct_grant(&f.steps))
+    }
+
+    /// The realm's browser flow and its clients' own: each exists and shows pages.
+    fn check_browser_flows(&self, realm: &Realm, missing: &mut Vec<String>) {
+        match self.is_direct_grant(&realm.flows.browser) {
             None => missing.push(format!(
                 "{}: flows.browser names flow '{}', which does not exist (known: {})",
                 realm.source.at("flows"),
                 realm.flows.browser,
-                known()
+                self.known()
             )),
             Some(true) => missing.push(format!(
                 "{}: flows.browser names '{}', a direct grant flow (it reads token request parameters, not pages)",
@@ -143,11 +165,11 @@ impl FlowRegistry {
         for c in realm.clients.values() {
             if let Some(name) = &c.browser_flow {
                 let at = realm.source.at(&format!("clients.{}.browser_flow", c.client_id));
-                match is_direct_grant(name) {
+                match self.is_direct_grant(name) {
                     None => missing.push(format!(
                         "{at}: client '{}' names browser flow '{name}', which does not exist (known: {})",
                         c.client_id,
-                        known()
+                        self.known()
                     )),
                     Some(true) => missing.push(format!(
                         "{at}: client '{}' names '{name}' as its browser flow, but it is a direct grant flow",
@@ -157,6 +179,11 @@ impl FlowRegistry {
                 }
             }
         }
+    }
+
+    /// When a client allows the password grant: the realm's direct grant flow exists, is one,
+    /// and applies the rules of the browser flow the client signs in with.
+    fn check_direct_grant_flow(&self, realm: &Realm, missing: &mut Vec<String>) {
         let password_clients: Vec<&crate::realm::Client> = realm
             .clients
             .values()
@@ -179,11 +206,11 @@ impl FlowRegistry {
         }
         if !password_clients.is_empty() {
             let name = &realm.flows.direct_grant;
-            match is_direct_grant(name) {
+            match self.is_direct_grant(name) {
                 None => missing.push(format!(
                     "{}: flows.direct_grant names flow '{name}', which does not exist (known: {}); a client here allows the password grant",
                     realm.source.at("flows"),
-                    known()
+                    self.known()
                 )),
                 Some(false) => missing.push(format!(
                     "{}: flows.direct_grant names '{name}', which shows pages; a direct grant flow uses direct-grant-validate-* authenticators",
@@ -192,7 +219,20 @@ impl FlowRegistry {
                 Some(true) => {}
             }
         }
-        if missing.is_empty() { Ok(()) } else { Err(missing) }
+    }
+}
+
+/// Every required action the realm configures is one the engine runs.
+fn check_required_actions(realm: &Realm, missing: &mut Vec<String>) {
+    let implemented = super::actions::names();
+    for action in realm.required_actions.keys() {
+        if !implemented.contains(&action.as_str()) {
+            missing.push(format!(
+                "{}: unknown required action '{action}'; known: {}",
+                realm.source.at(&format!("required_actions.{action}")),
+                implemented.join(", ")
+            ));
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use crate::store::entity::event;
 use crate::store::{EventQuery, NewActionToken, now};
 use crate::web::agent;
 
-use super::sign_in::Browser;
+use super::browser::Browser;
 
 /// The kind of link an alert carries.
 pub const REPORT_LINK: &str = "report-sign-in";
@@ -70,17 +70,8 @@ pub async fn after_sign_in(app: &AppState, rt: &RealmRuntime, user_id: &str, ses
     }
 }
 
-async fn alert_if_new(
-    app: &AppState,
-    rt: &RealmRuntime,
-    user_id: &str,
-    session_id: &str,
-    who: &Browser,
-) -> Result<(), String> {
-    let Some(user) = app.store.find_user(user_id).await.map_err(|e| e.to_string())? else {
-        return Ok(());
-    };
-    let Some(email) = user.email.clone() else { return Ok(()) };
+/// Whether the user signed in before (in the window), but never from here.
+async fn is_new_place(app: &AppState, rt: &RealmRuntime, user_id: &str, who: &Browser) -> Result<bool, String> {
     let earlier: Vec<event::Model> = app
         .store
         .query_events(&EventQuery {
@@ -94,14 +85,25 @@ async fn alert_if_new(
         })
         .await
         .map_err(|e| e.to_string())?;
-    if earlier.is_empty() {
-        return Ok(());
-    }
     let here = place(app, who.ip.as_deref(), who.user_agent.as_deref());
-    if earlier
-        .iter()
-        .any(|e| place(app, e.ip.as_deref(), e.user_agent.as_deref()) == here)
-    {
+    Ok(!earlier.is_empty()
+        && !earlier
+            .iter()
+            .any(|e| place(app, e.ip.as_deref(), e.user_agent.as_deref()) == here))
+}
+
+async fn alert_if_new(
+    app: &AppState,
+    rt: &RealmRuntime,
+    user_id: &str,
+    session_id: &str,
+    who: &Browser,
+) -> Result<(), String> {
+    let Some(user) = app.store.find_user(user_id).await.map_err(|e| e.to_string())? else {
+        return Ok(());
+    };
+    let Some(email) = user.email.clone() else { return Ok(()) };
+    if !is_new_place(app, rt, user_id, who).await? {
         return Ok(());
     }
     let lang = app

@@ -3,6 +3,8 @@
 //! authorization code for the client.
 
 pub mod alerts;
+pub mod browser;
+mod finish;
 pub mod links;
 pub mod routes;
 pub mod sign_in;

@@ -6,15 +6,14 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
-use crate::crypto::{new_id, random_token, sha256_hex};
+use crate::crypto::{random_token, sha256_hex};
 use crate::flow::actions::{self, ActionResult};
 use crate::flow::{EngineError, FlowContext, FlowState, Outcome, Page};
 use crate::oidc::authorize::{AuthorizeRequest, RedirectTarget};
 use crate::oidc::error::RedirectError;
-use crate::oidc::jwt::SignInFacts;
 use crate::state::{AppState, RealmRuntime};
 use crate::store::entity::{auth_session, sso_session};
-use crate::store::{NewAuthCode, NewSsoSession, now};
+use crate::store::now;
 
 /// Catalog key: the sign-in expired or was already completed.
 const ALREADY_DONE: &str = "signInOver";
@@ -25,46 +24,7 @@ const TOO_MANY_SIGN_INS: &str = "tooManySignIns";
 /// How long a sign-in may take before its authentication session expires.
 pub const AUTH_SESSION_TTL_SECS: i64 = 30 * 60;
 
-/// The browser asking (not to be confused with `realm::Client`, the app it signs in to).
-#[derive(Debug, Clone, Default)]
-pub struct Browser {
-    pub sso_cookie: Option<String>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    /// Its `Accept-Language`, for mail a step sends.
-    pub accept_language: Option<String>,
-}
-
-/// What the web layer must do next.
-#[derive(Debug)]
-pub enum Next {
-    /// Show a page. `step` goes into the form's action URL so a stale form (back button,
-    /// double submit) is recognised; `auth_cookie` is set for a new authentication session.
-    Page {
-        page: Page,
-        csrf: String,
-        step: Option<String>,
-        auth_cookie: Option<String>,
-        /// The client's `ui_locales`, which choose the page's language first.
-        ui_locales: Option<String>,
-        /// The client's redirect URI, where the page's form leads in the end (for the page's
-        /// `form-action`).
-        form_target: String,
-    },
-    /// Send the browser back to the client.
-    Respond {
-        target: RedirectTarget,
-        result: Result<String, RedirectError>,
-        /// A new SSO session cookie to set (`None`: keep the current one).
-        sso_cookie: Option<String>,
-    },
-    /// The sign-in cannot continue; show this message.
-    Error(String),
-    /// Too many sign-ins from this address: show this message and ask to retry later.
-    TooMany(String),
-    /// The sign-in ended here without going back to the app: show this page.
-    Info { heading: String, message: String },
-}
+pub use super::browser::{Browser, Next};
 
 /// Which flow serves a client's browser sign-ins.
 fn browser_flow(rt: &RealmRuntime, client_id: &str) -> String {
@@ -303,24 +263,8 @@ async fn advance(
     };
     let in_action = flow.challenge.as_deref().is_some_and(|c| c.starts_with("action:"));
     let sign_in_request = request.sign_in_request();
-    let mut ctx = FlowContext {
-        services: app.flow_services(),
-        realm: &rt.realm,
-        request: &sign_in_request,
-        flow: &mut *flow,
-        sso_session: sso,
-        ip: who.ip.clone(),
-        user_agent: who.user_agent.clone(),
-        step_config: serde_json::Value::Null,
-        siblings: Vec::new(),
-        credentials: None,
-        auth_session_id: input.auth_session(),
-        lang: Some(app.templates.negotiate(
-            &rt.realm.theme,
-            request.ui_locales.as_deref(),
-            who.accept_language.as_deref(),
-        )),
-    };
+    let mut ctx = flow_context(app, rt, request, &sign_in_request, &mut *flow, who, input);
+    ctx.sso_session = sso;
     let flow_form = if in_action { None } else { form };
     match crate::flow::run(&definition, &mut ctx, flow_form).await? {
         Outcome::Challenge(page) => return Ok(page_next(&ctx, request, page, input)),
@@ -337,32 +281,11 @@ async fn advance(
         Outcome::Success => {}
     }
     if ctx.flow.password_reset {
-        let user_id = ctx.flow.user_id.clone();
         let trace = json!({ "flow": definition.name, "flow_hash": definition.content_hash, "steps": ctx.flow.trace });
+        let (user_id, moved) = (ctx.flow.user_id.clone(), ctx.flow.moved);
         ctx.event("flow_completed", user_id.as_deref(), trace).await;
-        let moved = ctx.flow.moved;
         drop(ctx);
-        if moved {
-            // Finished in the browser that opened the emailed link: the app's state is in the
-            // other one, so this one ends on a page.
-            if let Some(id) = input.auth_session() {
-                app.store.claim_auth_session(id).await?;
-            }
-            return Ok(Next::Info {
-                heading: "passwordResetDoneTitle".into(),
-                message: "passwordResetDone".into(),
-            });
-        }
-        // The person now signs in with the new password through the app's own flow (its
-        // rules and second factor apply); a reset alone signs no one in.
-        *flow = FlowState {
-            flow: browser_flow(rt, &request.client_id),
-            csrf: random_token(),
-            notice: Some("passwordResetSignIn".into()),
-            ..Default::default()
-        };
-        let again = Input::None(input.auth_session());
-        return Box::pin(advance(app, rt, request, flow, None, who, again)).await;
+        return after_reset(app, rt, request, flow, who, input, moved).await;
     }
     let action_form = if in_action { form } else { None };
     if let Some(next) = required_actions(&mut ctx, request, action_form, input).await? {
@@ -376,7 +299,70 @@ async fn advance(
     let trace = json!({ "flow": definition.name, "flow_hash": definition.content_hash, "steps": ctx.flow.trace });
     // The browser's live session, which a new sign-in (prompt=login, max_age) replaces.
     let current = ctx.sso_session.clone();
-    finish(app, rt, request, ctx.flow, who, trace, current).await
+    super::finish::finish(app, rt, request, ctx.flow, who, trace, current).await
+}
+
+/// What the engine sees of this sign-in.
+fn flow_context<'a>(
+    app: &'a AppState,
+    rt: &'a RealmRuntime,
+    request: &AuthorizeRequest,
+    sign_in_request: &'a crate::flow::SignInRequest,
+    flow: &'a mut FlowState,
+    who: &Browser,
+    input: Input<'a>,
+) -> FlowContext<'a> {
+    let lang = app.templates.negotiate(
+        &rt.realm.theme,
+        request.ui_locales.as_deref(),
+        who.accept_language.as_deref(),
+    );
+    FlowContext {
+        services: app.flow_services(),
+        realm: &rt.realm,
+        request: sign_in_request,
+        flow,
+        sso_session: None,
+        ip: who.ip.clone(),
+        user_agent: who.user_agent.clone(),
+        step_config: serde_json::Value::Null,
+        siblings: Vec::new(),
+        credentials: None,
+        auth_session_id: input.auth_session(),
+        lang: Some(lang),
+    }
+}
+
+/// A password reset finished. In the browser that opened the emailed link, the sign-in ends on a
+/// page (the app's state is in the other browser). Otherwise the person now signs in with the
+/// new password through the app's own flow (its rules and second factor apply): a reset alone
+/// signs no one in.
+async fn after_reset(
+    app: &AppState,
+    rt: &RealmRuntime,
+    request: &AuthorizeRequest,
+    flow: &mut FlowState,
+    who: &Browser,
+    input: Input<'_>,
+    moved: bool,
+) -> Result<Next, EngineError> {
+    if moved {
+        if let Some(id) = input.auth_session() {
+            app.store.claim_auth_session(id).await?;
+        }
+        return Ok(Next::Info {
+            heading: "passwordResetDoneTitle".into(),
+            message: "passwordResetDone".into(),
+        });
+    }
+    *flow = FlowState {
+        flow: browser_flow(rt, &request.client_id),
+        csrf: random_token(),
+        notice: Some("passwordResetSignIn".into()),
+        ..Default::default()
+    };
+    let again = Input::None(input.auth_session());
+    Box::pin(advance(app, rt, request, flow, None, who, again)).await
 }
 
 /// Runs the user's pending required actions, the one whose page was posted first. `Some`
@@ -498,147 +484,4 @@ fn page_next(ctx: &FlowContext<'_>, request: &AuthorizeRequest, mut page: Page, 
         ui_locales: request.ui_locales.clone(),
         form_target: request.redirect_uri.clone(),
     }
-}
-
-/// A new SSO session for `user_id`, and the cookie that names it (stored only as a hash).
-fn new_sso_session(
-    rt: &RealmRuntime,
-    user_id: &str,
-    who: &Browser,
-    amr: &[String],
-    acr: &str,
-    auth_time: i64,
-) -> (NewSsoSession, String) {
-    let cookie = random_token();
-    let session = NewSsoSession {
-        id: new_id(),
-        token_hash: sha256_hex(cookie.as_bytes()),
-        realm: rt.realm.name.clone(),
-        user_id: user_id.to_string(),
-        auth_time,
-        amr: amr.to_vec(),
-        acr: Some(acr.to_string()),
-        max_lifetime_secs: rt.realm.tokens.sso_max.as_secs(),
-        ip: who.ip.clone(),
-        user_agent: who.user_agent.clone(),
-    };
-    (session, cookie)
-}
-
-/// Everything succeeded: create the SSO session (unless an existing one signed the user in)
-/// and the code, in one transaction. A new session replaces the browser's `current` one
-/// (e.g. after `prompt=login`), which ends rather than stay live behind a cookie the browser no
-/// longer holds. When the same user signed in again, the apps signed in under the old session
-/// move to the new one (a fresh sign-in, as before a sensitive change, signs no app out);
-/// another user's old session ends with its tokens.
-async fn finish(
-    app: &AppState,
-    rt: &RealmRuntime,
-    request: &AuthorizeRequest,
-    flow: &mut FlowState,
-    who: &Browser,
-    trace: serde_json::Value,
-    current: Option<sso_session::Model>,
-) -> Result<Next, EngineError> {
-    let user_id = flow.user_id.clone().ok_or(EngineError::NoUser)?;
-    let t = now();
-    let (amr, acr) = crate::flow::methods_and_level(&flow.amr);
-    let session = sso_session_for(rt, flow, &user_id, who, &amr, acr, t);
-    let session_id = session.id.clone();
-    let (new_session, new_cookie) = session.new.unzip();
-    let code = random_token();
-    let facts = SignInFacts {
-        scope: request.scope.clone(),
-        nonce: request.nonce.clone(),
-        code_challenge: request.code_challenge.clone(),
-        auth_time: session.auth_time,
-        amr,
-        acr: Some(acr.to_string()),
-        claims: request.claims.clone(),
-    };
-    let new_code = NewAuthCode {
-        code_hash: sha256_hex(code.as_bytes()),
-        realm: rt.realm.name.clone(),
-        client_id: request.client_id.clone(),
-        user_id: user_id.clone(),
-        session_id: session.id,
-        redirect_uri: request.redirect_uri.clone(),
-        data: serde_json::to_string(&facts).unwrap_or_default(),
-        ttl_secs: rt.realm.tokens.code_ttl.as_secs(),
-    };
-    let replaces = new_session.is_some();
-    app.store.complete_sign_in(new_session, new_code).await?;
-    if replaces && let Some(old) = current {
-        if old.user_id == user_id {
-            app.store.hand_over_sso_session(&old.id, &session_id, &user_id).await?;
-        } else {
-            app.store.end_sso_session(&old.id).await?;
-        }
-    }
-    if replaces {
-        super::alerts::after_sign_in(app, rt, &user_id, &session_id, who).await;
-    }
-    record_sign_in(app, rt, request, who, user_id, trace).await;
-    let mut target = request.target();
-    target.kc_action_status = flow.aia_status.clone();
-    Ok(Next::Respond {
-        target,
-        result: Ok(code),
-        sso_cookie: new_cookie,
-    })
-}
-
-/// The SSO session a sign-in belongs to.
-struct SessionChoice {
-    /// A new session to write, and the cookie that carries it; `None` when re-used.
-    new: Option<(NewSsoSession, String)>,
-    id: String,
-    auth_time: i64,
-}
-
-/// The session the flow re-used (with its original `auth_time`), or a new one.
-fn sso_session_for(
-    rt: &RealmRuntime,
-    flow: &FlowState,
-    user_id: &str,
-    who: &Browser,
-    amr: &[String],
-    acr: &str,
-    t: i64,
-) -> SessionChoice {
-    match (&flow.sso_session_id, flow.auth_time) {
-        (Some(sid), Some(auth_time)) => SessionChoice {
-            new: None,
-            id: sid.clone(),
-            auth_time,
-        },
-        _ => {
-            let (session, cookie) = new_sso_session(rt, user_id, who, amr, acr, t);
-            SessionChoice {
-                id: session.id.clone(),
-                new: Some((session, cookie)),
-                auth_time: t,
-            }
-        }
-    }
-}
-
-async fn record_sign_in(
-    app: &AppState,
-    rt: &RealmRuntime,
-    request: &AuthorizeRequest,
-    who: &Browser,
-    user_id: String,
-    trace: serde_json::Value,
-) {
-    let event = crate::store::NewEvent {
-        realm: rt.realm.name.clone(),
-        kind: "sign_in".into(),
-        user_id: Some(user_id),
-        client_id: Some(request.client_id.clone()),
-        ip: who.ip.clone(),
-        user_agent: who.user_agent.clone(),
-        details: trace,
-    };
-    crate::events::record(&app.store, event).await;
 }

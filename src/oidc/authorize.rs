@@ -126,27 +126,9 @@ fn too_long(p: &HashMap<String, String>) -> Option<(&'static str, usize)> {
 
 /// Validates the parameters of an authorization request. Unknown parameters are ignored.
 pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeRequest, AuthorizeError> {
-    let page = |e: PageError| AuthorizeError::Page(e);
-    let client_id = param(p, "client_id").ok_or_else(|| page(PageError::new("missingClientId")))?;
-    let client = realm
-        .clients
-        .get(client_id)
-        .ok_or_else(|| page(PageError::new("unknownClient").arg("client", client_id)))?;
-    let redirect_uri = param(p, "redirect_uri").ok_or_else(|| page(PageError::new("missingRedirectUri")))?;
-    if !client.has_redirect_uri(redirect_uri) {
-        return Err(page(
-            PageError::new("unregisteredRedirectUri")
-                .arg("uri", redirect_uri)
-                .arg("client", client_id),
-        ));
-    }
+    let (client_id, client, redirect_uri) = client_and_redirect_uri(realm, p)?;
     // From here on the redirect URI is trusted: errors go back to the client.
-    let response_mode = match param(p, "response_mode") {
-        None | Some("query") => Ok(ResponseMode::Query),
-        Some("fragment") => Ok(ResponseMode::Fragment),
-        Some("form_post") => Ok(ResponseMode::FormPost),
-        Some(other) => Err(format!("response_mode '{other}' is not supported")),
-    };
+    let response_mode = response_mode_of(p);
     let too_long = too_long(p);
     let target = RedirectTarget {
         redirect_uri: redirect_uri.to_string(),
@@ -173,15 +155,7 @@ pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeR
     }
 
     let options = parse_options(p).map_err(|d| fail("invalid_request", d))?;
-    let kc_action = match param(p, "kc_action") {
-        None => None,
-        Some(name) => Some(crate::flow::actions::app_initiated(name, realm).ok_or_else(|| {
-            fail(
-                "invalid_request",
-                format!("kc_action '{name}' is not available in this realm"),
-            )
-        })?),
-    };
+    let kc_action = kc_action_of(realm, p).map_err(|d| fail("invalid_request", d))?;
     Ok(AuthorizeRequest {
         client_id: client_id.to_string(),
         redirect_uri: redirect_uri.to_string(),
@@ -199,6 +173,51 @@ pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeR
         claims: options.claims,
         kc_action,
     })
+}
+
+/// The client and its redirect URI, checked before anything can be sent to that URI: what is
+/// wrong here is a page.
+fn client_and_redirect_uri<'a>(
+    realm: &'a Realm,
+    p: &'a HashMap<String, String>,
+) -> Result<(&'a str, &'a Client, &'a str), AuthorizeError> {
+    let page = |e: PageError| AuthorizeError::Page(e);
+    let client_id = param(p, "client_id").ok_or_else(|| page(PageError::new("missingClientId")))?;
+    let client = realm
+        .clients
+        .get(client_id)
+        .ok_or_else(|| page(PageError::new("unknownClient").arg("client", client_id)))?;
+    let redirect_uri = param(p, "redirect_uri").ok_or_else(|| page(PageError::new("missingRedirectUri")))?;
+    if !client.has_redirect_uri(redirect_uri) {
+        return Err(page(
+            PageError::new("unregisteredRedirectUri")
+                .arg("uri", redirect_uri)
+                .arg("client", client_id),
+        ));
+    }
+    Ok((client_id, client, redirect_uri))
+}
+
+/// The requested `response_mode` (`query` when none); what is wrong is an `invalid_request`
+/// with this description.
+fn response_mode_of(p: &HashMap<String, String>) -> Result<ResponseMode, String> {
+    match param(p, "response_mode") {
+        None | Some("query") => Ok(ResponseMode::Query),
+        Some("fragment") => Ok(ResponseMode::Fragment),
+        Some("form_post") => Ok(ResponseMode::FormPost),
+        Some(other) => Err(format!("response_mode '{other}' is not supported")),
+    }
+}
+
+/// The application-initiated action asked for (`kc_action`), by Gatehouse's name; what is
+/// wrong is an `invalid_request` with this description.
+fn kc_action_of(realm: &Realm, p: &HashMap<String, String>) -> Result<Option<String>, String> {
+    match param(p, "kc_action") {
+        None => Ok(None),
+        Some(name) => crate::flow::actions::app_initiated(name, realm)
+            .map(Some)
+            .ok_or_else(|| format!("kc_action '{name}' is not available in this realm")),
+    }
 }
 
 /// `prompt`, `max_age` and `claims` of an authorization request.

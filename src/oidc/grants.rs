@@ -1,49 +1,20 @@
 //! The token endpoint's grants: authorization_code, refresh_token, client_credentials and
 //! (in `password_grant`) password: what `jwt` mints, handed out under each grant's rules.
 
-use serde::{Deserialize, Serialize};
-
 use super::audit::{self, Reason, Revoked};
 use super::error::OAuthError;
+use super::grant_common::{
+    default_scopes, lifetimes, new_refresh_token, refresh_if_allowed, require_grant, respond, user_roles,
+};
 use super::jwt::{self, SignInFacts, TokenInput};
 use crate::crypto::sha256_hex;
 use crate::events::Origin;
 use crate::realm::{Client, GrantType};
 use crate::state::{AppState, RealmRuntime};
-use crate::store::entity::grant;
-use crate::store::{CodeExchange, Lifetimes, RefreshRotation, now};
+use crate::store::entity::{auth_code, grant};
+use crate::store::{CodeExchange, RefreshRotation, now};
 
-/// The form fields of a token request.
-/// Not `Debug`: it may hold a password.
-#[derive(Default, Deserialize)]
-pub struct TokenForm {
-    pub grant_type: Option<String>,
-    pub code: Option<String>,
-    pub redirect_uri: Option<String>,
-    pub code_verifier: Option<String>,
-    pub refresh_token: Option<String>,
-    pub scope: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-    /// The password grant's credentials (`totp`: the one-time code, Keycloak's name).
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub totp: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_expires_in: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
-    pub scope: String,
-}
+pub use super::grant_common::{TokenForm, TokenResponse};
 
 /// `origin` is where the request came from, for the security log (reuse detection revokes
 /// tokens, and says so there).
@@ -84,24 +55,6 @@ pub async fn exchange(
     issued
 }
 
-pub(super) fn lifetimes(rt: &RealmRuntime) -> Lifetimes {
-    Lifetimes {
-        refresh_ttl_secs: rt.realm.tokens.refresh_ttl.as_secs(),
-        sso_idle_secs: rt.realm.tokens.sso_idle.as_secs(),
-    }
-}
-
-pub(super) fn require_grant(client: &Client, grant: GrantType) -> Result<(), OAuthError> {
-    if client.allows(grant) {
-        Ok(())
-    } else {
-        Err(OAuthError::unauthorized_client(format!(
-            "this client may not use {}",
-            grant.as_str()
-        )))
-    }
-}
-
 /// Claims a code exactly once. A code presented again revokes what was issued for it (RFC
 /// 9700 §4.2.4): the code's own realm and client, whoever replays it.
 async fn claim_code(
@@ -109,7 +62,7 @@ async fn claim_code(
     client: &Client,
     code_hash: &str,
     origin: &Origin,
-) -> Result<Box<crate::store::entity::auth_code::Model>, OAuthError> {
+) -> Result<Box<auth_code::Model>, OAuthError> {
     match state.store.claim_code(code_hash).await? {
         CodeExchange::Claimed(c) => Ok(c),
         CodeExchange::Reused(code) => {
@@ -166,17 +119,7 @@ async fn authorization_code(
         .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
     let code_hash = sha256_hex(code.as_bytes());
     let claimed = claim_code(state, client, &code_hash, origin).await?;
-    if claimed.client_id != client.client_id || claimed.realm != rt.realm.name {
-        return Err(OAuthError::invalid_grant("the code was issued to another client"));
-    }
-    if form.redirect_uri.as_deref() != Some(claimed.redirect_uri.as_str()) {
-        return Err(OAuthError::invalid_grant(
-            "redirect_uri does not match the authorization request",
-        ));
-    }
-    let facts: SignInFacts =
-        serde_json::from_str(&claimed.data).map_err(|_| OAuthError::server_error("stored code is unreadable"))?;
-    check_pkce(facts.code_challenge.as_deref(), form.code_verifier.as_deref())?;
+    let facts = check_claimed_code(rt, client, form, &claimed)?;
     let user = state
         .store
         .find_user(&claimed.user_id)
@@ -195,34 +138,51 @@ async fn authorization_code(
         created_at: t,
         revoked_at: None,
     };
-    let refresh = match client.allows(GrantType::RefreshToken) {
-        true => Some(new_refresh_token(
-            state,
-            rt,
-            client,
-            &user.id,
-            Some(&claimed.session_id),
-            &facts,
-            t,
-        )),
-        false => None,
-    };
+    let refresh = refresh_if_allowed(state, rt, client, &user.id, Some(&claimed.session_id), &facts, t);
+    store_code_grant(state, rt, &grant, refresh.as_deref()).await?;
+    let roles = user_roles(state, rt, &user.id).await?;
+    respond(state, rt, client, &grant, &user, &facts, &roles, refresh, t)
+}
+
+/// Checks a claimed code against the request presenting it (its client and realm, the
+/// redirect URI, PKCE), returning the sign-in facts it was issued with.
+fn check_claimed_code(
+    rt: &RealmRuntime,
+    client: &Client,
+    form: &TokenForm,
+    claimed: &auth_code::Model,
+) -> Result<SignInFacts, OAuthError> {
+    if claimed.client_id != client.client_id || claimed.realm != rt.realm.name {
+        return Err(OAuthError::invalid_grant("the code was issued to another client"));
+    }
+    if form.redirect_uri.as_deref() != Some(claimed.redirect_uri.as_str()) {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    let facts: SignInFacts =
+        serde_json::from_str(&claimed.data).map_err(|_| OAuthError::server_error("stored code is unreadable"))?;
+    check_pkce(facts.code_challenge.as_deref(), form.code_verifier.as_deref())?;
+    Ok(facts)
+}
+
+/// Stores the grant a code was exchanged for, with its first refresh token (if any).
+async fn store_code_grant(
+    state: &AppState,
+    rt: &RealmRuntime,
+    grant: &grant::Model,
+    refresh: Option<&str>,
+) -> Result<(), OAuthError> {
     state
         .store
-        .create_grant(
-            grant.clone(),
-            refresh.as_ref().map(|r| sha256_hex(r.as_bytes())),
-            lifetimes(rt),
-        )
+        .create_grant(grant.clone(), refresh.map(|r| sha256_hex(r.as_bytes())), lifetimes(rt))
         .await
         .map_err(|e| match e {
             // A replay of the code won the race and revoked this grant before it existed.
             crate::store::StoreError::Conflict(_) => OAuthError::invalid_grant("the code was already used"),
             crate::store::StoreError::NotFound(_) => OAuthError::invalid_grant("the user has signed out"),
             other => other.into(),
-        })?;
-    let roles = user_roles(state, rt, &user.id).await?;
-    respond(state, rt, client, &grant, &user, &facts, &roles, refresh, t)
+        })
 }
 
 /// Spends the refresh token `hash` for `next`. A token presented again revokes its whole
@@ -319,101 +279,6 @@ async fn refresh_token(
     respond(state, rt, client, &grant, &user, &facts, &roles, Some(next), t)
 }
 
-/// A new refresh token of `client` for `user_id` (see [`jwt::refresh_token`]).
-pub(super) fn new_refresh_token(
-    state: &AppState,
-    rt: &RealmRuntime,
-    client: &Client,
-    user_id: &str,
-    session_id: Option<&str>,
-    facts: &SignInFacts,
-    t: i64,
-) -> String {
-    let defaults = default_scopes(rt, client);
-    let input = TokenInput {
-        issuer: &rt.issuer,
-        client_id: &client.client_id,
-        subject: user_id,
-        user: None,
-        session_id,
-        grant_id: None,
-        facts,
-        access_ttl: 0,
-        now: t,
-        alg: rt.realm.tokens.signing_alg,
-        roles: ("", &[]),
-        default_scopes: &defaults,
-        web_origins: &[],
-    };
-    jwt::refresh_token(&state.master_key, &input, rt.realm.tokens.refresh_ttl.as_secs())
-}
-
-/// The realm's default scopes for `client`: `profile` and `email` only when the client may
-/// ask for them (its `scopes` list bounds what it gets).
-fn default_scopes(rt: &RealmRuntime, client: &Client) -> Vec<String> {
-    rt.realm
-        .tokens
-        .default_scopes
-        .iter()
-        .filter(|s| !matches!(s.as_str(), "profile" | "email") || client.allows_scope(s))
-        .cloned()
-        .collect()
-}
-
-/// The user's realm roles for the tokens (none read when the realm puts no roles in tokens).
-pub(super) async fn user_roles(state: &AppState, rt: &RealmRuntime, user_id: &str) -> Result<Vec<String>, OAuthError> {
-    if rt.realm.tokens.roles_claim.is_empty() {
-        return Ok(vec![]);
-    }
-    Ok(state.store.roles(user_id).await?)
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(super) fn respond(
-    state: &AppState,
-    rt: &RealmRuntime,
-    client: &Client,
-    grant: &grant::Model,
-    user: &crate::store::entity::user::Model,
-    facts: &SignInFacts,
-    roles: &[String],
-    refresh: Option<String>,
-    t: i64,
-) -> Result<TokenResponse, OAuthError> {
-    let key = state
-        .keys
-        .active(&rt.realm.name)
-        .ok_or_else(|| OAuthError::server_error("no signing key"))?;
-    let issued = jwt::issue(
-        &key,
-        &TokenInput {
-            issuer: &rt.issuer,
-            client_id: &client.client_id,
-            subject: &user.id,
-            user: Some(user),
-            session_id: grant.session_id.as_deref(),
-            grant_id: Some(&grant.id),
-            facts,
-            access_ttl: rt.realm.tokens.access_ttl.as_secs(),
-            now: t,
-            alg: key.alg,
-            roles: (&rt.realm.tokens.roles_claim, roles),
-            default_scopes: &default_scopes(rt, client),
-            web_origins: &client.resolved_web_origins(),
-        },
-    )
-    .map_err(|e| OAuthError::server_error(e.to_string()))?;
-    Ok(TokenResponse {
-        access_token: issued.access_token,
-        token_type: "Bearer",
-        expires_in: issued.expires_in,
-        refresh_expires_in: refresh.as_ref().map(|_| rt.realm.tokens.refresh_ttl.as_secs()),
-        refresh_token: refresh,
-        id_token: issued.id_token,
-        scope: issued.scope,
-    })
-}
-
 fn client_credentials(
     state: &AppState,
     rt: &RealmRuntime,
@@ -427,19 +292,7 @@ fn client_credentials(
         ));
     }
     let scope = form.scope.clone().unwrap_or_default();
-    let without_openid: Vec<&str> = scope.split_ascii_whitespace().filter(|s| *s != "openid").collect();
-    if let Some(unknown) = client.disallowed_scope(&without_openid.join(" ")) {
-        return Err(OAuthError::invalid_scope(format!(
-            "scope '{unknown}' is not allowed for this client"
-        )));
-    }
-    // `openid` is accepted, as Keycloak does (python-keycloak sends it by default), but gives no
-    // ID token: there is no user to say anything about.
-    if scope.split_ascii_whitespace().any(|s| s == "offline_access") {
-        return Err(OAuthError::invalid_scope(
-            "offline_access needs a user; client_credentials has none",
-        ));
-    }
+    check_client_scope(client, &scope)?;
     let key = state
         .keys
         .active(&rt.realm.name)
@@ -476,4 +329,23 @@ fn client_credentials(
         id_token: None,
         scope: issued.scope,
     })
+}
+
+/// The scope a client asks for itself: what its `scopes` allow, besides `openid`, and never
+/// `offline_access`.
+fn check_client_scope(client: &Client, scope: &str) -> Result<(), OAuthError> {
+    let without_openid: Vec<&str> = scope.split_ascii_whitespace().filter(|s| *s != "openid").collect();
+    if let Some(unknown) = client.disallowed_scope(&without_openid.join(" ")) {
+        return Err(OAuthError::invalid_scope(format!(
+            "scope '{unknown}' is not allowed for this client"
+        )));
+    }
+    // `openid` is accepted, as Keycloak does (python-keycloak sends it by default), but gives no
+    // ID token: there is no user to say anything about.
+    if scope.split_ascii_whitespace().any(|s| s == "offline_access") {
+        return Err(OAuthError::invalid_scope(
+            "offline_access needs a user; client_credentials has none",
+        ));
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@ pub mod authorize;
 pub mod client_auth;
 pub mod discovery;
 pub mod error;
+mod grant_common;
 pub mod grants;
 pub mod introspection;
 pub mod jwt;

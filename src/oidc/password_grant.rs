@@ -6,18 +6,21 @@
 //! issues tokens as the code flow does.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use super::error::OAuthError;
-use super::grants::{self, TokenForm, TokenResponse};
+use super::grant_common::{
+    TokenForm, TokenResponse, lifetimes, refresh_if_allowed, require_grant, respond, user_roles,
+};
 use super::jwt::SignInFacts;
 use crate::crypto::{new_id, random_token, sha256_hex};
 use crate::events::Origin;
-use crate::flow::{FlowContext, FlowState, Outcome, SignInRequest};
+use crate::flow::{Flow, FlowContext, FlowState, Outcome, SignInRequest};
 use crate::realm::{Client, GrantType};
 use crate::state::{AppState, RealmRuntime};
-use crate::store::entity::grant;
+use crate::store::entity::{grant, user};
 use crate::store::{NewSsoSession, now};
 
 /// Keycloak's answer when a user must finish setting up their account first.
@@ -30,32 +33,12 @@ pub async fn password(
     form: &TokenForm,
     origin: &Origin,
 ) -> Result<TokenResponse, OAuthError> {
-    grants::require_grant(client, GrantType::Password)?;
-    let scope = scope_of(form.scope.as_deref())?;
-    if let Some(s) = client.disallowed_scope(&scope) {
-        return Err(OAuthError::invalid_scope(format!(
-            "scope '{s}' is not allowed for this client"
-        )));
-    }
+    require_grant(client, GrantType::Password)?;
+    let scope = allowed_scope(client, form.scope.as_deref())?;
     let t = now();
-    if let Some(ip) = &origin.ip
-        && !state.sign_in_budget.spend(ip, t)
-    {
-        return Err(OAuthError::invalid_grant(
-            "too many sign-ins from this address; try again in a minute",
-        ));
-    }
+    spend_sign_in_budget(state, origin, t)?;
     let flow = run_flow(state, rt, client, form, origin).await?;
-    let user_id = flow
-        .user_id
-        .clone()
-        .ok_or_else(|| OAuthError::server_error("the flow identified no user"))?;
-    let user = state
-        .store
-        .find_user(&user_id)
-        .await?
-        .filter(|u| u.enabled)
-        .ok_or_else(|| OAuthError::invalid_grant("Invalid user credentials"))?;
+    let user = flow_user(state, &flow).await?;
     let (amr, acr) = crate::flow::methods_and_level(&flow.amr);
     let facts = SignInFacts {
         scope,
@@ -64,55 +47,106 @@ pub async fn password(
         acr: Some(acr.to_string()),
         ..Default::default()
     };
-    let session = NewSsoSession {
-        id: new_id(),
-        // No browser carries this session: its cookie is never handed out.
-        token_hash: sha256_hex(random_token().as_bytes()),
-        realm: rt.realm.name.clone(),
-        user_id: user.id.clone(),
-        auth_time: t,
-        amr,
-        acr: Some(acr.to_string()),
-        max_lifetime_secs: rt.realm.tokens.sso_max.as_secs(),
-        ip: origin.ip.clone(),
-        user_agent: origin.user_agent.clone(),
-    };
-    let grant = grant::Model {
-        id: sha256_hex(random_token().as_bytes()),
-        realm: rt.realm.name.clone(),
-        client_id: client.client_id.clone(),
-        user_id: Some(user.id.clone()),
-        session_id: Some(session.id.clone()),
-        scope: facts.scope.clone(),
-        data: serde_json::to_string(&facts).unwrap_or_default(),
-        created_at: t,
-        revoked_at: None,
-    };
-    let refresh = match client.allows(GrantType::RefreshToken) {
-        true => Some(grants::new_refresh_token(
-            state,
-            rt,
-            client,
-            &user.id,
-            Some(&session.id),
-            &facts,
-            t,
-        )),
-        false => None,
-    };
+    let session = new_session(rt, origin, &user.id, amr, acr, t);
+    let grant = new_grant(rt, client, &user.id, &session.id, &facts, t);
+    let refresh = refresh_if_allowed(state, rt, client, &user.id, Some(&session.id), &facts, t);
     state
         .store
         .create_session_with_grant(
             session,
             grant.clone(),
             refresh.as_ref().map(|r| sha256_hex(r.as_bytes())),
-            grants::lifetimes(rt),
+            lifetimes(rt),
         )
         .await?;
     let details = json!({ "grant": "password", "flow": rt.realm.flows.direct_grant, "steps": flow.trace });
     record(state, rt, client, origin, "sign_in", Some(&user.id), details).await;
-    let roles = grants::user_roles(state, rt, &user.id).await?;
-    grants::respond(state, rt, client, &grant, &user, &facts, &roles, refresh, t)
+    let roles = user_roles(state, rt, &user.id).await?;
+    respond(state, rt, client, &grant, &user, &facts, &roles, refresh, t)
+}
+
+/// The scope asked for (see [`scope_of`]), refused if the client may not ask for part of it.
+fn allowed_scope(client: &Client, asked: Option<&str>) -> Result<String, OAuthError> {
+    let scope = scope_of(asked)?;
+    if let Some(s) = client.disallowed_scope(&scope) {
+        return Err(OAuthError::invalid_scope(format!(
+            "scope '{s}' is not allowed for this client"
+        )));
+    }
+    Ok(scope)
+}
+
+/// Spends one sign-in from the request's address (if known) at time `t`, refusing when its
+/// budget is gone.
+fn spend_sign_in_budget(state: &AppState, origin: &Origin, t: i64) -> Result<(), OAuthError> {
+    if let Some(ip) = &origin.ip
+        && !state.sign_in_budget.spend(ip, t)
+    {
+        return Err(OAuthError::invalid_grant(
+            "too many sign-ins from this address; try again in a minute",
+        ));
+    }
+    Ok(())
+}
+
+/// The enabled user the finished flow identified.
+async fn flow_user(state: &AppState, flow: &FlowState) -> Result<user::Model, OAuthError> {
+    let user_id = flow
+        .user_id
+        .clone()
+        .ok_or_else(|| OAuthError::server_error("the flow identified no user"))?;
+    state
+        .store
+        .find_user(&user_id)
+        .await?
+        .filter(|u| u.enabled)
+        .ok_or_else(|| OAuthError::invalid_grant("Invalid user credentials"))
+}
+
+/// The SSO session this sign-in opens.
+fn new_session(
+    rt: &RealmRuntime,
+    origin: &Origin,
+    user_id: &str,
+    amr: Vec<String>,
+    acr: &str,
+    t: i64,
+) -> NewSsoSession {
+    NewSsoSession {
+        id: new_id(),
+        // No browser carries this session: its cookie is never handed out.
+        token_hash: sha256_hex(random_token().as_bytes()),
+        realm: rt.realm.name.clone(),
+        user_id: user_id.to_string(),
+        auth_time: t,
+        amr,
+        acr: Some(acr.to_string()),
+        max_lifetime_secs: rt.realm.tokens.sso_max.as_secs(),
+        ip: origin.ip.clone(),
+        user_agent: origin.user_agent.clone(),
+    }
+}
+
+/// The grant the tokens of this sign-in stand on, in the session `session_id`.
+fn new_grant(
+    rt: &RealmRuntime,
+    client: &Client,
+    user_id: &str,
+    session_id: &str,
+    facts: &SignInFacts,
+    t: i64,
+) -> grant::Model {
+    grant::Model {
+        id: sha256_hex(random_token().as_bytes()),
+        realm: rt.realm.name.clone(),
+        client_id: client.client_id.clone(),
+        user_id: Some(user_id.to_string()),
+        session_id: Some(session_id.to_string()),
+        scope: facts.scope.clone(),
+        data: serde_json::to_string(facts).unwrap_or_default(),
+        created_at: t,
+        revoked_at: None,
+    }
 }
 
 /// The scope asked for (`openid` when none), each once, bounded as at the authorization
@@ -144,19 +178,8 @@ async fn run_flow(
     origin: &Origin,
 ) -> Result<FlowState, OAuthError> {
     let name = rt.realm.flows.direct_grant.clone();
-    let definition = state
-        .flows
-        .get(&name)
-        .filter(|f| crate::flow::model::is_direct_grant(&f.steps))
-        .ok_or_else(|| OAuthError::server_error(format!("the direct grant flow '{name}' is not available")))?;
-    let credentials: HashMap<String, String> = [
-        ("username", &form.username),
-        ("password", &form.password),
-        ("totp", &form.totp),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
-    .collect();
+    let definition = direct_grant_flow(state, &name)?;
+    let credentials = credentials_of(form);
     let request = SignInRequest {
         client_id: client.client_id.clone(),
         ..Default::default()
@@ -183,18 +206,49 @@ async fn run_flow(
         tracing::error!(error = %crate::ops::logging::untrusted(&e.to_string()), "direct grant flow failed");
         OAuthError::server_error("the sign-in could not be completed; retry")
     })?;
-    let refusal = match outcome {
-        Outcome::Success => None,
-        Outcome::Failure(key) => Some(key),
-        // Refused when the flow is loaded; kept as an answer rather than a panic.
-        Outcome::Challenge(_) => Some("noWayToSignIn".to_string()),
-    };
-    let user_id = ctx.flow.user_id.clone();
-    if let Some(key) = refusal {
+    if let Some(key) = refusal_of(outcome) {
         // The authenticators logged wrong credentials, codes and lockouts themselves (within
         // the address's event budget); a missing parameter is the client's mistake.
         return Err(refused(state, rt, &key));
     }
+    check_nothing_pending(state, rt, &ctx).await?;
+    Ok(flow)
+}
+
+/// The flow `name`, if it is loaded and fit for the direct grant.
+fn direct_grant_flow(state: &AppState, name: &str) -> Result<Arc<Flow>, OAuthError> {
+    state
+        .flows
+        .get(name)
+        .filter(|f| crate::flow::model::is_direct_grant(&f.steps))
+        .ok_or_else(|| OAuthError::server_error(format!("the direct grant flow '{name}' is not available")))
+}
+
+/// The request's credentials, under the names the authenticators read.
+fn credentials_of(form: &TokenForm) -> HashMap<String, String> {
+    [
+        ("username", &form.username),
+        ("password", &form.password),
+        ("totp", &form.totp),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
+    .collect()
+}
+
+/// The message key of a flow's refusal; `None` when it succeeded.
+fn refusal_of(outcome: Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Success => None,
+        Outcome::Failure(key) => Some(key),
+        // Refused when the flow is loaded; kept as an answer rather than a panic.
+        Outcome::Challenge(_) => Some("noWayToSignIn".to_string()),
+    }
+}
+
+/// Refuses a user with required actions still to do (there are no pages to do them on).
+async fn check_nothing_pending(state: &AppState, rt: &RealmRuntime, ctx: &FlowContext<'_>) -> Result<(), OAuthError> {
+    let user_id = ctx.flow.user_id.clone();
     let mut pending = match &user_id {
         Some(id) => state.store.required_actions(id).await?,
         None => vec![],
@@ -206,7 +260,7 @@ async fn run_flow(
         ctx.event("login_error", user_id.as_deref(), details).await;
         return Err(OAuthError::invalid_grant(NOT_FULLY_SET_UP));
     }
-    Ok(flow)
+    Ok(())
 }
 
 /// The OAuth error for a flow's refusal: a missing parameter is the client's mistake, anything

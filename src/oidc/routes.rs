@@ -121,17 +121,7 @@ impl FromRequestParts<Arc<AppState>> for PageRealm {
 }
 
 /// A JSON answer that holds tokens or claims: never stored by caches (RFC 6749 §5.1).
-struct NoStore<T>(T);
-
-impl<T: serde::Serialize> IntoResponse for NoStore<T> {
-    fn into_response(self) -> Response {
-        let mut r = axum::Json(self.0).into_response();
-        let headers = r.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        r
-    }
-}
+use crate::web::http::NoStore;
 
 /// A protocol error for people, as a page.
 pub(crate) fn page_error(status: StatusCode, e: crate::oidc::error::PageError) -> PageError {

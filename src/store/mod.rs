@@ -3,6 +3,7 @@
 
 mod brute_force;
 mod credentials;
+mod email;
 pub mod entity;
 mod events;
 mod import;
@@ -10,6 +11,7 @@ mod keys;
 mod outbox;
 mod pats;
 mod realms;
+mod rows;
 mod seed;
 mod sessions;
 mod tokens;

@@ -3,21 +3,10 @@
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use super::entity::{auth_session, grant, sso_session};
+use super::rows::{NewAuthCode, insert_auth_code_in, insert_sso_session_in};
 use super::{Result, Store, now};
 
-#[derive(Debug, Clone)]
-pub struct NewSsoSession {
-    pub id: String,
-    pub token_hash: String,
-    pub realm: String,
-    pub user_id: String,
-    pub auth_time: i64,
-    pub amr: Vec<String>,
-    pub acr: Option<String>,
-    pub max_lifetime_secs: i64,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
+pub use super::rows::NewSsoSession;
 
 /// How often `last_seen_at` is refreshed: often enough for idle timeouts, rarely enough that a
 /// busy browser does not write on every request.
@@ -126,12 +115,12 @@ impl Store {
 
     /// Creates the SSO session (if new) and the authorization code together: a sign-in either
     /// completes whole or not at all.
-    pub async fn complete_sign_in(&self, session: Option<NewSsoSession>, code: super::NewAuthCode) -> Result<()> {
+    pub async fn complete_sign_in(&self, session: Option<NewSsoSession>, code: NewAuthCode) -> Result<()> {
         let txn = self.write_txn().await?;
         if let Some(new) = session {
             insert_sso_session_in(&txn, new).await?;
         }
-        super::tokens::insert_auth_code_in(&txn, code).await?;
+        insert_auth_code_in(&txn, code).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -352,27 +341,4 @@ impl Store {
         n += self.purge_outbox(t - 7 * 86_400).await?;
         Ok(n)
     }
-}
-
-/// Writes a new SSO session within `txn`.
-pub(super) async fn insert_sso_session_in(txn: &impl sea_orm::ConnectionTrait, new: NewSsoSession) -> Result<()> {
-    let t = now();
-    sso_session::ActiveModel {
-        id: Set(new.id),
-        token_hash: Set(new.token_hash),
-        realm: Set(new.realm),
-        user_id: Set(new.user_id),
-        auth_time: Set(new.auth_time),
-        amr: Set(serde_json::to_string(&new.amr).unwrap_or_else(|_| "[]".into())),
-        acr: Set(new.acr),
-        created_at: Set(t),
-        last_seen_at: Set(t),
-        expires_at: Set(t + new.max_lifetime_secs),
-        ended_at: Set(None),
-        ip: Set(new.ip),
-        user_agent: Set(new.user_agent),
-    }
-    .insert(txn)
-    .await?;
-    Ok(())
 }

@@ -9,19 +9,10 @@
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, Set};
 
 use super::entity::{auth_code, grant, refresh_token, revoked_token, sso_session, user};
+use super::rows::{NewSsoSession, insert_auth_code_in, insert_sso_session_in};
 use super::{Result, Store, StoreError, now};
 
-#[derive(Debug, Clone)]
-pub struct NewAuthCode {
-    pub code_hash: String,
-    pub realm: String,
-    pub client_id: String,
-    pub user_id: String,
-    pub session_id: String,
-    pub redirect_uri: String,
-    pub data: String,
-    pub ttl_secs: i64,
-}
+pub use super::rows::NewAuthCode;
 
 /// The outcome of presenting an authorization code.
 #[derive(Debug)]
@@ -102,13 +93,13 @@ impl Store {
     /// A sign-in without a browser (the password grant): its session and its grant, together.
     pub async fn create_session_with_grant(
         &self,
-        session: super::NewSsoSession,
+        session: NewSsoSession,
         g: grant::Model,
         refresh: Option<String>,
         lifetimes: Lifetimes,
     ) -> Result<()> {
         let txn = self.write_txn().await?;
-        super::sessions::insert_sso_session_in(&txn, session).await?;
+        insert_sso_session_in(&txn, session).await?;
         create_grant_in(&txn, g, refresh, lifetimes).await?;
         txn.commit().await?;
         Ok(())
@@ -289,26 +280,6 @@ async fn touch_session(db: &impl ConnectionTrait, sid: &str, idle_secs: i64, t: 
         .one(db)
         .await?
         .map(|s| s.expires_at))
-}
-
-pub(super) async fn insert_auth_code_in(db: &impl ConnectionTrait, new: NewAuthCode) -> Result<()> {
-    let t = now();
-    auth_code::ActiveModel {
-        code_hash: Set(new.code_hash),
-        realm: Set(new.realm),
-        client_id: Set(new.client_id),
-        user_id: Set(new.user_id),
-        session_id: Set(new.session_id),
-        redirect_uri: Set(new.redirect_uri),
-        data: Set(new.data),
-        created_at: Set(t),
-        expires_at: Set(t + new.ttl_secs),
-        used_at: Set(None),
-        grant_id: Set(None),
-    }
-    .insert(db)
-    .await?;
-    Ok(())
 }
 
 async fn insert_refresh(db: &impl ConnectionTrait, token_hash: &str, grant_id: &str, expires_at: i64) -> Result<()> {

@@ -103,22 +103,8 @@ pub fn convert(export: &Value) -> Result<Converted, String> {
         password_policy(export, &mut out.not_carried)
     ));
     lines.push(format!("otp_policy: {}", otp_policy(export, &mut out.not_carried)));
-    if export["bruteForceProtected"].as_bool() == Some(true) {
-        let mut bf = serde_json::Map::new();
-        if let Some(n) = export["failureFactor"].as_i64() {
-            bf.insert("max_failures".into(), json!(n));
-        }
-        if let Some(s) = seconds(export, "waitIncrementSeconds") {
-            bf.insert("wait_increment".into(), json!(s));
-        }
-        if let Some(s) = seconds(export, "maxFailureWaitSeconds") {
-            bf.insert("max_wait".into(), json!(s));
-        }
-        lines.push(format!("brute_force: {}", Value::Object(bf)));
-    } else {
-        out.not_carried.push(
-            "brute-force protection was off in Keycloak; Gatehouse's is on (brute_force in the realm file)".into(),
-        );
+    if let Some(bf) = brute_force(export, &mut out.not_carried) {
+        lines.push(format!("brute_force: {bf}"));
     }
     lines.push(format!("tokens: {}", tokens(export)));
     let roles = realm_roles(export, realm);
@@ -150,6 +136,27 @@ pub fn convert(export: &Value) -> Result<Converted, String> {
         lines.join("\n")
     );
     Ok(out)
+}
+
+/// Keycloak's brute-force detection as ours, when it was on (Gatehouse's is on either way).
+fn brute_force(export: &Value, not_carried: &mut Vec<String>) -> Option<Value> {
+    if export["bruteForceProtected"].as_bool() != Some(true) {
+        not_carried.push(
+            "brute-force protection was off in Keycloak; Gatehouse's is on (brute_force in the realm file)".into(),
+        );
+        return None;
+    }
+    let mut bf = serde_json::Map::new();
+    if let Some(n) = export["failureFactor"].as_i64() {
+        bf.insert("max_failures".into(), json!(n));
+    }
+    if let Some(s) = seconds(export, "waitIncrementSeconds") {
+        bf.insert("wait_increment".into(), json!(s));
+    }
+    if let Some(s) = seconds(export, "maxFailureWaitSeconds") {
+        bf.insert("max_wait".into(), json!(s));
+    }
+    Some(Value::Object(bf))
 }
 
 /// Keycloak's `passwordPolicy` ("length(12) and upperCase(1) and …") as ours.
@@ -253,21 +260,7 @@ fn required_actions(export: &Value, not_carried: &mut Vec<String>) -> Value {
 
 /// A client of the export as a realm file's client, or why not.
 fn client(c: &Value, flows: &[(String, String)], ids: &FlowIds, not_carried: &mut Vec<String>) -> Option<Value> {
-    let id = str_of(c, "clientId")?;
-    if BUILT_IN_CLIENTS.contains(&id) {
-        return None;
-    }
-    if c["bearerOnly"].as_bool() == Some(true) {
-        not_carried.push(format!("client '{id}': bearer-only (a resource server without sign-in); create it as a confidential client with introspection: true if it introspects"));
-        return None;
-    }
-    if str_of(c, "protocol").is_some_and(|p| p != "openid-connect") {
-        not_carried.push(format!(
-            "client '{id}': protocol {} (SAML)",
-            str_of(c, "protocol").unwrap_or("")
-        ));
-        return None;
-    }
+    let id = convertible_client_id(c, not_carried)?;
     let public = c["publicClient"].as_bool().unwrap_or(false);
     let mut out = serde_json::Map::new();
     out.insert("client_id".into(), json!(id));
@@ -288,43 +281,13 @@ fn client(c: &Value, flows: &[(String, String)], ids: &FlowIds, not_carried: &mu
             }
         }
     }
-    let exact = |list: &Value, what: &str, not_carried: &mut Vec<String>| -> Vec<String> {
-        let mut kept = Vec::new();
-        for uri in list.as_array().into_iter().flatten().filter_map(Value::as_str) {
-            if uri.contains('*') {
-                not_carried.push(format!(
-                    "client '{id}': {what} '{uri}' (wildcards: list each URI exactly)"
-                ));
-            } else if uri != "+" || what == "web origin" {
-                kept.push(uri.to_string());
-            }
-        }
-        kept
-    };
-    let redirect_uris = exact(&c["redirectUris"], "redirect URI", not_carried);
+    let redirect_uris = exact_uris(id, &c["redirectUris"], "redirect URI", not_carried);
     let logout: Value = str_of(&c["attributes"], "post.logout.redirect.uris")
         .map(|l| json!(l.split("##").collect::<Vec<_>>()))
         .unwrap_or(Value::Null);
-    let post_logout = exact(&logout, "post-logout redirect URI", not_carried);
-    let web_origins = exact(&c["webOrigins"], "web origin", not_carried);
-    let mut grants = Vec::new();
-    if c["standardFlowEnabled"].as_bool().unwrap_or(true) && !redirect_uris.is_empty() {
-        grants.extend(["authorization_code", "refresh_token"]);
-    }
-    if c["directAccessGrantsEnabled"].as_bool() == Some(true) {
-        grants.push("password");
-        if !grants.contains(&"refresh_token") {
-            grants.push("refresh_token");
-        }
-    }
-    if c["serviceAccountsEnabled"].as_bool() == Some(true) && !public {
-        grants.push("client_credentials");
-    }
-    if c["implicitFlowEnabled"].as_bool() == Some(true) {
-        not_carried.push(format!(
-            "client '{id}': the implicit flow (RFC 9700 forbids it; use the code flow with PKCE)"
-        ));
-    }
+    let post_logout = exact_uris(id, &logout, "post-logout redirect URI", not_carried);
+    let web_origins = exact_uris(id, &c["webOrigins"], "web origin", not_carried);
+    let grants = client_grants(c, id, public, !redirect_uris.is_empty(), not_carried);
     if grants.is_empty() {
         not_carried.push(format!("client '{id}': no flow Gatehouse offers is enabled for it"));
         return None;
@@ -343,6 +306,87 @@ fn client(c: &Value, flows: &[(String, String)], ids: &FlowIds, not_carried: &mu
     if !public && !s256 {
         out.insert("pkce".into(), json!("optional"));
     }
+    browser_flow_override(c, id, flows, ids, &mut out, not_carried);
+    note_protocol_mappers(c, id, not_carried);
+    Some(Value::Object(out))
+}
+
+/// The id of a client the conversion carries: not one of Keycloak's own, not bearer-only, and
+/// speaking OpenID Connect; `None` (with the reason noted, if any) otherwise.
+fn convertible_client_id<'a>(c: &'a Value, not_carried: &mut Vec<String>) -> Option<&'a str> {
+    let id = str_of(c, "clientId")?;
+    if BUILT_IN_CLIENTS.contains(&id) {
+        return None;
+    }
+    if c["bearerOnly"].as_bool() == Some(true) {
+        not_carried.push(format!("client '{id}': bearer-only (a resource server without sign-in); create it as a confidential client with introspection: true if it introspects"));
+        return None;
+    }
+    if str_of(c, "protocol").is_some_and(|p| p != "openid-connect") {
+        not_carried.push(format!(
+            "client '{id}': protocol {} (SAML)",
+            str_of(c, "protocol").unwrap_or("")
+        ));
+        return None;
+    }
+    Some(id)
+}
+
+/// The URIs of `list` that are exact (no wildcard; Keycloak's "+" only as a web origin); each
+/// dropped wildcard is noted.
+fn exact_uris(id: &str, list: &Value, what: &str, not_carried: &mut Vec<String>) -> Vec<String> {
+    let mut kept = Vec::new();
+    for uri in list.as_array().into_iter().flatten().filter_map(Value::as_str) {
+        if uri.contains('*') {
+            not_carried.push(format!(
+                "client '{id}': {what} '{uri}' (wildcards: list each URI exactly)"
+            ));
+        } else if uri != "+" || what == "web origin" {
+            kept.push(uri.to_string());
+        }
+    }
+    kept
+}
+
+/// The grant types a client had enabled, among those Gatehouse offers.
+fn client_grants(
+    c: &Value,
+    id: &str,
+    public: bool,
+    has_redirect_uris: bool,
+    not_carried: &mut Vec<String>,
+) -> Vec<&'static str> {
+    let mut grants = Vec::new();
+    if c["standardFlowEnabled"].as_bool().unwrap_or(true) && has_redirect_uris {
+        grants.extend(["authorization_code", "refresh_token"]);
+    }
+    if c["directAccessGrantsEnabled"].as_bool() == Some(true) {
+        grants.push("password");
+        if !grants.contains(&"refresh_token") {
+            grants.push("refresh_token");
+        }
+    }
+    if c["serviceAccountsEnabled"].as_bool() == Some(true) && !public {
+        grants.push("client_credentials");
+    }
+    if c["implicitFlowEnabled"].as_bool() == Some(true) {
+        not_carried.push(format!(
+            "client '{id}': the implicit flow (RFC 9700 forbids it; use the code flow with PKCE)"
+        ));
+    }
+    grants
+}
+
+/// The client's own browser flow (Keycloak's override, by flow id), as the converted flow's
+/// name.
+fn browser_flow_override(
+    c: &Value,
+    id: &str,
+    flows: &[(String, String)],
+    ids: &FlowIds,
+    out: &mut serde_json::Map<String, Value>,
+    not_carried: &mut Vec<String>,
+) {
     if let Some(flow_id) = str_of(&c["authenticationFlowBindingOverrides"], "browser") {
         match flows
             .iter()
@@ -354,6 +398,10 @@ fn client(c: &Value, flows: &[(String, String)], ids: &FlowIds, not_carried: &mu
             None => not_carried.push(format!("client '{id}': its browser flow override")),
         }
     }
+}
+
+/// Protocol mappers are not carried: each client's are noted by name.
+fn note_protocol_mappers(c: &Value, id: &str, not_carried: &mut Vec<String>) {
     let mappers: Vec<&str> = c["protocolMappers"]
         .as_array()
         .into_iter()
@@ -363,7 +411,6 @@ fn client(c: &Value, flows: &[(String, String)], ids: &FlowIds, not_carried: &mu
     if !mappers.is_empty() {
         not_carried.push(format!("client '{id}': protocol mappers {}", mappers.join(", ")));
     }
-    Some(Value::Object(out))
 }
 
 /// Flow ids and aliases: client overrides name flows by id.
@@ -560,26 +607,5 @@ fn convert_flows(export: &Value, ids: &FlowIds, out: &mut Converted) -> Vec<(Str
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn flow_names_are_made_safe() {
-        assert_eq!(flow_name("My browser (copy)"), "my-browser-copy");
-        assert_eq!(flow_name("browser"), "browser");
-    }
-
-    #[test]
-    fn password_policies_map_what_they_can() {
-        let mut missing = Vec::new();
-        let policy = password_policy(
-            &json!({ "passwordPolicy": "length(14) and upperCase(1) and digits(2) and notUsername(undefined) and passwordHistory(4)" }),
-            &mut missing,
-        );
-        assert_eq!(
-            policy,
-            json!({ "min_length": 14, "require": ["upper", "digit"], "history": 4 })
-        );
-        assert_eq!(missing, vec!["password policy 'notUsername(undefined)'".to_string()]);
-    }
-}
+#[path = "keycloak_import_tests.rs"]
+mod tests;

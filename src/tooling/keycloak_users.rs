@@ -131,6 +131,31 @@ fn user(u: &Value, realm: &Realm, master_key: &MasterKey, not_carried: &mut Vec<
         username: username.clone(),
         ..Default::default()
     };
+    add_credentials(u, realm, master_key, &mut new, not_carried);
+    for role in strings(&u["realmRoles"]) {
+        if realm.roles.iter().any(|r| r == role) {
+            new.roles.push(role.to_string());
+        }
+    }
+    add_required_actions(u, &mut new, not_carried);
+    add_attributes(u, &mut new, not_carried);
+    note_left_behind(u, &username, not_carried);
+    Some(new)
+}
+
+/// The strings of a JSON array (none when `list` is no array).
+fn strings(list: &Value) -> impl Iterator<Item = &str> {
+    list.as_array().into_iter().flatten().filter_map(Value::as_str)
+}
+
+/// The user's password hash and authenticator apps (their secrets sealed as ours).
+fn add_credentials(
+    u: &Value,
+    realm: &Realm,
+    master_key: &MasterKey,
+    new: &mut ImportedUser,
+    not_carried: &mut Vec<String>,
+) {
     for c in u["credentials"].as_array().into_iter().flatten() {
         let result = match str_of(c, "type").unwrap_or("") {
             "password" => password_phc(c).map(|phc| new.password_hash = Some(phc)),
@@ -142,50 +167,43 @@ fn user(u: &Value, realm: &Realm, master_key: &MasterKey, not_carried: &mut Vec<
             other => Err(format!("a '{other}' credential")),
         };
         if let Err(why) = result {
-            not_carried.push(format!("user '{username}': {why}"));
+            not_carried.push(format!("user '{}': {why}", new.username));
         }
     }
-    for role in u["realmRoles"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
-        if realm.roles.iter().any(|r| r == role) {
-            new.roles.push(role.to_string());
-        }
-    }
-    for action in u["requiredActions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
+}
+
+/// The user's required actions that Gatehouse runs, each once.
+fn add_required_actions(u: &Value, new: &mut ImportedUser, not_carried: &mut Vec<String>) {
+    for action in strings(&u["requiredActions"]) {
         match crate::flow::actions::canonical(action).filter(|a| crate::flow::actions::names().contains(a)) {
             Some(ours) if !new.required_actions.iter().any(|a| a == ours) => new.required_actions.push(ours.into()),
             Some(_) => {}
-            None => not_carried.push(format!("user '{username}': required action '{action}'")),
+            None => not_carried.push(format!("user '{}': required action '{action}'", new.username)),
         }
     }
+}
+
+/// The user's attributes, each with its first value.
+fn add_attributes(u: &Value, new: &mut ImportedUser, not_carried: &mut Vec<String>) {
     if let Some(attributes) = u["attributes"].as_object() {
         for (name, values) in attributes {
-            let values: Vec<&str> = values
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
+            let values: Vec<&str> = strings(values).collect();
             if let Some(first) = values.first() {
                 new.attributes.push((name.clone(), first.to_string()));
             }
             if values.len() > 1 {
                 not_carried.push(format!(
-                    "user '{username}': attribute '{name}' keeps its first value of {}",
+                    "user '{}': attribute '{name}' keeps its first value of {}",
+                    new.username,
                     values.len()
                 ));
             }
         }
     }
+}
+
+/// Notes what of the user is not carried at all: client roles, groups, identity provider links.
+fn note_left_behind(u: &Value, username: &str, not_carried: &mut Vec<String>) {
     if u["clientRoles"]
         .as_object()
         .is_some_and(|c| c.keys().any(|k| k != "account"))
@@ -198,7 +216,6 @@ fn user(u: &Value, realm: &Realm, master_key: &MasterKey, not_carried: &mut Vec<
     if u["federatedIdentities"].as_array().is_some_and(|f| !f.is_empty()) {
         not_carried.push(format!("user '{username}': links to identity providers"));
     }
-    Some(new)
 }
 
 /// Imports the export's users into `realm` (live, of the same name). A user whose username

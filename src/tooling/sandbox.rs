@@ -91,16 +91,17 @@ fn realm_file(flow: &str, client: &str, roles: &[String]) -> String {
     let mut roles = roles.to_vec();
     roles.sort();
     roles.dedup();
-    let enabled = json!({ "enabled": true });
+    // Every required action the engine knows is enabled, so a simulation can ask for any.
+    let actions: serde_json::Map<String, serde_json::Value> = crate::flow::actions::names()
+        .into_iter()
+        .map(|name| (name.to_string(), json!({ "enabled": true })))
+        .collect();
     let realm = json!({
         "realm": REALM,
         "display_name": "Simulation",
         "flows": { "browser": flow },
         "tokens": { "signing_alg": "EdDSA" },
-        "required_actions": {
-            "configure-otp": enabled, "update-password": enabled,
-            "update-profile": enabled, "terms-and-conditions": enabled
-        },
+        "required_actions": actions,
         "roles": roles,
         "clients": [{ "client_id": client, "redirect_uris": [REDIRECT_URI] }]
     });

@@ -47,6 +47,31 @@ pub fn origin(headers: &HeaderMap, peer: Option<SocketAddr>) -> Origin {
     }
 }
 
+/// JSON that holds tokens, claims or account data: never cached (`Cache-Control: no-store`,
+/// and `Pragma: no-cache` for HTTP/1.0 caches, as RFC 6749 §5.1 asks). The one responder for
+/// such JSON; [`NoStore::with_status`] for answers other than 200.
+pub struct NoStore<T>(pub T);
+
+impl<T: serde::Serialize> NoStore<T> {
+    pub fn with_status(self, status: axum::http::StatusCode) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let mut r = self.into_response();
+        *r.status_mut() = status;
+        r
+    }
+}
+
+impl<T: serde::Serialize> axum::response::IntoResponse for NoStore<T> {
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::{HeaderValue, header};
+        let mut r = axum::Json(self.0).into_response();
+        let headers = r.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        r
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Query};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -134,10 +134,7 @@ pub(super) fn json_error(status: StatusCode, message: &str) -> Response {
 
 /// A JSON answer that is never cached.
 fn json_body<T: serde::Serialize>(status: StatusCode, body: T) -> Response {
-    let mut r = (status, axum::Json(body)).into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+    crate::web::http::NoStore(body).with_status(status)
 }
 
 pub(super) fn json_ok<T: serde::Serialize>(value: T) -> Response {

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{EngineError, FlowContext, StepResult, brute_force};
+use super::{EngineError, FlowContext, Services, StepResult, brute_force};
 
 #[async_trait::async_trait]
 pub trait Authenticator: Send + Sync {
@@ -124,77 +124,79 @@ pub(crate) async fn check_password(
             if let Err(refusal) = attempt.succeeded().await? {
                 return Ok(Err(refused(ctx, Some(&u.id), refusal).await));
             }
-            if let Some(old) = stored.as_deref()
-                && services.hasher.needs_rehash(old)
-            {
-                // An imported (Keycloak) hash or older parameters: hashed anew while the
-                // password is at hand.
-                // A failure here costs only the upgrade, never the sign-in.
-                let rehashed = match services.hasher.hash(password).await {
-                    Ok(new) => services
-                        .store
-                        .rehash_password(&u.id, old, new)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
-                if let Err(e) = rehashed {
-                    tracing::warn!(user = %u.id, error = %crate::ops::logging::untrusted(&e), "could not rehash a password");
-                }
-            }
+            rehash_if_needed(services, &u.id, stored.as_deref(), password).await;
             ctx.flow.user_id = Some(u.id.clone());
             ctx.flow.username = Some(u.username.clone());
             ctx.flow.add_amr("pwd");
             Ok(Ok(()))
         }
-        Some(u) if ok => {
-            if let Err(refusal) = attempt.release().await? {
-                return Ok(Err(refused(ctx, Some(&u.id), refusal).await));
-            }
-            ctx.event(
-                "login_error",
-                Some(&u.id),
-                serde_json::json!({ "reason": "user_disabled" }),
-            )
-            .await;
-            Ok(Err(super::message("accountDisabled")))
-        }
-        _ => {
-            let locked = attempt.failed().await?;
-            let reason = if locked.is_some() {
-                "invalid_credentials_locked"
-            } else {
-                "invalid_credentials"
-            };
-            ctx.event(
-                "login_error",
-                user_id.as_deref(),
-                serde_json::json!({ "reason": reason }),
-            )
-            .await;
-            Ok(Err(match locked {
-                Some(refusal) => refusal.message(),
-                None => super::message("invalidCredentials"),
-            }))
+        Some(u) if ok => disabled_user(ctx, attempt, &u.id).await,
+        _ => wrong_credentials(ctx, attempt, user_id.as_deref()).await,
+    }
+}
+
+/// After a successful check: a stored hash that needs it (an imported (Keycloak) hash or
+/// older parameters) is hashed anew while the password is at hand.
+async fn rehash_if_needed(services: Services<'_>, user_id: &str, stored: Option<&str>, password: &str) {
+    if let Some(old) = stored
+        && services.hasher.needs_rehash(old)
+    {
+        // A failure here costs only the upgrade, never the sign-in.
+        let rehashed = match services.hasher.hash(password).await {
+            Ok(new) => services
+                .store
+                .rehash_password(user_id, old, new)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = rehashed {
+            tracing::warn!(user = %user_id, error = %crate::ops::logging::untrusted(&e), "could not rehash a password");
         }
     }
 }
 
-/// The longest password accepted, in bytes: far beyond any passphrase, and a bound on what
-/// one attempt makes argon2 read.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// The right password for a disabled user: the attempt does not count against them.
+async fn disabled_user(
+    ctx: &FlowContext<'_>,
+    attempt: brute_force::Attempt,
+    user_id: &str,
+) -> Result<Result<(), Value>, EngineError> {
+    if let Err(refusal) = attempt.release().await? {
+        return Ok(Err(refused(ctx, Some(user_id), refusal).await));
+    }
+    ctx.event(
+        "login_error",
+        Some(user_id),
+        serde_json::json!({ "reason": "user_disabled" }),
+    )
+    .await;
+    Ok(Err(super::message("accountDisabled")))
+}
 
-/// The catalog key of the message for a username or password over its limit.
-pub(crate) fn input_too_long(username: &str, password: &str) -> Option<&'static str> {
-    if username.chars().count() > crate::realm::usernames::MAX_USERNAME_CHARS {
-        Some("usernameTooLong")
-    } else if password.len() > MAX_PASSWORD_BYTES {
-        Some("passwordTooLong")
+/// A wrong password or an unknown user: a failure counted, which may lock the user out.
+async fn wrong_credentials(
+    ctx: &FlowContext<'_>,
+    attempt: brute_force::Attempt,
+    user_id: Option<&str>,
+) -> Result<Result<(), Value>, EngineError> {
+    let locked = attempt.failed().await?;
+    let reason = if locked.is_some() {
+        "invalid_credentials_locked"
     } else {
-        None
-    }
+        "invalid_credentials"
+    };
+    ctx.event("login_error", user_id, serde_json::json!({ "reason": reason }))
+        .await;
+    Ok(Err(match locked {
+        Some(refusal) => refusal.message(),
+        None => super::message("invalidCredentials"),
+    }))
 }
+
+pub use crate::flow::password::MAX_PASSWORD_BYTES;
+pub(crate) use crate::flow::password::input_too_long;
 
 /// An attempt refused by the lockout: logged once per lockout window, answered with the
 /// lockout message.

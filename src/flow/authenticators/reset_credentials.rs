@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::Authenticator;
 use crate::crypto::{random_token, sha256_hex};
-use crate::flow::actions::update_password;
+use crate::flow::password;
 use crate::flow::{EngineError, FlowContext, Page, StepResult, message};
 use crate::mail::{Letter, MailError};
 use crate::store::NewActionToken;
@@ -218,7 +218,7 @@ fn password_page(ctx: &FlowContext<'_>, error: Option<Value>) -> StepResult {
         "reset_password.html",
         json!({
             "error": error,
-            "requirements": update_password::requirements(&ctx.realm.password_policy),
+            "requirements": password::requirements(&ctx.realm.password_policy),
             "username": ctx.flow.username,
         }),
     ))
@@ -259,11 +259,11 @@ impl Authenticator for ResetPassword {
         }
         let policy = &ctx.realm.password_policy;
         let username = ctx.flow.username.clone().unwrap_or_default();
-        if let Some(problem) = update_password::violation(policy, &username, new) {
+        if let Some(problem) = password::violation(policy, &username, new) {
             return Ok(password_page(ctx, Some(problem)));
         }
         let services = ctx.services;
-        if update_password::recently_used(services.store, services.hasher, &user_id, new, policy.history).await? {
+        if password::recently_used(services.store, services.hasher, &user_id, new, policy.history).await? {
             let recent = json!({ "key": "passwordRecentlyUsed", "args": { "count": policy.history } });
             return Ok(password_page(ctx, Some(recent)));
         }

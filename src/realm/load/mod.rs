@@ -246,9 +246,10 @@ impl Validator<'_> {
 
     fn realm(&mut self, file: RealmFile) -> Realm {
         let name = file.realm.value.clone();
+        let realm_at = file.realm.referenced;
         if !is_identifier(&name) {
             self.error(
-                file.realm.referenced,
+                realm_at,
                 format!("realm name '{name}' may only use a-z, 0-9, '-' and '_'"),
             );
         }
@@ -256,57 +257,22 @@ impl Validator<'_> {
             path: self.path.to_string(),
             positions: BTreeMap::new(),
         };
-        source.note("realm", file.realm.referenced);
-        let (tokens, tokens_at) = match file.tokens {
-            Some(t) => (t.value, t.referenced),
-            None => (Default::default(), file.realm.referenced),
-        };
-        self.check_lifetimes(&tokens, tokens_at, &file.brute_force, file.realm.referenced);
-        let (otp_policy, otp_at) = match file.otp_policy {
-            Some(p) => (p.value, p.referenced),
-            None => (Default::default(), file.realm.referenced),
-        };
+        source.note("realm", realm_at);
+        let (tokens, tokens_at) = value_or_default(file.tokens, realm_at);
+        self.check_lifetimes(&tokens, tokens_at, &file.brute_force, realm_at);
+        let (otp_policy, otp_at) = value_or_default(file.otp_policy, realm_at);
         if let Err(message) = check_otp_policy(&otp_policy) {
             self.error(otp_at, message);
         }
-        let (flows, flows_at) = match file.flows {
-            Some(f) => (f.value, f.referenced),
-            None => (Default::default(), file.realm.referenced),
-        };
+        let (flows, flows_at) = value_or_default(file.flows, realm_at);
         source.note("flows", flows_at);
-        for scope in &file.pat.scopes {
-            let known = scope == "openid"
-                || super::STANDARD_SCOPES.contains(&scope.as_str())
-                || file.scopes.iter().any(|s| &s.value == scope);
-            if !known {
-                self.error(
-                    file.realm.referenced,
-                    format!(
-                        "pat.scopes names '{scope}', which is neither a standard scope nor one of the realm's scopes"
-                    ),
-                );
-            }
-        }
-        if file.pat.max_ttl.as_secs() < 3600 {
-            self.error(file.realm.referenced, "pat.max_ttl must be at least 1h");
-        }
-        let max_auth_age = file.account.max_auth_age.as_secs();
-        if !(60..=86_400).contains(&max_auth_age) {
-            self.error(
-                file.realm.referenced,
-                "account.max_auth_age must be between 1m and 24h: shorter makes every change sign in again, longer lets an unattended browser make them",
-            );
-        }
+        self.check_pat(&file.pat, &file.scopes, realm_at);
+        self.check_account(&file.account, realm_at);
         let required_actions = Self::required_actions(file.required_actions, &mut source);
         let roles = self.roles(&file.roles);
         let scopes = self.scopes(&file.scopes);
         let clients = self.clients(file.clients, &roles, &scopes, &mut source);
-        let mail = file.mail.map(|m| {
-            if let Err(message) = check_mail(&m.value) {
-                self.error(m.referenced, message);
-            }
-            m.value
-        });
+        let mail = self.mail(file.mail);
         Realm {
             display_name: file.display_name.unwrap_or_else(|| name.clone()),
             name,
@@ -329,6 +295,47 @@ impl Validator<'_> {
             login_notifications: file.login_notifications,
             source,
         }
+    }
+
+    /// Personal access tokens: scopes the realm knows, and a longest lifetime of an hour or more.
+    fn check_pat(&mut self, pat: &super::model::PatSettings, realm_scopes: &[Spanned<String>], realm_at: Location) {
+        for scope in &pat.scopes {
+            let known = scope == "openid"
+                || super::STANDARD_SCOPES.contains(&scope.as_str())
+                || realm_scopes.iter().any(|s| &s.value == scope);
+            if !known {
+                self.error(
+                    realm_at,
+                    format!(
+                        "pat.scopes names '{scope}', which is neither a standard scope nor one of the realm's scopes"
+                    ),
+                );
+            }
+        }
+        if pat.max_ttl.as_secs() < 3600 {
+            self.error(realm_at, "pat.max_ttl must be at least 1h");
+        }
+    }
+
+    /// The account console's settings within bounds.
+    fn check_account(&mut self, account: &super::model::AccountSettings, realm_at: Location) {
+        let max_auth_age = account.max_auth_age.as_secs();
+        if !(60..=86_400).contains(&max_auth_age) {
+            self.error(
+                realm_at,
+                "account.max_auth_age must be between 1m and 24h: shorter makes every change sign in again, longer lets an unattended browser make them",
+            );
+        }
+    }
+
+    /// The realm's mail settings (if any), each mistake reported where they are written.
+    fn mail(&mut self, mail: Option<Spanned<super::MailSettings>>) -> Option<super::MailSettings> {
+        mail.map(|m| {
+            if let Err(message) = check_mail(&m.value) {
+                self.error(m.referenced, message);
+            }
+            m.value
+        })
     }
 
     /// Lifetimes within bounds (`sso_idle` within `sso_max`), and a roles claim that replaces
@@ -492,6 +499,15 @@ fn check_otp_policy(p: &super::OtpPolicy) -> Result<(), String> {
     Ok(())
 }
 
+/// A section's value and where it is written; when the file leaves it out, its default, at
+/// `default_at`.
+fn value_or_default<T: Default>(section: Option<Spanned<T>>, default_at: Location) -> (T, Location) {
+    match section {
+        Some(s) => (s.value, s.referenced),
+        None => (T::default(), default_at),
+    }
+}
+
 fn is_identifier(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
@@ -499,163 +515,4 @@ fn is_identifier(s: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(name: &str) -> Option<String> {
-        (name == "APP_SECRET").then(|| "s".repeat(40))
-    }
-
-    fn errors(text: &str) -> Vec<RealmError> {
-        load_str("r.yaml", text, &env).unwrap_err()
-    }
-
-    #[test]
-    fn the_account_audience_is_no_clients_name_and_account_settings_are_bounded() {
-        let found = errors("realm: r\nclients:\n  - client_id: account\n    redirect_uris: [https://a.example/cb]\n");
-        assert!(
-            found
-                .iter()
-                .any(|e| e.message.contains("'account' is reserved") && e.line == 3),
-            "{found:?}"
-        );
-        let found = errors("realm: r\naccount: { max_auth_age: 10s }\npat: { scopes: [admin] }\n");
-        assert!(found.iter().any(|e| e.message.contains("max_auth_age")), "{found:?}");
-        assert!(
-            found.iter().any(|e| e.message.contains("pat.scopes names 'admin'")),
-            "{found:?}"
-        );
-    }
-
-    const GOOD: &str = "realm: demo
-clients:
-  - client_id: app
-    secret: ${env:APP_SECRET}
-    redirect_uris: [http://127.0.0.1:9000/callback]
-  - client_id: spa
-    redirect_uris: [http://127.0.0.1:9001/cb]
-";
-
-    #[test]
-    fn loads_a_good_realm_with_hashed_secret() {
-        let realm = load_str("r.yaml", GOOD, &env).unwrap();
-        let app = &realm.clients["app"];
-        assert_eq!(
-            app.secret_hash.as_deref(),
-            Some(crate::crypto::sha256_hex("s".repeat(40).as_bytes()).as_str())
-        );
-        assert!(realm.clients["spa"].is_public());
-        assert!(!realm.to_json().contains(&"s".repeat(40)));
-        assert_eq!(realm.tokens.access_ttl.as_secs(), 300);
-    }
-
-    #[test]
-    fn unknown_key_is_reported_with_position() {
-        let e = errors("realm: demo\ncolour: blue\n");
-        assert_eq!((e[0].line, e[0].column), (2, 1), "{e:?}");
-        assert!(e[0].message.contains("colour"), "{e:?}");
-    }
-
-    #[test]
-    fn wrong_type_is_reported_with_position() {
-        let e = errors("realm: demo\ntokens:\n  access_ttl: soon\n");
-        assert_eq!(e[0].line, 3, "{e:?}");
-    }
-
-    #[test]
-    fn literal_secret_missing_env_and_short_secret_are_refused() {
-        let e =
-            errors("realm: demo\nclients:\n  - client_id: a\n    secret: hunter2\n    redirect_uris: [http://x/cb]\n");
-        assert_eq!((e[0].line, e[0].column), (4, 13), "{e:?}");
-        assert!(e[0].message.contains("${env:NAME}"));
-        let e = errors(
-            "realm: demo\nclients:\n  - client_id: a\n    secret: ${env:NOPE}\n    redirect_uris: [http://x/cb]\n",
-        );
-        assert!(e[0].message.contains("NOPE is not set"), "{e:?}");
-    }
-
-    #[test]
-    fn bad_redirect_uris_and_all_errors_at_once() {
-        let e = errors(
-            "realm: demo\nclients:\n  - client_id: a\n    redirect_uris:\n      - /relative\n      - http://x/cb#frag\n      - http://x/*\n",
-        );
-        assert_eq!(e.len(), 3, "{e:?}");
-        assert_eq!(e.iter().map(|e| e.line).collect::<Vec<_>>(), vec![5, 6, 7]);
-    }
-
-    #[test]
-    fn client_scopes_are_standard_ones_or_the_realm_s() {
-        let realm = load_str(
-            "r.yaml",
-            "realm: demo\nscopes: [reports:read]\nclients:\n  - client_id: a\n    redirect_uris: [http://127.0.0.1/cb]\n    scopes: [openid, reports:read]\n  - client_id: b\n    redirect_uris: [http://127.0.0.1/cb]\n",
-            &env,
-        )
-        .unwrap();
-        assert!(realm.clients["a"].allows_scope("reports:read") && !realm.clients["a"].allows_scope("email"));
-        assert!(realm.clients["b"].allows_scope("email") && !realm.clients["b"].allows_scope("reports:read"));
-        assert_eq!(
-            realm.clients["b"].disallowed_scope("openid admin:all email"),
-            Some("admin:all")
-        );
-        assert_eq!(
-            realm.scopes_supported(),
-            ["openid", "profile", "email", "offline_access", "reports:read"]
-        );
-        let e = errors(
-            "realm: demo\nclients:\n  - client_id: a\n    redirect_uris: [http://127.0.0.1/cb]\n    scopes: [openid, payments:write]\n",
-        );
-        assert_eq!(e.len(), 1, "{e:?}");
-        assert_eq!((e[0].line, e[0].column), (5, 22), "{e:?}");
-        assert!(e[0].message.contains("payments:write"), "{e:?}");
-        let e = errors("realm: demo\nscopes: [openid, \"a b\"]\n");
-        assert_eq!(e.len(), 2, "{e:?}");
-    }
-
-    #[test]
-    fn redirect_uris_are_https_loopback_http_or_an_app_scheme() {
-        let good = "realm: demo\nclients:\n  - client_id: a\n    redirect_uris:\n      - https://app.example/cb\n      - http://127.0.0.1:8400/cb\n      - http://[::1]/cb\n      - http://localhost:3000/cb\n      - com.example.app:/oauth2redirect\n    post_logout_redirect_uris: [https://app.example/]\n";
-        assert!(
-            load_str("r.yaml", good, &env).is_ok(),
-            "{:?}",
-            load_str("r.yaml", good, &env).err()
-        );
-        let e = errors(
-            "realm: demo\nclients:\n  - client_id: a\n    redirect_uris:\n      - javascript:alert(1)\n      - data:text/html,hi\n      - http://app.example/cb\n      - http://127.0.0.1.evil.example/cb\n    post_logout_redirect_uris:\n      - http://app.example/\n",
-        );
-        let at: Vec<(u64, u64)> = e.iter().map(|e| (e.line, e.column)).collect();
-        assert_eq!(at, vec![(5, 9), (6, 9), (7, 9), (8, 9), (10, 9)], "{e:?}");
-        assert!(e[0].message.contains("javascript:"), "{e:?}");
-        assert!(e[1].message.contains("data:"), "{e:?}");
-        assert!(e[2].message.contains("loopback"), "{e:?}");
-        assert_eq!(
-            e[0].to_string().split(':').take(3).collect::<Vec<_>>(),
-            ["r.yaml", "5", "9"]
-        );
-    }
-
-    #[test]
-    fn public_client_cannot_use_client_credentials() {
-        let e = errors("realm: demo\nclients:\n  - client_id: a\n    grant_types: [client_credentials]\n");
-        assert_eq!(e[0].line, 4, "{e:?}");
-    }
-
-    #[test]
-    fn otp_policy_is_checked() {
-        let e = errors("realm: demo\notp_policy: { digits: 7 }\n");
-        assert_eq!(e[0].line, 2, "{e:?}");
-        assert!(e[0].message.contains("6 or 8"), "{e:?}");
-        let e = errors("realm: demo\notp_policy:\n  period: 0\n");
-        assert!(e[0].message.contains("period"), "{e:?}");
-    }
-
-    #[test]
-    fn display_is_file_line_column() {
-        let e = RealmError {
-            path: "r.yaml".into(),
-            line: 3,
-            column: 5,
-            message: "bad".into(),
-        };
-        assert_eq!(e.to_string(), "r.yaml:3:5: bad");
-    }
-}
+mod tests;
