@@ -87,14 +87,13 @@ impl FlowRegistry {
         self.flows.get(name).cloned()
     }
 
-    /// Whether a flow some client of `realm` signs in with (the realm's browser flow, or a
-    /// client's own) uses the authenticator `authenticator` (enabled).
+    /// Whether every browser flow of `realm` (its own, and each client's) uses the authenticator
+    /// `authenticator` (enabled): a factor only some sign-ins ask for would be skipped by the
+    /// others.
     pub fn realm_uses(&self, realm: &crate::realm::Realm, authenticator: &str) -> bool {
-        let flows =
+        let mut flows =
             std::iter::once(&realm.flows.browser).chain(realm.clients.values().filter_map(|c| c.browser_flow.as_ref()));
-        flows
-            .filter_map(|name| self.flows.get(name))
-            .any(|f| uses(&f.steps, authenticator))
+        flows.all(|name| self.flows.get(name).is_some_and(|f| uses(&f.steps, authenticator)))
     }
 
     /// Whether `name` is a built-in flow as shipped (not replaced by a file of the same name).

@@ -133,6 +133,7 @@ async fn alert_if_new(
             "link": link,
         }),
         requested_by_ip: None,
+        limited: false,
         link: Some(NewActionToken {
             token_hash: sha256_hex(key.as_bytes()),
             realm: rt.realm.name.clone(),

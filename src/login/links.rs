@@ -12,6 +12,7 @@ use super::alerts::REPORT_LINK;
 use super::sign_in::{self, Browser, Next};
 use crate::crypto::{random_token, sha256_hex};
 use crate::flow::actions::verify_email::VERIFY_LINK;
+use crate::flow::authenticators::magic_link::MAGIC_LINK;
 use crate::flow::authenticators::reset_credentials::RESET_LINK;
 use crate::flow::{EngineError, FlowState};
 use crate::state::{AppState, RealmRuntime};
@@ -119,14 +120,9 @@ async fn report_sign_in(
         return Ok(LinkOutcome::Refused("linkExpired"));
     }
     let session_id = link.data.clone().unwrap_or_default();
-    let session = app
-        .store
-        .sso_session(&session_id)
-        .await?
-        .filter(|s| s.user_id == link.user_id);
-    if session.is_some() {
-        app.store.end_sso_session(&session_id).await?;
-    }
+    // Every session ends, not only the reported one: a sign-in again in that browser may have
+    // taken its apps over into a new session.
+    let ended = app.store.end_user_sso_sessions(&link.user_id).await?;
     app.store.add_required_action(&link.user_id, "update-password").await?;
     crate::events::record(
         &app.store,
@@ -137,7 +133,7 @@ async fn report_sign_in(
             client_id: None,
             ip,
             user_agent: None,
-            details: serde_json::json!({ "session": session_id, "session_ended": session.is_some() }),
+            details: serde_json::json!({ "session": session_id, "sessions_ended": ended }),
         },
     )
     .await;
@@ -176,13 +172,76 @@ pub async fn link_page(app: &AppState, rt: &RealmRuntime, key: &str) -> Result<L
     let (heading, message, button) = match link.kind.as_str() {
         RESET_LINK => ("linkResetTitle", "linkResetMessage", "doContinueReset"),
         VERIFY_LINK => ("linkVerifyTitle", "linkVerifyMessage", "doVerifyEmail"),
+        MAGIC_LINK => ("linkMagicTitle", "linkMagicMessage", "doSignInWithLink"),
         REPORT_LINK => return report_page(app, rt, &hash).await,
         _ => return Ok(LinkOutcome::Refused("linkUnknown")),
     };
+    // Which account and address, so that nobody is talked into confirming someone else's.
+    let username = app.store.find_user(&link.user_id).await?.map(|u| u.username);
+    let address = link.data.as_deref().map(masked_address);
     Ok(LinkOutcome::Confirm {
         template: "link_confirm.html",
-        context: serde_json::json!({ "heading": heading, "message": message, "button": button }),
+        context: serde_json::json!({
+            "heading": heading, "message": message, "button": button,
+            "username": username, "address": address,
+        }),
     })
+}
+
+/// Opens a sign-in link: only in the browser whose sign-in asked for it (checked before the link
+/// is used up, so a click elsewhere leaves it working there), for the account it named, still
+/// enabled and with the address it went to. The sign-in goes on under a new id and CSRF token.
+async fn open_magic_link(
+    app: &AppState,
+    rt: &RealmRuntime,
+    link: &crate::store::entity::action_token::Model,
+    auth_cookie: Option<&str>,
+) -> Result<LinkOutcome, EngineError> {
+    let bound = link.auth_session_id.as_deref();
+    if auth_cookie.is_none_or(|c| Some(sha256_hex(c.as_bytes()).as_str()) != bound) {
+        return Ok(LinkOutcome::Refused("linkOtherBrowser"));
+    }
+    let Some(link) = app.store.use_action_token(&link.token_hash, MAGIC_LINK).await? else {
+        return Ok(LinkOutcome::Refused("linkExpired"));
+    };
+    let user = app.store.find_user(&link.user_id).await?;
+    let Some(user) = user.filter(|u| u.enabled && u.email_verified && u.email.is_some() && u.email == link.data) else {
+        return Ok(LinkOutcome::Refused("linkExpired"));
+    };
+    let Some(session) = app.store.auth_session(bound.unwrap_or_default()).await? else {
+        return Ok(LinkOutcome::Refused("linkExpired"));
+    };
+    let Ok(mut flow) = serde_json::from_str::<FlowState>(&session.state) else {
+        return Ok(LinkOutcome::Refused("linkExpired"));
+    };
+    if session.realm != rt.realm.name || flow.named_user.as_deref() != Some(user.id.as_str()) {
+        return Ok(LinkOutcome::Refused("linkExpired"));
+    }
+    flow.user_id = Some(user.id.clone());
+    flow.username = Some(user.username.clone());
+    flow.link_opened = true;
+    flow.csrf = random_token();
+    let token = random_token();
+    let renewed = crate::store::entity::auth_session::Model {
+        id: sha256_hex(token.as_bytes()),
+        state: serde_json::to_string(&flow).unwrap_or_default(),
+        updated_at: now(),
+        ..session.clone()
+    };
+    if !app.store.move_auth_session(&session.id, renewed).await? {
+        return Ok(LinkOutcome::Refused("linkExpired"));
+    }
+    Ok(LinkOutcome::Continue {
+        auth_cookie: Some(token),
+    })
+}
+
+/// `a…@example.com`: enough to recognise an address, not to learn it.
+fn masked_address(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => format!("{}…@{domain}", local.chars().take(1).collect::<String>()),
+        None => "…".into(),
+    }
 }
 
 /// A link's page, confirmed (POST with the key): the link is used up and does what it is for.
@@ -201,6 +260,7 @@ pub async fn act_on_link(
     match link.kind.as_str() {
         RESET_LINK => open_reset_link(app, rt, &hash, auth_cookie).await,
         VERIFY_LINK => open_verify_link(app, rt, &hash, auth_cookie).await,
+        MAGIC_LINK => open_magic_link(app, rt, &link, auth_cookie).await,
         REPORT_LINK => report_sign_in(app, rt, &hash, ip).await,
         _ => Ok(LinkOutcome::Refused("linkUnknown")),
     }

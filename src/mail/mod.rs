@@ -99,6 +99,8 @@ pub struct Letter<'a> {
     pub lang: &'a str,
     pub context: Value,
     pub requested_by_ip: Option<&'a str>,
+    /// Whether the realm's hourly limit per address applies (not to alerts about the account).
+    pub limited: bool,
     /// The single-use link it carries, recorded (hashed) with the message.
     pub link: Option<NewActionToken>,
 }
@@ -129,14 +131,16 @@ impl Sender<'_> {
         if to.parse::<lettre::Address>().is_err() {
             return Err(MailError::BadAddress);
         }
+        // Each kind of message has its own hourly budget per address, so that asking for one
+        // kind (password resets) cannot use up another (sign-in codes); alerts have none.
         let (to_recipient, from_ip) = self
             .store
-            .recent_messages(&to, letter.requested_by_ip, now() - 3600)
+            .recent_messages(&to, letter.template, letter.requested_by_ip, now() - 3600)
             .await?;
         if from_ip >= u64::from(settings.per_ip_per_hour) {
             return Err(MailError::TooManyFromAddress);
         }
-        if to_recipient >= u64::from(settings.per_address_per_hour) {
+        if letter.limited && to_recipient >= u64::from(settings.per_address_per_hour) {
             return Err(MailError::TooManyForRecipient);
         }
         let payload = self.render(settings, &letter, &to);
@@ -166,7 +170,7 @@ impl Sender<'_> {
             return Err(MailError::TooManyFromAddress);
         }
         if let Some(ip) = ip {
-            let (_, from_ip) = self.store.recent_messages("", Some(ip), now() - 3600).await?;
+            let (_, from_ip) = self.store.recent_messages("", "", Some(ip), now() - 3600).await?;
             if from_ip >= u64::from(settings.per_ip_per_hour) {
                 return Err(MailError::TooManyFromAddress);
             }
@@ -188,6 +192,7 @@ impl Sender<'_> {
             lang,
             context: serde_json::json!({ "link": "", "username": "", "minutes": 0 }),
             requested_by_ip: None,
+            limited: true,
             link: None,
         };
         let payload = self.render(settings, &letter, letter.to);

@@ -411,6 +411,12 @@ impl Store {
             let mut a: user::ActiveModel = u.into();
             if changed_email {
                 a.email_verified = Set(false);
+                // Codes would otherwise go to an address nobody has verified yet.
+                credential::Entity::delete_many()
+                    .filter(credential::Column::UserId.eq(user_id))
+                    .filter(credential::Column::Kind.eq(EMAIL_OTP))
+                    .exec(&txn)
+                    .await?;
             }
             a.email_key = Set(key);
             a.email = Set(email);

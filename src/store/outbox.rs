@@ -97,10 +97,18 @@ impl Store {
         Ok(id)
     }
 
-    /// Messages queued since `since` for `recipient`, and for the address `ip`.
-    pub async fn recent_messages(&self, recipient: &str, ip: Option<&str>, since: i64) -> Result<(u64, u64)> {
+    /// Messages of `template` queued since `since` for `recipient`, and messages of any kind
+    /// for the client address `ip`.
+    pub async fn recent_messages(
+        &self,
+        recipient: &str,
+        template: &str,
+        ip: Option<&str>,
+        since: i64,
+    ) -> Result<(u64, u64)> {
         let to_recipient = outbox::Entity::find()
             .filter(outbox::Column::Recipient.eq(recipient))
+            .filter(outbox::Column::Template.eq(template))
             .filter(outbox::Column::CreatedAt.gte(since))
             .count(&self.db)
             .await?;

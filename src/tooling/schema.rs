@@ -75,7 +75,8 @@ pub fn authenticator_config(name: &str) -> Option<Value> {
         | "reset-credentials-choose-user"
         | "reset-credential-email"
         | "reset-password"
-        | "email-otp-form" => no_config(),
+        | "email-otp-form"
+        | "email-link" => no_config(),
         "deny-access" => object(
             json!({ "message": { "type": "string", "description": "The message the user sees" } }),
             &[],

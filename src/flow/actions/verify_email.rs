@@ -45,6 +45,7 @@ pub async fn send_link(
         lang,
         context: json!({ "link": link, "username": user.username, "minutes": ttl / 60 }),
         requested_by_ip: ip,
+        limited: true,
         link: Some(NewActionToken {
             token_hash: sha256_hex(key.as_bytes()),
             realm: realm.name.clone(),

@@ -34,7 +34,7 @@ fn new_code() -> String {
 }
 
 fn code_context(user_id: &str) -> String {
-    format!("email-code:{user_id}")
+    format!("mac:email-code:{user_id}")
 }
 
 /// `a…@example.com`: enough for the person to recognise the address, not to learn it.
@@ -71,6 +71,7 @@ impl EmailOtpForm {
             lang: ctx.lang.as_deref().unwrap_or("en"),
             context: json!({ "code": code, "username": user.username, "minutes": CODE_TTL_SECS / 60 }),
             requested_by_ip: ctx.ip.as_deref(),
+            limited: true,
             link: None,
         };
         match ctx.services.mail.send(letter).await {
@@ -166,7 +167,7 @@ impl Authenticator for EmailOtpForm {
 
     async fn authenticate(&self, ctx: &mut FlowContext<'_>) -> Result<StepResult, EngineError> {
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
-        if !ctx.services.store.has_credential(&user_id, EMAIL_OTP).await? {
+        if ctx.flow.use_recovery_code || !ctx.services.store.has_credential(&user_id, EMAIL_OTP).await? {
             return Ok(StepResult::Attempted);
         }
         let error = if ctx.flow.email_code.is_none() {

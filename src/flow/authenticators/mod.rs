@@ -5,6 +5,7 @@ mod cookie;
 mod deny_access;
 mod direct_grant;
 mod email_otp_form;
+pub mod magic_link;
 mod otp_form;
 mod password_form;
 mod recovery_code_form;
@@ -79,6 +80,7 @@ static ALL: &[&dyn Authenticator] = &[
     &direct_grant::ValidatePassword,
     &direct_grant::ValidateOtp,
     &email_otp_form::EmailOtpForm,
+    &magic_link::MagicLink,
     &reset_credentials::ChooseUser,
     &reset_credentials::EmailLink,
     &reset_credentials::ResetPassword,

@@ -89,8 +89,11 @@ impl Authenticator for OtpForm {
                 return Ok(StepResult::Attempted);
             }
             Some("email-otp") => {
-                ctx.flow.use_email_code = true;
-                return Ok(StepResult::Attempted);
+                let user_id = ctx.flow.user_id.clone().unwrap_or_default();
+                if email_code_offered(ctx, &user_id).await? {
+                    ctx.flow.use_email_code = true;
+                    return Ok(StepResult::Attempted);
+                }
             }
             _ => {}
         }

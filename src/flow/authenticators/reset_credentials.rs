@@ -115,6 +115,7 @@ impl EmailLink {
             lang: ctx.lang.as_deref().unwrap_or("en"),
             context: json!({ "link": link, "username": user.username, "minutes": ttl / 60 }),
             requested_by_ip: ctx.ip.as_deref(),
+            limited: true,
             link: Some(NewActionToken {
                 token_hash: sha256_hex(key.as_bytes()),
                 realm: ctx.realm.name.clone(),

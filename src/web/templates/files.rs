@@ -129,6 +129,22 @@ pub(super) const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         "mail_email_code.html",
         include_str!("../../../themes/default/mail_email_code.html"),
     ),
+    (
+        "magic_link.html",
+        include_str!("../../../themes/default/magic_link.html"),
+    ),
+    (
+        "magic_link_sent.html",
+        include_str!("../../../themes/default/magic_link_sent.html"),
+    ),
+    (
+        "mail_magic_link.txt",
+        include_str!("../../../themes/default/mail_magic_link.txt"),
+    ),
+    (
+        "mail_magic_link.html",
+        include_str!("../../../themes/default/mail_magic_link.html"),
+    ),
 ];
 
 /// The built-in theme's message catalogs, by language.

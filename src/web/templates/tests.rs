@@ -52,6 +52,11 @@ fn sample_context(template: &str) -> serde_json::Value {
         "mail_email_code.txt" | "mail_email_code.html" => {
             json!({ "code": "012345", "username": "alice", "minutes": 10 })
         }
+        "magic_link.html" => json!({ "username": "alice", "error": null }),
+        "magic_link_sent.html" => json!({ "minutes": 10, "error": null }),
+        "mail_magic_link.txt" | "mail_magic_link.html" => {
+            json!({ "link": "http://127.0.0.1/x?key=k", "username": "alice", "minutes": 10 })
+        }
         "mail_new_login.txt" | "mail_new_login.html" => {
             json!({ "link": "http://127.0.0.1/x?key=k", "username": "alice", "time": "2026-12-07 06:00:00 UTC", "browser": "Chrome 131", "os": "Windows 10", "location": null, "ip": "192.0.2.1" })
         }
