@@ -149,7 +149,7 @@ pub async fn credentials_json(app: &AppState, viewer: &Viewer) -> Result<Vec<Val
             })
             .collect()
     };
-    Ok(vec![
+    let mut containers = vec![
         json!({
             "type": PASSWORD, "category": "basic-authentication", "displayName": "Password",
             "removeable": false, "userCredentialMetadatas": meta(PASSWORD),
@@ -158,7 +158,16 @@ pub async fn credentials_json(app: &AppState, viewer: &Viewer) -> Result<Vec<Val
             "type": OTP, "category": "two-factor", "displayName": "Authenticator application",
             "removeable": true, "userCredentialMetadatas": meta(OTP),
         }),
-    ])
+    ];
+    // Listed when on; turned off on the security page (after a fresh sign-in), not here.
+    let email_codes = meta(crate::store::EMAIL_OTP);
+    if !email_codes.is_empty() {
+        containers.push(json!({
+            "type": crate::store::EMAIL_OTP, "category": "two-factor", "displayName": "Codes by email",
+            "removeable": false, "userCredentialMetadatas": email_codes,
+        }));
+    }
+    Ok(containers)
 }
 
 /// One line of the security log as the JSON face gives it.

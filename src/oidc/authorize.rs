@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::{PageError, RedirectError};
+use super::error::{PageProblem, RedirectError};
 use crate::realm::{Client, GrantType, Realm};
 
 /// How the response reaches the client.
@@ -46,7 +46,7 @@ pub struct AuthorizeRequest {
 /// Where an error goes: a page (redirect URI not trusted yet) or back to the client.
 #[derive(Debug)]
 pub enum AuthorizeError {
-    Page(PageError),
+    Page(PageProblem),
     Redirect {
         target: RedirectTarget,
         error: RedirectError,
@@ -181,16 +181,16 @@ fn client_and_redirect_uri<'a>(
     realm: &'a Realm,
     p: &'a HashMap<String, String>,
 ) -> Result<(&'a str, &'a Client, &'a str), AuthorizeError> {
-    let page = |e: PageError| AuthorizeError::Page(e);
-    let client_id = param(p, "client_id").ok_or_else(|| page(PageError::new("missingClientId")))?;
+    let page = |e: PageProblem| AuthorizeError::Page(e);
+    let client_id = param(p, "client_id").ok_or_else(|| page(PageProblem::new("missingClientId")))?;
     let client = realm
         .clients
         .get(client_id)
-        .ok_or_else(|| page(PageError::new("unknownClient").arg("client", client_id)))?;
-    let redirect_uri = param(p, "redirect_uri").ok_or_else(|| page(PageError::new("missingRedirectUri")))?;
+        .ok_or_else(|| page(PageProblem::new("unknownClient").arg("client", client_id)))?;
+    let redirect_uri = param(p, "redirect_uri").ok_or_else(|| page(PageProblem::new("missingRedirectUri")))?;
     if !client.has_redirect_uri(redirect_uri) {
         return Err(page(
-            PageError::new("unregisteredRedirectUri")
+            PageProblem::new("unregisteredRedirectUri")
                 .arg("uri", redirect_uri)
                 .arg("client", client_id),
         ));

@@ -96,18 +96,18 @@ impl RedirectError {
 /// shows it in the person's language.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{key} {args:?}")]
-pub struct PageError {
+pub struct PageProblem {
     pub key: &'static str,
     pub args: Vec<(&'static str, String)>,
 }
 
-impl PageError {
-    pub fn new(key: &'static str) -> PageError {
-        PageError { key, args: Vec::new() }
+impl PageProblem {
+    pub fn new(key: &'static str) -> PageProblem {
+        PageProblem { key, args: Vec::new() }
     }
 
     /// The same error with `{name}` in its message filled with `value`.
-    pub fn arg(mut self, name: &'static str, value: impl Into<String>) -> PageError {
+    pub fn arg(mut self, name: &'static str, value: impl Into<String>) -> PageProblem {
         self.args.push((name, value.into()));
         self
     }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::error::PageError;
+use super::error::PageProblem;
 use crate::crypto::{constant_time_eq, random_token, sha256_hex};
 use crate::state::{AppState, RealmRuntime};
 use crate::store::StoreError;
@@ -64,25 +64,25 @@ pub fn target(
     client_id: Option<&str>,
     post_logout_redirect_uri: Option<&str>,
     state: Option<&str>,
-) -> Result<LogoutTarget, PageError> {
+) -> Result<LogoutTarget, PageProblem> {
     let Some(uri) = post_logout_redirect_uri else {
         return Ok(LogoutTarget::Page);
     };
     let client_id = client_id
         .or(hint.and_then(|h| h.client_id.as_deref()))
-        .ok_or_else(|| PageError::new("logoutRedirectNeedsClient"))?;
+        .ok_or_else(|| PageProblem::new("logoutRedirectNeedsClient"))?;
     if let Some(h) = hint
         && h.client_id.as_deref().is_some_and(|c| c != client_id)
     {
-        return Err(PageError::new("logoutHintOfAnotherClient"));
+        return Err(PageProblem::new("logoutHintOfAnotherClient"));
     }
     let client = rt
         .realm
         .clients
         .get(client_id)
-        .ok_or_else(|| PageError::new("unknownClient").arg("client", client_id))?;
+        .ok_or_else(|| PageProblem::new("unknownClient").arg("client", client_id))?;
     if !client.has_post_logout_redirect_uri(uri) {
-        return Err(PageError::new("unregisteredLogoutRedirectUri")
+        return Err(PageProblem::new("unregisteredLogoutRedirectUri")
             .arg("uri", uri)
             .arg("client", client_id));
     }
@@ -95,7 +95,7 @@ pub fn target(
 /// What a logout request leads to.
 pub enum LogoutOutcome {
     /// The request is wrong (e.g. an unregistered redirect URI): show this, redirect nowhere.
-    Invalid(PageError),
+    Invalid(PageProblem),
     /// Ask the user first; the form re-posts `carry` with `csrf`.
     Confirm { carry: Vec<(String, String)>, csrf: String },
     /// Signed out (whatever sessions applied have ended); go here.

@@ -95,15 +95,15 @@ async fn realm_in_path(parts: &mut Parts, app: &Arc<AppState>) -> Option<Arc<Rea
 }
 
 /// The realm in the path, for the back channel: a JSON 404 when there is none.
-pub(crate) struct LiveRealm(pub Arc<RealmRuntime>);
+pub(crate) struct ServedRealm(pub Arc<RealmRuntime>);
 
-impl FromRequestParts<Arc<AppState>> for LiveRealm {
+impl FromRequestParts<Arc<AppState>> for ServedRealm {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<AppState>) -> Result<LiveRealm, Response> {
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<AppState>) -> Result<ServedRealm, Response> {
         realm_in_path(parts, app)
             .await
-            .map(LiveRealm)
+            .map(ServedRealm)
             .ok_or_else(realm_not_found)
     }
 }
@@ -124,7 +124,7 @@ impl FromRequestParts<Arc<AppState>> for PageRealm {
 use crate::web::http::NoStore;
 
 /// A protocol error for people, as a page.
-pub(crate) fn page_error(status: StatusCode, e: crate::oidc::error::PageError) -> PageError {
+pub(crate) fn page_error(status: StatusCode, e: crate::oidc::error::PageProblem) -> PageError {
     e.args
         .into_iter()
         .fold(PageError::new(status, e.key), |page, (name, value)| {
@@ -157,7 +157,7 @@ pub(crate) fn parse_params(raw: &[u8]) -> Result<HashMap<String, String>, String
     Ok(out)
 }
 
-async fn discovery(LiveRealm(rt): LiveRealm) -> Response {
+async fn discovery(ServedRealm(rt): ServedRealm) -> Response {
     let document = rt
         .discovery_json
         .get_or_init(|| super::discovery::document(&rt.issuer, &rt.realm).into());
@@ -178,7 +178,7 @@ fn frame_page(rt: &RealmRuntime, title: &str, script: &str, connect: bool) -> Re
 }
 
 /// Step 1 of the third-party cookie check: a test cookie like the SSO cookie, then step 2.
-async fn third_party_cookies_set(State(app): AppStateRef, LiveRealm(rt): LiveRealm) -> Response {
+async fn third_party_cookies_set(State(app): AppStateRef, ServedRealm(rt): ServedRealm) -> Response {
     // A session cookie: step 2 removes it.
     let cookie = cookies::build(
         session_status::CHECK_COOKIE,
@@ -196,7 +196,7 @@ async fn third_party_cookies_set(State(app): AppStateRef, LiveRealm(rt): LiveRea
 }
 
 /// Step 2: tells the embedding app whether the test cookie came back, and removes it.
-async fn third_party_cookies_read(State(app): AppStateRef, LiveRealm(rt): LiveRealm, jar: CookieJar) -> Response {
+async fn third_party_cookies_read(State(app): AppStateRef, ServedRealm(rt): ServedRealm, jar: CookieJar) -> Response {
     let script = match jar.get(session_status::CHECK_COOKIE) {
         Some(_) => session_status::SUPPORTED_SCRIPT,
         None => session_status::UNSUPPORTED_SCRIPT,
@@ -209,7 +209,7 @@ async fn third_party_cookies_read(State(app): AppStateRef, LiveRealm(rt): LiveRe
     r
 }
 
-async fn login_status_frame(LiveRealm(rt): LiveRealm) -> Response {
+async fn login_status_frame(ServedRealm(rt): ServedRealm) -> Response {
     frame_page(&rt, "Session check", session_status::STATUS_SCRIPT, true)
 }
 
@@ -222,7 +222,7 @@ fn status_request(rt: &RealmRuntime, query: Option<String>) -> Option<HashMap<St
 }
 
 /// Keycloak's `init`: `204` when the origin is the client's, else `403`.
-async fn login_status_init(LiveRealm(rt): LiveRealm, RawQuery(query): RawQuery) -> StatusCode {
+async fn login_status_init(ServedRealm(rt): ServedRealm, RawQuery(query): RawQuery) -> StatusCode {
     match status_request(&rt, query) {
         Some(_) => StatusCode::NO_CONTENT,
         None => StatusCode::FORBIDDEN,
@@ -232,7 +232,7 @@ async fn login_status_init(LiveRealm(rt): LiveRealm, RawQuery(query): RawQuery) 
 /// `unchanged` or `changed` (text), for an origin of the client's; `403` otherwise.
 async fn login_status_check(
     State(app): AppStateRef,
-    LiveRealm(rt): LiveRealm,
+    ServedRealm(rt): ServedRealm,
     RawQuery(query): RawQuery,
     jar: CookieJar,
 ) -> Response {
@@ -256,7 +256,7 @@ async fn login_status_check(
 
 /// Keycloak's public realm document (`GET /realms/{realm}`), which client libraries such as
 /// python-keycloak read for the signing key and the service URLs.
-async fn realm_info(State(app): AppStateRef, LiveRealm(rt): LiveRealm) -> Response {
+async fn realm_info(State(app): AppStateRef, ServedRealm(rt): ServedRealm) -> Response {
     let public_key = app.keys.active(&rt.realm.name).and_then(|k| k.public_key_spki_b64());
     let body = serde_json::json!({
         "realm": rt.realm.name,
@@ -280,7 +280,7 @@ async fn jwks(State(app): AppStateRef, Path(realm): Path<String>) -> Response {
 
 async fn token_endpoint(
     State(app): AppStateRef,
-    LiveRealm(rt): LiveRealm,
+    ServedRealm(rt): ServedRealm,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
@@ -317,7 +317,7 @@ fn bearer(headers: &HeaderMap, body: &[u8]) -> Result<Option<String>, OAuthError
 
 async fn userinfo(
     State(app): AppStateRef,
-    LiveRealm(rt): LiveRealm,
+    ServedRealm(rt): ServedRealm,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
@@ -353,7 +353,7 @@ fn authenticated_form<'r>(
 
 async fn introspect(
     State(app): AppStateRef,
-    LiveRealm(rt): LiveRealm,
+    ServedRealm(rt): ServedRealm,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<impl IntoResponse, OAuthError> {
@@ -369,7 +369,7 @@ async fn introspect(
 
 async fn revoke(
     State(app): AppStateRef,
-    LiveRealm(rt): LiveRealm,
+    ServedRealm(rt): ServedRealm,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,

@@ -16,7 +16,7 @@ use crate::account::factors;
 use crate::account::sessions::{self, SignOut};
 use crate::oidc::error::OAuthError;
 use crate::oidc::jwt::ACCOUNT_AUDIENCE;
-use crate::oidc::routes::LiveRealm;
+use crate::oidc::routes::ServedRealm;
 use crate::state::{AppState, RealmRuntime};
 use crate::store::now;
 
@@ -38,7 +38,7 @@ impl FromRequestParts<Arc<AppState>> for Api {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<AppState>) -> Result<Api, Response> {
-        let LiveRealm(rt) = LiveRealm::from_request_parts(parts, app).await?;
+        let ServedRealm(rt) = ServedRealm::from_request_parts(parts, app).await?;
         let token = crate::web::http::credentials(&parts.headers, "Bearer").ok_or_else(|| {
             OAuthError::invalid_token("send the access token as Authorization: Bearer").into_response()
         })?;
