@@ -87,6 +87,19 @@ pub async fn update_profile(
         json!({ "email_changed": email_changed }),
     )
     .await;
+    if email_changed && !email.is_empty() && app.mailer.settings(&rt.realm).is_some() {
+        // The new address is unverified: its verification link goes out at once. A failure
+        // costs only the mail (the console offers to send it again).
+        let mut changed = viewer.clone();
+        changed.user.email = Some(email.clone());
+        changed.user.email_verified = false;
+        let lang = app.templates.negotiate(&rt.realm.theme, None, None);
+        match super::email::send_verification(app, rt, &changed, &lang).await {
+            Ok(Ok(())) => {}
+            Ok(Err(problem)) => tracing::info!(user = %u.id, %problem, "no verification link for a changed address"),
+            Err(e) => tracing::warn!(user = %u.id, error = %e, "could not send a verification link"),
+        }
+    }
     Ok(Ok(()))
 }
 

@@ -567,7 +567,7 @@ db_test!(async fn new_recovery_codes_replace_the_old_and_the_log_shows_and_expor
 
 /// The flow realm where `web` may ask for `manage-account` and is a resource server
 /// (`introspection: true`).
-fn managing_realm() -> String {
+pub(crate) fn managing_realm() -> String {
     signin::standard_flow_realm()
         // Only the scopes asked for release claims, so that a token can lack `email`.
         .replace("signing_alg: RS256 }", "signing_alg: RS256, default_scopes: [roles, web-origins] }")
@@ -583,7 +583,7 @@ fn managing_realm() -> String {
 }
 
 /// An access token of the `web` app for alice with `scope`, got by the `openidconnect` crate.
-async fn access_token_from_rp(h: &Harness, scope: &str) -> String {
+pub(crate) async fn access_token_from_rp(h: &Harness, scope: &str) -> String {
     use crate::support::rp::{self, RpHttp, chain};
     use openidconnect::{AuthorizationCode, OAuth2TokenResponse, PkceCodeVerifier};
     let (mut request, verifier) = oauth::AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);

@@ -435,3 +435,30 @@ db_test!(async fn a_sign_in_link_works_once_and_only_in_its_own_browser(db) {
     ask(h.new_browser(), "nobody@example.com").await;
     assert_eq!(queued(&h).await, before);
 });
+
+db_test!(async fn a_changed_address_is_unverified_and_gets_a_verification_link(db) {
+    let sink = SmtpSink::start().await;
+    let realm = format!(
+        "{}mail:\n  from: \"Flow tests <no-reply@example.com>\"\n  smtp: {{ host: 127.0.0.1, port: {}, tls: none }}\n",
+        crate::account::managing_realm(),
+        sink.port
+    );
+    let h = Harness::start(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    h.sql("UPDATE users SET email_verified = TRUE").await;
+    let token = crate::account::access_token_from_rp(&h, "openid profile email manage-account").await;
+    let changed = reqwest::Client::new()
+        .post(format!("{}/", crate::account::account_url(&h, "")))
+        .bearer_auth(&token)
+        .header("accept", "application/json")
+        .json(&serde_json::json!({ "firstName": "Alice", "lastName": "Liddell", "email": "alice@wonderland.example" }))
+        .send()
+        .await
+        .expect("POST the profile");
+    assert_eq!(changed.status(), reqwest::StatusCode::NO_CONTENT);
+    let mail = sink.nth(1).await;
+    assert_eq!(mail.to, vec!["alice@wonderland.example".to_string()]);
+    assert!(mail.header("Subject").unwrap_or_default().contains("Verify your email address"));
+    let user = h.state.store.find_user_by_username(&h.realm, USERNAME).await.expect("store").expect("alice");
+    assert!(!user.email_verified, "a changed address must be verified again");
+});
