@@ -89,5 +89,16 @@ pub async fn change(
         .await?;
     let details = json!({ "signed_out_other_sessions": form.sign_out_others });
     record(app, rt, viewer, "password_changed", details).await;
+    let lang = app.templates.negotiate(&rt.realm.theme, None, None);
+    let origin = &viewer.origin;
+    crate::mail::notify_password_changed(
+        app.mail(),
+        &rt.realm,
+        &viewer.user,
+        &lang,
+        origin.ip.as_deref(),
+        origin.user_agent.as_deref(),
+    )
+    .await;
     Ok(Ok(()))
 }

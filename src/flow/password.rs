@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::EngineError;
+use super::{EngineError, FlowContext};
 use crate::crypto::PasswordHasher;
 use crate::realm::PasswordPolicy;
 use crate::realm::model::CharacterClass;
@@ -99,6 +99,23 @@ pub async fn recently_used(
         }
     }
     Ok(false)
+}
+
+/// The password-changed notice for the flow's user (see `mail::notify_password_changed`).
+pub(crate) async fn notify_changed(ctx: &FlowContext<'_>, user_id: &str) -> Result<(), EngineError> {
+    if let Some(user) = ctx.services.store.find_user(user_id).await? {
+        let lang = ctx.lang.clone().unwrap_or_else(|| "en".into());
+        crate::mail::notify_password_changed(
+            ctx.services.mail,
+            ctx.realm,
+            &user,
+            &lang,
+            ctx.ip.as_deref(),
+            ctx.user_agent.as_deref(),
+        )
+        .await;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -231,6 +231,43 @@ impl Sender<'_> {
     }
 }
 
+/// Tells the user their password was just changed (when, from what, from where), so that a
+/// change they did not make does not go unnoticed. Best effort: a failure is logged.
+pub async fn notify_password_changed(
+    mail: Sender<'_>,
+    realm: &Realm,
+    user: &crate::store::entity::user::Model,
+    lang: &str,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+) {
+    let Some(email) = user.email.as_deref() else { return };
+    if mail.mailer.settings(realm).is_none() {
+        return;
+    }
+    let agent = crate::web::agent::describe(user_agent);
+    let letter = Letter {
+        realm,
+        to: email,
+        to_name: None,
+        template: "password_changed",
+        lang,
+        context: serde_json::json!({
+            "username": user.username,
+            "time": crate::events::time::format_rfc3339(now()).replace('T', " ").replace('Z', " UTC"),
+            "browser": agent.browser,
+            "os": agent.os,
+            "ip": ip.unwrap_or_default(),
+        }),
+        requested_by_ip: None,
+        limited: false,
+        link: None,
+    };
+    if let Err(e) = mail.send(letter).await {
+        tracing::warn!(user = %user.id, error = %e, "could not send the password-changed notice");
+    }
+}
+
 /// A header value on one line: control characters (CR and LF above all, which would start a
 /// header of the writer's choosing) become spaces.
 pub(crate) fn single_line(text: &str) -> String {

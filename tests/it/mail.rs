@@ -100,6 +100,9 @@ db_test!(async fn forgot_password_resets_through_the_emailed_link(db) {
     let changed = signin::events(&h, Some("password_changed")).await;
     assert_eq!(changed.len(), 1, "{changed:?}");
     assert_eq!(changed[0].details["via"], "reset-credentials", "{changed:?}");
+    // The user hears of the change.
+    let notice = sink.nth(2).await;
+    assert!(notice.header("Subject").unwrap_or_default().contains("was changed"), "{}", notice.data);
 });
 
 db_test!(async fn an_unknown_address_gets_the_same_page_and_no_mail(db) {

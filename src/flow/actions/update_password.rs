@@ -67,6 +67,7 @@ impl RequiredAction for UpdatePassword {
             json!({ "by": "user", "via": "update-password" }),
         )
         .await;
+        crate::flow::password::notify_changed(ctx, &user_id).await?;
         Ok(ActionResult::Done)
     }
 }

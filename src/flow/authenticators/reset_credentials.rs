@@ -281,6 +281,7 @@ impl Authenticator for ResetPassword {
             json!({ "by": "user", "via": "reset-credentials", "signed_out_others": sign_out_others }),
         )
         .await;
+        password::notify_changed(ctx, &user_id).await?;
         Ok(StepResult::Success)
     }
 }

@@ -145,6 +145,14 @@ pub(super) const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         "mail_magic_link.html",
         include_str!("../../../themes/default/mail_magic_link.html"),
     ),
+    (
+        "mail_password_changed.txt",
+        include_str!("../../../themes/default/mail_password_changed.txt"),
+    ),
+    (
+        "mail_password_changed.html",
+        include_str!("../../../themes/default/mail_password_changed.html"),
+    ),
 ];
 
 /// The built-in theme's message catalogs, by language.

@@ -57,6 +57,9 @@ fn sample_context(template: &str) -> serde_json::Value {
         "mail_magic_link.txt" | "mail_magic_link.html" => {
             json!({ "link": "http://127.0.0.1/x?key=k", "username": "alice", "minutes": 10 })
         }
+        "mail_password_changed.txt" | "mail_password_changed.html" => {
+            json!({ "username": "alice", "time": "2026-12-07 06:00:00 UTC", "browser": "Chrome 131", "os": "Windows 10", "ip": "192.0.2.1" })
+        }
         "mail_new_login.txt" | "mail_new_login.html" => {
             json!({ "link": "http://127.0.0.1/x?key=k", "username": "alice", "time": "2026-12-07 06:00:00 UTC", "browser": "Chrome 131", "os": "Windows 10", "location": null, "ip": "192.0.2.1" })
         }
