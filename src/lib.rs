@@ -18,6 +18,7 @@ pub mod flow;
 pub mod login;
 pub mod mail;
 pub mod oidc;
+pub mod sms;
 pub mod state;
 // The top: assembly, tools and the command line.
 pub mod app;

@@ -73,6 +73,17 @@ impl AppState {
             metrics: &self.metrics,
             failure_event_budget: &self.failure_event_budget,
             mail: self.mail(),
+            sms: self.sms(),
+        }
+    }
+
+    /// What sending texts needs.
+    pub fn sms(&self) -> crate::sms::Texter<'_> {
+        crate::sms::Texter {
+            store: &self.store,
+            master_key: &self.master_key,
+            templates: &self.templates,
+            wakeup: self.mailer.bell(),
         }
     }
 

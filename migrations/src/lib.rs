@@ -10,6 +10,7 @@ mod m20261123_000004_auth_codes_user;
 mod m20261206_000005_hardening;
 mod m20261206_000006_personal_access_tokens;
 mod m20261207_000007_outbox;
+mod m20261207_000008_phones;
 
 pub use m20261206_000005_hardening::username_key;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000005_hardening::Migration),
             Box::new(m20261206_000006_personal_access_tokens::Migration),
             Box::new(m20261207_000007_outbox::Migration),
+            Box::new(m20261207_000008_phones::Migration),
         ]
     }
 }

@@ -180,6 +180,13 @@ pub async fn credentials_json(app: &AppState, viewer: &Viewer) -> Result<Vec<Val
             "removeable": false, "userCredentialMetadatas": email_codes,
         }));
     }
+    let sms_codes = meta(crate::store::SMS_OTP);
+    if !sms_codes.is_empty() {
+        containers.push(json!({
+            "type": crate::store::SMS_OTP, "category": "two-factor", "displayName": "Codes by text message",
+            "removeable": false, "userCredentialMetadatas": sms_codes,
+        }));
+    }
     Ok(containers)
 }
 

@@ -67,13 +67,13 @@ pub async fn set_codes(
         if viewer.user.email.is_none() || !viewer.user.email_verified {
             return Ok(Err(message("accountEmailCodesNeedVerified")));
         }
-        if app.store.enable_email_otp(user_id).await? {
+        if app.store.enable_sent_codes(user_id, EMAIL_OTP).await? {
             record(app, rt, viewer, "credential_added", json!({ "type": EMAIL_OTP })).await;
         }
         return Ok(Ok(()));
     }
     let keep_one = super::factors::must_keep_a_second_factor(app, rt, viewer).await?;
-    match app.store.disable_email_otp(user_id, keep_one).await? {
+    match app.store.disable_sent_codes(user_id, EMAIL_OTP, keep_one).await? {
         OtpRemoval::NotFound => Ok(Ok(())),
         OtpRemoval::LastKept => Ok(Err(message("accountLastFactorRequired"))),
         OtpRemoval::Removed { last } => {

@@ -30,6 +30,8 @@ pub const VIEWS: &[(&str, &[&str])] = &[
             "credential_added",
             "credential_removed",
             "credential_renamed",
+            "phone_verified",
+            "phone_removed",
             "recovery_codes_regenerated",
             "required_action_added",
             "required_action_removed",

@@ -7,6 +7,7 @@ pub mod email;
 pub mod factors;
 pub mod log;
 pub mod password;
+pub mod phone;
 pub mod routes;
 pub mod sessions;
 pub mod tokens;

@@ -58,6 +58,16 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// HMAC-SHA256 of `data` under `key`, as lower-case hex.
+pub fn hmac_sha256_hex(key: &[u8], data: &[u8]) -> String {
+    use aws_lc_rs::hmac;
+    hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Checks a presented machine secret against its stored SHA-256 hex hash in constant time.
 pub fn verify_sha256(presented: &str, stored_hex: &str) -> bool {
     constant_time_eq(sha256_hex(presented.as_bytes()).as_bytes(), stored_hex.as_bytes())

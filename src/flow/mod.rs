@@ -141,12 +141,18 @@ pub struct FlowState {
     /// `email-otp-form`: the code mailed in this sign-in (its keyed hash).
     #[serde(default)]
     pub email_code: Option<EmailCode>,
+    /// `sms-otp-form`: the code texted in this sign-in (its keyed hash).
+    #[serde(default)]
+    pub sms_code: Option<EmailCode>,
     /// The person chose "send a code by email instead" on the authenticator-app page.
     #[serde(default)]
     pub use_email_code: bool,
+    /// The person chose "send a code by text instead" on the authenticator-app page.
+    #[serde(default)]
+    pub use_sms_code: bool,
 }
 
-/// A one-time code mailed during a sign-in.
+/// A one-time code mailed or texted during a sign-in.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct EmailCode {
     /// HMAC-SHA256 of the code under the master key; emptied once used.
@@ -186,6 +192,8 @@ pub struct Services<'a> {
     pub failure_event_budget: &'a AddressBudget,
     /// Outgoing mail (links to reset a password, to verify an address).
     pub mail: crate::mail::Sender<'a>,
+    /// Outgoing texts (codes by SMS).
+    pub sms: crate::sms::Texter<'a>,
 }
 
 /// What the flow sees of the request that started the sign-in (an OIDC authorization

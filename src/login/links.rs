@@ -72,6 +72,8 @@ pub enum LinkOutcome {
     Confirm {
         template: &'static str,
         context: serde_json::Value,
+        /// Where the answer to its form may redirect (an app's redirect URI), for `form-action`.
+        form_target: Option<String>,
     },
 }
 
@@ -102,6 +104,7 @@ async fn report_page(app: &AppState, rt: &RealmRuntime, hash: &str) -> Result<Li
             "ip": ip,
             "time": crate::events::time::format_rfc3339(started).replace('T', " ").replace('Z', " UTC"),
         }),
+        form_target: None,
     })
 }
 
@@ -179,12 +182,23 @@ pub async fn link_page(app: &AppState, rt: &RealmRuntime, key: &str) -> Result<L
     // Which account and address, so that nobody is talked into confirming someone else's.
     let username = app.store.find_user(&link.user_id).await?.map(|u| u.username);
     let address = link.data.as_deref().map(masked_address);
+    // A sign-in link's button finishes the sign-in, whose answer redirects to the app.
+    let form_target = match (link.kind.as_str(), link.auth_session_id.as_deref()) {
+        (MAGIC_LINK, Some(id)) => app
+            .store
+            .auth_session(id)
+            .await?
+            .and_then(|s| serde_json::from_str::<crate::oidc::authorize::AuthorizeRequest>(&s.request).ok())
+            .map(|r| r.redirect_uri),
+        _ => None,
+    };
     Ok(LinkOutcome::Confirm {
         template: "link_confirm.html",
         context: serde_json::json!({
             "heading": heading, "message": message, "button": button,
             "username": username, "address": address,
         }),
+        form_target,
     })
 }
 

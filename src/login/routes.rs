@@ -156,7 +156,11 @@ fn link_response(
             (jar, r).into_response()
         }
         Ok(LinkOutcome::Refused(message)) => PageError::new(StatusCode::BAD_REQUEST, message).into_response(),
-        Ok(LinkOutcome::Confirm { template, mut context }) => {
+        Ok(LinkOutcome::Confirm {
+            template,
+            mut context,
+            form_target,
+        }) => {
             if let Some(obj) = context.as_object_mut() {
                 obj.insert("key".into(), json!(key));
                 obj.insert(
@@ -164,14 +168,21 @@ fn link_response(
                     json!(format!("/realms/{realm}/login-actions/action-token")),
                 );
             }
-            pages::render(
+            let mut page = pages::render(
                 &app.templates,
                 Some(&rt.realm),
                 &lang(),
                 StatusCode::OK,
                 template,
                 context,
-            )
+            );
+            if let Some(target) = form_target {
+                page.headers_mut().insert(
+                    axum::http::header::CONTENT_SECURITY_POLICY,
+                    crate::web::csp_with_form_targets(crate::web::CSP, &[&target]),
+                );
+            }
+            page
         }
         Ok(LinkOutcome::Done { heading, message }) => {
             let page = json!({ "heading": heading, "message": message });

@@ -76,6 +76,11 @@ impl Mailer {
     pub fn wakeup(&self) -> Arc<tokio::sync::Notify> {
         self.wakeup.clone()
     }
+
+    /// The worker's bell, for other messages queued in the same outbox (texts).
+    pub fn bell(&self) -> &tokio::sync::Notify {
+        &self.wakeup
+    }
 }
 
 /// What sending needs of the node; cheap to copy.
@@ -155,6 +160,7 @@ impl Sender<'_> {
             requested_by_ip: letter.requested_by_ip.map(String::from),
             template: letter.template.into(),
             payload: sealed,
+            user_id: None,
         };
         self.store.enqueue_message(message, letter.link).await?;
         self.mailer.wakeup.notify_one();

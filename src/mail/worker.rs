@@ -1,4 +1,5 @@
-//! The node's mail worker: claims due messages from the outbox one at a time, sends them, and
+//! The node's outbox worker: claims due messages (mail, and texts through [`crate::sms`]) from
+//! the outbox one at a time, sends them, and
 //! marks them sent, or schedules the next attempt (the realm's `retry_after`, doubling, at
 //! most an hour apart) until it gives up. A message is claimed under a lease, so two nodes never
 //! send it at once; one whose node died mid-send is taken over when the lease ends.
@@ -40,44 +41,70 @@ pub async fn run(store: Store, master_key: MasterKey, wakeup: Arc<tokio::sync::N
 }
 
 async fn send_one(store: &Store, master_key: &MasterKey, message: outbox::Model) {
-    let payload = master_key
-        .open(&super::seal_context(&message.realm), &message.payload)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<super::Payload>(&bytes).ok());
-    let Some(payload) = payload else {
-        // Sealed under another master key, or damaged: no attempt can ever send it.
-        give_up(
-            store,
-            &message,
-            "the message cannot be opened with this node's master key",
-        )
-        .await;
-        return;
+    let attempt = if message.channel == crate::sms::CHANNEL {
+        send_text(master_key, &message).await
+    } else {
+        send_mail(master_key, &message).await
     };
-    let outcome = match super::deliver::message(&payload) {
-        Ok(mime) => super::deliver::deliver(&payload, mime, &message.id).await,
-        Err(e) => {
-            give_up(store, &message, &e).await;
-            return;
-        }
-    };
-    let recorded = match outcome {
-        Ok(()) => {
-            tracing::info!(realm = %message.realm, message = %message.id, template = %message.template, "mail sent");
+    let recorded = match attempt {
+        Attempt::Sent => {
+            tracing::info!(realm = %message.realm, message = %message.id, channel = %message.channel, template = %message.template, "message sent");
             store.mark_message_sent(&message.id).await
         }
-        Err(e) if message.attempts >= MAX_ATTEMPTS => {
-            give_up(store, &message, &e).await;
-            return;
-        }
-        Err(e) => {
-            let wait = backoff(payload.settings.retry_after.as_secs(), message.attempts);
-            tracing::warn!(realm = %message.realm, message = %message.id, attempt = message.attempts, retry_in_secs = wait, error = %e, "could not send mail; will try again");
+        Attempt::Hopeless(e) => return give_up(store, &message, &e).await,
+        Attempt::Failed(e, _) if message.attempts >= MAX_ATTEMPTS => return give_up(store, &message, &e).await,
+        Attempt::Failed(e, retry_after) => {
+            let wait = backoff(retry_after, message.attempts);
+            tracing::warn!(realm = %message.realm, message = %message.id, channel = %message.channel, attempt = message.attempts, retry_in_secs = wait, error = %e, "could not send a message; will try again");
             store.mark_message_failed(&message.id, &e, Some(now() + wait)).await
         }
     };
     if let Err(e) = recorded {
         tracing::error!(message = %message.id, error = %e, "cannot record the outcome of a send");
+    }
+}
+
+/// How one attempt went.
+enum Attempt {
+    Sent,
+    /// Worth another try, after the realm's `retry_after` (seconds), doubling.
+    Failed(String, i64),
+    /// No attempt can ever send it.
+    Hopeless(String),
+}
+
+/// Sealed under another master key, or damaged.
+const UNREADABLE: &str = "the message cannot be opened with this node's master key";
+
+async fn send_mail(master_key: &MasterKey, message: &outbox::Model) -> Attempt {
+    let payload = master_key
+        .open(&super::seal_context(&message.realm), &message.payload)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<super::Payload>(&bytes).ok());
+    let Some(payload) = payload else {
+        return Attempt::Hopeless(UNREADABLE.into());
+    };
+    let mime = match super::deliver::message(&payload) {
+        Ok(mime) => mime,
+        Err(e) => return Attempt::Hopeless(e),
+    };
+    match super::deliver::deliver(&payload, mime, &message.id).await {
+        Ok(()) => Attempt::Sent,
+        Err(e) => Attempt::Failed(e, payload.settings.retry_after.as_secs()),
+    }
+}
+
+async fn send_text(master_key: &MasterKey, message: &outbox::Model) -> Attempt {
+    let payload = master_key
+        .open(&crate::sms::seal_context(&message.realm), &message.payload)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<crate::sms::Payload>(&bytes).ok());
+    let Some(payload) = payload else {
+        return Attempt::Hopeless(UNREADABLE.into());
+    };
+    match crate::sms::deliver(&payload, &message.id).await {
+        Ok(()) => Attempt::Sent,
+        Err(e) => Attempt::Failed(e, payload.settings.retry_after.as_secs()),
     }
 }
 

@@ -216,18 +216,22 @@ async fn run_flow(
     Ok(flow)
 }
 
-/// Codes by email cannot travel in a token request: a user who has them on, and whose sign-in
+/// Codes by email or text cannot travel in a token request: a user who has them on, and whose sign-in
 /// here checked no second factor, is refused rather than let in on the password alone.
 async fn check_no_unasked_factor(state: &AppState, ctx: &FlowContext<'_>) -> Result<(), OAuthError> {
     let Some(user_id) = ctx.flow.user_id.clone() else {
         return Ok(());
     };
     let second_factor_checked = ctx.flow.amr.iter().any(|m| m != "pwd");
-    if !second_factor_checked && state.store.has_credential(&user_id, crate::store::EMAIL_OTP).await? {
+    let mut sent_codes = false;
+    for kind in crate::store::SENT_CODES {
+        sent_codes |= state.store.has_credential(&user_id, kind).await?;
+    }
+    if !second_factor_checked && sent_codes {
         let details = json!({ "reason": "second_factor_not_possible", "grant": "password" });
         ctx.event("login_error", Some(&user_id), details).await;
         return Err(OAuthError::invalid_grant(
-            "this account signs in with a code by email, which the password grant cannot ask for; use the browser sign-in",
+            "this account signs in with a code by email or text, which the password grant cannot ask for; use the browser sign-in",
         ));
     }
     Ok(())

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::Realm;
 use super::model::{
     AccountSettings, BruteForce, FlowBindings, GrantType, MailSettings, OtpPolicy, PasswordPolicy, PatSettings, Pkce,
-    RequiredActionSetting, TokenSettings, UserSettings,
+    RequiredActionSetting, SmsSettings, TokenSettings, UserSettings,
 };
 
 #[derive(Serialize)]
@@ -37,6 +37,8 @@ struct RealmOut<'a> {
     clients: Vec<ClientOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mail: Option<&'a MailSettings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sms: Option<&'a SmsSettings>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     login_notifications: bool,
 }
@@ -83,6 +85,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
         roles: &realm.roles,
         scopes: &realm.scopes,
         mail: realm.mail.as_ref(),
+        sms: realm.sms.as_ref(),
         login_notifications: realm.login_notifications,
         clients: realm
             .clients

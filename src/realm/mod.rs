@@ -18,7 +18,7 @@ pub use duration::Duration;
 pub use load::{RealmError, load_dir, load_str};
 pub use model::{
     AccountSettings, BruteForce, FlowBindings, GrantType, MailSettings, OtpPolicy, PasswordPolicy, PatSettings, Pkce,
-    RequiredActionSetting, SmtpSettings, SmtpTls, TokenSettings, UserSettings,
+    RequiredActionSetting, SmsSettings, SmtpSettings, SmtpTls, TokenSettings, UserSettings,
 };
 
 /// The built-in public client the account console signs in through, in every realm.
@@ -75,6 +75,8 @@ pub struct Realm {
     pub clients: BTreeMap<String, Client>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mail: Option<MailSettings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms: Option<SmsSettings>,
     /// Left out of the content (and its hash) when off.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub login_notifications: bool,

@@ -46,6 +46,9 @@ pub struct RealmFile {
     /// How the realm's mail goes out (else the server's `mail` setting, else none).
     #[serde(default)]
     pub mail: Option<Spanned<MailSettings>>,
+    /// How the realm's texts (SMS codes) go out; none without it.
+    #[serde(default)]
+    pub sms: Option<Spanned<SmsSettings>>,
     /// Mail users when they sign in from a browser, device or place not seen in 90 days.
     #[serde(default)]
     pub login_notifications: bool,
@@ -81,6 +84,44 @@ impl Default for MailSettings {
             link_ttl: Duration::minutes(15),
             per_address_per_hour: 5,
             per_ip_per_hour: 30,
+            retry_after: Duration::seconds(30),
+        }
+    }
+}
+
+/// Outgoing texts: posted to a webhook (which hands them to an SMS gateway) or written to a
+/// file outbox, and the limits on sending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsSettings {
+    /// Each text is posted here as JSON `{to, body, realm}`, signed with `secret`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
+    /// Only as `${env:NAME}`: the key of the `X-Gatehouse-Signature` HMAC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Writes each text as a `.json` file in this directory instead of posting it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outbox: Option<String>,
+    /// Texts one number may be sent per hour.
+    pub per_number_per_hour: u32,
+    /// Texts one user may cause per hour, whatever the number.
+    pub per_user_per_hour: u32,
+    /// Texts requests from one client address may cause per hour.
+    pub per_ip_per_hour: u32,
+    /// The wait before the first retry of a failed send; it doubles with each failure.
+    pub retry_after: Duration,
+}
+
+impl Default for SmsSettings {
+    fn default() -> Self {
+        SmsSettings {
+            webhook: None,
+            secret: None,
+            outbox: None,
+            per_number_per_hour: 5,
+            per_user_per_hour: 10,
+            per_ip_per_hour: 20,
             retry_after: Duration::seconds(30),
         }
     }

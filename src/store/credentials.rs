@@ -10,6 +10,10 @@ use crate::crypto;
 pub const OTP: &str = "otp";
 /// One-time codes by email (a marker credential: the code itself lives in the sign-in).
 pub const EMAIL_OTP: &str = "email-otp";
+/// One-time codes by SMS to the user's verified number (a marker credential, as [`EMAIL_OTP`]).
+pub const SMS_OTP: &str = "sms-otp";
+/// Second factors whose codes are sent by a message.
+pub const SENT_CODES: [&str; 2] = [EMAIL_OTP, SMS_OTP];
 pub const RECOVERY_CODE: &str = "recovery-code";
 pub const PASSWORD: &str = "password";
 pub const PASSWORD_HISTORY: &str = "password-history";
@@ -331,7 +335,7 @@ impl Store {
         let last = devices.len() == 1;
         let email_codes = credential::Entity::find()
             .filter(credential::Column::UserId.eq(user_id))
-            .filter(credential::Column::Kind.eq(EMAIL_OTP))
+            .filter(credential::Column::Kind.is_in(SENT_CODES))
             .one(&txn)
             .await?
             .is_some();

@@ -1,20 +1,21 @@
-//! The user's email address as a factor: codes by email on or off (a marker credential; the
-//! codes themselves live in the sign-in), and the address verified by its link.
+//! Codes sent by message as a factor: by email or by SMS, on or off (a marker credential; the
+//! codes themselves live in the sign-in), and the email address verified by its link.
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
-use super::credentials::{EMAIL_OTP, OTP, OtpRemoval, remove_action};
+use super::credentials::{EMAIL_OTP, OTP, OtpRemoval, SMS_OTP, remove_action};
 use super::entity::{credential, user};
 use super::{Result, Store, now};
 
 impl Store {
-    /// Turns one-time codes by email on (idempotent; true if it was off).
-    pub async fn enable_email_otp(&self, user_id: &str) -> Result<bool> {
+    /// Turns one-time codes of `kind` ([`EMAIL_OTP`] or [`SMS_OTP`]) on (idempotent; true if
+    /// it was off).
+    pub async fn enable_sent_codes(&self, user_id: &str, kind: &'static str) -> Result<bool> {
         let txn = self.write_txn().await?;
         user::Entity::find_by_id(user_id).lock_exclusive().one(&txn).await?;
         let on = credential::Entity::find()
             .filter(credential::Column::UserId.eq(user_id))
-            .filter(credential::Column::Kind.eq(EMAIL_OTP))
+            .filter(credential::Column::Kind.eq(kind))
             .one(&txn)
             .await?
             .is_some();
@@ -22,7 +23,7 @@ impl Store {
             credential::ActiveModel {
                 id: Set(crate::crypto::new_id()),
                 user_id: Set(user_id.to_string()),
-                kind: Set(EMAIL_OTP.into()),
+                kind: Set(kind.into()),
                 secret: Set(String::new()),
                 label: Set(None),
                 created_at: Set(now()),
@@ -36,30 +37,16 @@ impl Store {
         Ok(!on)
     }
 
-    /// Turns one-time codes by email off, unless `keep_one` and they are the user's only
+    /// Turns one-time codes of `kind` off, unless `keep_one` and they are the user's only
     /// second factor.
-    pub async fn disable_email_otp(&self, user_id: &str, keep_one: bool) -> Result<OtpRemoval> {
+    pub async fn disable_sent_codes(&self, user_id: &str, kind: &'static str, keep_one: bool) -> Result<OtpRemoval> {
         let txn = self.write_txn().await?;
         user::Entity::find_by_id(user_id).lock_exclusive().one(&txn).await?;
-        let factors = credential::Entity::find()
-            .filter(credential::Column::UserId.eq(user_id))
-            .filter(credential::Column::Kind.is_in([OTP, EMAIL_OTP]))
-            .all(&txn)
-            .await?;
-        if !factors.iter().any(|c| c.kind == EMAIL_OTP) {
-            return Ok(OtpRemoval::NotFound);
+        let removal = disable_sent_codes_in(&txn, user_id, kind, keep_one).await?;
+        if matches!(removal, OtpRemoval::Removed { .. }) {
+            txn.commit().await?;
         }
-        let last = factors.len() == 1;
-        if last && keep_one {
-            return Ok(OtpRemoval::LastKept);
-        }
-        credential::Entity::delete_many()
-            .filter(credential::Column::UserId.eq(user_id))
-            .filter(credential::Column::Kind.eq(EMAIL_OTP))
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        Ok(OtpRemoval::Removed { last })
+        Ok(removal)
     }
 }
 
@@ -81,4 +68,31 @@ impl Store {
         txn.commit().await?;
         Ok(true)
     }
+}
+
+/// [`Store::disable_sent_codes`] inside `txn` (the user's row already locked).
+pub(super) async fn disable_sent_codes_in(
+    txn: &impl sea_orm::ConnectionTrait,
+    user_id: &str,
+    kind: &'static str,
+    keep_one: bool,
+) -> Result<OtpRemoval> {
+    let factors = credential::Entity::find()
+        .filter(credential::Column::UserId.eq(user_id))
+        .filter(credential::Column::Kind.is_in([OTP, EMAIL_OTP, SMS_OTP]))
+        .all(txn)
+        .await?;
+    if !factors.iter().any(|c| c.kind == kind) {
+        return Ok(OtpRemoval::NotFound);
+    }
+    let last = factors.len() == 1;
+    if last && keep_one {
+        return Ok(OtpRemoval::LastKept);
+    }
+    credential::Entity::delete_many()
+        .filter(credential::Column::UserId.eq(user_id))
+        .filter(credential::Column::Kind.eq(kind))
+        .exec(txn)
+        .await?;
+    Ok(OtpRemoval::Removed { last })
 }

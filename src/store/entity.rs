@@ -338,6 +338,30 @@ pub mod outbox {
         pub last_error: Option<String>,
         pub created_at: i64,
         pub sent_at: Option<i64>,
+        /// Whom it is for, where the limits count per user (texts).
+        pub user_id: Option<String>,
+    }
+    no_relations!();
+}
+
+pub mod phone_number {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "phone_numbers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        pub realm: String,
+        /// The verified number (E.164), which SMS codes go to.
+        pub number: Option<String>,
+        pub verified_at: Option<i64>,
+        /// A number being verified; it replaces `number` once its code is entered.
+        pub pending_number: Option<String>,
+        /// HMAC of the code sent to `pending_number` under the master key.
+        pub code_mac: Option<String>,
+        pub code_expires_at: Option<i64>,
+        pub code_attempts: i32,
+        pub updated_at: i64,
     }
     no_relations!();
 }

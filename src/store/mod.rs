@@ -10,6 +10,7 @@ mod import;
 mod keys;
 mod outbox;
 mod pats;
+mod phones;
 mod realms;
 mod rows;
 mod seed;
@@ -18,12 +19,15 @@ mod tokens;
 mod users;
 
 pub use brute_force::{AttemptGate, FAILURES_REMEMBERED_SECS, LockoutRule};
-pub use credentials::{EMAIL_OTP, OTP, OtpRemoval, PASSWORD, ProfileUpdate, RECOVERY_CODE, RECOVERY_CODES_ID};
+pub use credentials::{
+    EMAIL_OTP, OTP, OtpRemoval, PASSWORD, ProfileUpdate, RECOVERY_CODE, RECOVERY_CODES_ID, SENT_CODES, SMS_OTP,
+};
 pub use events::{EventQuery, NewEvent, Purged};
 pub use import::ImportedUser;
 pub use migration::username_key;
 pub use outbox::{NewActionToken, NewMessage, OutboxStatus};
 pub use pats::{NewPat, PAT_PREFIX};
+pub use phones::PhoneCheck;
 pub use realms::NewSnapshot;
 pub use seed::Seed;
 pub use sessions::NewSsoSession;

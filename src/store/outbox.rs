@@ -23,6 +23,8 @@ pub struct NewMessage {
     pub template: String,
     /// Sealed (see [`outbox::Model::payload`]).
     pub payload: String,
+    /// Whom it is for, where limits count per user.
+    pub user_id: Option<String>,
 }
 
 /// A single-use link to record (only its hash).
@@ -90,6 +92,7 @@ impl Store {
             last_error: Set(None),
             created_at: Set(t),
             sent_at: Set(None),
+            user_id: Set(message.user_id),
         }
         .insert(&txn)
         .await?;
@@ -123,6 +126,16 @@ impl Store {
             None => 0,
         };
         Ok((to_recipient, from_ip))
+    }
+
+    /// Messages on `channel` queued since `since` for `user_id`, whatever their recipient.
+    pub async fn recent_messages_for_user(&self, user_id: &str, channel: &str, since: i64) -> Result<u64> {
+        Ok(outbox::Entity::find()
+            .filter(outbox::Column::UserId.eq(user_id))
+            .filter(outbox::Column::Channel.eq(channel))
+            .filter(outbox::Column::CreatedAt.gte(since))
+            .count(&self.db)
+            .await?)
     }
 
     /// Claims the next due message for `lease_secs`: this node sends it, no other may until the

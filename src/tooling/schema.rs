@@ -76,6 +76,7 @@ pub fn authenticator_config(name: &str) -> Option<Value> {
         | "reset-credential-email"
         | "reset-password"
         | "email-otp-form"
+        | "sms-otp-form"
         | "email-link" => no_config(),
         "deny-access" => object(
             json!({ "message": { "type": "string", "description": "The message the user sees" } }),

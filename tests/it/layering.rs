@@ -17,6 +17,7 @@ const FLOORS: &[&[&str]] = &[
     &["realm"],
     &["keyring"],
     &["web"],
+    &["sms"],
     &["mail"],
     &["flow"],
     &["state"],

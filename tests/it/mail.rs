@@ -9,11 +9,30 @@ use crate::support::smtp::{self, SmtpSink};
 use crate::support::{EMAIL, Harness, PASSWORD, USERNAME, WEB_CLIENT};
 
 /// The flow-test realm with mail through an SMTP server on `port`.
-fn realm_with_smtp(port: u16) -> String {
+pub(crate) fn realm_with_smtp(port: u16) -> String {
+    format!("{}{}", signin::standard_flow_realm(), mail_through(port))
+}
+
+/// A realm's `mail` setting for the SMTP server on `port`.
+pub(crate) fn mail_through(port: u16) -> String {
     format!(
-        "{}mail:\n  from: \"Flow tests <no-reply@example.com>\"\n  smtp: {{ host: 127.0.0.1, port: {port}, tls: none }}\n  retry_after: 1s\n",
-        signin::standard_flow_realm()
+        "mail:\n  from: \"Flow tests <no-reply@example.com>\"\n  smtp: {{ host: 127.0.0.1, port: {port}, tls: none }}\n  retry_after: 1s\n"
     )
+}
+
+/// `realm` signing in with the browser flow `name`, written to a flows directory of its own.
+pub(crate) async fn start_with_flow(db: crate::support::Db, realm: &str, name: &str, flow: &str) -> Harness {
+    // Every browser flow of the realm must offer what the test uses: `idf` has its own.
+    let realm = format!("{realm}flows:\n  browser: {name}\n").replace("    browser_flow: identifier-first\n", "");
+    let h = Harness::start_with(db, &realm, |dir, o| {
+        let flows = dir.join("flows");
+        std::fs::create_dir_all(&flows).expect("flows dir");
+        std::fs::write(flows.join(format!("{name}.yaml")), flow).expect("flow file");
+        o.flows_dir = Some(flows);
+    })
+    .await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    h
 }
 
 async fn start(db: crate::support::Db, port: u16) -> Harness {
@@ -296,7 +315,7 @@ db_test!(async fn a_sign_in_from_a_new_browser_is_reported_once_and_can_be_signe
 });
 
 /// A browser flow offering an authenticator app or a code by email as the second step.
-const EMAIL_CODE_FLOW: &str = r#"flow: browser-email
+pub(crate) const EMAIL_CODE_FLOW: &str = r#"flow: browser-email
 description: Password, then an authenticator app or a code by email
 steps:
   - authenticator: cookie
@@ -318,7 +337,7 @@ steps:
 "#;
 
 /// The six-digit code in a code mail.
-fn code_in(mail: &crate::support::smtp::Mail) -> String {
+pub(crate) fn code_in(mail: &crate::support::smtp::Mail) -> String {
     let text = mail.part("text/plain");
     text.split_whitespace()
         .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
@@ -383,7 +402,7 @@ db_test!(async fn codes_by_email_are_a_second_factor_for_a_verified_address(db) 
     assert_eq!(signin::events(&h, Some("email_otp_used")).await.len(), 2);
 });
 
-const MAGIC_FLOW: &str = "flow: magic\ndescription: A sign-in link by email\nsteps:\n  - authenticator: cookie\n    requirement: alternative\n  - authenticator: email-link\n    requirement: alternative\n";
+pub(crate) const MAGIC_FLOW: &str = "flow: magic\ndescription: A sign-in link by email\nsteps:\n  - authenticator: cookie\n    requirement: alternative\n  - authenticator: email-link\n    requirement: alternative\n";
 
 db_test!(async fn a_sign_in_link_works_once_and_only_in_its_own_browser(db) {
     let sink = SmtpSink::start().await;

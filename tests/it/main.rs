@@ -35,4 +35,5 @@ mod realm_errors;
 mod realm_files;
 mod scale_out;
 mod seed;
+mod sms;
 mod themes;

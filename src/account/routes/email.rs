@@ -12,6 +12,30 @@ fn form_of(body: &axum::body::Bytes) -> HashMap<String, String> {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
+/// The form of a change to a factor: with a valid CSRF token, after a recent sign-in (else the
+/// response that refuses it, or sends the person to sign in again).
+pub(super) fn factor_form(
+    console: &Console,
+    body: &axum::body::Bytes,
+) -> Result<HashMap<String, String>, Box<Response>> {
+    let form = form_of(body);
+    if !console.csrf_ok(&form) {
+        return Err(Box::new(
+            PageError::new(StatusCode::FORBIDDEN, "accountFormExpired").into_response(),
+        ));
+    }
+    if !console.is_fresh() {
+        return Err(Box::new(start_sign_in(
+            &console.app,
+            &console.rt,
+            "security",
+            true,
+            None,
+        )));
+    }
+    Ok(form)
+}
+
 /// "Send a verification link" (the address is the one on the account).
 pub(super) async fn send_verification(console: Console, body: axum::body::Bytes) -> Response {
     if !console.csrf_ok(&form_of(&body)) {
@@ -28,13 +52,10 @@ pub(super) async fn send_verification(console: Console, body: axum::body::Bytes)
 
 /// Codes by email on (`enable=true`) or off: a second factor, so only after a recent sign-in.
 pub(super) async fn email_codes(console: Console, body: axum::body::Bytes) -> Response {
-    let form = form_of(&body);
-    if !console.csrf_ok(&form) {
-        return PageError::new(StatusCode::FORBIDDEN, "accountFormExpired").into_response();
-    }
-    if !console.is_fresh() {
-        return start_sign_in(&console.app, &console.rt, "security", true, None);
-    }
+    let form = match factor_form(&console, &body) {
+        Ok(form) => form,
+        Err(refused) => return *refused,
+    };
     let on = form.get("enable").is_some_and(|v| v == "true");
     match crate::account::email::set_codes(&console.app, &console.rt, &console.viewer, on).await {
         Ok(Ok(())) => console.done("security", if on { "email-codes-on" } else { "email-codes-off" }),

@@ -152,6 +152,11 @@ pub(super) fn notice(query: &HashMap<String, String>) -> Option<&'static str> {
         Some("verification-sent") => Some("accountVerificationSent"),
         Some("email-codes-on") => Some("accountEmailCodesOn"),
         Some("email-codes-off") => Some("accountEmailCodesOff"),
+        Some("phone-code-sent") => Some("accountPhoneCodeSent"),
+        Some("phone-verified") => Some("accountPhoneVerified"),
+        Some("phone-removed") => Some("accountPhoneRemoved"),
+        Some("sms-codes-on") => Some("accountSmsCodesOn"),
+        Some("sms-codes-off") => Some("accountSmsCodesOff"),
         _ => None,
     }
 }
@@ -302,6 +307,7 @@ pub(super) async fn security_context(
     let checklist = crate::account::checklist(&console.app, &console.rt, &console.viewer).await?;
     let devices = factors::otp_devices(&console.app, &console.viewer).await?;
     let email = crate::account::email::state(&console.app, &console.rt, &console.viewer).await?;
+    let phone = crate::account::phone::state(&console.app, &console.rt, &console.viewer).await?;
     let policy = &console.rt.realm.password_policy;
     Ok(json!({
         "page": "security",
@@ -313,6 +319,7 @@ pub(super) async fn security_context(
         "otp_devices": devices,
         "otp_enabled": console.rt.realm.is_required_action_enabled("configure-otp"),
         "email": email,
+        "phone": phone,
         "error": refused.map(|r| json!({ "form": r.form, "device": r.device, "field": r.field, "message": r.message })),
     }))
 }

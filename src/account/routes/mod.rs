@@ -5,6 +5,7 @@
 mod email;
 mod html;
 mod json;
+mod phone;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,6 +62,10 @@ pub fn routes() -> Router<Arc<AppState>> {
             post(email::send_verification),
         )
         .route("/realms/{realm}/account/security/email-codes", post(email::email_codes))
+        .route("/realms/{realm}/account/security/phone", post(phone::send_code))
+        .route("/realms/{realm}/account/security/phone/verify", post(phone::confirm))
+        .route("/realms/{realm}/account/security/phone/remove", post(phone::remove))
+        .route("/realms/{realm}/account/security/sms-codes", post(phone::sms_codes))
         .route("/realms/{realm}/account/log", get(log))
         .route("/realms/{realm}/account/tokens", get(tokens).post(create_token))
         .route(

@@ -4,12 +4,12 @@
 mod cookie;
 mod deny_access;
 mod direct_grant;
-mod email_otp_form;
 pub mod magic_link;
 mod otp_form;
 mod password_form;
 mod recovery_code_form;
 pub mod reset_credentials;
+mod sent_code_form;
 mod username_form;
 mod username_password_form;
 
@@ -79,7 +79,8 @@ static ALL: &[&dyn Authenticator] = &[
     &direct_grant::ValidateUsername,
     &direct_grant::ValidatePassword,
     &direct_grant::ValidateOtp,
-    &email_otp_form::EmailOtpForm,
+    &sent_code_form::SentCodeForm::Email,
+    &sent_code_form::SentCodeForm::Sms,
     &magic_link::MagicLink,
     &reset_credentials::ChooseUser,
     &reset_credentials::EmailLink,
@@ -88,6 +89,7 @@ static ALL: &[&dyn Authenticator] = &[
 
 pub use otp_form::otp_context;
 pub use recovery_code_form::normalize as normalize_recovery_code;
+pub use sent_code_form::new_code;
 
 pub fn find(name: &str) -> Option<&'static dyn Authenticator> {
     ALL.iter().copied().find(|a| a.name() == name)

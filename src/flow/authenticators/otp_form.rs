@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::Authenticator;
 use crate::crypto::totp;
 use crate::flow::{EngineError, FlowContext, Page, StepResult, message};
-use crate::store::{EMAIL_OTP, OTP, RECOVERY_CODE};
+use crate::store::{EMAIL_OTP, OTP, RECOVERY_CODE, SMS_OTP};
 
 pub struct OtpForm;
 
@@ -16,17 +16,31 @@ async fn page(ctx: &FlowContext<'_>, error: Option<Value>) -> Result<StepResult,
     let user_id = ctx.flow.user_id.clone().unwrap_or_default();
     let can_use_recovery_code = ctx.siblings.iter().any(|s| s == "recovery-code-form")
         && ctx.services.store.has_credential(&user_id, RECOVERY_CODE).await?;
-    let can_use_email_code = email_code_offered(ctx, &user_id).await?;
+    let can_use_email_code = sent_code_offered(ctx, &user_id, SentCode::Email).await?;
+    let can_use_sms_code = sent_code_offered(ctx, &user_id, SentCode::Sms).await?;
     Ok(StepResult::Challenge(Page::new(
         "otp.html",
-        json!({ "error": error, "can_use_recovery_code": can_use_recovery_code, "can_use_email_code": can_use_email_code }),
+        json!({
+            "error": error, "can_use_recovery_code": can_use_recovery_code,
+            "can_use_email_code": can_use_email_code, "can_use_sms_code": can_use_sms_code,
+        }),
     )))
 }
 
-/// Whether an `email-otp-form` beside this step could take over: the user has email codes on.
-async fn email_code_offered(ctx: &FlowContext<'_>, user_id: &str) -> Result<bool, EngineError> {
-    Ok(ctx.siblings.iter().any(|s| s == "email-otp-form")
-        && ctx.services.store.has_credential(user_id, EMAIL_OTP).await?)
+#[derive(Clone, Copy)]
+enum SentCode {
+    Email,
+    Sms,
+}
+
+/// Whether an `email-otp-form` (or `sms-otp-form`) beside this step could take over: the user
+/// has those codes on.
+async fn sent_code_offered(ctx: &FlowContext<'_>, user_id: &str, which: SentCode) -> Result<bool, EngineError> {
+    let (step, kind) = match which {
+        SentCode::Email => ("email-otp-form", EMAIL_OTP),
+        SentCode::Sms => ("sms-otp-form", SMS_OTP),
+    };
+    Ok(ctx.siblings.iter().any(|s| s == step) && ctx.services.store.has_credential(user_id, kind).await?)
 }
 
 #[async_trait::async_trait]
@@ -48,13 +62,15 @@ impl Authenticator for OtpForm {
     }
 
     async fn authenticate(&self, ctx: &mut FlowContext<'_>) -> Result<StepResult, EngineError> {
-        if ctx.flow.use_recovery_code || ctx.flow.use_email_code {
+        if ctx.flow.use_recovery_code || ctx.flow.use_email_code || ctx.flow.use_sms_code {
             return Ok(StepResult::Attempted);
         }
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
         let has_app = ctx.services.store.has_credential(&user_id, OTP).await?;
-        if !has_app && email_code_offered(ctx, &user_id).await? {
-            // Email codes beside this step, and no app: the codes are the second factor.
+        let sent_codes = sent_code_offered(ctx, &user_id, SentCode::Email).await?
+            || sent_code_offered(ctx, &user_id, SentCode::Sms).await?;
+        if !has_app && sent_codes {
+            // Codes by email or text beside this step, and no app: they are the second factor.
             return Ok(StepResult::Attempted);
         }
         if !has_app {
@@ -90,8 +106,15 @@ impl Authenticator for OtpForm {
             }
             Some("email-otp") => {
                 let user_id = ctx.flow.user_id.clone().unwrap_or_default();
-                if email_code_offered(ctx, &user_id).await? {
+                if sent_code_offered(ctx, &user_id, SentCode::Email).await? {
                     ctx.flow.use_email_code = true;
+                    return Ok(StepResult::Attempted);
+                }
+            }
+            Some("sms-otp") => {
+                let user_id = ctx.flow.user_id.clone().unwrap_or_default();
+                if sent_code_offered(ctx, &user_id, SentCode::Sms).await? {
+                    ctx.flow.use_sms_code = true;
                     return Ok(StepResult::Attempted);
                 }
             }

@@ -180,6 +180,38 @@ pub(crate) fn parser_message(message: &str) -> String {
     }
 }
 
+/// SMS settings that can work: one way out; a webhook over HTTPS (plain HTTP only to this
+/// host) with its signing key only by reference.
+pub fn check_sms(sms: &super::SmsSettings) -> Result<(), String> {
+    match (&sms.webhook, &sms.outbox) {
+        (Some(_), Some(_)) => return Err("sms: give either webhook (a URL) or outbox (a directory), not both".into()),
+        (None, None) => return Err("sms: give webhook (a URL texts are posted to) or outbox (a directory)".into()),
+        (None, Some(dir)) if dir.trim().is_empty() => return Err("sms.outbox must name a directory".into()),
+        _ => {}
+    }
+    if let Some(hook) = &sms.webhook {
+        let url = url::Url::parse(hook).map_err(|e| format!("sms.webhook is not a URL ({e}): '{hook}'"))?;
+        let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        if url.scheme() != "https" && !(url.scheme() == "http" && local) {
+            return Err("sms.webhook must use https (http only to localhost)".into());
+        }
+        match sms.secret.as_deref().map(client::env_reference) {
+            None => {
+                return Err("sms.webhook needs secret: ${env:NAME}, the key receivers check signatures with".into());
+            }
+            Some(None) => return Err("secrets are never written in realm files: use sms.secret: ${env:NAME}".into()),
+            Some(Some(name)) if name.starts_with("GATEHOUSE_") => {
+                return Err(format!("sms.secret may not name Gatehouse's own setting {name}"));
+            }
+            Some(Some(_)) => {}
+        }
+    }
+    if sms.per_number_per_hour == 0 || sms.per_user_per_hour == 0 {
+        return Err("sms.per_number_per_hour and sms.per_user_per_hour must be at least 1".into());
+    }
+    Ok(())
+}
+
 /// Mail settings that can work: a sender, one way out, a password only by reference.
 pub fn check_mail(mail: &super::MailSettings) -> Result<(), String> {
     if mail.from.parse::<lettre::message::Mailbox>().is_err() {
@@ -273,6 +305,12 @@ impl Validator<'_> {
         let scopes = self.scopes(&file.scopes);
         let clients = self.clients(file.clients, &roles, &scopes, &mut source);
         let mail = self.mail(file.mail);
+        let sms = file.sms.map(|m| {
+            if let Err(message) = check_sms(&m.value) {
+                self.error(m.referenced, message);
+            }
+            m.value
+        });
         Realm {
             display_name: file.display_name.unwrap_or_else(|| name.clone()),
             name,
@@ -292,6 +330,7 @@ impl Validator<'_> {
             scopes,
             clients,
             mail,
+            sms,
             login_notifications: file.login_notifications,
             source,
         }

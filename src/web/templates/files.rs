@@ -120,7 +120,12 @@ pub(super) const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         "link_confirm.html",
         include_str!("../../../themes/default/link_confirm.html"),
     ),
-    ("email_otp.html", include_str!("../../../themes/default/email_otp.html")),
+    ("sent_code.html", include_str!("../../../themes/default/sent_code.html")),
+    ("sms_code.txt", include_str!("../../../themes/default/sms_code.txt")),
+    (
+        "sms_phone_verify.txt",
+        include_str!("../../../themes/default/sms_phone_verify.txt"),
+    ),
     (
         "mail_email_code.txt",
         include_str!("../../../themes/default/mail_email_code.txt"),

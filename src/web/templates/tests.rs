@@ -46,9 +46,10 @@ fn sample_context(template: &str) -> serde_json::Value {
         "mail_password_reset.txt" | "mail_password_reset.html" | "mail_verify_email.txt" | "mail_verify_email.html" => {
             json!({ "link": "http://127.0.0.1/x?key=k", "username": "alice", "minutes": 15 })
         }
-        "email_otp.html" => {
-            json!({ "email": "a…@example.com", "minutes": 10, "can_resend": true, "notice": "emailCodeResent", "error": null })
+        "sent_code.html" => {
+            json!({ "channel": "sms", "to": "+49 ••• 67", "minutes": 10, "can_resend": true, "notice": "emailCodeResent", "error": null })
         }
+        "sms_code.txt" | "sms_phone_verify.txt" => json!({ "code": "012345", "username": "alice", "minutes": 10 }),
         "mail_email_code.txt" | "mail_email_code.html" => {
             json!({ "code": "012345", "username": "alice", "minutes": 10 })
         }

@@ -13,6 +13,7 @@ pub mod process;
 pub mod rp;
 pub mod signin;
 pub mod smtp;
+pub mod webhook;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

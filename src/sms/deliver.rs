@@ -1,0 +1,104 @@
+//! Delivering one queued text: a signed JSON POST to the realm's webhook, or a `.json` file in
+//! its file outbox.
+//!
+//! The webhook receives `{"to": "+4917…", "body": "…", "realm": "demo"}` with the headers
+//! `X-Gatehouse-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body bytes>">` (keyed
+//! with the realm's `sms.secret`) and `X-Gatehouse-Message-Id` (the same on every retry of one
+//! text, so a receiver can drop repeats). Any 2xx answer counts as sent.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use super::Payload;
+
+/// How long one webhook call may take before the attempt counts as failed.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
+
+fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(WEBHOOK_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default()
+    })
+}
+
+/// The `X-Gatehouse-Signature` value for `body` sent at `t`.
+pub fn signature(secret: &[u8], t: i64, body: &[u8]) -> String {
+    let mut signed = format!("{t}.").into_bytes();
+    signed.extend_from_slice(body);
+    format!("t={t},v1={}", crate::crypto::hmac_sha256_hex(secret, &signed))
+}
+
+/// Sends one text the way `payload.settings` says; `id` is the message's outbox id.
+pub async fn deliver(payload: &Payload, id: &str) -> Result<(), String> {
+    let body = serde_json::to_vec(&serde_json::json!({
+        "to": payload.to, "body": payload.body, "realm": payload.realm,
+    }))
+    .map_err(|e| e.to_string())?;
+    let settings = &payload.settings;
+    if let Some(dir) = &settings.outbox {
+        return write_to_outbox(dir, id, &body).await;
+    }
+    let Some(url) = &settings.webhook else {
+        return Err("the realm's sms settings name neither a webhook nor an outbox".into());
+    };
+    let reference = settings.secret.as_deref().unwrap_or_default();
+    let name = crate::realm::env_reference(reference).unwrap_or_default();
+    let secret = std::env::var(name)
+        .map_err(|_| format!("the SMS webhook secret's environment variable {name} is not set on this node"))?;
+    let response = client()
+        .post(url)
+        .header("content-type", "application/json")
+        .header(
+            "x-gatehouse-signature",
+            signature(secret.as_bytes(), crate::store::now(), &body),
+        )
+        .header("x-gatehouse-message-id", id)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("SMS webhook {}: {e}", crate::config::redact_url(url)))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "SMS webhook {} answered {}",
+            crate::config::redact_url(url),
+            response.status()
+        ))
+    }
+}
+
+/// Writes the text as `<dir>/<id>.json`, whole or not at all (a temporary file renamed).
+async fn write_to_outbox(dir: &str, id: &str, bytes: &[u8]) -> Result<(), String> {
+    let dir = std::path::Path::new(dir);
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| format!("cannot create the SMS outbox {}: {e}", dir.display()))?;
+    let file = dir.join(format!("{id}.json"));
+    let partial = dir.join(format!(".{id}.json.partial"));
+    tokio::fs::write(&partial, bytes)
+        .await
+        .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+    tokio::fs::rename(&partial, &file)
+        .await
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_cover_time_and_body() {
+        let a = signature(b"key", 1_700_000_000, b"{}");
+        assert!(a.starts_with("t=1700000000,v1="));
+        assert_eq!(a.len(), "t=1700000000,v1=".len() + 64);
+        assert_ne!(a, signature(b"key", 1_700_000_001, b"{}"));
+        assert_ne!(a, signature(b"key", 1_700_000_000, b"{ }"));
+        assert_ne!(a, signature(b"other", 1_700_000_000, b"{}"));
+    }
+}

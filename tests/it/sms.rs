@@ -1,0 +1,208 @@
+//! Codes by text message: a phone number confirmed by a texted code in the console, then codes
+//! by text as the second step of a sign-in, all through a real HTTP listener standing in for
+//! the SMS gateway (the webhook), which checks the signature as a receiver would.
+
+use std::time::Duration;
+
+use crate::account;
+use crate::support::process::eventually;
+use crate::support::signin::{self, Shown, SignIn};
+use crate::support::webhook::{Hook, WebhookListener};
+use crate::support::{EMAIL, Harness, PASSWORD, USERNAME, WEB_CLIENT};
+
+/// The key the webhook signs with, read from this environment variable.
+const SECRET_VAR: &str = "GH_TEST_SMS_SECRET";
+const SECRET: &str = "webhook-signing-key-for-tests";
+
+/// A browser flow offering an authenticator app or a code by text as the second step.
+const SMS_CODE_FLOW: &str = r#"flow: browser-sms
+description: Password, then an authenticator app or a code by text
+steps:
+  - authenticator: cookie
+    requirement: alternative
+  - subflow: forms
+    requirement: alternative
+    steps:
+      - authenticator: username-password-form
+        requirement: required
+      - subflow: second-factor
+        requirement: conditional
+        steps:
+          - condition: user-configured
+            requirement: required
+          - authenticator: otp-form
+            requirement: alternative
+          - authenticator: sms-otp-form
+            requirement: alternative
+"#;
+
+/// The flow-test realm with texts posted to `hook` and `limits` (YAML lines under `sms:`).
+async fn start(db: crate::support::Db, hook: &WebhookListener, limits: &str) -> Harness {
+    start_on(db, hook, &signin::standard_flow_realm(), limits).await
+}
+
+/// `realm` (a flow-test realm) with texts posted to `hook`, signing in with a password and
+/// then an app or a texted code.
+pub(crate) async fn start_on(db: crate::support::Db, hook: &WebhookListener, realm: &str, limits: &str) -> Harness {
+    // SAFETY: set before the server starts, to the same value by every test; nextest runs each
+    // test in a process of its own.
+    unsafe { std::env::set_var(SECRET_VAR, SECRET) };
+    let realm = format!(
+        "{}flows:\n  browser: browser-sms\nsms:\n  webhook: {}\n  secret: \"${{env:{SECRET_VAR}}}\"\n  retry_after: 1s\n{limits}",
+        realm, hook.url
+    )
+    .replace("    browser_flow: identifier-first\n", "");
+    let h = Harness::start_with(db, &realm, |dir, o| {
+        let flows = dir.join("flows");
+        std::fs::create_dir_all(&flows).expect("flows dir");
+        std::fs::write(flows.join("browser-sms.yaml"), SMS_CODE_FLOW).expect("flow file");
+        o.flows_dir = Some(flows);
+    })
+    .await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    h
+}
+
+/// Adds and confirms `typed` in the console of `b` (signed in) and turns codes by text on.
+pub(crate) async fn confirm_number(h: &Harness, b: &reqwest::Client, hook: &WebhookListener, typed: &str) {
+    let texts = hook.received().len();
+    let security = account::open(h, b, &account::account_url(h, "security")).await;
+    let sent = account::post(h, b, &security, "/security/phone", &[("phone", typed)]).await;
+    assert!(sent.body.contains("We texted you a code"), "{}", sent.body);
+    let code = hook.nth(texts + 1).await.code();
+    let confirmed = account::post(h, b, &sent, "/security/phone/verify", &[("otp", &code)]).await;
+    assert!(
+        confirmed.body.contains("Your phone number is confirmed."),
+        "{}",
+        confirmed.body
+    );
+    let on = account::post(h, b, &confirmed, "/security/sms-codes", &[]).await;
+    assert!(on.body.contains("Codes by text message are on."), "{}", on.body);
+}
+
+/// Another six-digit code than `code`.
+pub(crate) fn wrong(code: &str) -> String {
+    format!("{:06}", (code.parse::<u32>().expect("digits") + 1) % 1_000_000)
+}
+
+db_test!(async fn a_confirmed_number_gets_sign_in_codes_by_text(db) {
+    let hook = WebhookListener::start().await;
+    let h = start(db, &hook, "").await;
+    let b = h.new_browser();
+    account::sign_in_to_console(&h, &b, PASSWORD).await;
+
+    // Numbers without a country code, or with letters, are refused, and nothing is sent.
+    let security = account::open(&h, &b, &account::account_url(&h, "security")).await;
+    assert!(security.body.contains("Your account has no phone number."), "{}", security.body);
+    let refused = account::post(&h, &b, &security, "/security/phone", &[("phone", "0170 1234567")]).await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("with its country code"), "{}", refused.body);
+    let refused = account::post(&h, &b, &security, "/security/phone", &[("phone", "+49 170\r\nX")]).await;
+    assert!(refused.body.contains("This is not a phone number"), "{}", refused.body);
+
+    // A number in any usual spelling is texted a code, as E.164, signed for the receiver.
+    let sent = account::post(&h, &b, &security, "/security/phone", &[("phone", "0049 (170) 123-4567")]).await;
+    assert!(sent.body.contains("We texted you a code"), "{}", sent.body);
+    let text: Hook = hook.nth(1).await;
+    assert_eq!(hook.received().len(), 1, "the refused numbers were texted");
+    assert!(text.signed_with(SECRET), "bad signature: {:?}", text.signature);
+    assert!(!text.signed_with("another key"));
+    assert!(text.message_id.is_some());
+    let body = text.json();
+    assert_eq!(body["to"], "+491701234567");
+    assert_eq!(body["realm"], h.realm.as_str());
+    let code = text.code();
+
+    // A wrong code does not confirm it; the right one does.
+    let wrong_page = account::post(&h, &b, &sent, "/security/phone/verify", &[("otp", &wrong(&code))]).await;
+    assert_eq!(wrong_page.status, 400);
+    assert!(!wrong_page.body.contains("+491701234567 · verified"), "unconfirmed number shown as confirmed");
+    assert!(wrong_page.body.contains("Your account has no phone number."), "{}", wrong_page.body);
+    let confirmed = account::post(&h, &b, &wrong_page, "/security/phone/verify", &[("otp", &code)]).await;
+    assert!(confirmed.body.contains("Your phone number is confirmed."), "{}", confirmed.body);
+    assert!(confirmed.body.contains("+491701234567 · verified"), "{}", confirmed.body);
+    let on = account::post(&h, &b, &confirmed, "/security/sms-codes", &[]).await;
+    assert!(on.body.contains("Codes by text message are on."), "{}", on.body);
+    assert_eq!(signin::events(&h, Some("phone_verified")).await.len(), 1);
+
+    // Signing in to the app: the password, then the texted code; a wrong one is refused.
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect(Shown::Otp);
+    assert!(s.page.body.contains("Enter the code we texted you"), "{}", s.page.body);
+    assert!(s.page.body.contains("+49 ••• 67"), "{}", s.page.body);
+    let code = hook.nth(2).await.code();
+    s.fill(&[("otp", &wrong(&code))]).await;
+    s.expect_error(Shown::Otp);
+    s.fill(&[("otp", &code)]).await;
+    s.exchange(&h).await.assert_factors(&["pwd", "sms", "mfa"], "2");
+    assert_eq!(signin::events(&h, Some("sms_otp_used")).await.len(), 1);
+
+    // Removing the number turns the codes off with it.
+    let security = account::open(&h, &b, &account::account_url(&h, "security")).await;
+    let removed = account::post(&h, &b, &security, "/security/phone/remove", &[]).await;
+    assert!(removed.body.contains("Your phone number was removed."), "{}", removed.body);
+    let mut plain = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    plain.log_in(USERNAME, PASSWORD).await;
+    plain.exchange(&h).await.assert_factors(&["pwd"], "1");
+});
+
+db_test!(async fn texts_are_limited_per_number_and_per_user_and_codes_die_after_wrong_tries(db) {
+    let hook = WebhookListener::start().await;
+    let h = start(db, &hook, "  per_number_per_hour: 2\n  per_user_per_hour: 3\n").await;
+    let b = h.new_browser();
+    account::sign_in_to_console(&h, &b, PASSWORD).await;
+    let security = account::open(&h, &b, &account::account_url(&h, "security")).await;
+
+    // Two texts to one number, then no more to it this hour.
+    for _ in 0..2 {
+        let sent = account::post(&h, &b, &security, "/security/phone", &[("phone", "+14155550100")]).await;
+        assert!(sent.body.contains("We texted you a code"), "{}", sent.body);
+    }
+    let third = account::post(&h, &b, &security, "/security/phone", &[("phone", "+1 415 555 0100")]).await;
+    assert!(third.body.contains("Too many messages"), "{}", third.body);
+    // Another number: one more for this user, then the user's limit holds for any number.
+    let other = account::post(&h, &b, &security, "/security/phone", &[("phone", "+14155550101")]).await;
+    assert!(other.body.contains("We texted you a code"), "{}", other.body);
+    let fourth = account::post(&h, &b, &security, "/security/phone", &[("phone", "+14155550102")]).await;
+    assert!(fourth.body.contains("Too many messages"), "{}", fourth.body);
+    let texts = hook.nth(3).await;
+    assert_eq!(texts.json()["to"], "+14155550101");
+    assert_eq!(h.query("SELECT id FROM outbox").await.len(), 3);
+
+    // The pending code dies after five wrong tries, even for the right code after them.
+    let code = texts.code();
+    let mut page = other;
+    for _ in 0..5 {
+        page = account::post(&h, &b, &page, "/security/phone/verify", &[("otp", &wrong(&code))]).await;
+        assert_eq!(page.status, 400);
+    }
+    let late = account::post(&h, &b, &page, "/security/phone/verify", &[("otp", &code)]).await;
+    assert!(late.body.contains("That code no longer works"), "{}", late.body);
+    assert!(late.body.contains("Your account has no phone number."), "{}", late.body);
+});
+
+db_test!(async fn a_text_queued_while_the_gateway_is_down_goes_out_once_it_is_back(db) {
+    let hook = WebhookListener::start().await;
+    hook.fail_next(2);
+    let h = start(db, &hook, "").await;
+    let b = h.new_browser();
+    account::sign_in_to_console(&h, &b, PASSWORD).await;
+    let security = account::open(&h, &b, &account::account_url(&h, "security")).await;
+    // The person is not kept waiting on the gateway: the text is queued.
+    let sent = account::post(&h, &b, &security, "/security/phone", &[("phone", "+447700900123")]).await;
+    assert!(sent.body.contains("We texted you a code"), "{}", sent.body);
+
+    let text = hook.nth(1).await;
+    assert_eq!(hook.failures_left(), 0);
+    assert_eq!(text.json()["to"], "+447700900123");
+    eventually(Duration::from_secs(30), "the text marked sent after three attempts", || async {
+        let rows = h.query("SELECT state, attempts, channel FROM outbox").await;
+        let state: String = rows[0].try_get("", "state").expect("state");
+        let attempts: i32 = rows[0].try_get("", "attempts").expect("attempts");
+        let channel: String = rows[0].try_get("", "channel").expect("channel");
+        (state == "sent" && attempts == 3 && channel == "sms").then_some(())
+    })
+    .await;
+    assert_eq!(hook.received().len(), 1, "sent more than once");
+});
