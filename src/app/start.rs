@@ -224,6 +224,9 @@ pub async fn start(mut settings: Settings, public_url_explicit: bool) -> Result<
         if let Some(dir) = rt.realm.mail.as_ref().and_then(|m| m.outbox.as_ref()) {
             tracing::info!(realm = %rt.realm.name, outbox = %dir, "the realm's mail goes to a file outbox (one .eml file per message)");
         }
+        if let Some(dir) = rt.realm.sms.as_ref().and_then(|m| m.outbox.as_ref()) {
+            tracing::info!(realm = %rt.realm.name, outbox = %dir, "the realm's texts go to a file outbox (one .json file per text)");
+        }
     }
     tracing::info!(%addr, public_url = %state.settings.public_url, "Gatehouse is listening");
     Ok(RunningServer {

@@ -206,3 +206,30 @@ db_test!(async fn a_text_queued_while_the_gateway_is_down_goes_out_once_it_is_ba
     .await;
     assert_eq!(hook.received().len(), 1, "sent more than once");
 });
+
+db_test!(async fn a_file_outbox_holds_one_json_file_per_text(db) {
+    let dir = crate::support::TempDir::new();
+    let outbox = dir.path().join("sms-outbox");
+    let realm = format!("{}sms:\n  outbox: {}\n", signin::standard_flow_realm(), outbox.display());
+    let h = Harness::start(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    let b = h.new_browser();
+    account::sign_in_to_console(&h, &b, PASSWORD).await;
+    let security = account::open(&h, &b, &account::account_url(&h, "security")).await;
+    let sent = account::post(&h, &b, &security, "/security/phone", &[("phone", "+49 170 7654321")]).await;
+    assert!(sent.body.contains("We texted you a code"), "{}", sent.body);
+    let file = eventually(Duration::from_secs(30), "a .json file", || async {
+        std::fs::read_dir(&outbox)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "json"))
+    })
+    .await;
+    let text: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(file).expect("read the text")).expect("JSON");
+    assert_eq!(text["to"], "+491707654321");
+    let code = Hook { signature: None, message_id: None, body: serde_json::to_vec(&text).expect("bytes") }.code();
+    let confirmed = account::post(&h, &b, &sent, "/security/phone/verify", &[("otp", &code)]).await;
+    assert!(confirmed.body.contains("Your phone number is confirmed."), "{}", confirmed.body);
+});
