@@ -77,6 +77,7 @@ pub async fn send_code(
             return Ok(Err(message("tooManyMessages")));
         }
         Err(SmsError::NotConfigured) => return Ok(Err(message("smsNotConfigured"))),
+        Err(SmsError::NumberNotAllowed) => return Ok(Err(message("accountPhoneCountryNotAllowed"))),
         Err(SmsError::Store(e)) => return Err(e.into()),
     }
     let mac = app.master_key.mac_hex(&code_context(&viewer.user.id), code.as_bytes());

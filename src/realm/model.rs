@@ -103,7 +103,11 @@ pub struct SmsSettings {
     /// Writes each text as a `.json` file in this directory instead of posting it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outbox: Option<String>,
-    /// Texts one number may be sent per hour.
+    /// Only numbers starting with one of these (`+49`, `+4369`) are texted: a guard against
+    /// texts to expensive destinations ("SMS pumping"). Empty: any number.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_prefixes: Vec<String>,
+    /// Texts one number may be sent per hour, of any kind.
     pub per_number_per_hour: u32,
     /// Texts one user may cause per hour, whatever the number.
     pub per_user_per_hour: u32,
@@ -119,6 +123,7 @@ impl Default for SmsSettings {
             webhook: None,
             secret: None,
             outbox: None,
+            allowed_prefixes: Vec::new(),
             per_number_per_hour: 5,
             per_user_per_hour: 10,
             per_ip_per_hour: 20,

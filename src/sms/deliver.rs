@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use super::Payload;
 
+/// The shortest webhook secret worth signing with.
+const MIN_SECRET_LEN: usize = 16;
+
 /// How long one webhook call may take before the attempt counts as failed.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -48,7 +51,9 @@ pub async fn deliver(payload: &Payload, id: &str) -> Result<(), String> {
     let reference = settings.secret.as_deref().unwrap_or_default();
     let name = crate::realm::env_reference(reference).unwrap_or_default();
     let secret = std::env::var(name)
-        .map_err(|_| format!("the SMS webhook secret's environment variable {name} is not set on this node"))?;
+        .ok()
+        .filter(|s| s.len() >= MIN_SECRET_LEN)
+        .ok_or_else(|| format!("the SMS webhook secret's environment variable {name} is not set on this node, or shorter than {MIN_SECRET_LEN} characters"))?;
     let response = client()
         .post(url)
         .header("content-type", "application/json")

@@ -30,6 +30,8 @@ pub enum SmsError {
     TooManyForRecipient,
     #[error("too many texts requested from this client address this hour")]
     TooManyFromAddress,
+    #[error("the realm does not text numbers in this country")]
+    NumberNotAllowed,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -72,19 +74,28 @@ pub fn seal_context(realm: &str) -> String {
     format!("sms-outbox:{realm}")
 }
 
+/// Whether the realm texts `number` (an E.164 number): any, or one with an allowed prefix.
+pub fn allowed(settings: &SmsSettings, number: &str) -> bool {
+    settings.allowed_prefixes.is_empty() || settings.allowed_prefixes.iter().any(|p| number.starts_with(p.as_str()))
+}
+
 impl Texter<'_> {
     /// Renders and queues `text`, within the realm's limits per number, per user and per
     /// client address; the worker is woken to send it at once.
     pub async fn send(&self, text: Text<'_>) -> Result<(), SmsError> {
         let settings = text.realm.sms.as_ref().ok_or(SmsError::NotConfigured)?;
-        let since = now() - 3600;
-        let (to_number, from_ip) = self
-            .store
-            .recent_messages(text.to, text.template, text.requested_by_ip, since)
-            .await?;
-        if from_ip >= u64::from(settings.per_ip_per_hour) {
-            return Err(SmsError::TooManyFromAddress);
+        if !allowed(settings, text.to) {
+            return Err(SmsError::NumberNotAllowed);
         }
+        let since = now() - 3600;
+        if let Some(ip) = text.requested_by_ip {
+            let (_, from_ip) = self.store.recent_messages("", "", Some(ip), since).await?;
+            if from_ip >= u64::from(settings.per_ip_per_hour) {
+                return Err(SmsError::TooManyFromAddress);
+            }
+        }
+        // Every kind of text counts towards a number's limit (codes to confirm it, to sign in).
+        let to_number = self.store.recent_to_recipient(text.to, CHANNEL, since).await?;
         let for_user = self
             .store
             .recent_messages_for_user(text.user_id, CHANNEL, since)

@@ -128,6 +128,16 @@ impl Store {
         Ok((to_recipient, from_ip))
     }
 
+    /// Messages on `channel` queued since `since` for `recipient`, of any kind.
+    pub async fn recent_to_recipient(&self, recipient: &str, channel: &str, since: i64) -> Result<u64> {
+        Ok(outbox::Entity::find()
+            .filter(outbox::Column::Recipient.eq(recipient))
+            .filter(outbox::Column::Channel.eq(channel))
+            .filter(outbox::Column::CreatedAt.gte(since))
+            .count(&self.db)
+            .await?)
+    }
+
     /// Messages on `channel` queued since `since` for `user_id`, whatever their recipient.
     pub async fn recent_messages_for_user(&self, user_id: &str, channel: &str, since: i64) -> Result<u64> {
         Ok(outbox::Entity::find()
@@ -236,10 +246,12 @@ impl Store {
         Ok(status)
     }
 
-    /// Whether the realm's latest delivery attempt failed (mail is delayed right now).
-    pub async fn delivery_failing(&self, realm: &str) -> Result<bool> {
+    /// Whether the realm's latest delivery attempt on `channel` (`mail`, `sms`) failed:
+    /// messages are delayed right now.
+    pub async fn delivery_failing(&self, realm: &str, channel: &str) -> Result<bool> {
         let latest = outbox::Entity::find()
             .filter(outbox::Column::Realm.eq(realm))
+            .filter(outbox::Column::Channel.eq(channel))
             .filter(outbox::Column::Attempts.gt(0))
             .order_by_desc(outbox::Column::CreatedAt)
             .one(&self.db)

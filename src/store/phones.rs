@@ -79,7 +79,12 @@ impl Store {
         same: impl Fn(&str, &str) -> bool,
     ) -> Result<PhoneCheck> {
         let txn = self.write_txn().await?;
-        let Some(row) = phone_number::Entity::find_by_id(user_id).one(&txn).await? else {
+        // Locked: concurrent guesses are counted one after another, never from the same count.
+        let Some(row) = phone_number::Entity::find_by_id(user_id)
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+        else {
             return Ok(PhoneCheck::NoCode);
         };
         let t = now();

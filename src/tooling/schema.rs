@@ -297,6 +297,17 @@ fn policies() -> Value {
             "per_ip_per_hour": { "type": "integer", "minimum": 1 },
             "retry_after": duration()
         }), &["from"]),
+        "sms": object(json!({
+            "webhook": { "type": "string", "description": "Post each text here as signed JSON {to, body, realm} (https; http only to localhost)" },
+            "secret": { "type": "string", "pattern": "^\\$\\{env:[A-Za-z0-9_]+\\}$", "description": "The webhook's signing key, only as ${env:NAME}" },
+            "outbox": { "type": "string", "description": "Write each text as a .json file in this directory instead of posting it" },
+            "allowed_prefixes": { "type": "array", "items": { "type": "string", "pattern": "^\\+[0-9]{1,15}$" },
+                "description": "Only numbers starting with one of these are texted (e.g. +49); empty: any" },
+            "per_number_per_hour": { "type": "integer", "minimum": 1 },
+            "per_user_per_hour": { "type": "integer", "minimum": 1 },
+            "per_ip_per_hour": { "type": "integer", "minimum": 1 },
+            "retry_after": duration()
+        }), &[]),
         "tokens": object(json!({
             "access_ttl": duration(),
             "refresh_ttl": duration(),

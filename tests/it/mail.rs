@@ -45,13 +45,13 @@ fn reset_url(h: &Harness) -> String {
     format!("{}/login-actions/reset-credentials", h.issuer())
 }
 
-fn link_prefix(h: &Harness) -> String {
+pub(crate) fn link_prefix(h: &Harness) -> String {
     format!("{}/login-actions/action-token?key=", h.issuer())
 }
 
 /// Opens the app's sign-in in `browser`, follows "Forgot password?" and names `who`; returns
 /// the sign-in on the "check your email" page.
-async fn ask_for_reset(h: &Harness, browser: &reqwest::Client, who: &str) -> SignIn {
+pub(crate) async fn ask_for_reset(h: &Harness, browser: &reqwest::Client, who: &str) -> SignIn {
     let mut s = SignIn::start(h, browser, WEB_CLIENT).await;
     s.expect(Shown::Login);
     assert!(
@@ -70,7 +70,7 @@ async fn ask_for_reset(h: &Harness, browser: &reqwest::Client, who: &str) -> Sig
 
 /// Opens an emailed link in `s`'s browser and presses the button of the page it shows (links
 /// act only on that press: mail scanners open links too).
-async fn follow_link(s: &mut SignIn, link: &str) {
+pub(crate) async fn follow_link(s: &mut SignIn, link: &str) {
     s.open(link).await;
     let form = s.form();
     assert!(form.has("key"), "{}", s.page.body);
@@ -179,6 +179,10 @@ db_test!(async fn mail_queued_while_the_server_is_down_goes_out_once_it_is_back(
     let status = gatehouse::cli::mail_status_text(&h.state, Some(&h.realm)).await.expect("status");
     assert!(status.contains("1 pending"), "{status}");
     assert!(status.contains("password_reset"), "{status}");
+    // Meanwhile the page says that mail is delayed (asked for a name that matches no one, so
+    // nothing more is queued).
+    let later = ask_for_reset(&h, &h.new_browser(), "nobody-at-all").await;
+    assert!(later.page.body.contains("not answering right now"), "{}", later.page.body);
 
     // The server comes back: the message goes out once, from one of the two nodes.
     let sink = SmtpSink::start_on(port).await;

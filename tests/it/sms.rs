@@ -149,10 +149,15 @@ db_test!(async fn a_confirmed_number_gets_sign_in_codes_by_text(db) {
 
 db_test!(async fn texts_are_limited_per_number_and_per_user_and_codes_die_after_wrong_tries(db) {
     let hook = WebhookListener::start().await;
-    let h = start(db, &hook, "  per_number_per_hour: 2\n  per_user_per_hour: 3\n").await;
+    let limits = "  allowed_prefixes: [\"+1\"]\n  per_number_per_hour: 2\n  per_user_per_hour: 3\n";
+    let h = start(db, &hook, limits).await;
     let b = h.new_browser();
     account::sign_in_to_console(&h, &b, PASSWORD).await;
     let security = account::open(&h, &b, &account::account_url(&h, "security")).await;
+
+    // Only the countries the realm allows.
+    let abroad = account::post(&h, &b, &security, "/security/phone", &[("phone", "+49 170 1234567")]).await;
+    assert!(abroad.body.contains("We cannot text numbers in this country"), "{}", abroad.body);
 
     // Two texts to one number, then no more to it this hour.
     for _ in 0..2 {
@@ -232,4 +237,30 @@ db_test!(async fn a_file_outbox_holds_one_json_file_per_text(db) {
     let code = Hook { signature: None, message_id: None, body: serde_json::to_vec(&text).expect("bytes") }.code();
     let confirmed = account::post(&h, &b, &sent, "/security/phone/verify", &[("otp", &code)]).await;
     assert!(confirmed.body.contains("Your phone number is confirmed."), "{}", confirmed.body);
+});
+
+db_test!(async fn forgot_password_asks_for_the_texted_code_of_a_user_who_has_one(db) {
+    let hook = WebhookListener::start().await;
+    let sink = crate::support::smtp::SmtpSink::start().await;
+    let realm = format!("{}{}", signin::standard_flow_realm(), crate::mail::mail_through(sink.port));
+    let h = start_on(db, &hook, &realm, "").await;
+    let b = h.new_browser();
+    account::sign_in_to_console(&h, &b, PASSWORD).await;
+    confirm_number(&h, &b, &hook, "+49 170 1234567").await;
+
+    // The mailbox alone does not reset the password: the texted code comes first.
+    let mut s = crate::mail::ask_for_reset(&h, &h.new_browser(), USERNAME).await;
+    let link = sink.nth(1).await.link(&crate::mail::link_prefix(&h));
+    crate::mail::follow_link(&mut s, &link).await;
+    s.expect(Shown::Otp);
+    assert!(s.page.body.contains("Enter the code we texted you"), "{}", s.page.body);
+    let code = hook.nth(2).await.code();
+    s.fill(&[("otp", &wrong(&code))]).await;
+    s.expect_error(Shown::Otp);
+    s.fill(&[("otp", &code)]).await;
+    s.expect(Shown::UpdatePassword);
+    let new_password = "Reset-After-Text-Code-8";
+    s.fill(&[("password-new", new_password), ("password-confirm", new_password)]).await;
+    s.expect(Shown::Login);
+    assert_eq!(signin::events(&h, Some("sms_otp_used")).await.len(), 1);
 });

@@ -102,7 +102,7 @@ impl VerifyEmail {
             .mailer
             .settings(ctx.realm)
             .map_or(15, |s| s.link_ttl.as_secs() / 60);
-        let delayed = ctx.services.store.delivery_failing(&ctx.realm.name).await?;
+        let delayed = ctx.services.store.delivery_failing(&ctx.realm.name, "mail").await?;
         Ok(Page::new(
             "verify_email.html",
             json!({ "email": email, "minutes": minutes, "delayed": delayed, "notice": notice, "error": error }),

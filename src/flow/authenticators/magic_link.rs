@@ -30,11 +30,12 @@ fn ask_page(username: &str, error: Option<Value>) -> StepResult {
     ))
 }
 
-fn sent_page(error: Option<Value>) -> StepResult {
-    StepResult::Challenge(Page::new(
+async fn sent_page(ctx: &FlowContext<'_>) -> Result<StepResult, EngineError> {
+    let delayed = ctx.services.store.delivery_failing(&ctx.realm.name, "mail").await?;
+    Ok(StepResult::Challenge(Page::new(
         "magic_link_sent.html",
-        json!({ "minutes": LINK_TTL_SECS / 60, "error": error }),
-    ))
+        json!({ "minutes": LINK_TTL_SECS / 60, "delayed": delayed, "error": null }),
+    )))
 }
 
 impl MagicLink {
@@ -110,7 +111,7 @@ impl Authenticator for MagicLink {
             return Ok(StepResult::Success);
         }
         if ctx.flow.link_sent {
-            return Ok(sent_page(None));
+            return sent_page(ctx).await;
         }
         let hint = ctx.request.login_hint.clone().unwrap_or_default();
         Ok(ask_page(&hint, None))
@@ -133,7 +134,7 @@ impl Authenticator for MagicLink {
         }
         ctx.flow.username = Some(given.to_string());
         match self.send(ctx, given).await? {
-            None => Ok(sent_page(None)),
+            None => sent_page(ctx).await,
             // Nothing went out (too many requests, no mail): the person may try again later.
             Some(problem) => {
                 ctx.flow.link_sent = false;

@@ -196,7 +196,7 @@ impl Authenticator for EmailLink {
             .mailer
             .settings(ctx.realm)
             .map_or(15, |s| s.link_ttl.as_secs() / 60);
-        let delayed = ctx.services.store.delivery_failing(&ctx.realm.name).await?;
+        let delayed = ctx.services.store.delivery_failing(&ctx.realm.name, "mail").await?;
         Ok(StepResult::Challenge(Page::new(
             "reset_email_sent.html",
             json!({ "minutes": minutes, "delayed": delayed, "error": error }),

@@ -138,9 +138,17 @@ impl SentCodeForm {
             SentCodeForm::Sms => crate::sms::masked(&to),
         });
         let can_resend = self.state(ctx).is_none_or(|c| c.sends < MAX_SENDS);
+        let channel = match self {
+            SentCodeForm::Email => "mail",
+            SentCodeForm::Sms => crate::sms::CHANNEL,
+        };
+        let delayed = ctx.services.store.delivery_failing(&ctx.realm.name, channel).await?;
         Ok(StepResult::Challenge(Page::new(
             "sent_code.html",
-            json!({ "channel": self.kind(), "to": to, "minutes": CODE_TTL_SECS / 60, "can_resend": can_resend, "notice": notice, "error": error }),
+            json!({
+                "channel": self.kind(), "to": to, "minutes": CODE_TTL_SECS / 60, "can_resend": can_resend,
+                "delayed": delayed, "notice": notice, "error": error,
+            }),
         )))
     }
 
@@ -229,7 +237,7 @@ async fn send_text(
     Ok(match ctx.services.sms.send(text).await {
         Ok(()) => None,
         Err(SmsError::TooManyFromAddress | SmsError::TooManyForRecipient) => Some(message("tooManyMessages")),
-        Err(SmsError::NotConfigured) => Some(message("smsNotConfigured")),
+        Err(SmsError::NotConfigured | SmsError::NumberNotAllowed) => Some(message("smsNotConfigured")),
         Err(SmsError::Store(e)) => return Err(e.into()),
     })
 }

@@ -206,6 +206,14 @@ pub fn check_sms(sms: &super::SmsSettings) -> Result<(), String> {
             Some(Some(_)) => {}
         }
     }
+    for prefix in &sms.allowed_prefixes {
+        let digits = prefix.strip_prefix('+').unwrap_or_default();
+        if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "sms.allowed_prefixes: '{prefix}' is not the start of an E.164 number such as +49"
+            ));
+        }
+    }
     if sms.per_number_per_hour == 0 || sms.per_user_per_hour == 0 {
         return Err("sms.per_number_per_hour and sms.per_user_per_hour must be at least 1".into());
     }

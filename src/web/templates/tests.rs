@@ -54,7 +54,7 @@ fn sample_context(template: &str) -> serde_json::Value {
             json!({ "code": "012345", "username": "alice", "minutes": 10 })
         }
         "magic_link.html" => json!({ "username": "alice", "error": null }),
-        "magic_link_sent.html" => json!({ "minutes": 10, "error": null }),
+        "magic_link_sent.html" => json!({ "minutes": 10, "delayed": true, "error": null }),
         "mail_magic_link.txt" | "mail_magic_link.html" => {
             json!({ "link": "http://127.0.0.1/x?key=k", "username": "alice", "minutes": 10 })
         }
