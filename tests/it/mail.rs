@@ -488,3 +488,36 @@ db_test!(async fn a_changed_address_is_unverified_and_gets_a_verification_link(d
     let user = h.state.store.find_user_by_username(&h.realm, USERNAME).await.expect("store").expect("alice");
     assert!(!user.email_verified, "a changed address must be verified again");
 });
+
+db_test!(async fn limits_hold_per_address_and_per_client_and_no_text_adds_a_header(db) {
+    let sink = SmtpSink::start().await;
+    // A display name that tries to add a header through the subject.
+    let realm = format!(
+        "{}  per_address_per_hour: 2\n  per_ip_per_hour: 3\n",
+        realm_with_smtp(sink.port)
+    )
+    .replace("display_name: Flow tests", "display_name: \"Flow tests\\r\\nBcc: victim@example.com\"");
+    let h = Harness::start(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    h.add_user("bob", "bob@example.com", PASSWORD).await;
+
+    // Two resets for one address this hour, then nothing more to it (the page is the same).
+    for _ in 0..3 {
+        ask_for_reset(&h, &h.new_browser(), USERNAME).await;
+    }
+    assert_eq!(queued(&h).await, 2);
+    // The client address may cause one more message; after it the page says to try later.
+    ask_for_reset(&h, &h.new_browser(), "bob").await;
+    assert_eq!(queued(&h).await, 3);
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.open(&reset_url(&h)).await;
+    s.fill(&[("username", "bob")]).await;
+    assert!(s.page.body.contains("Too many messages"), "{}", s.page.body);
+    assert_eq!(queued(&h).await, 3);
+
+    let mail = sink.nth(1).await;
+    assert_eq!(mail.to, vec![EMAIL.to_string()], "sent to another address");
+    let subject = mail.header("Subject").unwrap_or_default();
+    assert!(subject.contains("Flow tests"), "{subject}");
+    assert!(mail.header("Bcc").is_none(), "a header was added: {}", mail.data);
+});

@@ -251,6 +251,13 @@ pub fn check_mail(mail: &super::MailSettings) -> Result<(), String> {
                 Some(_) => {}
             }
         }
+        let local = matches!(smtp.host.as_str(), "localhost" | "127.0.0.1" | "::1");
+        if smtp.password.is_some() && smtp.tls == super::SmtpTls::None && !local {
+            return Err(
+                "mail.smtp: a password over tls: none would cross the network in clear text; use tls: starttls or tls"
+                    .into(),
+            );
+        }
         if smtp.password.is_some() != smtp.user.is_some() {
             return Err("mail.smtp: give user and password together".into());
         }
