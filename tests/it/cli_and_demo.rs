@@ -516,3 +516,139 @@ fn help_mentions_every_command_and_argument() {
         }
     }
 }
+
+/// The `.eml` files of the demo's file outbox, once `n` are there.
+async fn outbox_files(outbox: &Path, n: usize) -> Vec<String> {
+    support::process::eventually(
+        std::time::Duration::from_secs(30),
+        "mail in the demo outbox",
+        || async {
+            let mut files: Vec<_> = std::fs::read_dir(outbox)
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                .collect();
+            files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+            (files.len() >= n).then(|| {
+                files
+                    .iter()
+                    .map(|f| std::fs::read_to_string(f).expect("read a message"))
+                    .collect()
+            })
+        },
+    )
+    .await
+}
+
+/// The link in a message of the file outbox (quoted-printable soft breaks undone).
+fn link_in(message: &str, prefix: &str) -> String {
+    let text = message.replace("=\r\n", "").replace("=3D", "=");
+    let start = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix} in:\n{message}"));
+    text[start..]
+        .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
+        .next()
+        .expect("a link")
+        .to_string()
+}
+
+/// The demo as a newcomer runs it, from a directory of their own: "Forgot password?" writes its
+/// link into `data/outbox`, the link sets a new password, and a sign-in from a new browser is
+/// reported there too.
+#[tokio::test]
+async fn the_demo_mails_reset_links_and_new_login_alerts_into_its_outbox() {
+    let dir = TempDir::new();
+    let database_url = sqlite_url(dir.path());
+    let key_file = dir.path().join("master.key");
+    let realms = concat!(env!("CARGO_MANIFEST_DIR"), "/realms");
+    let flows = concat!(env!("CARGO_MANIFEST_DIR"), "/flows");
+    let common = [
+        "--realms-dir",
+        realms,
+        "--flows-dir",
+        flows,
+        "--database-url",
+        &database_url,
+        "--master-key-file",
+        key_file.to_str().unwrap(),
+    ];
+    let in_dir = |args: &[&str]| {
+        let mut cmd = gatehouse(args);
+        cmd.current_dir(dir.path());
+        cmd
+    };
+    let mut apply = vec!["realm", "apply"];
+    apply.extend_from_slice(&common);
+    assert!(process::run(in_dir(&apply), None).status.success());
+    let mut add = vec![
+        "user",
+        "add",
+        "demo",
+        "dora",
+        "--email",
+        "dora@example.com",
+        "--password-stdin",
+    ];
+    add.extend_from_slice(&common);
+    assert!(
+        process::run(in_dir(&add), Some("Demo-Password-2024\n"))
+            .status
+            .success()
+    );
+    let port = free_port();
+    let mut serve_args = vec!["serve"];
+    serve_args.extend_from_slice(&common);
+    let server =
+        ServerProcess::start_until(in_dir(&serve_args), dir.path().join("serve.log"), port, "/health/live").await;
+    let issuer = format!("http://127.0.0.1:{port}/realms/demo");
+    let outbox = dir.path().join("data/outbox");
+
+    // A first sign-in (nothing to compare with: no alert).
+    let (url, _, _) = authorize_url(&issuer, DEMO_APP, DEMO_APP_REDIRECT);
+    browser::sign_in(&browser::new_browser(), &url, "dora", "Demo-Password-2024").await;
+
+    // "Forgot password?" from the login page.
+    let b = browser::new_browser();
+    let (url, _, _) = authorize_url(&issuer, DEMO_APP, DEMO_APP_REDIRECT);
+    let (login, _) = browser::open_login_page(&b, &url).await;
+    let offered = browser::decode_entities(&login.body).contains("/login-actions/reset-credentials");
+    assert!(offered, "no reset offered: {}", login.describe());
+    let page = browser::get(&b, &format!("{issuer}/login-actions/reset-credentials")).await;
+    let mut form = browser::parse_post_form(&page.body, &page.url).expect("the reset form");
+    form.set("username", "dora@example.com");
+    let server = Url::parse(&issuer).expect("issuer");
+    let sent = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
+    assert!(sent.body.contains("Check your email"), "{}", sent.describe());
+    let mail = outbox_files(&outbox, 1).await.remove(0);
+    assert!(mail.contains("To: dora@example.com"), "{mail}");
+    let link = link_in(&mail, &format!("{issuer}/login-actions/action-token?key="));
+    let confirm = browser::get(&b, &link).await;
+    let form = browser::parse_post_form(&confirm.body, &confirm.url).expect("the link's form");
+    let choose = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
+    let mut form = browser::parse_post_form(&choose.body, &choose.url).expect("the new-password form");
+    form.set("password-new", "Demo-Reset-Password-2025");
+    form.set("password-confirm", "Demo-Reset-Password-2025");
+    let done = form.submit(&b).await;
+    assert!(
+        done.body.contains("Your password has been changed"),
+        "{}",
+        done.describe()
+    );
+
+    // A sign-in from another browser and system: reported in the outbox.
+    let chrome = browser::new_browser_as(
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    );
+    let (url, _, _) = authorize_url(&issuer, DEMO_APP, DEMO_APP_REDIRECT);
+    browser::sign_in(&chrome, &url, "dora", "Demo-Reset-Password-2025").await;
+    let messages = outbox_files(&outbox, 3).await;
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("New sign-in") && m.contains("Windows")),
+        "no alert among {messages:#?}"
+    );
+    drop(server);
+}
