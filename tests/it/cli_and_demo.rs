@@ -618,15 +618,15 @@ async fn the_demo_mails_reset_links_and_new_login_alerts_into_its_outbox() {
     let page = browser::get(&b, &format!("{issuer}/login-actions/reset-credentials")).await;
     let mut form = browser::parse_post_form(&page.body, &page.url).expect("the reset form");
     form.set("username", "dora@example.com");
-    let server = Url::parse(&issuer).expect("issuer");
-    let sent = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
+    let origin = Url::parse(&issuer).expect("issuer");
+    let sent = browser::follow_on_server(&b, form.submit(&b).await, &origin).await;
     assert!(sent.body.contains("Check your email"), "{}", sent.describe());
     let mail = outbox_files(&outbox, 1).await.remove(0);
     assert!(mail.contains("To: dora@example.com"), "{mail}");
     let link = link_in(&mail, &format!("{issuer}/login-actions/action-token?key="));
     let confirm = browser::get(&b, &link).await;
     let form = browser::parse_post_form(&confirm.body, &confirm.url).expect("the link's form");
-    let choose = browser::follow_on_server(&b, form.submit(&b).await, &server).await;
+    let choose = browser::follow_on_server(&b, form.submit(&b).await, &origin).await;
     let mut form = browser::parse_post_form(&choose.body, &choose.url).expect("the new-password form");
     form.set("password-new", "Demo-Reset-Password-2025");
     form.set("password-confirm", "Demo-Reset-Password-2025");
