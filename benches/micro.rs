@@ -78,6 +78,7 @@ fn flow_step(c: &mut Criterion) {
                 credentials: None,
                 auth_session_id: None,
                 lang: None,
+                device_cookie: None,
             };
             let outcome = gatehouse::flow::run(&flow, &mut ctx, None).await.expect("engine");
             assert!(matches!(outcome, Outcome::Challenge(_)));

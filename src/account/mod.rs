@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod console;
+pub mod devices;
 pub mod email;
 pub mod factors;
 pub mod log;

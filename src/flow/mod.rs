@@ -150,6 +150,9 @@ pub struct FlowState {
     /// The person chose "send a code by text instead" on the authenticator-app page.
     #[serde(default)]
     pub use_sms_code: bool,
+    /// A second factor was entered with "Remember this device" ticked.
+    #[serde(default)]
+    pub remember_device: bool,
 }
 
 /// A one-time code mailed or texted during a sign-in.
@@ -232,6 +235,8 @@ pub struct FlowContext<'a> {
     pub auth_session_id: Option<&'a str>,
     /// The language of the person's pages (for the mail a step sends them).
     pub lang: Option<String>,
+    /// The browser's trusted-device cookie (`id.secret`), for the `trusted-device` condition.
+    pub device_cookie: Option<String>,
 }
 
 impl FlowContext<'_> {

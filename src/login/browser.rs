@@ -13,6 +13,8 @@ pub struct Browser {
     pub user_agent: Option<String>,
     /// Its `Accept-Language`, for mail a step sends.
     pub accept_language: Option<String>,
+    /// The trusted-device cookie it holds (`id.secret`), if any.
+    pub device_cookie: Option<String>,
 }
 
 /// What the web layer must do next.
@@ -37,6 +39,8 @@ pub enum Next {
         result: Result<String, RedirectError>,
         /// A new SSO session cookie to set (`None`: keep the current one).
         sso_cookie: Option<String>,
+        /// A new trusted-device cookie to set, and for how many days.
+        device_cookie: Option<(String, u32)>,
     },
     /// The sign-in cannot continue; show this message.
     Error(String),

@@ -89,6 +89,7 @@ pub(super) async fn finish(
     if replaces {
         super::alerts::after_sign_in(app, rt, &user_id, &session_id, who).await;
     }
+    let device_cookie = remember_device(app, rt, flow, &user_id, who).await?;
     record_sign_in(app, rt, request, who, user_id, trace).await;
     let mut target = request.target();
     target.kc_action_status = flow.aia_status.clone();
@@ -96,7 +97,47 @@ pub(super) async fn finish(
         target,
         result: Ok(code),
         sso_cookie: new_cookie,
+        device_cookie,
     })
+}
+
+/// "Remember this device" was ticked on a second-factor page: a device record, and the cookie
+/// (its id and a secret whose hash it keeps) the browser holds for the realm's days.
+async fn remember_device(
+    app: &AppState,
+    rt: &RealmRuntime,
+    flow: &FlowState,
+    user_id: &str,
+    who: &Browser,
+) -> Result<Option<(String, u32)>, EngineError> {
+    let settings = &rt.realm.trusted_devices;
+    if !flow.remember_device || !settings.enabled {
+        return Ok(None);
+    }
+    let agent = crate::web::agent::describe(who.user_agent.as_deref());
+    let name = format!("{} · {}", agent.browser, agent.os);
+    let secret = random_token();
+    let id = app
+        .store
+        .add_trusted_device(
+            &rt.realm.name,
+            user_id,
+            &name,
+            sha256_hex(secret.as_bytes()),
+            settings.days,
+        )
+        .await?;
+    let event = crate::store::NewEvent {
+        realm: rt.realm.name.clone(),
+        kind: "trusted_device_added".into(),
+        user_id: Some(user_id.to_string()),
+        client_id: None,
+        ip: who.ip.clone(),
+        user_agent: who.user_agent.clone(),
+        details: serde_json::json!({ "device": id, "name": name, "days": settings.days }),
+    };
+    crate::events::record(&app.store, event).await;
+    Ok(Some((format!("{id}.{secret}"), settings.days)))
 }
 
 /// The SSO session a sign-in belongs to.

@@ -87,6 +87,9 @@ pub fn action_url(realm: &str) -> String {
 pub fn client_of(jar: &CookieJar, headers: &HeaderMap, peer: Option<SocketAddr>) -> sign_in::Browser {
     sign_in::Browser {
         sso_cookie: jar.get(cookies::SSO_COOKIE).map(|c| c.value().to_string()),
+        device_cookie: jar
+            .get(cookies::DEVICE_COOKIE)
+            .map(|c| c.value().chars().take(200).collect()),
         ip: peer.map(|p| p.ip().to_string()),
         user_agent: crate::web::http::user_agent(headers),
         accept_language: headers
@@ -277,10 +280,16 @@ pub fn respond(
             target,
             result,
             sso_cookie,
+            device_cookie,
         }) => {
             let mut jar = jar.add(cookies::removal(cookies::AUTH_COOKIE, realm, secure));
             if let Some(token) = sso_cookie {
                 jar = jar.add(cookies::build(cookies::SSO_COOKIE, token, realm, secure));
+            }
+            if let Some((value, days)) = device_cookie {
+                let mut cookie = cookies::build(cookies::DEVICE_COOKIE, value, realm, secure);
+                cookie.set_max_age(cookie::time::Duration::days(i64::from(days)));
+                jar = jar.add(cookie);
             }
             let response = authorization_response(app, rt, &browser_lang(), &target, result.as_deref());
             (jar, response).into_response()
@@ -338,6 +347,11 @@ fn flow_page(app: &AppState, rt: &RealmRuntime, jar: CookieJar, headers: &Header
     if let Value::Object(obj) = &mut ctx {
         obj.insert("csrf".into(), Value::String(csrf));
         obj.insert("action".into(), Value::String(action));
+        if matches!(page.template, "otp.html" | "sent_code.html" | "recovery_code.html")
+            && rt.realm.trusted_devices.enabled
+        {
+            obj.insert("remember_days".into(), json!(rt.realm.trusted_devices.days));
+        }
         if matches!(page.template, "login.html" | "password.html") && super::links::reset_offered(app, rt) {
             let reset = format!("/realms/{realm}/login-actions/reset-credentials");
             obj.insert("reset_url".into(), Value::String(reset));

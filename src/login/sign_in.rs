@@ -214,6 +214,7 @@ async fn silent(
         target,
         result: Err(RedirectError::new(code, why)),
         sso_cookie: None,
+        device_cookie: None,
     };
     let Some(session) = sso else {
         return Ok(refuse(request.target(), "login_required", "the user is not signed in"));
@@ -330,6 +331,7 @@ fn flow_context<'a>(
         credentials: None,
         auth_session_id: input.auth_session(),
         lang: Some(lang),
+        device_cookie: who.device_cookie.clone(),
     }
 }
 

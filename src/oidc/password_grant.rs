@@ -201,6 +201,7 @@ async fn run_flow(
         credentials: Some(&credentials),
         auth_session_id: None,
         lang: None,
+        device_cookie: None,
     };
     let outcome = crate::flow::run(&definition, &mut ctx, None).await.map_err(|e| {
         tracing::error!(error = %crate::ops::logging::untrusted(&e.to_string()), "direct grant flow failed");

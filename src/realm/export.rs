@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::Realm;
 use super::model::{
     AccountSettings, BruteForce, FlowBindings, GrantType, MailSettings, OtpPolicy, PasswordPolicy, PatSettings, Pkce,
-    RequiredActionSetting, SmsSettings, TokenSettings, UserSettings,
+    RequiredActionSetting, SmsSettings, TokenSettings, TrustedDevices, UserSettings,
 };
 
 #[derive(Serialize)]
@@ -41,6 +41,8 @@ struct RealmOut<'a> {
     sms: Option<&'a SmsSettings>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     login_notifications: bool,
+    #[serde(skip_serializing_if = "TrustedDevices::is_default")]
+    trusted_devices: &'a TrustedDevices,
 }
 
 #[derive(Serialize)]
@@ -87,6 +89,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
         mail: realm.mail.as_ref(),
         sms: realm.sms.as_ref(),
         login_notifications: realm.login_notifications,
+        trusted_devices: &realm.trusted_devices,
         clients: realm
             .clients
             .values()

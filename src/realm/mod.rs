@@ -18,7 +18,7 @@ pub use duration::Duration;
 pub use load::{RealmError, load_dir, load_str};
 pub use model::{
     AccountSettings, BruteForce, FlowBindings, GrantType, MailSettings, OtpPolicy, PasswordPolicy, PatSettings, Pkce,
-    RequiredActionSetting, SmsSettings, SmtpSettings, SmtpTls, TokenSettings, UserSettings,
+    RequiredActionSetting, SmsSettings, SmtpSettings, SmtpTls, TokenSettings, TrustedDevices, UserSettings,
 };
 
 /// The built-in public client the account console signs in through, in every realm.
@@ -80,6 +80,9 @@ pub struct Realm {
     /// Left out of the content (and its hash) when off.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub login_notifications: bool,
+    /// Left out of the content (and its hash) when default.
+    #[serde(skip_serializing_if = "TrustedDevices::is_default")]
+    pub trusted_devices: TrustedDevices,
     /// Where things were written, for messages about them (not part of the content).
     #[serde(skip)]
     pub source: Source,

@@ -52,6 +52,33 @@ pub struct RealmFile {
     /// Mail users when they sign in from a browser, device or place not seen in 90 days.
     #[serde(default)]
     pub login_notifications: bool,
+    /// "Remember this device" on second-factor pages.
+    #[serde(default)]
+    pub trusted_devices: TrustedDevices,
+}
+
+/// Devices a user trusts: a second factor entered with "Remember this device" is not asked
+/// again on that browser for `days` (flows skip it with the `trusted-device` condition).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrustedDevices {
+    pub enabled: bool,
+    pub days: u32,
+}
+
+impl Default for TrustedDevices {
+    fn default() -> Self {
+        TrustedDevices {
+            enabled: false,
+            days: 30,
+        }
+    }
+}
+
+impl TrustedDevices {
+    pub fn is_default(&self) -> bool {
+        self == &TrustedDevices::default()
+    }
 }
 
 /// Outgoing mail: a file outbox or an SMTP server, and the limits on sending.
@@ -107,7 +134,8 @@ pub struct SmsSettings {
     /// texts to expensive destinations ("SMS pumping"). Empty: any number.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_prefixes: Vec<String>,
-    /// Texts one number may be sent per hour, of any kind.
+    /// Texts of one kind (codes to confirm the number, to sign in) one number may be sent per
+    /// hour.
     pub per_number_per_hour: u32,
     /// Texts one user may cause per hour, whatever the number.
     pub per_user_per_hour: u32,

@@ -65,7 +65,8 @@ pub async fn deliver(payload: &Payload, id: &str) -> Result<(), String> {
         .body(body)
         .send()
         .await
-        .map_err(|e| format!("SMS webhook {}: {e}", crate::config::redact_url(url)))?;
+        // The error's own text would end with the whole URL (a gateway key may be in it).
+        .map_err(|e| format!("SMS webhook {}: {}", crate::config::redact_url(url), e.without_url()))?;
     if response.status().is_success() {
         Ok(())
     } else {

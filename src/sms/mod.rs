@@ -94,8 +94,9 @@ impl Texter<'_> {
                 return Err(SmsError::TooManyFromAddress);
             }
         }
-        // Every kind of text counts towards a number's limit (codes to confirm it, to sign in).
-        let to_number = self.store.recent_to_recipient(text.to, CHANNEL, since).await?;
+        // Each kind of text has its own budget per number, as mail has per address: someone
+        // typing a victim's number to confirm it cannot use up the victim's sign-in codes.
+        let (to_number, _) = self.store.recent_messages(text.to, text.template, None, since).await?;
         let for_user = self
             .store
             .recent_messages_for_user(text.user_id, CHANNEL, since)

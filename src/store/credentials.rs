@@ -367,6 +367,11 @@ async fn replace_password_in(
     history: usize,
 ) -> Result<()> {
     let t = now();
+    // Whoever knew the old password may have marked a device trusted: no longer.
+    super::entity::trusted_device::Entity::delete_many()
+        .filter(super::entity::trusted_device::Column::UserId.eq(user_id))
+        .exec(txn)
+        .await?;
     let current = credential::Entity::find()
         .filter(credential::Column::UserId.eq(user_id))
         .filter(credential::Column::Kind.eq(PASSWORD))

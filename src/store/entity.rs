@@ -344,6 +344,26 @@ pub mod outbox {
     no_relations!();
 }
 
+pub mod trusted_device {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "trusted_devices")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub realm: String,
+        pub user_id: String,
+        /// SHA-256 of the secret in the browser's cookie.
+        pub secret_hash: String,
+        /// The browser and system, from the User-Agent.
+        pub name: String,
+        pub created_at: i64,
+        pub last_used_at: i64,
+        pub expires_at: i64,
+    }
+    no_relations!();
+}
+
 pub mod phone_number {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

@@ -16,6 +16,7 @@ mod rows;
 mod seed;
 mod sessions;
 mod tokens;
+mod trusted_devices;
 mod users;
 
 pub use brute_force::{AttemptGate, FAILURES_REMEMBERED_SECS, LockoutRule};

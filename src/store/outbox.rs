@@ -128,16 +128,6 @@ impl Store {
         Ok((to_recipient, from_ip))
     }
 
-    /// Messages on `channel` queued since `since` for `recipient`, of any kind.
-    pub async fn recent_to_recipient(&self, recipient: &str, channel: &str, since: i64) -> Result<u64> {
-        Ok(outbox::Entity::find()
-            .filter(outbox::Column::Recipient.eq(recipient))
-            .filter(outbox::Column::Channel.eq(channel))
-            .filter(outbox::Column::CreatedAt.gte(since))
-            .count(&self.db)
-            .await?)
-    }
-
     /// Messages on `channel` queued since `since` for `user_id`, whatever their recipient.
     pub async fn recent_messages_for_user(&self, user_id: &str, channel: &str, since: i64) -> Result<u64> {
         Ok(outbox::Entity::find()

@@ -39,6 +39,8 @@ impl Store {
         expires_at: i64,
     ) -> Result<()> {
         let txn = self.write_txn().await?;
+        // Locked, so two first requests of one user do not both insert.
+        user::Entity::find_by_id(user_id).lock_exclusive().one(&txn).await?;
         let t = now();
         match phone_number::Entity::find_by_id(user_id).one(&txn).await? {
             Some(row) => {

@@ -273,7 +273,12 @@ impl Store {
 }
 
 /// Ends a user's open sessions and revokes their grants at time `t`, inside `db`'s transaction.
+/// Signed out everywhere, the user's trusted devices are revoked too.
 pub(super) async fn end_user_sessions_in(db: &impl sea_orm::ConnectionTrait, user_id: &str, t: i64) -> Result<u64> {
+    super::entity::trusted_device::Entity::delete_many()
+        .filter(super::entity::trusted_device::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
     end_user_sessions_except_in(db, user_id, None, t).await
 }
 

@@ -335,6 +335,10 @@ impl Store {
         super::entity::phone_number::Entity::delete_by_id(user_id)
             .exec(&txn)
             .await?;
+        super::entity::trusted_device::Entity::delete_many()
+            .filter(super::entity::trusted_device::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
         // Lockout counters are kept by user id (see flow::brute_force): they go with the user.
         login_failure::Entity::delete_many()
             .filter(login_failure::Column::Realm.eq(&u.realm))

@@ -116,6 +116,7 @@ impl Run {
             credentials: None,
             auth_session_id: None,
             lang: None,
+            device_cookie: None,
         };
         run(f, &mut ctx, password.then_some(&form))
             .await
@@ -285,6 +286,7 @@ async fn a_wrong_password_shows_the_form_again_with_an_error() {
         credentials: None,
         auth_session_id: None,
         lang: None,
+        device_cookie: None,
     };
     let out = run(&f, &mut ctx, Some(&form)).await.unwrap();
     match out {

@@ -226,7 +226,10 @@ mod tests {
         assert!(m.contains("flow -->|\"1. alternative\"| s0"), "{m}");
         assert!(m.contains("s0[\"cookie\"]"), "{m}");
         assert!(m.contains("s1_1[[\"conditional-otp\"]]"), "{m}");
-        assert!(m.contains("|\"2. conditional if user-configured\"| s1_1"), "{m}");
+        assert!(
+            m.contains("|\"2. conditional if user-configured and trusted-device (negate: true)\"| s1_1"),
+            "{m}"
+        );
         assert!(m.contains("s1_1_0{{\"user-configured\"}}"), "{m}");
     }
 

@@ -89,7 +89,7 @@ pub fn authenticator_config(name: &str) -> Option<Value> {
 /// The `config` of a condition, or `None` when this table does not know it.
 pub fn condition_config(name: &str) -> Option<Value> {
     Some(match name {
-        "user-configured" => object(json!({ "negate": negate() }), &[]),
+        "user-configured" | "trusted-device" => object(json!({ "negate": negate() }), &[]),
         "user-role" => object(
             json!({ "roles": string_or_list("The user holds one of these roles"), "negate": negate() }),
             &["roles"],
@@ -279,6 +279,10 @@ fn policies() -> Value {
             "max_ttl": duration(),
             "scopes": { "type": "array", "items": { "type": "string" }, "uniqueItems": true,
                 "description": "Scopes users may give their personal access tokens (default: openid, profile, email)" }
+        }), &[]),
+        "trusted_devices": object(json!({
+            "enabled": { "type": "boolean", "description": "Offer 'Remember this device' on second-factor pages" },
+            "days": { "type": "integer", "minimum": 1, "maximum": 365, "description": "How long a remembered device skips the second factor" }
         }), &[]),
         "login_notifications": { "type": "boolean",
             "description": "Mail users when they sign in from a browser, device or place not seen in 90 days, with a 'this wasn't me' link" },

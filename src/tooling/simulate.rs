@@ -133,6 +133,7 @@ async fn run(file: &Path, sim: &Simulation) -> Result<Report, String> {
         ip: sim.ip.clone(),
         user_agent: Some("gatehouse flow simulate".into()),
         accept_language: None,
+        device_cookie: None,
     };
     if sim.signed_in {
         let mut first = Driver::new(&mut sandbox, &who, flow.name.clone(), None);

@@ -5,6 +5,8 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 
 pub const SSO_COOKIE: &str = "GATEHOUSE_SESSION";
 pub const AUTH_COOKIE: &str = "GATEHOUSE_AUTH";
+/// A trusted device ("Remember this device"): the device record's id and a secret.
+pub const DEVICE_COOKIE: &str = "GATEHOUSE_DEVICE";
 
 pub fn realm_path(realm: &str) -> String {
     format!("/realms/{realm}/")

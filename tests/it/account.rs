@@ -215,6 +215,13 @@ db_test!(async fn every_console_form_needs_its_csrf_token(db) {
         ("/tokens", vec![("name", "sneaky"), ("days", "7"), ("scope", "openid")]),
         ("/tokens/some-id/revoke", vec![]),
         ("/sessions/sign-out", vec![("which", "all")]),
+        ("/sessions/trusted-devices", vec![("which", "all")]),
+        ("/security/verify-email", vec![]),
+        ("/security/email-codes", vec![("enable", "true")]),
+        ("/security/phone", vec![("phone", "+491701234567")]),
+        ("/security/phone/verify", vec![("otp", "123456")]),
+        ("/security/phone/remove", vec![]),
+        ("/security/sms-codes", vec![("enable", "true")]),
     ] {
         for csrf in [None, Some("forged")] {
             let mut body: Vec<(&str, &str)> = csrf.map(|c| vec![("csrf", c)]).unwrap_or_default();
@@ -251,6 +258,11 @@ db_test!(async fn an_old_sign_in_signs_in_again_before_the_password_changes(db) 
         ("/sessions/sign-out", vec![("which", "others")]),
         ("/sessions/sign-out", vec![("which", "all")]),
         ("/security/remove-authenticator", vec![("device", "x"), ("password", PASSWORD), ("otp", "123456")]),
+        ("/security/email-codes", vec![("enable", "true")]),
+        ("/security/phone", vec![("phone", "+491701234567")]),
+        ("/security/phone/verify", vec![("otp", "123456")]),
+        ("/security/phone/remove", vec![]),
+        ("/security/sms-codes", vec![("enable", "true")]),
     ] {
         let mut body = vec![("csrf", csrf.as_str())];
         body.extend(fields);

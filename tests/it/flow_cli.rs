@@ -360,7 +360,10 @@ fn flow_graph_prints_mermaid_and_dot() {
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(stdout.starts_with("flowchart TD\n"), "{stdout}");
-    assert!(stdout.contains("|\"2. conditional if user-configured\"|"), "{stdout}");
+    assert!(
+        stdout.contains("|\"2. conditional if user-configured and trusted-device (negate: true)\"|"),
+        "{stdout}"
+    );
     let out = gatehouse(&["flow", "graph", "flows/identifier-first.yaml", "--format", "dot"]);
     assert!(
         text(&out.stdout).starts_with("digraph \"identifier-first\" {"),

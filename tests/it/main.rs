@@ -37,3 +37,4 @@ mod scale_out;
 mod seed;
 mod sms;
 mod themes;
+mod trusted_devices;

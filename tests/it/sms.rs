@@ -10,9 +10,10 @@ use crate::support::signin::{self, Shown, SignIn};
 use crate::support::webhook::{Hook, WebhookListener};
 use crate::support::{EMAIL, Harness, PASSWORD, USERNAME, WEB_CLIENT};
 
-/// The key the webhook signs with, read from this environment variable.
-const SECRET_VAR: &str = "GH_TEST_SMS_SECRET";
-const SECRET: &str = "webhook-signing-key-for-tests";
+/// The key the webhook signs with: an environment variable cargo sets for every test process
+/// (so no test has to set one while servers of other tests read the environment).
+const SECRET_VAR: &str = "CARGO_PKG_DESCRIPTION";
+const SECRET: &str = env!("CARGO_PKG_DESCRIPTION");
 
 /// A browser flow offering an authenticator app or a code by text as the second step.
 const SMS_CODE_FLOW: &str = r#"flow: browser-sms
@@ -44,9 +45,6 @@ async fn start(db: crate::support::Db, hook: &WebhookListener, limits: &str) -> 
 /// `realm` (a flow-test realm) with texts posted to `hook`, signing in with a password and
 /// then an app or a texted code.
 pub(crate) async fn start_on(db: crate::support::Db, hook: &WebhookListener, realm: &str, limits: &str) -> Harness {
-    // SAFETY: set before the server starts, to the same value by every test; nextest runs each
-    // test in a process of its own.
-    unsafe { std::env::set_var(SECRET_VAR, SECRET) };
     let realm = format!(
         "{}flows:\n  browser: browser-sms\nsms:\n  webhook: {}\n  secret: \"${{env:{SECRET_VAR}}}\"\n  retry_after: 1s\n{limits}",
         realm, hook.url
@@ -146,6 +144,31 @@ db_test!(async fn a_confirmed_number_gets_sign_in_codes_by_text(db) {
     plain.log_in(USERNAME, PASSWORD).await;
     plain.exchange(&h).await.assert_factors(&["pwd"], "1");
 });
+
+db_test!(async fn the_password_grant_refuses_accounts_with_codes_by_text(db) {
+    // The shipped browser flow, and `web` may use the password grant too.
+    let realm = signin::standard_flow_realm().replacen(
+        "grant_types: [authorization_code, refresh_token]",
+        "grant_types: [authorization_code, refresh_token, password]",
+        1,
+    );
+    let h = Harness::start(db, &realm).await;
+    let user_id = h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    password_grant(&h).await.assert_ok();
+    // Codes by text cannot travel in a token request: refused, not let in on the password.
+    h.state.store.enable_sent_codes(&user_id, gatehouse::store::SMS_OTP).await.expect("codes on");
+    password_grant(&h).await.assert_error(reqwest::StatusCode::BAD_REQUEST, "invalid_grant");
+});
+
+async fn password_grant(h: &Harness) -> crate::support::oauth::JsonResponse {
+    let params = [
+        ("grant_type", "password"),
+        ("username", USERNAME),
+        ("password", PASSWORD),
+        ("scope", "openid"),
+    ];
+    crate::support::oauth::post_form(&h.endpoint("token"), crate::support::oauth::web(), &params).await
+}
 
 db_test!(async fn texts_are_limited_per_number_and_per_user_and_codes_die_after_wrong_tries(db) {
     let hook = WebhookListener::start().await;

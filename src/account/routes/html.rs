@@ -153,6 +153,7 @@ pub(super) fn notice(query: &HashMap<String, String>) -> Option<&'static str> {
         Some("email-codes-on") => Some("accountEmailCodesOn"),
         Some("email-codes-off") => Some("accountEmailCodesOff"),
         Some("phone-code-sent") => Some("accountPhoneCodeSent"),
+        Some("devices-revoked") => Some("accountDevicesRevoked"),
         Some("phone-verified") => Some("accountPhoneVerified"),
         Some("phone-removed") => Some("accountPhoneRemoved"),
         Some("sms-codes-on") => Some("accountSmsCodesOn"),
@@ -355,12 +356,38 @@ pub(super) async fn change_password(console: Console, body: axum::body::Bytes) -
 }
 
 pub(super) async fn sessions_page(console: Console, Query(query): Query<HashMap<String, String>>) -> Response {
-    match sessions::list(&console.app, &console.rt, &console.viewer, &console.lang).await {
-        Ok(list) => {
+    let listed = match sessions::list(&console.app, &console.rt, &console.viewer, &console.lang).await {
+        Ok(list) => crate::account::devices::list(&console.app, &console.viewer)
+            .await
+            .map(|devices| (list, devices)),
+        Err(e) => Err(e),
+    };
+    match listed {
+        Ok((list, devices)) => {
             let others = list.iter().filter(|s| !s.current).count();
-            let ctx = json!({ "page": "sessions", "notice": notice(&query), "sessions": list, "others": others });
+            let ctx = json!({
+                "page": "sessions", "notice": notice(&query), "sessions": list, "others": others,
+                "devices": devices, "devices_enabled": console.rt.realm.trusted_devices.enabled,
+            });
             console.page("account_sessions.html", ctx)
         }
+        Err(e) => internal(&e),
+    }
+}
+
+/// Revokes one trusted device (`device`) or all (`which=all`).
+pub(super) async fn revoke_devices(console: Console, body: axum::body::Bytes) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    if !console.csrf_ok(&form) {
+        return PageError::new(StatusCode::FORBIDDEN, "accountFormExpired").into_response();
+    }
+    let which = match (form.get("which").map(String::as_str), form.get("device")) {
+        (Some("all"), _) => None,
+        (_, Some(id)) => Some(id.as_str()),
+        _ => return PageError::new(StatusCode::BAD_REQUEST, "accountNothingToSignOut").into_response(),
+    };
+    match crate::account::devices::revoke(&console.app, &console.rt, &console.viewer, which).await {
+        Ok(_) => console.done("sessions", "devices-revoked"),
         Err(e) => internal(&e),
     }
 }

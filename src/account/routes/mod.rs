@@ -78,6 +78,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(sessions).delete(delete_sessions),
         )
         .route("/realms/{realm}/account/sessions/sign-out", post(sign_out))
+        .route("/realms/{realm}/account/sessions/trusted-devices", post(revoke_devices))
 }
 
 /// A page for a browser, the JSON face for a bearer of an access token.

@@ -252,3 +252,11 @@ pub(crate) async fn second_factor_failed(
     .await;
     Ok(locked.map(|r| r.message()))
 }
+
+/// A second factor just succeeded: "Remember this device" ticked on its page (field
+/// `remember-device`) is kept for the end of the sign-in, where the device is recorded.
+pub(super) fn note_remember_device(ctx: &mut FlowContext<'_>, form: &HashMap<String, String>) {
+    if ctx.realm.trusted_devices.enabled && form.get("remember-device").is_some_and(|v| v == "on") {
+        ctx.flow.remember_device = true;
+    }
+}

@@ -125,7 +125,10 @@ impl Authenticator for OtpForm {
             return page(ctx, Some(message("missingOtp"))).await;
         }
         match verify(ctx, code).await? {
-            Ok(()) => Ok(StepResult::Success),
+            Ok(()) => {
+                super::note_remember_device(ctx, form);
+                Ok(StepResult::Success)
+            }
             Err(message) => page(ctx, Some(message)).await,
         }
     }

@@ -67,6 +67,7 @@ impl Authenticator for RecoveryCodeForm {
                 ctx.flow.add_amr("otp");
                 ctx.event("recovery_code_used", Some(&user_id), json!({ "remaining": left }))
                     .await;
+                super::note_remember_device(ctx, form);
                 Ok(StepResult::Success)
             }
             None => {

@@ -300,7 +300,10 @@ impl Authenticator for SentCodeForm {
             return self.page(ctx, None, Some(message("missingOtp"))).await;
         }
         match self.verify(ctx, code).await? {
-            Ok(()) => Ok(StepResult::Success),
+            Ok(()) => {
+                super::note_remember_device(ctx, form);
+                Ok(StepResult::Success)
+            }
             Err(shown) => self.page(ctx, None, Some(shown)).await,
         }
     }

@@ -3,6 +3,7 @@
 
 mod client;
 mod ip_range;
+mod trusted_device;
 mod user_attribute;
 mod user_configured;
 mod user_role;
@@ -27,6 +28,7 @@ static ALL: &[&dyn Condition] = &[
     &user_attribute::UserAttribute,
     &client::ClientCondition,
     &ip_range::IpRange,
+    &trusted_device::TrustedDevice,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Condition> {

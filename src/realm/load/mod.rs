@@ -214,8 +214,8 @@ pub fn check_sms(sms: &super::SmsSettings) -> Result<(), String> {
             ));
         }
     }
-    if sms.per_number_per_hour == 0 || sms.per_user_per_hour == 0 {
-        return Err("sms.per_number_per_hour and sms.per_user_per_hour must be at least 1".into());
+    if sms.per_number_per_hour == 0 || sms.per_user_per_hour == 0 || sms.per_ip_per_hour == 0 {
+        return Err("sms.per_number_per_hour, per_user_per_hour and per_ip_per_hour must be at least 1".into());
     }
     Ok(())
 }
@@ -315,6 +315,9 @@ impl Validator<'_> {
         source.note("flows", flows_at);
         self.check_pat(&file.pat, &file.scopes, realm_at);
         self.check_account(&file.account, realm_at);
+        if !(1..=365).contains(&file.trusted_devices.days) {
+            self.error(realm_at, "trusted_devices.days must be between 1 and 365");
+        }
         let required_actions = Self::required_actions(file.required_actions, &mut source);
         let roles = self.roles(&file.roles);
         let scopes = self.scopes(&file.scopes);
@@ -347,6 +350,7 @@ impl Validator<'_> {
             mail,
             sms,
             login_notifications: file.login_notifications,
+            trusted_devices: file.trusted_devices,
             source,
         }
     }

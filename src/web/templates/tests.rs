@@ -8,7 +8,7 @@ fn sample_context(template: &str) -> serde_json::Value {
     let mut ctx = json!({ "realm_name": "Demo", "action": "/realms/demo/login-actions", "csrf": "csrf-token", "aia_cancel": true });
     let extra = match template {
         "login.html" | "username.html" | "password.html" => json!({ "username": "alice", "error": null }),
-        "otp.html" => json!({ "error": null, "can_use_recovery_code": true }),
+        "otp.html" => json!({ "error": null, "can_use_recovery_code": true, "remember_days": 30 }),
         "recovery_code.html" => json!({ "error": "invalidRecoveryCode" }),
         "configure_otp.html" => json!({
             "qr_svg": "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1 1\"><path d=\"M0 0h1v1H0z\"/></svg>",
@@ -76,6 +76,8 @@ fn sample_context(template: &str) -> serde_json::Value {
             "created": { "token": { "name": "CI" }, "secret": "gtp_abc" },
             "lifetimes": [7, 30], "scopes": ["openid", "profile"],
             "codes": ["aaaa-bbbb"], "download": "data:text/plain,aaaa-bbbb",
+            "devices": [{ "id": "d1", "name": "Chrome 131 · Windows 10", "created": 1_700_000_000, "last_used": 1_700_000_500, "expires": 1_800_000_000 }],
+            "devices_enabled": true,
             "entries": [{ "time": 1_700_000_000, "kind": "sign_in", "outcome": "success", "reason": null, "client": "web",
                 "ip": "127.0.0.1", "location": "Berlin, Germany", "browser": "Chrome 131", "os": "Linux", "methods": ["password"], "second_factor": true, "unfamiliar": true }],
             "next": 41, "view": "all", "period": "30d", "views": ["all", "sign-ins", "changes"], "periods": ["24h", "7d", "30d", "all"],
