@@ -257,3 +257,47 @@ db_test!(async fn console_access_tokens_and_log_download_in_chromium(db) {
     })
     .await;
 });
+
+db_test!(async fn a_trusted_device_in_chromium_skips_the_code_until_it_is_forgotten(db) {
+    with_browser(&format!("trusted_device_{db:?}"), |ui| async move {
+        let app = App::start().await;
+        let realm = format!(
+            "{}trusted_devices: {{ enabled: true, days: 30 }}\n",
+            signin::flow_realm(&app.callback).replace("look_around: 1", "look_around: 2")
+        );
+        let h = Harness::start(db, &realm).await;
+        h.add_user(USERNAME, EMAIL, PASSWORD).await;
+        let otp = signin::enrol_otp(&h, USERNAME, PASSWORD).await;
+
+        // The code, with "Remember this device" ticked.
+        let (req, verifier) = crate::browser_e2e::request(&app, false);
+        ui.open(&req.url(&h), "login").await;
+        ui.log_in(USERNAME, PASSWORD, "otp").await;
+        ui.expect(Screen::Otp).await;
+        ui.type_into("otp", &signin::totp_next(&h, &otp.secret)).await;
+        ui.element("#remember-device").await.click().await.expect("tick the box");
+        ui.submit("at-the-app").await;
+        let claims = crate::browser_e2e::at_the_app(&ui, &h, &app, &req, &verifier).await;
+        assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]), "{claims}");
+
+        // Signing in again on this device: the password only, and the tokens say so.
+        let (req, verifier) = crate::browser_e2e::request(&app, true);
+        ui.open(&req.url(&h), "login-again").await;
+        ui.log_in(USERNAME, PASSWORD, "at-the-app-again").await;
+        let claims = crate::browser_e2e::at_the_app(&ui, &h, &app, &req, &verifier).await;
+        assert_eq!(claims["amr"], serde_json::json!(["pwd"]), "{claims}");
+        assert_eq!(claims["acr"], "1", "{claims}");
+
+        // The console lists it; forgotten, the device is asked for the code again.
+        ui.open(&console(&h, "sessions"), "sessions").await;
+        let text = ui.describe().await;
+        assert!(text.contains("Trusted devices") && text.contains("Trusted until"), "{text}");
+        ui.click("#forget-all-devices", "forgotten").await;
+        assert!(ui.describe().await.contains("The devices are forgotten"));
+        let (req, _) = crate::browser_e2e::request(&app, true);
+        ui.open(&req.url(&h), "login-after").await;
+        ui.log_in(USERNAME, PASSWORD, "otp-again").await;
+        ui.expect(Screen::Otp).await;
+    })
+    .await;
+});
