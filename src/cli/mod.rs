@@ -235,6 +235,9 @@ pub struct SimulateArgs {
     /// The user already has an SSO session
     #[arg(long)]
     pub signed_in: bool,
+    /// The browser is a device the user trusted ("Remember this device")
+    #[arg(long)]
+    pub trusted_device: bool,
     /// The authorization request's prompt
     #[arg(long, value_enum)]
     pub prompt: Option<crate::tooling::simulate::Prompt>,
@@ -267,6 +270,7 @@ impl SimulateArgs {
             client: self.client,
             ip: Some(self.ip),
             signed_in: self.signed_in,
+            trusted_device: self.trusted_device,
             prompt: self.prompt,
             answers: (!self.answers.is_empty()).then_some(self.answers),
         }

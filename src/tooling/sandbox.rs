@@ -103,6 +103,7 @@ fn realm_file(flow: &str, client: &str, roles: &[String]) -> String {
         "tokens": { "signing_alg": "EdDSA" },
         "required_actions": actions,
         "roles": roles,
+        "trusted_devices": { "enabled": true, "days": 30 },
         "clients": [{ "client_id": client, "redirect_uris": [REDIRECT_URI] }]
     });
     // JSON is YAML.
@@ -150,6 +151,25 @@ impl Sandbox {
             user: SimUser::default(),
             _dir: guard,
         })
+    }
+
+    /// Makes the simulated browser a device the user trusted; returns its cookie's value.
+    pub async fn trust_this_device(&self) -> Result<String, String> {
+        let user_id = self.user.id.clone().ok_or("--trusted-device needs a user who exists")?;
+        let secret = crypto::random_token();
+        let id = self
+            .app
+            .store
+            .add_trusted_device(
+                REALM,
+                &user_id,
+                "simulated browser",
+                crypto::sha256_hex(secret.as_bytes()),
+                30,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(format!("{id}.{secret}"))
     }
 
     /// Creates the described user (unless it must not exist) with its credentials.

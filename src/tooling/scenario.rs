@@ -8,7 +8,7 @@
 //! scenarios:
 //!   - name: password and one-time code
 //!     user: { has: [otp] }         # username alice by default; roles, attributes, required_actions
-//!     client: app                  # default app; also ip, signed_in, prompt (login | none)
+//!     client: app                  # default app; also ip, signed_in, trusted_device, prompt
 //!     answers: [password, otp]
 //!     expect:
 //!       outcome: success           # success | failure | page
@@ -50,6 +50,8 @@ struct Scenario {
     ip: Option<String>,
     #[serde(default)]
     signed_in: bool,
+    #[serde(default)]
+    trusted_device: bool,
     #[serde(default)]
     prompt: Option<Prompt>,
     #[serde(default)]
@@ -174,6 +176,7 @@ fn simulation(s: &Scenario) -> Simulation {
         client: s.client.clone().unwrap_or(default.client),
         ip: s.ip.clone().or(default.ip),
         signed_in: s.signed_in,
+        trusted_device: s.trusted_device,
         prompt: s.prompt,
         answers: Some(s.answers.clone()),
     }

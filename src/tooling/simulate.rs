@@ -38,6 +38,8 @@ pub struct Simulation {
     pub ip: Option<String>,
     /// The user already has an SSO session (from an earlier sign-in through the same flow).
     pub signed_in: bool,
+    /// The browser is a device the user trusted ("Remember this device").
+    pub trusted_device: bool,
     pub prompt: Option<Prompt>,
     /// `None`: answer every page as a cooperative user would.
     pub answers: Option<Vec<Answer>>,
@@ -50,6 +52,7 @@ impl Default for Simulation {
             client: "app".into(),
             ip: Some("127.0.0.1".into()),
             signed_in: false,
+            trusted_device: false,
             prompt: None,
             answers: None,
         }
@@ -135,6 +138,9 @@ async fn run(file: &Path, sim: &Simulation) -> Result<Report, String> {
         accept_language: None,
         device_cookie: None,
     };
+    if sim.trusted_device {
+        who.device_cookie = Some(sandbox.trust_this_device().await?);
+    }
     if sim.signed_in {
         let mut first = Driver::new(&mut sandbox, &who, flow.name.clone(), None);
         let cookie = first.run(&request(&sim.client, None)).await?;
