@@ -114,6 +114,10 @@ async fn remember_device(
     if !flow.remember_device || !settings.enabled {
         return Ok(None);
     }
+    // The record this browser held before (if any) is replaced, not kept beside the new one.
+    if let Some((old, _)) = who.device_cookie.as_deref().and_then(|c| c.split_once('.')) {
+        app.store.revoke_trusted_device(user_id, old).await?;
+    }
     let agent = crate::web::agent::describe(who.user_agent.as_deref());
     let name = format!("{} · {}", agent.browser, agent.os);
     let secret = random_token();

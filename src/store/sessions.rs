@@ -344,6 +344,11 @@ impl Store {
         n += super::brute_force::purge_idle_counters(&self.db, t).await?;
         // Sent messages are kept a week for `gatehouse mail status` and the rate limits.
         n += self.purge_outbox(t - 7 * 86_400).await?;
+        n += super::entity::trusted_device::Entity::delete_many()
+            .filter(super::entity::trusted_device::Column::ExpiresAt.lt(t))
+            .exec(&self.db)
+            .await?
+            .rows_affected;
         Ok(n)
     }
 }

@@ -67,13 +67,19 @@ db_test!(async fn a_remembered_device_skips_the_second_factor_until_it_is_forgot
     assert_eq!(devices(&h).await, 1);
     let cookie_row = h.query("SELECT secret_hash FROM trusted_devices").await;
     let stored: String = cookie_row[0].try_get("", "secret_hash").expect("hash");
-    assert_eq!(stored.len(), 64, "the secret itself is stored");
+    assert!(stored.len() == 64 && stored.bytes().all(|b| b.is_ascii_hexdigit()), "not a SHA-256: {stored}");
 
     // The same browser: the password alone, and the tokens say so.
     sign_in_again(&h, &b).await.exchange(&h).await.assert_factors(&["pwd"], "1");
     assert_eq!(signin::events(&h, Some("trusted_device_used")).await.len(), 1);
     // Another browser is still asked for the code.
     sign_in_again(&h, &h.new_browser()).await.expect(Shown::Otp);
+    // A cookie whose secret does not match the record counts for nothing; ticking the box
+    // again in that browser replaces its record rather than adding one.
+    h.sql(&format!("UPDATE trusted_devices SET secret_hash = '{}'", "0".repeat(64))).await;
+    remember_with_recovery_code(&h, &b, &otp.recovery_codes[0]).await;
+    assert_eq!(devices(&h).await, 1);
+    sign_in_again(&h, &b).await.exchange(&h).await.assert_factors(&["pwd"], "1");
 
     // The console lists it; forgetting it makes the browser ask again.
     account::sign_in_to_console(&h, &b, PASSWORD).await;
