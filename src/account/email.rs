@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::{AccountError, Viewer, record};
 use crate::flow::message;
 use crate::state::{AppState, RealmRuntime};
-use crate::store::{EMAIL_OTP, OtpRemoval};
+use crate::store::EMAIL_OTP;
 
 /// What the security page shows about the address.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -59,7 +59,6 @@ pub async fn set_codes(
     viewer: &Viewer,
     on: bool,
 ) -> Result<Result<(), Value>, AccountError> {
-    let user_id = &viewer.user.id;
     if on {
         if !app.flows.realm_uses(&rt.realm, "email-otp-form") {
             return Ok(Err(message("accountEmailCodesUnavailable")));
@@ -67,25 +66,6 @@ pub async fn set_codes(
         if viewer.user.email.is_none() || !viewer.user.email_verified {
             return Ok(Err(message("accountEmailCodesNeedVerified")));
         }
-        if app.store.enable_sent_codes(user_id, EMAIL_OTP).await? {
-            record(app, rt, viewer, "credential_added", json!({ "type": EMAIL_OTP })).await;
-        }
-        return Ok(Ok(()));
     }
-    let keep_one = super::factors::must_keep_a_second_factor(app, rt, viewer).await?;
-    match app.store.disable_sent_codes(user_id, EMAIL_OTP, keep_one).await? {
-        OtpRemoval::NotFound => Ok(Ok(())),
-        OtpRemoval::LastKept => Ok(Err(message("accountLastFactorRequired"))),
-        OtpRemoval::Removed { last } => {
-            record(
-                app,
-                rt,
-                viewer,
-                "credential_removed",
-                json!({ "type": EMAIL_OTP, "last": last }),
-            )
-            .await;
-            Ok(Ok(()))
-        }
-    }
+    super::factors::switch_sent_codes(app, rt, viewer, EMAIL_OTP, on).await
 }

@@ -234,3 +234,37 @@ async fn check_code(
     }
     Ok(Ok(()))
 }
+
+/// Codes by email or text (`kind`) on or off, once the caller has checked they may be on; off
+/// unless they are the last second factor the realm makes the user keep. Each change is logged.
+pub async fn switch_sent_codes(
+    app: &AppState,
+    rt: &RealmRuntime,
+    viewer: &Viewer,
+    kind: &'static str,
+    on: bool,
+) -> Result<Result<(), Value>, AccountError> {
+    let user_id = &viewer.user.id;
+    if on {
+        if app.store.enable_sent_codes(user_id, kind).await? {
+            record(app, rt, viewer, "credential_added", json!({ "type": kind })).await;
+        }
+        return Ok(Ok(()));
+    }
+    let keep_one = must_keep_a_second_factor(app, rt, viewer).await?;
+    match app.store.disable_sent_codes(user_id, kind, keep_one).await? {
+        OtpRemoval::NotFound => Ok(Ok(())),
+        OtpRemoval::LastKept => Ok(Err(crate::flow::message("accountLastFactorRequired"))),
+        OtpRemoval::Removed { last } => {
+            record(
+                app,
+                rt,
+                viewer,
+                "credential_removed",
+                json!({ "type": kind, "last": last }),
+            )
+            .await;
+            Ok(Ok(()))
+        }
+    }
+}

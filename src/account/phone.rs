@@ -156,19 +156,6 @@ pub async fn set_codes(
         if !verified {
             return Ok(Err(message("accountSmsCodesNeedNumber")));
         }
-        if app.store.enable_sent_codes(user_id, SMS_OTP).await? {
-            record(app, rt, viewer, "credential_added", json!({ "type": SMS_OTP })).await;
-        }
-        return Ok(Ok(()));
     }
-    let keep_one = super::factors::must_keep_a_second_factor(app, rt, viewer).await?;
-    match app.store.disable_sent_codes(user_id, SMS_OTP, keep_one).await? {
-        OtpRemoval::NotFound => Ok(Ok(())),
-        OtpRemoval::LastKept => Ok(Err(message("accountLastFactorRequired"))),
-        OtpRemoval::Removed { last } => {
-            let details = json!({ "type": SMS_OTP, "last": last });
-            record(app, rt, viewer, "credential_removed", details).await;
-            Ok(Ok(()))
-        }
-    }
+    super::factors::switch_sent_codes(app, rt, viewer, SMS_OTP, on).await
 }

@@ -32,7 +32,8 @@ pub(crate) fn message(payload: &Payload) -> Result<Message, String> {
 pub(crate) async fn deliver(payload: &Payload, message: Message, id: &str) -> Result<(), String> {
     let settings = &payload.settings;
     if let Some(dir) = &settings.outbox {
-        return write_to_outbox(dir, id, &message.formatted()).await;
+        return crate::ops::files::write_whole(std::path::Path::new(dir), &format!("{id}.eml"), &message.formatted())
+            .await;
     }
     let Some(smtp) = &settings.smtp else {
         return Err("the realm's mail settings name neither an outbox nor an SMTP server".into());
@@ -62,20 +63,4 @@ fn transport(smtp: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, 
         builder = builder.credentials(Credentials::new(user.clone(), password));
     }
     Ok(builder.build())
-}
-
-/// Writes the message as `<dir>/<id>.eml`, whole or not at all (a temporary file renamed).
-async fn write_to_outbox(dir: &str, id: &str, bytes: &[u8]) -> Result<(), String> {
-    let dir = std::path::Path::new(dir);
-    tokio::fs::create_dir_all(dir)
-        .await
-        .map_err(|e| format!("cannot create the outbox {}: {e}", dir.display()))?;
-    let file = dir.join(format!("{id}.eml"));
-    let partial = dir.join(format!(".{id}.eml.partial"));
-    tokio::fs::write(&partial, bytes)
-        .await
-        .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
-    tokio::fs::rename(&partial, &file)
-        .await
-        .map_err(|e| format!("cannot write {}: {e}", file.display()))
 }

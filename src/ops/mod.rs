@@ -3,6 +3,7 @@
 //! imports nothing else of the crate.
 
 pub mod budget;
+pub mod files;
 pub mod geoip;
 pub mod logging;
 pub mod metrics;

@@ -43,7 +43,7 @@ pub async fn deliver(payload: &Payload, id: &str) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let settings = &payload.settings;
     if let Some(dir) = &settings.outbox {
-        return write_to_outbox(dir, id, &body).await;
+        return crate::ops::files::write_whole(std::path::Path::new(dir), &format!("{id}.json"), &body).await;
     }
     let Some(url) = &settings.webhook else {
         return Err("the realm's sms settings name neither a webhook nor an outbox".into());
@@ -76,22 +76,6 @@ pub async fn deliver(payload: &Payload, id: &str) -> Result<(), String> {
             response.status()
         ))
     }
-}
-
-/// Writes the text as `<dir>/<id>.json`, whole or not at all (a temporary file renamed).
-async fn write_to_outbox(dir: &str, id: &str, bytes: &[u8]) -> Result<(), String> {
-    let dir = std::path::Path::new(dir);
-    tokio::fs::create_dir_all(dir)
-        .await
-        .map_err(|e| format!("cannot create the SMS outbox {}: {e}", dir.display()))?;
-    let file = dir.join(format!("{id}.json"));
-    let partial = dir.join(format!(".{id}.json.partial"));
-    tokio::fs::write(&partial, bytes)
-        .await
-        .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
-    tokio::fs::rename(&partial, &file)
-        .await
-        .map_err(|e| format!("cannot write {}: {e}", file.display()))
 }
 
 #[cfg(test)]
