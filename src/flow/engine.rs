@@ -143,6 +143,11 @@ async fn run_step(
                 return Ok(StepResult::Failure("flowMisconfigured".into()));
             };
             ctx.step_config = step.config.clone();
+            if carried_over(auth, ctx) {
+                ctx.flow.trace.push(format!("{name}:carried"));
+                ctx.flow.completed.push(at);
+                return Ok(StepResult::Success);
+            }
             let resumed = ctx.flow.challenge.as_deref() == Some(at.as_str());
             let result = match input {
                 Some(form) if resumed => auth.action(ctx, form).await?,
@@ -161,4 +166,15 @@ async fn run_step(
         ctx.flow.completed.push(at);
     }
     Ok(result)
+}
+
+/// Step-up: a first-factor authenticator whose method the raised SSO session already proved
+/// for the identified user is not asked again (its method counts towards the new level).
+fn carried_over(auth: &dyn authenticators::Authenticator, ctx: &mut FlowContext<'_>) -> bool {
+    let Some(method) = auth.amr() else { return false };
+    if !auth.identifies_user() || ctx.flow.user_id.is_none() || !ctx.flow.carried_amr.iter().any(|m| m == method) {
+        return false;
+    }
+    ctx.flow.add_amr(method);
+    true
 }

@@ -7,6 +7,7 @@ pub mod authenticators;
 mod brute_force;
 pub mod conditions;
 mod engine;
+pub mod level;
 pub mod model;
 pub mod password;
 mod registry;
@@ -153,6 +154,10 @@ pub struct FlowState {
     /// A second factor was entered with "Remember this device" ticked.
     #[serde(default)]
     pub remember_device: bool,
+    /// Step-up: the methods of the SSO session this sign-in raises to a higher level, which
+    /// its authenticators of the same method need not ask for again.
+    #[serde(default)]
+    pub carried_amr: Vec<String>,
 }
 
 /// A one-time code mailed or texted during a sign-in.
@@ -212,6 +217,8 @@ pub struct SignInRequest {
     pub max_age: Option<i64>,
     /// The application-initiated action the app asked for, by Gatehouse's name.
     pub kc_action: Option<String>,
+    /// The level of authentication the app asked for (`acr_values`, an `acr` claim).
+    pub acr: Option<level::AcrRequest>,
 }
 
 /// What authenticators see and change.

@@ -53,8 +53,13 @@ pub(super) async fn finish(
 ) -> Result<Next, EngineError> {
     let user_id = flow.user_id.clone().ok_or(EngineError::NoUser)?;
     let t = now();
-    let (amr, acr) = crate::flow::methods_and_level(&flow.amr);
-    let session = sso_session_for(rt, flow, &user_id, who, &amr, acr, t);
+    let (amr, level) = crate::flow::methods_and_level(&flow.amr);
+    let reached = crate::flow::level::reached(&amr);
+    if crate::flow::level::unmet(request.acr.as_ref(), reached) {
+        return Ok(unmet(request));
+    }
+    let acr = crate::flow::level::claim(&rt.realm, request.acr.as_ref(), reached);
+    let session = sso_session_for(rt, flow, &user_id, who, &amr, level, t);
     let session_id = session.id.clone();
     let (new_session, new_cookie) = session.new.unzip();
     let code = random_token();
@@ -64,7 +69,7 @@ pub(super) async fn finish(
         code_challenge: request.code_challenge.clone(),
         auth_time: session.auth_time,
         amr,
-        acr: Some(acr.to_string()),
+        acr: Some(acr),
         claims: request.claims.clone(),
     };
     let new_code = NewAuthCode {
@@ -99,6 +104,20 @@ pub(super) async fn finish(
         sso_cookie: new_cookie,
         device_cookie,
     })
+}
+
+/// The app insisted on a level of authentication this sign-in could not reach (the user has
+/// no second factor the flow could ask for): OIDC's `unmet_authentication_requirements`.
+fn unmet(request: &AuthorizeRequest) -> Next {
+    Next::Respond {
+        target: request.target(),
+        result: Err(crate::oidc::error::RedirectError::new(
+            "unmet_authentication_requirements",
+            "the sign-in could not reach the level of authentication the app requires",
+        )),
+        sso_cookie: None,
+        device_cookie: None,
+    }
 }
 
 /// "Remember this device" was ticked on a second-factor page: a device record, and the cookie

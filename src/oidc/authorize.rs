@@ -41,6 +41,9 @@ pub struct AuthorizeRequest {
     /// the signed-in user, answered with `kc_action_status`.
     #[serde(default)]
     pub kc_action: Option<String>,
+    /// The level of authentication asked for (`acr_values`, an `acr` claim).
+    #[serde(default)]
+    pub acr: Option<crate::flow::level::AcrRequest>,
 }
 
 /// Where an error goes: a page (redirect URI not trusted yet) or back to the client.
@@ -75,6 +78,7 @@ impl AuthorizeRequest {
             prompt_none: self.prompt_none,
             max_age: self.max_age,
             kc_action: self.kc_action.clone(),
+            acr: self.acr.clone(),
         }
     }
 
@@ -114,6 +118,7 @@ const PARAMETER_LIMITS: &[(&str, usize)] = &[
     ("id_token_hint", 8192),
     ("prompt", 64),
     ("max_age", 20),
+    ("acr_values", 512),
 ];
 
 /// The first parameter over its limit, with the limit.
@@ -156,6 +161,8 @@ pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeR
 
     let options = parse_options(p).map_err(|d| fail("invalid_request", d))?;
     let kc_action = kc_action_of(realm, p).map_err(|d| fail("invalid_request", d))?;
+    let acr = crate::flow::level::requested(realm, param(p, "acr_values"), options.claims.as_ref())
+        .map_err(|d| fail("unmet_authentication_requirements", d))?;
     Ok(AuthorizeRequest {
         client_id: client_id.to_string(),
         redirect_uri: redirect_uri.to_string(),
@@ -172,6 +179,7 @@ pub fn validate(realm: &Realm, p: &HashMap<String, String>) -> Result<AuthorizeR
         id_token_hint: param(p, "id_token_hint").map(String::from),
         claims: options.claims,
         kc_action,
+        acr,
     })
 }
 

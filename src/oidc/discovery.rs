@@ -24,6 +24,8 @@ pub fn document(issuer: &str, realm: &Realm) -> String {
     {
         grants.push("password");
     }
+    let mut acr_values = vec!["1".to_string(), "2".to_string()];
+    acr_values.extend(realm.acr.loa_map.keys().cloned());
     json!({
         "issuer": issuer,
         "authorization_endpoint": endpoint("auth"),
@@ -47,6 +49,7 @@ pub fn document(issuer: &str, realm: &Realm) -> String {
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp",
             "name", "given_name", "family_name", "preferred_username", "email", "email_verified"
         ],
+        "acr_values_supported": acr_values,
         "claim_types_supported": ["normal"],
         "claims_parameter_supported": true,
         "request_parameter_supported": false,

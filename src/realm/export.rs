@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::Realm;
 use super::model::{
-    AccountSettings, BruteForce, FlowBindings, GrantType, MailSettings, OtpPolicy, PasswordPolicy, PatSettings, Pkce,
-    RequiredActionSetting, SmsSettings, TokenSettings, TrustedDevices, UserSettings,
+    AccountSettings, AcrSettings, BruteForce, FlowBindings, GrantType, MailSettings, OtpPolicy, PasswordPolicy,
+    PatSettings, Pkce, RequiredActionSetting, SmsSettings, TokenSettings, TrustedDevices, UserSettings,
 };
 
 #[derive(Serialize)]
@@ -43,6 +43,8 @@ struct RealmOut<'a> {
     login_notifications: bool,
     #[serde(skip_serializing_if = "TrustedDevices::is_default")]
     trusted_devices: &'a TrustedDevices,
+    #[serde(skip_serializing_if = "AcrSettings::is_default")]
+    acr: &'a AcrSettings,
 }
 
 #[derive(Serialize)]
@@ -90,6 +92,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
         sms: realm.sms.as_ref(),
         login_notifications: realm.login_notifications,
         trusted_devices: &realm.trusted_devices,
+        acr: &realm.acr,
         clients: realm
             .clients
             .values()

@@ -17,8 +17,9 @@ use serde::Serialize;
 pub use duration::Duration;
 pub use load::{RealmError, load_dir, load_str};
 pub use model::{
-    AccountSettings, BruteForce, FlowBindings, GrantType, MailSettings, OtpPolicy, PasswordPolicy, PatSettings, Pkce,
-    RequiredActionSetting, SmsSettings, SmtpSettings, SmtpTls, TokenSettings, TrustedDevices, UserSettings,
+    AccountSettings, AcrSettings, BruteForce, FlowBindings, GrantType, MailSettings, OtpPolicy, PasswordPolicy,
+    PatSettings, Pkce, RequiredActionSetting, SmsSettings, SmtpSettings, SmtpTls, TokenSettings, TrustedDevices,
+    UserSettings,
 };
 
 /// The built-in public client the account console signs in through, in every realm.
@@ -83,6 +84,9 @@ pub struct Realm {
     /// Left out of the content (and its hash) when default.
     #[serde(skip_serializing_if = "TrustedDevices::is_default")]
     pub trusted_devices: TrustedDevices,
+    /// Left out of the content (and its hash) when no level is named.
+    #[serde(skip_serializing_if = "AcrSettings::is_default")]
+    pub acr: AcrSettings,
     /// Where things were written, for messages about them (not part of the content).
     #[serde(skip)]
     pub source: Source,

@@ -55,6 +55,8 @@ pub struct RealmFile {
     /// "Remember this device" on second-factor pages.
     #[serde(default)]
     pub trusted_devices: TrustedDevices,
+    #[serde(default)]
+    pub acr: AcrSettings,
 }
 
 /// Devices a user trusts: a second factor entered with "Remember this device" is not asked
@@ -78,6 +80,21 @@ impl Default for TrustedDevices {
 impl TrustedDevices {
     pub fn is_default(&self) -> bool {
         self == &TrustedDevices::default()
+    }
+}
+
+/// Levels of authentication (OIDC `acr`): names an app may ask for with `acr_values` or an
+/// essential `acr` claim, each mapped to the factors it needs (Keycloak's `acr.loa.map`):
+/// 1 is one factor, 2 is two.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AcrSettings {
+    pub loa_map: BTreeMap<String, u8>,
+}
+
+impl AcrSettings {
+    pub fn is_default(&self) -> bool {
+        self.loa_map.is_empty()
     }
 }
 

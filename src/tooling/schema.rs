@@ -284,6 +284,10 @@ fn policies() -> Value {
             "enabled": { "type": "boolean", "description": "Offer 'Remember this device' on second-factor pages" },
             "days": { "type": "integer", "minimum": 1, "maximum": 365, "description": "How long a remembered device skips the second factor" }
         }), &[]),
+        "acr": object(json!({
+            "loa_map": { "type": "object", "additionalProperties": { "type": "integer", "minimum": 1, "maximum": 2 },
+                "description": "Levels apps may ask for with acr_values, each 1 (one factor) or 2 (two factors), e.g. { silver: 1, gold: 2 }" }
+        }), &[]),
         "login_notifications": { "type": "boolean",
             "description": "Mail users when they sign in from a browser, device or place not seen in 90 days, with a 'this wasn't me' link" },
         "mail": object(json!({

@@ -110,6 +110,7 @@ fn request(client: &str, prompt: Option<Prompt>) -> AuthorizeRequest {
         id_token_hint: None,
         claims: None,
         kc_action: None,
+        acr: None,
     }
 }
 

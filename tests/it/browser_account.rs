@@ -262,7 +262,7 @@ db_test!(async fn a_trusted_device_in_chromium_skips_the_code_until_it_is_forgot
     with_browser(&format!("trusted_device_{db:?}"), |ui| async move {
         let app = App::start().await;
         let realm = format!(
-            "{}trusted_devices: {{ enabled: true, days: 30 }}\n",
+            "{}trusted_devices: {{ enabled: true, days: 30 }}\nacr: {{ loa_map: {{ gold: 2 }} }}\n",
             signin::flow_realm(&app.callback).replace("look_around: 1", "look_around: 2")
         );
         let h = Harness::start(db, &realm).await;
@@ -287,6 +287,17 @@ db_test!(async fn a_trusted_device_in_chromium_skips_the_code_until_it_is_forgot
         let claims = crate::browser_e2e::at_the_app(&ui, &h, &app, &req, &verifier).await;
         assert_eq!(claims["amr"], serde_json::json!(["pwd"]), "{claims}");
         assert_eq!(claims["acr"], "1", "{claims}");
+
+        // An app asking for gold (step-up) in that one-factor session: the code only.
+        let (req, verifier) = crate::browser_e2e::request(&app, false);
+        let req = req.with("acr_values", "gold");
+        ui.open(&req.url(&h), "step-up").await;
+        ui.expect(Screen::Otp).await;
+        ui.type_into("otp", &signin::totp_at(&h, &otp.secret, signin::unix_now() + 60)).await;
+        ui.submit("at-the-app-gold").await;
+        let claims = crate::browser_e2e::at_the_app(&ui, &h, &app, &req, &verifier).await;
+        assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]), "{claims}");
+        assert_eq!(claims["acr"], "gold", "{claims}");
 
         // The console lists it; forgotten, the device is asked for the code again.
         ui.open(&console(&h, "sessions"), "sessions").await;

@@ -36,5 +36,6 @@ mod realm_files;
 mod scale_out;
 mod seed;
 mod sms;
+mod step_up;
 mod themes;
 mod trusted_devices;

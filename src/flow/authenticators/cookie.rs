@@ -1,5 +1,8 @@
 //! `cookie`: an existing SSO session signs the user in without a page, unless the client
-//! asked for a fresh sign-in (`prompt=login`) or the session is older than `max_age`.
+//! asked for a fresh sign-in (`prompt=login`), the session is older than `max_age`, or the app
+//! asked for a higher level of authentication than the session reached (step-up): then the
+//! user stays identified and the factors the session proved are carried into the sign-in, so
+//! the flow asks only for what is missing.
 
 use std::collections::HashMap;
 
@@ -30,6 +33,7 @@ impl Authenticator for Cookie {
         {
             return Ok(StepResult::Attempted);
         }
+        let amr: Vec<String> = serde_json::from_str(&session.amr).unwrap_or_default();
         ctx.flow.user_id = Some(session.user_id.clone());
         ctx.flow.username = ctx
             .services
@@ -37,9 +41,16 @@ impl Authenticator for Cookie {
             .find_user(&session.user_id)
             .await?
             .map(|u| u.username);
+        if let Some(asked) = &ctx.request.acr
+            && crate::flow::level::reached(&amr) < asked.level
+        {
+            ctx.flow.trace.push(format!("cookie:step-up to level {}", asked.level));
+            ctx.flow.carried_amr = amr;
+            return Ok(StepResult::Attempted);
+        }
         ctx.flow.sso_session_id = Some(session.id.clone());
         ctx.flow.auth_time = Some(session.auth_time);
-        ctx.flow.amr = serde_json::from_str(&session.amr).unwrap_or_default();
+        ctx.flow.amr = amr;
         Ok(StepResult::Success)
     }
 

@@ -13,7 +13,8 @@ pub struct TrustedDevice;
 
 /// Whether `ctx`'s browser is one of the user's trusted devices (and notes its use).
 pub async fn is_trusted(ctx: &FlowContext<'_>) -> Result<bool, EngineError> {
-    if !ctx.realm.trusted_devices.enabled {
+    // A request for two factors (step-up) is not met by the device alone.
+    if !ctx.realm.trusted_devices.enabled || ctx.request.acr.as_ref().is_some_and(|a| a.level >= 2) {
         return Ok(false);
     }
     let (Some(user_id), Some(cookie)) = (ctx.flow.user_id.as_deref(), ctx.device_cookie.as_deref()) else {

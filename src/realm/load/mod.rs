@@ -318,6 +318,9 @@ impl Validator<'_> {
         if !(1..=365).contains(&file.trusted_devices.days) {
             self.error(realm_at, "trusted_devices.days must be between 1 and 365");
         }
+        if let Err(message) = check_acr(&file.acr) {
+            self.error(realm_at, message);
+        }
         let required_actions = Self::required_actions(file.required_actions, &mut source);
         let roles = self.roles(&file.roles);
         let scopes = self.scopes(&file.scopes);
@@ -351,6 +354,7 @@ impl Validator<'_> {
             sms,
             login_notifications: file.login_notifications,
             trusted_devices: file.trusted_devices,
+            acr: file.acr,
             source,
         }
     }
@@ -574,3 +578,21 @@ fn is_identifier(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+/// Level names are tokens an app can send in `acr_values` (no spaces), not the bare levels
+/// `1` and `2` (which always mean themselves), and each names one or two factors.
+fn check_acr(acr: &super::model::AcrSettings) -> Result<(), String> {
+    for (name, level) in &acr.loa_map {
+        if name.is_empty() || name == "1" || name == "2" || !super::is_scope_token(name) {
+            return Err(format!(
+                "acr.loa_map: '{name}' cannot name a level: use a word without spaces, such as silver or gold"
+            ));
+        }
+        if !(1..=2).contains(level) {
+            return Err(format!(
+                "acr.loa_map.{name}: {level} is not a level: 1 is one factor (a password or a sign-in link), 2 is two factors"
+            ));
+        }
+    }
+    Ok(())
+}
