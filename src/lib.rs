@@ -20,6 +20,7 @@ pub mod mail;
 pub mod oidc;
 pub mod sms;
 pub mod state;
+pub mod webauthn;
 // The top: assembly, tools and the command line.
 pub mod app;
 pub mod cli;

@@ -74,6 +74,7 @@ impl AppState {
             failure_event_budget: &self.failure_event_budget,
             mail: self.mail(),
             sms: self.sms(),
+            public_url: &self.settings.public_url,
         }
     }
 

@@ -158,6 +158,13 @@ pub struct FlowState {
     /// its authenticators of the same method need not ask for again.
     #[serde(default)]
     pub carried_amr: Vec<String>,
+    /// A WebAuthn ceremony under way (its `webauthn-rs` state): kept here, server-side only,
+    /// and used once.
+    #[serde(default)]
+    pub webauthn_state: Option<String>,
+    /// The person chose to sign in with a password instead of a passkey.
+    #[serde(default)]
+    pub use_password: bool,
 }
 
 /// A one-time code mailed or texted during a sign-in.
@@ -202,6 +209,8 @@ pub struct Services<'a> {
     pub mail: crate::mail::Sender<'a>,
     /// Outgoing texts (codes by SMS).
     pub sms: crate::sms::Texter<'a>,
+    /// The node's public URL: its host is the passkeys' relying party.
+    pub public_url: &'a str,
 }
 
 /// What the flow sees of the request that started the sign-in (an OIDC authorization

@@ -258,12 +258,12 @@ mod tests {
             );
         }
         let found = problems(
-            "realm: r\nrequired_actions:\n  update-password: { enabled: true }\n  webauthn-register: { enabled: true }\n",
+            "realm: r\nrequired_actions:\n  update-password: { enabled: true }\n  webauthn-enrol: { enabled: true }\n",
         );
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].starts_with("r.yaml:4:"), "{found:?}");
         assert!(
-            found[0].contains("unknown required action 'webauthn-register'"),
+            found[0].contains("unknown required action 'webauthn-enrol'"),
             "{found:?}"
         );
     }

@@ -344,7 +344,11 @@ fn flow_page(app: &AppState, rt: &RealmRuntime, jar: CookieJar, headers: &Header
         let step: String = url::form_urlencoded::byte_serialize(step.as_bytes()).collect();
         action = format!("{action}?step={step}");
     }
+    let offers_passkey = ctx.get("webauthn").is_some_and(|w| !w.is_null());
     if let Value::Object(obj) = &mut ctx {
+        if offers_passkey {
+            obj.insert("webauthn_script".into(), json!(crate::web::WEBAUTHN_SCRIPT));
+        }
         obj.insert("csrf".into(), Value::String(csrf));
         obj.insert("action".into(), Value::String(action));
         if matches!(page.template, "otp.html" | "sent_code.html" | "recovery_code.html")
@@ -369,10 +373,19 @@ fn flow_page(app: &AppState, rt: &RealmRuntime, jar: CookieJar, headers: &Header
         page.template,
         ctx,
     );
-    // The form posts here, and the answer redirects to the client.
+    // The form posts here, and the answer redirects to the client; passkey pages run their
+    // one script.
+    let policy = if offers_passkey {
+        crate::web::csp_allowing_script(crate::web::WEBAUTHN_SCRIPT)
+            .to_str()
+            .unwrap_or(crate::web::CSP)
+            .to_string()
+    } else {
+        crate::web::CSP.to_string()
+    };
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
-        crate::web::csp_with_form_targets(crate::web::CSP, &[&form_target]),
+        crate::web::csp_with_form_targets(&policy, &[&form_target]),
     );
     (jar, response).into_response()
 }

@@ -45,6 +45,8 @@ struct RealmOut<'a> {
     trusted_devices: &'a TrustedDevices,
     #[serde(skip_serializing_if = "AcrSettings::is_default")]
     acr: &'a AcrSettings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    webauthn: Option<&'a super::WebauthnSettings>,
 }
 
 #[derive(Serialize)]
@@ -93,6 +95,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
         login_notifications: realm.login_notifications,
         trusted_devices: &realm.trusted_devices,
         acr: &realm.acr,
+        webauthn: realm.webauthn.as_ref(),
         clients: realm
             .clients
             .values()

@@ -19,7 +19,7 @@ pub use load::{RealmError, load_dir, load_str};
 pub use model::{
     AccountSettings, AcrSettings, BruteForce, FlowBindings, GrantType, MailSettings, OtpPolicy, PasswordPolicy,
     PatSettings, Pkce, RequiredActionSetting, SmsSettings, SmtpSettings, SmtpTls, TokenSettings, TrustedDevices,
-    UserSettings,
+    UserSettings, WebauthnSettings,
 };
 
 /// The built-in public client the account console signs in through, in every realm.
@@ -87,6 +87,9 @@ pub struct Realm {
     /// Left out of the content (and its hash) when no level is named.
     #[serde(skip_serializing_if = "AcrSettings::is_default")]
     pub acr: AcrSettings,
+    /// Passkeys and security keys; `None`: not offered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webauthn: Option<WebauthnSettings>,
     /// Where things were written, for messages about them (not part of the content).
     #[serde(skip)]
     pub source: Source,
@@ -256,7 +259,12 @@ impl Realm {
     }
 
     pub fn is_required_action_enabled(&self, action: &str) -> bool {
-        self.required_actions.get(action).map(|s| s.enabled).unwrap_or(false)
+        let setting = self.required_actions.get(action).map(|s| s.enabled);
+        if action.starts_with("webauthn-register") {
+            // On wherever the realm offers passkeys, unless the file turns them off.
+            return self.webauthn.is_some() && setting.unwrap_or(true);
+        }
+        setting.unwrap_or(false)
     }
 
     /// The scopes some client of the realm may ask for (what discovery lists): the standard

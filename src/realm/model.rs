@@ -57,6 +57,8 @@ pub struct RealmFile {
     pub trusted_devices: TrustedDevices,
     #[serde(default)]
     pub acr: AcrSettings,
+    #[serde(default)]
+    pub webauthn: Option<WebauthnSettings>,
 }
 
 /// Devices a user trusts: a second factor entered with "Remember this device" is not asked
@@ -96,6 +98,20 @@ impl AcrSettings {
     pub fn is_default(&self) -> bool {
         self.loa_map.is_empty()
     }
+}
+
+/// Passkeys and security keys: present, the sign-in pages offer passkeys and users may
+/// register them. The relying party ID is the host of the node's public URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebauthnSettings {
+    /// The name authenticators show (default: the realm's display name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rp_name: Option<String>,
+    /// Authenticator models (AAGUIDs) allowed to register; empty: any. As the authenticator
+    /// states it (Gatehouse asks for no attestation).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_aaguids: Vec<String>,
 }
 
 /// Outgoing mail: a file outbox or an SMTP server, and the limits on sending.

@@ -111,6 +111,40 @@ impl Store {
         Ok(true)
     }
 
+    /// Stores a registered passkey or security key and completes the required action that
+    /// asked for it, in one transaction; returns the credential's id.
+    pub async fn add_webauthn_key(
+        &self,
+        user_id: &str,
+        kind: &str,
+        label: Option<String>,
+        data: String,
+        action: &str,
+    ) -> Result<String> {
+        let txn = self.write_txn().await?;
+        let key = new_credential(user_id, kind, data, label, now());
+        let id = key.id.clone().unwrap();
+        key.insert(&txn).await?;
+        remove_action(&txn, user_id, action).await?;
+        txn.commit().await?;
+        Ok(id)
+    }
+
+    /// Notes a passkey's or security key's use, with its new serialization when its counter or
+    /// backup state changed.
+    pub async fn used_webauthn_key(&self, credential_id: &str, updated: Option<String>) -> Result<()> {
+        let mut key = credential::ActiveModel {
+            id: Set(credential_id.to_string()),
+            last_used_at: Set(Some(now())),
+            ..Default::default()
+        };
+        if let Some(data) = updated {
+            key.secret = Set(data);
+        }
+        credential::Entity::update(key).exec(&self.db).await?;
+        Ok(())
+    }
+
     /// Names one of the user's OTP devices; false when they have no such device.
     pub async fn set_otp_label(&self, user_id: &str, credential_id: &str, label: Option<String>) -> Result<bool> {
         let updated = credential::Entity::update_many()

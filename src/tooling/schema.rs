@@ -77,6 +77,7 @@ pub fn authenticator_config(name: &str) -> Option<Value> {
         | "reset-password"
         | "email-otp-form"
         | "sms-otp-form"
+        | "passkey"
         | "email-link" => no_config(),
         "deny-access" => object(
             json!({ "message": { "type": "string", "description": "The message the user sees" } }),
@@ -283,6 +284,11 @@ fn policies() -> Value {
         "trusted_devices": object(json!({
             "enabled": { "type": "boolean", "description": "Offer 'Remember this device' on second-factor pages" },
             "days": { "type": "integer", "minimum": 1, "maximum": 365, "description": "How long a remembered device skips the second factor" }
+        }), &[]),
+        "webauthn": object(json!({
+            "rp_name": { "type": "string", "description": "The name authenticators show (default: the realm's display name)" },
+            "allowed_aaguids": { "type": "array", "items": { "type": "string" }, "uniqueItems": true,
+                "description": "Authenticator models (AAGUIDs) allowed to register, as they state them; empty: any" }
         }), &[]),
         "acr": object(json!({
             "loa_map": { "type": "object", "additionalProperties": { "type": "integer", "minimum": 1, "maximum": 2 },

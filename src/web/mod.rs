@@ -30,6 +30,40 @@ pub const COPY_SCRIPT: &str = concat!(
     "else if(document.execCommand(\"copy\")){done()}})})();"
 );
 
+/// The script of the passkey pages: it turns the ceremony options in the form's
+/// `data-webauthn` attribute into a browser call (`navigator.credentials.get`, with autofill
+/// when the browser has it, or `create`), and posts the answer in the form's `credential` field.
+/// Without it the pages still offer the password (and say that passkeys need JavaScript).
+pub const WEBAUTHN_SCRIPT: &str = concat!(
+    "(function(){var f=document.querySelector(\"form[data-webauthn]\");",
+    "if(!f||!window.PublicKeyCredential||!navigator.credentials)return;",
+    "var o=JSON.parse(f.getAttribute(\"data-webauthn\")).publicKey,m=f.getAttribute(\"data-webauthn-mode\"),",
+    "b=document.getElementById(\"passkey-button\"),out=f.querySelector(\"input[name=credential]\"),",
+    "err=document.getElementById(\"webauthn-error\"),ac=null;",
+    "function dec(s){s=s.replace(/-/g,\"+\").replace(/_/g,\"/\");while(s.length%4)s+=\"=\";",
+    "var r=atob(s),a=new Uint8Array(r.length);for(var i=0;i<r.length;i++)a[i]=r.charCodeAt(i);return a.buffer}",
+    "function enc(x){var a=new Uint8Array(x),s=\"\";for(var i=0;i<a.length;i++)s+=String.fromCharCode(a[i]);",
+    "return btoa(s).replace(/\\+/g,\"-\").replace(/\\//g,\"_\").replace(/=+$/,\"\")}",
+    "function send(c){var r=c.response,j={id:c.id,rawId:enc(c.rawId),type:c.type,extensions:{},",
+    "response:{clientDataJSON:enc(r.clientDataJSON)}};",
+    "if(r.attestationObject){j.response.attestationObject=enc(r.attestationObject);",
+    "if(r.getTransports)j.response.transports=r.getTransports()}",
+    "else{j.response.authenticatorData=enc(r.authenticatorData);j.response.signature=enc(r.signature);",
+    "j.response.userHandle=r.userHandle?enc(r.userHandle):null}",
+    "out.value=JSON.stringify(j);f.submit()}",
+    "function fail(e){if(e&&e.name===\"AbortError\")return;if(err)err.hidden=false}",
+    "o.challenge=dec(o.challenge);",
+    "(o.allowCredentials||[]).forEach(function(c){c.id=dec(c.id)});",
+    "(o.excludeCredentials||[]).forEach(function(c){c.id=dec(c.id)});",
+    "if(o.user)o.user.id=dec(o.user.id);",
+    "if(b){b.hidden=false;b.addEventListener(\"click\",function(){if(ac)ac.abort();",
+    "if(m===\"create\")navigator.credentials.create({publicKey:o}).then(send,fail);",
+    "else navigator.credentials.get({publicKey:o}).then(send,fail)})}",
+    "if(m===\"get\"&&f.querySelector(\"input[autocomplete~=webauthn]\")&&PublicKeyCredential.isConditionalMediationAvailable)",
+    "PublicKeyCredential.isConditionalMediationAvailable().then(function(ok){if(!ok)return;ac=new AbortController();",
+    "navigator.credentials.get({publicKey:o,mediation:\"conditional\",signal:ac.signal}).then(send,fail)})})();"
+);
+
 /// [`CSP`] that also runs `script`, an inline script of exactly that text.
 pub fn csp_allowing_script(script: &str) -> HeaderValue {
     // CSP hashes are standard base64 with padding (43 characters and one `=` for SHA-256).

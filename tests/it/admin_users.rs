@@ -193,7 +193,7 @@ db_test!(async fn an_update_sets_only_the_fields_given_and_logs_what_changed(db)
         (json!({ "enabled": "yes" }), "invalid type"),
         (json!({ "requiredActions": ["fly"] }), "unknown required action 'fly'"),
         (json!({ "requiredActions": ["terms-and-conditions"] }), "not enabled"),
-        (json!({ "requiredActions": ["webauthn-register"] }), "unknown required action 'webauthn-register'"),
+        (json!({ "requiredActions": ["webauthn-register"] }), "not enabled"),
         (json!({ "attributes": { "tags": ["a", "b"] } }), "one value per attribute"),
         (json!({ "username": "mallory" }), "usernames cannot be changed"),
         (json!({ "email": "not-an-address" }), "not an email address"),

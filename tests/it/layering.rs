@@ -17,6 +17,7 @@ const FLOORS: &[&[&str]] = &[
     &["realm"],
     &["keyring"],
     &["web"],
+    &["webauthn"],
     &["sms"],
     &["mail"],
     &["flow"],

@@ -14,6 +14,7 @@ mod browser_account;
 mod browser_e2e;
 mod browser_keycloak_js;
 mod browser_mail;
+mod browser_passkeys;
 mod cli_and_demo;
 mod events;
 mod flow_cli;

@@ -8,6 +8,7 @@ mod terms;
 pub mod update_password;
 pub mod update_profile;
 pub mod verify_email;
+mod webauthn_register;
 
 use std::collections::HashMap;
 
@@ -51,6 +52,8 @@ static ORDER: &[&dyn RequiredAction] = &[
     &update_profile::UpdateProfile,
     &verify_email::VerifyEmail,
     &configure_otp::ConfigureOtp,
+    &webauthn_register::WebauthnRegister::Passkey,
+    &webauthn_register::WebauthnRegister::SecurityKey,
 ];
 
 /// Actions only an app starts (`kc_action`), never assigned to a user; they run after the
@@ -89,6 +92,8 @@ const KEYCLOAK_ALIASES: &[(&str, &str)] = &[
     ("UPDATE_PROFILE", "update-profile"),
     ("TERMS_AND_CONDITIONS", "terms-and-conditions"),
     ("VERIFY_EMAIL", "verify-email"),
+    ("WEBAUTHN_REGISTER", "webauthn-register"),
+    ("WEBAUTHN_REGISTER_PASSWORDLESS", "webauthn-register-passwordless"),
 ];
 
 /// The action `name` stands for, under Gatehouse's name or Keycloak's alias.

@@ -6,6 +6,7 @@ mod deny_access;
 mod direct_grant;
 pub mod magic_link;
 mod otp_form;
+mod passkey;
 mod password_form;
 mod recovery_code_form;
 pub mod reset_credentials;
@@ -82,6 +83,7 @@ static ALL: &[&dyn Authenticator] = &[
     &sent_code_form::SentCodeForm::Email,
     &sent_code_form::SentCodeForm::Sms,
     &magic_link::MagicLink,
+    &passkey::PasskeyForm,
     &reset_credentials::ChooseUser,
     &reset_credentials::EmailLink,
     &reset_credentials::ResetPassword,

@@ -10,8 +10,13 @@ use crate::flow::{EngineError, FlowContext, Page, StepResult, message};
 
 pub struct UsernamePasswordForm;
 
-fn page(username: &str, error: Option<Value>) -> StepResult {
-    StepResult::Challenge(Page::new("login.html", json!({ "username": username, "error": error })))
+/// The form, offering the realm's passkeys beside the password (autofill and a button).
+fn page(ctx: &mut FlowContext<'_>, username: &str, error: Option<Value>) -> StepResult {
+    let webauthn = super::passkey::offer(ctx);
+    StepResult::Challenge(Page::new(
+        "login.html",
+        json!({ "username": username, "error": error, "webauthn": webauthn }),
+    ))
 }
 
 #[async_trait::async_trait]
@@ -34,7 +39,7 @@ impl Authenticator for UsernamePasswordForm {
 
     async fn authenticate(&self, ctx: &mut FlowContext<'_>) -> Result<StepResult, EngineError> {
         let hint = ctx.request.login_hint.clone().unwrap_or_default();
-        Ok(page(&hint, None))
+        Ok(page(ctx, &hint, None))
     }
 
     async fn action(
@@ -42,18 +47,24 @@ impl Authenticator for UsernamePasswordForm {
         ctx: &mut FlowContext<'_>,
         form: &HashMap<String, String>,
     ) -> Result<StepResult, EngineError> {
+        if let Some(answer) = form.get("credential").filter(|a| !a.is_empty()) {
+            return Ok(match super::passkey::sign_in(ctx, answer).await? {
+                Ok(()) => StepResult::Success,
+                Err(error) => page(ctx, "", Some(error)),
+            });
+        }
         let username = form.get("username").map(|s| s.trim()).unwrap_or_default().to_string();
         let password = form.get("password").map(String::as_str).unwrap_or_default();
         if username.is_empty() || password.is_empty() {
-            return Ok(page(&username, Some(message("missingCredentials"))));
+            return Ok(page(ctx, &username, Some(message("missingCredentials"))));
         }
         if let Some(problem) = super::input_too_long(&username, password) {
             // The over-long name is not shown again.
-            return Ok(page("", Some(message(problem))));
+            return Ok(page(ctx, "", Some(message(problem))));
         }
         Ok(match super::check_password(ctx, &username, password).await? {
             Ok(()) => StepResult::Success,
-            Err(error) => page(&username, Some(error)),
+            Err(error) => page(ctx, &username, Some(error)),
         })
     }
 }

@@ -1,5 +1,7 @@
 //! `user-configured`: the user has the credentials its subflow's authenticators need — all of
-//! them for required steps, at least one for alternatives (as Keycloak decides).
+//! them for required steps, at least one for alternatives (as Keycloak decides). A sign-in that
+//! already has two factors (a passkey: something the user has, verified by something they are
+//! or know) needs no further one: the condition does not hold then.
 
 use serde_json::Value;
 
@@ -24,6 +26,9 @@ impl Condition for UserConfigured {
         let Some(user_id) = ctx.flow.user_id.as_deref() else {
             return Ok(false);
         };
+        if crate::flow::level::reached(&crate::flow::methods_and_level(&ctx.flow.amr).0) >= 2 {
+            return Ok(super::negated(config));
+        }
         let mut required_ok = true;
         let mut any_alternative = false;
         let mut alternative_ok = false;

@@ -355,6 +355,7 @@ impl Validator<'_> {
             login_notifications: file.login_notifications,
             trusted_devices: file.trusted_devices,
             acr: file.acr,
+            webauthn: file.webauthn,
             source,
         }
     }

@@ -121,6 +121,11 @@ pub(super) const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../themes/default/link_confirm.html"),
     ),
     ("sent_code.html", include_str!("../../../themes/default/sent_code.html")),
+    ("passkey.html", include_str!("../../../themes/default/passkey.html")),
+    (
+        "webauthn_register.html",
+        include_str!("../../../themes/default/webauthn_register.html"),
+    ),
     ("sms_code.txt", include_str!("../../../themes/default/sms_code.txt")),
     (
         "sms_phone_verify.txt",

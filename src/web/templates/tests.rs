@@ -54,6 +54,10 @@ fn sample_context(template: &str) -> serde_json::Value {
             json!({ "code": "012345", "username": "alice", "minutes": 10 })
         }
         "magic_link.html" => json!({ "username": "alice", "error": null }),
+        "passkey.html" => json!({ "webauthn": { "options": "{}", "mode": "get" }, "error": "passkeyFailed" }),
+        "webauthn_register.html" => {
+            json!({ "webauthn": { "options": "{}", "mode": "create" }, "error": null, "passkey": true, "aia_cancel": true })
+        }
         "magic_link_sent.html" => json!({ "minutes": 10, "delayed": true, "error": null }),
         "mail_magic_link.txt" | "mail_magic_link.html" => {
             json!({ "link": "http://127.0.0.1/x?key=k", "username": "alice", "minutes": 10 })

@@ -240,8 +240,9 @@ impl Harness {
             ..Default::default()
         };
         adjust(dir.path(), &mut overrides);
+        let explicit_url = overrides.public_url.is_some();
         let settings = Settings::resolve(overrides).expect("test settings resolve");
-        let server = gatehouse::app::start(settings.clone(), false)
+        let server = gatehouse::app::start(settings.clone(), explicit_url)
             .await
             .unwrap_or_else(|e| panic!("Gatehouse did not start: {e}"));
         let url = server.url();

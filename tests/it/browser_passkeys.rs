@@ -1,0 +1,84 @@
+//! Passkeys in Chromium, with a virtual authenticator added through the WebDriver session's
+//! DevTools (`WebAuthn.addVirtualAuthenticator`), on SQLite and PostgreSQL. WebAuthn refuses IP
+//! addresses as relying parties, so the server's public URL is `http://localhost:PORT`.
+
+use serde_json::json;
+
+use crate::browser_e2e::{App, Ui, with_browser};
+use crate::support::signin;
+use crate::support::*;
+
+/// Starts Gatehouse at `http://localhost:PORT` with `realm`.
+async fn start_on_localhost(db: Db, realm: &str) -> Harness {
+    // A free port, taken for the public URL before the server listens on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    Harness::start_with(db, realm, |_, o| {
+        o.listen = Some(format!("127.0.0.1:{port}"));
+        o.public_url = Some(format!("http://localhost:{port}"));
+    })
+    .await
+}
+
+/// A platform authenticator that holds passkeys and verifies its user without asking.
+async fn add_virtual_authenticator(ui: &Ui) {
+    let cdp = ui.d.cdp();
+    cdp.send_raw("WebAuthn.enable", json!({}))
+        .await
+        .expect("WebAuthn.enable");
+    cdp.send_raw(
+        "WebAuthn.addVirtualAuthenticator",
+        json!({ "options": {
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+            "automaticPresenceSimulation": true
+        }}),
+    )
+    .await
+    .expect("WebAuthn.addVirtualAuthenticator");
+}
+
+db_test!(async fn a_passkey_made_in_chromium_signs_in_without_a_password(db) {
+    with_browser(&format!("passkey_{db:?}"), |ui| async move {
+        let app = App::start().await;
+        let realm = format!("{}webauthn: {{ rp_name: Demo }}\n", signin::flow_realm(&app.callback));
+        let h = start_on_localhost(db, &realm).await;
+        h.add_user(USERNAME, EMAIL, PASSWORD).await;
+        add_virtual_authenticator(&ui).await;
+
+        // The app asks for a passkey (Keycloak's kc_action); the user signs in and makes one.
+        let (req, verifier) = crate::browser_e2e::request(&app, false);
+        let req = req.with("kc_action", "webauthn-register-passwordless");
+        ui.open(&req.url(&h), "login").await;
+        ui.log_in(USERNAME, PASSWORD, "register").await;
+        ui.element("#passkey-button").await;
+        ui.type_into("label", "Laptop").await;
+        ui.click("#passkey-button", "registered").await;
+        let claims = crate::browser_e2e::at_the_app(&ui, &h, &app, &req, &verifier).await;
+        assert_eq!(claims["amr"], json!(["pwd"]), "{claims}");
+        let rows = h
+            .query("SELECT label, last_used_at FROM credentials WHERE kind = 'webauthn-passwordless'")
+            .await;
+        assert_eq!(rows.len(), 1, "one passkey stored");
+        assert_eq!(rows[0].try_get::<Option<String>>("", "label").expect("label").as_deref(), Some("Laptop"));
+
+        // Signing in again: the login page offers the passkey by autofill (conditional UI),
+        // which the virtual authenticator accepts at once; the passkey alone signs in, with two
+        // factors in the tokens.
+        let (req, verifier) = crate::browser_e2e::request(&app, true);
+        ui.open(&req.url(&h), "login-again").await;
+        let claims = crate::browser_e2e::at_the_app(&ui, &h, &app, &req, &verifier).await;
+        assert_eq!(claims["amr"], json!(["hwk", "user", "mfa"]), "{claims}");
+        assert_eq!(claims["acr"], "2", "{claims}");
+        let used = h.query("SELECT last_used_at FROM credentials WHERE kind = 'webauthn-passwordless'").await;
+        assert!(used[0].try_get::<Option<i64>>("", "last_used_at").expect("last_used_at").is_some());
+        let events = signin::events(&h, Some("credential_added")).await;
+        assert_eq!(events.len(), 1);
+    })
+    .await;
+});
