@@ -172,6 +172,18 @@ pub async fn credentials_json(app: &AppState, viewer: &Viewer) -> Result<Vec<Val
             "removeable": true, "userCredentialMetadatas": meta(OTP),
         }),
     ];
+    for (kind, category, name) in [
+        (crate::webauthn::PASSKEY, "passwordless", "Passkey"),
+        (crate::webauthn::SECURITY_KEY, "two-factor", "Security key"),
+    ] {
+        let keys = meta(kind);
+        if !keys.is_empty() {
+            containers.push(json!({
+                "type": kind, "category": category, "displayName": name,
+                "removeable": true, "userCredentialMetadatas": keys,
+            }));
+        }
+    }
     // Listed when on; turned off on the security page (after a fresh sign-in), not here.
     let email_codes = meta(crate::store::EMAIL_OTP);
     if !email_codes.is_empty() {

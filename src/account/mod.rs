@@ -6,6 +6,7 @@ pub mod console;
 pub mod devices;
 pub mod email;
 pub mod factors;
+pub mod keys;
 pub mod log;
 pub mod password;
 pub mod phone;

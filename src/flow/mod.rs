@@ -165,6 +165,9 @@ pub struct FlowState {
     /// The person chose to sign in with a password instead of a passkey.
     #[serde(default)]
     pub use_password: bool,
+    /// The person chose their authenticator app over their security key.
+    #[serde(default)]
+    pub use_otp_instead: bool,
 }
 
 /// A one-time code mailed or texted during a sign-in.

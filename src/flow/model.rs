@@ -534,6 +534,7 @@ steps:
                 "identifier-first.yaml",
                 include_str!("../../flows/identifier-first.yaml"),
             ),
+            ("passkey-first.yaml", include_str!("../../flows/passkey-first.yaml")),
         ] {
             assert!(parse(name, text).is_ok(), "{name}: {:?}", parse(name, text).err());
         }

@@ -19,6 +19,7 @@ const BUILT_IN: &[(&str, &str)] = &[
         "identifier-first.yaml",
         include_str!("../../flows/identifier-first.yaml"),
     ),
+    ("passkey-first.yaml", include_str!("../../flows/passkey-first.yaml")),
 ];
 
 #[derive(Debug, Clone, Default)]

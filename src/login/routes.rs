@@ -351,8 +351,10 @@ fn flow_page(app: &AppState, rt: &RealmRuntime, jar: CookieJar, headers: &Header
         }
         obj.insert("csrf".into(), Value::String(csrf));
         obj.insert("action".into(), Value::String(action));
-        if matches!(page.template, "otp.html" | "sent_code.html" | "recovery_code.html")
-            && rt.realm.trusted_devices.enabled
+        if matches!(
+            page.template,
+            "otp.html" | "sent_code.html" | "recovery_code.html" | "security_key.html"
+        ) && rt.realm.trusted_devices.enabled
         {
             obj.insert("remember_days".into(), json!(rt.realm.trusted_devices.days));
         }

@@ -627,3 +627,53 @@ pub(super) async fn remove_action(db: &impl sea_orm::ConnectionTrait, user_id: &
         .await?;
     Ok(())
 }
+
+impl Store {
+    /// Removes the user's passkey or security key `credential_id` (of `kind`), unless it must
+    /// stay: a passkey that is the last way to sign in (no password, no other passkey), or,
+    /// with `keep_second_factor`, the last second factor (apps, codes by email or text,
+    /// passkeys and security keys all count). The user's row is locked first, so that two
+    /// removals at once cannot each see the other's credential. One transaction.
+    pub async fn remove_webauthn_key(
+        &self,
+        user_id: &str,
+        credential_id: &str,
+        kind: &str,
+        keep_second_factor: bool,
+    ) -> Result<OtpRemoval> {
+        let txn = self.write_txn().await?;
+        user::Entity::find_by_id(user_id).lock_exclusive().one(&txn).await?;
+        let all = credential::Entity::find()
+            .filter(credential::Column::UserId.eq(user_id))
+            .all(&txn)
+            .await?;
+        if !all.iter().any(|c| c.id == credential_id && c.kind == kind) {
+            return Ok(OtpRemoval::NotFound);
+        }
+        let others = |kinds: &[&str]| {
+            all.iter()
+                .any(|c| c.id != credential_id && kinds.contains(&c.kind.as_str()))
+        };
+        let passkey = "webauthn-passwordless";
+        let last_sign_in = kind == passkey && !others(&[PASSWORD, passkey]);
+        let last_factor = keep_second_factor && !others(&[OTP, EMAIL_OTP, SMS_OTP, passkey, "webauthn"]);
+        if last_sign_in || last_factor {
+            return Ok(OtpRemoval::LastKept);
+        }
+        credential::Entity::delete_by_id(credential_id).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(OtpRemoval::Removed { last: false })
+    }
+
+    /// Names one of the user's passkeys or security keys; false when they have no such key.
+    pub async fn set_webauthn_label(&self, user_id: &str, credential_id: &str, label: Option<String>) -> Result<bool> {
+        let updated = credential::Entity::update_many()
+            .col_expr(credential::Column::Label, sea_orm::sea_query::Expr::value(label))
+            .filter(credential::Column::Id.eq(credential_id))
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.is_in(["webauthn-passwordless", "webauthn"]))
+            .exec(&self.db)
+            .await?;
+        Ok(updated.rows_affected == 1)
+    }
+}

@@ -12,7 +12,7 @@ use crate::crypto::totp;
 use crate::flow::Page;
 
 pub const ANSWERS_HELP: &str = "password, wrong-password, username, otp, wrong-otp, use-recovery-code, \
-recovery-code, wrong-recovery-code, acknowledge, accept, decline, new-password:VALUE, profile, reload, \
+recovery-code, wrong-recovery-code, use-password (on a passkey page), use-otp (on a security-key page), acknowledge, accept, decline, new-password:VALUE, profile, reload, \
 form:FIELD=VALUE&FIELD=VALUE";
 
 /// A new password that meets the default policy (for automatic answers).
@@ -27,6 +27,10 @@ pub enum Answer {
     Otp,
     WrongOtp,
     UseRecoveryCode,
+    /// "Use a password instead" on a passkey page.
+    UsePassword,
+    /// "Use your authenticator app instead" on a security-key page.
+    UseOtp,
     RecoveryCode,
     WrongRecoveryCode,
     Acknowledge,
@@ -78,6 +82,8 @@ impl Answer {
             "otp" => Answer::Otp,
             "wrong-otp" => Answer::WrongOtp,
             "use-recovery-code" => Answer::UseRecoveryCode,
+            "use-password" => Answer::UsePassword,
+            "use-otp" => Answer::UseOtp,
             "recovery-code" => Answer::RecoveryCode,
             "wrong-recovery-code" => Answer::WrongRecoveryCode,
             "acknowledge" => Answer::Acknowledge,
@@ -111,6 +117,8 @@ impl Answer {
             Answer::Username => &["username.html"],
             Answer::Otp | Answer::WrongOtp => &["otp.html", "configure_otp.html"],
             Answer::UseRecoveryCode => &["otp.html"],
+            Answer::UsePassword => &["passkey.html"],
+            Answer::UseOtp => &["security_key.html"],
             Answer::RecoveryCode | Answer::WrongRecoveryCode => &["recovery_code.html"],
             Answer::Acknowledge => &["recovery_codes.html"],
             Answer::Accept | Answer::Decline => &["terms.html"],
@@ -130,6 +138,8 @@ impl fmt::Display for Answer {
             Answer::Otp => "otp",
             Answer::WrongOtp => "wrong-otp",
             Answer::UseRecoveryCode => "use-recovery-code",
+            Answer::UsePassword => "use-password",
+            Answer::UseOtp => "use-otp",
             Answer::RecoveryCode => "recovery-code",
             Answer::WrongRecoveryCode => "wrong-recovery-code",
             Answer::Acknowledge => "acknowledge",
@@ -186,6 +196,8 @@ pub async fn form(
         Answer::Username => fields(&[("username", &username)]),
         Answer::Otp | Answer::WrongOtp => fields(&[("otp", &otp_code(answer, page, sandbox).await?)]),
         Answer::UseRecoveryCode => fields(&[("try_another", "recovery-code")]),
+        Answer::UsePassword => fields(&[("try_another", "password")]),
+        Answer::UseOtp => fields(&[("try_another", "otp")]),
         Answer::RecoveryCode => {
             let user = &mut sandbox.user;
             let code = user

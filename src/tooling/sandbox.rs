@@ -30,6 +30,10 @@ pub enum Credential {
     Otp,
     /// Recovery codes (they come with an OTP device)
     RecoveryCode,
+    /// A passkey: the passkey page shows (a simulation has no authenticator to answer it)
+    Passkey,
+    /// A security key as second factor: its page shows (answer `use-otp` to go on with a code)
+    SecurityKey,
 }
 
 /// The user a simulation signs in as.
@@ -104,6 +108,7 @@ fn realm_file(flow: &str, client: &str, roles: &[String]) -> String {
         "required_actions": actions,
         "roles": roles,
         "trusted_devices": { "enabled": true, "days": 30 },
+        "webauthn": {},
         "clients": [{ "client_id": client, "redirect_uris": [REDIRECT_URI] }]
     });
     // JSON is YAML.
@@ -192,6 +197,19 @@ impl Sandbox {
                 .await?;
         } else if spec.has.contains(&Credential::RecoveryCode) {
             return Err("recovery codes come with an authenticator app: give the user otp too".into());
+        }
+        for (has, kind) in [
+            (Credential::Passkey, crate::webauthn::PASSKEY),
+            (Credential::SecurityKey, crate::webauthn::SECURITY_KEY),
+        ] {
+            if spec.has.contains(&has) {
+                // A stand-in for a registered key: flows see it; no authenticator holds it.
+                let data = json!({ "key": {}, "aaguid": "00000000-0000-0000-0000-000000000000" }).to_string();
+                store
+                    .add_webauthn_key(&user.id, kind, Some("simulated".into()), data, "-")
+                    .await
+                    .map_err(err)?;
+            }
         }
         for role in &spec.roles {
             store.grant_role(&user.id, role).await.map_err(err)?;

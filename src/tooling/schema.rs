@@ -78,6 +78,7 @@ pub fn authenticator_config(name: &str) -> Option<Value> {
         | "email-otp-form"
         | "sms-otp-form"
         | "passkey"
+        | "webauthn-form"
         | "email-link" => no_config(),
         "deny-access" => object(
             json!({ "message": { "type": "string", "description": "The message the user sees" } }),

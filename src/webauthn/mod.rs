@@ -107,6 +107,8 @@ impl RelyingParty {
         let mut options = serde_json::to_value(&options).map_err(|_| PasskeyError::Malformed)?;
         if kind == PASSKEY {
             require_resident_key(&mut options);
+        } else {
+            drop_cred_protect(&mut options);
         }
         let options = options.to_string();
         Ok((options, state.map_err(|_| PasskeyError::Malformed)?))
@@ -320,6 +322,20 @@ fn require_resident_key(options: &mut Value) {
     }
 }
 
+/// Browsers refuse `credProtect` "user verification required" for a credential that is not
+/// discoverable ("inconsistent protection policy"): a security key is asked without it (it
+/// is a second factor after the password, and its checks ask for user verification anyway).
+fn drop_cred_protect(options: &mut Value) {
+    if let Some(extensions) = options
+        .get_mut("publicKey")
+        .and_then(|p| p.get_mut("extensions"))
+        .and_then(Value::as_object_mut)
+    {
+        extensions.remove("credentialProtectionPolicy");
+        extensions.remove("enforceCredentialProtectionPolicy");
+    }
+}
+
 /// The AAGUID in a registration's authenticator data (bytes 37..53), as the authenticator
 /// states it.
 fn aaguid_of(answer: &RegisterPublicKeyCredential) -> Option<String> {
@@ -334,3 +350,6 @@ fn aaguid_of(answer: &RegisterPublicKeyCredential) -> Option<String> {
     let bytes = auth_data.get(37..53)?;
     Uuid::from_slice(bytes).ok().map(|u| u.hyphenated().to_string())
 }
+
+#[cfg(test)]
+mod tests;

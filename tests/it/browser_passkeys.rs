@@ -24,6 +24,12 @@ async fn start_on_localhost(db: Db, realm: &str) -> Harness {
 
 /// A platform authenticator that holds passkeys and verifies its user without asking.
 async fn add_virtual_authenticator(ui: &Ui) {
+    add_authenticator(ui, "internal").await;
+}
+
+/// An authenticator on `transport` (`internal`: the device's own; `usb`: a security key) that
+/// verifies its user and answers without a touch.
+async fn add_authenticator(ui: &Ui, transport: &str) {
     let cdp = ui.d.cdp();
     cdp.send_raw("WebAuthn.enable", json!({}))
         .await
@@ -32,7 +38,7 @@ async fn add_virtual_authenticator(ui: &Ui) {
         "WebAuthn.addVirtualAuthenticator",
         json!({ "options": {
             "protocol": "ctap2",
-            "transport": "internal",
+            "transport": transport,
             "hasResidentKey": true,
             "hasUserVerification": true,
             "isUserVerified": true,
@@ -79,6 +85,46 @@ db_test!(async fn a_passkey_made_in_chromium_signs_in_without_a_password(db) {
         assert!(used[0].try_get::<Option<i64>>("", "last_used_at").expect("last_used_at").is_some());
         let events = signin::events(&h, Some("credential_added")).await;
         assert_eq!(events.len(), 1);
+    })
+    .await;
+});
+
+db_test!(async fn a_security_key_from_the_console_is_the_second_factor_and_the_last_one_stays(db) {
+    with_browser(&format!("security_key_{db:?}"), |ui| async move {
+        let app = App::start().await;
+        let realm = format!(
+            "{}webauthn: {{}}\naccount: {{ required_second_factor: true }}\n",
+            signin::flow_realm(&app.callback)
+        );
+        let h = start_on_localhost(db, &realm).await;
+        h.add_user(USERNAME, EMAIL, PASSWORD).await;
+        add_authenticator(&ui, "usb").await;
+
+        // Added from the console's security page.
+        ui.open(&crate::account::account_url(&h, "security"), "console-login").await;
+        ui.log_in(USERNAME, PASSWORD, "security").await;
+        ui.click("#add-security-key", "register-key").await;
+        ui.type_into("label", "Blue key").await;
+        ui.click("#passkey-button", "key-added").await;
+        let listed = ui.element("#keys").await.text().await.unwrap_or_default();
+        assert!(listed.contains("Blue key") && listed.contains("Security key"), "{listed}");
+
+        // The next sign-in asks for it after the password.
+        let (req, verifier) = crate::browser_e2e::request(&app, true);
+        ui.open(&req.url(&h), "login").await;
+        ui.log_in(USERNAME, PASSWORD, "security-key-page").await;
+        ui.element("#key-help").await;
+        ui.click("#passkey-button", "signed-in-with-key").await;
+        let claims = crate::browser_e2e::at_the_app(&ui, &h, &app, &req, &verifier).await;
+        assert_eq!(claims["amr"], json!(["pwd", "hwk", "mfa"]), "{claims}");
+        assert_eq!(claims["acr"], "2", "{claims}");
+
+        // The realm requires a second factor: the only one cannot be removed.
+        ui.open(&crate::account::account_url(&h, "security"), "security-again").await;
+        ui.click("#remove-key-1", "removal-refused").await;
+        let error = ui.error().await;
+        assert!(error.contains("cannot be removed"), "{error}");
+        assert_eq!(h.query("SELECT id FROM credentials WHERE kind = 'webauthn'").await.len(), 1);
     })
     .await;
 });

@@ -158,6 +158,8 @@ pub(super) fn notice(query: &HashMap<String, String>) -> Option<&'static str> {
         Some("phone-removed") => Some("accountPhoneRemoved"),
         Some("sms-codes-on") => Some("accountSmsCodesOn"),
         Some("sms-codes-off") => Some("accountSmsCodesOff"),
+        Some("key-removed") => Some("accountKeyRemoved"),
+        Some("key-renamed") => Some("accountKeyRenamed"),
         _ => None,
     }
 }
@@ -307,6 +309,7 @@ pub(super) async fn security_context(
 ) -> Result<Value, crate::account::AccountError> {
     let checklist = crate::account::checklist(&console.app, &console.rt, &console.viewer).await?;
     let devices = factors::otp_devices(&console.app, &console.viewer).await?;
+    let keys = crate::account::keys::keys(&console.app, &console.viewer).await?;
     let email = crate::account::email::state(&console.app, &console.rt, &console.viewer).await?;
     let phone = crate::account::phone::state(&console.app, &console.rt, &console.viewer).await?;
     let policy = &console.rt.realm.password_policy;
@@ -319,6 +322,8 @@ pub(super) async fn security_context(
         "requirements": crate::flow::actions::update_password::requirements(policy),
         "otp_devices": devices,
         "otp_enabled": console.rt.realm.is_required_action_enabled("configure-otp"),
+        "keys": keys,
+        "passkeys_enabled": console.rt.realm.webauthn.is_some(),
         "email": email,
         "phone": phone,
         "error": refused.map(|r| json!({ "form": r.form, "device": r.device, "field": r.field, "message": r.message })),

@@ -234,7 +234,15 @@ pub(super) async fn delete_credential(
     }
     match factors::remove_otp_by_token(&api.app, &api.rt, &api.viewer, &id).await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
-        Ok(false) => json_error(StatusCode::NOT_FOUND, "no such removable credential of yours"),
+        Ok(false) => match crate::account::keys::remove(&api.app, &api.rt, &api.viewer, &id).await {
+            Ok(Ok(true)) => StatusCode::NO_CONTENT.into_response(),
+            Ok(Ok(false)) => json_error(StatusCode::NOT_FOUND, "no such removable credential of yours"),
+            Ok(Err(_)) => json_error(
+                StatusCode::CONFLICT,
+                "this key is the last way to sign in, or the last second factor the realm requires: add another first",
+            ),
+            Err(e) => internal(&e),
+        },
         Err(crate::account::AccountError::LastFactor) => json_error(
             StatusCode::CONFLICT,
             "the realm requires a second factor and this is the last one: add another first",
@@ -256,7 +264,12 @@ pub(super) async fn rename_credential(
     let label = serde_json::from_str::<String>(&text).unwrap_or_else(|_| text.to_string());
     match factors::rename_otp(&api.app, &api.rt, &api.viewer, &id, &label).await {
         Ok(Ok(true)) => StatusCode::NO_CONTENT.into_response(),
-        Ok(Ok(false)) => json_error(StatusCode::NOT_FOUND, "no such authenticator app of yours"),
+        Ok(Ok(false)) => match crate::account::keys::rename(&api.app, &api.rt, &api.viewer, &id, &label).await {
+            Ok(Ok(true)) => StatusCode::NO_CONTENT.into_response(),
+            Ok(Ok(false)) => json_error(StatusCode::NOT_FOUND, "no such credential of yours"),
+            Ok(Err(_)) => json_error(StatusCode::BAD_REQUEST, "the name is too long or has hidden characters"),
+            Err(e) => internal(&e),
+        },
         Ok(Err(key)) => {
             let message = api
                 .app

@@ -5,6 +5,7 @@
 mod email;
 mod html;
 mod json;
+mod keys;
 mod phone;
 
 use std::collections::HashMap;
@@ -62,6 +63,13 @@ pub fn routes() -> Router<Arc<AppState>> {
             post(email::send_verification),
         )
         .route("/realms/{realm}/account/security/email-codes", post(email::email_codes))
+        .route("/realms/{realm}/account/security/add-passkey", get(keys::add_passkey))
+        .route(
+            "/realms/{realm}/account/security/add-security-key",
+            get(keys::add_security_key),
+        )
+        .route("/realms/{realm}/account/security/keys/remove", post(keys::remove))
+        .route("/realms/{realm}/account/security/keys/rename", post(keys::rename))
         .route("/realms/{realm}/account/security/phone", post(phone::send_code))
         .route("/realms/{realm}/account/security/phone/verify", post(phone::confirm))
         .route("/realms/{realm}/account/security/phone/remove", post(phone::remove))

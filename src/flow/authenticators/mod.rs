@@ -13,6 +13,7 @@ pub mod reset_credentials;
 mod sent_code_form;
 mod username_form;
 mod username_password_form;
+mod webauthn_form;
 
 use std::collections::HashMap;
 
@@ -84,6 +85,7 @@ static ALL: &[&dyn Authenticator] = &[
     &sent_code_form::SentCodeForm::Sms,
     &magic_link::MagicLink,
     &passkey::PasskeyForm,
+    &webauthn_form::WebauthnForm,
     &reset_credentials::ChooseUser,
     &reset_credentials::EmailLink,
     &reset_credentials::ResetPassword,

@@ -21,7 +21,7 @@ pub(super) fn offer(ctx: &mut FlowContext<'_>) -> Option<Value> {
     let rp = match RelyingParty::new(ctx.services.public_url, ctx.realm) {
         Ok(rp) => rp,
         Err(e) => {
-            tracing::warn!(error = %e, "passkeys are configured but cannot be offered");
+            tracing::debug!(error = %e, "passkeys are configured but cannot be offered");
             return None;
         }
     };

@@ -123,6 +123,10 @@ pub(super) const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
     ("sent_code.html", include_str!("../../../themes/default/sent_code.html")),
     ("passkey.html", include_str!("../../../themes/default/passkey.html")),
     (
+        "security_key.html",
+        include_str!("../../../themes/default/security_key.html"),
+    ),
+    (
         "webauthn_register.html",
         include_str!("../../../themes/default/webauthn_register.html"),
     ),

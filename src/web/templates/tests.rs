@@ -55,6 +55,9 @@ fn sample_context(template: &str) -> serde_json::Value {
         }
         "magic_link.html" => json!({ "username": "alice", "error": null }),
         "passkey.html" => json!({ "webauthn": { "options": "{}", "mode": "get" }, "error": "passkeyFailed" }),
+        "security_key.html" => {
+            json!({ "webauthn": { "options": "{}", "mode": "get" }, "error": "securityKeyFailed", "can_use_otp": true, "remember_days": 30 })
+        }
         "webauthn_register.html" => {
             json!({ "webauthn": { "options": "{}", "mode": "create" }, "error": null, "passkey": true, "aia_cancel": true })
         }
