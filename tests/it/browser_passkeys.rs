@@ -5,22 +5,9 @@
 use serde_json::json;
 
 use crate::browser_e2e::{App, Ui, with_browser};
+use crate::passkeys::start_on_localhost;
 use crate::support::signin;
 use crate::support::*;
-
-/// Starts Gatehouse at `http://localhost:PORT` with `realm`.
-async fn start_on_localhost(db: Db, realm: &str) -> Harness {
-    // A free port, taken for the public URL before the server listens on it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    Harness::start_with(db, realm, |_, o| {
-        o.listen = Some(format!("127.0.0.1:{port}"));
-        o.public_url = Some(format!("http://localhost:{port}"));
-    })
-    .await
-}
 
 /// A platform authenticator that holds passkeys and verifies its user without asking.
 async fn add_virtual_authenticator(ui: &Ui) {

@@ -172,10 +172,12 @@ pub fn error_text(page: &Page) -> Option<String> {
     while let Some(i) = rest.find("class=\"error\"") {
         rest = &rest[i..];
         let Some(open_end) = rest.find('>') else { break };
+        // A message kept `hidden` until a script shows it is not shown.
+        let hidden = rest[..open_end].split_ascii_whitespace().any(|a| a == "hidden");
         let after = &rest[open_end + 1..];
         let end = after.find("</").unwrap_or(after.len());
         let text = visible_text(&after[..end]);
-        if !text.is_empty() {
+        if !text.is_empty() && !hidden {
             found.push(text);
         }
         rest = &after[end..];

@@ -1,0 +1,103 @@
+//! Passkeys and security keys over HTTP (the ceremonies themselves run in Chromium, in
+//! `browser_passkeys.rs`): the registration action under Keycloak's names, its page without
+//! JavaScript and its CSP, refusals that keep nothing and tell nothing, the login page's
+//! passkey offer, and the relying party taken from the public URL.
+
+use crate::support::signin::{self, Shown, SignIn};
+use crate::support::*;
+
+/// Starts Gatehouse at `http://localhost:PORT` (WebAuthn refuses IP addresses) with `realm`.
+pub(crate) async fn start_on_localhost(db: Db, realm: &str) -> Harness {
+    // A free port, taken for the public URL before the server listens on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    Harness::start_with(db, realm, |_, o| {
+        o.listen = Some(format!("127.0.0.1:{port}"));
+        o.public_url = Some(format!("http://localhost:{port}"));
+    })
+    .await
+}
+
+async fn start(db: Db) -> Harness {
+    let realm = format!(
+        "{}webauthn: {{ rp_name: Example Corp }}\n",
+        signin::standard_flow_realm()
+    );
+    let h = start_on_localhost(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    h
+}
+
+/// The `data-webauthn` options of a page, decoded.
+fn options_of(html: &str) -> serde_json::Value {
+    let start = html.find("data-webauthn=\"").expect("the page offers WebAuthn") + "data-webauthn=\"".len();
+    let end = start + html[start..].find('"').expect("the attribute ends");
+    let text = html[start..end].replace("&quot;", "\"").replace("&amp;", "&");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("options are not JSON ({e}): {text}"))
+}
+
+db_test!(async fn the_registration_action_asks_the_browser_and_refuses_a_bad_answer(db) {
+    let h = start(db).await;
+    // Keycloak's name, as an administrator's required action.
+    gatehouse::admin::require_action(&h.state, &h.realm, USERNAME, "webauthn-register-passwordless")
+        .await
+        .expect("the action is known and on in a realm with passkeys");
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    assert!(s.page.body.contains("Create a passkey"), "{}", signin::describe(&s.page));
+    // The options: our RP (the public URL's host), the user, a discoverable credential.
+    let options = options_of(&s.page.body);
+    let pk = &options["publicKey"];
+    assert_eq!(pk["rp"]["id"], "localhost", "{options}");
+    assert_eq!(pk["rp"]["name"], "Example Corp", "{options}");
+    assert_eq!(pk["user"]["name"], USERNAME, "{options}");
+    assert_eq!(pk["authenticatorSelection"]["residentKey"], "required", "{options}");
+    assert_eq!(pk["authenticatorSelection"]["userVerification"], "required", "{options}");
+    // Without JavaScript the page says what is needed; its one script is allowed by hash.
+    assert!(s.page.body.contains("<noscript>"), "{}", s.page.body);
+    let csp = s.page.header("content-security-policy").expect("a CSP").to_string();
+    assert!(csp.contains("script-src 'sha256-"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+
+    // A forged answer: the page again with a message, nothing stored, the refusal logged.
+    s.fill(&[("credential", r#"{"id":"AAAA","rawId":"AAAA","type":"public-key","response":{}}"#)])
+        .await;
+    assert_eq!(s.error().as_deref(), Some("The passkey was not saved. Try again, and choose where to save it when your browser asks."));
+    assert_eq!(h.query("SELECT id FROM credentials WHERE kind = 'webauthn-passwordless'").await.len(), 0);
+    assert_eq!(signin::events(&h, Some("credential_refused")).await.len(), 1);
+    assert_eq!(signin::pending_actions(&h, USERNAME).await, ["webauthn-register-passwordless"]);
+});
+
+db_test!(async fn the_login_page_offers_passkeys_and_a_bad_answer_tells_nothing(db) {
+    let h = start(db).await;
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.expect(Shown::Login);
+    assert!(s.page.body.contains("autocomplete=\"username webauthn\""), "{}", s.page.body);
+    let options = options_of(&s.page.body);
+    assert_eq!(options["publicKey"]["rpId"], "localhost", "{options}");
+    assert_eq!(options["publicKey"]["userVerification"], "required", "{options}");
+    // An answer that is not a passkey of anyone's: the same message as for any failure.
+    s.fill(&[("credential", r#"{"id":"AAAA","rawId":"AAAA","type":"public-key","response":{"authenticatorData":"AA","clientDataJSON":"AA","signature":"AA","userHandle":"AAAAAAAAAAAAAAAAAAAAAA"}}"#)])
+        .await;
+    s.expect(Shown::Login);
+    assert_eq!(
+        s.error().as_deref(),
+        Some("That passkey could not sign you in. Try again, or sign in with your password.")
+    );
+    // The password still works on the same page.
+    s.log_in(USERNAME, PASSWORD).await;
+    s.exchange(&h).await.assert_factors(&["pwd"], "1");
+});
+
+db_test!(async fn a_realm_without_passkeys_offers_none_and_refuses_their_actions(db) {
+    let h = Harness::start(db, &signin::standard_flow_realm()).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    let s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    assert!(!s.page.body.contains("data-webauthn"), "{}", s.page.body);
+    let csp = s.page.header("content-security-policy").expect("a CSP").to_string();
+    assert!(!csp.contains("script-src"), "{csp}");
+    let refused = gatehouse::admin::require_action(&h.state, &h.realm, USERNAME, "webauthn-register").await;
+    assert!(refused.is_err_and(|e| e.to_string().contains("not enabled")));
+});
