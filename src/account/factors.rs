@@ -73,6 +73,7 @@ pub async fn remove_otp_by_token(
         OtpRemoval::Removed { last } => {
             let details = json!({ "type": "otp", "credential": device, "last": last });
             record(app, rt, viewer, "credential_removed", details).await;
+            super::devices::revoke(app, rt, viewer, None).await?;
             Ok(true)
         }
     }
@@ -177,6 +178,7 @@ pub async fn remove_otp(
         OtpRemoval::Removed { last } => {
             let details = json!({ "type": "otp", "credential": found.id, "last": last });
             record(app, rt, viewer, "credential_removed", details).await;
+            super::devices::revoke(app, rt, viewer, None).await?;
             Ok(())
         }
     })

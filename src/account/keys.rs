@@ -62,6 +62,8 @@ pub async fn remove(
             OtpRemoval::Removed { .. } => {
                 let details = json!({ "type": key.kind, "credential": id });
                 record(app, rt, viewer, "credential_removed", details).await;
+                // A factor gone (perhaps lost): devices trusted to skip it are forgotten too.
+                super::devices::revoke(app, rt, viewer, None).await?;
                 Ok(true)
             }
         },

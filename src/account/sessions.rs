@@ -96,7 +96,7 @@ pub async fn sign_out(
     app.store.end_sso_sessions(&ending).await?;
     // "Sign out everywhere" also forgets the devices the user trusted.
     if matches!(which, SignOut::All) {
-        app.store.revoke_trusted_devices(&viewer.user.id).await?;
+        super::devices::revoke(app, rt, viewer, None).await?;
     }
     for id in &ending {
         record(app, rt, viewer, "logout", json!({ "sid": id })).await;

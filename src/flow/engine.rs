@@ -169,10 +169,12 @@ async fn run_step(
 }
 
 /// Step-up: a first-factor authenticator whose method the raised SSO session already proved
-/// for the identified user is not asked again (its method counts towards the new level).
+/// for the same user is not asked again (its method counts towards the new level).
 fn carried_over(auth: &dyn authenticators::Authenticator, ctx: &mut FlowContext<'_>) -> bool {
     let Some(method) = auth.amr() else { return false };
-    if !auth.identifies_user() || ctx.flow.user_id.is_none() || !ctx.flow.carried_amr.iter().any(|m| m == method) {
+    let same_user = ctx.flow.user_id.is_some()
+        && ctx.flow.carried_from.as_ref().map(|c| c.user_id.as_str()) == ctx.flow.user_id.as_deref();
+    if !auth.identifies_user() || !same_user || !ctx.flow.carried_amr.iter().any(|m| m == method) {
         return false;
     }
     ctx.flow.add_amr(method);

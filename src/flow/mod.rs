@@ -4,7 +4,7 @@
 
 pub mod actions;
 pub mod authenticators;
-mod brute_force;
+pub(crate) mod brute_force;
 pub mod conditions;
 mod engine;
 pub mod level;
@@ -158,6 +158,10 @@ pub struct FlowState {
     /// its authenticators of the same method need not ask for again.
     #[serde(default)]
     pub carried_amr: Vec<String>,
+    /// Step-up: the user, session and `auth_time` the carried methods belong to. A step-up that
+    /// adds no factor keeps that session and its `auth_time` (nothing new was proven).
+    #[serde(default)]
+    pub carried_from: Option<CarriedSession>,
     /// A WebAuthn ceremony under way (its `webauthn-rs` state): kept here, server-side only,
     /// and used once.
     #[serde(default)]
@@ -168,6 +172,14 @@ pub struct FlowState {
     /// The person chose their authenticator app over their security key.
     #[serde(default)]
     pub use_otp_instead: bool,
+}
+
+/// The SSO session a step-up raises.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CarriedSession {
+    pub user_id: String,
+    pub session_id: String,
+    pub auth_time: i64,
 }
 
 /// A one-time code mailed or texted during a sign-in.

@@ -52,6 +52,7 @@ pub(super) async fn finish(
     current: Option<sso_session::Model>,
 ) -> Result<Next, EngineError> {
     let user_id = flow.user_id.clone().ok_or(EngineError::NoUser)?;
+    keep_session_without_new_factor(flow);
     let t = now();
     let (amr, level) = crate::flow::methods_and_level(&flow.amr);
     let reached = crate::flow::level::reached(&amr);
@@ -104,6 +105,18 @@ pub(super) async fn finish(
         sso_cookie: new_cookie,
         device_cookie,
     })
+}
+
+/// A step-up that proved nothing new (the user has no further factor the flow could ask) keeps
+/// the session it started from, with its `auth_time`: a new session would pass for a fresh
+/// sign-in (`max_age`, the console's recent sign-in) that never happened.
+fn keep_session_without_new_factor(flow: &mut FlowState) {
+    let Some(from) = flow.carried_from.clone() else { return };
+    let nothing_new = flow.amr.iter().all(|m| flow.carried_amr.contains(m));
+    if nothing_new && flow.user_id.as_deref() == Some(from.user_id.as_str()) {
+        flow.sso_session_id = Some(from.session_id);
+        flow.auth_time = Some(from.auth_time);
+    }
 }
 
 /// The app insisted on a level of authentication this sign-in could not reach (the user has

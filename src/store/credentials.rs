@@ -631,8 +631,8 @@ pub(super) async fn remove_action(db: &impl sea_orm::ConnectionTrait, user_id: &
 impl Store {
     /// Removes the user's passkey or security key `credential_id` (of `kind`), unless it must
     /// stay: a passkey that is the last way to sign in (no password, no other passkey), or,
-    /// with `keep_second_factor`, the last second factor (apps, codes by email or text,
-    /// passkeys and security keys all count). The user's row is locked first, so that two
+    /// with `keep_second_factor`, the last second factor after the password (apps, codes by
+    /// email or text, security keys; a passkey is a sign-in of its own and does not count). The user's row is locked first, so that two
     /// removals at once cannot each see the other's credential. One transaction.
     pub async fn remove_webauthn_key(
         &self,
@@ -656,7 +656,8 @@ impl Store {
         };
         let passkey = "webauthn-passwordless";
         let last_sign_in = kind == passkey && !others(&[PASSWORD, passkey]);
-        let last_factor = keep_second_factor && !others(&[OTP, EMAIL_OTP, SMS_OTP, passkey, "webauthn"]);
+        // A passkey is a sign-in of its own, not a second factor after the password.
+        let last_factor = kind != passkey && keep_second_factor && !others(&[OTP, EMAIL_OTP, SMS_OTP, "webauthn"]);
         if last_sign_in || last_factor {
             return Ok(OtpRemoval::LastKept);
         }

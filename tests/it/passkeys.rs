@@ -101,3 +101,24 @@ db_test!(async fn a_realm_without_passkeys_offers_none_and_refuses_their_actions
     let refused = gatehouse::admin::require_action(&h.state, &h.realm, USERNAME, "webauthn-register").await;
     assert!(refused.is_err_and(|e| e.to_string().contains("not enabled")));
 });
+
+db_test!(async fn a_security_key_holder_cannot_step_around_it_to_enrol_an_app(db) {
+    let h = start(db).await;
+    // A security key (a stand-in: this test never gets as far as using it).
+    let user_id = signin::user_id(&h, USERNAME).await;
+    let data = r#"{"key":{},"aaguid":"00000000-0000-0000-0000-000000000000"}"#.to_string();
+    h.state
+        .store
+        .add_webauthn_key(&user_id, "webauthn", None, data, "-")
+        .await
+        .expect("a key");
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    assert!(s.page.body.contains("Use your security key"), "{}", signin::describe(&s.page));
+    assert!(!s.page.body.contains("value=\"otp\""), "no app to turn to: {}", s.page.body);
+    // Posting "use the app instead" anyway leads nowhere: the key page again, no app set-up.
+    s.fill(&[("try_another", "otp")]).await;
+    assert!(s.page.body.contains("Use your security key"), "{}", signin::describe(&s.page));
+    assert_ne!(s.shown(), Shown::ConfigureOtp);
+    assert_eq!(h.query("SELECT id FROM credentials WHERE kind = 'otp'").await.len(), 0);
+});

@@ -85,10 +85,15 @@ db_test!(async fn a_level_the_user_cannot_reach_is_unmet_only_when_essential(db)
     let b = h.new_browser();
     let mut s = ask(&h, &b, &[]).await;
     s.log_in(USERNAME, PASSWORD).await;
-    s.exchange(&h).await.assert_factors(&["pwd"], "1");
+    let first = s.exchange(&h).await;
+    first.assert_factors(&["pwd"], "1");
 
-    // Voluntary gold: the user has no second factor, so the token says 1.
-    ask(&h, &b, &[("acr_values", "gold")]).await.exchange(&h).await.assert_factors(&["pwd"], "1");
+    // Voluntary gold: the user has no second factor, so the token says 1; and as nothing new
+    // was proven, the session and its auth_time stay what they were (no fresh sign-in).
+    let gold = ask(&h, &b, &[("acr_values", "gold")]).await.exchange(&h).await;
+    gold.assert_factors(&["pwd"], "1");
+    assert_eq!(gold.id["sid"], first.id["sid"], "{}", gold.id);
+    assert_eq!(gold.id["auth_time"], first.id["auth_time"], "{}", gold.id);
     // Essential gold: an error to the app, and no code.
     let s = ask(&h, &b, &[("claims", ESSENTIAL_GOLD)]).await;
     let location = s.location();

@@ -111,6 +111,7 @@ db_test!(async fn a_new_password_or_signing_out_everywhere_forgets_every_device(
     form.press("which", "all");
     form.submit(&b).await;
     assert_eq!(devices(&h).await, 0);
+    assert_eq!(signin::events(&h, Some("trusted_device_revoked")).await.len(), 1);
 
     // A password change too (here by an administrator's reset).
     remember_with_recovery_code(&h, &b, &otp.recovery_codes[1]).await;
@@ -121,4 +122,30 @@ db_test!(async fn a_new_password_or_signing_out_everywhere_forgets_every_device(
     let hash = h.state.hasher.hash("Another-Password-9").await.expect("hash");
     h.state.store.reset_password(&user_id, hash, 5, false).await.expect("reset");
     assert_eq!(devices(&h).await, 0);
+});
+
+db_test!(async fn removing_the_second_factor_forgets_the_devices_that_skipped_it(db) {
+    // Three codes in a row: a window of two periods.
+    let realm = format!(
+        "{}trusted_devices: {{ enabled: true, days: 30 }}\n",
+        signin::standard_flow_realm().replace("look_around: 1", "look_around: 2")
+    );
+    let h = Harness::start(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    let otp = signin::enrol_otp(&h, USERNAME, PASSWORD).await;
+    let b = h.new_browser();
+    remember(&h, &b, &otp.secret, signin::unix_now() + 30).await;
+    assert_eq!(devices(&h).await, 1);
+
+    // The app is removed in the console (password and a current code of it).
+    account::sign_in_to_console(&h, &b, PASSWORD).await;
+    let page = account::open(&h, &b, &account::account_url(&h, "security")).await;
+    let rows = h.query("SELECT id FROM credentials WHERE kind = 'otp'").await;
+    let device: String = rows[0].try_get("", "id").expect("id");
+    let code = signin::totp_at(&h, &otp.secret, signin::unix_now() + 60);
+    let fields = [("device", device.as_str()), ("password", PASSWORD), ("otp", code.as_str())];
+    let removed = account::post(&h, &b, &page, "/security/remove-authenticator", &fields).await;
+    assert!(removed.body.contains("removed"), "{}", removed.body);
+    assert_eq!(devices(&h).await, 0);
+    assert_eq!(signin::events(&h, Some("trusted_device_revoked")).await.len(), 1);
 });

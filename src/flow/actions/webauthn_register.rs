@@ -103,7 +103,7 @@ impl RequiredAction for WebauthnRegister {
         let label = form
             .get("label")
             .map(|l| l.trim().chars().take(64).collect::<String>())
-            .filter(|l| !l.is_empty());
+            .filter(|l| !l.is_empty() && !crate::realm::usernames::has_hidden_characters(l));
         let allowed = ctx
             .realm
             .webauthn

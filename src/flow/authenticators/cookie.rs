@@ -46,6 +46,11 @@ impl Authenticator for Cookie {
         {
             ctx.flow.trace.push(format!("cookie:step-up to level {}", asked.level));
             ctx.flow.carried_amr = amr;
+            ctx.flow.carried_from = Some(crate::flow::CarriedSession {
+                user_id: session.user_id.clone(),
+                session_id: session.id.clone(),
+                auth_time: session.auth_time,
+            });
             return Ok(StepResult::Attempted);
         }
         ctx.flow.sso_session_id = Some(session.id.clone());

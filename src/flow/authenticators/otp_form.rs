@@ -73,6 +73,19 @@ impl Authenticator for OtpForm {
             // Codes by email or text beside this step, and no app: they are the second factor.
             return Ok(StepResult::Attempted);
         }
+        if !has_app
+            && ctx
+                .services
+                .store
+                .has_credential(&user_id, crate::webauthn::SECURITY_KEY)
+                .await?
+        {
+            // A security key is this user's second factor: a new app is set up in the console
+            // after signing in with it, never in place of it.
+            ctx.event("login_error", Some(&user_id), json!({ "reason": "otp_not_configured" }))
+                .await;
+            return Ok(StepResult::Failure("otpNotConfigured".into()));
+        }
         if !has_app {
             // As Keycloak: a required OTP step for a user without a device sends them to set
             // one up before the sign-in completes — if the realm allows that; otherwise the

@@ -53,6 +53,12 @@ pub(super) async fn sign_in(ctx: &mut FlowContext<'_>, answer: &str) -> Result<R
         }
     }
     let Some(user) = user else { return failed() };
+    // The account's lockout holds for passkeys too, and failures count towards it.
+    let subject = crate::flow::brute_force::user_subject(Some(&user.id), &user.username);
+    let attempt = match crate::flow::brute_force::begin(ctx, subject).await? {
+        Ok(attempt) => attempt,
+        Err(refusal) => return Ok(Err(super::refused(ctx, Some(&user.id), refusal).await)),
+    };
     let keys = ctx
         .services
         .store
@@ -63,6 +69,9 @@ pub(super) async fn sign_in(ctx: &mut FlowContext<'_>, answer: &str) -> Result<R
         .collect();
     match rp.finish_passkey_sign_in(answer, &state, keys) {
         Ok(done) if user.enabled => {
+            if let Err(refusal) = attempt.succeeded().await? {
+                return Ok(Err(super::refused(ctx, Some(&user.id), refusal).await));
+            }
             ctx.services
                 .store
                 .used_webauthn_key(&done.credential_id, done.updated)
@@ -74,11 +83,13 @@ pub(super) async fn sign_in(ctx: &mut FlowContext<'_>, answer: &str) -> Result<R
             Ok(Ok(()))
         }
         Ok(_) => {
+            let _ = attempt.release().await?;
             ctx.event("login_error", Some(&user.id), json!({ "reason": "user_disabled" }))
                 .await;
             Ok(Err(message("accountDisabled")))
         }
         Err(PasskeyError::PossibleClone) => {
+            let _ = attempt.failed().await?;
             ctx.event(
                 "webauthn_clone_detected",
                 Some(&user.id),
@@ -88,6 +99,7 @@ pub(super) async fn sign_in(ctx: &mut FlowContext<'_>, answer: &str) -> Result<R
             failed()
         }
         Err(e) => {
+            let _ = attempt.failed().await?;
             ctx.event(
                 "login_error",
                 Some(&user.id),

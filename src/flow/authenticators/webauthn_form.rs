@@ -76,8 +76,13 @@ impl Authenticator for WebauthnForm {
         form: &HashMap<String, String>,
     ) -> Result<StepResult, EngineError> {
         if form.get("try_another").is_some_and(|v| v == "otp") {
-            ctx.flow.use_otp_instead = true;
-            return Ok(StepResult::Attempted);
+            // Only to an app the user has: the next step must not offer to enrol a new one.
+            let user_id = ctx.flow.user_id.clone().unwrap_or_default();
+            if ctx.services.store.has_credential(&user_id, OTP).await? {
+                ctx.flow.use_otp_instead = true;
+                return Ok(StepResult::Attempted);
+            }
+            return page(ctx, None).await;
         }
         let answer = form.get("credential").map(String::as_str).unwrap_or_default();
         let Some(state) = ctx.flow.webauthn_state.take().filter(|_| !answer.is_empty()) else {
