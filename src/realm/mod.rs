@@ -19,7 +19,7 @@ pub use load::{RealmError, load_dir, load_str};
 pub use model::{
     AccountSettings, AcrSettings, BruteForce, FlowBindings, GrantType, MailSettings, OtpPolicy, PasswordPolicy,
     PatSettings, Pkce, RequiredActionSetting, SmsSettings, SmtpSettings, SmtpTls, TokenSettings, TrustedDevices,
-    UserSettings, WebauthnSettings,
+    UserSettings, UserVerification, WebauthnSettings,
 };
 
 /// The built-in public client the account console signs in through, in every realm.

@@ -108,10 +108,30 @@ pub struct WebauthnSettings {
     /// The name authenticators show (default: the realm's display name).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rp_name: Option<String>,
+    /// Whether a security key must verify its user (a PIN or biometric) or a touch is
+    /// enough (it is a second factor after the password); passkeys always verify.
+    #[serde(skip_serializing_if = "UserVerification::is_default")]
+    pub user_verification: UserVerification,
     /// Authenticator models (AAGUIDs) allowed to register; empty: any. As the authenticator
     /// states it (Gatehouse asks for no attestation).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_aaguids: Vec<String>,
+}
+
+/// How strictly a security key must verify its user.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserVerification {
+    #[default]
+    Required,
+    /// A touch is enough.
+    Discouraged,
+}
+
+impl UserVerification {
+    pub fn is_default(&self) -> bool {
+        *self == UserVerification::Required
+    }
 }
 
 /// Outgoing mail: a file outbox or an SMTP server, and the limits on sending.

@@ -288,6 +288,8 @@ fn policies() -> Value {
         }), &[]),
         "webauthn": object(json!({
             "rp_name": { "type": "string", "description": "The name authenticators show (default: the realm's display name)" },
+            "user_verification": { "enum": ["required", "discouraged"],
+                "description": "Whether a security key must verify its user (PIN or biometric) or a touch is enough; passkeys always verify" },
             "allowed_aaguids": { "type": "array", "items": { "type": "string" }, "uniqueItems": true,
                 "description": "Authenticator models (AAGUIDs) allowed to register, as they state them; empty: any" }
         }), &[]),

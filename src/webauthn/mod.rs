@@ -76,6 +76,9 @@ impl RelyingParty {
         let inner = WebauthnBuilder::new(&rp_id, &origin)
             .map_err(|e| PasskeyError::Configuration(e.to_string()))?
             .rp_name(&rp_name)
+            .danger_set_user_presence_only_security_keys(
+                settings.user_verification == crate::realm::UserVerification::Discouraged,
+            )
             .build()
             .map_err(|e| PasskeyError::Configuration(e.to_string()))?;
         Ok(RelyingParty { inner })

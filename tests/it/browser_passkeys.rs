@@ -44,26 +44,27 @@ db_test!(async fn a_passkey_made_in_chromium_signs_in_without_a_password(db) {
         h.add_user(USERNAME, EMAIL, PASSWORD).await;
         add_virtual_authenticator(&ui).await;
 
-        // The app asks for a passkey (Keycloak's kc_action); the user signs in and makes one.
-        let (req, verifier) = crate::browser_e2e::request(&app, false);
-        let req = req.with("kc_action", "webauthn-register-passwordless");
-        ui.open(&req.url(&h), "login").await;
-        ui.log_in(USERNAME, PASSWORD, "register").await;
-        ui.element("#passkey-button").await;
+        // Made from the account console's security page ("Create passkey").
+        ui.open(&crate::account::account_url(&h, "security"), "console-login").await;
+        ui.log_in(USERNAME, PASSWORD, "security").await;
+        ui.click("#add-passkey", "register").await;
         ui.type_into("label", "Laptop").await;
         ui.click("#passkey-button", "registered").await;
-        let claims = crate::browser_e2e::at_the_app(&ui, &h, &app, &req, &verifier).await;
-        assert_eq!(claims["amr"], json!(["pwd"]), "{claims}");
+        let listed = ui.element("#keys").await.text().await.unwrap_or_default();
+        assert!(listed.contains("Laptop") && listed.contains("Passkey"), "{listed}");
         let rows = h
             .query("SELECT label, last_used_at FROM credentials WHERE kind = 'webauthn-passwordless'")
             .await;
         assert_eq!(rows.len(), 1, "one passkey stored");
         assert_eq!(rows[0].try_get::<Option<String>>("", "label").expect("label").as_deref(), Some("Laptop"));
+        // Signed out of the console.
+        ui.click("nav a[href$='/protocol/openid-connect/logout']", "logout-confirm").await;
+        ui.press("confirm", "yes", "signed-out").await;
 
-        // Signing in again: the login page offers the passkey by autofill (conditional UI),
+        // Signing in to the app: the login page offers the passkey by autofill (conditional UI),
         // which the virtual authenticator accepts at once; the passkey alone signs in, with two
         // factors in the tokens.
-        let (req, verifier) = crate::browser_e2e::request(&app, true);
+        let (req, verifier) = crate::browser_e2e::request(&app, false);
         ui.open(&req.url(&h), "login-again").await;
         let claims = crate::browser_e2e::at_the_app(&ui, &h, &app, &req, &verifier).await;
         assert_eq!(claims["amr"], json!(["hwk", "user", "mfa"]), "{claims}");

@@ -122,3 +122,21 @@ db_test!(async fn a_security_key_holder_cannot_step_around_it_to_enrol_an_app(db
     assert_ne!(s.shown(), Shown::ConfigureOtp);
     assert_eq!(h.query("SELECT id FROM credentials WHERE kind = 'otp'").await.len(), 0);
 });
+
+db_test!(async fn a_realm_may_accept_security_keys_with_a_touch(db) {
+    let realm = format!("{}webauthn: {{ user_verification: discouraged }}\n", signin::standard_flow_realm());
+    let h = start_on_localhost(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    gatehouse::admin::require_action(&h.state, &h.realm, USERNAME, "webauthn-register")
+        .await
+        .expect("Keycloak's name for a security key");
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    assert!(s.page.body.contains("Add a security key"), "{}", signin::describe(&s.page));
+    let options = options_of(&s.page.body);
+    let selection = &options["publicKey"]["authenticatorSelection"];
+    assert_eq!(selection["userVerification"], "discouraged", "{options}");
+    assert_ne!(selection["residentKey"], "required", "{options}");
+    // Chromium refuses credProtect for a credential that is not discoverable.
+    assert!(options["publicKey"]["extensions"].get("credentialProtectionPolicy").is_none(), "{options}");
+});
