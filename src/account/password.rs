@@ -102,3 +102,13 @@ pub async fn change(
     .await;
     Ok(Ok(()))
 }
+
+/// Removes the viewer's password, leaving their passkeys as the way to sign in (a passkey-only
+/// account, which can set a password again later); refused without a passkey.
+pub async fn remove(app: &AppState, rt: &RealmRuntime, viewer: &Viewer) -> Result<Result<(), Value>, AccountError> {
+    if !app.store.remove_password(&viewer.user.id).await? {
+        return Ok(Err(Value::from("accountPasswordKeptWithoutPasskey")));
+    }
+    record(app, rt, viewer, "password_removed", json!({})).await;
+    Ok(Ok(()))
+}

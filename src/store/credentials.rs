@@ -678,3 +678,30 @@ impl Store {
         Ok(updated.rows_affected == 1)
     }
 }
+
+impl Store {
+    /// Removes the user's password when they have a passkey to sign in with instead (a
+    /// passkey-only account); false otherwise. The user's row is locked first, so that a
+    /// passkey removed at the same time cannot leave the account with no way in. One transaction.
+    pub async fn remove_password(&self, user_id: &str) -> Result<bool> {
+        let txn = self.write_txn().await?;
+        user::Entity::find_by_id(user_id).lock_exclusive().one(&txn).await?;
+        let has_passkey = credential::Entity::find()
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq("webauthn-passwordless"))
+            .one(&txn)
+            .await?
+            .is_some();
+        if !has_passkey {
+            return Ok(false);
+        }
+        let removed = credential::Entity::delete_many()
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(credential::Column::Kind.eq(PASSWORD))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        txn.commit().await?;
+        Ok(removed > 0)
+    }
+}

@@ -140,3 +140,46 @@ db_test!(async fn a_realm_may_accept_security_keys_with_a_touch(db) {
     // Chromium refuses credProtect for a credential that is not discoverable.
     assert!(options["publicKey"]["extensions"].get("credentialProtectionPolicy").is_none(), "{options}");
 });
+
+db_test!(async fn a_passkey_holder_may_drop_the_password_and_set_one_again(db) {
+    let h = start(db).await;
+    let b = h.new_browser();
+    crate::account::sign_in_to_console(&h, &b, PASSWORD).await;
+    let security_url = crate::account::account_url(&h, "security");
+    // Without a passkey there is no such button, and the form is refused all the same.
+    let page = crate::account::open(&h, &b, &security_url).await;
+    assert!(!page.body.contains("id=\"remove-password\""), "{}", page.body);
+    let user_id = signin::user_id(&h, USERNAME).await;
+    assert!(!h.state.store.remove_password(&user_id).await.expect("store"));
+
+    // With a passkey (a stand-in: this test signs in with passwords only).
+    let data = r#"{"key":{},"aaguid":"00000000-0000-0000-0000-000000000000"}"#.to_string();
+    h.state
+        .store
+        .add_webauthn_key(&user_id, "webauthn-passwordless", Some("Phone".into()), data, "-")
+        .await
+        .expect("a passkey");
+    let page = crate::account::open(&h, &b, &security_url).await;
+    let removed = crate::account::post(&h, &b, &page, "/security/password/remove", &[]).await;
+    assert!(removed.body.contains("Your password is removed"), "{}", removed.body);
+    assert_eq!(signin::events(&h, Some("password_removed")).await.len(), 1);
+    // The password no longer signs in; the last passkey cannot be removed now.
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect(Shown::Login);
+    let page = crate::account::open(&h, &b, &security_url).await;
+    assert!(page.body.contains("Phone"), "{}", page.body);
+    let kept = crate::account::post(&h, &b, &page, "/security/keys/remove", &[]).await;
+    assert!(kept.body.contains("cannot be removed"), "{}", kept.body);
+
+    // A password again, without a current one to give.
+    let page = crate::account::open(&h, &b, &security_url).await;
+    assert!(!page.body.contains("autocomplete=\"current-password\""), "{}", page.body);
+    let new = "Another-Secret-77";
+    let fields = [("password-new", new), ("password-confirm", new)];
+    let set = crate::account::post(&h, &b, &page, "/security/password", &fields).await;
+    assert!(!set.body.contains("class=\"error\""), "{}", set.body);
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, new).await;
+    s.exchange(&h).await.assert_factors(&["pwd"], "1");
+});

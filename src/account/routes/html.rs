@@ -159,6 +159,7 @@ pub(super) fn notice(query: &HashMap<String, String>) -> Option<&'static str> {
         Some("sms-codes-on") => Some("accountSmsCodesOn"),
         Some("sms-codes-off") => Some("accountSmsCodesOff"),
         Some("key-removed") => Some("accountKeyRemoved"),
+        Some("password-removed") => Some("accountPasswordRemoved"),
         Some("key-renamed") => Some("accountKeyRenamed"),
         _ => None,
     }
@@ -322,6 +323,7 @@ pub(super) async fn security_context(
         "requirements": crate::flow::actions::update_password::requirements(policy),
         "otp_devices": devices,
         "otp_enabled": console.rt.realm.is_required_action_enabled("configure-otp"),
+        "has_passkey": keys.iter().any(|k| k.kind == crate::webauthn::PASSKEY),
         "keys": keys,
         "passkeys_enabled": console.rt.realm.webauthn.is_some(),
         "email": email,

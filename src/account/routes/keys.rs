@@ -62,3 +62,23 @@ async fn finish(
         Err(e) => internal(&e),
     }
 }
+
+/// "Remove my password": passkeys only from now on.
+pub(super) async fn remove_password(console: Console, body: axum::body::Bytes) -> Response {
+    if let Err(refused) = factor_form(&console, &body) {
+        return *refused;
+    }
+    match crate::account::password::remove(&console.app, &console.rt, &console.viewer).await {
+        Ok(Ok(())) => console.done("security", "password-removed"),
+        Ok(Err(message)) => {
+            let refused = Refused {
+                form: "password",
+                device: None,
+                field: "password",
+                message,
+            };
+            security_refused(&console, &refused).await
+        }
+        Err(e) => internal(&e),
+    }
+}

@@ -70,6 +70,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/realms/{realm}/account/security/keys/remove", post(keys::remove))
         .route("/realms/{realm}/account/security/keys/rename", post(keys::rename))
+        .route(
+            "/realms/{realm}/account/security/password/remove",
+            post(keys::remove_password),
+        )
         .route("/realms/{realm}/account/security/phone", post(phone::send_code))
         .route("/realms/{realm}/account/security/phone/verify", post(phone::confirm))
         .route("/realms/{realm}/account/security/phone/remove", post(phone::remove))
