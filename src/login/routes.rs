@@ -355,6 +355,7 @@ fn flow_page(app: &AppState, rt: &RealmRuntime, jar: CookieJar, headers: &Header
             page.template,
             "otp.html" | "sent_code.html" | "recovery_code.html" | "security_key.html"
         ) && rt.realm.trusted_devices.enabled
+            && obj.get("no_remember").is_none()
         {
             obj.insert("remember_days".into(), json!(rt.realm.trusted_devices.days));
         }

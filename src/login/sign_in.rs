@@ -467,6 +467,13 @@ fn cancel_aia(ctx: &mut FlowContext<'_>, action: &str) {
 }
 
 fn page_next(ctx: &FlowContext<'_>, request: &AuthorizeRequest, mut page: Page, input: Input<'_>) -> Next {
+    // Forgot password asks for the second factor too, but ends in no sign-in a device could
+    // be remembered by: its pages offer no "Remember this device".
+    if ctx.flow.flow == ctx.realm.flows.reset_credentials
+        && let Some(obj) = page.context.as_object_mut()
+    {
+        obj.insert("no_remember".into(), json!(true));
+    }
     if let Some(notice) = &ctx.flow.notice
         && let Some(obj) = page.context.as_object_mut()
     {

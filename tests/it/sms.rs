@@ -265,7 +265,11 @@ db_test!(async fn a_file_outbox_holds_one_json_file_per_text(db) {
 db_test!(async fn forgot_password_asks_for_the_texted_code_of_a_user_who_has_one(db) {
     let hook = WebhookListener::start().await;
     let sink = crate::support::smtp::SmtpSink::start().await;
-    let realm = format!("{}{}", signin::standard_flow_realm(), crate::mail::mail_through(sink.port));
+    let realm = format!(
+        "{}{}trusted_devices: {{ enabled: true }}\n",
+        signin::standard_flow_realm(),
+        crate::mail::mail_through(sink.port)
+    );
     let h = start_on(db, &hook, &realm, "").await;
     let b = h.new_browser();
     account::sign_in_to_console(&h, &b, PASSWORD).await;
@@ -277,6 +281,8 @@ db_test!(async fn forgot_password_asks_for_the_texted_code_of_a_user_who_has_one
     crate::mail::follow_link(&mut s, &link).await;
     s.expect(Shown::Otp);
     assert!(s.page.body.contains("Enter the code we texted you"), "{}", s.page.body);
+    // A reset signs no one in: there is no device to remember.
+    assert!(!s.page.body.contains("remember-device"), "{}", s.page.body);
     let code = hook.nth(2).await.code();
     s.fill(&[("otp", &wrong(&code))]).await;
     s.expect_error(Shown::Otp);
