@@ -234,6 +234,11 @@ pub(super) fn check_action(
             crate::flow::actions::names().join(", ")
         )));
     };
+    if action.starts_with("webauthn-register") && realm_config.webauthn.is_none() {
+        return Err(AdminError::Invalid(format!(
+            "required action '{action}' is not enabled in realm '{realm}': passkeys are off there (add a webauthn: section to the realm file)"
+        )));
+    }
     if !realm_config.is_required_action_enabled(action) {
         return Err(AdminError::Invalid(format!(
             "required action '{action}' is not enabled in realm '{realm}' (set required_actions.{action}.enabled: true)"

@@ -222,6 +222,9 @@ db_test!(async fn every_console_form_needs_its_csrf_token(db) {
         ("/security/phone/verify", vec![("otp", "123456")]),
         ("/security/phone/remove", vec![]),
         ("/security/sms-codes", vec![("enable", "true")]),
+        ("/security/keys/remove", vec![("credential", "x")]),
+        ("/security/keys/rename", vec![("credential", "x"), ("label", "y")]),
+        ("/security/password/remove", vec![]),
     ] {
         for csrf in [None, Some("forged")] {
             let mut body: Vec<(&str, &str)> = csrf.map(|c| vec![("csrf", c)]).unwrap_or_default();
@@ -263,6 +266,9 @@ db_test!(async fn an_old_sign_in_signs_in_again_before_the_password_changes(db) 
         ("/security/phone/verify", vec![("otp", "123456")]),
         ("/security/phone/remove", vec![]),
         ("/security/sms-codes", vec![("enable", "true")]),
+        ("/security/keys/remove", vec![("credential", "x")]),
+        ("/security/keys/rename", vec![("credential", "x"), ("label", "y")]),
+        ("/security/password/remove", vec![]),
     ] {
         let mut body = vec![("csrf", csrf.as_str())];
         body.extend(fields);
