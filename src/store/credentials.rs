@@ -301,7 +301,8 @@ impl Store {
 
     /// Deletes credentials of a user in one transaction: the one with `credential_id`, or
     /// every recovery code for [`RECOVERY_CODES_ID`]. Removing the last OTP device also
-    /// removes the recovery codes, which only stand in for it. Returns the kind removed.
+    /// removes the recovery codes, which only stand in for it; removing an app or a key forgets
+    /// the user's trusted devices. Returns the kind removed.
     pub async fn delete_credential(&self, user_id: &str, credential_id: &str) -> Result<Option<String>> {
         let txn = self.write_txn().await?;
         let kind = if credential_id == RECOVERY_CODES_ID {
@@ -334,6 +335,13 @@ impl Store {
             if kind == RECOVERY_CODE && removed == 0 {
                 return Ok(None);
             }
+        }
+        // A second factor gone (perhaps lost): devices trusted to skip it are forgotten too.
+        if [OTP, "webauthn", "webauthn-passwordless"].contains(&kind.as_str()) {
+            super::entity::trusted_device::Entity::delete_many()
+                .filter(super::entity::trusted_device::Column::UserId.eq(user_id))
+                .exec(&txn)
+                .await?;
         }
         txn.commit().await?;
         Ok(Some(kind))

@@ -12,7 +12,7 @@ use crate::support::{EMAIL, Harness, PASSWORD, USERNAME, WEB_CLIENT, WEB_REDIREC
 async fn start(db: crate::support::Db) -> Harness {
     let realm = format!(
         "{}acr:\n  loa_map: {{ silver: 1, gold: 2 }}\ntrusted_devices: {{ enabled: true }}\n",
-        signin::standard_flow_realm()
+        signin::standard_flow_realm().replace("look_around: 1", "look_around: 2")
     );
     let h = Harness::start(db, &realm).await;
     h.add_user(USERNAME, EMAIL, PASSWORD).await;
@@ -60,6 +60,14 @@ db_test!(async fn gold_asks_for_the_second_factor_inside_a_one_factor_session(db
         .query(&format!("SELECT id FROM sso_sessions WHERE id = '{one_factor}' AND ended_at IS NOT NULL"))
         .await;
     assert_eq!(ended.len(), 1, "the raised session replaced the one-factor session");
+
+    // max_age=0 with gold: the session is too old, so everything is asked again.
+    let mut s = ask(&h, &b, &[("acr_values", "gold"), ("max_age", "0")]).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect(Shown::Otp);
+    let code = signin::totp_at(&h, &otp.secret, signin::unix_now() + 60);
+    s.fill(&[("otp", &code)]).await;
+    s.exchange(&h).await.assert_factors(&["pwd", "otp", "mfa"], "gold");
 
     // prompt=login with gold: the password and then the code, as a new sign-in.
     let mut s = ask(&h, &b, &[("acr_values", "gold"), ("prompt", "login")]).await;

@@ -149,3 +149,18 @@ db_test!(async fn removing_the_second_factor_forgets_the_devices_that_skipped_it
     assert_eq!(devices(&h).await, 0);
     assert_eq!(signin::events(&h, Some("trusted_device_revoked")).await.len(), 1);
 });
+
+db_test!(async fn an_administrator_removing_the_app_forgets_the_devices_too(db) {
+    let (h, otp) = start(db).await;
+    let b = h.new_browser();
+    remember(&h, &b, &otp.secret, signin::unix_now() + 30).await;
+    assert_eq!(devices(&h).await, 1);
+    let rows = h.query("SELECT id FROM credentials WHERE kind = 'otp'").await;
+    let device: String = rows[0].try_get("", "id").expect("id");
+    gatehouse::admin::delete_credential_of(&h.state, &h.realm, USERNAME, &device)
+        .await
+        .expect("removed");
+    assert_eq!(devices(&h).await, 0);
+    // Without the app there is no second factor to skip: the password alone, as for anyone.
+    sign_in_again(&h, &b).await.exchange(&h).await.assert_factors(&["pwd"], "1");
+});

@@ -83,6 +83,12 @@ impl RequiredAction for DeleteCredential {
                 let details =
                     json!({ "type": "otp", "credential": id, "last": last, "by": "user", "via": "kc_action" });
                 ctx.event("credential_removed", Some(&user_id), details).await;
+                // Devices trusted to skip the app are forgotten with it.
+                let forgotten = ctx.services.store.revoke_trusted_devices(&user_id).await?;
+                if forgotten > 0 {
+                    let details = json!({ "device": "all", "count": forgotten, "via": "kc_action" });
+                    ctx.event("trusted_device_revoked", Some(&user_id), details).await;
+                }
                 Ok(ActionResult::Done)
             }
             OtpRemoval::LastKept => Ok(ActionResult::Page(
