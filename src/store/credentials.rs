@@ -122,12 +122,10 @@ impl Store {
         action: &str,
     ) -> Result<String> {
         let txn = self.write_txn().await?;
-        let key = new_credential(user_id, kind, data, label, now());
-        let id = key.id.clone().unwrap();
-        key.insert(&txn).await?;
+        let key = new_credential(user_id, kind, data, label, now()).insert(&txn).await?;
         remove_action(&txn, user_id, action).await?;
         txn.commit().await?;
-        Ok(id)
+        Ok(key.id)
     }
 
     /// Notes a passkey's or security key's use, with its new serialization when its counter or
