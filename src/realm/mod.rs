@@ -17,9 +17,9 @@ use serde::Serialize;
 pub use duration::Duration;
 pub use load::{RealmError, load_dir, load_str};
 pub use model::{
-    AccountSettings, AcrSettings, BruteForce, FlowBindings, GrantType, MailSettings, OtpPolicy, PasswordPolicy,
-    PatSettings, Pkce, RequiredActionSetting, SmsSettings, SmtpSettings, SmtpTls, TokenSettings, TrustedDevices,
-    UserSettings, UserVerification, WebauthnSettings,
+    AccountSettings, AcrSettings, Attestation, BruteForce, FlowBindings, GrantType, MailSettings, OtpPolicy,
+    PasswordPolicy, PatSettings, Pkce, RequiredActionSetting, ResidentKey, SmsSettings, SmtpSettings, SmtpTls,
+    TokenSettings, TrustedDevices, UserSettings, UserVerification, WebauthnSettings,
 };
 
 /// The built-in public client the account console signs in through, in every realm.

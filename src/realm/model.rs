@@ -112,10 +112,62 @@ pub struct WebauthnSettings {
     /// enough (it is a second factor after the password); passkeys always verify.
     #[serde(skip_serializing_if = "UserVerification::is_default")]
     pub user_verification: UserVerification,
-    /// Authenticator models (AAGUIDs) allowed to register; empty: any. As the authenticator
-    /// states it (Gatehouse asks for no attestation).
+    /// Authenticator models (AAGUIDs) allowed to register; empty: any. Under `attestation:
+    /// none` as the authenticator states it; under `direct` as its maker's certificate proves.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_aaguids: Vec<String>,
+    /// Whether registration asks the authenticator to prove its model (`direct`: a signed
+    /// attestation chaining to one of `attestation_roots`; synced passkeys cannot).
+    #[serde(skip_serializing_if = "Attestation::is_default")]
+    pub attestation: Attestation,
+    /// The authenticator makers' root certificates (PEM) that `attestation: direct` trusts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attestation_roots: Vec<String>,
+    /// Whether a security key must keep a discoverable credential (Keycloak's "require
+    /// discoverable credential"); passkeys always do (the browser's autofill lists only those).
+    #[serde(skip_serializing_if = "ResidentKey::is_default")]
+    pub resident_key: ResidentKey,
+}
+
+/// What an authenticator proves about its model at registration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attestation {
+    /// Nothing: any authenticator may register (its stated model is not proven).
+    #[default]
+    None,
+    /// A signed attestation chaining to one of the realm's `attestation_roots`.
+    Direct,
+}
+
+impl Attestation {
+    pub fn is_default(&self) -> bool {
+        *self == Attestation::None
+    }
+}
+
+/// Whether a security key keeps a discoverable (resident) credential.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResidentKey {
+    #[default]
+    Discouraged,
+    Preferred,
+    Required,
+}
+
+impl ResidentKey {
+    pub fn is_default(&self) -> bool {
+        *self == ResidentKey::Discouraged
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ResidentKey::Discouraged => "discouraged",
+            ResidentKey::Preferred => "preferred",
+            ResidentKey::Required => "required",
+        }
+    }
 }
 
 /// How strictly a security key must verify its user.

@@ -291,7 +291,13 @@ fn policies() -> Value {
             "user_verification": { "enum": ["required", "discouraged"],
                 "description": "Whether a security key must verify its user (PIN or biometric) or a touch is enough; passkeys always verify" },
             "allowed_aaguids": { "type": "array", "items": { "type": "string" }, "uniqueItems": true,
-                "description": "Authenticator models (AAGUIDs) allowed to register, as they state them; empty: any" }
+                "description": "Authenticator models (AAGUIDs) allowed to register; empty: any" },
+            "attestation": { "enum": ["none", "direct"],
+                "description": "direct: an authenticator must prove its model with an attestation chaining to attestation_roots" },
+            "attestation_roots": { "type": "array", "items": { "type": "string" },
+                "description": "PEM root certificates of the authenticator makers trusted under attestation: direct" },
+            "resident_key": { "enum": ["discouraged", "preferred", "required"],
+                "description": "Whether a security key must keep a discoverable credential; passkeys always do" }
         }), &[]),
         "acr": object(json!({
             "loa_map": { "type": "object", "additionalProperties": { "type": "integer", "minimum": 1, "maximum": 2 },

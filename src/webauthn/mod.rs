@@ -7,12 +7,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use webauthn_rs::prelude::{
-    AuthenticationResult, DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, SecurityKey, SecurityKeyAuthentication, SecurityKeyRegistration, Url, Uuid, Webauthn,
-    WebauthnBuilder, WebauthnError,
+    AttestationCaList, AttestationCaListBuilder, AttestedPasskeyRegistration, AuthenticationResult,
+    DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
+    SecurityKey, SecurityKeyAuthentication, SecurityKeyRegistration, Url, Uuid, Webauthn, WebauthnBuilder,
+    WebauthnError,
 };
 
-use crate::realm::Realm;
+use crate::realm::{Attestation, Realm, ResidentKey};
 
 /// The credential kind of a passkey (a discoverable credential with user verification: a
 /// whole sign-in on its own).
@@ -40,6 +41,14 @@ pub enum PasskeyError {
 fn refused(e: WebauthnError) -> PasskeyError {
     match e {
         WebauthnError::CredentialPossibleCompromise => PasskeyError::PossibleClone,
+        WebauthnError::AttestationChainNotTrusted(_)
+        | WebauthnError::AttestationUntrustedAaguid
+        | WebauthnError::AttestationNotVerifiable
+        | WebauthnError::AttestationFormatMissingAaguid
+        | WebauthnError::AttestationNotSupported
+        | WebauthnError::AttestationTrustFailure
+        | WebauthnError::AttestationStatementX5CMissing
+        | WebauthnError::CredentialMayNotBeHardwareBound => PasskeyError::AuthenticatorNotAllowed,
         other => PasskeyError::Refused(other.to_string()),
     }
 }
@@ -47,6 +56,9 @@ fn refused(e: WebauthnError) -> PasskeyError {
 /// The WebAuthn relying party of a realm served at `public_url`.
 pub struct RelyingParty {
     inner: Webauthn,
+    /// The makers' roots registrations must chain to (`attestation: direct`).
+    attestation: Option<AttestationCaList>,
+    resident_key: ResidentKey,
 }
 
 /// A credential as stored: the library's serialization and what the console shows.
@@ -59,6 +71,7 @@ pub struct StoredKey {
 }
 
 /// A registered credential, to store.
+#[derive(Debug)]
 pub struct NewKey {
     pub data: String,
     pub aaguid: String,
@@ -81,7 +94,15 @@ impl RelyingParty {
             )
             .build()
             .map_err(|e| PasskeyError::Configuration(e.to_string()))?;
-        Ok(RelyingParty { inner })
+        let attestation = match settings.attestation {
+            Attestation::None => None,
+            Attestation::Direct => Some(trusted_makers(&settings.attestation_roots, &settings.allowed_aaguids)?),
+        };
+        Ok(RelyingParty {
+            inner,
+            attestation,
+            resident_key: settings.resident_key,
+        })
     }
 
     /// Starts registering a credential of `kind` for a user; returns the options for the
@@ -94,23 +115,48 @@ impl RelyingParty {
     ) -> Result<(String, String), PasskeyError> {
         let exclude: Vec<_> = existing.iter().filter_map(|k| cred_id(&k.key)).collect();
         let exclude = (!exclude.is_empty()).then_some(exclude);
-        let (options, state) = if kind == PASSKEY {
-            let (o, s) = self
-                .inner
-                .start_passkey_registration(user.handle, user.name, user.display_name, exclude)
-                .map_err(refused)?;
-            (o, serde_json::to_string(&s))
-        } else {
-            let (o, s) = self
-                .inner
-                .start_securitykey_registration(user.handle, user.name, user.display_name, exclude, None, None)
-                .map_err(refused)?;
-            (o, serde_json::to_string(&s))
+        let (options, state) = match (kind == PASSKEY, &self.attestation) {
+            (true, None) => {
+                let (o, s) = self
+                    .inner
+                    .start_passkey_registration(user.handle, user.name, user.display_name, exclude)
+                    .map_err(refused)?;
+                (o, serde_json::to_string(&s))
+            }
+            (true, Some(makers)) => {
+                let (o, s) = self
+                    .inner
+                    .start_attested_passkey_registration(
+                        user.handle,
+                        user.name,
+                        user.display_name,
+                        exclude,
+                        makers.clone(),
+                        None,
+                    )
+                    .map_err(refused)?;
+                (o, serde_json::to_string(&s))
+            }
+            (false, makers) => {
+                let (o, s) = self
+                    .inner
+                    .start_securitykey_registration(
+                        user.handle,
+                        user.name,
+                        user.display_name,
+                        exclude,
+                        makers.clone(),
+                        None,
+                    )
+                    .map_err(refused)?;
+                (o, serde_json::to_string(&s))
+            }
         };
         let mut options = serde_json::to_value(&options).map_err(|_| PasskeyError::Malformed)?;
         if kind == PASSKEY {
-            require_resident_key(&mut options);
+            set_resident_key(&mut options, ResidentKey::Required);
         } else {
+            set_resident_key(&mut options, self.resident_key);
             drop_cred_protect(&mut options);
         }
         let options = options.to_string();
@@ -126,7 +172,16 @@ impl RelyingParty {
         allowed_aaguids: &[String],
     ) -> Result<NewKey, PasskeyError> {
         let answer: RegisterPublicKeyCredential = serde_json::from_str(answer).map_err(|_| PasskeyError::Malformed)?;
-        let key = if kind == PASSKEY {
+        let key = if kind == PASSKEY && self.attestation.is_some() {
+            // An attested passkey is stored as a passkey: the same credential, its model proven.
+            let state: AttestedPasskeyRegistration =
+                serde_json::from_str(state).map_err(|_| PasskeyError::NoCeremony)?;
+            serde_json::to_value(
+                self.inner
+                    .finish_attested_passkey_registration(&answer, &state)
+                    .map_err(refused)?,
+            )
+        } else if kind == PASSKEY {
             let state: PasskeyRegistration = serde_json::from_str(state).map_err(|_| PasskeyError::NoCeremony)?;
             serde_json::to_value(
                 self.inner
@@ -313,16 +368,45 @@ fn cred_id(key: &Value) -> Option<webauthn_rs::prelude::CredentialID> {
         .map(|p| p.cred_id().clone())
 }
 
-/// Conditional UI (autofill) lists only discoverable credentials: a passkey must be one.
-fn require_resident_key(options: &mut Value) {
+/// Whether the authenticator must keep a discoverable credential. Conditional UI (autofill)
+/// lists only those, so a passkey must be one; `webauthn-rs` asks for none.
+fn set_resident_key(options: &mut Value, policy: ResidentKey) {
     if let Some(selection) = options
         .get_mut("publicKey")
         .and_then(|p| p.get_mut("authenticatorSelection"))
         .and_then(Value::as_object_mut)
     {
-        selection.insert("residentKey".into(), Value::from("required"));
-        selection.insert("requireResidentKey".into(), Value::Bool(true));
+        selection.insert("residentKey".into(), Value::from(policy.as_str()));
+        selection.insert(
+            "requireResidentKey".into(),
+            Value::Bool(policy == ResidentKey::Required),
+        );
     }
+}
+
+/// The makers whose attestation `attestation: direct` trusts: every model under each root, or
+/// only the allowed models when the realm lists them.
+fn trusted_makers(roots: &[String], allowed_aaguids: &[String]) -> Result<AttestationCaList, PasskeyError> {
+    let bad_root =
+        |_| PasskeyError::Configuration("webauthn.attestation_roots holds a certificate that is not PEM".into());
+    if allowed_aaguids.is_empty() {
+        let mut makers = AttestationCaList::default();
+        for root in roots {
+            makers.union(&AttestationCaList::try_from(root.as_bytes()).map_err(bad_root)?);
+        }
+        return Ok(makers);
+    }
+    let mut makers = AttestationCaListBuilder::new();
+    for root in roots {
+        for aaguid in allowed_aaguids {
+            let aaguid = Uuid::parse_str(aaguid)
+                .map_err(|_| PasskeyError::Configuration(format!("webauthn.allowed_aaguids: {aaguid}")))?;
+            makers
+                .insert_device_pem(root.as_bytes(), aaguid, aaguid.to_string(), Default::default())
+                .map_err(bad_root)?;
+        }
+    }
+    Ok(makers.build())
 }
 
 /// Browsers refuse `credProtect` "user verification required" for a credential that is not

@@ -504,6 +504,116 @@ fn an_authenticator_model_not_allowed_is_refused() {
     assert_eq!(new.aaguid, Uuid::nil().hyphenated().to_string());
 }
 
+/// A software token and its maker's root certificate, as a realm file holds it (PEM).
+fn attested_token() -> (SoftToken, String) {
+    let (token, root) = SoftToken::new(true).unwrap();
+    let mut list = AttestationCaListBuilder::new();
+    list.insert_device_x509(root, softtoken::AAGUID, "soft token".into(), Default::default())
+        .unwrap();
+    let list = serde_json::to_value(list.build()).unwrap();
+    let der = list["cas"]
+        .as_object()
+        .and_then(|cas| cas.values().next())
+        .and_then(|ca| ca["ca"].as_str())
+        .expect("the list holds the root");
+    let der = URL_SAFE_NO_PAD.decode(der).unwrap();
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    );
+    (token, pem)
+}
+
+/// A relying party under `attestation: direct` trusting `roots` (and only `models`, if any).
+fn attested_rp(roots: &[&str], models: &[String]) -> RelyingParty {
+    let mut yaml = "realm: t\nwebauthn:\n  attestation: direct\n  attestation_roots:\n".to_string();
+    for root in roots {
+        yaml.push_str("    - |\n");
+        for line in root.lines() {
+            yaml.push_str(&format!("      {line}\n"));
+        }
+    }
+    if !models.is_empty() {
+        yaml.push_str(&format!("  allowed_aaguids: [{}]\n", models.join(", ")));
+    }
+    let realm = crate::realm::load_str("t.yaml", &yaml, &|_| None).unwrap();
+    RelyingParty::new(PUBLIC_URL, &realm).unwrap()
+}
+
+#[test]
+fn direct_attestation_admits_only_authenticators_a_trusted_maker_vouches_for() {
+    let alice = person();
+    let (mut token, root) = attested_token();
+    let rp = attested_rp(&[&root], &[]);
+    let (options, _) = rp.start_registration(SECURITY_KEY, &who(&alice), &[]).unwrap();
+    let options: Value = serde_json::from_str(&options).unwrap();
+    assert_eq!(options["publicKey"]["attestation"], "direct");
+
+    // The maker's token registers both kinds; the passkey then signs in on its own.
+    let (_, key) = register(&rp, SECURITY_KEY, &mut token, &alice);
+    assert_eq!(key.aaguid, softtoken::AAGUID.hyphenated().to_string());
+    let (cred, passkey) = register(&rp, PASSKEY, &mut token, &alice);
+    let signed_in = sign_in(&rp, &mut token, &cred, &alice, &passkey).unwrap();
+    assert_eq!(signed_in.handle, alice.handle);
+
+    // Another maker's token, or one that proves nothing, is refused.
+    let (mut stranger, _) = SoftToken::new(true).unwrap();
+    let mut unattested = SoftPasskey::new(true);
+    for kind in [PASSKEY, SECURITY_KEY] {
+        let (options, state) = rp.start_registration(kind, &who(&alice), &[]).unwrap();
+        let answer = create(&mut stranger, &options);
+        let result = rp.finish_registration(kind, &answer, &state, &[]);
+        assert!(
+            matches!(result, Err(PasskeyError::AuthenticatorNotAllowed)),
+            "{kind}: {result:?}"
+        );
+        let (options, state) = rp.start_registration(kind, &who(&alice), &[]).unwrap();
+        let answer = create(&mut unattested, &options);
+        let result = rp.finish_registration(kind, &answer, &state, &[]);
+        assert!(
+            matches!(result, Err(PasskeyError::AuthenticatorNotAllowed)),
+            "{kind}: {result:?}"
+        );
+    }
+
+    // The maker is trusted only for the listed models.
+    let rp = attested_rp(&[&root], &["cb69481e-8ff7-4039-93ec-0a2729a154a8".to_string()]);
+    let (options, state) = rp.start_registration(SECURITY_KEY, &who(&alice), &[]).unwrap();
+    let answer = create(&mut token, &options);
+    let result = rp.finish_registration(SECURITY_KEY, &answer, &state, &[]);
+    assert!(
+        matches!(result, Err(PasskeyError::AuthenticatorNotAllowed)),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn security_keys_follow_the_resident_key_policy_and_passkeys_are_always_discoverable() {
+    let alice = person();
+    for (policy, required) in [("discouraged", false), ("preferred", false), ("required", true)] {
+        let yaml = format!("realm: t\nwebauthn: {{ resident_key: {policy} }}\n");
+        let realm = crate::realm::load_str("t.yaml", &yaml, &|_| None).unwrap();
+        let rp = RelyingParty::new(PUBLIC_URL, &realm).unwrap();
+        let (options, _) = rp.start_registration(SECURITY_KEY, &who(&alice), &[]).unwrap();
+        let options: Value = serde_json::from_str(&options).unwrap();
+        let selection = &options["publicKey"]["authenticatorSelection"];
+        assert_eq!(selection["residentKey"], policy);
+        assert_eq!(selection["requireResidentKey"], required);
+        let (options, _) = rp.start_registration(PASSKEY, &who(&alice), &[]).unwrap();
+        let options: Value = serde_json::from_str(&options).unwrap();
+        assert_eq!(
+            options["publicKey"]["authenticatorSelection"]["residentKey"],
+            "required"
+        );
+    }
+}
+
 #[test]
 fn user_handles_round_trip() {
     for _ in 0..20 {

@@ -321,6 +321,9 @@ impl Validator<'_> {
         if let Err(message) = check_acr(&file.acr) {
             self.error(realm_at, message);
         }
+        if let Some(Err(message)) = file.webauthn.as_ref().map(check_webauthn) {
+            self.error(realm_at, message);
+        }
         let required_actions = Self::required_actions(file.required_actions, &mut source);
         let roles = self.roles(&file.roles);
         let scopes = self.scopes(&file.scopes);
@@ -582,6 +585,31 @@ mod tests;
 
 /// Level names are tokens an app can send in `acr_values` (no spaces), not the bare levels
 /// `1` and `2` (which always mean themselves), and each names one or two factors.
+fn check_webauthn(settings: &super::WebauthnSettings) -> Result<(), String> {
+    for aaguid in &settings.allowed_aaguids {
+        if webauthn_rs::prelude::Uuid::parse_str(aaguid).is_err() {
+            return Err(format!(
+                "webauthn.allowed_aaguids: '{aaguid}' is not an AAGUID: write it as 8-4-4-4-12 hexadecimal digits"
+            ));
+        }
+    }
+    let direct = settings.attestation == super::Attestation::Direct;
+    if direct && settings.attestation_roots.is_empty() {
+        return Err("webauthn.attestation: direct needs attestation_roots: the PEM root certificates of the authenticator makers you trust".into());
+    }
+    if !direct && !settings.attestation_roots.is_empty() {
+        return Err("webauthn.attestation_roots are only used with attestation: direct".into());
+    }
+    for (i, root) in settings.attestation_roots.iter().enumerate() {
+        if webauthn_rs::prelude::AttestationCaList::try_from(root.as_bytes()).is_err() {
+            return Err(format!(
+                "webauthn.attestation_roots[{i}] is not a PEM certificate (-----BEGIN CERTIFICATE----- ...)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_acr(acr: &super::model::AcrSettings) -> Result<(), String> {
     for (name, level) in &acr.loa_map {
         if name.is_empty() || name == "1" || name == "2" || !super::is_scope_token(name) {

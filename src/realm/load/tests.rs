@@ -154,3 +154,42 @@ fn display_is_file_line_column() {
     };
     assert_eq!(e.to_string(), "r.yaml:3:5: bad");
 }
+
+#[test]
+fn webauthn_policy_is_checked_with_what_to_write() {
+    let found = errors("realm: r\nwebauthn: { attestation: direct }\n");
+    assert!(
+        found
+            .iter()
+            .any(|e| e.message.contains("direct needs attestation_roots")),
+        "{found:?}"
+    );
+    let found = errors("realm: r\nwebauthn: { attestation: direct, attestation_roots: [not a certificate] }\n");
+    assert!(
+        found
+            .iter()
+            .any(|e| e.message.contains("attestation_roots[0] is not a PEM")),
+        "{found:?}"
+    );
+    let found = errors("realm: r\nwebauthn: { allowed_aaguids: [yubikey] }\n");
+    assert!(
+        found.iter().any(|e| e.message.contains("'yubikey' is not an AAGUID")),
+        "{found:?}"
+    );
+    let found = errors("realm: r\nwebauthn: { resident_key: always }\n");
+    assert!(
+        found
+            .iter()
+            .any(|e| e.message.contains("expected one of discouraged, preferred, required")),
+        "{found:?}"
+    );
+    let realm = load_str(
+        "r.yaml",
+        "realm: r\nwebauthn: { resident_key: required, allowed_aaguids: [cb69481e-8ff7-4039-93ec-0a2729a154a8] }\n",
+        &env,
+    )
+    .unwrap();
+    let webauthn = realm.webauthn.unwrap();
+    assert_eq!(webauthn.resident_key, crate::realm::ResidentKey::Required);
+    assert_eq!(webauthn.attestation, crate::realm::Attestation::None);
+}
