@@ -83,12 +83,20 @@ where
             }
             return Ok(StepResult::Success);
         }
-        for (i, step) in steps.iter().enumerate() {
+        let mut input = input;
+        let mut i = 0;
+        while let Some(step) = steps.get(i) {
+            i += 1;
             if is_condition(step) || step.requirement != Requirement::Alternative {
                 continue;
             }
             ctx.siblings = siblings.clone();
-            match run_step(step, path(&prefix, i), ctx, input).await? {
+            match run_step(step, path(&prefix, i - 1), ctx, input).await? {
+                // Once per request: the flag is taken, and the alternatives' pages show again.
+                StepResult::Attempted if std::mem::take(&mut ctx.flow.back_to_first_alternative) => {
+                    i = 0;
+                    input = None;
+                }
                 StepResult::Attempted => continue,
                 other => return Ok(other),
             }

@@ -172,6 +172,10 @@ pub struct FlowState {
     /// The person chose their authenticator app over their security key.
     #[serde(default)]
     pub use_otp_instead: bool,
+    /// Set by a step handing back to an earlier alternative ("use your security key
+    /// instead"): the level runs its alternatives again from the first. Never stored.
+    #[serde(skip)]
+    pub back_to_first_alternative: bool,
 }
 
 /// The SSO session a step-up raises.

@@ -12,7 +12,7 @@ use crate::crypto::totp;
 use crate::flow::Page;
 
 pub const ANSWERS_HELP: &str = "password, wrong-password, username, otp, wrong-otp, use-recovery-code, \
-recovery-code, wrong-recovery-code, use-password (on a passkey page), use-otp (on a security-key page), acknowledge, accept, decline, new-password:VALUE, profile, reload, \
+recovery-code, wrong-recovery-code, use-password (on a passkey page), use-otp (on a security-key page), use-security-key (back from the code page), acknowledge, accept, decline, new-password:VALUE, profile, reload, \
 form:FIELD=VALUE&FIELD=VALUE";
 
 /// A new password that meets the default policy (for automatic answers).
@@ -31,6 +31,8 @@ pub enum Answer {
     UsePassword,
     /// "Use your authenticator app instead" on a security-key page.
     UseOtp,
+    /// "Use your security key instead" on the app's code page (after `use-otp`).
+    UseSecurityKey,
     RecoveryCode,
     WrongRecoveryCode,
     Acknowledge,
@@ -84,6 +86,7 @@ impl Answer {
             "use-recovery-code" => Answer::UseRecoveryCode,
             "use-password" => Answer::UsePassword,
             "use-otp" => Answer::UseOtp,
+            "use-security-key" => Answer::UseSecurityKey,
             "recovery-code" => Answer::RecoveryCode,
             "wrong-recovery-code" => Answer::WrongRecoveryCode,
             "acknowledge" => Answer::Acknowledge,
@@ -119,6 +122,7 @@ impl Answer {
             Answer::UseRecoveryCode => &["otp.html"],
             Answer::UsePassword => &["passkey.html"],
             Answer::UseOtp => &["security_key.html"],
+            Answer::UseSecurityKey => &["otp.html"],
             Answer::RecoveryCode | Answer::WrongRecoveryCode => &["recovery_code.html"],
             Answer::Acknowledge => &["recovery_codes.html"],
             Answer::Accept | Answer::Decline => &["terms.html"],
@@ -140,6 +144,7 @@ impl fmt::Display for Answer {
             Answer::UseRecoveryCode => "use-recovery-code",
             Answer::UsePassword => "use-password",
             Answer::UseOtp => "use-otp",
+            Answer::UseSecurityKey => "use-security-key",
             Answer::RecoveryCode => "recovery-code",
             Answer::WrongRecoveryCode => "wrong-recovery-code",
             Answer::Acknowledge => "acknowledge",
@@ -198,6 +203,7 @@ pub async fn form(
         Answer::UseRecoveryCode => fields(&[("try_another", "recovery-code")]),
         Answer::UsePassword => fields(&[("try_another", "password")]),
         Answer::UseOtp => fields(&[("try_another", "otp")]),
+        Answer::UseSecurityKey => fields(&[("try_another", "security-key")]),
         Answer::RecoveryCode => {
             let user = &mut sandbox.user;
             let code = user

@@ -183,3 +183,40 @@ db_test!(async fn a_passkey_holder_may_drop_the_password_and_set_one_again(db) {
     s.log_in(USERNAME, new).await;
     s.exchange(&h).await.assert_factors(&["pwd"], "1");
 });
+
+db_test!(async fn a_user_with_a_key_and_an_app_may_go_back_and_forth_between_them(db) {
+    let h = start(db).await;
+    let otp = signin::enrol_otp(&h, USERNAME, PASSWORD).await;
+    // A security key (a stand-in: this test chooses the app in the end).
+    let user_id = signin::user_id(&h, USERNAME).await;
+    let data = r#"{"key":{},"aaguid":"00000000-0000-0000-0000-000000000000"}"#.to_string();
+    h.state
+        .store
+        .add_webauthn_key(&user_id, "webauthn", None, data, "-")
+        .await
+        .expect("a key");
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    assert!(s.page.body.contains("Use your security key"), "{}", signin::describe(&s.page));
+    s.press(&[], ("try_another", "otp")).await;
+    s.expect(Shown::Otp);
+    s.press(&[], ("try_another", "security-key")).await;
+    assert!(s.page.body.contains("Use your security key"), "{}", signin::describe(&s.page));
+    assert!(s.page.body.contains("data-webauthn"), "the key is asked for again: {}", s.page.body);
+    s.press(&[], ("try_another", "otp")).await;
+    s.expect(Shown::Otp);
+    // The code of the next time step (the current one was spent enrolling).
+    let code = signin::totp_at(&h, &otp.secret, signin::unix_now() + 30);
+    s.fill(&[("otp", &code)]).await;
+    s.exchange(&h).await.assert_factors(&["pwd", "otp", "mfa"], "2");
+
+    // Without a key the code page offers none.
+    h.sql(&format!("DELETE FROM credentials WHERE kind = 'webauthn' AND user_id = '{user_id}'"))
+        .await;
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.expect(Shown::Otp);
+    assert!(!s.page.body.contains("value=\"security-key\""), "{}", s.page.body);
+    s.fill(&[("try_another", "security-key")]).await;
+    s.expect(Shown::Otp);
+});

@@ -18,13 +18,28 @@ async fn page(ctx: &FlowContext<'_>, error: Option<Value>) -> Result<StepResult,
         && ctx.services.store.has_credential(&user_id, RECOVERY_CODE).await?;
     let can_use_email_code = sent_code_offered(ctx, &user_id, SentCode::Email).await?;
     let can_use_sms_code = sent_code_offered(ctx, &user_id, SentCode::Sms).await?;
+    let can_use_security_key = security_key_offered(ctx, &user_id).await?;
     Ok(StepResult::Challenge(Page::new(
         "otp.html",
         json!({
             "error": error, "can_use_recovery_code": can_use_recovery_code,
             "can_use_email_code": can_use_email_code, "can_use_sms_code": can_use_sms_code,
+            "can_use_security_key": can_use_security_key,
         }),
     )))
+}
+
+/// Whether the person came here from their security key's page ("use your authenticator app
+/// instead") and can go back to it.
+async fn security_key_offered(ctx: &FlowContext<'_>, user_id: &str) -> Result<bool, EngineError> {
+    Ok(ctx.flow.use_otp_instead
+        && ctx.realm.webauthn.is_some()
+        && ctx.siblings.iter().any(|s| s == "webauthn-form")
+        && ctx
+            .services
+            .store
+            .has_credential(user_id, crate::webauthn::SECURITY_KEY)
+            .await?)
 }
 
 #[derive(Clone, Copy)]
@@ -121,6 +136,14 @@ impl Authenticator for OtpForm {
                 let user_id = ctx.flow.user_id.clone().unwrap_or_default();
                 if sent_code_offered(ctx, &user_id, SentCode::Email).await? {
                     ctx.flow.use_email_code = true;
+                    return Ok(StepResult::Attempted);
+                }
+            }
+            Some("security-key") => {
+                let user_id = ctx.flow.user_id.clone().unwrap_or_default();
+                if security_key_offered(ctx, &user_id).await? {
+                    ctx.flow.use_otp_instead = false;
+                    ctx.flow.back_to_first_alternative = true;
                     return Ok(StepResult::Attempted);
                 }
             }
