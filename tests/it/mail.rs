@@ -300,6 +300,14 @@ db_test!(async fn a_sign_in_from_a_new_browser_is_reported_once_and_can_be_signe
     }
     let link = mail.link(&link_prefix(&h));
 
+    // A remembered device (as "Remember this device" records one) is forgotten too.
+    let user_id = signin::user_id(&h, USERNAME).await;
+    h.state
+        .store
+        .add_trusted_device(&h.realm, &user_id, "Chrome on Windows", "0".repeat(64), 30)
+        .await
+        .expect("a device");
+
     // Opening the link only asks; the button signs that session out.
     let reader = h.new_browser();
     let page = crate::support::browser::get(&reader, &link).await;
@@ -313,6 +321,7 @@ db_test!(async fn a_sign_in_from_a_new_browser_is_reported_once_and_can_be_signe
         .assert_error(reqwest::StatusCode::BAD_REQUEST, "invalid_grant");
     assert_eq!(signin::pending_actions(&h, USERNAME).await, vec!["update-password".to_string()]);
     assert_eq!(signin::events(&h, Some("sign_in_reported")).await.len(), 1);
+    assert!(h.state.store.trusted_devices_of(&user_id).await.expect("devices").is_empty());
     // Used once.
     let again = form.submit(&reader).await;
     assert_eq!(again.status, 400);

@@ -122,6 +122,20 @@ db_test!(async fn a_new_password_or_signing_out_everywhere_forgets_every_device(
     let hash = h.state.hasher.hash("Another-Password-9").await.expect("hash");
     h.state.store.reset_password(&user_id, hash, 5, false).await.expect("reset");
     assert_eq!(devices(&h).await, 0);
+
+    // And the person's own change in the console (from the first password again).
+    let hash = h.state.hasher.hash(PASSWORD).await.expect("hash");
+    h.state.store.reset_password(&user_id, hash, 5, false).await.expect("reset");
+    let b = h.new_browser();
+    remember_with_recovery_code(&h, &b, &otp.recovery_codes[2]).await;
+    assert_eq!(devices(&h).await, 1);
+    account::sign_in_to_console(&h, &b, PASSWORD).await;
+    let page = account::open(&h, &b, &account::account_url(&h, "security")).await;
+    let new = "Third-Password-42";
+    let fields = [("password", PASSWORD), ("password-new", new), ("password-confirm", new)];
+    let changed = account::post(&h, &b, &page, "/security/password", &fields).await;
+    assert!(!changed.body.contains("class=\"error\""), "{}", changed.body);
+    assert_eq!(devices(&h).await, 0);
 });
 
 db_test!(async fn removing_the_second_factor_forgets_the_devices_that_skipped_it(db) {
