@@ -47,7 +47,8 @@ async fn start(db: Db) -> Harness {
             .replace(
                 "terms-and-conditions: { enabled: true }",
                 "terms-and-conditions: { enabled: false }",
-            );
+            )
+            + "webauthn: { rp_name: Flows }\n";
         std::fs::write(dir.join("realms/flows.yaml"), flows).unwrap();
     })
     .await;
@@ -149,7 +150,7 @@ db_test!(async fn an_update_sets_only_the_fields_given_and_logs_what_changed(db)
         Some(json!({
             "email": "alice@wonderland.example", "firstName": "Alice", "emailVerified": true,
             // Keycloak's name and Gatehouse's are one action.
-            "requiredActions": ["UPDATE_PROFILE", "configure-otp"],
+            "requiredActions": ["UPDATE_PROFILE", "configure-otp", "webauthn-register", "webauthn-register-passwordless"],
             "attributes": { "department": ["maths"] }
         })),
     )
@@ -167,7 +168,10 @@ db_test!(async fn an_update_sets_only_the_fields_given_and_logs_what_changed(db)
     assert_eq!(user["attributes"], json!({ "department": ["maths"] }));
     let mut actions: Vec<String> = serde_json::from_value(user["requiredActions"].clone()).unwrap();
     actions.sort();
-    assert_eq!(actions, ["configure-otp", "update-profile"]);
+    assert_eq!(
+        actions,
+        ["configure-otp", "update-profile", "webauthn-register", "webauthn-register-passwordless"]
+    );
 
     // What GET returned may be sent back as it is; an empty list clears required actions.
     let mut back = user.clone();
@@ -193,7 +197,6 @@ db_test!(async fn an_update_sets_only_the_fields_given_and_logs_what_changed(db)
         (json!({ "enabled": "yes" }), "invalid type"),
         (json!({ "requiredActions": ["fly"] }), "unknown required action 'fly'"),
         (json!({ "requiredActions": ["terms-and-conditions"] }), "not enabled"),
-        (json!({ "requiredActions": ["webauthn-register"] }), "not enabled"),
         (json!({ "attributes": { "tags": ["a", "b"] } }), "one value per attribute"),
         (json!({ "username": "mallory" }), "usernames cannot be changed"),
         (json!({ "email": "not-an-address" }), "not an email address"),

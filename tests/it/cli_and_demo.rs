@@ -232,6 +232,7 @@ display_name: CLI test
 required_actions:
   update-password: { enabled: true }
   terms-and-conditions: { enabled: false }
+webauthn: { rp_name: CLI test }
 clients:
   - client_id: web
     secret_hash: sha256:3ab4454e637528a72b8b1c26412e8f13cde28bd7c4d15d9757329208e8cea5a7
@@ -344,6 +345,15 @@ async fn cli_round_trip_on_one_database() {
         !alice.contains("terms-and-conditions"),
         "a refused action was added: {alice}"
     );
+    // Keycloak's WebAuthn actions, in a realm with passkeys.
+    ok_(
+        &["user", "add", "cli", "carol", "--email", "carol@example.com", "--password-stdin"],
+        Some("Carol-Password-1\n"),
+    );
+    ok_(&["user", "require", "cli", "carol", "webauthn-register"], None);
+    ok_(&["user", "require", "cli", "carol", "webauthn-register-passwordless"], None);
+    let carol = list_line(&ok_(&["user", "list", "cli"], None), "carol").expect("carol is listed");
+    assert!(carol.contains("webauthn-register") && carol.contains("webauthn-register-passwordless"), "{carol}");
 
     // user set-password via stdin; empty input is refused.
     ok_(&["user", "set-password", "cli", "bob"], Some("Bob-New-Password-2\n"));
