@@ -347,13 +347,27 @@ async fn cli_round_trip_on_one_database() {
     );
     // Keycloak's WebAuthn actions, in a realm with passkeys.
     ok_(
-        &["user", "add", "cli", "carol", "--email", "carol@example.com", "--password-stdin"],
+        &[
+            "user",
+            "add",
+            "cli",
+            "carol",
+            "--email",
+            "carol@example.com",
+            "--password-stdin",
+        ],
         Some("Carol-Password-1\n"),
     );
     ok_(&["user", "require", "cli", "carol", "webauthn-register"], None);
-    ok_(&["user", "require", "cli", "carol", "webauthn-register-passwordless"], None);
+    ok_(
+        &["user", "require", "cli", "carol", "webauthn-register-passwordless"],
+        None,
+    );
     let carol = list_line(&ok_(&["user", "list", "cli"], None), "carol").expect("carol is listed");
-    assert!(carol.contains("webauthn-register") && carol.contains("webauthn-register-passwordless"), "{carol}");
+    assert!(
+        carol.contains("webauthn-register") && carol.contains("webauthn-register-passwordless"),
+        "{carol}"
+    );
 
     // user set-password via stdin; empty input is refused.
     ok_(&["user", "set-password", "cli", "bob"], Some("Bob-New-Password-2\n"));

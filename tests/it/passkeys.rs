@@ -5,6 +5,10 @@
 
 use crate::support::signin::{self, Shown, SignIn};
 use crate::support::*;
+use url::Url;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softtoken::{self, SoftToken};
+use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse};
 
 /// Starts Gatehouse at `http://localhost:PORT` (WebAuthn refuses IP addresses) with `realm`.
 pub(crate) async fn start_on_localhost(db: Db, realm: &str) -> Harness {
@@ -219,4 +223,110 @@ db_test!(async fn a_user_with_a_key_and_an_app_may_go_back_and_forth_between_the
     assert!(!s.page.body.contains("value=\"security-key\""), "{}", s.page.body);
     s.fill(&[("try_another", "security-key")]).await;
     s.expect(Shown::Otp);
+});
+
+/// The user's security keys: (id, stored JSON).
+async fn security_keys(h: &Harness) -> Vec<(String, serde_json::Value)> {
+    h.query("SELECT id, secret FROM credentials WHERE kind = 'webauthn'")
+        .await
+        .iter()
+        .map(|row| {
+            let id: String = row.try_get("", "id").expect("id");
+            let secret: String = row.try_get("", "secret").expect("secret");
+            (id, serde_json::from_str(&secret).expect("a stored key is JSON"))
+        })
+        .collect()
+}
+
+/// Signs in with the password and then `key`'s answer on the security-key page.
+async fn sign_in_with_key(h: &Harness, key: &mut SoftToken) -> SignIn {
+    let mut s = SignIn::start(h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    assert!(
+        s.page.body.contains("Use your security key"),
+        "{}",
+        signin::describe(&s.page)
+    );
+    let options: RequestChallengeResponse = serde_json::from_value(options_of(&s.page.body)).expect("request options");
+    let origin = Url::parse(&h.url).expect("the public URL");
+    let answer = key.do_authentication(origin, options).expect("the key signs");
+    s.fill(&[("credential", &serde_json::to_string(&answer).unwrap())])
+        .await;
+    s
+}
+
+db_test!(async fn a_security_key_is_registered_then_asked_after_the_password_and_a_clone_is_refused(db) {
+    let h = start(db).await;
+    gatehouse::admin::require_action(&h.state, &h.realm, USERNAME, "webauthn-register")
+        .await
+        .expect("Keycloak's name for a security key");
+    let (mut key, _) = SoftToken::new(true).expect("a software security key");
+
+    // Registered at the sign-in that asks for it.
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    assert!(s.page.body.contains("Add a security key"), "{}", signin::describe(&s.page));
+    let options: CreationChallengeResponse =
+        serde_json::from_value(options_of(&s.page.body)).expect("creation options");
+    let origin = Url::parse(&h.url).expect("the public URL");
+    let answer = key.do_registration(origin, options).expect("the key registers");
+    s.fill(&[("credential", &serde_json::to_string(&answer).unwrap())]).await;
+    s.exchange(&h).await;
+    let keys = security_keys(&h).await;
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].1["aaguid"], softtoken::AAGUID.hyphenated().to_string());
+    assert!(signin::pending_actions(&h, USERNAME).await.is_empty());
+
+    // The next sign-in asks for it after the password; its counter is kept.
+    sign_in_with_key(&h, &mut key)
+        .await
+        .exchange(&h)
+        .await
+        .assert_factors(&["pwd", "hwk", "mfa"], "2");
+    let (id, mut stored) = security_keys(&h).await.remove(0);
+    assert_eq!(stored["key"]["cred"]["counter"], 1, "{stored}");
+
+    // A stored counter ahead of the key's (as when a copy of it signed meanwhile): refused.
+    stored["key"]["cred"]["counter"] = serde_json::json!(1000);
+    let data = stored.to_string().replace('\'', "''");
+    h.sql(&format!("UPDATE credentials SET secret = '{data}' WHERE id = '{id}'")).await;
+    let mut s = sign_in_with_key(&h, &mut key).await;
+    assert_eq!(s.error().as_deref(), Some("That key was not accepted. Try again, or use another way to sign in."));
+    assert_ne!(s.shown(), Shown::Away);
+    let clones = signin::events(&h, Some("webauthn_clone_detected")).await;
+    assert_eq!(clones.len(), 1, "{clones:?}");
+    assert_eq!(clones[0].details["reason"], "counter_went_back");
+});
+
+db_test!(async fn keys_are_renamed_and_removed_in_the_console(db) {
+    let h = start(db).await;
+    let b = h.new_browser();
+    crate::account::sign_in_to_console(&h, &b, PASSWORD).await;
+    // Stand-ins (this test never signs in with them).
+    let user_id = signin::user_id(&h, USERNAME).await;
+    let data = r#"{"key":{},"aaguid":"00000000-0000-0000-0000-000000000000"}"#;
+    let key_id = h
+        .state
+        .store
+        .add_webauthn_key(&user_id, "webauthn", Some("Blue key".into()), data.into(), "-")
+        .await
+        .expect("a key");
+    let security_url = crate::account::account_url(&h, "security");
+    let page = crate::account::open(&h, &b, &security_url).await;
+    assert!(page.body.contains("Blue key"), "{}", page.body);
+
+    let renamed = crate::account::post(&h, &b, &page, "/security/keys/rename", &[("label", "Desk key")]).await;
+    assert!(renamed.body.contains("The key is renamed."), "{}", renamed.body);
+    let page = crate::account::open(&h, &b, &security_url).await;
+    assert!(page.body.contains("Desk key") && !page.body.contains("Blue key"), "{}", page.body);
+    let renames = signin::events(&h, Some("credential_renamed")).await;
+    assert_eq!(renames.len(), 1);
+    assert_eq!(renames[0].details["credential"], key_id.as_str());
+
+    let removed = crate::account::post(&h, &b, &page, "/security/keys/remove", &[]).await;
+    assert!(removed.body.contains("The key is removed."), "{}", removed.body);
+    assert!(security_keys(&h).await.is_empty());
+    assert_eq!(signin::events(&h, Some("credential_removed")).await.len(), 1);
+    let page = crate::account::open(&h, &b, &security_url).await;
+    assert!(!page.body.contains("Desk key"), "{}", page.body);
 });
