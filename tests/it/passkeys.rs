@@ -290,7 +290,7 @@ db_test!(async fn a_security_key_is_registered_then_asked_after_the_password_and
     stored["key"]["cred"]["counter"] = serde_json::json!(1000);
     let data = stored.to_string().replace('\'', "''");
     h.sql(&format!("UPDATE credentials SET secret = '{data}' WHERE id = '{id}'")).await;
-    let mut s = sign_in_with_key(&h, &mut key).await;
+    let s = sign_in_with_key(&h, &mut key).await;
     assert_eq!(s.error().as_deref(), Some("That key was not accepted. Try again, or use another way to sign in."));
     assert_ne!(s.shown(), Shown::Away);
     let clones = signin::events(&h, Some("webauthn_clone_detected")).await;
