@@ -73,6 +73,18 @@ db_test!(async fn a_passkey_made_in_chromium_signs_in_without_a_password(db) {
         assert!(used[0].try_get::<Option<i64>>("", "last_used_at").expect("last_used_at").is_some());
         let events = signin::events(&h, Some("credential_added")).await;
         assert_eq!(events.len(), 1);
+
+        // A passkey-only account: the password removed in the console (the passkey sign-in is
+        // fresh), the passkey still signs in.
+        ui.open(&crate::account::account_url(&h, "security"), "security-after-passkey").await;
+        ui.click("#remove-password", "password-removed").await;
+        assert!(h.query("SELECT id FROM credentials WHERE kind = 'password'").await.is_empty());
+        ui.click("nav a[href$='/protocol/openid-connect/logout']", "logout-confirm-2").await;
+        ui.press("confirm", "yes", "signed-out-2").await;
+        let (req, verifier) = crate::browser_e2e::request(&app, false);
+        ui.open(&req.url(&h), "passkey-only-login").await;
+        let claims = crate::browser_e2e::at_the_app(&ui, &h, &app, &req, &verifier).await;
+        assert_eq!(claims["amr"], json!(["hwk", "user", "mfa"]), "{claims}");
     })
     .await;
 });
