@@ -672,6 +672,16 @@ impl Store {
         Ok(OtpRemoval::Removed { last: false })
     }
 
+    /// Every user's passkeys and security keys whose stored form mentions `text` (a credential
+    /// id: WebAuthn lets no two accounts register the same credential).
+    pub async fn webauthn_keys_mentioning(&self, text: &str) -> Result<Vec<credential::Model>> {
+        Ok(credential::Entity::find()
+            .filter(credential::Column::Kind.is_in(["webauthn-passwordless", "webauthn"]))
+            .filter(credential::Column::Secret.contains(text))
+            .all(&self.db)
+            .await?)
+    }
+
     /// Names one of the user's passkeys or security keys; false when they have no such key.
     pub async fn set_webauthn_label(&self, user_id: &str, credential_id: &str, label: Option<String>) -> Result<bool> {
         let updated = credential::Entity::update_many()

@@ -75,6 +75,8 @@ pub struct StoredKey {
 pub struct NewKey {
     pub data: String,
     pub aaguid: String,
+    /// The credential's id (base64url), which no other stored key may have.
+    pub cred_id: String,
 }
 
 impl RelyingParty {
@@ -198,6 +200,9 @@ impl RelyingParty {
         }
         .map_err(|_| PasskeyError::Malformed)?;
         let aaguid = aaguid_of(&answer).unwrap_or_else(|| Uuid::nil().to_string());
+        let cred_id = cred_id(&key)
+            .and_then(|id| as_text(&id))
+            .ok_or(PasskeyError::Malformed)?;
         if !allowed_aaguids.is_empty() && !allowed_aaguids.iter().any(|a| a.eq_ignore_ascii_case(&aaguid)) {
             return Err(PasskeyError::AuthenticatorNotAllowed);
         }
@@ -206,7 +211,7 @@ impl RelyingParty {
             aaguid: aaguid.clone(),
         })
         .map_err(|_| PasskeyError::Malformed)?;
-        Ok(NewKey { data, aaguid })
+        Ok(NewKey { data, aaguid, cred_id })
     }
 
     /// Starts a passkey sign-in for whoever the browser's passkey names (discoverable).
@@ -360,6 +365,17 @@ pub fn user_ids_of(handle: Uuid) -> [String; 2] {
 /// Parses a stored credential.
 pub fn stored(data: &str) -> Option<StoredKey> {
     serde_json::from_str(data).ok()
+}
+
+/// The credential id (base64url) of a stored credential.
+pub fn stored_cred_id(data: &str) -> Option<String> {
+    as_text(&cred_id(&stored(data)?.key)?)
+}
+
+/// A credential id as stored credentials write it (base64url).
+fn as_text(id: &webauthn_rs::prelude::CredentialID) -> Option<String> {
+    use base64::Engine as _;
+    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id))
 }
 
 fn cred_id(key: &Value) -> Option<webauthn_rs::prelude::CredentialID> {

@@ -219,6 +219,14 @@ fn a_passkey_registers_then_signs_in_on_its_own() {
     let registered = stored(&new.data).unwrap();
     assert_eq!(registered.aaguid, new.aaguid);
     assert_eq!(counter(&registered), 0);
+    // Its id, as the browser sent it, is what a second registration of it is looked up by.
+    assert_eq!(new.cred_id, cred);
+    assert_eq!(stored_cred_id(&new.data).as_deref(), Some(cred.as_str()));
+    assert!(
+        new.data.contains(&cred),
+        "the stored form holds the id as text: {}",
+        new.data
+    );
 
     // Another passkey of hers, on another authenticator.
     let mut other = SoftPasskey::new(true);

@@ -112,6 +112,12 @@ impl RequiredAction for WebauthnRegister {
             .unwrap_or_default();
         let registered = RelyingParty::new(ctx.services.public_url, ctx.realm)
             .and_then(|rp| rp.finish_registration(self.kind(), answer, &state, &allowed));
+        let registered = match registered {
+            Ok(key) if already_registered(ctx, &key.cred_id).await? => {
+                Err(PasskeyError::Refused("the credential is already registered".into()))
+            }
+            other => other,
+        };
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
         match registered {
             Ok(key) => {
@@ -143,4 +149,13 @@ impl RequiredAction for WebauthnRegister {
             }
         }
     }
+}
+
+/// Whether any account (this one included) already has the credential `cred_id` (WebAuthn
+/// §7.1: a credential id is registered once).
+async fn already_registered(ctx: &FlowContext<'_>, cred_id: &str) -> Result<bool, EngineError> {
+    let candidates = ctx.services.store.webauthn_keys_mentioning(cred_id).await?;
+    Ok(candidates
+        .iter()
+        .any(|c| crate::webauthn::stored_cred_id(&c.secret).as_deref() == Some(cred_id)))
 }
