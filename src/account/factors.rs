@@ -158,11 +158,11 @@ pub async fn remove_otp(
         return Ok(Err(Refusal::at("device", "accountNoSuchDevice")));
     };
     let keep_one = must_keep_a_second_factor(app, rt, viewer).await?;
-    let mut sent_codes = false;
-    for kind in crate::store::SENT_CODES {
-        sent_codes |= app.store.has_credential(user_id, kind).await?;
+    let mut another_factor = false;
+    for kind in crate::store::BESIDES_APPS {
+        another_factor |= app.store.has_credential(user_id, kind).await?;
     }
-    if devices.len() == 1 && keep_one && !sent_codes {
+    if devices.len() == 1 && keep_one && !another_factor {
         return Ok(Err(Refusal::at("device", "accountLastFactorRequired")));
     }
     if let Err(refusal) = check_password(app, rt, viewer, password).await? {

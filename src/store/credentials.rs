@@ -14,6 +14,11 @@ pub const EMAIL_OTP: &str = "email-otp";
 pub const SMS_OTP: &str = "sms-otp";
 /// Second factors whose codes are sent by a message.
 pub const SENT_CODES: [&str; 2] = [EMAIL_OTP, SMS_OTP];
+/// A security key (WebAuthn, Keycloak's credential type), a second factor after the password.
+pub const SECURITY_KEY: &str = "webauthn";
+/// The second factors besides authenticator apps: with one of them, the last app may go even
+/// where the realm requires a second factor.
+pub const BESIDES_APPS: [&str; 3] = [EMAIL_OTP, SMS_OTP, SECURITY_KEY];
 pub const RECOVERY_CODE: &str = "recovery-code";
 pub const PASSWORD: &str = "password";
 pub const PASSWORD_HISTORY: &str = "password-history";
@@ -373,13 +378,13 @@ impl Store {
             return Ok(OtpRemoval::NotFound);
         }
         let last = devices.len() == 1;
-        let email_codes = credential::Entity::find()
+        let another_factor = credential::Entity::find()
             .filter(credential::Column::UserId.eq(user_id))
-            .filter(credential::Column::Kind.is_in(SENT_CODES))
+            .filter(credential::Column::Kind.is_in(BESIDES_APPS))
             .one(&txn)
             .await?
             .is_some();
-        if last && keep_one && !email_codes {
+        if last && keep_one && !another_factor {
             return Ok(OtpRemoval::LastKept);
         }
         credential::Entity::delete_by_id(credential_id).exec(&txn).await?;
