@@ -197,6 +197,19 @@ pub struct EmailCode {
 }
 
 impl FlowState {
+    /// Keeps a WebAuthn ceremony's state for the answer to `purpose` (e.g. `passkey`), so that
+    /// a state started for one ceremony can never finish another.
+    pub fn keep_ceremony(&mut self, purpose: &str, state: String) {
+        self.webauthn_state = Some(format!("{purpose}\n{state}"));
+    }
+
+    /// Takes the ceremony state kept for `purpose`; any state is used up, whatever it was for.
+    pub fn take_ceremony(&mut self, purpose: &str) -> Option<String> {
+        let kept = self.webauthn_state.take()?;
+        let (kept_for, state) = kept.split_once('\n')?;
+        (kept_for == purpose).then(|| state.to_string())
+    }
+
     /// Records an RFC 8176 method the user completed in this sign-in.
     pub fn add_amr(&mut self, method: &str) {
         if !self.amr.iter().any(|m| m == method) {
@@ -302,5 +315,21 @@ impl FlowContext<'_> {
             },
         )
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FlowState;
+
+    #[test]
+    fn a_ceremony_state_finishes_only_the_ceremony_it_was_kept_for_and_only_once() {
+        let mut flow = FlowState::default();
+        flow.keep_ceremony("webauthn-form", r#"{"ast":{"challenge":"x"}}"#.into());
+        assert_eq!(flow.take_ceremony("passkey"), None, "another ceremony's state");
+        assert_eq!(flow.take_ceremony("webauthn-form"), None, "used up by the wrong taker");
+        flow.keep_ceremony("passkey", r#"{"ast":{}}"#.into());
+        assert_eq!(flow.take_ceremony("passkey").as_deref(), Some(r#"{"ast":{}}"#));
+        assert_eq!(flow.take_ceremony("passkey"), None, "used once");
     }
 }

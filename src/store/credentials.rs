@@ -134,18 +134,26 @@ impl Store {
     }
 
     /// Notes a passkey's or security key's use, with its new serialization when its counter or
-    /// backup state changed.
-    pub async fn used_webauthn_key(&self, credential_id: &str, updated: Option<String>) -> Result<()> {
-        let mut key = credential::ActiveModel {
-            id: Set(credential_id.to_string()),
-            last_used_at: Set(Some(now())),
-            ..Default::default()
-        };
+    /// backup state changed, if it is still stored as `previous` (what the check was made
+    /// against). False when another use changed it meanwhile: two signatures raced on one
+    /// counter, which a single authenticator cannot do.
+    pub async fn used_webauthn_key(
+        &self,
+        credential_id: &str,
+        previous: &str,
+        updated: Option<String>,
+    ) -> Result<bool> {
+        use sea_orm::sea_query::Expr;
+        let mut update = credential::Entity::update_many().col_expr(credential::Column::LastUsedAt, Expr::value(now()));
         if let Some(data) = updated {
-            key.secret = Set(data);
+            update = update.col_expr(credential::Column::Secret, Expr::value(data));
         }
-        credential::Entity::update(key).exec(&self.db).await?;
-        Ok(())
+        let done = update
+            .filter(credential::Column::Id.eq(credential_id))
+            .filter(credential::Column::Secret.eq(previous))
+            .exec(&self.db)
+            .await?;
+        Ok(done.rows_affected == 1)
     }
 
     /// Names one of the user's OTP devices; false when they have no such device.

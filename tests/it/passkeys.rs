@@ -330,3 +330,95 @@ db_test!(async fn keys_are_renamed_and_removed_in_the_console(db) {
     let page = crate::account::open(&h, &b, &security_url).await;
     assert!(!page.body.contains("Desk key"), "{}", page.body);
 });
+
+/// `options` (a page's `data-webauthn`) as a software authenticator takes them: it keeps no
+/// discoverable credentials, so the resident-key request is dropped and a sign-in names `cred`.
+fn for_soft_token(mut options: serde_json::Value, cred: Option<&str>) -> serde_json::Value {
+    if let Some(selection) = options.pointer_mut("/publicKey/authenticatorSelection") {
+        selection["requireResidentKey"] = false.into();
+        selection["residentKey"] = "discouraged".into();
+    }
+    if let Some(cred) = cred {
+        options["publicKey"]["allowCredentials"] = serde_json::json!([{ "type": "public-key", "id": cred }]);
+    }
+    options
+}
+
+/// A passkey sign-in on the login page with `key`'s credential `cred`, answering with the user
+/// handle a discoverable authenticator returns.
+async fn sign_in_with_passkey(h: &Harness, key: &mut SoftToken, cred: &str, user_id: &str) -> SignIn {
+    use base64::Engine as _;
+    let mut s = SignIn::start(h, &h.new_browser(), WEB_CLIENT).await;
+    s.expect(Shown::Login);
+    let options: RequestChallengeResponse =
+        serde_json::from_value(for_soft_token(options_of(&s.page.body), Some(cred))).expect("request options");
+    let origin = Url::parse(&h.url).expect("the public URL");
+    let answer = key.do_authentication(origin, options).expect("the key signs");
+    let mut answer = serde_json::to_value(&answer).unwrap();
+    let handle = gatehouse::webauthn::user_handle(user_id).expect("a user handle");
+    answer["response"]["userHandle"] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(handle.as_bytes())
+        .into();
+    s.fill(&[("credential", &answer.to_string())]).await;
+    s
+}
+
+db_test!(async fn a_passkey_signs_in_alone_keeps_its_counter_and_a_clone_is_refused(db) {
+    let h = start(db).await;
+    let user_id = signin::user_id(&h, USERNAME).await;
+    gatehouse::admin::require_action(&h.state, &h.realm, USERNAME, "webauthn-register-passwordless")
+        .await
+        .expect("Keycloak's name for a passkey");
+    let (mut key, _) = SoftToken::new(true).expect("a software authenticator");
+    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    let options: CreationChallengeResponse =
+        serde_json::from_value(for_soft_token(options_of(&s.page.body), None)).expect("creation options");
+    let answer = key
+        .do_registration(Url::parse(&h.url).unwrap(), options)
+        .expect("the key registers");
+    let cred = serde_json::to_value(&answer).unwrap()["id"].as_str().unwrap().to_string();
+    s.fill(&[("credential", &serde_json::to_string(&answer).unwrap())]).await;
+    s.exchange(&h).await;
+
+    // The passkey alone: two factors, the counter kept, the use noted.
+    sign_in_with_passkey(&h, &mut key, &cred, &user_id)
+        .await
+        .exchange(&h)
+        .await
+        .assert_factors(&["hwk", "user", "mfa"], "2");
+    let row = &h.query("SELECT id, secret, last_used_at FROM credentials WHERE kind = 'webauthn-passwordless'").await[0];
+    let id: String = row.try_get("", "id").unwrap();
+    let mut stored: serde_json::Value = serde_json::from_str(&row.try_get::<String>("", "secret").unwrap()).unwrap();
+    assert_eq!(stored["key"]["cred"]["counter"], 1, "{stored}");
+    assert!(row.try_get::<Option<i64>>("", "last_used_at").unwrap().is_some());
+
+    // A stored counter ahead of the authenticator's: refused, the same message as any failure.
+    stored["key"]["cred"]["counter"] = serde_json::json!(1000);
+    let data = stored.to_string().replace('\'', "''");
+    h.sql(&format!("UPDATE credentials SET secret = '{data}' WHERE id = '{id}'")).await;
+    let s = sign_in_with_passkey(&h, &mut key, &cred, &user_id).await;
+    s.expect(Shown::Login);
+    assert_eq!(
+        s.error().as_deref(),
+        Some("That passkey could not sign you in. Try again, or sign in with your password.")
+    );
+    assert_eq!(signin::events(&h, Some("webauthn_clone_detected")).await.len(), 1);
+});
+
+db_test!(async fn a_key_use_is_recorded_only_against_what_was_checked(db) {
+    let h = start(db).await;
+    let user_id = signin::user_id(&h, USERNAME).await;
+    let store = &h.state.store;
+    let first = r#"{"key":{"cred":{"counter":1}},"aaguid":"-"}"#;
+    let id = store
+        .add_webauthn_key(&user_id, "webauthn", None, first.into(), "-")
+        .await
+        .expect("a key");
+    let second = r#"{"key":{"cred":{"counter":2}},"aaguid":"-"}"#;
+    assert!(store.used_webauthn_key(&id, first, Some(second.into())).await.expect("store"));
+    // A second use checked against the first state raced the one before: not recorded.
+    let third = r#"{"key":{"cred":{"counter":3}},"aaguid":"-"}"#;
+    assert!(!store.used_webauthn_key(&id, first, Some(third.into())).await.expect("store"));
+    assert_eq!(security_keys(&h).await[0].1["key"]["cred"]["counter"], 2);
+});

@@ -67,7 +67,7 @@ impl WebauthnRegister {
             _ => None,
         };
         let webauthn = started.map(|(options, state)| {
-            ctx.flow.webauthn_state = Some(state);
+            ctx.flow.keep_ceremony(self.name(), state);
             json!({ "options": options, "mode": "create" })
         });
         let error = error.or_else(|| webauthn.is_none().then(|| message("passkeyUnavailable")));
@@ -97,7 +97,7 @@ impl RequiredAction for WebauthnRegister {
         form: &HashMap<String, String>,
     ) -> Result<ActionResult, EngineError> {
         let answer = form.get("credential").map(String::as_str).unwrap_or_default();
-        let Some(state) = ctx.flow.webauthn_state.take().filter(|_| !answer.is_empty()) else {
+        let Some(state) = ctx.flow.take_ceremony(self.name()).filter(|_| !answer.is_empty()) else {
             return Ok(ActionResult::Page(self.ask(ctx, Some(message("passkeyNeeded"))).await?));
         };
         let label = form

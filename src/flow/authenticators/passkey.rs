@@ -26,7 +26,7 @@ pub(super) fn offer(ctx: &mut FlowContext<'_>) -> Option<Value> {
         }
     };
     let (options, state) = rp.start_passkey_sign_in().ok()?;
-    ctx.flow.webauthn_state = Some(state);
+    ctx.flow.keep_ceremony("passkey", state);
     Some(json!({ "options": options, "mode": "get" }))
 }
 
@@ -35,7 +35,7 @@ pub(super) fn offer(ctx: &mut FlowContext<'_>) -> Option<Value> {
 /// every cause, so that nothing tells whose passkey it was).
 pub(super) async fn sign_in(ctx: &mut FlowContext<'_>, answer: &str) -> Result<Result<(), Value>, EngineError> {
     let failed = || Ok(Err(message("passkeyFailed")));
-    let Some(state) = ctx.flow.webauthn_state.take() else {
+    let Some(state) = ctx.flow.take_ceremony("passkey") else {
         return failed();
     };
     let Ok(rp) = RelyingParty::new(ctx.services.public_url, ctx.realm) else {
@@ -59,23 +59,35 @@ pub(super) async fn sign_in(ctx: &mut FlowContext<'_>, answer: &str) -> Result<R
         Ok(attempt) => attempt,
         Err(refusal) => return Ok(Err(super::refused(ctx, Some(&user.id), refusal).await)),
     };
-    let keys = ctx
-        .services
-        .store
-        .credentials(&user.id, PASSKEY)
-        .await?
-        .into_iter()
-        .filter_map(|c| crate::webauthn::stored(&c.secret).map(|k| (c.id, k)))
+    let rows = ctx.services.store.credentials(&user.id, PASSKEY).await?;
+    let keys = rows
+        .iter()
+        .filter_map(|c| crate::webauthn::stored(&c.secret).map(|k| (c.id.clone(), k)))
         .collect();
-    match rp.finish_passkey_sign_in(answer, &state, keys) {
-        Ok(done) if user.enabled => {
+    let checked = match rp.finish_passkey_sign_in(answer, &state, keys) {
+        Ok(done) => {
+            let previous = rows
+                .iter()
+                .find(|c| c.id == done.credential_id)
+                .map(|c| c.secret.as_str());
+            let recorded = ctx
+                .services
+                .store
+                .used_webauthn_key(&done.credential_id, previous.unwrap_or_default(), done.updated)
+                .await?;
+            if recorded {
+                Ok(())
+            } else {
+                Err(PasskeyError::PossibleClone)
+            }
+        }
+        Err(e) => Err(e),
+    };
+    match checked {
+        Ok(()) if user.enabled => {
             if let Err(refusal) = attempt.succeeded().await? {
                 return Ok(Err(super::refused(ctx, Some(&user.id), refusal).await));
             }
-            ctx.services
-                .store
-                .used_webauthn_key(&done.credential_id, done.updated)
-                .await?;
             ctx.flow.user_id = Some(user.id.clone());
             ctx.flow.username = Some(user.username.clone());
             ctx.flow.add_amr("hwk");

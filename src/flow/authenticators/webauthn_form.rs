@@ -34,7 +34,7 @@ async fn page(ctx: &mut FlowContext<'_>, error: Option<Value>) -> Result<StepRes
         .and_then(|rp| rp.start_key_check(&stored))
         .ok();
     let webauthn = started.map(|(options, state)| {
-        ctx.flow.webauthn_state = Some(state);
+        ctx.flow.keep_ceremony("webauthn-form", state);
         json!({ "options": options, "mode": "get" })
     });
     let can_use_otp =
@@ -85,26 +85,45 @@ impl Authenticator for WebauthnForm {
             return page(ctx, None).await;
         }
         let answer = form.get("credential").map(String::as_str).unwrap_or_default();
-        let Some(state) = ctx.flow.webauthn_state.take().filter(|_| !answer.is_empty()) else {
+        let Some(state) = ctx.flow.take_ceremony("webauthn-form").filter(|_| !answer.is_empty()) else {
             return page(ctx, Some(message("securityKeyNeeded"))).await;
         };
         let attempt = match super::begin_second_factor(ctx).await? {
             Ok(attempt) => attempt,
             Err(locked) => return page(ctx, Some(locked)).await,
         };
-        let stored = keys(ctx).await?;
-        let checked = RelyingParty::new(ctx.services.public_url, ctx.realm)
-            .and_then(|rp| rp.finish_key_check(answer, &state, stored));
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
-        match checked {
+        let rows = ctx.services.store.credentials(&user_id, SECURITY_KEY).await?;
+        let stored = rows
+            .iter()
+            .filter_map(|c| crate::webauthn::stored(&c.secret).map(|k| (c.id.clone(), k)))
+            .collect();
+        let checked = match RelyingParty::new(ctx.services.public_url, ctx.realm)
+            .and_then(|rp| rp.finish_key_check(answer, &state, stored))
+        {
             Ok(done) => {
+                let previous = rows
+                    .iter()
+                    .find(|c| c.id == done.credential_id)
+                    .map(|c| c.secret.as_str());
+                let recorded = ctx
+                    .services
+                    .store
+                    .used_webauthn_key(&done.credential_id, previous.unwrap_or_default(), done.updated)
+                    .await?;
+                if recorded {
+                    Ok(())
+                } else {
+                    Err(PasskeyError::PossibleClone)
+                }
+            }
+            Err(e) => Err(e),
+        };
+        match checked {
+            Ok(()) => {
                 if let Err(locked) = super::second_factor_succeeded(ctx, attempt).await? {
                     return page(ctx, Some(locked)).await;
                 }
-                ctx.services
-                    .store
-                    .used_webauthn_key(&done.credential_id, done.updated)
-                    .await?;
                 ctx.flow.add_amr("hwk");
                 super::note_remember_device(ctx, form);
                 Ok(StepResult::Success)
