@@ -151,7 +151,7 @@ async fn run_step(
                 return Ok(StepResult::Failure("flowMisconfigured".into()));
             };
             ctx.step_config = step.config.clone();
-            if carried_over(auth, ctx) {
+            if carried_over(auth, ctx).await? {
                 ctx.flow.trace.push(format!("{name}:carried"));
                 ctx.flow.completed.push(at);
                 return Ok(StepResult::Success);
@@ -178,13 +178,43 @@ async fn run_step(
 
 /// Step-up: a first-factor authenticator whose method the raised SSO session already proved
 /// for the same user is not asked again (its method counts towards the new level).
-fn carried_over(auth: &dyn authenticators::Authenticator, ctx: &mut FlowContext<'_>) -> bool {
-    let Some(method) = auth.amr() else { return false };
+async fn carried_over(
+    auth: &dyn authenticators::Authenticator,
+    ctx: &mut FlowContext<'_>,
+) -> Result<bool, EngineError> {
+    let Some(method) = auth.amr() else { return Ok(false) };
     let same_user = ctx.flow.user_id.is_some()
         && ctx.flow.carried_from.as_ref().map(|c| c.user_id.as_str()) == ctx.flow.user_id.as_deref();
     if !auth.identifies_user() || !same_user || !ctx.flow.carried_amr.iter().any(|m| m == method) {
-        return false;
+        return Ok(false);
+    }
+    if passkey_is_the_way_up(ctx).await? {
+        return Ok(false);
     }
     ctx.flow.add_amr(method);
-    true
+    Ok(true)
+}
+
+/// Two factors asked of a user whose only way to them is a passkey (no second factor after
+/// the password): the first factor is not carried, so the sign-in page, which offers
+/// passkeys, shows, and the passkey (two factors on its own) reaches the level.
+async fn passkey_is_the_way_up(ctx: &FlowContext<'_>) -> Result<bool, EngineError> {
+    use crate::store::{EMAIL_OTP, OTP, SECURITY_KEY, SMS_OTP};
+    let asks_two = ctx.request.acr.as_ref().is_some_and(|acr| acr.level >= 2);
+    let Some(user_id) = ctx.flow.user_id.as_deref() else {
+        return Ok(false);
+    };
+    if !asks_two || ctx.realm.webauthn.is_none() {
+        return Ok(false);
+    }
+    let store = ctx.services.store;
+    if !store.has_credential(user_id, crate::webauthn::PASSKEY).await? {
+        return Ok(false);
+    }
+    for kind in [OTP, EMAIL_OTP, SMS_OTP, SECURITY_KEY] {
+        if store.has_credential(user_id, kind).await? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }

@@ -347,8 +347,14 @@ fn for_soft_token(mut options: serde_json::Value, cred: Option<&str>) -> serde_j
 /// A passkey sign-in on the login page with `key`'s credential `cred`, answering with the user
 /// handle a discoverable authenticator returns.
 async fn sign_in_with_passkey(h: &Harness, key: &mut SoftToken, cred: &str, user_id: &str) -> SignIn {
-    use base64::Engine as _;
     let mut s = SignIn::start(h, &h.new_browser(), WEB_CLIENT).await;
+    answer_with_passkey(h, &mut s, key, cred, user_id).await;
+    s
+}
+
+/// The same on the login page `s` shows.
+async fn answer_with_passkey(h: &Harness, s: &mut SignIn, key: &mut SoftToken, cred: &str, user_id: &str) {
+    use base64::Engine as _;
     s.expect(Shown::Login);
     let options: RequestChallengeResponse =
         serde_json::from_value(for_soft_token(options_of(&s.page.body), Some(cred))).expect("request options");
@@ -360,26 +366,53 @@ async fn sign_in_with_passkey(h: &Harness, key: &mut SoftToken, cred: &str, user
         .encode(handle.as_bytes())
         .into();
     s.fill(&[("credential", &answer.to_string())]).await;
-    s
 }
 
-db_test!(async fn a_passkey_signs_in_alone_keeps_its_counter_and_a_clone_is_refused(db) {
-    let h = start(db).await;
-    let user_id = signin::user_id(&h, USERNAME).await;
+/// Registers a passkey on a software authenticator for [`USERNAME`] (the required action, at
+/// a password sign-in); the authenticator and the credential's id.
+async fn register_passkey(h: &Harness) -> (SoftToken, String) {
     gatehouse::admin::require_action(&h.state, &h.realm, USERNAME, "webauthn-register-passwordless")
         .await
         .expect("Keycloak's name for a passkey");
     let (mut key, _) = SoftToken::new(true).expect("a software authenticator");
-    let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    let mut s = SignIn::start(h, &h.new_browser(), WEB_CLIENT).await;
     s.log_in(USERNAME, PASSWORD).await;
     let options: CreationChallengeResponse =
         serde_json::from_value(for_soft_token(options_of(&s.page.body), None)).expect("creation options");
     let answer = key
         .do_registration(Url::parse(&h.url).unwrap(), options)
         .expect("the key registers");
-    let cred = serde_json::to_value(&answer).unwrap()["id"].as_str().unwrap().to_string();
-    s.fill(&[("credential", &serde_json::to_string(&answer).unwrap())]).await;
-    s.exchange(&h).await;
+    let cred = serde_json::to_value(&answer).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.fill(&[("credential", &serde_json::to_string(&answer).unwrap())])
+        .await;
+    s.exchange(h).await;
+    (key, cred)
+}
+
+db_test!(async fn a_password_session_is_raised_to_two_factors_by_the_passkey(db) {
+    let h = start(db).await;
+    let user_id = signin::user_id(&h, USERNAME).await;
+    let (mut key, cred) = register_passkey(&h).await;
+    let b = h.new_browser();
+    let mut s = SignIn::start(&h, &b, WEB_CLIENT).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.exchange(&h).await.assert_factors(&["pwd"], "1");
+
+    // The app asks for two factors: the password is not enough, the page offers the passkey.
+    let (request, verifier) = crate::support::oauth::AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let essential = r#"{"id_token":{"acr":{"essential":true,"values":["2"]}}}"#;
+    let mut s = SignIn::start_with(&h, &b, request.with("claims", essential), verifier).await;
+    answer_with_passkey(&h, &mut s, &mut key, &cred, &user_id).await;
+    s.exchange(&h).await.assert_factors(&["hwk", "user", "mfa"], "2");
+});
+
+db_test!(async fn a_passkey_signs_in_alone_keeps_its_counter_and_a_clone_is_refused(db) {
+    let h = start(db).await;
+    let user_id = signin::user_id(&h, USERNAME).await;
+    let (mut key, cred) = register_passkey(&h).await;
 
     // The passkey alone: two factors, the counter kept, the use noted.
     sign_in_with_passkey(&h, &mut key, &cred, &user_id)
