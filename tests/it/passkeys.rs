@@ -240,7 +240,13 @@ async fn security_keys(h: &Harness) -> Vec<(String, serde_json::Value)> {
 
 /// Signs in with the password and then `key`'s answer on the security-key page.
 async fn sign_in_with_key(h: &Harness, key: &mut SoftToken) -> SignIn {
-    let mut s = SignIn::start(h, &h.new_browser(), WEB_CLIENT).await;
+    sign_in_with_key_in(h, &h.new_browser(), key, &[]).await
+}
+
+/// The same in browser `b` (asked to sign in again), posting `extra` fields with the answer.
+async fn sign_in_with_key_in(h: &Harness, b: &reqwest::Client, key: &mut SoftToken, extra: &[(&str, &str)]) -> SignIn {
+    let (request, verifier) = crate::support::oauth::AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let mut s = SignIn::start_with(h, b, request.with("prompt", "login"), verifier).await;
     s.log_in(USERNAME, PASSWORD).await;
     assert!(
         s.page.body.contains("Use your security key"),
@@ -250,13 +256,20 @@ async fn sign_in_with_key(h: &Harness, key: &mut SoftToken) -> SignIn {
     let options: RequestChallengeResponse = serde_json::from_value(options_of(&s.page.body)).expect("request options");
     let origin = Url::parse(&h.url).expect("the public URL");
     let answer = key.do_authentication(origin, options).expect("the key signs");
-    s.fill(&[("credential", &serde_json::to_string(&answer).unwrap())])
-        .await;
+    let answer = serde_json::to_string(&answer).unwrap();
+    let mut fields = vec![("credential", answer.as_str())];
+    fields.extend_from_slice(extra);
+    s.fill(&fields).await;
     s
 }
 
 db_test!(async fn a_security_key_is_registered_then_asked_after_the_password_and_a_clone_is_refused(db) {
-    let h = start(db).await;
+    let realm = format!(
+        "{}webauthn: {{}}\ntrusted_devices: {{ enabled: true, days: 30 }}\n",
+        signin::standard_flow_realm()
+    );
+    let h = start_on_localhost(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
     gatehouse::admin::require_action(&h.state, &h.realm, USERNAME, "webauthn-register")
         .await
         .expect("Keycloak's name for a security key");
@@ -285,6 +298,18 @@ db_test!(async fn a_security_key_is_registered_then_asked_after_the_password_and
         .assert_factors(&["pwd", "hwk", "mfa"], "2");
     let (id, mut stored) = security_keys(&h).await.remove(0);
     assert_eq!(stored["key"]["cred"]["counter"], 1, "{stored}");
+
+    // "Remember this device" on the key's page: that browser is not asked for it again.
+    let b = h.new_browser();
+    sign_in_with_key_in(&h, &b, &mut key, &[("remember-device", "on")])
+        .await
+        .exchange(&h)
+        .await
+        .assert_factors(&["pwd", "hwk", "mfa"], "2");
+    let (request, verifier) = crate::support::oauth::AuthRequest::new(WEB_CLIENT, WEB_REDIRECT);
+    let mut s = SignIn::start_with(&h, &b, request.with("prompt", "login"), verifier).await;
+    s.log_in(USERNAME, PASSWORD).await;
+    s.exchange(&h).await.assert_factors(&["pwd"], "1");
 
     // A stored counter ahead of the key's (as when a copy of it signed meanwhile): refused.
     stored["key"]["cred"]["counter"] = serde_json::json!(1000);
