@@ -12,6 +12,7 @@ mod m20261206_000006_personal_access_tokens;
 mod m20261207_000007_outbox;
 mod m20261207_000008_phones;
 mod m20261207_000009_trusted_devices;
+mod m20261207_000010_client_roles;
 
 pub use m20261206_000005_hardening::username_key;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000007_outbox::Migration),
             Box::new(m20261207_000008_phones::Migration),
             Box::new(m20261207_000009_trusted_devices::Migration),
+            Box::new(m20261207_000010_client_roles::Migration),
         ]
     }
 }

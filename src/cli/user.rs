@@ -138,7 +138,7 @@ pub enum UserCommand {
         #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
     },
-    /// Grant a realm role (one of the realm file's `roles`)
+    /// Grant a realm role (one of the realm file's `roles`), or with --client one of a client's
     GrantRole {
         /// Realm name
         realm: String,
@@ -147,8 +147,12 @@ pub enum UserCommand {
         user: String,
         /// The role's name
         role: String,
+        /// A role of this client (its `roles` in the realm file; tokens carry it in
+        /// resource_access.CLIENT_ID.roles)
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: Option<String>,
     },
-    /// Take a realm role away
+    /// Take a realm role away, or with --client one of a client's
     RevokeRole {
         /// Realm name
         realm: String,
@@ -157,6 +161,9 @@ pub enum UserCommand {
         user: String,
         /// The role's name
         role: String,
+        /// A role of this client
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: Option<String>,
     },
 }
 
@@ -318,8 +325,18 @@ async fn run_access(app: &AppState, cli: &Actor, cmd: UserCommand) -> CliResult 
             println!("{user}: {ended} session(s) ended, every token revoked");
             Ok(())
         }
-        UserCommand::GrantRole { realm, user, role } => change_role(app, cli, &realm, &user, &role, true).await,
-        UserCommand::RevokeRole { realm, user, role } => change_role(app, cli, &realm, &user, &role, false).await,
+        UserCommand::GrantRole {
+            realm,
+            user,
+            role,
+            client,
+        } => change_role(app, cli, &realm, &user, (&role, client.as_deref()), true).await,
+        UserCommand::RevokeRole {
+            realm,
+            user,
+            role,
+            client,
+        } => change_role(app, cli, &realm, &user, (&role, client.as_deref()), false).await,
         _ => Err("not a session, credential or role command".into()),
     }
 }
@@ -484,19 +501,36 @@ async fn sessions(app: &AppState, realm: &str, user: &str) -> CliResult {
     Ok(())
 }
 
-/// Grants (`grant`) or revokes one realm role.
-async fn change_role(app: &AppState, cli: &Actor, realm: &str, user: &str, role: &str, grant: bool) -> CliResult {
+/// Grants (`grant`) or revokes one realm role, or one role of a client.
+async fn change_role(
+    app: &AppState,
+    cli: &Actor,
+    realm: &str,
+    user: &str,
+    (role, client): (&str, Option<&str>),
+    grant: bool,
+) -> CliResult {
     let u = admin::resolve_user(app, realm, user).await?;
     let roles = [role.to_string()];
+    let role = match client {
+        Some(client) => format!("{client}/{role}"),
+        None => role.to_string(),
+    };
     if grant {
-        let added = admin::grant_roles(app, cli, realm, &u.id, &roles).await?;
+        let added = match client {
+            Some(client) => admin::grant_client_roles(app, cli, realm, &u.id, client, &roles).await?,
+            None => admin::grant_roles(app, cli, realm, &u.id, &roles).await?,
+        };
         if added.is_empty() {
             println!("{} already has role '{role}'", u.username);
         } else {
             println!("{} now has role '{role}'", u.username);
         }
     } else {
-        let removed = admin::revoke_roles(app, cli, realm, &u.id, &roles).await?;
+        let removed = match client {
+            Some(client) => admin::revoke_client_roles(app, cli, realm, &u.id, client, &roles).await?,
+            None => admin::revoke_roles(app, cli, realm, &u.id, &roles).await?,
+        };
         if removed.is_empty() {
             println!("{} did not have role '{role}'", u.username);
         } else {

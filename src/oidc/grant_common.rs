@@ -2,6 +2,8 @@
 //! right to a grant, refresh tokens and the token response. `grants.rs` and `password_grant.rs`
 //! both take these from here, so neither needs the other's helpers.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::error::OAuthError;
@@ -84,6 +86,7 @@ pub(super) fn new_refresh_token(
         now: t,
         alg: rt.realm.tokens.signing_alg,
         roles: ("", &[]),
+        client_roles: &jwt::NO_CLIENT_ROLES,
         default_scopes: &defaults,
         web_origins: &[],
     };
@@ -119,12 +122,38 @@ pub(super) fn default_scopes(rt: &RealmRuntime, client: &Client) -> Vec<String> 
         .collect()
 }
 
-/// The user's realm roles for the tokens (none read when the realm puts no roles in tokens).
-pub(super) async fn user_roles(state: &AppState, rt: &RealmRuntime, user_id: &str) -> Result<Vec<String>, OAuthError> {
+/// A user's roles as tokens carry them: realm roles, and client roles by client id.
+#[derive(Debug, Default)]
+pub(super) struct UserRoles {
+    pub realm: Vec<String>,
+    pub clients: BTreeMap<String, Vec<String>>,
+}
+
+/// The user's roles for the tokens (none read when the realm puts no roles in tokens; client
+/// roles only when a client has roles, and only those its realm file still lists).
+pub(super) async fn user_roles(state: &AppState, rt: &RealmRuntime, user_id: &str) -> Result<UserRoles, OAuthError> {
     if rt.realm.tokens.roles_claim.is_empty() {
-        return Ok(vec![]);
+        return Ok(UserRoles::default());
     }
-    Ok(state.store.roles(user_id).await?)
+    let realm = state.store.roles(user_id).await?;
+    if rt.realm.clients.values().all(|c| c.roles.is_empty()) {
+        return Ok(UserRoles {
+            realm,
+            clients: BTreeMap::new(),
+        });
+    }
+    let mut clients = state.store.client_roles(user_id).await?;
+    clients.retain(|client_id, roles| {
+        let listed = rt
+            .realm
+            .clients
+            .get(client_id)
+            .map(|c| c.roles.as_slice())
+            .unwrap_or_default();
+        roles.retain(|r| listed.contains(r));
+        !roles.is_empty()
+    });
+    Ok(UserRoles { realm, clients })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -135,7 +164,7 @@ pub(super) fn respond(
     grant: &grant::Model,
     user: &crate::store::entity::user::Model,
     facts: &SignInFacts,
-    roles: &[String],
+    roles: &UserRoles,
     refresh: Option<String>,
     t: i64,
 ) -> Result<TokenResponse, OAuthError> {
@@ -156,7 +185,8 @@ pub(super) fn respond(
             access_ttl: rt.realm.tokens.access_ttl.as_secs(),
             now: t,
             alg: key.alg,
-            roles: (&rt.realm.tokens.roles_claim, roles),
+            roles: (&rt.realm.tokens.roles_claim, &roles.realm),
+            client_roles: &roles.clients,
             default_scopes: &default_scopes(rt, client),
             web_origins: &client.resolved_web_origins(),
         },

@@ -315,6 +315,7 @@ fn client_credentials(
             now: now(),
             alg: key.alg,
             roles: (&rt.realm.tokens.roles_claim, &client.service_account_roles),
+            client_roles: &jwt::NO_CLIENT_ROLES,
             default_scopes: &default_scopes(rt, client),
             web_origins: &client.resolved_web_origins(),
         },

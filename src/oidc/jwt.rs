@@ -2,6 +2,8 @@
 //! tokens (RFC 9068 profile). Access tokens name their grant (`gid`) so that revoking the
 //! grant — by logout, refresh-token reuse or code replay — invalidates them at once.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -83,6 +85,8 @@ pub struct TokenInput<'a> {
     pub alg: crate::crypto::Algorithm,
     /// The realm's roles claim and the roles it carries (an empty claim name: none).
     pub roles: (&'a str, &'a [String]),
+    /// The user's client roles by client id (Keycloak's `resource_access`).
+    pub client_roles: &'a BTreeMap<String, Vec<String>>,
     /// The realm's default scopes (Keycloak's default client scopes), in force unasked.
     pub default_scopes: &'a [String],
     /// The client's web origins, `+` spelled out (the `allowed-origins` claim).
@@ -145,13 +149,19 @@ impl TokenInput<'_> {
         if let Some((claim, roles)) = self.roles_claim() {
             if self.has_scope("roles") {
                 extra.insert("realm_access".into(), json!({ "roles": roles }));
-                // Gatehouse has no client roles; every user manages their own account, as
-                // Keycloak's default `account` roles say.
-                let resource_access = match self.user {
-                    Some(_) => json!({ ACCOUNT_AUDIENCE: { "roles": ["manage-account", "view-profile"] } }),
-                    None => json!({}),
-                };
-                extra.insert("resource_access".into(), resource_access);
+                // Every user manages their own account, as Keycloak's default `account` roles
+                // say; then the user's roles of each client.
+                let mut resource_access = Map::new();
+                if self.user.is_some() {
+                    resource_access.insert(
+                        ACCOUNT_AUDIENCE.into(),
+                        json!({ "roles": ["manage-account", "view-profile"] }),
+                    );
+                }
+                for (client_id, roles) in self.client_roles {
+                    resource_access.insert(client_id.clone(), json!({ "roles": roles }));
+                }
+                extra.insert("resource_access".into(), Value::Object(resource_access));
             }
             extra.insert(claim, roles);
         }
@@ -161,6 +171,9 @@ impl TokenInput<'_> {
         extra
     }
 }
+
+/// No client roles (tokens of a client itself, refresh tokens).
+pub static NO_CLIENT_ROLES: BTreeMap<String, Vec<String>> = BTreeMap::new();
 
 /// The audience of the account console's JSON face (Keycloak's `account` client), which every
 /// user's access token carries, as Keycloak's do: an app may read its user's own account

@@ -71,6 +71,8 @@ struct ClientOut<'a> {
     scopes: Option<&'a [String]>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     web_origins: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    roles: &'a [String],
 }
 
 /// The realm as a realm file (YAML), with a header saying where it came from.
@@ -113,6 +115,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
                 introspection: c.introspection,
                 scopes: c.scopes.as_deref(),
                 web_origins: &c.web_origins,
+                roles: &c.roles,
             })
             .collect(),
     };

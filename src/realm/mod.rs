@@ -144,6 +144,10 @@ pub struct Client {
     /// origins of its redirect URIs. Left out of the content when empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub web_origins: Vec<String>,
+    /// Its own roles (Keycloak's client roles), which users may be granted. Left out of the
+    /// content when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 impl Client {
@@ -164,6 +168,7 @@ impl Client {
             introspection: false,
             scopes: Some(vec!["openid".into()]),
             web_origins: vec![],
+            roles: vec![],
         }
     }
 

@@ -530,6 +530,10 @@ pub struct ClientFile {
     /// redirect URIs.
     #[serde(default)]
     pub web_origins: Vec<Spanned<String>>,
+    /// Roles of this client (Keycloak's client roles): granted to users, they show in tokens
+    /// as `resource_access.{client_id}.roles`.
+    #[serde(default)]
+    pub roles: Vec<Spanned<String>>,
 }
 
 fn default_grants() -> Vec<Spanned<GrantType>> {

@@ -3,7 +3,7 @@
 
 use sea_orm::{ActiveModelTrait, Set};
 
-use super::entity::{required_action, user, user_attribute, user_role};
+use super::entity::{required_action, user, user_attribute, user_client_role, user_role};
 use super::{Result, Store, now};
 
 /// A user as the other system had them.
@@ -21,6 +21,8 @@ pub struct ImportedUser {
     /// (credential id, sealed secret, label) of each authenticator app.
     pub otp: Vec<(String, String, Option<String>)>,
     pub roles: Vec<String>,
+    /// (client id, role) of each client role.
+    pub client_roles: Vec<(String, String)>,
     pub required_actions: Vec<String>,
     pub attributes: Vec<(String, String)>,
     /// The realm wants each email address used by one user only.
@@ -55,6 +57,15 @@ impl Store {
         for role in new.roles {
             user_role::ActiveModel {
                 user_id: Set(model.id.clone()),
+                role: Set(role),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        for (client_id, role) in new.client_roles {
+            user_client_role::ActiveModel {
+                user_id: Set(model.id.clone()),
+                client_id: Set(client_id),
                 role: Set(role),
             }
             .insert(&txn)

@@ -2,6 +2,7 @@
 //! calls the typed functions below. The same code serves SQLite and PostgreSQL.
 
 mod brute_force;
+mod client_roles;
 mod credentials;
 mod email;
 pub mod entity;

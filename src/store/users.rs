@@ -320,6 +320,10 @@ impl Store {
             .filter(user_role::Column::UserId.eq(user_id))
             .exec(&txn)
             .await?;
+        super::entity::user_client_role::Entity::delete_many()
+            .filter(super::entity::user_client_role::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
         user_attribute::Entity::delete_many()
             .filter(user_attribute::Column::UserId.eq(user_id))
             .exec(&txn)

@@ -124,13 +124,17 @@ pub fn convert(export: &Value) -> Result<Converted, String> {
         lines.push(format!("flows: {}", json!({ "browser": browser.1 })));
     }
     let clients = clients(export, &flows, &ids, &mut out.not_carried);
+    let carried: Vec<String> = clients
+        .iter()
+        .filter_map(|c| c["client_id"].as_str().map(String::from))
+        .collect();
     if !clients.is_empty() {
         lines.push("clients:".into());
         for c in clients {
             lines.push(format!("  - {c}"));
         }
     }
-    not_carried_elsewhere(export, &flows, &mut out.not_carried);
+    not_carried_elsewhere(export, &flows, &carried, &mut out.not_carried);
     out.realm_file = format!(
         "# Converted from a Keycloak realm export by `gatehouse realm import-keycloak`.\n{}\n",
         lines.join("\n")
@@ -435,10 +439,32 @@ fn clients(export: &Value, flows: &[(String, String)], ids: &FlowIds, not_carrie
         .into_iter()
         .flatten()
         .filter_map(|c| client(c, flows, ids, not_carried))
+        .map(|mut c| {
+            let roles = client_role_names(export, c["client_id"].as_str().unwrap_or_default());
+            if !roles.is_empty() {
+                c["roles"] = json!(roles);
+            }
+            c
+        })
         .collect()
 }
 
-fn not_carried_elsewhere(export: &Value, converted: &[(String, String)], not_carried: &mut Vec<String>) {
+/// The roles the export defines for `client_id` (Keycloak's client roles), by name.
+fn client_role_names<'a>(export: &'a Value, client_id: &str) -> Vec<&'a str> {
+    export["roles"]["client"][client_id]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| str_of(r, "name"))
+        .collect()
+}
+
+fn not_carried_elsewhere(
+    export: &Value,
+    converted: &[(String, String)],
+    carried_clients: &[String],
+    not_carried: &mut Vec<String>,
+) {
     let present = |key: &str| export[key].as_array().is_some_and(|a| !a.is_empty());
     if present("identityProviders") {
         not_carried.push("identity providers (sign-in with other providers)".into());
@@ -451,9 +477,10 @@ fn not_carried_elsewhere(export: &Value, converted: &[(String, String)], not_car
                 .flatten()
                 .filter_map(|r| str_of(r, "name"))
                 .collect();
-            if !BUILT_IN_CLIENTS.contains(&client.as_str()) && !names.is_empty() {
+            let carried = carried_clients.contains(client);
+            if !BUILT_IN_CLIENTS.contains(&client.as_str()) && !carried && !names.is_empty() {
                 not_carried.push(format!(
-                    "client roles of '{client}': {} (Gatehouse has realm roles only)",
+                    "client roles of '{client}': {} (the client is not carried)",
                     names.join(", ")
                 ));
             }

@@ -137,10 +137,26 @@ fn user(u: &Value, realm: &Realm, master_key: &MasterKey, not_carried: &mut Vec<
             new.roles.push(role.to_string());
         }
     }
+    add_client_roles(u, realm, &mut new);
     add_required_actions(u, &mut new, not_carried);
     add_attributes(u, &mut new, not_carried);
-    note_left_behind(u, &username, not_carried);
+    note_left_behind(u, realm, &username, not_carried);
     Some(new)
+}
+
+/// The user's roles of the clients the realm file carries (each as the client lists it).
+fn add_client_roles(u: &Value, realm: &Realm, new: &mut ImportedUser) {
+    for (client_id, roles) in u["clientRoles"].as_object().into_iter().flatten() {
+        let Some(client) = realm.clients.get(client_id) else {
+            continue;
+        };
+        for role in strings(roles) {
+            let pair = (client_id.clone(), role.to_string());
+            if client.roles.iter().any(|r| r == role) && !new.client_roles.contains(&pair) {
+                new.client_roles.push(pair);
+            }
+        }
+    }
 }
 
 /// The strings of a JSON array (none when `list` is no array).
@@ -202,13 +218,21 @@ fn add_attributes(u: &Value, new: &mut ImportedUser, not_carried: &mut Vec<Strin
     }
 }
 
-/// Notes what of the user is not carried at all: client roles, groups, identity provider links.
-fn note_left_behind(u: &Value, username: &str, not_carried: &mut Vec<String>) {
-    if u["clientRoles"]
+/// Notes what of the user is not carried at all: roles of clients the realm file does not
+/// have, groups, identity provider links.
+fn note_left_behind(u: &Value, realm: &Realm, username: &str, not_carried: &mut Vec<String>) {
+    let left: Vec<&str> = u["clientRoles"]
         .as_object()
-        .is_some_and(|c| c.keys().any(|k| k != "account"))
-    {
-        not_carried.push(format!("user '{username}': client roles"));
+        .into_iter()
+        .flatten()
+        .map(|(client, _)| client.as_str())
+        .filter(|c| *c != "account" && !realm.clients.contains_key(*c))
+        .collect();
+    if !left.is_empty() {
+        not_carried.push(format!(
+            "user '{username}': roles of clients not carried ({})",
+            left.join(", ")
+        ));
     }
     if u["groups"].as_array().is_some_and(|g| !g.is_empty()) {
         not_carried.push(format!("user '{username}': group memberships"));

@@ -241,7 +241,9 @@ fn client_schema() -> Value {
             "scopes": { "type": "array", "items": { "type": "string" },
                 "description": "The scopes it may ask for (default: openid, profile, email, offline_access); each standard or one of the realm's scopes" },
             "web_origins": { "type": "array", "items": { "type": "string" },
-                "description": "Origins (scheme://host[:port]) whose scripts may call the token, userinfo, logout and account APIs for it (CORS); '+' for those of its redirect URIs" }
+                "description": "Origins (scheme://host[:port]) whose scripts may call the token, userinfo, logout and account APIs for it (CORS); '+' for those of its redirect URIs" },
+            "roles": { "type": "array", "items": { "type": "string" }, "uniqueItems": true,
+                "description": "The client's own roles (Keycloak's client roles), granted to users; tokens carry them in resource_access.{client_id}.roles" }
         }),
         &["client_id"],
     )

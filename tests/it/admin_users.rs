@@ -48,6 +48,10 @@ async fn start(db: Db) -> Harness {
                 "terms-and-conditions: { enabled: true }",
                 "terms-and-conditions: { enabled: false }",
             )
+            .replace(
+                "    browser_flow: identifier-first\n",
+                "    browser_flow: identifier-first\n    roles: [viewer, editor]\n",
+            )
             + "webauthn: { rp_name: Flows }\n";
         std::fs::write(dir.join("realms/flows.yaml"), flows).unwrap();
     })
@@ -837,4 +841,56 @@ db_test!(async fn users_are_counted_and_searched_as_keycloaks_clients_ask(db) {
     assert_eq!(names, ["flows", "master"], "{realms}");
     let (status, _) = call(&h, "GET", "", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+});
+
+db_test!(async fn client_roles_are_mapped_as_in_keycloak_and_reach_resource_access(db) {
+    let h = start(db).await;
+    let token = service_token(&h, "pipeline").await;
+    let id = signin::user_id(&h, USERNAME).await;
+    // The client's roles, as the realm file lists them.
+    let (status, roles) = call(&h, "GET", "flows/clients/idf/roles", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{roles}");
+    let names: Vec<&str> = roles.as_array().unwrap().iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["viewer", "editor"], "{roles}");
+    let (status, editor) = call(&h, "GET", "flows/clients/idf/roles/editor", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{editor}");
+    assert_eq!(editor["clientRole"], true, "{editor}");
+    let (status, _) = call(&h, "GET", "flows/clients/idf/roles/wizard", Some(&token), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Granted as Keycloak's admin clients send it: what `…/roles/{name}` returned.
+    let path = format!("flows/users/{id}/role-mappings/clients/idf");
+    let (status, body) = call(&h, "POST", &path, Some(&token), Some(json!([editor]))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, held) = call(&h, "GET", &path, Some(&token), None).await;
+    assert_eq!(held.as_array().map(Vec::len), Some(1), "{held}");
+    assert_eq!(held[0]["name"], "editor", "{held}");
+    let (_, all) = call(&h, "GET", &format!("flows/users/{id}/role-mappings"), Some(&token), None).await;
+    assert_eq!(all["clientMappings"]["idf"]["client"], "idf", "{all}");
+    assert_eq!(all["clientMappings"]["idf"]["mappings"][0]["name"], "editor", "{all}");
+
+    // Tokens of any client carry it in Keycloak's resource_access, beside the account roles.
+    let tokens = signin::password_sign_in(&h, WEB_CLIENT, USERNAME, PASSWORD).await.exchange(&h).await;
+    let access = &tokens.access["resource_access"];
+    assert_eq!(access["idf"], json!({ "roles": ["editor"] }), "{}", tokens.access);
+    assert_eq!(access["account"]["roles"], json!(["manage-account", "view-profile"]), "{}", tokens.access);
+
+    // Unknown roles and clients are refused, all or nothing; a client without roles has none.
+    let mixed = Some(json!([{ "name": "viewer" }, { "name": "wizard" }]));
+    assert_bad(call(&h, "POST", &path, Some(&token), mixed).await, "no role 'wizard'");
+    let web = format!("flows/users/{id}/role-mappings/clients/web");
+    assert_bad(call(&h, "POST", &web, Some(&token), Some(json!([{ "name": "editor" }]))).await, "no role 'editor'");
+    let (status, _) = call(&h, "GET", &format!("flows/users/{id}/role-mappings/clients/nope"), Some(&token), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, body) = call(&h, "DELETE", &path, Some(&token), Some(json!([{ "name": "editor" }]))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, held) = call(&h, "GET", &path, Some(&token), None).await;
+    assert_eq!(held, json!([]));
+    let granted = events_of(&h, "role_granted", &id).await;
+    assert_eq!(granted.len(), 1);
+    assert_eq!(granted[0].details["client"], "idf", "{:?}", granted[0].details);
+    assert_eq!(events_of(&h, "role_revoked", &id).await.len(), 1);
+    let tokens = signin::password_sign_in(&h, WEB_CLIENT, USERNAME, PASSWORD).await.exchange(&h).await;
+    assert!(tokens.access["resource_access"].get("idf").is_none(), "{}", tokens.access);
 });

@@ -239,6 +239,7 @@ clients:
     redirect_uris: [http://127.0.0.1:9000/callback]
     grant_types: [authorization_code, refresh_token]
     pkce: required
+    roles: [viewer]
 "#;
 const CLI_REDIRECT: &str = "http://127.0.0.1:9000/callback";
 
@@ -363,6 +364,22 @@ async fn cli_round_trip_on_one_database() {
         &["user", "require", "cli", "carol", "webauthn-register-passwordless"],
         None,
     );
+    // A client's role.
+    let out = ok_(
+        &["user", "grant-role", "cli", "carol", "viewer", "--client", "web"],
+        None,
+    );
+    assert!(out.contains("carol now has role 'web/viewer'"), "{out}");
+    let out = fails_(
+        &["user", "grant-role", "cli", "carol", "editor", "--client", "web"],
+        None,
+    );
+    assert!(out.contains("no role 'editor'") && out.contains("viewer"), "{out}");
+    let out = ok_(
+        &["user", "revoke-role", "cli", "carol", "viewer", "--client", "web"],
+        None,
+    );
+    assert!(out.contains("carol no longer has role 'web/viewer'"), "{out}");
     let carol = list_line(&ok_(&["user", "list", "cli"], None), "carol").expect("carol is listed");
     assert!(
         carol.contains("webauthn-register") && carol.contains("webauthn-register-passwordless"),

@@ -91,12 +91,14 @@ db_test!(async fn a_keycloak_export_becomes_a_realm_whose_users_keep_their_passw
         "client 'reports-api': bearer-only",
         "required action 'delete_account'",
         "password policy 'notUsername(undefined)'",
-        "client roles of 'webapp': editor",
         "user federation (LDAP, Kerberos)",
     ] {
         assert!(said.contains(line), "'{line}' is not listed:\n{said}");
     }
     assert!(!said.contains("flow 'Strict browser'"), "the client's flow was converted:\n{said}");
+    // The client's roles come along with it.
+    assert!(!said.contains("client roles of 'webapp'"), "{said}");
+    assert!(realm_file.contains("\"roles\":[\"editor\"]"), "{realm_file}");
     // Not again over the same files.
     let again = cli(&h, &flows, &["realm", "import-keycloak", export, "--out", arg(&realms)]);
     assert!(!again.status.success() && text(&again).contains("exists already"), "{}", text(&again));
@@ -113,7 +115,8 @@ db_test!(async fn a_keycloak_export_becomes_a_realm_whose_users_keep_their_passw
     let said = text(&users);
     assert!(users.status.success(), "{said}");
     assert!(said.contains("3 user(s) imported"), "{said}");
-    assert!(said.contains("user 'erin': client roles") && said.contains("user 'erin': group memberships"), "{said}");
+    assert!(!said.contains("user 'erin': roles of clients"), "{said}");
+    assert!(said.contains("user 'erin': group memberships"), "{said}");
     assert!(said.contains("user 'dave': links to identity providers"), "{said}");
     // VERIFY_EMAIL is carried (as verify-email), whether or not the realm enables it yet.
     assert!(!said.contains("required action 'VERIFY_EMAIL'"), "{said}");
@@ -152,7 +155,11 @@ db_test!(async fn a_keycloak_export_becomes_a_realm_whose_users_keep_their_passw
     // Erin's Keycloak argon2 hash (m=7168, t=5) verifies and becomes Gatehouse's argon2id.
     let keycloak_argon2 = stored_hash(&h, "erin").await;
     assert!(keycloak_argon2.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{keycloak_argon2}");
-    password_grant(&h, &[("username", "erin"), ("password", "Erin-Old-Password-3")]).await.assert_ok();
+    let erin = password_grant(&h, &[("username", "erin"), ("password", "Erin-Old-Password-3")]).await;
+    erin.assert_ok();
+    // Her role of the client `webapp` came along: Keycloak's resource_access.
+    let claims = oauth::jwt_parts(erin.str("access_token").expect("an access token")).1;
+    assert_eq!(claims["resource_access"]["webapp"]["roles"], serde_json::json!(["editor"]), "{claims}");
     let rehashed = stored_hash(&h, "erin").await;
     assert!(rehashed.starts_with("$argon2id$") && rehashed != keycloak_argon2, "{rehashed}");
 

@@ -6,6 +6,7 @@
 //! Handlers only extract, authorise, call `crate::admin` and render; errors become JSON
 //! `{"error": CODE, "errorMessage": TEXT}` in one place ([`ApiError`]).
 
+mod client_roles;
 mod credentials;
 mod events;
 mod extract;
@@ -86,6 +87,13 @@ pub fn router() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
             role_mappings::grant_roles,
             role_mappings::revoke_roles
         ))
+        .routes(routes!(
+            client_roles::list_user_client_roles,
+            client_roles::grant_user_client_roles,
+            client_roles::revoke_user_client_roles
+        ))
+        .routes(routes!(client_roles::list_client_roles))
+        .routes(routes!(client_roles::get_client_role))
         .routes(routes!(realm::list_realms))
         .routes(routes!(realm::get_realm))
         .routes(routes!(realm::list_clients))

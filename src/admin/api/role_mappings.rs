@@ -27,7 +27,7 @@ pub struct RoleMapping {
     /// Always false.
     #[serde(default)]
     pub composite: Option<bool>,
-    /// Always false: these are realm roles.
+    /// True for a client's role.
     #[serde(default)]
     pub client_role: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,18 +45,30 @@ impl RoleMapping {
             container_id: None,
         }
     }
+
+    /// A role of `client` (its id is its name; its container the client).
+    pub(super) fn of_client(name: String, client: &str) -> Self {
+        RoleMapping {
+            id: Some(name.clone()),
+            name,
+            description: None,
+            composite: Some(false),
+            client_role: Some(true),
+            container_id: Some(client.to_string()),
+        }
+    }
 }
 
-fn names(roles: Vec<RoleMapping>) -> Vec<String> {
+pub(super) fn names(roles: Vec<RoleMapping>) -> Vec<String> {
     roles.into_iter().map(|r| r.name).collect()
 }
 
-/// Keycloak's `MappingsRepresentation`: realm roles, and (none here) client roles.
+/// Keycloak's `MappingsRepresentation`: realm roles, and client roles by client id.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Mappings {
     pub realm_mappings: Vec<RoleMapping>,
-    /// Always empty: Gatehouse has realm roles only.
+    /// `{clientId: {id, client, mappings: [role]}}`, for the clients whose roles the user holds.
     #[schema(value_type = Object)]
     pub client_mappings: serde_json::Map<String, serde_json::Value>,
 }
@@ -68,7 +80,7 @@ pub struct Mappings {
     tag = "roles",
     params(UserPath),
     responses(
-        (status = 200, description = "The user's realm roles; no client roles", body = Mappings),
+        (status = 200, description = "The user's realm roles and client roles", body = Mappings),
         CallerErrors,
         (status = 404, description = "No such realm or user", body = ErrorBody),
     )
@@ -79,9 +91,15 @@ pub async fn all_role_mappings(
     Path(UserPath { realm, id }): Path<UserPath>,
 ) -> Result<axum::Json<Mappings>, ApiError> {
     let roles = admin::user_roles(&app, &realm, &id).await?;
+    let mut client_mappings = serde_json::Map::new();
+    for (client, roles) in admin::user_client_roles(&app, &realm, &id).await? {
+        let mappings: Vec<RoleMapping> = roles.into_iter().map(|r| RoleMapping::of_client(r, &client)).collect();
+        let entry = serde_json::json!({ "id": client, "client": client, "mappings": mappings });
+        client_mappings.insert(client, entry);
+    }
     Ok(axum::Json(Mappings {
         realm_mappings: roles.into_iter().map(RoleMapping::named).collect(),
-        client_mappings: serde_json::Map::new(),
+        client_mappings,
     }))
 }
 

@@ -60,6 +60,17 @@ impl Validator<'_> {
             .scopes
             .as_ref()
             .map(|listed| self.client_scopes(&id, listed, realm_scopes));
+        let mut roles: Vec<String> = Vec::new();
+        for role in &c.roles {
+            let r = role.value.as_str();
+            if r.is_empty() || r.chars().any(char::is_control) {
+                self.error(role.referenced, format!("client '{id}': a role needs a name"));
+            } else if roles.iter().any(|x| x == r) {
+                self.error(role.referenced, format!("client '{id}': role '{r}' is listed twice"));
+            } else {
+                roles.push(r.to_string());
+            }
+        }
         if self.errors.len() > errors_before {
             return None;
         }
@@ -77,6 +88,7 @@ impl Validator<'_> {
             introspection: c.introspection,
             scopes,
             web_origins: c.web_origins.into_iter().map(|o| o.value).collect(),
+            roles,
         })
     }
 
