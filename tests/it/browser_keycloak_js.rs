@@ -41,7 +41,7 @@ fn keycloak_js() -> Option<String> {
 fn app_page(server: &str, realm: &str, mode: &str, response_mode: &str) -> String {
     format!(
         r#"<!doctype html><html lang=en><head><meta charset=utf-8><title>keycloak-js app</title></head>
-<body><pre id=authenticated></pre><pre id=username></pre><pre id=email></pre><pre id=account-role></pre><pre id=realm-role></pre><pre id=error></pre>
+<body><pre id=authenticated></pre><pre id=username></pre><pre id=email></pre><pre id=account-role></pre><pre id=realm-role></pre><pre id=client-role></pre><pre id=error></pre>
 <script type=module>
 import Keycloak from "/keycloak.js";
 const show = (id, value) => {{ document.getElementById(id).textContent = String(value); }};
@@ -54,6 +54,7 @@ try {{
     show("username", kc.tokenParsed.preferred_username);
     show("account-role", kc.hasResourceRole("manage-account", "account"));
     show("realm-role", kc.hasRealmRole("auditor") && !kc.hasRealmRole("admin"));
+    show("client-role", kc.hasResourceRole("editor") && !kc.hasResourceRole("viewer"));
     const profile = await kc.loadUserProfile();
     show("email", profile.email);
   }}
@@ -120,6 +121,7 @@ impl SpaApp {
     post_logout_redirect_uris: [{o}/]
     web_origins: [+]
     grant_types: [authorization_code, refresh_token]
+    roles: [editor, viewer]
 "
         )
     }
@@ -168,6 +170,12 @@ db_test!(async fn keycloak_js_signs_in_refreshes_finds_the_session_and_signs_out
     h.add_user(USERNAME, EMAIL, PASSWORD).await;
     let alice = signin::user_id(&h, USERNAME).await;
     h.state.store.grant_role(&alice, "auditor").await.expect("a realm role");
+    let editor = ["editor".to_string()];
+    h.state
+        .store
+        .grant_client_roles(&alice, CLIENT, &editor)
+        .await
+        .expect("a client role");
     *app.server.lock().unwrap() = h.url.clone();
     let origin = app.origin.clone();
 
@@ -181,6 +189,7 @@ db_test!(async fn keycloak_js_signs_in_refreshes_finds_the_session_and_signs_out
         assert_eq!(text(&ui, "username").await, USERNAME);
         assert_eq!(text(&ui, "account-role").await, "true");
         assert_eq!(text(&ui, "realm-role").await, "true", "hasRealmRole");
+        assert_eq!(text(&ui, "client-role").await, "true", "hasResourceRole of the app's own roles");
         assert_eq!(text(&ui, "email").await, EMAIL, "loadUserProfile across origins");
         let url = ui.url().await;
         assert_eq!(url.fragment(), None, "keycloak-js took the code out of the address: {url}");

@@ -50,7 +50,9 @@ db_test!(async fn keycloaks_admin_client_manages_users_through_the_admin_api(db)
     if !node_clients_installed() {
         return;
     }
-    let realm = signin::standard_flow_realm().replace("realm: flows\n", "realm: flows\nroles: [auditor]\n");
+    let realm = signin::standard_flow_realm()
+        .replace("realm: flows\n", "realm: flows\nroles: [auditor]\n")
+        .replacen("    pkce: required\n", "    pkce: required\n    roles: [editor]\n", 1);
     let h = Harness::start(db, &realm).await;
     h.add_user(USERNAME, EMAIL, PASSWORD).await;
     gatehouse::admin::master::bootstrap(&h.state, "root", ROOT_PASSWORD, None)
@@ -81,6 +83,8 @@ db_test!(async fn keycloaks_admin_client_manages_users_through_the_admin_api(db)
     assert_eq!(out["updated"]["lastName"], "Explorer", "{out}");
     assert_eq!(out["realmRoles"], serde_json::json!(["auditor"]), "{out}");
     assert!(out["roleMappings"]["realmMappings"].is_array(), "{out}");
+    assert_eq!(out["clientRoles"], serde_json::json!(["editor"]), "{out}");
+    assert_eq!(out["clientMappings"]["web"]["mappings"][0]["name"], "editor", "{out}");
     assert_eq!(out["aliceSessions"], 1, "{out}");
     assert_eq!(out["aliceSessionsAfter"], 0, "{out}");
     assert_eq!(out["countAfter"], 1, "{out}");

@@ -37,6 +37,12 @@ await kc.users.resetPassword({ id, credential: { type: 'password', value: 'Dora-
 await kc.users.addRealmRoleMappings({ id, roles: [{ name: 'auditor' }] })
 out.roleMappings = await kc.users.listRoleMappings({ id })
 out.realmRoles = (await kc.users.listRealmRoleMappings({ id })).map((r) => r.name)
+// A client role, found and granted as admin scripts do it.
+const [web] = await kc.clients.find({ clientId: 'web' })
+const editor = await kc.clients.findRole({ id: web.id, roleName: 'editor' })
+await kc.users.addClientRoleMappings({ id, clientUniqueId: web.id, roles: [{ id: editor.id, name: editor.name }] })
+out.clientRoles = (await kc.users.listClientRoleMappings({ id, clientUniqueId: web.id })).map((r) => r.name)
+out.clientMappings = (await kc.users.listRoleMappings({ id })).clientMappings
 
 // Alice is signed in (the test did it): her sessions, then her logout everywhere.
 const [alice] = await kc.users.find({ username: 'alice', exact: true })
