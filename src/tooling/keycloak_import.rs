@@ -115,6 +115,9 @@ pub fn convert(export: &Value) -> Result<Converted, String> {
         "required_actions: {}",
         required_actions(export, &mut out.not_carried)
     ));
+    if let Some(policy) = webauthn(export, &mut out.not_carried) {
+        lines.push(format!("webauthn: {policy}"));
+    }
     let ids = flow_ids(export);
     let flows = convert_flows(export, &ids, &mut out);
     if let Some(browser) = flows
@@ -241,6 +244,55 @@ pub fn realm_roles(export: &Value, realm: &str) -> Vec<String> {
         .collect();
     roles.sort();
     roles
+}
+
+/// Keycloak's WebAuthn policies as the realm's `webauthn:` section, when the export enables a
+/// WebAuthn required action (otherwise passkeys stay off, as they were).
+fn webauthn(export: &Value, not_carried: &mut Vec<String>) -> Option<Value> {
+    let enabled = export["requiredActions"].as_array().into_iter().flatten().any(|a| {
+        matches!(
+            str_of(a, "alias"),
+            Some("webauthn-register" | "webauthn-register-passwordless")
+        ) && a["enabled"].as_bool().unwrap_or(false)
+    });
+    if !enabled {
+        return None;
+    }
+    let mut out = serde_json::Map::new();
+    let rp_name = ["webAuthnPolicyPasswordlessRpEntityName", "webAuthnPolicyRpEntityName"]
+        .iter()
+        .find_map(|key| str_of(export, key).filter(|n| !n.is_empty() && *n != "keycloak"));
+    if let Some(name) = rp_name {
+        out.insert("rp_name".into(), json!(name));
+    }
+    if str_of(export, "webAuthnPolicyUserVerificationRequirement") == Some("discouraged") {
+        out.insert("user_verification".into(), json!("discouraged"));
+    }
+    let mut aaguids: Vec<&str> = Vec::new();
+    for key in [
+        "webAuthnPolicyAcceptableAaguids",
+        "webAuthnPolicyPasswordlessAcceptableAaguids",
+    ] {
+        for aaguid in export[key].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            if !aaguids.contains(&aaguid) {
+                aaguids.push(aaguid);
+            }
+        }
+    }
+    if !aaguids.is_empty() {
+        out.insert("allowed_aaguids".into(), json!(aaguids));
+    }
+    if str_of(export, "webAuthnPolicyRequireResidentKey") == Some("Yes") {
+        out.insert("resident_key".into(), json!("required"));
+    }
+    let conveyance = str_of(export, "webAuthnPolicyAttestationConveyancePreference");
+    if matches!(conveyance, Some("direct" | "indirect" | "enterprise")) {
+        not_carried.push(format!(
+            "WebAuthn attestation '{}' (add attestation: direct and the makers' attestation_roots by hand)",
+            conveyance.unwrap_or_default()
+        ));
+    }
+    Some(Value::Object(out))
 }
 
 fn required_actions(export: &Value, not_carried: &mut Vec<String>) -> Value {

@@ -99,6 +99,12 @@ db_test!(async fn a_keycloak_export_becomes_a_realm_whose_users_keep_their_passw
     // The client's roles come along with it.
     assert!(!said.contains("client roles of 'webapp'"), "{said}");
     assert!(realm_file.contains("\"roles\":[\"editor\"]"), "{realm_file}");
+    // Its passkey policy, since the export enables passkey registration.
+    assert!(
+        realm_file.contains(r#"webauthn: {"rp_name":"Acme Sign-in","allowed_aaguids":["cb69481e-8ff7-4039-93ec-0a2729a154a8"]}"#),
+        "{realm_file}"
+    );
+    assert!(said.contains("WebAuthn attestation 'direct'"), "{said}");
     // Not again over the same files.
     let again = cli(&h, &flows, &["realm", "import-keycloak", export, "--out", arg(&realms)]);
     assert!(!again.status.success() && text(&again).contains("exists already"), "{}", text(&again));
