@@ -126,6 +126,9 @@ pub struct NewUserInput {
     pub required_actions: Vec<String>,
     /// An initial password; `temporary` makes the user choose a new one at first sign-in.
     pub password: Option<(String, bool)>,
+    pub email_verified: bool,
+    /// One value per name, as updates take them.
+    pub attributes: BTreeMap<String, Vec<String>>,
 }
 
 /// The hash of a user's first password, under the realm's policy. A temporary one adds
@@ -172,6 +175,7 @@ pub async fn create_user_by(
     {
         return Err(AdminError::Invalid(format!("'{e}' is not an email address")));
     }
+    let attributes = single_valued(input.attributes.clone())?;
     let mut actions = rt.realm.default_required_actions();
     for action in &input.required_actions {
         let action = check_action(&rt.realm, realm, action)?.to_string();
@@ -197,6 +201,8 @@ pub async fn create_user_by(
             required_actions: actions.clone(),
             disabled: !input.enabled,
             unique_email: !rt.realm.users.duplicate_emails,
+            email_verified: input.email_verified,
+            attributes,
         })
         .await?;
     record(

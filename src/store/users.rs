@@ -27,6 +27,10 @@ pub struct NewUser {
     pub disabled: bool,
     /// The realm wants each email address used by one user only.
     pub unique_email: bool,
+    /// The email address is known to be the user's (an administrator says so).
+    pub email_verified: bool,
+    /// (name, value) of each attribute.
+    pub attributes: Vec<(String, String)>,
 }
 
 /// What an administrator changes about a user: `None` leaves a field as it is. Required
@@ -146,7 +150,7 @@ impl Store {
                 realm: new.realm,
                 username: new.username,
                 email: new.email,
-                email_verified: false,
+                email_verified: new.email_verified,
                 first_name: new.first_name,
                 last_name: new.last_name,
                 enabled: !new.disabled,
@@ -157,6 +161,15 @@ impl Store {
         .await?;
         if let Some(hash) = new.password_hash {
             insert_password(&txn, &model.id, hash, t).await?;
+        }
+        for (name, value) in new.attributes {
+            user_attribute::ActiveModel {
+                user_id: Set(model.id.clone()),
+                name: Set(name),
+                value: Set(value),
+            }
+            .insert(&txn)
+            .await?;
         }
         for action in new.required_actions {
             required_action::ActiveModel {

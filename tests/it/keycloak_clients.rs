@@ -79,6 +79,8 @@ db_test!(async fn keycloaks_admin_client_manages_users_through_the_admin_api(db)
     assert_eq!(out["created"]["username"], "dora", "{out}");
     // Keycloak's alias is accepted; the API answers with Gatehouse's name (its contract).
     assert_eq!(out["created"]["requiredActions"], serde_json::json!(["configure-otp"]), "{out}");
+    assert_eq!(out["created"]["emailVerified"], true, "{out}");
+    assert_eq!(out["created"]["attributes"], serde_json::json!({ "department": ["maps"] }), "{out}");
     assert_eq!(out["updated"]["firstName"], "Dora", "{out}");
     assert_eq!(out["updated"]["lastName"], "Explorer", "{out}");
     assert_eq!(out["realmRoles"], serde_json::json!(["auditor"]), "{out}");

@@ -93,15 +93,16 @@ impl RoleRepresentation {
     }
 }
 
-/// Filters and paging of the client list (Keycloak's parameters).
+/// Filters and paging of the client list (Keycloak's parameters; others, such as
+/// `viewableOnly`, are ignored, as there).
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct ClientQuery {
     /// Only the client with this id (or, with `search=true`, whose id contains this text).
     client_id: Option<String>,
-    /// Match `clientId` as a substring instead of exactly.
-    #[serde(default)]
+    /// Match `clientId` as a substring instead of exactly (`true`, `True`, …).
+    #[serde(default, deserialize_with = "super::lenient_bool")]
     search: bool,
     /// How many clients to skip (default 0).
     #[serde(default)]

@@ -85,6 +85,11 @@ pub struct NewUserRepresentation {
     /// At most one password.
     #[serde(default)]
     pub credentials: Vec<PasswordCredential>,
+    #[serde(default)]
+    pub email_verified: bool,
+    /// One value per name.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, Vec<String>>,
 }
 
 fn yes() -> bool {
@@ -232,6 +237,8 @@ pub async fn create_user(
         enabled: body.enabled,
         required_actions: body.required_actions,
         password,
+        email_verified: body.email_verified,
+        attributes: body.attributes,
     };
     let created = admin::create_user_by(&app, &admin.actor(), &realm, input).await?;
     let location = format!(

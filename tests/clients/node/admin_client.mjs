@@ -25,7 +25,9 @@ out.countBefore = await kc.users.count()
 const created = await kc.users.create({
   username: 'dora',
   email: 'dora@example.com',
+  emailVerified: true,
   enabled: true,
+  attributes: { department: ['maps'] },
   requiredActions: ['CONFIGURE_TOTP']
 })
 const id = created.id
