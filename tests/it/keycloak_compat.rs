@@ -19,6 +19,8 @@ fn password_realm() -> String {
     web_origins: [https://app.example]
   - client_id: {PUBLIC_SCRIPT}
     grant_types: [password]
+  - client_id: public-app
+    redirect_uris: [http://127.0.0.1:9000/callback]
 ",
         signin::standard_flow_realm()
     )
@@ -51,6 +53,9 @@ db_test!(async fn the_password_grant_signs_in_with_password_and_then_the_users_c
     // Only clients that list the grant may use it.
     let web = password_grant(&h, oauth::web(), &credentials).await;
     web.assert_error(StatusCode::BAD_REQUEST, "unauthorized_client");
+    // A public app that does not list it, neither.
+    let public = password_grant(&h, ClientAuth::Public("public-app"), &credentials).await;
+    public.assert_error(StatusCode::BAD_REQUEST, "unauthorized_client");
     password_grant(&h, script(), &[("username", USERNAME)])
         .await
         .assert_error(StatusCode::BAD_REQUEST, "invalid_request");

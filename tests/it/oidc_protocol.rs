@@ -393,6 +393,20 @@ db_test!(async fn browser_apps_at_a_clients_web_origins_may_call_the_apis_and_no
     // Public documents answer any origin.
     let certs = http.get(h.endpoint("certs")).header("origin", evil).send().await.expect("GET");
     assert_eq!(acao(&certs).as_deref(), Some(evil));
+
+    // Logout by refresh token, as a script at the SPA's origin posts it; never shared elsewhere.
+    let refresh = tokens["refresh_token"].as_str().expect("a refresh token").to_string();
+    let logout = |origin: &'static str| {
+        http.post(h.endpoint("logout"))
+            .header("origin", origin)
+            .basic_auth(WEB_CLIENT, Some(WEB_SECRET))
+            .form(&[("refresh_token", refresh.as_str())])
+            .send()
+    };
+    let done = logout(spa).await.expect("POST");
+    assert_eq!(done.status(), StatusCode::NO_CONTENT);
+    assert_eq!(acao(&done).as_deref(), Some(spa));
+    assert_eq!(acao(&logout(evil).await.expect("POST")), None);
 });
 
 db_test!(async fn a_client_logs_out_by_posting_its_refresh_token(db) {
