@@ -825,6 +825,10 @@ db_test!(async fn users_are_counted_and_searched_as_keycloaks_clients_ask(db) {
     assert_eq!(users.as_array().map(Vec::len), Some(1), "{users}");
     assert_eq!(users[0]["username"], USERNAME);
     assert_bad(call(&h, "GET", "flows/users?exact=maybe", Some(&token), None).await, "bad boolean 'maybe'");
+    // A filter Keycloak applies and Gatehouse cannot is refused, never ignored: a script would
+    // otherwise act on every user.
+    assert_bad(call(&h, "GET", "flows/users?q=department:maths", Some(&token), None).await, "cannot filter users by 'q'");
+    assert_bad(call(&h, "GET", "flows/users/count?enabled=true", Some(&token), None).await, "cannot filter users by 'enabled'");
     let (status, _) = call(&h, "GET", "flows/roles?briefRepresentation=false", Some(&token), None).await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = call(&h, "GET", "nowhere/users/count", Some(&token), None).await;
