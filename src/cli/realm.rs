@@ -48,6 +48,9 @@ pub enum RealmCommand {
         /// Import the users into the realm, which must be applied already
         #[arg(long)]
         users: bool,
+        /// All in one: write the files, apply the realm, then import its users
+        #[arg(long, conflicts_with = "users")]
+        apply: bool,
         /// Replace realm and flow files that exist already
         #[arg(long)]
         force: bool,
@@ -77,15 +80,20 @@ pub async fn run(global: &GlobalArgs, cmd: RealmCommand) -> Result<ExitCode, Str
             export,
             out,
             users,
+            apply,
             force,
         } => {
             let export = crate::tooling::keycloak_import::read_export(&export)?;
             if users {
-                import_keycloak_users(settings, &export).await
-            } else {
-                let out = out.unwrap_or_else(|| settings.realms_dir.clone());
-                import_keycloak_realm(&settings, &export, &out, force)
+                return import_keycloak_users(settings, &export).await;
             }
+            let out = out.unwrap_or_else(|| settings.realms_dir.clone());
+            let realm_path = import_keycloak_realm(&settings, &export, &out, force, apply)?;
+            if !apply {
+                return Ok(ExitCode::SUCCESS);
+            }
+            apply_changes(&settings, vec![realm_path]).await?;
+            import_keycloak_users(settings, &export).await
         }
     }
 }
@@ -196,7 +204,8 @@ fn import_keycloak_realm(
     export: &serde_json::Value,
     out: &std::path::Path,
     force: bool,
-) -> Result<ExitCode, String> {
+    applying: bool,
+) -> Result<PathBuf, String> {
     let converted = crate::tooling::keycloak_import::convert(export)?;
     let realm_path = out.join(format!("{}.yaml", converted.realm));
     crate::realm::load_str(&realm_path.display().to_string(), &converted.realm_file, &|_| None).map_err(|e| {
@@ -230,8 +239,12 @@ fn import_keycloak_realm(
             println!("  - {line}");
         }
     }
-    println!("Next: gatehouse realm plan; gatehouse realm apply; then gatehouse realm import-keycloak EXPORT --users");
-    Ok(ExitCode::SUCCESS)
+    if !applying {
+        println!(
+            "Next: gatehouse realm plan; gatehouse realm apply; then gatehouse realm import-keycloak EXPORT --users"
+        );
+    }
+    Ok(files.swap_remove(0).0)
 }
 
 /// `realm import-keycloak --users`: the export's users into the live realm.

@@ -201,3 +201,30 @@ fn tempfile_dir(h: &Harness) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("create the import directory");
     dir
 }
+
+db_test!(async fn one_command_writes_applies_and_imports_the_users(db) {
+    let converted = convert(&read_export(&fixture()).expect("the sample export")).expect("it converts");
+    let h = Harness::start_with(db, REALM, |dir, o| {
+        let flows = dir.join("import/flows");
+        std::fs::create_dir_all(&flows).expect("the flows directory");
+        for (name, text) in &converted.flow_files {
+            std::fs::write(flows.join(name), text).expect("a flow file");
+        }
+        o.flows_dir = Some(flows);
+    })
+    .await;
+    let dir = tempfile_dir(&h);
+    let (realms, flows) = (dir.join("realms"), dir.join("flows"));
+    let export = fixture();
+    let out = cli(
+        &h,
+        &flows,
+        &["realm", "import-keycloak", arg(&export), "--out", arg(&realms), "--force", "--apply"],
+    );
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("realm acme: 3 user(s) imported"), "{said}");
+    assert!(!said.contains("Next: gatehouse realm plan"), "{said}");
+    let users = h.query("SELECT id FROM users WHERE realm = 'acme'").await;
+    assert_eq!(users.len(), 3);
+});
