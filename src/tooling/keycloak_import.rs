@@ -550,6 +550,7 @@ fn not_carried_elsewhere(
     if export["smtpServer"].as_object().is_some_and(|m| !m.is_empty()) {
         not_carried.push("the SMTP server settings".into());
     }
+    note_settings_elsewhere(export, not_carried);
     for f in export["authenticationFlows"].as_array().into_iter().flatten() {
         let custom = f["builtIn"].as_bool() == Some(false) && f["topLevel"].as_bool() == Some(true);
         let Some(alias) = str_of(f, "alias") else { continue };
@@ -559,6 +560,72 @@ fn not_carried_elsewhere(
                 "flow '{alias}' (no client signs in with it; only browser flows are converted)"
             ));
         }
+    }
+}
+
+/// Notes the realm's settings that have no place in a realm file: event listeners besides the
+/// log, custom client scopes (and their mappers), components besides user federation and the
+/// realm's keys, and themes.
+fn note_settings_elsewhere(export: &Value, not_carried: &mut Vec<String>) {
+    let listeners: Vec<&str> = export["eventsListeners"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|l| *l != "jboss-logging")
+        .collect();
+    if !listeners.is_empty() {
+        not_carried.push(format!("event listeners: {}", listeners.join(", ")));
+    }
+    const KEYCLOAK_SCOPES: [&str; 12] = [
+        "openid",
+        "profile",
+        "email",
+        "roles",
+        "web-origins",
+        "offline_access",
+        "address",
+        "phone",
+        "microprofile-jwt",
+        "acr",
+        "basic",
+        "role_list",
+    ];
+    let custom_scopes: Vec<&str> = export["clientScopes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| str_of(s, "name"))
+        .filter(|n| !KEYCLOAK_SCOPES.contains(n) && !n.starts_with("saml_"))
+        .collect();
+    if !custom_scopes.is_empty() {
+        not_carried.push(format!(
+            "client scopes and their mappers: {} (add the scopes to `scopes:` by hand)",
+            custom_scopes.join(", ")
+        ));
+    }
+    let components: Vec<&str> = export["components"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(kind, list)| {
+            !matches!(
+                kind.as_str(),
+                "org.keycloak.storage.UserStorageProvider" | "org.keycloak.keys.KeyProvider"
+            ) && list.as_array().is_some_and(|l| !l.is_empty())
+        })
+        .map(|(kind, _)| kind.rsplit('.').next().unwrap_or(kind))
+        .collect();
+    if !components.is_empty() {
+        not_carried.push(format!("components: {}", components.join(", ")));
+    }
+    let themes: Vec<&str> = ["loginTheme", "accountTheme", "emailTheme"]
+        .iter()
+        .filter_map(|key| str_of(export, key))
+        .filter(|t| !t.is_empty() && *t != "keycloak" && *t != "keycloak.v2")
+        .collect();
+    if !themes.is_empty() {
+        not_carried.push(format!("themes: {} (Gatehouse has its own)", themes.join(", ")));
     }
 }
 
