@@ -74,11 +74,13 @@ struct SpaApp {
 }
 
 impl SpaApp {
-    async fn start(library: String, realm: &'static str) -> SpaApp {
+    /// The app at `http://{host}:PORT` (on loopback): `127.0.0.1` is Gatehouse's own site,
+    /// `localhost` another one, whose pages' frames get no Gatehouse cookies.
+    async fn start(library: String, realm: &'static str, host: &str) -> SpaApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the app");
-        let origin = format!("http://127.0.0.1:{}", listener.local_addr().expect("address").port());
+        let origin = format!("http://{host}:{}", listener.local_addr().expect("address").port());
         let server: Arc<Mutex<String>> = Arc::default();
         let base = server.clone();
         let router = axum::Router::new()
@@ -163,7 +165,7 @@ async fn run(ui: &Ui, script: &str) -> serde_json::Value {
 
 db_test!(async fn keycloak_js_signs_in_refreshes_finds_the_session_and_signs_out(db) {
     let Some(library) = keycloak_js() else { return };
-    let app = SpaApp::start(library, "flows").await;
+    let app = SpaApp::start(library, "flows", "127.0.0.1").await;
     let realm = format!("{}{}", signin::standard_flow_realm(), app.client())
         .replace("realm: flows\n", "realm: flows\nroles: [auditor, admin]\n");
     let h = Harness::start(db, &realm).await;
@@ -231,6 +233,32 @@ db_test!(async fn keycloak_js_signs_in_refreshes_finds_the_session_and_signs_out
         assert_eq!(text(&ui, "username").await, USERNAME);
         let url = ui.url().await;
         assert!(url.query().is_none_or(|q| !q.contains("code=")), "keycloak-js took the code out: {url}");
+    })
+    .await;
+});
+
+db_test!(async fn keycloak_js_at_another_site_finds_the_session_without_third_party_cookies(db) {
+    let Some(library) = keycloak_js() else { return };
+    let app = SpaApp::start(library, "flows", "localhost").await;
+    let realm = format!("{}{}", signin::standard_flow_realm(), app.client());
+    let h = Harness::start(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    *app.server.lock().unwrap() = h.url.clone();
+    let origin = app.origin.clone();
+
+    with_browser("keycloak_js_cross_site", |ui| async move {
+        ui.d.goto(&format!("{origin}/required")).await.expect("open the app");
+        ui.expect(Screen::Login).await;
+        ui.log_in(USERNAME, PASSWORD, "login").await;
+        settled(&ui, "signed-in").await;
+        assert_eq!(text(&ui, "authenticated").await, "true", "{}", text(&ui, "error").await);
+
+        // check-sso from another site: the frames get no cookies (SameSite=Lax), so
+        // keycloak-js's third-party cookie check fails and it finds the session by a redirect.
+        open_app(&ui, &format!("{origin}/"), "check-sso").await;
+        assert_eq!(text(&ui, "authenticated").await, "true", "{}", text(&ui, "error").await);
+        assert_eq!(text(&ui, "username").await, USERNAME);
+        assert_eq!(text(&ui, "email").await, EMAIL, "loadUserProfile across sites");
     })
     .await;
 });
