@@ -75,6 +75,7 @@ impl AppState {
             mail: self.mail(),
             sms: self.sms(),
             public_url: &self.settings.public_url,
+            flows: &self.flows,
         }
     }
 

@@ -67,7 +67,8 @@ pub async fn remove_otp_by_token(
     device: &str,
 ) -> Result<bool, AccountError> {
     let keep_one = must_keep_a_second_factor(app, rt, viewer).await?;
-    match app.store.remove_otp(&viewer.user.id, device, keep_one).await? {
+    let others = app.flows.second_factors_besides_apps(&rt.realm);
+    match app.store.remove_otp(&viewer.user.id, device, keep_one, &others).await? {
         OtpRemoval::NotFound => Ok(false),
         OtpRemoval::LastKept => Err(AccountError::LastFactor),
         OtpRemoval::Removed { last } => {
@@ -158,8 +159,9 @@ pub async fn remove_otp(
         return Ok(Err(Refusal::at("device", "accountNoSuchDevice")));
     };
     let keep_one = must_keep_a_second_factor(app, rt, viewer).await?;
+    let others = app.flows.second_factors_besides_apps(&rt.realm);
     let mut another_factor = false;
-    for kind in crate::store::BESIDES_APPS {
+    for kind in &others {
         another_factor |= app.store.has_credential(user_id, kind).await?;
     }
     if devices.len() == 1 && keep_one && !another_factor {
@@ -172,16 +174,18 @@ pub async fn remove_otp(
         return Ok(Err(refusal));
     }
     // Checked again with the user's row locked: another removal may have run meanwhile.
-    Ok(match app.store.remove_otp(user_id, &found.id, keep_one).await? {
-        OtpRemoval::NotFound => Err(Refusal::at("device", "accountNoSuchDevice")),
-        OtpRemoval::LastKept => Err(Refusal::at("device", "accountLastFactorRequired")),
-        OtpRemoval::Removed { last } => {
-            let details = json!({ "type": "otp", "credential": found.id, "last": last });
-            record(app, rt, viewer, "credential_removed", details).await;
-            super::devices::revoke(app, rt, viewer, None).await?;
-            Ok(())
-        }
-    })
+    Ok(
+        match app.store.remove_otp(user_id, &found.id, keep_one, &others).await? {
+            OtpRemoval::NotFound => Err(Refusal::at("device", "accountNoSuchDevice")),
+            OtpRemoval::LastKept => Err(Refusal::at("device", "accountLastFactorRequired")),
+            OtpRemoval::Removed { last } => {
+                let details = json!({ "type": "otp", "credential": found.id, "last": last });
+                record(app, rt, viewer, "credential_removed", details).await;
+                super::devices::revoke(app, rt, viewer, None).await?;
+                Ok(())
+            }
+        },
+    )
 }
 
 /// The viewer's current password (when they have one), within the address's attempt budget.

@@ -218,6 +218,8 @@ pub async fn create_user_by(
                 "firstName": input.first_name,
                 "lastName": input.last_name,
                 "enabled": input.enabled,
+                "emailVerified": input.email_verified,
+                "attributes": input.attributes.keys().collect::<Vec<_>>(),
                 "requiredActions": actions,
                 "password": input.password.as_ref().map(|(_, temporary)| if *temporary { "temporary" } else { "set" }),
             }

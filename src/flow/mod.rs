@@ -243,6 +243,8 @@ pub struct Services<'a> {
     pub sms: crate::sms::Texter<'a>,
     /// The node's public URL: its host is the passkeys' relying party.
     pub public_url: &'a str,
+    /// The flows, for what the realm's sign-ins ask for.
+    pub flows: &'a registry::FlowRegistry,
 }
 
 /// What the flow sees of the request that started the sign-in (an OIDC authorization

@@ -97,6 +97,17 @@ impl FlowRegistry {
         flows.all(|name| self.flows.get(name).is_some_and(|f| uses(&f.steps, authenticator)))
     }
 
+    /// The second factors besides authenticator apps that `realm`'s sign-ins ask for: codes
+    /// by email or text, and security keys only where the realm has passkeys and every browser
+    /// flow has `webauthn-form` (a key no flow asks for would leave the password alone).
+    pub fn second_factors_besides_apps(&self, realm: &crate::realm::Realm) -> Vec<&'static str> {
+        let mut kinds = crate::store::SENT_CODES.to_vec();
+        if realm.webauthn.is_some() && self.realm_uses(realm, "webauthn-form") {
+            kinds.push(crate::store::SECURITY_KEY);
+        }
+        kinds
+    }
+
     /// Whether `name` is a built-in flow as shipped (not replaced by a file of the same name).
     fn is_built_in(&self, name: &str) -> bool {
         self.flows.get(name).is_some_and(|f| {
@@ -245,6 +256,25 @@ mod tests {
         let registry = FlowRegistry::load(std::path::Path::new("/nonexistent")).expect("built-in flows load");
         let realm = load_str("r.yaml", text, &|_| None).expect("the file parses");
         registry.check_bindings(&realm).err().unwrap_or_default()
+    }
+
+    /// A security key counts beside an app only where every browser flow asks for one.
+    #[test]
+    fn security_keys_count_as_a_second_factor_only_where_the_flows_ask_for_them() {
+        let registry = FlowRegistry::load(std::path::Path::new("/nonexistent")).expect("built-in flows load");
+        let kinds = |text: &str| {
+            let realm = load_str("r.yaml", text, &|_| None).expect("the file parses");
+            registry.second_factors_besides_apps(&realm)
+        };
+        assert_eq!(kinds("realm: r\nwebauthn: {}\n"), ["email-otp", "sms-otp", "webauthn"]);
+        assert_eq!(
+            kinds("realm: r\n"),
+            ["email-otp", "sms-otp"],
+            "no passkeys in the realm"
+        );
+        // identifier-first has no security-key step.
+        let other = "realm: r\nwebauthn: {}\nflows: { browser: identifier-first }\n";
+        assert_eq!(kinds(other), ["email-otp", "sms-otp"]);
     }
 
     /// Realm files configure only actions the engine runs; the rest are named where written.

@@ -16,9 +16,6 @@ pub const SMS_OTP: &str = "sms-otp";
 pub const SENT_CODES: [&str; 2] = [EMAIL_OTP, SMS_OTP];
 /// A security key (WebAuthn, Keycloak's credential type), a second factor after the password.
 pub const SECURITY_KEY: &str = "webauthn";
-/// The second factors besides authenticator apps: with one of them, the last app may go even
-/// where the realm requires a second factor.
-pub const BESIDES_APPS: [&str; 3] = [EMAIL_OTP, SMS_OTP, SECURITY_KEY];
 pub const RECOVERY_CODE: &str = "recovery-code";
 pub const PASSWORD: &str = "password";
 pub const PASSWORD_HISTORY: &str = "password-history";
@@ -372,9 +369,17 @@ pub enum OtpRemoval {
 
 impl Store {
     /// Removes the user's authenticator app `credential_id`, with the last one their recovery
-    /// codes; with `keep_one`, never the last. The user's row is locked first, so that two
-    /// removals at once cannot each see the other app and leave none. One transaction.
-    pub async fn remove_otp(&self, user_id: &str, credential_id: &str, keep_one: bool) -> Result<OtpRemoval> {
+    /// codes; with `keep_one`, never the last unless the user has a credential of a kind in
+    /// `also_second_factors` (those the realm's flows ask for besides apps). The user's row is
+    /// locked first, so that two removals at once cannot each see the other app and leave none.
+    /// One transaction.
+    pub async fn remove_otp(
+        &self,
+        user_id: &str,
+        credential_id: &str,
+        keep_one: bool,
+        also_second_factors: &[&str],
+    ) -> Result<OtpRemoval> {
         let txn = self.write_txn().await?;
         user::Entity::find_by_id(user_id).lock_exclusive().one(&txn).await?;
         let devices = credential::Entity::find()
@@ -388,7 +393,7 @@ impl Store {
         let last = devices.len() == 1;
         let another_factor = credential::Entity::find()
             .filter(credential::Column::UserId.eq(user_id))
-            .filter(credential::Column::Kind.is_in(BESIDES_APPS))
+            .filter(credential::Column::Kind.is_in(also_second_factors.iter().copied()))
             .one(&txn)
             .await?
             .is_some();

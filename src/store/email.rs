@@ -79,7 +79,7 @@ pub(super) async fn disable_sent_codes_in(
 ) -> Result<OtpRemoval> {
     let factors = credential::Entity::find()
         .filter(credential::Column::UserId.eq(user_id))
-        .filter(credential::Column::Kind.is_in([OTP, EMAIL_OTP, SMS_OTP, super::credentials::SECURITY_KEY]))
+        .filter(credential::Column::Kind.is_in([OTP, EMAIL_OTP, SMS_OTP]))
         .all(txn)
         .await?;
     if !factors.iter().any(|c| c.kind == kind) {

@@ -22,8 +22,8 @@ mod users;
 
 pub use brute_force::{AttemptGate, FAILURES_REMEMBERED_SECS, LockoutRule};
 pub use credentials::{
-    BESIDES_APPS, EMAIL_OTP, OTP, OtpRemoval, PASSWORD, ProfileUpdate, RECOVERY_CODE, RECOVERY_CODES_ID, SECURITY_KEY,
-    SENT_CODES, SMS_OTP,
+    EMAIL_OTP, OTP, OtpRemoval, PASSWORD, ProfileUpdate, RECOVERY_CODE, RECOVERY_CODES_ID, SECURITY_KEY, SENT_CODES,
+    SMS_OTP,
 };
 pub use events::{EventQuery, NewEvent, Purged};
 pub use import::ImportedUser;

@@ -895,7 +895,14 @@ db_test!(async fn personal_access_tokens_work_at_userinfo_until_revoked(db) {
 });
 
 db_test!(async fn a_realm_that_requires_a_second_factor_keeps_the_last_one(db) {
-    let realm = signin::standard_flow_realm().replace("realm: flows\n", "realm: flows\naccount: { required_second_factor: true }\n");
+    // Passkeys on, and every browser flow asks for security keys (no client signs in with
+    // identifier-first): a key counts beside the app.
+    let realm = signin::standard_flow_realm()
+        .replace(
+            "realm: flows\n",
+            "realm: flows\naccount: { required_second_factor: true }\nwebauthn: {}\n",
+        )
+        .replace("    browser_flow: identifier-first\n", "");
     let h = Harness::start(db, &realm).await;
     h.add_user(USERNAME, EMAIL, PASSWORD).await;
     let enrolment = signin::enrol_otp(&h, USERNAME, PASSWORD).await;
@@ -966,7 +973,7 @@ db_test!(async fn two_removals_at_once_never_take_the_last_required_factor(db) {
         assert!(added);
     }
     // Each removal alone would be allowed (another app is left); together, one must lose.
-    let (a, b) = tokio::join!(store.remove_otp(&user, "app-a", true), store.remove_otp(&user, "app-b", true));
+    let (a, b) = tokio::join!(store.remove_otp(&user, "app-a", true, &gatehouse::store::SENT_CODES), store.remove_otp(&user, "app-b", true, &gatehouse::store::SENT_CODES));
     let outcomes = [a.expect("remove a"), b.expect("remove b")];
     use gatehouse::store::OtpRemoval;
     assert!(outcomes.contains(&OtpRemoval::Removed { last: false }), "{outcomes:?}");
@@ -974,9 +981,9 @@ db_test!(async fn two_removals_at_once_never_take_the_last_required_factor(db) {
     assert_eq!(store.credentials(&user, gatehouse::store::OTP).await.expect("list").len(), 1);
     // Without the rule the last goes, and the recovery codes with it.
     let left = store.credentials(&user, gatehouse::store::OTP).await.expect("list")[0].id.clone();
-    assert_eq!(store.remove_otp(&user, &left, false).await.expect("remove"), OtpRemoval::Removed { last: true });
+    assert_eq!(store.remove_otp(&user, &left, false, &gatehouse::store::SENT_CODES).await.expect("remove"), OtpRemoval::Removed { last: true });
     assert!(store.credentials(&user, gatehouse::store::RECOVERY_CODE).await.expect("list").is_empty());
-    assert_eq!(store.remove_otp(&user, &left, false).await.expect("remove"), OtpRemoval::NotFound);
+    assert_eq!(store.remove_otp(&user, &left, false, &gatehouse::store::SENT_CODES).await.expect("remove"), OtpRemoval::NotFound);
 });
 
 db_test!(async fn the_log_shows_what_an_admin_did_but_not_the_admins_address_or_name(db) {

@@ -209,6 +209,7 @@ db_test!(async fn clients_are_listed_as_keycloak_shows_them_without_secrets(db) 
         ("/admin/realms/nowhere/clients", StatusCode::NOT_FOUND),
         ("/admin/realms/nowhere/clients/web", StatusCode::NOT_FOUND),
         ("/admin/realms/flows/clients?max=lots", StatusCode::BAD_REQUEST),
+        ("/admin/realms/flows/clients?q=team:web", StatusCode::BAD_REQUEST),
     ] {
         let (got, _, body) = get(&h, path, Some(&token)).await;
         assert_eq!(got, status, "{path}: {body}");

@@ -889,6 +889,9 @@ db_test!(async fn client_roles_are_mapped_as_in_keycloak_and_reach_resource_acce
 
     let (status, body) = call(&h, "DELETE", &path, Some(&token), Some(json!([{ "name": "editor" }]))).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    // A role the client does not list (any more) may be taken away: nothing held, nothing done.
+    let (status, body) = call(&h, "DELETE", &path, Some(&token), Some(json!([{ "name": "wizard" }]))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let (_, held) = call(&h, "GET", &path, Some(&token), None).await;
     assert_eq!(held, json!([]));
     let granted = events_of(&h, "role_granted", &id).await;

@@ -177,10 +177,10 @@ pub async fn grant_user_client_roles(
     params(UserClientPath),
     request_body = [RoleMapping],
     responses(
-        (status = 204, description = "Revoked (roles not held are ignored)"),
-        (status = 400, description = "Invalid JSON, an unknown field, or a role the client does not list", body = ErrorBody),
+        (status = 204, description = "Revoked (roles not held are ignored; roles the realm file no longer lists may be revoked)"),
+        (status = 400, description = "Invalid JSON or an unknown field", body = ErrorBody),
         CallerErrors,
-        (status = 404, description = "No such realm, user or client", body = ErrorBody),
+        (status = 404, description = "No such realm or user", body = ErrorBody),
     )
 )]
 pub async fn revoke_user_client_roles(

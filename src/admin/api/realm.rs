@@ -111,6 +111,9 @@ pub struct ClientQuery {
     /// At most how many clients to return (default 100, at most 1000).
     #[param(minimum = 1, maximum = 1000)]
     max: Option<u64>,
+    /// Keycloak's attribute filter: refused rather than ignored (a script would act on every
+    /// client).
+    q: Option<String>,
 }
 
 /// Filters and paging of the role list (Keycloak's parameters; others are ignored, as there).
@@ -210,6 +213,11 @@ pub async fn list_clients(
     q: Result<Query<ClientQuery>, QueryRejection>,
 ) -> Result<axum::Json<Vec<ClientRepresentation>>, ApiError> {
     let q = query(q)?;
+    if q.q.is_some() {
+        return Err(ApiError::BadRequest(
+            "Gatehouse cannot filter clients by 'q'; filter by clientId".into(),
+        ));
+    }
     let (first, max) = page(q.first, q.max)?;
     let rt = live(&app, &realm)?;
     // `clients` is a BTreeMap, so the order is by clientId and stable across pages.

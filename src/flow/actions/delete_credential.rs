@@ -78,7 +78,8 @@ impl RequiredAction for DeleteCredential {
         };
         let roles = ctx.services.store.roles(&user_id).await?;
         let keep_one = ctx.realm.account.requires_second_factor(&roles);
-        match ctx.services.store.remove_otp(&user_id, &id, keep_one).await? {
+        let others = ctx.services.flows.second_factors_besides_apps(ctx.realm);
+        match ctx.services.store.remove_otp(&user_id, &id, keep_one, &others).await? {
             OtpRemoval::Removed { last } => {
                 let details =
                     json!({ "type": "otp", "credential": id, "last": last, "by": "user", "via": "kc_action" });
