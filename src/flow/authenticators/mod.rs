@@ -264,3 +264,53 @@ pub(super) fn note_remember_device(ctx: &mut FlowContext<'_>, form: &HashMap<Str
         ctx.flow.remember_device = true;
     }
 }
+
+/// The user's passkeys or security keys (`kind`): the stored rows, and the keys as the relying
+/// party takes them (row id, parsed).
+pub(super) async fn webauthn_keys(
+    ctx: &FlowContext<'_>,
+    user_id: &str,
+    kind: &str,
+) -> Result<
+    (
+        Vec<crate::store::entity::credential::Model>,
+        Vec<(String, crate::webauthn::StoredKey)>,
+    ),
+    EngineError,
+> {
+    let rows = ctx.services.store.credentials(user_id, kind).await?;
+    let keys = rows
+        .iter()
+        .filter_map(|c| crate::webauthn::stored(&c.secret).map(|k| (c.id.clone(), k)))
+        .collect();
+    Ok((rows, keys))
+}
+
+/// Records a passed key check against the stored row it was made on (`rows`, as
+/// [`webauthn_keys`] read them). A key changed meanwhile means two signatures raced on one
+/// counter, which a single authenticator cannot do: refused as a clone.
+pub(super) async fn record_key_use(
+    ctx: &FlowContext<'_>,
+    rows: &[crate::store::entity::credential::Model],
+    checked: Result<crate::webauthn::SignedIn, crate::webauthn::PasskeyError>,
+) -> Result<Result<(), crate::webauthn::PasskeyError>, EngineError> {
+    let done = match checked {
+        Ok(done) => done,
+        Err(e) => return Ok(Err(e)),
+    };
+    let previous = rows
+        .iter()
+        .find(|c| c.id == done.credential_id)
+        .map(|c| c.secret.as_str())
+        .unwrap_or_default();
+    let recorded = ctx
+        .services
+        .store
+        .used_webauthn_key(&done.credential_id, previous, done.updated)
+        .await?;
+    Ok(if recorded {
+        Ok(())
+    } else {
+        Err(crate::webauthn::PasskeyError::PossibleClone)
+    })
+}

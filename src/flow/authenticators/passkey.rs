@@ -59,31 +59,9 @@ pub(super) async fn sign_in(ctx: &mut FlowContext<'_>, answer: &str) -> Result<R
         Ok(attempt) => attempt,
         Err(refusal) => return Ok(Err(super::refused(ctx, Some(&user.id), refusal).await)),
     };
-    let rows = ctx.services.store.credentials(&user.id, PASSKEY).await?;
-    let keys = rows
-        .iter()
-        .filter_map(|c| crate::webauthn::stored(&c.secret).map(|k| (c.id.clone(), k)))
-        .collect();
-    let checked = match rp.finish_passkey_sign_in(answer, &state, keys) {
-        Ok(done) => {
-            let previous = rows
-                .iter()
-                .find(|c| c.id == done.credential_id)
-                .map(|c| c.secret.as_str());
-            let recorded = ctx
-                .services
-                .store
-                .used_webauthn_key(&done.credential_id, previous.unwrap_or_default(), done.updated)
-                .await?;
-            if recorded {
-                Ok(())
-            } else {
-                Err(PasskeyError::PossibleClone)
-            }
-        }
-        Err(e) => Err(e),
-    };
-    match checked {
+    let (rows, keys) = super::webauthn_keys(ctx, &user.id, PASSKEY).await?;
+    let checked = rp.finish_passkey_sign_in(answer, &state, keys);
+    match super::record_key_use(ctx, &rows, checked).await? {
         Ok(()) if user.enabled => {
             if let Err(refusal) = attempt.succeeded().await? {
                 return Ok(Err(super::refused(ctx, Some(&user.id), refusal).await));

@@ -17,14 +17,7 @@ pub struct WebauthnForm;
 /// The user's keys (id, stored).
 async fn keys(ctx: &FlowContext<'_>) -> Result<Vec<(String, crate::webauthn::StoredKey)>, EngineError> {
     let user_id = ctx.flow.user_id.clone().unwrap_or_default();
-    Ok(ctx
-        .services
-        .store
-        .credentials(&user_id, SECURITY_KEY)
-        .await?
-        .into_iter()
-        .filter_map(|c| crate::webauthn::stored(&c.secret).map(|k| (c.id, k)))
-        .collect())
+    Ok(super::webauthn_keys(ctx, &user_id, SECURITY_KEY).await?.1)
 }
 
 async fn page(ctx: &mut FlowContext<'_>, error: Option<Value>) -> Result<StepResult, EngineError> {
@@ -93,33 +86,10 @@ impl Authenticator for WebauthnForm {
             Err(locked) => return page(ctx, Some(locked)).await,
         };
         let user_id = ctx.flow.user_id.clone().unwrap_or_default();
-        let rows = ctx.services.store.credentials(&user_id, SECURITY_KEY).await?;
-        let stored = rows
-            .iter()
-            .filter_map(|c| crate::webauthn::stored(&c.secret).map(|k| (c.id.clone(), k)))
-            .collect();
-        let checked = match RelyingParty::new(ctx.services.public_url, ctx.realm)
-            .and_then(|rp| rp.finish_key_check(answer, &state, stored))
-        {
-            Ok(done) => {
-                let previous = rows
-                    .iter()
-                    .find(|c| c.id == done.credential_id)
-                    .map(|c| c.secret.as_str());
-                let recorded = ctx
-                    .services
-                    .store
-                    .used_webauthn_key(&done.credential_id, previous.unwrap_or_default(), done.updated)
-                    .await?;
-                if recorded {
-                    Ok(())
-                } else {
-                    Err(PasskeyError::PossibleClone)
-                }
-            }
-            Err(e) => Err(e),
-        };
-        match checked {
+        let (rows, stored) = super::webauthn_keys(ctx, &user_id, SECURITY_KEY).await?;
+        let checked = RelyingParty::new(ctx.services.public_url, ctx.realm)
+            .and_then(|rp| rp.finish_key_check(answer, &state, stored));
+        match super::record_key_use(ctx, &rows, checked).await? {
             Ok(()) => {
                 if let Err(locked) = super::second_factor_succeeded(ctx, attempt).await? {
                     return page(ctx, Some(locked)).await;
