@@ -76,17 +76,7 @@ pub async fn user_client_roles(
 ) -> Result<std::collections::BTreeMap<String, Vec<String>>, AdminError> {
     let rt = app.realm(realm).ok_or_else(|| AdminError::UnknownRealm(realm.into()))?;
     let user = user_in_realm(app, realm, id).await?;
-    let mut held = app.store.client_roles(&user.id).await?;
-    held.retain(|client_id, roles| {
-        let listed = rt
-            .realm
-            .clients
-            .get(client_id)
-            .map(|c| c.roles.as_slice())
-            .unwrap_or_default();
-        roles.retain(|r| listed.contains(r));
-        !roles.is_empty()
-    });
+    let held = rt.realm.listed_client_roles(app.store.client_roles(&user.id).await?);
     Ok(held)
 }
 

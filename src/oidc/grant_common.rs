@@ -142,17 +142,7 @@ pub(super) async fn user_roles(state: &AppState, rt: &RealmRuntime, user_id: &st
             clients: BTreeMap::new(),
         });
     }
-    let mut clients = state.store.client_roles(user_id).await?;
-    clients.retain(|client_id, roles| {
-        let listed = rt
-            .realm
-            .clients
-            .get(client_id)
-            .map(|c| c.roles.as_slice())
-            .unwrap_or_default();
-        roles.retain(|r| listed.contains(r));
-        !roles.is_empty()
-    });
+    let clients = rt.realm.listed_client_roles(state.store.client_roles(user_id).await?);
     Ok(UserRoles { realm, clients })
 }
 

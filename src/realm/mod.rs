@@ -239,6 +239,20 @@ impl Client {
 }
 
 impl Realm {
+    /// Of a user's client roles (client id → role names), those the realm file still lists.
+    pub fn listed_client_roles(&self, mut held: BTreeMap<String, Vec<String>>) -> BTreeMap<String, Vec<String>> {
+        held.retain(|client_id, roles| {
+            let listed = self
+                .clients
+                .get(client_id)
+                .map(|c| c.roles.as_slice())
+                .unwrap_or_default();
+            roles.retain(|r| listed.contains(r));
+            !roles.is_empty()
+        });
+        held
+    }
+
     /// How long a retired signing key must stay published: as long as the longest-lived JWT
     /// it signed.
     pub fn key_retention_secs(&self) -> i64 {
