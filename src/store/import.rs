@@ -3,7 +3,7 @@
 
 use sea_orm::{ActiveModelTrait, Set};
 
-use super::entity::{required_action, user, user_attribute, user_client_role, user_role};
+use super::entity::{required_action, user, user_client_role, user_role};
 use super::{Result, Store, now};
 
 /// A user as the other system had them.
@@ -80,15 +80,7 @@ impl Store {
             .insert(&txn)
             .await?;
         }
-        for (name, value) in new.attributes {
-            user_attribute::ActiveModel {
-                user_id: Set(model.id.clone()),
-                name: Set(name),
-                value: Set(value),
-            }
-            .insert(&txn)
-            .await?;
-        }
+        super::users::insert_attributes_in(&txn, &model.id, new.attributes).await?;
         txn.commit().await?;
         Ok(model)
     }

@@ -162,15 +162,7 @@ impl Store {
         if let Some(hash) = new.password_hash {
             insert_password(&txn, &model.id, hash, t).await?;
         }
-        for (name, value) in new.attributes {
-            user_attribute::ActiveModel {
-                user_id: Set(model.id.clone()),
-                name: Set(name),
-                value: Set(value),
-            }
-            .insert(&txn)
-            .await?;
-        }
+        insert_attributes_in(&txn, &model.id, new.attributes).await?;
         for action in new.required_actions {
             required_action::ActiveModel {
                 user_id: Set(model.id.clone()),
@@ -425,6 +417,24 @@ pub(super) async fn insert_user_in(txn: &impl sea_orm::ConnectionTrait, row: Use
     }
     .insert(txn)
     .await?)
+}
+
+/// A new user's attributes, inside `txn`.
+pub(super) async fn insert_attributes_in(
+    txn: &impl sea_orm::ConnectionTrait,
+    user_id: &str,
+    attributes: Vec<(String, String)>,
+) -> Result<()> {
+    for (name, value) in attributes {
+        user_attribute::ActiveModel {
+            user_id: Set(user_id.to_string()),
+            name: Set(name),
+            value: Set(value),
+        }
+        .insert(txn)
+        .await?;
+    }
+    Ok(())
 }
 
 pub(super) async fn insert_password(

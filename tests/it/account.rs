@@ -928,12 +928,7 @@ db_test!(async fn a_realm_that_requires_a_second_factor_keeps_the_last_one(db) {
     assert_eq!(h.state.store.credentials(&alice, "otp").await.expect("devices").len(), 1);
 
     // With a security key as well (a stand-in), the app is not the last second factor.
-    let data = r#"{"key":{},"aaguid":"00000000-0000-0000-0000-000000000000"}"#.to_string();
-    h.state
-        .store
-        .add_webauthn_key(&alice, "webauthn", None, data, "-")
-        .await
-        .expect("a key");
+    crate::passkeys::stand_in_key(&h, &alice, "webauthn", None).await;
     let mut s = app_asks_for(&h, &b, &format!("delete_credential:{device}")).await;
     s.press(&[], ("confirm", "yes")).await;
     assert_eq!(browser::query(&s.location(), "kc_action_status").as_deref(), Some("success"));

@@ -38,6 +38,21 @@ fn text(out: &std::process::Output) -> String {
     )
 }
 
+/// A node started with the flow files the import writes (made here by the same conversion): a
+/// node reads flow files when it starts, and the command under test writes them again.
+async fn start_with_the_converted_flows(db: Db) -> Harness {
+    let converted = convert(&read_export(&fixture()).expect("the sample export")).expect("it converts");
+    Harness::start_with(db, REALM, |dir, o| {
+        let flows = dir.join("import/flows");
+        std::fs::create_dir_all(&flows).expect("the flows directory");
+        for (name, text) in &converted.flow_files {
+            std::fs::write(flows.join(name), text).expect("a flow file");
+        }
+        o.flows_dir = Some(flows);
+    })
+    .await
+}
+
 const SCRIPTS_SECRET: &str = "scripts-secret-0123456789-012345678";
 
 async fn password_grant(h: &Harness, fields: &[(&str, &str)]) -> oauth::JsonResponse {
@@ -57,18 +72,7 @@ async fn stored_hash(h: &Harness, username: &str) -> String {
 }
 
 db_test!(async fn a_keycloak_export_becomes_a_realm_whose_users_keep_their_passwords(db) {
-    // A node reads flow files when it starts: this one starts with the flow file the import
-    // writes (made here by the same conversion), which the command below writes again.
-    let converted = convert(&read_export(&fixture()).expect("the sample export")).expect("it converts");
-    let h = Harness::start_with(db, REALM, |dir, o| {
-        let flows = dir.join("import/flows");
-        std::fs::create_dir_all(&flows).expect("the flows directory");
-        for (name, text) in &converted.flow_files {
-            std::fs::write(flows.join(name), text).expect("a flow file");
-        }
-        o.flows_dir = Some(flows);
-    })
-    .await;
+    let h = start_with_the_converted_flows(db).await;
     let dir = tempfile_dir(&h);
     let (realms, flows) = (dir.join("realms"), dir.join("flows"));
     let written = std::fs::read_to_string(flows.join("strict-browser.yaml")).expect("the flow file");
@@ -203,16 +207,7 @@ fn tempfile_dir(h: &Harness) -> PathBuf {
 }
 
 db_test!(async fn one_command_writes_applies_and_imports_the_users(db) {
-    let converted = convert(&read_export(&fixture()).expect("the sample export")).expect("it converts");
-    let h = Harness::start_with(db, REALM, |dir, o| {
-        let flows = dir.join("import/flows");
-        std::fs::create_dir_all(&flows).expect("the flows directory");
-        for (name, text) in &converted.flow_files {
-            std::fs::write(flows.join(name), text).expect("a flow file");
-        }
-        o.flows_dir = Some(flows);
-    })
-    .await;
+    let h = start_with_the_converted_flows(db).await;
     let dir = tempfile_dir(&h);
     let (realms, flows) = (dir.join("realms"), dir.join("flows"));
     let export = fixture();

@@ -42,6 +42,16 @@ fn options_of(html: &str) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("options are not JSON ({e}): {text}"))
 }
 
+/// Stores a stand-in key of `kind` for `user_id` (a test that never signs in with it); its id.
+pub(crate) async fn stand_in_key(h: &Harness, user_id: &str, kind: &str, label: Option<&str>) -> String {
+    let data = r#"{"key":{},"aaguid":"00000000-0000-0000-0000-000000000000"}"#.to_string();
+    h.state
+        .store
+        .add_webauthn_key(user_id, kind, label.map(String::from), data, "-")
+        .await
+        .expect("a stand-in key")
+}
+
 db_test!(async fn the_registration_action_asks_the_browser_and_refuses_a_bad_answer(db) {
     let h = start(db).await;
     // Keycloak's name, as an administrator's required action.
@@ -110,12 +120,7 @@ db_test!(async fn a_security_key_holder_cannot_step_around_it_to_enrol_an_app(db
     let h = start(db).await;
     // A security key (a stand-in: this test never gets as far as using it).
     let user_id = signin::user_id(&h, USERNAME).await;
-    let data = r#"{"key":{},"aaguid":"00000000-0000-0000-0000-000000000000"}"#.to_string();
-    h.state
-        .store
-        .add_webauthn_key(&user_id, "webauthn", None, data, "-")
-        .await
-        .expect("a key");
+    stand_in_key(&h, &user_id, "webauthn", None).await;
     let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
     s.log_in(USERNAME, PASSWORD).await;
     assert!(s.page.body.contains("Use your security key"), "{}", signin::describe(&s.page));
@@ -157,12 +162,7 @@ db_test!(async fn a_passkey_holder_may_drop_the_password_and_set_one_again(db) {
     assert!(!h.state.store.remove_password(&user_id).await.expect("store"));
 
     // With a passkey (a stand-in: this test signs in with passwords only).
-    let data = r#"{"key":{},"aaguid":"00000000-0000-0000-0000-000000000000"}"#.to_string();
-    h.state
-        .store
-        .add_webauthn_key(&user_id, "webauthn-passwordless", Some("Phone".into()), data, "-")
-        .await
-        .expect("a passkey");
+    stand_in_key(&h, &user_id, "webauthn-passwordless", Some("Phone")).await;
     let page = crate::account::open(&h, &b, &security_url).await;
     let removed = crate::account::post(&h, &b, &page, "/security/password/remove", &[]).await;
     assert!(removed.body.contains("Your password is removed"), "{}", removed.body);
@@ -193,12 +193,7 @@ db_test!(async fn a_user_with_a_key_and_an_app_may_go_back_and_forth_between_the
     let otp = signin::enrol_otp(&h, USERNAME, PASSWORD).await;
     // A security key (a stand-in: this test chooses the app in the end).
     let user_id = signin::user_id(&h, USERNAME).await;
-    let data = r#"{"key":{},"aaguid":"00000000-0000-0000-0000-000000000000"}"#.to_string();
-    h.state
-        .store
-        .add_webauthn_key(&user_id, "webauthn", None, data, "-")
-        .await
-        .expect("a key");
+    stand_in_key(&h, &user_id, "webauthn", None).await;
     let mut s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
     s.log_in(USERNAME, PASSWORD).await;
     assert!(s.page.body.contains("Use your security key"), "{}", signin::describe(&s.page));
@@ -329,13 +324,7 @@ db_test!(async fn keys_are_renamed_and_removed_in_the_console(db) {
     crate::account::sign_in_to_console(&h, &b, PASSWORD).await;
     // Stand-ins (this test never signs in with them).
     let user_id = signin::user_id(&h, USERNAME).await;
-    let data = r#"{"key":{},"aaguid":"00000000-0000-0000-0000-000000000000"}"#;
-    let key_id = h
-        .state
-        .store
-        .add_webauthn_key(&user_id, "webauthn", Some("Blue key".into()), data.into(), "-")
-        .await
-        .expect("a key");
+    let key_id = stand_in_key(&h, &user_id, "webauthn", Some("Blue key")).await;
     let security_url = crate::account::account_url(&h, "security");
     let page = crate::account::open(&h, &b, &security_url).await;
     assert!(page.body.contains("Blue key"), "{}", page.body);
