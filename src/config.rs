@@ -52,6 +52,7 @@ pub struct ConfigFile {
     pub request_timeout_secs: Option<u64>,
     pub sign_ins_per_address_per_minute: Option<u32>,
     pub geoip_database: Option<PathBuf>,
+    pub active_sessions_interval_secs: Option<u64>,
     /// Mail for realms without their own `mail` setting (the realm file's shape; read and
     /// checked at start, where the realm model is known).
     pub mail: Option<serde_json::Value>,
@@ -60,6 +61,9 @@ pub struct ConfigFile {
 /// How many sign-ins (each stores an authentication session) one client address may start per
 /// minute on one node.
 pub const DEFAULT_SIGN_INS_PER_ADDRESS_PER_MINUTE: u32 = 300;
+
+/// How long a reading of the live-sessions gauge is shown before it is read again.
+pub const DEFAULT_ACTIVE_SESSIONS_INTERVAL_SECS: u64 = 60;
 
 /// How long a graceful shutdown may take before the process exits anyway.
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
@@ -141,6 +145,9 @@ pub struct Settings {
     pub sign_ins_per_address_per_minute: u32,
     /// A MaxMind or DB-IP City `.mmdb` file: sessions and sign-ins show approximate locations.
     pub geoip_database: Option<PathBuf>,
+    /// How long a reading of the `gatehouse_active_sessions` gauge (a count over the sessions
+    /// table) is shown before it is read again, in the background; 0 reads it on every scrape.
+    pub active_sessions_interval_secs: u64,
     /// Mail for realms without their own `mail` setting, as written (a realm's `mail` shape,
     /// checked at start).
     pub mail: Option<serde_json::Value>,
@@ -167,6 +174,7 @@ impl std::fmt::Debug for Settings {
             .field("events_retention_days", &self.events_retention_days)
             .field("apply_realms_on_start", &self.apply_realms_on_start)
             .field("realm_refresh_interval_secs", &self.realm_refresh_interval_secs)
+            .field("active_sessions_interval_secs", &self.active_sessions_interval_secs)
             .field("request_header_timeout_secs", &self.request_header_timeout_secs)
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("sign_ins_per_address_per_minute", &self.sign_ins_per_address_per_minute)
@@ -223,6 +231,9 @@ impl Settings {
                 .unwrap_or(DEFAULT_EVENTS_RETENTION_DAYS),
             apply_realms_on_start: o.apply_realms_on_start.or(file.apply_realms_on_start).unwrap_or(true),
             realm_refresh_interval_secs: file.realm_refresh_interval_secs.unwrap_or(2).max(1),
+            active_sessions_interval_secs: file
+                .active_sessions_interval_secs
+                .unwrap_or(DEFAULT_ACTIVE_SESSIONS_INTERVAL_SECS),
             request_header_timeout_secs: file
                 .request_header_timeout_secs
                 .unwrap_or(DEFAULT_REQUEST_HEADER_TIMEOUT_SECS)

@@ -104,21 +104,55 @@ pub async fn update_profile(
 }
 
 /// Keycloak's `SessionRepresentation` (times in Unix seconds).
-pub fn session_json(s: &SessionView) -> Value {
-    json!({
-        "id": s.id,
-        "ipAddress": s.ip,
-        "started": s.started,
-        "lastAccess": s.last_access,
-        "expires": s.expires,
-        "browser": s.browser,
-        "os": s.os,
-        "device": s.device,
-        "mobile": matches!(s.device.as_str(), "mobile" | "tablet"),
-        "location": s.location,
-        "current": s.current,
-        "clients": s.clients.iter().map(|c| json!({ "clientId": c, "clientName": c })).collect::<Vec<_>>(),
-    })
+pub fn session_json(s: &SessionView) -> SessionJson<'_> {
+    SessionJson {
+        id: &s.id,
+        ip_address: s.ip.as_deref(),
+        started: s.started,
+        last_access: s.last_access,
+        expires: s.expires,
+        browser: &s.browser,
+        os: &s.os,
+        device: &s.device,
+        mobile: matches!(s.device.as_str(), "mobile" | "tablet"),
+        location: s.location.as_deref(),
+        current: s.current,
+        clients: s
+            .clients
+            .iter()
+            .map(|c| ClientJson {
+                client_id: c,
+                client_name: c,
+            })
+            .collect(),
+    }
+}
+
+/// Keycloak's `SessionRepresentation`, serialized straight from the view (the sessions list
+/// is a hot read: no intermediate JSON tree).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionJson<'a> {
+    id: &'a str,
+    ip_address: Option<&'a str>,
+    started: i64,
+    last_access: i64,
+    expires: i64,
+    browser: &'a str,
+    os: &'a str,
+    device: &'a str,
+    mobile: bool,
+    location: Option<&'a str>,
+    current: bool,
+    clients: Vec<ClientJson<'a>>,
+}
+
+/// Keycloak's `ClientRepresentation` in a session: we have no display names apart from ids.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClientJson<'a> {
+    client_id: &'a str,
+    client_name: &'a str,
 }
 
 /// Keycloak's `DeviceRepresentation`s: sessions grouped by browser and system.

@@ -6,7 +6,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{AccountError, Viewer, record};
+use crate::oidc::jwt::AccessClaims;
 use crate::state::{AppState, RealmRuntime};
+use crate::store::LiveSession;
 
 /// One live SSO session of the user, as the console shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,15 +39,54 @@ pub async fn list(
     lang: &str,
 ) -> Result<Vec<SessionView>, AccountError> {
     let idle = rt.realm.tokens.sso_idle.as_secs();
-    let mut sessions: Vec<SessionView> = app
+    let sessions = app.store.user_sso_sessions(&viewer.user.id, idle).await?;
+    Ok(views(app, rt, sessions, viewer.session_id(), lang))
+}
+
+/// What [`list`] gives the bearer of `claims`, an access token whose signature, expiry and
+/// `account` audience are checked; `None` when the token no longer stands (its grant revoked,
+/// its session ended, its user disabled or gone), as the API's bearer check decides. The check
+/// and the list are one statement: the token's grant must be a live grant of one of the user's
+/// live sessions, which is then the current one.
+pub async fn list_for_token(
+    app: &AppState,
+    rt: &RealmRuntime,
+    claims: &AccessClaims,
+    lang: &str,
+) -> Result<Option<Vec<SessionView>>, AccountError> {
+    let Some(gid) = claims.gid.as_deref() else {
+        return Ok(None);
+    };
+    let idle = rt.realm.tokens.sso_idle.as_secs();
+    let live = app
         .store
-        .user_sso_sessions(&viewer.user.id, idle)
-        .await?
+        .enabled_user_live_sessions(&rt.realm.name, &claims.sub, idle)
+        .await?;
+    let Some(current) = live
+        .iter()
+        .find(|l| l.live_grants.iter().any(|g| g == gid))
+        .map(|l| l.id.clone())
+    else {
+        return Ok(None);
+    };
+    Ok(Some(views(app, rt, live, Some(&current), lang)))
+}
+
+/// Sessions as the console shows them: the current one first, then newest first.
+fn views(
+    app: &AppState,
+    rt: &RealmRuntime,
+    sessions: Vec<LiveSession>,
+    current: Option<&str>,
+    lang: &str,
+) -> Vec<SessionView> {
+    let idle = rt.realm.tokens.sso_idle.as_secs();
+    let mut views: Vec<SessionView> = sessions
         .into_iter()
-        .map(|(s, clients)| {
+        .map(|s| {
             let agent = crate::web::agent::describe(s.user_agent.as_deref());
             SessionView {
-                current: viewer.session_id() == Some(s.id.as_str()),
+                current: current == Some(s.id.as_str()),
                 expires: s.expires_at.min(s.last_seen_at + idle),
                 id: s.id,
                 location: s.ip.as_deref().and_then(|ip| app.geoip.locate(ip, lang)),
@@ -55,12 +96,12 @@ pub async fn list(
                 device: agent.device.to_string(),
                 started: s.created_at,
                 last_access: s.last_seen_at,
-                clients,
+                clients: s.clients,
             }
         })
         .collect();
-    sessions.sort_by_key(|s| (!s.current, std::cmp::Reverse(s.started)));
-    Ok(sessions)
+    views.sort_by_key(|s| (!s.current, std::cmp::Reverse(s.started)));
+    views
 }
 
 /// Which sessions to end.
@@ -86,7 +127,7 @@ pub async fn sign_out(
     let mine = app.store.user_sso_sessions(&viewer.user.id, idle).await?;
     let ending: Vec<String> = mine
         .into_iter()
-        .map(|(s, _)| s.id)
+        .map(|s| s.id)
         .filter(|id| match which {
             SignOut::One(target) => id == target,
             SignOut::Others => viewer.session_id() != Some(id.as_str()),

@@ -31,14 +31,14 @@ pub async fn list_sessions(app: &AppState, realm: &str, id: &str) -> Result<Vec<
         .user_sso_sessions(&user.id, idle)
         .await?
         .into_iter()
-        .map(|(s, clients)| SessionInfo {
+        .map(|s| SessionInfo {
             id: s.id,
-            user_id: s.user_id,
+            user_id: user.id.clone(),
             ip: s.ip,
             user_agent: s.user_agent,
             started_at: s.created_at,
             last_access_at: s.last_seen_at,
-            clients,
+            clients: s.clients,
         })
         .collect())
 }

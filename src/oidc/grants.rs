@@ -193,11 +193,12 @@ async fn rotate(
     client: &Client,
     hash: &str,
     next: &str,
+    owner: &grant::Model,
     origin: &Origin,
 ) -> Result<grant::Model, OAuthError> {
     match state
         .store
-        .rotate_refresh_token(hash, &sha256_hex(next.as_bytes()), lifetimes(rt))
+        .rotate_refresh_token(hash, &sha256_hex(next.as_bytes()), owner, lifetimes(rt))
         .await?
     {
         RefreshRotation::Rotated(g) => Ok(*g),
@@ -243,8 +244,11 @@ async fn refresh_token(
     let hash = sha256_hex(presented.as_bytes());
     let invalid = || OAuthError::invalid_grant("the refresh token is not valid");
     // The token must belong to this client before it is spent (RFC 6749 §6).
-    let grant_id = state.store.grant_of_refresh_token(&hash).await?.ok_or_else(invalid)?;
-    let owner = state.store.grant(&grant_id).await?.ok_or_else(invalid)?;
+    let (owner, user) = state
+        .store
+        .grant_with_user_of_refresh_token(&hash)
+        .await?
+        .ok_or_else(invalid)?;
     if owner.client_id != client.client_id || owner.realm != rt.realm.name {
         return Err(OAuthError::invalid_grant(
             "the refresh token was issued to another client",
@@ -260,10 +264,7 @@ async fn refresh_token(
             return Err(OAuthError::invalid_scope("a refresh may not widen the granted scope"));
         }
     }
-    let user = state
-        .store
-        .find_user(owner.user_id.as_deref().unwrap_or_default())
-        .await?
+    let user = user
         .filter(|u| u.enabled)
         .ok_or_else(|| OAuthError::invalid_grant("the user is disabled or deleted"))?;
     let roles = user_roles(state, rt, &user.id).await?;
@@ -275,7 +276,7 @@ async fn refresh_token(
     // A nonce belongs to the original authentication only (OIDC Core §12.2).
     facts.nonce = None;
     let next = new_refresh_token(state, rt, client, &user.id, owner.session_id.as_deref(), &facts, t);
-    let grant = rotate(state, rt, client, &hash, &next, origin).await?;
+    let grant = rotate(state, rt, client, &hash, &next, &owner, origin).await?;
     respond(state, rt, client, &grant, &user, &facts, &roles, Some(next), t)
 }
 

@@ -88,6 +88,8 @@ pub struct Metrics {
     tokens: [AtomicU64; 3],
     panics: AtomicU64,
     events_dropped: AtomicU64,
+    /// Live SSO sessions per realm, read at most once per `active_sessions_interval_secs`.
+    pub active_sessions: super::gauge::CachedGauge,
 }
 
 /// Gauges read at scrape time.

@@ -4,6 +4,7 @@
 
 pub mod budget;
 pub mod files;
+pub mod gauge;
 pub mod geoip;
 pub mod logging;
 pub mod metrics;

@@ -2,7 +2,7 @@
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
-use super::entity::{auth_session, grant, sso_session};
+use super::entity::{auth_session, grant, sso_session, user};
 use super::rows::{NewAuthCode, insert_auth_code_in, insert_sso_session_in};
 use super::{Result, Store, now};
 
@@ -201,45 +201,126 @@ impl Store {
     }
 }
 
+/// One live SSO session of a user, as the lists of sessions show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSession {
+    /// The public session id (`sid` in tokens).
+    pub id: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    /// The hard (maximum-lifetime) end.
+    pub expires_at: i64,
+    /// The clients signed in to under it, sorted, each once.
+    pub clients: Vec<String>,
+    /// The ids of its grants that are not revoked.
+    pub live_grants: Vec<String>,
+}
+
+/// A session joined with one of its grants (none without grants): the columns lists need.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct SessionGrantRow {
+    id: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    created_at: i64,
+    last_seen_at: i64,
+    expires_at: i64,
+    grant_id: Option<String>,
+    grant_client_id: Option<String>,
+    grant_revoked_at: Option<i64>,
+}
+
 impl Store {
     /// A user's live SSO sessions, newest first, each with the clients signed in under it: one
     /// statement (the sessions joined with their grants).
-    pub async fn user_sso_sessions(
+    pub async fn user_sso_sessions(&self, user_id: &str, idle_secs: i64) -> Result<Vec<LiveSession>> {
+        self.live_sessions(user_id, None, idle_secs).await
+    }
+
+    /// As [`user_sso_sessions`](Self::user_sso_sessions), only while the user is enabled and
+    /// of `realm` (none otherwise): what a bearer of an access token may see, checked and read
+    /// in one statement.
+    pub async fn enabled_user_live_sessions(
         &self,
+        realm: &str,
         user_id: &str,
         idle_secs: i64,
-    ) -> Result<Vec<(sso_session::Model, Vec<String>)>> {
+    ) -> Result<Vec<LiveSession>> {
+        self.live_sessions(user_id, Some(realm), idle_secs).await
+    }
+
+    async fn live_sessions(&self, user_id: &str, enabled_in: Option<&str>, idle_secs: i64) -> Result<Vec<LiveSession>> {
         use sea_orm::{JoinType, QueryOrder, QuerySelect, RelationDef};
         let t = now();
-        // Built here, not declared on the entities: the session's grants.
+        // Built here, not declared on the entities: the session's grants, and its user.
         let session_of: RelationDef = grant::Entity::belongs_to(sso_session::Entity)
             .from(grant::Column::SessionId)
             .to(sso_session::Column::Id)
             .into();
-        let rows: Vec<(sso_session::Model, Option<grant::Model>)> = sso_session::Entity::find()
+        let mut query = sso_session::Entity::find()
+            .select_only()
+            .columns([
+                sso_session::Column::Id,
+                sso_session::Column::Ip,
+                sso_session::Column::UserAgent,
+                sso_session::Column::CreatedAt,
+                sso_session::Column::LastSeenAt,
+                sso_session::Column::ExpiresAt,
+            ])
+            .column_as(grant::Column::Id, "grant_id")
+            .column_as(grant::Column::ClientId, "grant_client_id")
+            .column_as(grant::Column::RevokedAt, "grant_revoked_at")
+            .join(JoinType::LeftJoin, session_of.rev())
             .filter(sso_session::Column::UserId.eq(user_id))
             .filter(sso_session::Column::EndedAt.is_null())
             .filter(sso_session::Column::ExpiresAt.gt(t))
-            .filter(sso_session::Column::LastSeenAt.gt(t - idle_secs))
-            .select_also(grant::Entity)
-            .join(JoinType::LeftJoin, session_of.rev())
+            .filter(sso_session::Column::LastSeenAt.gt(t - idle_secs));
+        if let Some(realm) = enabled_in {
+            let of_user: RelationDef = sso_session::Entity::belongs_to(user::Entity)
+                .from(sso_session::Column::UserId)
+                .to(user::Column::Id)
+                .into();
+            query = query
+                .join(JoinType::InnerJoin, of_user)
+                .filter(user::Column::Enabled.eq(true))
+                .filter(user::Column::Realm.eq(realm));
+        }
+        let rows: Vec<SessionGrantRow> = query
             .order_by_desc(sso_session::Column::CreatedAt)
             .order_by_asc(sso_session::Column::Id)
+            .into_model()
             .all(&self.db)
             .await?;
-        let mut out: Vec<(sso_session::Model, Vec<String>)> = Vec::new();
-        for (session, grant) in rows {
-            if out.last().is_none_or(|(s, _)| s.id != session.id) {
-                out.push((session, Vec::new()));
+        let mut out: Vec<LiveSession> = Vec::new();
+        for row in rows {
+            if out.last().is_none_or(|l| l.id != row.id) {
+                out.push(LiveSession {
+                    id: row.id,
+                    ip: row.ip,
+                    user_agent: row.user_agent,
+                    created_at: row.created_at,
+                    last_seen_at: row.last_seen_at,
+                    expires_at: row.expires_at,
+                    clients: Vec::new(),
+                    live_grants: Vec::new(),
+                });
             }
-            if let (Some(g), Some((_, clients))) = (grant, out.last_mut())
-                && !clients.contains(&g.client_id)
+            let Some(last) = out.last_mut() else { continue };
+            if let Some(client) = row.grant_client_id
+                && !last.clients.contains(&client)
             {
-                clients.push(g.client_id);
+                last.clients.push(client);
+            }
+            if let Some(id) = row.grant_id
+                && row.grant_revoked_at.is_none()
+            {
+                last.live_grants.push(id);
             }
         }
-        for (_, clients) in &mut out {
-            clients.sort();
+        for l in &mut out {
+            l.clients.sort();
         }
         Ok(out)
     }

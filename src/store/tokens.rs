@@ -6,7 +6,7 @@
 //! IS NULL` that exactly one request can win, on any node; the claiming write comes first in each
 //! transaction so SQLite never has to upgrade a read lock.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, Set};
 
 use super::entity::{auth_code, grant, refresh_token, revoked_token, sso_session, user};
 use super::rows::{NewSsoSession, insert_auth_code_in, insert_sso_session_in};
@@ -105,52 +105,42 @@ impl Store {
         Ok(())
     }
 
-    /// Spends a refresh token and stores its successor, or detects reuse and revokes the family.
+    /// Spends refresh token `token_hash` of `grant` (the grant read by the same hash) and
+    /// stores `next_hash` in its place, in one transaction. The usual case is three statements
+    /// between `BEGIN` and `COMMIT`: the claim (which also checks the grant is unrevoked), the
+    /// touch of the grant's SSO session as it is now (which returns its hard end), the insert.
+    /// Anything else is sorted out afterwards, in the same transaction.
     pub async fn rotate_refresh_token(
         &self,
         token_hash: &str,
         next_hash: &str,
+        grant: &grant::Model,
         lifetimes: Lifetimes,
     ) -> Result<RefreshRotation> {
         let t = now();
         let txn = self.write_txn().await?;
-        let claimed = refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::UsedAt, t.into())
-            .filter(refresh_token::Column::TokenHash.eq(token_hash))
-            .filter(refresh_token::Column::UsedAt.is_null())
-            .filter(refresh_token::Column::ExpiresAt.gt(t))
-            .exec(&txn)
-            .await?
-            .rows_affected
-            == 1;
-        let Some(token) = refresh_token::Entity::find_by_id(token_hash).one(&txn).await? else {
-            return Ok(RefreshRotation::Unknown);
-        };
-        let Some(g) = grant::Entity::find_by_id(&token.grant_id).one(&txn).await? else {
-            return Ok(RefreshRotation::Unknown);
-        };
-        let outcome = if g.revoked_at.is_some() {
-            RefreshRotation::Revoked
-        } else if claimed {
-            let session_end = match &g.session_id {
-                Some(sid) => touch_session(&txn, sid, lifetimes.sso_idle_secs, t).await?,
-                None => Some(i64::MAX),
+        let outcome = if claim_refresh_of_live_grant(&txn, token_hash, t).await? {
+            let session = match grant.session_id {
+                Some(_) => touch_grant_session(&txn, &grant.id, lifetimes.sso_idle_secs, t).await?,
+                None => Some((None, i64::MAX)),
             };
-            match session_end {
-                Some(end) => {
-                    insert_refresh(&txn, next_hash, &g.id, (t + lifetimes.refresh_ttl_secs).min(end)).await?;
-                    RefreshRotation::Rotated(Box::new(g))
+            match session {
+                Some((session_id, end)) => {
+                    insert_refresh(&txn, next_hash, &grant.id, (t + lifetimes.refresh_ttl_secs).min(end)).await?;
+                    // The session may have been handed over since `grant` was read (a step-up).
+                    let current = grant::Model {
+                        session_id: session_id.or_else(|| grant.session_id.clone()),
+                        ..grant.clone()
+                    };
+                    RefreshRotation::Rotated(Box::new(current))
                 }
                 None => {
-                    revoke_grant_in(&txn, &g.id, t).await?;
+                    revoke_grant_in(&txn, &grant.id, t).await?;
                     RefreshRotation::SessionEnded
                 }
             }
-        } else if token.used_at.is_some() {
-            revoke_grant_in(&txn, &g.id, t).await?;
-            RefreshRotation::Reused(Box::new(g))
         } else {
-            RefreshRotation::Expired
+            unclaimed_refresh(&txn, token_hash, t).await?
         };
         txn.commit().await?;
         Ok(outcome)
@@ -203,21 +193,45 @@ impl Store {
         grant_id: &str,
         idle_secs: i64,
     ) -> Result<Option<(grant::Model, Option<user::Model>)>> {
-        use sea_orm::sea_query::Query;
         let t = now();
-        let live = Query::select()
-            .column(sso_session::Column::Id)
-            .from(sso_session::Entity)
-            .and_where(sso_session::Column::EndedAt.is_null())
-            .and_where(sso_session::Column::ExpiresAt.gt(t))
-            .and_where(sso_session::Column::LastSeenAt.gt(t - idle_secs))
-            .to_owned();
         let of_user = grant::Entity::belongs_to(user::Entity)
             .from(grant::Column::UserId)
             .to(user::Column::Id)
             .into();
+        // A join on the session's primary key, not `IN (SELECT … live sessions)`: SQLite would
+        // build the whole list of live sessions for every request.
+        let in_session = grant::Entity::belongs_to(sso_session::Entity)
+            .from(grant::Column::SessionId)
+            .to(sso_session::Column::Id)
+            .into();
         Ok(grant::Entity::find_by_id(grant_id)
-            .filter(grant::Column::SessionId.in_subquery(live))
+            .join(JoinType::InnerJoin, in_session)
+            .filter(sso_session::Column::EndedAt.is_null())
+            .filter(sso_session::Column::ExpiresAt.gt(t))
+            .filter(sso_session::Column::LastSeenAt.gt(t - idle_secs))
+            .select_also(user::Entity)
+            .join(JoinType::LeftJoin, of_user)
+            .one(&self.db)
+            .await?)
+    }
+
+    /// The grant of refresh token `token_hash` (whatever the token's state) with its user, in
+    /// one statement.
+    pub async fn grant_with_user_of_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(grant::Model, Option<user::Model>)>> {
+        let of_token: sea_orm::RelationDef = refresh_token::Entity::belongs_to(grant::Entity)
+            .from(refresh_token::Column::GrantId)
+            .to(grant::Column::Id)
+            .into();
+        let of_user = grant::Entity::belongs_to(user::Entity)
+            .from(grant::Column::UserId)
+            .to(user::Column::Id)
+            .into();
+        Ok(grant::Entity::find()
+            .join(JoinType::InnerJoin, of_token.rev())
+            .filter(refresh_token::Column::TokenHash.eq(token_hash))
             .select_also(user::Entity)
             .join(JoinType::LeftJoin, of_user)
             .one(&self.db)
@@ -282,15 +296,91 @@ async fn touch_session(db: &impl ConnectionTrait, sid: &str, idle_secs: i64, t: 
         .map(|s| s.expires_at))
 }
 
+/// Marks refresh token `token_hash` used if it is unused, unexpired and its grant unrevoked;
+/// whether it did. Exactly one request can win it, on any node.
+async fn claim_refresh_of_live_grant(db: &impl ConnectionTrait, token_hash: &str, t: i64) -> Result<bool> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let live_grant = Query::select()
+        .expr(Expr::val(1))
+        .from(grant::Entity)
+        .and_where(
+            Expr::col((grant::Entity, grant::Column::Id))
+                .equals((refresh_token::Entity, refresh_token::Column::GrantId)),
+        )
+        .and_where(grant::Column::RevokedAt.is_null())
+        .to_owned();
+    Ok(refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, t.into())
+        .filter(refresh_token::Column::TokenHash.eq(token_hash))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .filter(refresh_token::Column::ExpiresAt.gt(t))
+        .filter(Expr::exists(live_grant))
+        .exec(db)
+        .await?
+        .rows_affected
+        == 1)
+}
+
+/// Marks the SSO session grant `grant_id` now stands on as just used if it is still live, in
+/// one statement; that session's id and hard end, or `None` when it has ended.
+async fn touch_grant_session(
+    db: &impl ConnectionTrait,
+    grant_id: &str,
+    idle_secs: i64,
+    t: i64,
+) -> Result<Option<(Option<String>, i64)>> {
+    use sea_orm::sea_query::Query;
+    let session_of_grant = Query::select()
+        .column(grant::Column::SessionId)
+        .from(grant::Entity)
+        .and_where(grant::Column::Id.eq(grant_id))
+        .to_owned();
+    let stmt = Query::update()
+        .table(sso_session::Entity)
+        .value(sso_session::Column::LastSeenAt, t)
+        .and_where(sso_session::Column::Id.in_subquery(session_of_grant))
+        .and_where(sso_session::Column::EndedAt.is_null())
+        .and_where(sso_session::Column::ExpiresAt.gt(t))
+        .and_where(sso_session::Column::LastSeenAt.gt(t - idle_secs))
+        .returning(Query::returning().columns([sso_session::Column::Id, sso_session::Column::ExpiresAt]))
+        .to_owned();
+    let Some(row) = db.query_one(&stmt).await? else {
+        return Ok(None);
+    };
+    let id: String = row.try_get("", "id")?;
+    let expires_at: i64 = row.try_get("", "expires_at")?;
+    Ok(Some((Some(id), expires_at)))
+}
+
+/// Why refresh token `token_hash` could not be claimed: unknown, revoked, expired, or spent
+/// before (which revokes its grant: RFC 9700 §4.14.2).
+async fn unclaimed_refresh(db: &impl ConnectionTrait, token_hash: &str, t: i64) -> Result<RefreshRotation> {
+    let Some(token) = refresh_token::Entity::find_by_id(token_hash).one(db).await? else {
+        return Ok(RefreshRotation::Unknown);
+    };
+    let Some(g) = grant::Entity::find_by_id(&token.grant_id).one(db).await? else {
+        return Ok(RefreshRotation::Unknown);
+    };
+    Ok(if g.revoked_at.is_some() {
+        RefreshRotation::Revoked
+    } else if token.used_at.is_some() {
+        revoke_grant_in(db, &g.id, t).await?;
+        RefreshRotation::Reused(Box::new(g))
+    } else {
+        RefreshRotation::Expired
+    })
+}
+
 async fn insert_refresh(db: &impl ConnectionTrait, token_hash: &str, grant_id: &str, expires_at: i64) -> Result<()> {
-    refresh_token::ActiveModel {
+    // Without `RETURNING` (or a read back): nothing of the row is needed.
+    refresh_token::Entity::insert(refresh_token::ActiveModel {
         token_hash: Set(token_hash.to_string()),
         grant_id: Set(grant_id.to_string()),
         created_at: Set(now()),
         expires_at: Set(expires_at),
         used_at: Set(None),
-    }
-    .insert(db)
+    })
+    .exec_without_returning(db)
     .await?;
     Ok(())
 }

@@ -109,9 +109,39 @@ db_test!(
 // ---------------------------------------------------------------------------------------------
 // Metrics.
 
+/// A server on the standard realm with `config` as its config file.
+async fn harness_with_config(db: Db, config: &str) -> Harness {
+    Harness::start_with(db, REALM, |dir, o| {
+        let path = dir.join("gatehouse.yaml");
+        std::fs::write(&path, config).expect("write the config file");
+        o.config = Some(path);
+    })
+    .await
+}
+
+db_test!(
+    async fn the_live_sessions_gauge_is_counted_at_most_once_per_interval(db) {
+        // By default a reading is shown for a minute (a count over every session is too
+        // costly for each scrape at a million sessions).
+        let h = support::start_with_user(db).await;
+        assert_eq!(sample(&scrape(&h.url).await, "gatehouse_active_sessions{realm=\"test\"}"), 0.0);
+        let b = h.new_browser();
+        let (code, verifier, _) = oauth::authorize(&h, &b, WEB_CLIENT, WEB_REDIRECT).await;
+        oauth::exchange_code(&h, oauth::web(), &code, WEB_REDIRECT, Some(&verifier))
+            .await
+            .assert_ok();
+        let rows = h.query("SELECT COUNT(*) AS n FROM sso_sessions").await;
+        assert_eq!(rows[0].try_get::<i64>("", "n").expect("a count"), 1, "the sign-in made a session");
+        let m = scrape(&h.url).await;
+        assert_eq!(sample(&m, "gatehouse_active_sessions{realm=\"test\"}"), 0.0, "the first reading, still shown");
+    }
+);
+
 db_test!(
     async fn metrics_follow_requests_sign_ins_tokens_and_sessions(db) {
-        let h = support::start_with_user(db).await;
+        // The live-sessions gauge read on every scrape, not once a minute.
+        let h = harness_with_config(db, "active_sessions_interval_secs: 0\n").await;
+        h.add_user(USERNAME, support::EMAIL, PASSWORD).await;
         let before = scrape(&h.url).await;
         assert_eq!(sample(&before, "gatehouse_sign_ins_total{result=\"success\"}"), 0.0);
         assert_eq!(sample(&before, "gatehouse_active_sessions{realm=\"test\"}"), 0.0);

@@ -73,11 +73,7 @@ impl FromRequestParts<Arc<AppState>> for Api {
         let (claims, grant, user) = crate::oidc::introspection::token_user_in_live_session(app, &rt, token)
             .await
             .map_err(IntoResponse::into_response)?;
-        if !claims.has_audience(ACCOUNT_AUDIENCE) {
-            return Err(
-                OAuthError::insufficient_scope("the access token's audience does not include account").into_response(),
-            );
-        }
+        for_account(&claims).map_err(IntoResponse::into_response)?;
         let session = grant.session_id.map(|id| super::super::ViewerSession {
             id,
             auth_time: claims.auth_time.unwrap_or_default(),
@@ -93,6 +89,45 @@ impl FromRequestParts<Arc<AppState>> for Api {
             },
             scopes: claims.scope.split_ascii_whitespace().map(str::to_string).collect(),
             auth_time: claims.auth_time,
+        })
+    }
+}
+
+/// The JSON face's refusal of a token not made for the account API.
+fn for_account(claims: &crate::oidc::jwt::AccessClaims) -> Result<(), OAuthError> {
+    if claims.has_audience(ACCOUNT_AUDIENCE) {
+        return Ok(());
+    }
+    Err(OAuthError::insufficient_scope(
+        "the access token's audience does not include account",
+    ))
+}
+
+/// A user's access token for the JSON face with its signature, expiry and `account` audience
+/// checked, but not yet its grant: for a read that checks the grant in the statement it reads
+/// with (`sessions::list_for_token`).
+pub(super) struct SignedToken {
+    pub(super) app: Arc<AppState>,
+    pub(super) rt: Arc<RealmRuntime>,
+    pub(super) claims: crate::oidc::jwt::AccessClaims,
+}
+
+impl FromRequestParts<Arc<AppState>> for SignedToken {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<AppState>) -> Result<SignedToken, Response> {
+        let ServedRealm(rt) = ServedRealm::from_request_parts(parts, app).await?;
+        let token = crate::web::http::credentials(&parts.headers, "Bearer").ok_or_else(|| {
+            OAuthError::invalid_token("send the access token as Authorization: Bearer").into_response()
+        })?;
+        let claims = crate::oidc::introspection::verify_signature(app, &rt, token)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        for_account(&claims).map_err(IntoResponse::into_response)?;
+        Ok(SignedToken {
+            app: app.clone(),
+            rt,
+            claims,
         })
     }
 }

@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::{FromRequestParts, Query};
 use axum::http::header;
 use axum::http::request::Parts;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use super::sessions::{self};
@@ -121,13 +121,42 @@ async fn overview(face: Face, query: Query<HashMap<String, String>>) -> Response
     }
 }
 
-async fn sessions(face: Face, query: Query<HashMap<String, String>>) -> Response {
-    match face {
-        Face::Page(console) => sessions_page(*console, query).await,
-        Face::Api(api) => match sessions::list(&api.app, &api.rt, &api.viewer, "en").await {
-            Ok(list) => json_ok(list.iter().map(super::api::session_json).collect::<Vec<_>>()),
-            Err(e) => internal(&e),
-        },
+/// The faces of `GET /account/sessions`. A user's access token is checked by the statement
+/// that lists the sessions (the list's hot path: one statement, not two).
+enum SessionsFace {
+    Face(Face),
+    Token(Box<SignedToken>),
+}
+
+impl FromRequestParts<Arc<AppState>> for SessionsFace {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<AppState>) -> Result<SessionsFace, Response> {
+        let user_token = crate::web::http::credentials(&parts.headers, "Bearer")
+            .is_some_and(|t| !t.starts_with(crate::store::PAT_PREFIX));
+        if user_token {
+            Ok(SessionsFace::Token(Box::new(
+                SignedToken::from_request_parts(parts, app).await?,
+            )))
+        } else {
+            Ok(SessionsFace::Face(Face::from_request_parts(parts, app).await?))
+        }
+    }
+}
+
+async fn sessions(face: SessionsFace, query: Query<HashMap<String, String>>) -> Response {
+    let listed = match face {
+        SessionsFace::Face(Face::Page(console)) => return sessions_page(*console, query).await,
+        SessionsFace::Face(Face::Api(api)) => sessions::list(&api.app, &api.rt, &api.viewer, "en").await.map(Some),
+        SessionsFace::Token(t) => sessions::list_for_token(&t.app, &t.rt, &t.claims, "en").await,
+    };
+    match listed {
+        Ok(Some(list)) => json_ok(list.iter().map(super::api::session_json).collect::<Vec<_>>()),
+        Ok(None) => {
+            crate::oidc::error::OAuthError::invalid_token("the access token has been revoked, or its session has ended")
+                .into_response()
+        }
+        Err(e) => internal(&e),
     }
 }
 
