@@ -29,9 +29,12 @@ pub async fn scrape(State(app): State<Arc<AppState>>) -> Response {
             let app = app.clone();
             tokio::spawn(async move {
                 let at = Instant::now();
-                match count_live_sessions(&app).await {
-                    Some(values) => app.metrics.active_sessions.store(at, values),
-                    None => app.metrics.active_sessions.abandon(),
+                // Abandoned unless stored, also if the count panics or is cancelled: the
+                // next scrape may try again instead of showing this reading for ever.
+                let mut reading = Reading { app, stored: false };
+                if let Some(values) = count_live_sessions(&reading.app).await {
+                    reading.app.metrics.active_sessions.store(at, values);
+                    reading.stored = true;
                 }
             });
             Some(values)
@@ -55,6 +58,20 @@ pub async fn scrape(State(app): State<Arc<AppState>>) -> Response {
         app.metrics.render(&snapshot),
     )
         .into_response()
+}
+
+/// A background reading of the gauge under way; dropped before it is stored, it abandons it.
+struct Reading {
+    app: Arc<AppState>,
+    stored: bool,
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        if !self.stored {
+            self.app.metrics.active_sessions.abandon();
+        }
+    }
 }
 
 /// Live SSO sessions per realm, sorted by realm; `None` when the store cannot be read.

@@ -12,9 +12,8 @@ use crate::realm::Client;
 use crate::state::{AppState, RealmRuntime};
 use crate::store::PAT_PREFIX;
 
-/// Verifies an access token's signature, type, issuer and expiry (no database read).
-/// An access token's claims once its signature, issuer and expiry are checked; nothing about
-/// its grant (for callers that check that in the statement they read with).
+/// Verifies an access token's signature, type, issuer and expiry (no database read): nothing
+/// about its grant, for callers that check that in the statement they read with.
 pub async fn verify_signature(state: &AppState, rt: &RealmRuntime, token: &str) -> Result<AccessClaims, OAuthError> {
     let keys = state
         .keys

@@ -228,6 +228,7 @@ struct SessionGrantRow {
     last_seen_at: i64,
     expires_at: i64,
     grant_id: Option<String>,
+    grant_user_id: Option<String>,
     grant_client_id: Option<String>,
     grant_revoked_at: Option<i64>,
 }
@@ -270,6 +271,7 @@ impl Store {
                 sso_session::Column::ExpiresAt,
             ])
             .column_as(grant::Column::Id, "grant_id")
+            .column_as(grant::Column::UserId, "grant_user_id")
             .column_as(grant::Column::ClientId, "grant_client_id")
             .column_as(grant::Column::RevokedAt, "grant_revoked_at")
             .join(JoinType::LeftJoin, session_of.rev())
@@ -313,8 +315,11 @@ impl Store {
             {
                 last.clients.push(client);
             }
+            // A grant counts for the session's user only if it is theirs (as every grant
+            // under a session is; the bearer check must not rest on that alone).
             if let Some(id) = row.grant_id
                 && row.grant_revoked_at.is_none()
+                && row.grant_user_id.as_deref() == Some(user_id)
             {
                 last.live_grants.push(id);
             }

@@ -119,7 +119,7 @@ impl Store {
     ) -> Result<RefreshRotation> {
         let t = now();
         let txn = self.write_txn().await?;
-        let outcome = if claim_refresh_of_live_grant(&txn, token_hash, t).await? {
+        let outcome = if claim_refresh_of_live_grant(&txn, token_hash, &grant.id, t).await? {
             let session = match grant.session_id {
                 Some(_) => touch_grant_session(&txn, &grant.id, lifetimes.sso_idle_secs, t).await?,
                 None => Some((None, i64::MAX)),
@@ -296,9 +296,14 @@ async fn touch_session(db: &impl ConnectionTrait, sid: &str, idle_secs: i64, t: 
         .map(|s| s.expires_at))
 }
 
-/// Marks refresh token `token_hash` used if it is unused, unexpired and its grant unrevoked;
-/// whether it did. Exactly one request can win it, on any node.
-async fn claim_refresh_of_live_grant(db: &impl ConnectionTrait, token_hash: &str, t: i64) -> Result<bool> {
+/// Marks refresh token `token_hash` of grant `grant_id` used if it is unused, unexpired and its
+/// grant unrevoked; whether it did. Exactly one request can win it, on any node.
+async fn claim_refresh_of_live_grant(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+    grant_id: &str,
+    t: i64,
+) -> Result<bool> {
     use sea_orm::sea_query::{Expr, ExprTrait, Query};
     let live_grant = Query::select()
         .expr(Expr::val(1))
@@ -312,6 +317,7 @@ async fn claim_refresh_of_live_grant(db: &impl ConnectionTrait, token_hash: &str
     Ok(refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, t.into())
         .filter(refresh_token::Column::TokenHash.eq(token_hash))
+        .filter(refresh_token::Column::GrantId.eq(grant_id))
         .filter(refresh_token::Column::UsedAt.is_null())
         .filter(refresh_token::Column::ExpiresAt.gt(t))
         .filter(Expr::exists(live_grant))

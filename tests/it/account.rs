@@ -773,6 +773,63 @@ db_test!(async fn the_json_face_speaks_keycloaks_account_api(db) {
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
 });
 
+db_test!(async fn the_sessions_list_refuses_a_token_that_no_longer_stands(db) {
+    // `GET /account/sessions` checks its bearer in the statement that lists the sessions: each
+    // way a token stops standing must still refuse it, as the other account endpoints do.
+    let realm = managing_realm().replacen(
+        "grant_types: [authorization_code, refresh_token]",
+        "grant_types: [authorization_code, refresh_token, client_credentials]",
+        1,
+    );
+    let h = Harness::start(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    let sessions = account_url(&h, "sessions");
+    let get = |token: String| {
+        let sessions = sessions.clone();
+        async move {
+            oauth::backchannel()
+                .get(sessions)
+                .bearer_auth(token)
+                .header("accept", "application/json")
+                .send()
+                .await
+                .expect("GET")
+        }
+    };
+    let refused = |r: reqwest::Response, why: &str| {
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{why}");
+        let challenge = r.headers()["www-authenticate"].to_str().expect("ASCII").to_string();
+        assert!(challenge.contains("invalid_token"), "{why}: {challenge}");
+    };
+
+    let token = access_token_from_rp(&h, "openid profile").await;
+    let listed = get(token.clone()).await;
+    assert_eq!(listed.status(), StatusCode::OK);
+    let listed: serde_json::Value = listed.json().await.expect("JSON");
+    let current: Vec<&serde_json::Value> =
+        listed.as_array().expect("a list").iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1, "the token's session is the current one: {listed}");
+    assert_eq!(current[0]["clients"][0]["clientId"], WEB_CLIENT, "{listed}");
+
+    h.sql("UPDATE grants SET revoked_at = 1").await;
+    refused(get(token).await, "a revoked grant");
+
+    let token = access_token_from_rp(&h, "openid profile").await;
+    h.sql("UPDATE sso_sessions SET ended_at = 1").await;
+    refused(get(token).await, "an ended session");
+
+    let token = access_token_from_rp(&h, "openid profile").await;
+    h.sql("UPDATE users SET enabled = false").await;
+    refused(get(token).await, "a disabled user");
+    h.sql("UPDATE users SET enabled = true").await;
+
+    // A client's own token names no grant and no user.
+    let own = oauth::post_form(&h.endpoint("token"), oauth::web(), &[("grant_type", "client_credentials")]).await;
+    let own = own.str("access_token").expect("a client's token").to_string();
+    refused(get(own).await, "a client's own token");
+    refused(get("not-a-token".into()).await, "no token at all");
+});
+
 /// The secret a token page shows once.
 fn token_secret(page: &Page) -> String {
     let start = page.body.find("id=\"token-secret\"").expect("the secret is shown");

@@ -103,9 +103,10 @@ fn for_account(claims: &crate::oidc::jwt::AccessClaims) -> Result<(), OAuthError
     ))
 }
 
-/// A user's access token for the JSON face with its signature, expiry and `account` audience
-/// checked, but not yet its grant: for a read that checks the grant in the statement it reads
-/// with (`sessions::list_for_token`).
+/// A user's access token for the JSON face with its signature and expiry checked, but not yet
+/// its grant or audience: for a read that checks the grant in the statement it reads with
+/// (`sessions::list_for_token`), then the audience ([`SignedToken::for_account`]), in the
+/// order of [`Api`]'s checks.
 pub(super) struct SignedToken {
     pub(super) app: Arc<AppState>,
     pub(super) rt: Arc<RealmRuntime>,
@@ -123,12 +124,18 @@ impl FromRequestParts<Arc<AppState>> for SignedToken {
         let claims = crate::oidc::introspection::verify_signature(app, &rt, token)
             .await
             .map_err(IntoResponse::into_response)?;
-        for_account(&claims).map_err(IntoResponse::into_response)?;
         Ok(SignedToken {
             app: app.clone(),
             rt,
             claims,
         })
+    }
+}
+
+impl SignedToken {
+    /// Whether the token was made for the account API (its audience includes `account`).
+    pub(super) fn for_account(&self) -> Result<(), OAuthError> {
+        for_account(&self.claims)
     }
 }
 

@@ -148,7 +148,10 @@ async fn sessions(face: SessionsFace, query: Query<HashMap<String, String>>) -> 
     let listed = match face {
         SessionsFace::Face(Face::Page(console)) => return sessions_page(*console, query).await,
         SessionsFace::Face(Face::Api(api)) => sessions::list(&api.app, &api.rt, &api.viewer, "en").await.map(Some),
-        SessionsFace::Token(t) => sessions::list_for_token(&t.app, &t.rt, &t.claims, "en").await,
+        SessionsFace::Token(t) => match sessions::list_for_token(&t.app, &t.rt, &t.claims, "en").await {
+            Ok(Some(_)) if let Err(e) = t.for_account() => return e.into_response(),
+            listed => listed,
+        },
     };
     match listed {
         Ok(Some(list)) => json_ok(list.iter().map(super::api::session_json).collect::<Vec<_>>()),
