@@ -174,10 +174,7 @@ impl Store {
     /// A grant with its user (none for a client's own grant), in one query: userinfo's only
     /// database read.
     pub async fn grant_with_user(&self, grant_id: &str) -> Result<Option<(grant::Model, Option<user::Model>)>> {
-        let of_user = grant::Entity::belongs_to(user::Entity)
-            .from(grant::Column::UserId)
-            .to(user::Column::Id)
-            .into();
+        let of_user = grant_user();
         Ok(grant::Entity::find_by_id(grant_id)
             .select_also(user::Entity)
             .join(JoinType::LeftJoin, of_user)
@@ -194,10 +191,7 @@ impl Store {
         idle_secs: i64,
     ) -> Result<Option<(grant::Model, Option<user::Model>)>> {
         let t = now();
-        let of_user = grant::Entity::belongs_to(user::Entity)
-            .from(grant::Column::UserId)
-            .to(user::Column::Id)
-            .into();
+        let of_user = grant_user();
         // A join on the session's primary key, not `IN (SELECT … live sessions)`: SQLite would
         // build the whole list of live sessions for every request.
         let in_session = grant::Entity::belongs_to(sso_session::Entity)
@@ -225,10 +219,7 @@ impl Store {
             .from(refresh_token::Column::GrantId)
             .to(grant::Column::Id)
             .into();
-        let of_user = grant::Entity::belongs_to(user::Entity)
-            .from(grant::Column::UserId)
-            .to(user::Column::Id)
-            .into();
+        let of_user = grant_user();
         Ok(grant::Entity::find()
             .join(JoinType::InnerJoin, of_token.rev())
             .filter(refresh_token::Column::TokenHash.eq(token_hash))
@@ -273,6 +264,14 @@ impl Store {
 pub struct Lifetimes {
     pub refresh_ttl_secs: i64,
     pub sso_idle_secs: i64,
+}
+
+/// The relation from a grant to its user (none for a client's own grant), for joins.
+fn grant_user() -> sea_orm::RelationDef {
+    grant::Entity::belongs_to(user::Entity)
+        .from(grant::Column::UserId)
+        .to(user::Column::Id)
+        .into()
 }
 
 /// Marks the SSO session as just used if it is still live, returning its hard end.
