@@ -18,6 +18,7 @@ pub mod flow;
 pub mod login;
 pub mod mail;
 pub mod oidc;
+pub mod orgs;
 pub mod sms;
 pub mod state;
 pub mod webauthn;

@@ -13,6 +13,7 @@ mod m20261207_000007_outbox;
 mod m20261207_000008_phones;
 mod m20261207_000009_trusted_devices;
 mod m20261207_000010_client_roles;
+mod m20261208_000011_organizations;
 
 pub use m20261206_000005_hardening::username_key;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000008_phones::Migration),
             Box::new(m20261207_000009_trusted_devices::Migration),
             Box::new(m20261207_000010_client_roles::Migration),
+            Box::new(m20261208_000011_organizations::Migration),
         ]
     }
 }

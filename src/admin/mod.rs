@@ -6,11 +6,13 @@ pub mod api;
 pub mod auth;
 mod credentials;
 pub mod master;
+mod orgs;
 mod roles;
 mod sessions;
 mod users;
 
 pub use credentials::*;
+pub use orgs::*;
 pub use roles::*;
 pub use sessions::*;
 pub use users::*;
@@ -30,6 +32,9 @@ pub enum AdminError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// Taken, or refused because of what exists (the message says which).
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Store(StoreError),
     #[error(transparent)]

@@ -59,6 +59,20 @@ pub(super) async fn finish(
     if crate::flow::level::unmet(request.acr.as_ref(), reached) {
         return Ok(unmet(request));
     }
+    if let Some(client) = rt.realm.clients.get(&request.client_id) {
+        let attempt = crate::orgs::Attempt {
+            ip: who.ip.as_deref(),
+            amr: &amr,
+            auth_time: flow.auth_time.unwrap_or(t),
+            now: t,
+        };
+        let admitted = crate::orgs::admit(&app.store, &rt.realm.name, client, &user_id, &attempt).await?;
+        if let crate::orgs::Admission::Refused(refusal) = admitted {
+            let ip = who.ip.as_deref();
+            crate::orgs::record_refusal(&app.store, &rt.realm.name, &client.client_id, &user_id, ip, &refusal).await;
+            return Ok(refused(request, &refusal.message));
+        }
+    }
     let acr = crate::flow::level::claim(&rt.realm, request.acr.as_ref(), reached);
     let session = sso_session_for(rt, flow, &user_id, who, &amr, level, t);
     let session_id = session.id.clone();
@@ -128,6 +142,17 @@ fn unmet(request: &AuthorizeRequest) -> Next {
             "unmet_authentication_requirements",
             "the sign-in could not reach the level of authentication the app requires",
         )),
+        sso_cookie: None,
+        device_cookie: None,
+    }
+}
+
+/// The app belongs to an organization the user is not a member of: `access_denied`, before
+/// any session or code is made.
+fn refused(request: &AuthorizeRequest, why: &str) -> Next {
+    Next::Respond {
+        target: request.target(),
+        result: Err(crate::oidc::error::RedirectError::new("access_denied", why)),
         sso_cookie: None,
         device_cookie: None,
     }

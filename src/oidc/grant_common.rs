@@ -89,6 +89,7 @@ pub(super) fn new_refresh_token(
         client_roles: &jwt::NO_CLIENT_ROLES,
         default_scopes: &defaults,
         web_origins: &[],
+        organization: None,
     };
     jwt::refresh_token(&state.master_key, &input, rt.realm.tokens.refresh_ttl.as_secs())
 }
@@ -122,28 +123,56 @@ pub(super) fn default_scopes(rt: &RealmRuntime, client: &Client) -> Vec<String> 
         .collect()
 }
 
-/// A user's roles as tokens carry them: realm roles, and client roles by client id.
+/// A user's roles as tokens carry them: realm roles, client roles by client id, and the
+/// membership of the client's organization.
 #[derive(Debug, Default)]
 pub(super) struct UserRoles {
     pub realm: Vec<String>,
     pub clients: BTreeMap<String, Vec<String>>,
+    /// The `organization` claim, for an organization's app.
+    pub organization: Option<serde_json::Value>,
 }
 
-/// The user's roles for the tokens (none read when the realm puts no roles in tokens; client
-/// roles only when a client has roles, and only those its realm file still lists).
-pub(super) async fn user_roles(state: &AppState, rt: &RealmRuntime, user_id: &str) -> Result<UserRoles, OAuthError> {
+/// The user's roles for tokens of `client` (none read when the realm puts no roles in
+/// tokens; client roles only when a client has roles, and only those its realm file still
+/// lists). Refused (`invalid_grant`, and logged) when the client belongs to an organization
+/// that does not admit the user (see [`crate::orgs::admit`]).
+pub(super) async fn user_roles(
+    state: &AppState,
+    rt: &RealmRuntime,
+    client: &Client,
+    user_id: &str,
+    attempt: &crate::orgs::Attempt<'_>,
+) -> Result<UserRoles, OAuthError> {
+    let organization = match crate::orgs::admit(&state.store, &rt.realm.name, client, user_id, attempt).await? {
+        crate::orgs::Admission::Open => None,
+        crate::orgs::Admission::Member(claim) => Some(claim),
+        crate::orgs::Admission::Refused(refusal) => {
+            let realm = &rt.realm.name;
+            crate::orgs::record_refusal(&state.store, realm, &client.client_id, user_id, attempt.ip, &refusal).await;
+            return Err(OAuthError::invalid_grant(refusal.message));
+        }
+    };
     if rt.realm.tokens.roles_claim.is_empty() {
-        return Ok(UserRoles::default());
+        return Ok(UserRoles {
+            organization,
+            ..UserRoles::default()
+        });
     }
     let realm = state.store.roles(user_id).await?;
     if rt.realm.clients.values().all(|c| c.roles.is_empty()) {
         return Ok(UserRoles {
             realm,
             clients: BTreeMap::new(),
+            organization,
         });
     }
     let clients = rt.realm.listed_client_roles(state.store.client_roles(user_id).await?);
-    Ok(UserRoles { realm, clients })
+    Ok(UserRoles {
+        realm,
+        clients,
+        organization,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -179,6 +208,7 @@ pub(super) fn respond(
             client_roles: &roles.clients,
             default_scopes: &default_scopes(rt, client),
             web_origins: &client.resolved_web_origins(),
+            organization: roles.organization.as_ref(),
         },
     )
     .map_err(|e| OAuthError::server_error(e.to_string()))?;

@@ -138,9 +138,16 @@ async fn authorization_code(
         created_at: t,
         revoked_at: None,
     };
+    // The address was checked when the code was issued; this request is the app's server.
+    let attempt = crate::orgs::Attempt {
+        ip: None,
+        amr: &facts.amr,
+        auth_time: facts.auth_time,
+        now: t,
+    };
+    let roles = user_roles(state, rt, client, &user.id, &attempt).await?;
     let refresh = refresh_if_allowed(state, rt, client, &user.id, Some(&claimed.session_id), &facts, t);
     store_code_grant(state, rt, &grant, refresh.as_deref()).await?;
-    let roles = user_roles(state, rt, &user.id).await?;
     respond(state, rt, client, &grant, &user, &facts, &roles, refresh, t)
 }
 
@@ -267,9 +274,15 @@ async fn refresh_token(
     let user = user
         .filter(|u| u.enabled)
         .ok_or_else(|| OAuthError::invalid_grant("the user is disabled or deleted"))?;
-    let roles = user_roles(state, rt, &user.id).await?;
     let t = now();
     let mut facts: SignInFacts = serde_json::from_str(&owner.data).unwrap_or_default();
+    let attempt = crate::orgs::Attempt {
+        ip: origin.ip.as_deref(),
+        amr: &facts.amr,
+        auth_time: facts.auth_time,
+        now: t,
+    };
+    let roles = user_roles(state, rt, client, &user.id, &attempt).await?;
     if let Some(requested) = form.scope.as_deref() {
         facts.scope = requested.to_string();
     }
@@ -319,6 +332,7 @@ fn client_credentials(
             client_roles: &jwt::NO_CLIENT_ROLES,
             default_scopes: &default_scopes(rt, client),
             web_origins: &client.resolved_web_origins(),
+            organization: None,
         },
     )
     .map_err(|e| OAuthError::server_error(e.to_string()))?;

@@ -91,6 +91,8 @@ pub struct TokenInput<'a> {
     pub default_scopes: &'a [String],
     /// The client's web origins, `+` spelled out (the `allowed-origins` claim).
     pub web_origins: &'a [String],
+    /// The `organization` claim of a member signing in to an organization's app.
+    pub organization: Option<&'a Value>,
 }
 
 impl TokenInput<'_> {
@@ -167,6 +169,9 @@ impl TokenInput<'_> {
         }
         if self.has_scope("web-origins") && !self.web_origins.is_empty() {
             extra.insert("allowed-origins".into(), json!(self.web_origins));
+        }
+        if let Some(organization) = self.organization {
+            extra.insert("organization".into(), organization.clone());
         }
         extra
     }
@@ -254,6 +259,9 @@ fn id_token_claims(input: &TokenInput, user: &user::Model, access_token: &str) -
     }
     if let Some((claim, roles)) = input.roles_claim() {
         c.entry(claim).or_insert(roles);
+    }
+    if let Some(organization) = input.organization {
+        c.insert("organization".into(), organization.clone());
     }
     for (name, value) in input.released_user_claims() {
         c.entry(name).or_insert(value);

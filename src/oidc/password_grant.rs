@@ -40,6 +40,14 @@ pub async fn password(
     let flow = run_flow(state, rt, client, form, origin).await?;
     let user = flow_user(state, &flow).await?;
     let (amr, acr) = crate::flow::methods_and_level(&flow.amr);
+    // Before anything is written: an organization's app admits its members only.
+    let attempt = crate::orgs::Attempt {
+        ip: origin.ip.as_deref(),
+        amr: &amr,
+        auth_time: t,
+        now: t,
+    };
+    let roles = user_roles(state, rt, client, &user.id, &attempt).await?;
     let facts = SignInFacts {
         scope,
         auth_time: t,
@@ -61,7 +69,6 @@ pub async fn password(
         .await?;
     let details = json!({ "grant": "password", "flow": rt.realm.flows.direct_grant, "steps": flow.trace });
     record(state, rt, client, origin, "sign_in", Some(&user.id), details).await;
-    let roles = user_roles(state, rt, &user.id).await?;
     respond(state, rt, client, &grant, &user, &facts, &roles, refresh, t)
 }
 

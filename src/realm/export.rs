@@ -47,6 +47,8 @@ struct RealmOut<'a> {
     acr: &'a AcrSettings,
     #[serde(skip_serializing_if = "Option::is_none")]
     webauthn: Option<&'a super::WebauthnSettings>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    organization_roles: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -73,6 +75,8 @@ struct ClientOut<'a> {
     web_origins: &'a [String],
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     roles: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organization: Option<&'a str>,
 }
 
 /// The realm as a realm file (YAML), with a header saying where it came from.
@@ -98,6 +102,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
         trusted_devices: &realm.trusted_devices,
         acr: &realm.acr,
         webauthn: realm.webauthn.as_ref(),
+        organization_roles: &realm.organization_roles,
         clients: realm
             .clients
             .values()
@@ -116,6 +121,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
                 scopes: c.scopes.as_deref(),
                 web_origins: &c.web_origins,
                 roles: &c.roles,
+                organization: c.organization.as_deref(),
             })
             .collect(),
     };
@@ -140,6 +146,7 @@ tokens: { access_ttl: 10m, signing_alg: ES256 }
 required_actions:
   configure-otp: { enabled: true, default: true }
 roles: [admin, "viewer: read-only"]
+organization_roles: [billing]
 scopes: [reports:read, "orders:write"]
 clients:
   - client_id: web
@@ -151,6 +158,7 @@ clients:
     redirect_uris: [https://app.example/cb]
     pkce: required
     web_origins: ["+", "https://admin.example"]
+    organization: acme
   - client_id: robot
     secret: ${env:WEB_SECRET}
     grant_types: [client_credentials]
@@ -181,6 +189,8 @@ clients:
         );
         assert_eq!(again.clients["web"].scopes, None);
         assert_eq!(again.clients["app"].web_origins, ["+", "https://admin.example"]);
+        assert_eq!(again.clients["app"].organization.as_deref(), Some("acme"));
+        assert_eq!(again.organization_roles, ["billing"]);
     }
 
     #[test]

@@ -49,6 +49,23 @@ pub fn is_scope_token(s: &str) -> bool {
             .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
+/// The organization roles every realm has; `owner`s cannot all leave.
+pub const ORGANIZATION_ROLES: [&str; 3] = ["owner", "admin", "member"];
+
+/// An organization's alias or an organization role: 1 to 64 of a-z, 0-9, `-`, `_` and `.`.
+pub fn is_alias(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+impl Realm {
+    /// Whether members of its organizations may hold `role`.
+    pub fn has_organization_role(&self, role: &str) -> bool {
+        ORGANIZATION_ROLES.contains(&role) || self.organization_roles.iter().any(|r| r == role)
+    }
+}
+
 /// A validated realm. It holds no plain secrets, so it may be stored and shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct Realm {
@@ -90,6 +107,10 @@ pub struct Realm {
     /// Passkeys and security keys; `None`: not offered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webauthn: Option<WebauthnSettings>,
+    /// Organization roles beyond the built-in ones ([`ORGANIZATION_ROLES`]), in file order.
+    /// Left out of the content (and its hash) when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub organization_roles: Vec<String>,
     /// Where things were written, for messages about them (not part of the content).
     #[serde(skip)]
     pub source: Source,
@@ -148,6 +169,10 @@ pub struct Client {
     /// content when empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
+    /// The alias of the organization whose members alone may sign in to it. Left out of the
+    /// content when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
 }
 
 impl Client {
@@ -169,6 +194,7 @@ impl Client {
             scopes: Some(vec!["openid".into()]),
             web_origins: vec![],
             roles: vec![],
+            organization: None,
         }
     }
 

@@ -59,6 +59,9 @@ pub struct RealmFile {
     pub acr: AcrSettings,
     #[serde(default)]
     pub webauthn: Option<WebauthnSettings>,
+    /// Organization roles beyond `owner`, `admin` and `member`.
+    #[serde(default)]
+    pub organization_roles: Vec<Spanned<String>>,
 }
 
 /// Devices a user trusts: a second factor entered with "Remember this device" is not asked
@@ -534,6 +537,10 @@ pub struct ClientFile {
     /// as `resource_access.{client_id}.roles`.
     #[serde(default)]
     pub roles: Vec<Spanned<String>>,
+    /// The alias of the organization whose app this is: only its members sign in to it, and
+    /// its tokens carry their membership (`organization` claim).
+    #[serde(default)]
+    pub organization: Option<Spanned<String>>,
 }
 
 fn default_grants() -> Vec<Spanned<GrantType>> {

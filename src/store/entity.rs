@@ -423,3 +423,91 @@ pub mod action_token {
     }
     no_relations!();
 }
+
+pub mod organization {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "organizations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub realm: String,
+        pub name: String,
+        /// Unique in the realm; what realm files and tokens name it by.
+        pub alias: String,
+        pub description: Option<String>,
+        pub redirect_url: Option<String>,
+        pub enabled: bool,
+        pub require_second_factor: bool,
+        /// CIDRs separated by spaces; empty: any address.
+        pub ip_allowlist: String,
+        pub session_max_secs: Option<i64>,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod organization_domain {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "organization_domains")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub realm: String,
+        /// Lower case.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub domain: String,
+        pub organization_id: String,
+        pub verified: bool,
+    }
+    no_relations!();
+}
+
+pub mod organization_member {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "organization_members")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub organization_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        /// Organization roles separated by spaces.
+        pub roles: String,
+        pub joined_at: i64,
+        /// The invite link they joined through, if any.
+        pub invite_id: Option<String>,
+    }
+    no_relations!();
+
+    impl Model {
+        pub fn role_list(&self) -> Vec<String> {
+            self.roles.split_ascii_whitespace().map(String::from).collect()
+        }
+    }
+}
+
+pub mod organization_invite {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "organization_invites")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub organization_id: String,
+        /// SHA-256 (hex) of the link's secret; the secret itself is only in the link.
+        pub token_hash: String,
+        /// The organization role a person joining through it gets.
+        pub role: String,
+        pub expires_at: i64,
+        /// `None`: any number of uses until it expires.
+        pub max_uses: Option<i64>,
+        pub uses: i64,
+        /// Only addresses at this domain may join through it.
+        pub email_domain: Option<String>,
+        pub created_by: String,
+        pub created_at: i64,
+        pub revoked_at: Option<i64>,
+    }
+    no_relations!();
+}

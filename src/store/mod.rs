@@ -9,6 +9,7 @@ pub mod entity;
 mod events;
 mod import;
 mod keys;
+mod orgs;
 mod outbox;
 mod pats;
 mod phones;
@@ -28,6 +29,7 @@ pub use credentials::{
 pub use events::{EventQuery, NewEvent, Purged};
 pub use import::ImportedUser;
 pub use migration::username_key;
+pub use orgs::{MemberChange, OWNER_ROLE, OrgFields};
 pub use outbox::{NewActionToken, NewMessage, OutboxStatus};
 pub use pats::{NewPat, PAT_PREFIX};
 pub use phones::PhoneCheck;

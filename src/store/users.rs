@@ -329,6 +329,10 @@ impl Store {
             .filter(super::entity::user_client_role::Column::UserId.eq(user_id))
             .exec(&txn)
             .await?;
+        super::entity::organization_member::Entity::delete_many()
+            .filter(super::entity::organization_member::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
         user_attribute::Entity::delete_many()
             .filter(user_attribute::Column::UserId.eq(user_id))
             .exec(&txn)

@@ -34,16 +34,27 @@ clients:
     grant_types: [client_credentials]
 "#;
 
+/// A client of the flows realm that belongs to the organization `acme`.
+const ORG_APP: &str = "  - client_id: acme-app
+    secret_hash: sha256:3ab4454e637528a72b8b1c26412e8f13cde28bd7c4d15d9757329208e8cea5a7
+    redirect_uris: [http://127.0.0.1:9000/callback]
+    grant_types: [authorization_code, refresh_token, password]
+    organization: acme
+";
+
 const BY_PIPELINE: &str = "client:pipeline@master";
 const NEW_PASSWORD: &str = "Brand-New-Secret-42";
 
 /// A harness on `master`, with the flow tests' realm `flows` (with roles `auditor` and
 /// `clerk`) beside it, holding [`USERNAME`] with [`PASSWORD`]. The test continues in `flows`.
-async fn start(db: Db) -> Harness {
+pub(crate) async fn start(db: Db) -> Harness {
     let mut h = Harness::start_with(db, MASTER, |dir, _| {
         // Terms are off here, so that an action the realm does not enable can be refused.
         let flows = signin::standard_flow_realm()
-            .replace("realm: flows\n", "realm: flows\nroles: [auditor, clerk]\n")
+            .replace(
+                "realm: flows\n",
+                "realm: flows\nroles: [auditor, clerk]\norganization_roles: [billing]\n",
+            )
             .replace(
                 "terms-and-conditions: { enabled: true }",
                 "terms-and-conditions: { enabled: false }",
@@ -52,6 +63,7 @@ async fn start(db: Db) -> Harness {
                 "    browser_flow: identifier-first\n",
                 "    browser_flow: identifier-first\n    roles: [viewer, editor]\n",
             )
+            + ORG_APP
             + "webauthn: { rp_name: Flows }\n";
         std::fs::write(dir.join("realms/flows.yaml"), flows).unwrap();
     })
@@ -62,7 +74,7 @@ async fn start(db: Db) -> Harness {
 }
 
 /// A master-realm access token of `client_id` (client_credentials, by `openidconnect`).
-async fn service_token(h: &Harness, client_id: &str) -> String {
+pub(crate) async fn service_token(h: &Harness, client_id: &str) -> String {
     let http = RpHttp::new();
     let metadata = rp::discover(&http, &format!("{}/realms/master", h.url)).await;
     let client = rp::client(&metadata, client_id, Some(WEB_SECRET), WEB_REDIRECT);
@@ -76,7 +88,13 @@ async fn service_token(h: &Harness, client_id: &str) -> String {
 }
 
 /// `METHOD /admin/realms/{path}` with `token` (if any) and a JSON body (if any).
-async fn call(h: &Harness, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+pub(crate) async fn call(
+    h: &Harness,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let url = format!("{}/admin/realms/{path}", h.url);
     let mut request = reqwest::Client::new().request(method.parse().expect("a method"), &url);
     if let Some(t) = token {
@@ -94,7 +112,7 @@ async fn call(h: &Harness, method: &str, path: &str, token: Option<&str>, body: 
 
 /// Asserts a 400 whose message contains `expected`.
 #[track_caller]
-fn assert_bad(result: (StatusCode, Value), expected: &str) {
+pub(crate) fn assert_bad(result: (StatusCode, Value), expected: &str) {
     let (status, body) = result;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], "invalid_request", "{body}");
@@ -103,7 +121,7 @@ fn assert_bad(result: (StatusCode, Value), expected: &str) {
 }
 
 /// The events of `kind` about `user_id`, in the current realm.
-async fn events_of(h: &Harness, kind: &str, user_id: &str) -> Vec<signin::EventRow> {
+pub(crate) async fn events_of(h: &Harness, kind: &str, user_id: &str) -> Vec<signin::EventRow> {
     signin::events(h, Some(kind))
         .await
         .into_iter()

@@ -20,6 +20,7 @@ const FLOORS: &[&[&str]] = &[
     &["webauthn"],
     &["sms"],
     &["mail"],
+    &["orgs"],
     &["flow"],
     &["state"],
     &["oidc"],

@@ -31,6 +31,7 @@ mod oidc_errors;
 mod oidc_flow;
 mod oidc_protocol;
 mod operations;
+mod organizations;
 mod passkeys;
 mod realm_as_code;
 mod realm_errors;

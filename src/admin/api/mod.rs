@@ -10,6 +10,7 @@ mod client_roles;
 mod credentials;
 mod events;
 mod extract;
+mod organizations;
 mod realm;
 mod role_mappings;
 mod sessions;
@@ -102,6 +103,17 @@ pub fn router() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(realm::get_role))
         .routes(routes!(realm::role_users))
         .routes(routes!(events::list_events))
+        .routes(routes!(organizations::list_orgs, organizations::create_org))
+        .routes(routes!(organizations::count_orgs))
+        .routes(routes!(
+            organizations::get_org,
+            organizations::update_org,
+            organizations::delete_org
+        ))
+        .routes(routes!(organizations::list_members, organizations::add_member))
+        .routes(routes!(organizations::get_member, organizations::remove_member))
+        .routes(routes!(organizations::set_member_roles))
+        .routes(routes!(organizations::member_orgs))
         .split_for_parts()
 }
 
@@ -210,7 +222,7 @@ impl From<AdminError> for ApiError {
             AdminError::UnknownRealm(_) | AdminError::UnknownUser(_) | AdminError::NotFound(_) => {
                 ApiError::NotFound(e.to_string())
             }
-            AdminError::UserExists(_) => ApiError::Conflict(e.to_string()),
+            AdminError::UserExists(_) | AdminError::Conflict(_) => ApiError::Conflict(e.to_string()),
             AdminError::Invalid(message) => ApiError::BadRequest(message),
             AdminError::Store(store) => ApiError::from_store(store),
             AdminError::Password(p) => {

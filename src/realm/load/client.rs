@@ -71,6 +71,17 @@ impl Validator<'_> {
                 roles.push(r.to_string());
             }
         }
+        if let Some(alias) = &c.organization
+            && !crate::realm::is_alias(&alias.value)
+        {
+            self.error(
+                alias.referenced,
+                format!(
+                    "client '{id}': organization '{}' is not an alias (a-z, 0-9, '-', '_' and '.', at most 64)",
+                    alias.value
+                ),
+            );
+        }
         if self.errors.len() > errors_before {
             return None;
         }
@@ -89,6 +100,7 @@ impl Validator<'_> {
             scopes,
             web_origins: c.web_origins.into_iter().map(|o| o.value).collect(),
             roles,
+            organization: c.organization.map(|o| o.value),
         })
     }
 

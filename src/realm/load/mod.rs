@@ -328,6 +328,7 @@ impl Validator<'_> {
         let roles = self.roles(&file.roles);
         let scopes = self.scopes(&file.scopes);
         let clients = self.clients(file.clients, &roles, &scopes, &mut source);
+        let organization_roles = self.organization_roles(&file.organization_roles);
         let mail = self.mail(file.mail);
         let sms = file.sms.map(|m| {
             if let Err(message) = check_sms(&m.value) {
@@ -359,6 +360,7 @@ impl Validator<'_> {
             trusted_devices: file.trusted_devices,
             acr: file.acr,
             webauthn: file.webauthn,
+            organization_roles,
             source,
         }
     }
@@ -471,6 +473,28 @@ impl Validator<'_> {
             required_actions.insert(action, setting.value);
         }
         required_actions
+    }
+
+    /// Organization roles: names like aliases, each once, none of the built-in ones.
+    fn organization_roles(&mut self, listed: &[Spanned<String>]) -> Vec<String> {
+        let mut roles: Vec<String> = Vec::new();
+        for role in listed {
+            let r = role.value.as_str();
+            if !crate::realm::is_alias(r) {
+                self.error(
+                    role.referenced,
+                    format!("organization role '{r}' may only use a-z, 0-9, '-', '_' and '.' (at most 64)"),
+                );
+            } else if super::ORGANIZATION_ROLES.contains(&r) || roles.iter().any(|x| x == r) {
+                self.error(
+                    role.referenced,
+                    format!("organization role '{r}' is listed twice or built in"),
+                );
+            } else {
+                roles.push(r.to_string());
+            }
+        }
+        roles
     }
 
     fn roles(&mut self, listed: &[Spanned<String>]) -> BTreeSet<String> {

@@ -180,8 +180,18 @@ pub fn backchannel() -> reqwest::Client {
 
 /// POSTs a form to `url` with client authentication.
 pub async fn post_form(url: &str, auth: ClientAuth<'_>, params: &[(&str, &str)]) -> JsonResponse {
+    post_form_with(&backchannel(), url, auth, params).await
+}
+
+/// [`post_form`] from another HTTP client (e.g. one bound to another loopback address).
+pub async fn post_form_with(
+    http: &reqwest::Client,
+    url: &str,
+    auth: ClientAuth<'_>,
+    params: &[(&str, &str)],
+) -> JsonResponse {
     let mut fields: Vec<(&str, &str)> = params.to_vec();
-    let mut request = backchannel().post(url);
+    let mut request = http.post(url);
     match auth {
         ClientAuth::Basic(id, secret) => {
             let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));

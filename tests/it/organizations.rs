@@ -1,0 +1,267 @@
+//! Organizations through Keycloak 26's admin API, on both databases: created, listed, changed
+//! and deleted with their domains and policy; members added with organization roles; an
+//! organization's app admits its members only (browser, password grant, refresh) and tells
+//! them apart in the `organization` claim; the last owner stays.
+
+use crate::admin_users::{assert_bad, call, events_of, service_token, start};
+use crate::support::signin::{self, SignIn};
+use crate::support::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const ORGS: &str = "flows/organizations";
+
+/// Creates an organization, returning its id.
+async fn create(h: &Harness, token: &str, body: Value) -> String {
+    let (status, created) = call(h, "POST", ORGS, Some(token), Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    created["id"].as_str().expect("an id").to_string()
+}
+
+db_test!(async fn organizations_are_administered_as_in_keycloak(db) {
+    let h = start(db).await;
+    let token = service_token(&h, "pipeline").await;
+    let body = json!({
+        "name": "Acme Inc.",
+        "description": "Rockets",
+        "domains": [{ "name": "Acme.com", "verified": true }],
+        "policy": { "requireSecondFactor": true, "ipAllowlist": ["10.1.2.3/8"], "sessionMax": 3600 },
+    });
+    let id = create(&h, &token, body).await;
+    let (status, org) = call(&h, "GET", &format!("{ORGS}/{id}"), Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{org}");
+    assert_eq!(org["alias"], "acme-inc", "{org}");
+    assert_eq!(org["enabled"], true, "{org}");
+    assert_eq!(org["domains"], json!([{ "name": "acme.com", "verified": true }]), "{org}");
+    assert_eq!(org["policy"]["ipAllowlist"], json!(["10.0.0.0/8"]), "{org}");
+    assert_eq!(org["policy"]["sessionMax"], 3600, "{org}");
+
+    // Names, aliases and domains are one organization's each in a realm.
+    let (status, body) = call(&h, "POST", ORGS, Some(&token), Some(json!({ "name": "Acme Inc." }))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let taken = json!({ "name": "Other", "domains": [{ "name": "acme.com" }] });
+    let (status, body) = call(&h, "POST", ORGS, Some(&token), Some(taken)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["errorMessage"].as_str().unwrap_or_default().contains("acme.com"), "{body}");
+    // Bad values get a 400 that says what to write; nothing is made.
+    assert_bad(call(&h, "POST", ORGS, Some(&token), Some(json!({ "name": "" }))).await, "needs a name");
+    let bad_range = json!({ "name": "B", "policy": { "ipAllowlist": ["10.0.0.0/40"] } });
+    assert_bad(call(&h, "POST", ORGS, Some(&token), Some(bad_range)).await, "192.0.2.0/24");
+    let bad_alias = json!({ "name": "B", "alias": "Not An Alias" });
+    assert_bad(call(&h, "POST", ORGS, Some(&token), Some(bad_alias)).await, "may only use");
+    let attributes = json!({ "name": "B", "attributes": { "tier": ["gold"] } });
+    assert_bad(call(&h, "POST", ORGS, Some(&token), Some(attributes)).await, "attributes");
+    let (_, count) = call(&h, "GET", &format!("{ORGS}/count"), Some(&token), None).await;
+    assert_eq!(count, 1);
+
+    // Listed by name, searched by part of the name or alias.
+    create(&h, &token, json!({ "name": "Globex", "alias": "globex" })).await;
+    let (status, all) = call(&h, "GET", ORGS, Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let names: Vec<&str> = all.as_array().unwrap().iter().filter_map(|o| o["name"].as_str()).collect();
+    assert_eq!(names, ["Acme Inc.", "Globex"]);
+    let (_, found) = call(&h, "GET", &format!("{ORGS}?search=GLOB&first=0&max=10"), Some(&token), None).await;
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    let (_, none) = call(&h, "GET", &format!("{ORGS}?search=glob&exact=true"), Some(&token), None).await;
+    assert_eq!(none.as_array().map(Vec::len), Some(0), "{none}");
+
+    // A change replaces the fields it sends; the policy stays when left out (Keycloak's
+    // clients do not know it), and the alias never changes. An unknown organization is a 404.
+    let change = json!({ "name": "Acme", "enabled": false, "domains": [] });
+    let (status, body) = call(&h, "PUT", &format!("{ORGS}/{id}"), Some(&token), Some(change)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, org) = call(&h, "GET", &format!("{ORGS}/{id}"), Some(&token), None).await;
+    assert_eq!((org["name"].as_str(), org["enabled"].as_bool()), (Some("Acme"), Some(false)), "{org}");
+    assert_eq!(org["alias"], "acme-inc", "{org}");
+    assert_eq!(org["domains"], json!([]), "{org}");
+    assert_eq!(org["policy"]["requireSecondFactor"], true, "{org}");
+    let renamed = json!({ "name": "Acme", "alias": "acme" });
+    assert_bad(call(&h, "PUT", &format!("{ORGS}/{id}"), Some(&token), Some(renamed)).await, "cannot change");
+    let (status, _) = call(&h, "GET", &format!("{ORGS}/no-such-id"), Some(&token), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Only admins of the realm reach any of it.
+    let (status, _) = call(&h, "GET", ORGS, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let bystander = service_token(&h, "bystander").await;
+    let (status, _) = call(&h, "GET", ORGS, Some(&bystander), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Deleted with its memberships; the users stay.
+    let user_id = signin::user_id(&h, USERNAME).await;
+    let (status, body) = call(&h, "POST", &format!("{ORGS}/{id}/members"), Some(&token), Some(json!(user_id))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _) = call(&h, "DELETE", &format!("{ORGS}/{id}"), Some(&token), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = call(&h, "GET", &format!("{ORGS}/{id}"), Some(&token), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let rows = h.query("SELECT COUNT(*) AS n FROM organization_members").await;
+    assert_eq!(rows[0].try_get::<i64>("", "n").expect("a count"), 0);
+    let kinds: Vec<String> = signin::events(&h, None)
+        .await
+        .into_iter()
+        .map(|e| e.kind)
+        .filter(|k| k.starts_with("organization_"))
+        .collect();
+    for kind in ["organization_created", "organization_updated", "organization_member_added", "organization_deleted"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} missing from {kinds:?}");
+    }
+});
+
+db_test!(async fn an_organizations_app_admits_its_members_only(db) {
+    let h = start(db).await;
+    let token = service_token(&h, "pipeline").await;
+    let user_id = signin::user_id(&h, USERNAME).await;
+
+    // Before the organization exists, nobody signs in to its app; other apps are unaffected.
+    let refused = signin::password_sign_in(&h, "acme-app", USERNAME, PASSWORD).await;
+    let error = query_of(&refused.location(), "error");
+    assert_eq!(error.as_deref(), Some("access_denied"));
+    let description = query_of(&refused.location(), "error_description").unwrap_or_default();
+    assert!(description.contains("not a member"), "{description}");
+    signin::password_sign_in(&h, WEB_CLIENT, USERNAME, PASSWORD).await.exchange(&h).await;
+
+    let id = create(&h, &token, json!({ "name": "Acme", "alias": "acme" })).await;
+    let refused = signin::password_sign_in(&h, "acme-app", USERNAME, PASSWORD).await;
+    assert_eq!(query_of(&refused.location(), "error").as_deref(), Some("access_denied"));
+    let direct = oauth::post_form(
+        &format!("{}/realms/flows/protocol/openid-connect/token", h.url),
+        oauth::ClientAuth::Basic("acme-app", WEB_SECRET),
+        &[("grant_type", "password"), ("username", USERNAME), ("password", PASSWORD), ("scope", "openid")],
+    )
+    .await;
+    direct.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+
+    // A member signs in; the tokens say which organization and roles.
+    let members = format!("{ORGS}/{id}/members");
+    let (status, body) = call(&h, "POST", &members, Some(&token), Some(json!(user_id))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _) = call(&h, "POST", &members, Some(&token), Some(json!(user_id))).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let roles = json!(["member", "billing"]);
+    let (status, body) = call(&h, "PUT", &format!("{members}/{user_id}/roles"), Some(&token), Some(roles)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let mut s = SignIn::start(&h, &h.new_browser(), "acme-app").await;
+    s.log_in(USERNAME, PASSWORD).await;
+    let tokens = s.exchange(&h).await;
+    let expected = json!({ "acme": { "id": id, "roles": ["billing", "member"] } });
+    assert_eq!(tokens.access["organization"], expected, "{}", tokens.access);
+    assert_eq!(tokens.id["organization"], expected, "{}", tokens.id);
+    let refresh = tokens.response.str("refresh_token").expect("a refresh token").to_string();
+    let acme = oauth::ClientAuth::Basic("acme-app", WEB_SECRET);
+    let refreshed = oauth::refresh(&h, acme, &refresh).await;
+    refreshed.assert_ok();
+    let refresh = refreshed.str("refresh_token").expect("a new refresh token").to_string();
+    // Other apps' tokens say nothing of it.
+    let web = signin::password_sign_in(&h, WEB_CLIENT, USERNAME, PASSWORD).await.exchange(&h).await;
+    assert!(web.access.get("organization").is_none(), "{}", web.access);
+
+    // The member list shows them with their roles; the user's organizations name it.
+    let (_, listed) = call(&h, "GET", &members, Some(&token), None).await;
+    assert_eq!(listed[0]["username"], USERNAME, "{listed}");
+    assert_eq!(listed[0]["organizationRoles"], json!(["billing", "member"]), "{listed}");
+    assert_eq!(listed[0]["membershipType"], "UNMANAGED", "{listed}");
+    let (_, theirs) = call(&h, "GET", &format!("{ORGS}/members/{user_id}/organizations"), Some(&token), None).await;
+    assert_eq!(theirs[0]["alias"], "acme", "{theirs}");
+    assert_bad(
+        call(&h, "PUT", &format!("{members}/{user_id}/roles"), Some(&token), Some(json!(["root"]))).await,
+        "not an organization role",
+    );
+
+    // Removed, they can no longer refresh (nor sign in); the refused refresh spends nothing.
+    let (status, _) = call(&h, "DELETE", &format!("{members}/{user_id}"), Some(&token), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let acme = oauth::ClientAuth::Basic("acme-app", WEB_SECRET);
+    oauth::refresh(&h, acme, &refresh).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    assert_eq!(events_of(&h, "organization_member_removed", &user_id).await.len(), 1);
+    let (status, _) = call(&h, "GET", &format!("{members}/{user_id}"), Some(&token), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+});
+
+db_test!(async fn the_last_owner_stays(db) {
+    let h = start(db).await;
+    let token = service_token(&h, "pipeline").await;
+    let owner = signin::user_id(&h, USERNAME).await;
+    h.add_user("second", "second@example.com", PASSWORD).await;
+    let second = signin::user_id(&h, "second").await;
+    let id = create(&h, &token, json!({ "name": "Acme" })).await;
+    let members = format!("{ORGS}/{id}/members");
+    for user in [&owner, &second] {
+        let (status, body) = call(&h, "POST", &members, Some(&token), Some(json!(user))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let roles = |r: &[&str]| Some(json!(r));
+    let (status, _) = call(&h, "PUT", &format!("{members}/{owner}/roles"), Some(&token), roles(&["owner"])).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // The only owner can neither leave nor stop being one.
+    let (status, body) = call(&h, "DELETE", &format!("{members}/{owner}"), Some(&token), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["errorMessage"].as_str().unwrap_or_default().contains("owner"), "{body}");
+    let (status, _) = call(&h, "PUT", &format!("{members}/{owner}/roles"), Some(&token), roles(&["member"])).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // With a second owner, either can go.
+    let (status, _) = call(&h, "PUT", &format!("{members}/{second}/roles"), Some(&token), roles(&["owner"])).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = call(&h, "DELETE", &format!("{members}/{owner}"), Some(&token), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, left) = call(&h, "GET", &members, Some(&token), None).await;
+    assert_eq!(left.as_array().map(Vec::len), Some(1), "{left}");
+    assert_eq!(left[0]["organizationRoles"], json!(["owner"]), "{left}");
+});
+
+db_test!(async fn an_organizations_policy_holds_at_sign_in_and_refresh(db) {
+    let h = start(db).await;
+    let token = service_token(&h, "pipeline").await;
+    let user_id = signin::user_id(&h, USERNAME).await;
+    let only_here = json!({ "name": "Acme", "alias": "acme", "policy": { "ipAllowlist": ["127.0.0.1"] } });
+    let id = create(&h, &token, only_here).await;
+    let (status, _) = call(&h, "POST", &format!("{ORGS}/{id}/members"), Some(&token), Some(json!(user_id))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let acme = || oauth::ClientAuth::Basic("acme-app", WEB_SECRET);
+
+    // From 127.0.0.1, the allowed address, a member signs in and refreshes.
+    let tokens = signin::password_sign_in(&h, "acme-app", USERNAME, PASSWORD).await.exchange(&h).await;
+    let refresh = tokens.response.str("refresh_token").expect("a refresh token").to_string();
+    let refreshed = oauth::refresh(&h, acme(), &refresh).await;
+    refreshed.assert_ok();
+    let refresh = refreshed.str("refresh_token").expect("a refresh token").to_string();
+
+    // From 127.0.0.2 the refresh and a password sign-in are refused, and logged with the address.
+    let elsewhere = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .expect("an HTTP client");
+    let token_url = h.endpoint("token");
+    let params = [("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())];
+    let answer = oauth::post_form_with(&elsewhere, &token_url, acme(), &params).await;
+    answer.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    assert!(answer.text.contains("networks"), "{}", answer.text);
+    let password = [("grant_type", "password"), ("username", USERNAME), ("password", PASSWORD)];
+    let answer = oauth::post_form_with(&elsewhere, &token_url, acme(), &password).await;
+    answer.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    let denied = events_of(&h, "organization_access_denied", &user_id).await;
+    assert_eq!(denied.len(), 2, "{denied:?}");
+    assert_eq!(denied[0].ip.as_deref(), Some("127.0.0.2"));
+    assert_eq!(denied[0].details["reason"], "ip_not_allowed", "{:?}", denied[0].details);
+    // The refused refresh spent nothing: from inside, the token still works.
+    oauth::refresh(&h, acme(), &refresh).await.assert_ok();
+
+    // Requiring a second factor refuses a password-only sign-in, with what to do.
+    let strict = json!({ "name": "Acme", "policy": { "requireSecondFactor": true } });
+    let (status, _) = call(&h, "PUT", &format!("{ORGS}/{id}"), Some(&token), Some(strict)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let refused = signin::password_sign_in(&h, "acme-app", USERNAME, PASSWORD).await;
+    assert_eq!(query_of(&refused.location(), "error").as_deref(), Some("access_denied"));
+    let description = query_of(&refused.location(), "error_description").unwrap_or_default();
+    assert!(description.contains("two-factor"), "{description}");
+    let reasons: Vec<Value> = events_of(&h, "organization_access_denied", &user_id)
+        .await
+        .into_iter()
+        .map(|e| e.details["reason"].clone())
+        .collect();
+    assert!(reasons.contains(&json!("second_factor_required")), "{reasons:?}");
+});
+
+fn query_of(url: &reqwest::Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
