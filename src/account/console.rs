@@ -9,7 +9,34 @@ use crate::state::{AppState, RealmRuntime};
 use crate::store::{CodeExchange, StoreError};
 
 /// The console's pages, by the path segment after `/account`.
-pub const PAGES: &[&str] = &["", "security", "sessions", "log", "tokens"];
+pub const PAGES: &[&str] = &["", "security", "sessions", "log", "tokens", "organizations"];
+
+/// A pending return to an invite link: `join:` and the link's secret (base64url).
+const JOIN: &str = "join:";
+
+/// Whether the console may return to `page`: one of [`PAGES`], or an invite link.
+fn is_page(page: &str) -> bool {
+    PAGES.contains(&page)
+        || page.strip_prefix(JOIN).is_some_and(|secret| {
+            (1..=128).contains(&secret.len())
+                && secret
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// The page to return to for an invite link opened before signing in.
+pub fn join_page(secret: &str) -> String {
+    format!("{JOIN}{secret}")
+}
+
+/// The path (under `/account/`) of a page [`Pending`] holds.
+pub fn page_path(page: &str) -> String {
+    match page.strip_prefix(JOIN) {
+        Some(secret) => format!("organizations/join?invite={secret}"),
+        None => page.to_string(),
+    }
+}
 
 /// A sign-in the console started: what the browser keeps (in a cookie) until it comes back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +52,7 @@ impl Pending {
         Pending {
             state: random_token(),
             verifier: random_token(),
-            page: if PAGES.contains(&page) { page } else { "" }.to_string(),
+            page: if is_page(page) { page } else { "" }.to_string(),
         }
     }
 
@@ -39,7 +66,7 @@ impl Pending {
         let state = parts.next()?.to_string();
         let verifier = parts.next()?.to_string();
         let page = parts.next()?;
-        (PAGES.contains(&page) && !state.is_empty() && !verifier.is_empty()).then(|| Pending {
+        (is_page(page) && !state.is_empty() && !verifier.is_empty()).then(|| Pending {
             state,
             verifier,
             page: page.to_string(),
@@ -111,6 +138,11 @@ mod tests {
         assert!(p.state_matches(&p.state.clone()));
         assert!(!p.state_matches("other"));
         assert_eq!(Pending::new("../admin").page, "");
+        let join = Pending::new(&join_page("abc_DEF-1"));
+        assert_eq!(Pending::from_cookie(&join.to_cookie()), Some(join.clone()));
+        assert_eq!(page_path(&join.page), "organizations/join?invite=abc_DEF-1");
+        assert_eq!(Pending::new("join:a/b").page, "");
+        assert_eq!(Pending::new("join:").page, "");
         for bad in ["", "a.b", "a.b.elsewhere", ".b.", "a..security"] {
             assert_eq!(Pending::from_cookie(bad), None, "{bad}");
         }

@@ -8,6 +8,7 @@ pub mod email;
 pub mod factors;
 pub mod keys;
 pub mod log;
+pub mod orgs;
 pub mod password;
 pub mod phone;
 pub mod routes;

@@ -6,12 +6,14 @@ pub mod api;
 pub mod auth;
 mod credentials;
 pub mod master;
+mod org_invites;
 mod orgs;
 mod roles;
 mod sessions;
 mod users;
 
 pub use credentials::*;
+pub use org_invites::*;
 pub use orgs::*;
 pub use roles::*;
 pub use sessions::*;

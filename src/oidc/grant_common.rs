@@ -149,7 +149,15 @@ pub(super) async fn user_roles(
         crate::orgs::Admission::Member(claim) => Some(claim),
         crate::orgs::Admission::Refused(refusal) => {
             let realm = &rt.realm.name;
-            crate::orgs::record_refusal(&state.store, realm, &client.client_id, user_id, attempt.ip, &refusal).await;
+            crate::orgs::record_refusal(
+                &state.store,
+                realm,
+                Some(&client.client_id),
+                user_id,
+                attempt.ip,
+                &refusal,
+            )
+            .await;
             return Err(OAuthError::invalid_grant(refusal.message));
         }
     };

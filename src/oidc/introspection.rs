@@ -128,6 +128,21 @@ pub async fn pat_user(
             "the personal access token is longer-lived than the realm now allows",
         ));
     };
+    // A member's token is used only from where each of their organizations allows (where the
+    // address is known: not at introspection, whose caller is a resource server).
+    if let Some(ip) = ip {
+        for (org, _) in state.store.user_orgs(&user.id).await? {
+            if org.enabled && !crate::orgs::ip_allowed(&org.ip_allowlist, Some(ip)) {
+                let refusal = crate::orgs::Refusal {
+                    organization: org.alias.clone(),
+                    reason: "ip_not_allowed",
+                    message: format!("{} allows personal access tokens only from its own networks.", org.name),
+                };
+                crate::orgs::record_refusal(&state.store, &rt.realm.name, None, &user.id, Some(ip), &refusal).await;
+                return Err(OAuthError::invalid_token(refusal.message));
+            }
+        }
+    }
     Ok((scopes.into_iter().map(str::to_string).collect(), user))
 }
 
@@ -146,9 +161,22 @@ pub async fn userinfo(state: &AppState, rt: &RealmRuntime, token: &str, ip: Opti
     if !scopes.contains(&"openid") {
         return Err(OAuthError::insufficient_scope("userinfo needs the openid scope"));
     }
+    let facts = serde_json::from_str::<super::jwt::SignInFacts>(&grant.data).ok();
+    if let Some(client) = rt.realm.clients.get(&grant.client_id)
+        && client.organization.is_some()
+    {
+        let (amr, auth_time) = facts.as_ref().map_or((&[][..], 0), |f| (&f.amr[..], f.auth_time));
+        let attempt = crate::orgs::Attempt {
+            ip,
+            amr,
+            auth_time,
+            now: crate::store::now(),
+        };
+        still_admitted(state, rt, client, &user.id, &attempt).await?;
+    }
     let mut out = user_claims(&user, &scopes);
     // Claims requested for userinfo with the `claims` parameter are released too.
-    if let Ok(facts) = serde_json::from_str::<super::jwt::SignInFacts>(&grant.data)
+    if let Some(facts) = facts
         && let Some(requested) = facts
             .claims
             .as_ref()
@@ -163,6 +191,32 @@ pub async fn userinfo(state: &AppState, rt: &RealmRuntime, token: &str, ip: Opti
         }
     }
     Ok(Value::Object(out))
+}
+
+/// Refuses (`invalid_token`, logged) a token of an organization's app whose user the
+/// organization no longer admits: no longer a member, from another network, past its policy.
+async fn still_admitted(
+    state: &AppState,
+    rt: &RealmRuntime,
+    client: &Client,
+    user_id: &str,
+    attempt: &crate::orgs::Attempt<'_>,
+) -> Result<(), OAuthError> {
+    let admitted = crate::orgs::admit(&state.store, &rt.realm.name, client, user_id, attempt).await?;
+    if let crate::orgs::Admission::Refused(refusal) = admitted {
+        let realm = &rt.realm.name;
+        crate::orgs::record_refusal(
+            &state.store,
+            realm,
+            Some(&client.client_id),
+            user_id,
+            attempt.ip,
+            &refusal,
+        )
+        .await;
+        return Err(OAuthError::invalid_token(refusal.message));
+    }
+    Ok(())
 }
 
 /// Whether `caller` may learn about access token `c` (RFC 7662 §4): the client it was issued
@@ -219,7 +273,28 @@ async fn introspect_access_token(
     caller: &Client,
     token: &str,
 ) -> Result<Value, OAuthError> {
-    Ok(match verify_access_token(state, rt, token).await {
+    let verified = match verify_access_token(state, rt, token).await {
+        // A token of an organization's app stands while its user is still admitted (the
+        // address is the resource server's here, so it is not checked).
+        Ok(c) if may_introspect(caller, &c) => match rt.realm.clients.get(&c.client_id) {
+            Some(client) if client.organization.is_some() => {
+                let attempt = crate::orgs::Attempt {
+                    ip: None,
+                    amr: &c.amr,
+                    auth_time: c.auth_time.unwrap_or(0),
+                    now: crate::store::now(),
+                };
+                let admitted = crate::orgs::admit(&state.store, &rt.realm.name, client, &c.sub, &attempt).await?;
+                match admitted {
+                    crate::orgs::Admission::Refused(_) => Err(OAuthError::invalid_token("no longer admitted")),
+                    _ => Ok(c),
+                }
+            }
+            _ => Ok(c),
+        },
+        other => other,
+    };
+    Ok(match verified {
         Ok(c) if !may_introspect(caller, &c) => json!({ "active": false }),
         Ok(c) => {
             let mut m = Map::new();

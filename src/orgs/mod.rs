@@ -5,6 +5,8 @@
 //! Organizations are runtime data, made through the admin API; this module checks what they
 //! may hold and decides who is admitted. `store` keeps the rows.
 
+pub mod invites;
+
 use serde_json::{Value, json};
 
 use crate::realm::{Client, Realm};
@@ -143,7 +145,7 @@ pub fn alias_of(name: &str) -> String {
 }
 
 /// A DNS name of at least two labels, each 1–63 of a-z, 0-9 and inner `-`.
-fn is_domain(s: &str) -> bool {
+pub(crate) fn is_domain(s: &str) -> bool {
     let labels: Vec<&str> = s.split('.').collect();
     s.len() <= 253
         && labels.len() >= 2
@@ -321,7 +323,7 @@ pub fn ip_allowed(ranges: &str, ip: Option<&str>) -> bool {
 pub async fn record_refusal(
     store: &Store,
     realm: &str,
-    client_id: &str,
+    client_id: Option<&str>,
     user_id: &str,
     ip: Option<&str>,
     refusal: &Refusal,
@@ -333,7 +335,7 @@ pub async fn record_refusal(
             realm: realm.into(),
             kind: "organization_access_denied".into(),
             user_id: Some(user_id.into()),
-            client_id: Some(client_id.into()),
+            client_id: client_id.map(String::from),
             ip: ip.map(String::from),
             user_agent: None,
             details,

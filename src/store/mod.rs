@@ -9,6 +9,7 @@ pub mod entity;
 mod events;
 mod import;
 mod keys;
+mod org_invites;
 mod orgs;
 mod outbox;
 mod pats;
@@ -29,6 +30,7 @@ pub use credentials::{
 pub use events::{EventQuery, NewEvent, Purged};
 pub use import::ImportedUser;
 pub use migration::username_key;
+pub use org_invites::{JoinOutcome, NewInvite, usable as invite_usable};
 pub use orgs::{MemberChange, OWNER_ROLE, OrgFields};
 pub use outbox::{NewActionToken, NewMessage, OutboxStatus};
 pub use pats::{NewPat, PAT_PREFIX};

@@ -312,3 +312,37 @@ db_test!(async fn a_trusted_device_in_chromium_skips_the_code_until_it_is_forgot
     })
     .await;
 });
+
+db_test!(async fn an_invite_link_in_chromium_joins_after_the_sign_in_and_the_member_leaves(db) {
+    with_browser(&format!("invite_link_{db:?}"), |ui| async move {
+        let app = App::start().await;
+        let h = start(db, &app).await;
+        let cli = gatehouse::admin::Actor::cli();
+        let input = gatehouse::orgs::OrgInput {
+            name: "Acme Rockets".into(),
+            enabled: true,
+            ..Default::default()
+        };
+        let org = gatehouse::admin::create_org(&h.state, &cli, &h.realm, input).await.expect("an organization");
+        let terms = gatehouse::orgs::invites::InviteInput::default();
+        let link = gatehouse::admin::create_invite(&h.state, &cli, &h.realm, &org.org.id, terms)
+            .await
+            .expect("an invite link");
+
+        // Opened before signing in, the link asks for the sign-in, then offers the organization.
+        ui.open(&link.url, "invite-login").await;
+        ui.log_in(USERNAME, PASSWORD, "invite-offer").await;
+        assert!(text_of(&ui, "#invite-offer").await.contains("Acme Rockets"));
+        ui.click("#join", "joined").await;
+        assert!(text_of(&ui, "#organization-1").await.contains("Acme Rockets"));
+        assert!(text_of(&ui, "#organization-1").await.contains("member"));
+
+        // The organizations page lists it; leaving takes it off.
+        ui.click("#organization-1 form button[type=submit]", "left").await;
+        assert!(!text_of(&ui, "#no-organizations").await.is_empty());
+        // Having left, they may join again through the same link (it is not single-use).
+        ui.open(&link.url, "invite-again").await;
+        assert!(text_of(&ui, "#invite-offer").await.contains("Acme Rockets"));
+    })
+    .await;
+});

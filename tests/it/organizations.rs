@@ -3,6 +3,7 @@
 //! organization's app admits its members only (browser, password grant, refresh) and tells
 //! them apart in the `organization` claim; the last owner stays.
 
+use crate::account;
 use crate::admin_users::{assert_bad, call, events_of, service_token, start};
 use crate::support::signin::{self, SignIn};
 use crate::support::*;
@@ -152,6 +153,8 @@ db_test!(async fn an_organizations_app_admits_its_members_only(db) {
     let refreshed = oauth::refresh(&h, acme, &refresh).await;
     refreshed.assert_ok();
     let refresh = refreshed.str("refresh_token").expect("a new refresh token").to_string();
+    let access = refreshed.str("access_token").expect("an access token").to_string();
+    oauth::userinfo(&h, &access).await.assert_ok();
     // Other apps' tokens say nothing of it.
     let web = signin::password_sign_in(&h, WEB_CLIENT, USERNAME, PASSWORD).await.exchange(&h).await;
     assert!(web.access.get("organization").is_none(), "{}", web.access);
@@ -173,6 +176,11 @@ db_test!(async fn an_organizations_app_admits_its_members_only(db) {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let acme = oauth::ClientAuth::Basic("acme-app", WEB_SECRET);
     oauth::refresh(&h, acme, &refresh).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    // Their access token, still unexpired, stops at userinfo and introspection at once.
+    oauth::assert_userinfo_rejects(&h, &access, "a removed member's token").await;
+    let acme = oauth::ClientAuth::Basic("acme-app", WEB_SECRET);
+    let looked = oauth::introspect(&h, acme, &access).await;
+    assert_eq!(looked.body["active"], false, "{}", looked.text);
     assert_eq!(events_of(&h, "organization_member_removed", &user_id).await.len(), 1);
     let (status, _) = call(&h, "GET", &format!("{members}/{user_id}"), Some(&token), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -245,6 +253,20 @@ db_test!(async fn an_organizations_policy_holds_at_sign_in_and_refresh(db) {
     assert_eq!(denied[0].details["reason"], "ip_not_allowed", "{:?}", denied[0].details);
     // The refused refresh spent nothing: from inside, the token still works.
     oauth::refresh(&h, acme(), &refresh).await.assert_ok();
+    // Userinfo, with the app's access token or the member's personal access token, answers
+    // inside only.
+    let access = tokens.response.str("access_token").expect("an access token").to_string();
+    let pat = personal_access_token(&h, &user_id).await;
+    for bearer in [&access, &pat] {
+        oauth::userinfo(&h, bearer).await.assert_ok();
+        let outside = elsewhere
+            .get(h.endpoint("userinfo"))
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .expect("GET userinfo");
+        assert_eq!(outside.status(), StatusCode::UNAUTHORIZED);
+    }
 
     // Requiring a second factor refuses a password-only sign-in, with what to do.
     let strict = json!({ "name": "Acme", "policy": { "requireSecondFactor": true } });
@@ -262,6 +284,109 @@ db_test!(async fn an_organizations_policy_holds_at_sign_in_and_refresh(db) {
     assert!(reasons.contains(&json!("second_factor_required")), "{reasons:?}");
 });
 
+/// A personal access token (scope `openid`) of the user, as the console would make it.
+async fn personal_access_token(h: &Harness, user_id: &str) -> String {
+    let secret = format!("{}test-{}", gatehouse::store::PAT_PREFIX, unique_name("pat"));
+    let new = gatehouse::store::NewPat {
+        realm: h.realm.clone(),
+        user_id: user_id.into(),
+        name: "test".into(),
+        token_hash: gatehouse::crypto::sha256_hex(secret.as_bytes()),
+        scope: "openid".into(),
+        expires_at: signin::unix_now() as i64 + 3600,
+    };
+    h.state.store.create_pat(new).await.expect("a token");
+    secret
+}
+
 fn query_of(url: &reqwest::Url, name: &str) -> Option<String> {
     url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
+
+/// Opens `url` in `b` (a console page), signing in as `username` when the server asks.
+async fn open_signed_in(h: &Harness, b: &reqwest::Client, url: &str, username: &str) -> browser::Page {
+    let server = reqwest::Url::parse(&h.url).expect("server URL");
+    let page = account::open(h, b, url).await;
+    if !page.body.contains("name=\"username\"") {
+        return page;
+    }
+    let mut form = signin::form_of(&page);
+    form.set("username", username);
+    form.set("password", PASSWORD);
+    browser::follow_on_server(b, form.submit(b).await, &server).await
+}
+
+db_test!(async fn invite_links_join_people_until_used_up_revoked_or_expired(db) {
+    let h = start(db).await;
+    let token = service_token(&h, "pipeline").await;
+    let id = create(&h, &token, json!({ "name": "Acme", "alias": "acme" })).await;
+    let invites = format!("{ORGS}/{id}/invites");
+    let (status, link) = call(&h, "POST", &invites, Some(&token), Some(json!({ "role": "billing", "maxUses": 1 }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{link}");
+    let url = link["url"].as_str().expect("the link").to_string();
+    assert!(url.contains("/realms/flows/account/organizations/join?invite="), "{url}");
+    assert_bad(call(&h, "POST", &invites, Some(&token), Some(json!({ "role": "owner" }))).await, "cannot make owners");
+    assert_bad(call(&h, "POST", &invites, Some(&token), Some(json!({ "expiresIn": 10 }))).await, "expiresIn");
+
+    // Opened before signing in, the link waits for the sign-in, then offers the organization.
+    let alice = account::browser_as("Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0 Safari/537.36");
+    let offer = open_signed_in(&h, &alice, &url, USERNAME).await;
+    assert_eq!(offer.status, StatusCode::OK, "{}", offer.describe());
+    assert!(offer.body.contains("id=\"invite-offer\""), "{}", offer.describe());
+    assert!(offer.body.contains("Acme") && offer.body.contains("billing"), "{}", offer.describe());
+    let joined = account::post(&h, &alice, &offer, "/organizations/join", &[]).await;
+    assert_eq!(joined.status, StatusCode::OK, "{}", joined.describe());
+    assert!(joined.url.path().ends_with("/account/organizations"), "{}", joined.describe());
+    assert!(joined.body.contains("id=\"organization-1\"") && joined.body.contains("billing"), "{}", joined.describe());
+    let alice_id = signin::user_id(&h, USERNAME).await;
+    assert_eq!(events_of(&h, "organization_joined", &alice_id).await.len(), 1);
+
+    // Used up: the next person gets a clear page and joins nothing.
+    h.add_user("second", "second@example.com", PASSWORD).await;
+    let second = account::browser_as("Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0");
+    let gone = open_signed_in(&h, &second, &url, "second").await;
+    assert_eq!(gone.status, StatusCode::GONE, "{}", gone.describe());
+    assert!(gone.body.contains("id=\"invite-refused\""), "{}", gone.describe());
+    let (_, listed) = call(&h, "GET", &invites, Some(&token), None).await;
+    assert_eq!(listed[0]["status"], "used-up", "{listed}");
+    assert_eq!(listed[0]["joined"], json!([USERNAME]), "{listed}");
+    assert!(listed[0].get("url").is_none(), "{listed}");
+
+    // Revoked and expired links are refused alike.
+    let (_, revoked) = call(&h, "POST", &invites, Some(&token), Some(json!({}))).await;
+    let revoked_url = revoked["url"].as_str().expect("a link").to_string();
+    let revoke = format!("{invites}/{}", revoked["id"].as_str().expect("an id"));
+    let (status, _) = call(&h, "DELETE", &revoke, Some(&token), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(open_signed_in(&h, &second, &revoked_url, "second").await.status, StatusCode::GONE);
+    let (_, expired) = call(&h, "POST", &invites, Some(&token), Some(json!({ "expiresIn": 3600 }))).await;
+    let expired_url = expired["url"].as_str().expect("a link").to_string();
+    let expired_id = expired["id"].as_str().expect("an id");
+    h.sql(&format!("UPDATE organization_invites SET expires_at = 1 WHERE id = '{expired_id}'")).await;
+    assert_eq!(open_signed_in(&h, &second, &expired_url, "second").await.status, StatusCode::GONE);
+    let (status, _) = call(&h, "GET", &format!("{ORGS}/{id}/members/{}", signin::user_id(&h, "second").await), Some(&token), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A domain link takes verified addresses at its domain only.
+    let (_, domain) = call(&h, "POST", &invites, Some(&token), Some(json!({ "emailDomain": "acme.example" }))).await;
+    let domain_url = domain["url"].as_str().expect("a link").to_string();
+    let wrong = open_signed_in(&h, &second, &domain_url, "second").await;
+    assert_eq!(wrong.status, StatusCode::GONE, "{}", wrong.describe());
+    assert!(wrong.body.contains("another domain"), "{}", wrong.describe());
+
+    // The console lists the membership; a member leaves, the last owner cannot.
+    let page = open_signed_in(&h, &alice, &account::account_url(&h, "organizations"), USERNAME).await;
+    let (status, _) = call(&h, "PUT", &format!("{ORGS}/{id}/members/{alice_id}/roles"), Some(&token), Some(json!(["owner"]))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let refused = account::post(&h, &alice, &page, "/organizations/leave", &[]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.describe());
+    assert!(refused.body.contains("last owner"), "{}", refused.describe());
+    let second_id = signin::user_id(&h, "second").await;
+    let (status, _) = call(&h, "POST", &format!("{ORGS}/{id}/members"), Some(&token), Some(json!(second_id))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = call(&h, "PUT", &format!("{ORGS}/{id}/members/{second_id}/roles"), Some(&token), Some(json!(["owner"]))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let left = account::post(&h, &alice, &page, "/organizations/leave", &[]).await;
+    assert_eq!(left.status, StatusCode::OK, "{}", left.describe());
+    assert!(left.body.contains("id=\"no-organizations\""), "{}", left.describe());
+});

@@ -51,8 +51,18 @@ impl FromRequestParts<Arc<AppState>> for Console {
             .await
             .map_err(|e| internal(&e))?;
         let (Some(viewer), Some(cookie)) = (viewer, cookie) else {
-            let page = parts.uri.path().rsplit('/').next().unwrap_or_default();
-            return Err(start_sign_in(app, &rt, page, false, None));
+            let mut page = parts.uri.path().rsplit('/').next().unwrap_or_default().to_string();
+            // An invite link opened before signing in: back to it afterwards.
+            if parts.uri.path().ends_with("/organizations/join")
+                && let Some(secret) = parts.uri.query().and_then(|q| {
+                    url::form_urlencoded::parse(q.as_bytes())
+                        .find(|(k, _)| k == "invite")
+                        .map(|(_, v)| v.into_owned())
+                })
+            {
+                page = console::join_page(&secret);
+            }
+            return Err(start_sign_in(app, &rt, &page, false, None));
         };
         let lang = pages::lang(&app.templates, Some(&rt.realm), None, &parts.headers);
         Ok(Console {
@@ -67,7 +77,7 @@ impl FromRequestParts<Arc<AppState>> for Console {
 
 impl Console {
     /// A page of the console, with what every console page shows.
-    fn page(&self, template: &str, mut ctx: Value) -> Response {
+    pub(super) fn page(&self, template: &str, mut ctx: Value) -> Response {
         if let Value::Object(obj) = &mut ctx {
             let base = format!("/realms/{}/account", self.rt.realm.name);
             obj.insert("csrf".into(), json!(csrf_token(&self.cookie)));
@@ -161,6 +171,8 @@ pub(super) fn notice(query: &HashMap<String, String>) -> Option<&'static str> {
         Some("key-removed") => Some("accountKeyRemoved"),
         Some("password-removed") => Some("accountPasswordRemoved"),
         Some("key-renamed") => Some("accountKeyRenamed"),
+        Some("organization-left") => Some("accountOrgLeft"),
+        Some("organization-joined") => Some("accountOrgJoinedNotice"),
         _ => None,
     }
 }
@@ -215,12 +227,13 @@ pub(super) async fn callback(
         Ok(true) => {
             let mut url = match pending.page.as_str() {
                 "" => format!("/realms/{}/account", rt.realm.name),
-                page => format!("/realms/{}/account/{page}", rt.realm.name),
+                page => format!("/realms/{}/account/{}", rt.realm.name, console::page_path(page)),
             };
+            let sep = if url.contains('?') { '&' } else { '?' };
             match query.get("kc_action_status").map(String::as_str) {
-                Some("success") => url.push_str("?notice=action-done"),
-                Some("cancelled") => url.push_str("?notice=action-cancelled"),
-                Some(_) => url.push_str("?notice=action-failed"),
+                Some("success") => url.push_str(&format!("{sep}notice=action-done")),
+                Some("cancelled") => url.push_str(&format!("{sep}notice=action-cancelled")),
+                Some(_) => url.push_str(&format!("{sep}notice=action-failed")),
                 None => {}
             }
             (jar, see_other(&url)).into_response()

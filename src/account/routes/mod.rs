@@ -6,6 +6,7 @@ mod email;
 mod html;
 mod json;
 mod keys;
+mod orgs;
 mod phone;
 
 use std::collections::HashMap;
@@ -79,6 +80,12 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/realms/{realm}/account/security/phone/remove", post(phone::remove))
         .route("/realms/{realm}/account/security/sms-codes", post(phone::sms_codes))
         .route("/realms/{realm}/account/log", get(log))
+        .route("/realms/{realm}/account/organizations", get(orgs::organizations_page))
+        .route("/realms/{realm}/account/organizations/leave", post(orgs::leave))
+        .route(
+            "/realms/{realm}/account/organizations/join",
+            get(orgs::join_page).post(orgs::join),
+        )
         .route("/realms/{realm}/account/tokens", get(tokens).post(create_token))
         .route(
             "/realms/{realm}/account/tokens/{id}",

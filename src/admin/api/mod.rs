@@ -10,6 +10,7 @@ mod client_roles;
 mod credentials;
 mod events;
 mod extract;
+mod org_invites;
 mod organizations;
 mod realm;
 mod role_mappings;
@@ -114,6 +115,8 @@ pub fn router() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(organizations::get_member, organizations::remove_member))
         .routes(routes!(organizations::set_member_roles))
         .routes(routes!(organizations::member_orgs))
+        .routes(routes!(org_invites::list_invites, org_invites::create_invite))
+        .routes(routes!(org_invites::revoke_invite))
         .split_for_parts()
 }
 

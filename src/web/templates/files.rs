@@ -73,6 +73,14 @@ pub(super) const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../themes/default/account_tokens.html"),
     ),
     (
+        "account_organizations.html",
+        include_str!("../../../themes/default/account_organizations.html"),
+    ),
+    (
+        "account_join.html",
+        include_str!("../../../themes/default/account_join.html"),
+    ),
+    (
         "reset_choose_user.html",
         include_str!("../../../themes/default/reset_choose_user.html"),
     ),

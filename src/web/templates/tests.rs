@@ -71,6 +71,16 @@ fn sample_context(template: &str) -> serde_json::Value {
         "mail_new_login.txt" | "mail_new_login.html" => {
             json!({ "link": "http://127.0.0.1/x?key=k", "username": "alice", "time": "2026-12-07 06:00:00 UTC", "browser": "Chrome 131", "os": "Windows 10", "location": null, "ip": "192.0.2.1" })
         }
+        "account_organizations.html" => json!({
+            "account_url": "/realms/demo/account", "username": "alice", "page": "organizations", "notice": "accountOrgLeft",
+            "error": "accountOrgLastOwner",
+            "organizations": [{ "id": "o1", "name": "Acme", "alias": "acme", "description": "Rockets", "roles": ["owner", "billing"],
+                "joined": 1_700_000_000, "enabled": true }],
+        }),
+        "account_join.html" => json!({
+            "account_url": "/realms/demo/account", "username": "alice", "page": "organizations", "secret": "s3cret",
+            "invite": { "organization": "Acme", "role": "member", "expires": 1_800_000_000, "email_domain": null, "member": false },
+        }),
         "account.html"
         | "account_security.html"
         | "account_sessions.html"
