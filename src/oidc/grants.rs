@@ -276,6 +276,14 @@ async fn refresh_token(
         .ok_or_else(|| OAuthError::invalid_grant("the user is disabled or deleted"))?;
     let t = now();
     let mut facts: SignInFacts = serde_json::from_str(&owner.data).unwrap_or_default();
+    // For an organization's app, a token that no longer stands goes to the rotation first,
+    // which refuses it and revokes the family if it is a replay: the organization's policy
+    // must not answer in its place (nor tell a stale token's holder about itself).
+    if client.organization.is_some() && state.store.live_refresh_token(&hash).await?.is_none() {
+        let next = new_refresh_token(state, rt, client, &user.id, owner.session_id.as_deref(), &facts, t);
+        rotate(state, rt, client, &hash, &next, &owner, origin).await?;
+        return Err(invalid());
+    }
     let attempt = crate::orgs::Attempt {
         ip: origin.ip.as_deref(),
         amr: &facts.amr,

@@ -252,7 +252,9 @@ db_test!(async fn an_organizations_policy_holds_at_sign_in_and_refresh(db) {
     assert_eq!(denied[0].ip.as_deref(), Some("127.0.0.2"));
     assert_eq!(denied[0].details["reason"], "ip_not_allowed", "{:?}", denied[0].details);
     // The refused refresh spent nothing: from inside, the token still works.
-    oauth::refresh(&h, acme(), &refresh).await.assert_ok();
+    let latest = oauth::refresh(&h, acme(), &refresh).await;
+    latest.assert_ok();
+    let latest = latest.str("refresh_token").expect("a refresh token").to_string();
     // Userinfo, with the app's access token or the member's personal access token, answers
     // inside only.
     let access = tokens.response.str("access_token").expect("an access token").to_string();
@@ -267,6 +269,16 @@ db_test!(async fn an_organizations_policy_holds_at_sign_in_and_refresh(db) {
             .expect("GET userinfo");
         assert_eq!(outside.status(), StatusCode::UNAUTHORIZED);
     }
+
+    // A replay of the spent token, even from outside, is a replay: the family is revoked, and
+    // the policy does not answer for it.
+    let params = [("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())];
+    oauth::post_form_with(&elsewhere, &token_url, acme(), &params)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    let denied = events_of(&h, "organization_access_denied", &user_id).await.len();
+    assert_eq!(denied, 4, "the two refusals of the address, and the two at userinfo");
+    oauth::refresh(&h, acme(), &latest).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
 
     // Requiring a second factor refuses a password-only sign-in, with what to do.
     let strict = json!({ "name": "Acme", "policy": { "requireSecondFactor": true } });
