@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::app;
 use crate::config::{LogFormat, Overrides, Settings};
 
+mod org;
 mod realm;
 mod seed;
 mod user;
@@ -74,6 +75,9 @@ pub enum Command {
     /// Manage users
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage organizations, their members and invite links
+    #[command(subcommand)]
+    Org(org::OrgCommand),
     /// Add many users and sessions at once, for benchmarks at scale
     Seed(seed::SeedArgs),
     /// Set up administration (the master realm's administrators)
@@ -336,6 +340,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     let done = match cli.command {
         Command::Serve(args) => serve(&cli.global, &args).await,
         Command::User(cmd) => user::run(&cli.global, cmd).await,
+        Command::Org(cmd) => org::run(&cli.global, cmd).await,
         Command::Seed(args) => seed::run(&cli.global, args).await,
         Command::Admin(AdminCommand::Bootstrap { username, email }) => {
             let password = read_password_line()?;

@@ -155,8 +155,8 @@ impl Store {
             .join(sea_orm::JoinType::InnerJoin, user_of_member())
             .select_also(user::Entity)
             .order_by_asc(user::Column::UsernameKey)
-            .offset(first)
-            .limit(max)
+            .offset(first.min(i64::MAX as u64))
+            .limit(max.min(i64::MAX as u64))
             .all(&self.db)
             .await?;
         Ok(rows.into_iter().filter_map(|(m, u)| Some((m, u?))).collect())

@@ -567,7 +567,7 @@ db_test!(async fn the_openapi_document_has_every_user_endpoint(db) {
 
 /// Runs the real `gatehouse` binary on the harness's database, realm files and master key;
 /// returns (success, stdout + stderr).
-fn gatehouse_cli(h: &Harness, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+pub(crate) fn gatehouse_cli(h: &Harness, args: &[&str], stdin: Option<&str>) -> (bool, String) {
     let s = &h.settings;
     // Settings first, so that `--` may end the options of `args`.
     let mut cmd = process::gatehouse(&[]);

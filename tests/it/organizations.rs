@@ -4,7 +4,7 @@
 //! them apart in the `organization` claim; the last owner stays.
 
 use crate::account;
-use crate::admin_users::{assert_bad, call, events_of, service_token, start};
+use crate::admin_users::{assert_bad, call, events_of, gatehouse_cli, service_token, start};
 use crate::support::signin::{self, SignIn};
 use crate::support::*;
 use reqwest::StatusCode;
@@ -401,4 +401,40 @@ db_test!(async fn invite_links_join_people_until_used_up_revoked_or_expired(db) 
     let left = account::post(&h, &alice, &page, "/organizations/leave", &[]).await;
     assert_eq!(left.status, StatusCode::OK, "{}", left.describe());
     assert!(left.body.contains("id=\"no-organizations\""), "{}", left.describe());
+});
+
+db_test!(async fn the_cli_administers_organizations_through_the_same_functions(db) {
+    let h = start(db).await;
+    let (ok, help) = gatehouse_cli(&h, &["org", "--help"], None);
+    assert!(ok, "{help}");
+    for word in ["list", "create", "delete", "members", "add-member", "set-roles", "remove-member", "invite", "invites", "revoke-invite"] {
+        assert!(help.contains(word), "`org --help` lacks {word}:\n{help}");
+    }
+    let create = ["org", "create", "flows", "Acme Inc.", "--domain", "acme.example", "--ip-allow", "127.0.0.1"];
+    let (ok, out) = gatehouse_cli(&h, &create, None);
+    assert!(ok && out.contains("created organization acme-inc"), "{out}");
+    let (ok, out) = gatehouse_cli(&h, &["org", "create", "flows", "Bad", "--ip-allow", "nowhere"], None);
+    assert!(!ok && out.contains("192.0.2.0/24"), "{out}");
+    let (ok, out) = gatehouse_cli(&h, &["org", "add-member", "flows", "acme-inc", USERNAME, "--role", "billing"], None);
+    assert!(ok, "{out}");
+    let (ok, out) = gatehouse_cli(&h, &["org", "members", "flows", "acme-inc"], None);
+    assert!(ok && out.contains(USERNAME) && out.contains("billing"), "{out}");
+    let (ok, out) = gatehouse_cli(&h, &["org", "list", "flows"], None);
+    assert!(ok && out.contains("acme-inc") && out.contains("1 members") && out.contains("127.0.0.1/32"), "{out}");
+    let (ok, url) = gatehouse_cli(&h, &["org", "invite", "flows", "acme-inc", "--days", "2", "--max-uses", "3"], None);
+    assert!(ok && url.contains("/account/organizations/join?invite="), "{url}");
+    let (ok, out) = gatehouse_cli(&h, &["org", "invites", "flows", "acme-inc"], None);
+    assert!(ok && out.contains("active") && out.contains("0/3 uses"), "{out}");
+    let invite_id = out.split('\t').next().expect("an id").trim().to_string();
+    let (ok, out) = gatehouse_cli(&h, &["org", "revoke-invite", "flows", "acme-inc", &invite_id], None);
+    assert!(ok, "{out}");
+    let (ok, out) = gatehouse_cli(&h, &["org", "remove-member", "flows", "acme-inc", USERNAME], None);
+    assert!(ok, "{out}");
+    let user_id = signin::user_id(&h, USERNAME).await;
+    let removed = events_of(&h, "organization_member_removed", &user_id).await;
+    assert_eq!(removed[0].details["by"], "cli");
+    let (ok, out) = gatehouse_cli(&h, &["org", "delete", "flows", "acme-inc"], None);
+    assert!(ok, "{out}");
+    let (ok, out) = gatehouse_cli(&h, &["org", "members", "flows", "acme-inc"], None);
+    assert!(!ok && out.contains("does not exist"), "{out}");
 });
