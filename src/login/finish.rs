@@ -68,16 +68,6 @@ pub(super) async fn finish(
         };
         let admitted = crate::orgs::admit(&app.store, &rt.realm.name, client, &user_id, &attempt).await?;
         if let crate::orgs::Admission::Refused(refusal) = admitted {
-            let ip = who.ip.as_deref();
-            crate::orgs::record_refusal(
-                &app.store,
-                &rt.realm.name,
-                Some(&client.client_id),
-                &user_id,
-                ip,
-                &refusal,
-            )
-            .await;
             return Ok(refused(request, &refusal.message));
         }
     }

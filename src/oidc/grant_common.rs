@@ -147,19 +147,7 @@ pub(super) async fn user_roles(
     let organization = match crate::orgs::admit(&state.store, &rt.realm.name, client, user_id, attempt).await? {
         crate::orgs::Admission::Open => None,
         crate::orgs::Admission::Member(claim) => Some(claim),
-        crate::orgs::Admission::Refused(refusal) => {
-            let realm = &rt.realm.name;
-            crate::orgs::record_refusal(
-                &state.store,
-                realm,
-                Some(&client.client_id),
-                user_id,
-                attempt.ip,
-                &refusal,
-            )
-            .await;
-            return Err(OAuthError::invalid_grant(refusal.message));
-        }
+        crate::orgs::Admission::Refused(refusal) => return Err(OAuthError::invalid_grant(refusal.message)),
     };
     if rt.realm.tokens.roles_claim.is_empty() {
         return Ok(UserRoles {

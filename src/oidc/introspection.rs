@@ -193,7 +193,7 @@ pub async fn userinfo(state: &AppState, rt: &RealmRuntime, token: &str, ip: Opti
     Ok(Value::Object(out))
 }
 
-/// Refuses (`invalid_token`, logged) a token of an organization's app whose user the
+/// Refuses (`invalid_token`, logged by `admit`) a token of an organization's app whose user the
 /// organization no longer admits: no longer a member, from another network, past its policy.
 async fn still_admitted(
     state: &AppState,
@@ -204,16 +204,6 @@ async fn still_admitted(
 ) -> Result<(), OAuthError> {
     let admitted = crate::orgs::admit(&state.store, &rt.realm.name, client, user_id, attempt).await?;
     if let crate::orgs::Admission::Refused(refusal) = admitted {
-        let realm = &rt.realm.name;
-        crate::orgs::record_refusal(
-            &state.store,
-            realm,
-            Some(&client.client_id),
-            user_id,
-            attempt.ip,
-            &refusal,
-        )
-        .await;
         return Err(OAuthError::invalid_token(refusal.message));
     }
     Ok(())

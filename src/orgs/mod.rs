@@ -229,11 +229,27 @@ pub struct Attempt<'a> {
     pub now: i64,
 }
 
+/// Decides whether `user_id` may use `client` of `realm` (see [`decide`]); a refusal is
+/// recorded in the security log with the address.
+pub async fn admit(
+    store: &Store,
+    realm: &str,
+    client: &Client,
+    user_id: &str,
+    attempt: &Attempt<'_>,
+) -> Result<Admission, StoreError> {
+    let admitted = decide(store, realm, client, user_id, attempt).await?;
+    if let Admission::Refused(refusal) = &admitted {
+        record_refusal(store, realm, Some(&client.client_id), user_id, attempt.ip, refusal).await;
+    }
+    Ok(admitted)
+}
+
 /// Decides whether `user_id` may use `client` of `realm`: anyone, when it belongs to no
 /// organization; else members of its organization while that is enabled, within its policy:
 /// from an allowed address, with two factors if it requires them, and within its longest
 /// session.
-pub async fn admit(
+async fn decide(
     store: &Store,
     realm: &str,
     client: &Client,
