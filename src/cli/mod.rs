@@ -314,6 +314,15 @@ pub fn main() -> ExitCode {
 const NOT_APPLIED_HINT: &str = " in the live configuration (commands work on applied realms: apply the realm files \
 with `gatehouse realm apply`, or start `gatehouse serve`)";
 
+/// What a failed administrative command says: its error, and for an unknown realm, that
+/// commands work on the applied configuration.
+fn explain(e: Box<dyn std::error::Error>) -> String {
+    match e.downcast_ref::<crate::admin::AdminError>() {
+        Some(crate::admin::AdminError::UnknownRealm(_)) => format!("{e}{NOT_APPLIED_HINT}"),
+        _ => e.to_string(),
+    }
+}
+
 fn settings(global: &GlobalArgs, serve: Option<&ServeArgs>) -> Result<Settings, String> {
     Settings::resolve(Overrides {
         config: global.config.clone(),

@@ -142,12 +142,7 @@ pub(super) async fn run(global: &GlobalArgs, cmd: OrgCommand) -> Result<(), Stri
     let app = crate::app::load(settings(global, None)?)
         .await
         .map_err(|e| e.to_string())?;
-    run_with(&app, cmd)
-        .await
-        .map_err(|e| match e.downcast_ref::<admin::AdminError>() {
-            Some(admin::AdminError::UnknownRealm(_)) => format!("{e}{}", super::NOT_APPLIED_HINT),
-            _ => e.to_string(),
-        })
+    run_with(&app, cmd).await.map_err(super::explain)
 }
 
 async fn run_with(app: &AppState, cmd: OrgCommand) -> CliResult {

@@ -239,12 +239,7 @@ pub(super) async fn run(global: &GlobalArgs, cmd: UserCommand) -> Result<(), Str
     let app = crate::app::load(settings(global, None)?)
         .await
         .map_err(|e| e.to_string())?;
-    run_with(&app, cmd)
-        .await
-        .map_err(|e| match e.downcast_ref::<admin::AdminError>() {
-            Some(admin::AdminError::UnknownRealm(_)) => format!("{e}{}", super::NOT_APPLIED_HINT),
-            _ => e.to_string(),
-        })
+    run_with(&app, cmd).await.map_err(super::explain)
 }
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
