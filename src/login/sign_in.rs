@@ -263,7 +263,14 @@ async fn advance(
         _ => (None, None),
     };
     let in_action = flow.challenge.as_deref().is_some_and(|c| c.starts_with("action:"));
-    let sign_in_request = request.sign_in_request();
+    let mut sign_in_request = request.sign_in_request();
+    // An organization's longest session works as `max_age`: an older sign-in is asked again
+    // (rather than refused at the end, which would leave the browser stuck with its session).
+    if let Some(client) = rt.realm.clients.get(&request.client_id)
+        && let Some(max) = crate::orgs::session_max(&app.store, &rt.realm.name, client).await?
+    {
+        sign_in_request.max_age = Some(sign_in_request.max_age.map_or(max, |asked| asked.min(max)));
+    }
     let mut ctx = flow_context(app, rt, request, &sign_in_request, &mut *flow, who, input);
     ctx.sso_session = sso;
     let flow_form = if in_action { None } else { form };

@@ -315,6 +315,18 @@ pub fn policy_refusal(org: &organization::Model, attempt: &Attempt<'_>) -> Optio
     None
 }
 
+/// The longest session (seconds) of the organization `client` belongs to, if it sets one.
+pub async fn session_max(store: &Store, realm: &str, client: &Client) -> Result<Option<i64>, StoreError> {
+    let Some(alias) = client.organization.as_deref() else {
+        return Ok(None);
+    };
+    Ok(store
+        .org_by_alias(realm, alias)
+        .await?
+        .filter(|o| o.enabled)
+        .and_then(|o| o.session_max_secs))
+}
+
 /// Whether `ip` is within one of the ranges (space-separated CIDRs); any address when there
 /// are none, no unknown address when there are.
 pub fn ip_allowed(ranges: &str, ip: Option<&str>) -> bool {

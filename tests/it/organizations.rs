@@ -280,6 +280,21 @@ db_test!(async fn an_organizations_policy_holds_at_sign_in_and_refresh(db) {
     assert_eq!(denied, 4, "the two refusals of the address, and the two at userinfo");
     oauth::refresh(&h, acme(), &latest).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
 
+    // A sign-in older than the organization's longest session is asked again (not refused):
+    // the browser's session is older than an hour, the app's sign-in shows the login form.
+    let short = json!({ "name": "Acme", "policy": { "sessionMax": 3600 } });
+    let (status, _) = call(&h, "PUT", &format!("{ORGS}/{id}"), Some(&token), Some(short)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let browser = h.new_browser();
+    let mut first = SignIn::start(&h, &browser, "acme-app").await;
+    first.log_in(USERNAME, PASSWORD).await;
+    first.exchange(&h).await;
+    h.sql("UPDATE sso_sessions SET auth_time = auth_time - 7200").await;
+    let again = SignIn::start(&h, &browser, "acme-app").await;
+    again.expect(signin::Shown::Login);
+    let other = SignIn::start(&h, &browser, WEB_CLIENT).await;
+    other.expect(signin::Shown::Away);
+
     // Requiring a second factor refuses a password-only sign-in, with what to do.
     let strict = json!({ "name": "Acme", "policy": { "requireSecondFactor": true } });
     let (status, _) = call(&h, "PUT", &format!("{ORGS}/{id}"), Some(&token), Some(strict)).await;
