@@ -82,6 +82,8 @@ pub struct InviteView {
     pub email_domain: Option<String>,
     /// The viewer is a member already.
     pub member: bool,
+    /// Where joining leads (the organization's `redirectUrl`), if anywhere but the console.
+    pub redirect_url: Option<String>,
 }
 
 /// Why a link cannot be used (the page says which, in words).
@@ -117,6 +119,7 @@ pub async fn invite(
         expires: link.expires_at,
         email_domain: link.email_domain,
         member,
+        redirect_url: org.redirect_url,
     }))
 }
 

@@ -121,7 +121,12 @@ pub fn check(realm: &Realm, input: OrgInput) -> Result<OrgFields, OrgError> {
         name,
         alias,
         description: input.description.filter(|d| !d.is_empty()),
-        redirect_url: input.redirect_url.filter(|u| !u.is_empty()),
+        // As parsed: the parser drops tabs and line breaks, which a `Location` cannot carry.
+        redirect_url: input
+            .redirect_url
+            .filter(|u| !u.is_empty())
+            .and_then(|u| url::Url::parse(&u).ok())
+            .map(String::from),
         enabled: input.enabled,
         require_second_factor: input.require_second_factor,
         ip_allowlist,

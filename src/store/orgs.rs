@@ -354,16 +354,18 @@ pub(super) async fn add_member_in(
     if existing.is_some() {
         return Ok(false);
     }
-    member::Entity::insert(member::ActiveModel {
+    // Another request may have made them a member since the read: then nothing is inserted.
+    let inserted = member::Entity::insert(member::ActiveModel {
         organization_id: Set(org_id.into()),
         user_id: Set(user_id.into()),
         roles: Set(role_text(roles)),
         joined_at: Set(now()),
         invite_id: Set(invite_id.map(String::from)),
     })
+    .on_conflict_do_nothing_on([member::Column::OrganizationId, member::Column::UserId])
     .exec_without_returning(db)
     .await?;
-    Ok(true)
+    Ok(matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0))
 }
 
 /// How many members hold the owner role.

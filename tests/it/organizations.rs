@@ -416,6 +416,17 @@ db_test!(async fn invite_links_join_people_until_used_up_revoked_or_expired(db) 
     let left = account::post(&h, &alice, &page, "/organizations/leave", &[]).await;
     assert_eq!(left.status, StatusCode::OK, "{}", left.describe());
     assert!(left.body.contains("id=\"no-organizations\""), "{}", left.describe());
+
+    // Joining an organization with its own page leads there; the page's CSP lets the form go.
+    let welcome = json!({ "name": "Globex", "redirectUrl": "https://globex.example/welcome" });
+    let globex = create(&h, &token, welcome).await;
+    let (_, link) = call(&h, "POST", &format!("{ORGS}/{globex}/invites"), Some(&token), Some(json!({}))).await;
+    let offer = open_signed_in(&h, &alice, link["url"].as_str().expect("a link"), USERNAME).await;
+    let csp = offer.header("content-security-policy").unwrap_or_default().to_string();
+    assert!(csp.contains("form-action 'self' https://globex.example"), "{csp}");
+    let joined = account::post(&h, &alice, &offer, "/organizations/join", &[]).await;
+    assert_eq!(joined.status, StatusCode::SEE_OTHER, "{}", joined.describe());
+    assert_eq!(joined.header("location"), Some("https://globex.example/welcome"));
 });
 
 db_test!(async fn the_cli_administers_organizations_through_the_same_functions(db) {

@@ -1,6 +1,6 @@
 //! The console's organization pages: my organizations (leave one), and joining through an
-//! invite link. The link's secret travels in the query (never in the path, which the access
-//! log records) and in the form.
+//! invite link. The link's secret travels in the query and in the form (the access log records
+//! neither, and pages send no `Referer`).
 
 use std::collections::HashMap;
 
@@ -61,6 +61,14 @@ pub(super) async fn join_page(console: Console, Query(query): Query<HashMap<Stri
     // The page holds the link's secret.
     page.headers_mut()
         .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    // Browsers hold a form's redirect to `form-action` too: joining may lead to the
+    // organization's own page.
+    if let Ok(view) = &offered
+        && let Some(next) = &view.redirect_url
+    {
+        let policy = crate::web::csp_with_form_targets(crate::web::CSP, &[next.as_str()]);
+        page.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
     page
 }
 
