@@ -25,6 +25,7 @@ pub enum OrgCommand {
         /// Realm name
         realm: String,
         /// The organization's alias or id
+        #[arg(allow_hyphen_values = true)]
         org: String,
     },
     /// List an organization's members and their organization roles
@@ -32,6 +33,7 @@ pub enum OrgCommand {
         /// Realm name
         realm: String,
         /// The organization's alias or id
+        #[arg(allow_hyphen_values = true)]
         org: String,
     },
     /// Make a user a member (role `member` unless --role is given)
@@ -39,6 +41,7 @@ pub enum OrgCommand {
         /// Realm name
         realm: String,
         /// The organization's alias or id
+        #[arg(allow_hyphen_values = true)]
         org: String,
         /// The user's username or id
         #[arg(value_name = "USER", allow_hyphen_values = true)]
@@ -52,6 +55,7 @@ pub enum OrgCommand {
         /// Realm name
         realm: String,
         /// The organization's alias or id
+        #[arg(allow_hyphen_values = true)]
         org: String,
         /// The user's username or id
         #[arg(value_name = "USER", allow_hyphen_values = true)]
@@ -65,6 +69,7 @@ pub enum OrgCommand {
         /// Realm name
         realm: String,
         /// The organization's alias or id
+        #[arg(allow_hyphen_values = true)]
         org: String,
         /// The user's username or id
         #[arg(value_name = "USER", allow_hyphen_values = true)]
@@ -77,6 +82,7 @@ pub enum OrgCommand {
         /// Realm name
         realm: String,
         /// The organization's alias or id
+        #[arg(allow_hyphen_values = true)]
         org: String,
     },
     /// Revoke an invite link at once
@@ -84,8 +90,10 @@ pub enum OrgCommand {
         /// Realm name
         realm: String,
         /// The organization's alias or id
+        #[arg(allow_hyphen_values = true)]
         org: String,
-        /// The link's id, as `org invites` lists it
+        /// The link's id, as `org invites` lists it (ids may start with '-')
+        #[arg(allow_hyphen_values = true)]
         invite: String,
     },
 }
@@ -118,6 +126,7 @@ pub struct InviteArgs {
     /// Realm name
     realm: String,
     /// The organization's alias or id
+    #[arg(allow_hyphen_values = true)]
     org: String,
     /// The role people joining get (default member; never owner)
     #[arg(long)]

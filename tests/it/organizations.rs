@@ -454,6 +454,9 @@ db_test!(async fn the_cli_administers_organizations_through_the_same_functions(d
     let invite_id = out.split('\t').next().expect("an id").trim().to_string();
     let (ok, out) = gatehouse_cli(&h, &["org", "revoke-invite", "flows", "acme-inc", &invite_id], None);
     assert!(ok, "{out}");
+    // Ids may start with '-': they are values, not options.
+    let (ok, out) = gatehouse_cli(&h, &["org", "revoke-invite", "flows", "acme-inc", "-3x"], None);
+    assert!(!ok && out.contains("-3x") && !out.contains("unexpected argument"), "{out}");
     let (ok, out) = gatehouse_cli(&h, &["org", "remove-member", "flows", "acme-inc", USERNAME], None);
     assert!(ok, "{out}");
     let user_id = signin::user_id(&h, USERNAME).await;
