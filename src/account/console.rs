@@ -13,16 +13,23 @@ pub const PAGES: &[&str] = &["", "security", "sessions", "log", "tokens", "organ
 
 /// A pending return to an invite link: `join:` and the link's secret (base64url).
 const JOIN: &str = "join:";
+/// A pending return to an organization's management page: `org:` and its id.
+const ORG: &str = "org:";
 
-/// Whether the console may return to `page`: one of [`PAGES`], or an invite link.
+/// Whether `text` is a token or id as Gatehouse makes them (base64url, at most 128 characters).
+fn is_token(text: &str) -> bool {
+    (1..=128).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Whether the console may return to `page`: one of [`PAGES`], an invite link, or an
+/// organization's management page.
 fn is_page(page: &str) -> bool {
     PAGES.contains(&page)
-        || page.strip_prefix(JOIN).is_some_and(|secret| {
-            (1..=128).contains(&secret.len())
-                && secret
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
+        || page.strip_prefix(JOIN).is_some_and(is_token)
+        || page.strip_prefix(ORG).is_some_and(is_token)
 }
 
 /// The page to return to for an invite link opened before signing in.
@@ -30,10 +37,18 @@ pub fn join_page(secret: &str) -> String {
     format!("{JOIN}{secret}")
 }
 
+/// The page to return to for an organization's management page opened before signing in.
+pub fn org_page(id: &str) -> String {
+    format!("{ORG}{id}")
+}
+
 /// The path (under `/account/`) of a page [`Pending`] holds.
 pub fn page_path(page: &str) -> String {
-    match page.strip_prefix(JOIN) {
-        Some(secret) => format!("organizations/join?invite={secret}"),
+    if let Some(secret) = page.strip_prefix(JOIN) {
+        return format!("organizations/join?invite={secret}");
+    }
+    match page.strip_prefix(ORG) {
+        Some(id) => format!("organizations/{id}"),
         None => page.to_string(),
     }
 }
@@ -141,6 +156,8 @@ mod tests {
         let join = Pending::new(&join_page("abc_DEF-1"));
         assert_eq!(Pending::from_cookie(&join.to_cookie()), Some(join.clone()));
         assert_eq!(page_path(&join.page), "organizations/join?invite=abc_DEF-1");
+        assert_eq!(page_path(&Pending::new(&org_page("o-1_x")).page), "organizations/o-1_x");
+        assert_eq!(Pending::new("org:../x").page, "");
         assert_eq!(Pending::new("join:a/b").page, "");
         assert_eq!(Pending::new("join:").page, "");
         for bad in ["", "a.b", "a.b.elsewhere", ".b.", "a..security"] {

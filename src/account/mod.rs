@@ -8,6 +8,7 @@ pub mod email;
 pub mod factors;
 pub mod keys;
 pub mod log;
+pub mod org_admin;
 pub mod orgs;
 pub mod password;
 pub mod phone;
@@ -56,6 +57,9 @@ pub enum AccountError {
     /// The realm makes this user keep a second factor, and this is their last.
     #[error("the last second factor cannot be removed: the realm requires one")]
     LastFactor,
+    /// An administrative function the console calls failed (not a refusal).
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
 }
 
 /// The user whose live SSO session `cookie` holds in this realm, if they are still enabled.

@@ -19,6 +19,8 @@ pub struct MembershipView {
     pub roles: Vec<String>,
     pub joined: i64,
     pub enabled: bool,
+    /// The viewer is an owner or admin of it, and may manage it from the console.
+    pub manages: bool,
 }
 
 pub async fn memberships(app: &AppState, viewer: &Viewer) -> Result<Vec<MembershipView>, AccountError> {
@@ -28,6 +30,7 @@ pub async fn memberships(app: &AppState, viewer: &Viewer) -> Result<Vec<Membersh
         .await?
         .into_iter()
         .map(|(o, m)| MembershipView {
+            manages: super::org_admin::standing(&m.role_list()).is_some(),
             roles: m.role_list(),
             joined: m.joined_at,
             id: o.id,

@@ -216,15 +216,7 @@ async fn run_with(app: &AppState, cmd: OrgCommand) -> CliResult {
             let now = crate::store::now();
             for r in admin::invites(app, &realm, &found.org.id).await? {
                 let i = r.invite;
-                let state = if i.revoked_at.is_some() {
-                    "revoked"
-                } else if i.expires_at <= now {
-                    "expired"
-                } else if crate::store::invite_usable(&i, now) {
-                    "active"
-                } else {
-                    "used-up"
-                };
+                let state = crate::orgs::invites::status(&i, now);
                 let uses = i
                     .max_uses
                     .map_or(format!("{} uses", i.uses), |m| format!("{}/{m} uses", i.uses));

@@ -97,6 +97,10 @@ pub struct FlowState {
     /// Required actions the flow itself added (e.g. OTP required but not configured).
     #[serde(default)]
     pub extra_actions: Vec<String>,
+    /// The organization whose app requires a second factor this member has not set up: the
+    /// authenticator-app setup then offers to decline, which ends in `access_denied` to the app.
+    #[serde(default)]
+    pub org_enrolment: Option<String>,
     /// The required action whose page is showing, kept until it is done.
     #[serde(default)]
     pub action: Option<String>,

@@ -66,7 +66,7 @@ pub(super) async fn finish(
             auth_time: flow.auth_time.unwrap_or(t),
             now: t,
         };
-        let admitted = crate::orgs::admit(&app.store, &rt.realm.name, client, &user_id, &attempt).await?;
+        let admitted = crate::orgs::admit(&app.store, &rt.realm, client, &user_id, &attempt).await?;
         if let crate::orgs::Admission::Refused(refusal) = admitted {
             return Ok(refused(request, &refusal.message));
         }

@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod browser;
+mod enrolment;
 mod finish;
 pub mod links;
 pub mod routes;

@@ -42,6 +42,16 @@ pub async fn begin(
     request: AuthorizeRequest,
     who: &Browser,
 ) -> Result<Next, EngineError> {
+    if let Some(refusal) = crate::orgs::realm_refusal(&rt.realm, who.ip.as_deref()) {
+        let (realm, client) = (&rt.realm.name, Some(request.client_id.as_str()));
+        crate::orgs::record_refusal(&app.store, realm, client, None, who.ip.as_deref(), &refusal).await;
+        return Ok(Next::Respond {
+            target: request.target(),
+            result: Err(RedirectError::new("access_denied", refusal.message)),
+            sso_cookie: None,
+            device_cookie: None,
+        });
+    }
     let mut flow = FlowState {
         flow: browser_flow(rt, &request.client_id),
         csrf: random_token(),
@@ -262,6 +272,12 @@ async fn advance(
         Input::Form(f, id) => (Some(f), Some(id)),
         _ => (None, None),
     };
+    if flow.challenge.as_deref() == Some(super::enrolment::DECLINED) {
+        return Ok(match input {
+            Input::Form(..) => super::enrolment::refuse_declined(app, rt, request, flow, who).await,
+            _ => super::enrolment::show_declined(rt, request, flow),
+        });
+    }
     let in_action = flow.challenge.as_deref().is_some_and(|c| c.starts_with("action:"));
     let mut sign_in_request = request.sign_in_request();
     // An organization's longest session works as `max_age`: an older sign-in is asked again
@@ -295,6 +311,7 @@ async fn advance(
         drop(ctx);
         return after_reset(app, rt, request, flow, who, input, moved).await;
     }
+    super::enrolment::demand_second_factor(app, rt, request, ctx.flow, who).await?;
     let action_form = if in_action { form } else { None };
     if let Some(next) = required_actions(&mut ctx, request, action_form, input).await? {
         return Ok(next);
@@ -423,6 +440,17 @@ async fn required_actions(
                 .await;
             }
             ActionResult::Refused(message) => return Ok(Some(Next::Error(message))),
+            ActionResult::Declined => {
+                ctx.flow.action = None;
+                ctx.flow.extra_actions.retain(|a| a != action.name());
+                ctx.flow.challenge = Some(super::enrolment::DECLINED.into());
+                ctx.flow.trace.push(format!("action {}:declined", action.name()));
+                let user_id = ctx.flow.user_id.clone();
+                let details = json!({ "action": action.name(), "outcome": "declined" });
+                ctx.event("required_action", user_id.as_deref(), details).await;
+                let page = super::enrolment::declined_page(&ctx.realm.name, ctx.flow);
+                return Ok(Some(page_next(ctx, request, page, input)));
+            }
         }
     }
     Ok(None)

@@ -144,7 +144,7 @@ pub(super) async fn user_roles(
     user_id: &str,
     attempt: &crate::orgs::Attempt<'_>,
 ) -> Result<UserRoles, OAuthError> {
-    let organization = match crate::orgs::admit(&state.store, &rt.realm.name, client, user_id, attempt).await? {
+    let organization = match crate::orgs::admit(&state.store, &rt.realm, client, user_id, attempt).await? {
         crate::orgs::Admission::Open => None,
         crate::orgs::Admission::Member(claim) => Some(claim),
         crate::orgs::Admission::Refused(refusal) => return Err(OAuthError::invalid_grant(refusal.message)),

@@ -276,10 +276,12 @@ async fn refresh_token(
         .ok_or_else(|| OAuthError::invalid_grant("the user is disabled or deleted"))?;
     let t = now();
     let mut facts: SignInFacts = serde_json::from_str(&owner.data).unwrap_or_default();
-    // For an organization's app, a token that no longer stands goes to the rotation first,
-    // which refuses it and revokes the family if it is a replay: the organization's policy
-    // must not answer in its place (nor tell a stale token's holder about itself).
-    if client.organization.is_some() && state.store.live_refresh_token(&hash).await?.is_none() {
+    // For an organization's app (or in a realm with an address allowlist), a token that no
+    // longer stands goes to the rotation first, which refuses it and revokes the family if it
+    // is a replay: the policy must not answer in its place (nor tell a stale token's holder
+    // about itself).
+    let policy_applies = client.organization.is_some() || !rt.realm.ip_allowlist.is_empty();
+    if policy_applies && state.store.live_refresh_token(&hash).await?.is_none() {
         let next = new_refresh_token(state, rt, client, &user.id, owner.session_id.as_deref(), &facts, t);
         rotate(state, rt, client, &hash, &next, &owner, origin).await?;
         return Err(invalid());

@@ -128,19 +128,26 @@ pub async fn pat_user(
             "the personal access token is longer-lived than the realm now allows",
         ));
     };
-    // A member's token is used only from where each of their organizations allows (where the
-    // address is known: not at introspection, whose caller is a resource server).
+    // A token is used only from where the realm and each of the member's organizations allow
+    // (where the address is known: not at introspection, whose caller is a resource server).
     if let Some(ip) = ip {
-        for (org, _) in state.store.user_orgs(&user.id).await? {
-            if org.enabled && !crate::orgs::ip_allowed(&org.ip_allowlist, Some(ip)) {
-                let refusal = crate::orgs::Refusal {
-                    organization: org.alias.clone(),
-                    reason: "ip_not_allowed",
-                    message: format!("{} allows personal access tokens only from its own networks.", org.name),
-                };
-                crate::orgs::record_refusal(&state.store, &rt.realm.name, None, &user.id, Some(ip), &refusal).await;
-                return Err(OAuthError::invalid_token(refusal.message));
-            }
+        let mut refusal = crate::orgs::realm_refusal(&rt.realm, Some(ip));
+        if refusal.is_none() {
+            let orgs = state.store.user_orgs(&user.id).await?;
+            let outside = orgs
+                .into_iter()
+                .map(|(org, _)| org)
+                .find(|org| org.enabled && !crate::ops::ranges::allowed(&org.ip_allowlist, Some(ip)));
+            refusal = outside.map(|org| crate::orgs::Refusal {
+                organization: Some(org.alias.clone()),
+                reason: "ip_not_allowed",
+                message: format!("{} allows personal access tokens only from its own networks.", org.name),
+            });
+        }
+        if let Some(refusal) = refusal {
+            let (store, realm) = (&state.store, &rt.realm.name);
+            crate::orgs::record_refusal(store, realm, None, Some(&user.id), Some(ip), &refusal).await;
+            return Err(OAuthError::invalid_token(refusal.message));
         }
     }
     Ok((scopes.into_iter().map(str::to_string).collect(), user))
@@ -162,8 +169,9 @@ pub async fn userinfo(state: &AppState, rt: &RealmRuntime, token: &str, ip: Opti
         return Err(OAuthError::insufficient_scope("userinfo needs the openid scope"));
     }
     let facts = serde_json::from_str::<super::jwt::SignInFacts>(&grant.data).ok();
+    // An organization's app, or any app of a realm with an address allowlist.
     if let Some(client) = rt.realm.clients.get(&grant.client_id)
-        && client.organization.is_some()
+        && (client.organization.is_some() || !rt.realm.ip_allowlist.is_empty())
     {
         let (amr, auth_time) = facts.as_ref().map_or((&[][..], 0), |f| (&f.amr[..], f.auth_time));
         let attempt = crate::orgs::Attempt {
@@ -202,7 +210,7 @@ async fn still_admitted(
     user_id: &str,
     attempt: &crate::orgs::Attempt<'_>,
 ) -> Result<(), OAuthError> {
-    let admitted = crate::orgs::admit(&state.store, &rt.realm.name, client, user_id, attempt).await?;
+    let admitted = crate::orgs::admit(&state.store, &rt.realm, client, user_id, attempt).await?;
     if let crate::orgs::Admission::Refused(refusal) = admitted {
         return Err(OAuthError::invalid_token(refusal.message));
     }
@@ -274,7 +282,7 @@ async fn introspect_access_token(
                     auth_time: c.auth_time.unwrap_or(0),
                     now: crate::store::now(),
                 };
-                let admitted = crate::orgs::admit(&state.store, &rt.realm.name, client, &c.sub, &attempt).await?;
+                let admitted = crate::orgs::admit(&state.store, &rt.realm, client, &c.sub, &attempt).await?;
                 match admitted {
                     crate::orgs::Admission::Refused(_) => Err(OAuthError::invalid_token("no longer admitted")),
                     _ => Ok(c),

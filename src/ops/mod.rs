@@ -8,3 +8,4 @@ pub mod gauge;
 pub mod geoip;
 pub mod logging;
 pub mod metrics;
+pub mod ranges;

@@ -10,6 +10,19 @@ pub const MAX_INVITE_SECS: i64 = 365 * 86_400;
 /// What a link lasts when nothing is said: a week.
 pub const DEFAULT_INVITE_SECS: i64 = 7 * 86_400;
 
+/// A link's state at `now`, as admins see it: `revoked`, `expired`, `used-up` or `active`.
+pub fn status(link: &organization_invite::Model, now: i64) -> &'static str {
+    if link.revoked_at.is_some() {
+        "revoked"
+    } else if link.expires_at <= now {
+        "expired"
+    } else if crate::store::invite_usable(link, now) {
+        "active"
+    } else {
+        "used-up"
+    }
+}
+
 /// A link as an admin asks for it, before checks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InviteInput {

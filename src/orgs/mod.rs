@@ -102,7 +102,7 @@ pub fn check(realm: &Realm, input: OrgInput) -> Result<OrgFields, OrgError> {
     }
     let mut ip_allowlist = Vec::new();
     for cidr in input.ip_allowlist {
-        let net = parse_cidr(&cidr).ok_or_else(|| {
+        let net = crate::ops::ranges::parse(&cidr).ok_or_else(|| {
             OrgError::Invalid(format!(
                 "'{cidr}' is not an address range; write it as 192.0.2.0/24, 2001:db8::/32 or a single address"
             ))
@@ -163,25 +163,6 @@ pub(crate) fn is_domain(s: &str) -> bool {
         })
 }
 
-/// A CIDR range, or one address as its own range; host bits cleared.
-pub fn parse_cidr(text: &str) -> Option<ipnet::IpNet> {
-    let text = text.trim();
-    let net = match text.parse::<ipnet::IpNet>() {
-        Ok(net) => net,
-        Err(_) => ipnet::IpNet::from(text.parse::<std::net::IpAddr>().ok()?),
-    };
-    // Addresses are compared as IPv4 when they are IPv4-mapped, so ranges are too.
-    if let ipnet::IpNet::V6(v6) = net
-        && let Some(v4) = v6.addr().to_ipv4_mapped()
-        && v6.prefix_len() >= 96
-    {
-        return ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
-            .ok()
-            .map(|n| ipnet::IpNet::V4(n.trunc()));
-    }
-    Some(net.trunc())
-}
-
 /// Checks the roles a member is to hold: each one the realm has, at least one.
 pub fn check_roles(realm: &Realm, roles: &[String]) -> Result<(), OrgError> {
     if roles.is_empty() {
@@ -215,7 +196,8 @@ pub enum Admission {
 /// Why an organization's app refused someone: a stable reason for the log, words for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    pub organization: String,
+    /// The organization's alias; `None` for the realm's own address allowlist.
+    pub organization: Option<String>,
     /// `not_member`, `ip_not_allowed`, `second_factor_required` or `session_too_old`.
     pub reason: &'static str,
     pub message: String,
@@ -238,16 +220,37 @@ pub struct Attempt<'a> {
 /// recorded in the security log with the address.
 pub async fn admit(
     store: &Store,
-    realm: &str,
+    realm: &Realm,
     client: &Client,
     user_id: &str,
     attempt: &Attempt<'_>,
 ) -> Result<Admission, StoreError> {
-    let admitted = decide(store, realm, client, user_id, attempt).await?;
+    let admitted = match realm_refusal(realm, attempt.ip) {
+        Some(refusal) => Admission::Refused(refusal),
+        None => decide(store, &realm.name, client, user_id, attempt).await?,
+    };
     if let Admission::Refused(refusal) = &admitted {
-        record_refusal(store, realm, Some(&client.client_id), user_id, attempt.ip, refusal).await;
+        let client_id = Some(client.client_id.as_str());
+        record_refusal(store, &realm.name, client_id, Some(user_id), attempt.ip, refusal).await;
     }
     Ok(admitted)
+}
+
+/// The refusal of an address outside the realm's own allowlist (`ip_allowlist` in the realm
+/// file); none where the address is not checked (`None`: the code exchange, introspection).
+pub fn realm_refusal(realm: &Realm, ip: Option<&str>) -> Option<Refusal> {
+    let ip = ip?;
+    if crate::ops::ranges::allowed_in(realm.ip_allowlist.iter().map(String::as_str), Some(ip)) {
+        return None;
+    }
+    Some(Refusal {
+        organization: None,
+        reason: "ip_not_allowed",
+        message: format!(
+            "{} accepts sign-ins and tokens only from its own networks; connect from one of them.",
+            realm.display_name
+        ),
+    })
 }
 
 /// Decides whether `user_id` may use `client` of `realm`: anyone, when it belongs to no
@@ -266,7 +269,7 @@ async fn decide(
     };
     let refuse = |reason: &'static str, message: String| {
         Ok(Admission::Refused(Refusal {
-            organization: alias.to_string(),
+            organization: Some(alias.to_string()),
             reason,
             message,
         }))
@@ -292,7 +295,7 @@ async fn decide(
 /// What in an organization's policy refuses an attempt, if anything: the reason and the words.
 pub fn policy_refusal(org: &organization::Model, attempt: &Attempt<'_>) -> Option<(&'static str, String)> {
     if let Some(ip) = attempt.ip
-        && !ip_allowed(&org.ip_allowlist, Some(ip))
+        && !crate::ops::ranges::allowed(&org.ip_allowlist, Some(ip))
     {
         let message = format!(
             "{} allows its apps only from its own networks; connect from one of them.",
@@ -332,24 +335,28 @@ pub async fn session_max(store: &Store, realm: &str, client: &Client) -> Result<
         .and_then(|o| o.session_max_secs))
 }
 
-/// Whether `ip` is within one of the ranges (space-separated CIDRs); any address when there
-/// are none, no unknown address when there are.
-pub fn ip_allowed(ranges: &str, ip: Option<&str>) -> bool {
-    let parsed: Option<Vec<ipnet::IpNet>> = ranges.split_ascii_whitespace().map(parse_cidr).collect();
-    // A stored range that does not read (never written so) allows nothing rather than anything.
-    let Some(ranges) = parsed else { return false };
-    if ranges.is_empty() {
-        return true;
-    }
-    let Some(addr) = ip.and_then(|i| i.parse::<std::net::IpAddr>().ok()) else {
-        return false;
+/// The name of the organization `client` belongs to when it requires a second factor and
+/// `user_id` is one of its members, signing in from an allowed address: such a member who has
+/// no second factor yet is led to set one up rather than refused.
+pub async fn requiring_second_factor(
+    store: &Store,
+    realm: &str,
+    client: &Client,
+    user_id: &str,
+    ip: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    let Some(alias) = client.organization.as_deref() else {
+        return Ok(None);
     };
-    // An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d.
-    let addr = match addr {
-        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, std::net::IpAddr::V4),
-        v4 => v4,
+    let Some(org) = store
+        .org_by_alias(realm, alias)
+        .await?
+        .filter(|o| o.enabled && o.require_second_factor && crate::ops::ranges::allowed(&o.ip_allowlist, ip))
+    else {
+        return Ok(None);
     };
-    ranges.iter().any(|net| net.contains(&addr))
+    let member = store.org_membership(&org.id, user_id).await?.is_some();
+    Ok(member.then_some(org.name))
 }
 
 /// Records a refusal in the security log, with the address it came from.
@@ -357,17 +364,23 @@ pub async fn record_refusal(
     store: &Store,
     realm: &str,
     client_id: Option<&str>,
-    user_id: &str,
+    user_id: Option<&str>,
     ip: Option<&str>,
     refusal: &Refusal,
 ) {
-    let details = json!({ "organization": refusal.organization, "reason": refusal.reason });
+    let (kind, details) = match &refusal.organization {
+        Some(organization) => (
+            "organization_access_denied",
+            json!({ "organization": organization, "reason": refusal.reason }),
+        ),
+        None => ("realm_access_denied", json!({ "reason": refusal.reason })),
+    };
     crate::events::record(
         store,
         crate::store::NewEvent {
             realm: realm.into(),
-            kind: "organization_access_denied".into(),
-            user_id: Some(user_id.into()),
+            kind: kind.into(),
+            user_id: user_id.map(String::from),
             client_id: client_id.map(String::from),
             ip: ip.map(String::from),
             user_agent: None,
@@ -441,18 +454,6 @@ mod tests {
     }
 
     #[test]
-    fn allowlists_hold_addresses_in_their_ranges() {
-        assert!(ip_allowed("", None));
-        assert!(ip_allowed("", Some("203.0.113.9")));
-        assert!(ip_allowed("127.0.0.1/32 10.0.0.0/8", Some("10.200.1.1")));
-        assert!(ip_allowed("127.0.0.1/32", Some("::ffff:127.0.0.1")));
-        assert!(!ip_allowed("127.0.0.1/32", Some("127.0.0.2")));
-        assert!(!ip_allowed("127.0.0.1/32", None));
-        assert!(!ip_allowed("127.0.0.1/32", Some("not an address")));
-        assert!(!ip_allowed("garbage", Some("127.0.0.1")));
-    }
-
-    #[test]
     fn aliases_are_made_from_names() {
         assert_eq!(alias_of("Acme Corp."), "acme-corp");
         assert_eq!(alias_of("  Büro  42 "), "b-ro-42");
@@ -467,28 +468,6 @@ mod tests {
         assert!(!is_domain("-a.com"));
         assert!(!is_domain("a..com"));
         assert!(!is_domain("exa mple.com"));
-    }
-
-    #[test]
-    fn address_ranges_are_cidrs_or_single_addresses() {
-        assert_eq!(
-            parse_cidr("192.0.2.7/24").map(|n| n.to_string()),
-            Some("192.0.2.0/24".into())
-        );
-        assert_eq!(
-            parse_cidr("127.0.0.1").map(|n| n.to_string()),
-            Some("127.0.0.1/32".into())
-        );
-        assert_eq!(
-            parse_cidr("2001:db8::1/32").map(|n| n.to_string()),
-            Some("2001:db8::/32".into())
-        );
-        assert_eq!(parse_cidr("10.0.0.0/33"), None);
-        assert_eq!(
-            parse_cidr("::ffff:10.1.0.0/112").map(|n| n.to_string()),
-            Some("10.1.0.0/16".into())
-        );
-        assert_eq!(parse_cidr("example.com"), None);
     }
 
     fn realm() -> Realm {

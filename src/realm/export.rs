@@ -49,6 +49,8 @@ struct RealmOut<'a> {
     webauthn: Option<&'a super::WebauthnSettings>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     organization_roles: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    ip_allowlist: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -103,6 +105,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
         acr: &realm.acr,
         webauthn: realm.webauthn.as_ref(),
         organization_roles: &realm.organization_roles,
+        ip_allowlist: &realm.ip_allowlist,
         clients: realm
             .clients
             .values()
@@ -147,6 +150,7 @@ required_actions:
   configure-otp: { enabled: true, default: true }
 roles: [admin, "viewer: read-only"]
 organization_roles: [billing]
+ip_allowlist: ["10.1.2.3/8", "2001:db8::1"]
 scopes: [reports:read, "orders:write"]
 clients:
   - client_id: web
@@ -191,6 +195,7 @@ clients:
         assert_eq!(again.clients["app"].web_origins, ["+", "https://admin.example"]);
         assert_eq!(again.clients["app"].organization.as_deref(), Some("acme"));
         assert_eq!(again.organization_roles, ["billing"]);
+        assert_eq!(again.ip_allowlist, ["10.0.0.0/8", "2001:db8::1/128"]);
     }
 
     #[test]

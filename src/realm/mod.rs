@@ -111,6 +111,10 @@ pub struct Realm {
     /// Left out of the content (and its hash) when empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub organization_roles: Vec<String>,
+    /// Address ranges the realm's users may sign in and use tokens from (normalized CIDRs);
+    /// anywhere when empty. Left out of the content (and its hash) when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ip_allowlist: Vec<String>,
     /// Where things were written, for messages about them (not part of the content).
     #[serde(skip)]
     pub source: Source,

@@ -62,6 +62,10 @@ pub struct RealmFile {
     /// Organization roles beyond `owner`, `admin` and `member`.
     #[serde(default)]
     pub organization_roles: Vec<Spanned<String>>,
+    /// Where the realm's users may sign in and use their tokens from: CIDRs or single
+    /// addresses; anywhere when empty.
+    #[serde(default)]
+    pub ip_allowlist: Vec<Spanned<String>>,
 }
 
 /// Devices a user trusts: a second factor entered with "Remember this device" is not asked

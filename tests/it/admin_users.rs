@@ -48,6 +48,11 @@ const NEW_PASSWORD: &str = "Brand-New-Secret-42";
 /// A harness on `master`, with the flow tests' realm `flows` (with roles `auditor` and
 /// `clerk`) beside it, holding [`USERNAME`] with [`PASSWORD`]. The test continues in `flows`.
 pub(crate) async fn start(db: Db) -> Harness {
+    start_with_extra(db, "").await
+}
+
+/// [`start`] with `extra` appended to the `flows` realm file (e.g. its `mail` setting).
+pub(crate) async fn start_with_extra(db: Db, extra: &str) -> Harness {
     let mut h = Harness::start_with(db, MASTER, |dir, _| {
         // Terms are off here, so that an action the realm does not enable can be refused.
         let flows = signin::standard_flow_realm()
@@ -64,7 +69,8 @@ pub(crate) async fn start(db: Db) -> Harness {
                 "    browser_flow: identifier-first\n    roles: [viewer, editor]\n",
             )
             + ORG_APP
-            + "webauthn: { rp_name: Flows }\n";
+            + "webauthn: { rp_name: Flows }\n"
+            + extra;
         std::fs::write(dir.join("realms/flows.yaml"), flows).unwrap();
     })
     .await;

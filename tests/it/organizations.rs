@@ -295,20 +295,49 @@ db_test!(async fn an_organizations_policy_holds_at_sign_in_and_refresh(db) {
     let other = SignIn::start(&h, &browser, WEB_CLIENT).await;
     other.expect(signin::Shown::Away);
 
-    // Requiring a second factor refuses a password-only sign-in, with what to do.
+    // Requiring a second factor leads a member without one to set one up. Declining ends at a
+    // page saying why, then `access_denied` at the app; the account console still signs them in.
     let strict = json!({ "name": "Acme", "policy": { "requireSecondFactor": true } });
     let (status, _) = call(&h, "PUT", &format!("{ORGS}/{id}"), Some(&token), Some(strict)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let refused = signin::password_sign_in(&h, "acme-app", USERNAME, PASSWORD).await;
-    assert_eq!(query_of(&refused.location(), "error").as_deref(), Some("access_denied"));
-    let description = query_of(&refused.location(), "error_description").unwrap_or_default();
+    let mut declining = SignIn::start(&h, &h.new_browser(), "acme-app").await;
+    declining.log_in(USERNAME, PASSWORD).await;
+    declining.expect(signin::Shown::ConfigureOtp);
+    let text = signin::visible_text(&declining.page.body);
+    assert!(text.contains("Acme requires a second step") && text.contains("Not now"), "{text}");
+    // Required by the organization: not cancellable like an app's own request.
+    assert!(!declining.page.body.contains("cancel-aia"), "{text}");
+    declining.press(&[], ("decline-enrolment", "true")).await;
+    let text = signin::visible_text(&declining.page.body);
+    assert!(text.contains("This app needs two-step sign-in") && text.contains("security page"), "{text}");
+    declining.press(&[], ("continue", "true")).await;
+    let refused = declining.location();
+    assert_eq!(query_of(&refused, "error").as_deref(), Some("access_denied"));
+    let description = query_of(&refused, "error_description").unwrap_or_default();
     assert!(description.contains("two-factor"), "{description}");
+    assert!(h.state.store.credentials(&user_id, "otp").await.expect("credentials").is_empty());
     let reasons: Vec<Value> = events_of(&h, "organization_access_denied", &user_id)
         .await
         .into_iter()
         .map(|e| e.details["reason"].clone())
         .collect();
-    assert!(reasons.contains(&json!("second_factor_required")), "{reasons:?}");
+    assert!(reasons.contains(&json!("second_factor_declined")), "{reasons:?}");
+    let console = h.new_browser();
+    let overview = open_signed_in(&h, &console, &format!("{}/realms/{}/account", h.url, h.realm), USERNAME).await;
+    assert!(overview.body.contains("id=\"check-sessions\""), "{}", signin::describe(&overview));
+
+    // Setting up the app instead signs the member in with two factors and the organization claim.
+    let mut enrolling = SignIn::start(&h, &h.new_browser(), "acme-app").await;
+    enrolling.log_in(USERNAME, PASSWORD).await;
+    enrolling.expect(signin::Shown::ConfigureOtp);
+    let secret = signin::secret_from_page(&enrolling.page.body);
+    let code = signin::totp_now(&h, &secret);
+    enrolling.fill(&[("otp", &code)]).await;
+    enrolling.expect(signin::Shown::RecoveryCodes);
+    enrolling.press(&[], ("acknowledge", "yes")).await;
+    let tokens = enrolling.exchange(&h).await;
+    tokens.assert_factors(&["pwd", "otp", "mfa"], "2");
+    assert!(tokens.access["organization"]["acme"]["id"].is_string(), "{}", tokens.access);
 });
 
 /// A personal access token (scope `openid`) of the user, as the console would make it.
@@ -466,4 +495,214 @@ db_test!(async fn the_cli_administers_organizations_through_the_same_functions(d
     assert!(ok, "{out}");
     let (ok, out) = gatehouse_cli(&h, &["org", "members", "flows", "acme-inc"], None);
     assert!(!ok && out.contains("does not exist"), "{out}");
+});
+
+db_test!(async fn a_realms_address_allowlist_holds_for_every_app(db) {
+    let realm = signin::standard_flow_realm() + "ip_allowlist: [127.0.0.1]\n";
+    let h = Harness::start(db, &realm).await;
+    h.add_user(USERNAME, EMAIL, PASSWORD).await;
+    let user_id = signin::user_id(&h, USERNAME).await;
+    let web = || oauth::ClientAuth::Basic(WEB_CLIENT, WEB_SECRET);
+
+    // From the allowed address: sign-in, refresh, userinfo with either kind of token.
+    let mut inside = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    inside.log_in(USERNAME, PASSWORD).await;
+    let tokens = inside.exchange(&h).await;
+    let refresh = tokens.response.str("refresh_token").expect("a refresh token").to_string();
+    let refreshed = oauth::refresh(&h, web(), &refresh).await;
+    refreshed.assert_ok();
+    let refresh = refreshed.str("refresh_token").expect("a refresh token").to_string();
+    let access = tokens.response.str("access_token").expect("an access token").to_string();
+    let pat = personal_access_token(&h, &user_id).await;
+    oauth::userinfo(&h, &access).await.assert_ok();
+    oauth::userinfo(&h, &pat).await.assert_ok();
+
+    // From elsewhere: no login form (the app hears access_denied), no refresh, no userinfo.
+    let outside = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client");
+    let refused = SignIn::start(&h, &outside, WEB_CLIENT).await;
+    assert_eq!(query_of(&refused.location(), "error").as_deref(), Some("access_denied"));
+    let description = query_of(&refused.location(), "error_description").unwrap_or_default();
+    assert!(description.contains("networks"), "{description}");
+    let params = [("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())];
+    oauth::post_form_with(&outside, &h.endpoint("token"), web(), &params)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    for bearer in [&access, &pat] {
+        let answer = outside
+            .get(h.endpoint("userinfo"))
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .expect("GET userinfo");
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    }
+    let denied = signin::events(&h, Some("realm_access_denied")).await;
+    assert_eq!(denied.len(), 4, "the sign-in, the refresh and two userinfo calls: {denied:?}");
+    assert!(denied.iter().all(|e| e.ip.as_deref() == Some("127.0.0.2")), "{denied:?}");
+    assert_eq!(denied[0].user_id, None, "no one was named at the sign-in");
+    assert_eq!(denied[1].user_id.as_deref(), Some(user_id.as_str()));
+    // The refused refresh spent nothing: from inside, the token still works.
+    oauth::refresh(&h, web(), &refresh).await.assert_ok();
+});
+
+/// The member form of `user_id` on a management page, with its roles replaced by `roles`.
+fn member_form(page: &browser::Page, user_id: &str, roles: &[&str]) -> browser::Form {
+    let mut form = account::forms(page)
+        .into_iter()
+        .find(|f| f.action.path().ends_with("/members") && f.get("user") == Some(user_id))
+        .unwrap_or_else(|| panic!("no form for member {user_id}: {}", page.describe()));
+    form.fields.retain(|(name, _)| name != "role");
+    form.fields
+        .extend(roles.iter().map(|r| ("role".to_string(), r.to_string())));
+    form
+}
+
+db_test!(async fn owners_and_admins_manage_their_organization_from_the_console(db) {
+    let h = start(db).await;
+    let token = service_token(&h, "pipeline").await;
+    let id = create(&h, &token, json!({ "name": "Acme", "alias": "acme" })).await;
+    let owner_id = signin::user_id(&h, USERNAME).await;
+    let bob_id = h.add_user("bob", "bob@example.com", PASSWORD).await;
+    let carol_id = h.add_user("carol", "carol@example.com", PASSWORD).await;
+    for user in [&owner_id, &bob_id, &carol_id] {
+        let (status, _) = call(&h, "POST", &format!("{ORGS}/{id}/members"), Some(&token), Some(json!(user))).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let roles = format!("{ORGS}/{id}/members/{owner_id}/roles");
+    let (status, _) = call(&h, "PUT", &roles, Some(&token), Some(json!(["owner"]))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let server = reqwest::Url::parse(&h.url).expect("server URL");
+    let manage_url = format!("{}/realms/{}/account/organizations/{id}", h.url, h.realm);
+
+    // A plain member is offered no management, and the page is not found for them.
+    let carol = account::browser_as("Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0");
+    let list = open_signed_in(&h, &carol, &account::account_url(&h, "organizations"), "carol").await;
+    assert!(!list.body.contains("id=\"manage-acme\""), "{}", list.describe());
+    let not_found = account::open(&h, &carol, &manage_url).await;
+    assert_eq!(not_found.status, StatusCode::NOT_FOUND, "{}", not_found.describe());
+
+    // The owner finds the page from the list, and makes an invite link: shown once, not cached.
+    let alice = account::browser_as("Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0 Safari/537.36");
+    let list = open_signed_in(&h, &alice, &account::account_url(&h, "organizations"), USERNAME).await;
+    assert!(list.body.contains("id=\"manage-acme\""), "{}", list.describe());
+    let page = account::open(&h, &alice, &manage_url).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.describe());
+    assert!(page.body.contains("id=\"member-carol\""), "{}", page.describe());
+    let fields = [("role", "billing"), ("days", "2"), ("max_uses", "3"), ("email_domain", "example.com")];
+    let created = account::post(&h, &alice, &page, "/invites", &fields).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.describe());
+    assert_eq!(created.header("cache-control"), Some("no-store"));
+    let (_, links) = call(&h, "GET", &format!("{ORGS}/{id}/invites"), Some(&token), None).await;
+    assert_eq!(links[0]["role"], "billing", "{links}");
+    assert_eq!(links[0]["maxUses"], 3, "{links}");
+    assert!(created.body.contains("id=\"new-link\"") && created.body.contains("join?invite="), "{}", created.describe());
+    let refused = account::post(&h, &alice, &page, "/invites", &[("days", "400")]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.describe());
+
+    // The owner makes bob an admin; the change is logged as theirs.
+    let saved = member_form(&page, &bob_id, &["admin", "member"]).submit(&alice).await;
+    let saved = browser::follow_on_server(&alice, saved, &server).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.describe());
+    let (_, bob) = call(&h, "GET", &format!("{ORGS}/{id}/members/{bob_id}"), Some(&token), None).await;
+    assert_eq!(bob["organizationRoles"], json!(["admin", "member"]), "{bob}");
+    let changed = events_of(&h, "organization_member_roles_changed", &bob_id).await;
+    assert_eq!(changed.last().expect("an event").details["by"], format!("user:{USERNAME}@flows"));
+
+    // Bob, an admin, manages members but no owner, and makes none; he revokes the link.
+    let bob = account::browser_as("Mozilla/5.0 (Macintosh) Safari/605.1.15");
+    let page = open_signed_in(&h, &bob, &manage_url, "bob").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.describe());
+    assert!(!page.body.contains("id=\"role-carol-owner\""), "an admin is offered owner: {}", page.describe());
+    let promoted = member_form(&page, &carol_id, &["owner"]).submit(&bob).await;
+    assert_eq!(promoted.status, StatusCode::FORBIDDEN, "{}", promoted.describe());
+    let mut remove_owner = member_form(&page, &carol_id, &[]);
+    remove_owner.set("user", &owner_id);
+    remove_owner.press("do", "remove");
+    assert_eq!(remove_owner.submit(&bob).await.status, StatusCode::FORBIDDEN);
+    let revoked = account::post(&h, &bob, &page, "/invites/revoke", &[]).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.describe());
+    let (_, links) = call(&h, "GET", &format!("{ORGS}/{id}/invites"), Some(&token), None).await;
+    assert_eq!(links[0]["status"], "revoked", "{links}");
+
+    // The owner removes bob; the last owner cannot step down.
+    let page = account::open(&h, &alice, &manage_url).await;
+    let mut remove = member_form(&page, &bob_id, &[]);
+    remove.press("do", "remove");
+    let removed = browser::follow_on_server(&alice, remove.submit(&alice).await, &server).await;
+    assert!(removed.body.contains("removed from the organization"), "{}", removed.describe());
+    let (status, _) = call(&h, "GET", &format!("{ORGS}/{id}/members/{bob_id}"), Some(&token), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let page = account::open(&h, &alice, &manage_url).await;
+    let demoted = member_form(&page, &owner_id, &["member"]).submit(&alice).await;
+    assert_eq!(demoted.status, StatusCode::CONFLICT, "{}", demoted.describe());
+    assert!(demoted.body.contains("without an owner"), "{}", demoted.describe());
+});
+
+/// Posts a form (as Keycloak's admin client posts `invite-user`) to the admin API.
+async fn post_admin_form(h: &Harness, token: &str, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/admin/realms/{path}", h.url))
+        .bearer_auth(token)
+        .form(fields)
+        .send()
+        .await
+        .expect("admin request");
+    let status = response.status();
+    (status, response.text().await.expect("a body"))
+}
+
+db_test!(async fn invitations_by_mail_reach_new_and_existing_people(db) {
+    let sink = crate::support::smtp::SmtpSink::start().await;
+    let h = crate::admin_users::start_with_extra(db, &crate::mail::mail_through(sink.port)).await;
+    let token = service_token(&h, "pipeline").await;
+    let id = create(&h, &token, json!({ "name": "Acme", "alias": "acme" })).await;
+    let invite_user = format!("{ORGS}/{id}/members/invite-user");
+    let invite_existing = format!("{ORGS}/{id}/members/invite-existing-user");
+
+    // An address: a single-use link, mailed with the organization's name.
+    let fields = [("email", "New.Person@Example.com"), ("firstName", "New"), ("lastName", "Person")];
+    let (status, body) = post_admin_form(&h, &token, &invite_user, &fields).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let mail = sink.nth(1).await;
+    assert_eq!(mail.to, ["new.person@example.com"]);
+    assert!(mail.header("Subject").unwrap_or_default().contains("Acme"), "{:?}", mail.header("Subject"));
+    assert!(mail.part("text/plain").contains("Hello New Person,"), "{}", mail.part("text/plain"));
+    let (_, links) = call(&h, "GET", &format!("{ORGS}/{id}/invites"), Some(&token), None).await;
+    assert_eq!((links[0]["maxUses"].clone(), links[0]["role"].clone()), (json!(1), json!("member")), "{links}");
+
+    // A user of the realm: the link in their mail joins them, once.
+    let dave_id = h.add_user("dave", "dave@example.com", PASSWORD).await;
+    let (status, body) = post_admin_form(&h, &token, &invite_existing, &[("id", &dave_id)]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let mail = sink.nth(2).await;
+    assert_eq!(mail.to, ["dave@example.com"]);
+    let link = mail.link(&format!("{}/realms/flows/account/organizations/join?invite=", h.url));
+    let dave = account::browser_as("Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0");
+    let offer = open_signed_in(&h, &dave, &link, "dave").await;
+    let joined = account::post(&h, &dave, &offer, "/organizations/join", &[]).await;
+    assert!(joined.body.contains("id=\"organization-1\""), "{}", joined.describe());
+    let sent = events_of(&h, "organization_invite_sent", &dave_id).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+
+    // A member already, a missing address, a user without one: clear refusals, nothing sent.
+    let (status, body) = post_admin_form(&h, &token, &invite_existing, &[("id", &dave_id)]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("member already"), "{body}");
+    let (status, body) = post_admin_form(&h, &token, &invite_user, &[("firstName", "X")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = post_admin_form(&h, &token, &invite_user, &[("email", "not-an-address")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, links) = call(&h, "GET", &format!("{ORGS}/{id}/invites"), Some(&token), None).await;
+    let states: Vec<&str> = links.as_array().expect("links").iter().filter_map(|l| l["status"].as_str()).collect();
+    // The address that was none got a link, revoked at once when its mail could not be sent.
+    assert_eq!(states.len(), 3, "{links}");
+    for state in ["active", "used-up", "revoked"] {
+        assert!(states.contains(&state), "no {state} link: {links}");
+    }
+    assert_eq!(sink.received().len(), 2);
 });

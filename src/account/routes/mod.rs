@@ -6,8 +6,10 @@ mod email;
 mod html;
 mod json;
 mod keys;
+mod org_admin;
 mod orgs;
 mod phone;
+mod tokens_html;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use super::sessions::{self};
 use crate::state::AppState;
 
 use html::*;
+use tokens_html::*;
 use json::*;
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -85,6 +88,22 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/realms/{realm}/account/organizations/join",
             get(orgs::join_page).post(orgs::join),
+        )
+        .route(
+            "/realms/{realm}/account/organizations/{id}",
+            get(org_admin::manage_page),
+        )
+        .route(
+            "/realms/{realm}/account/organizations/{id}/members",
+            post(org_admin::change_member),
+        )
+        .route(
+            "/realms/{realm}/account/organizations/{id}/invites",
+            post(org_admin::create_link),
+        )
+        .route(
+            "/realms/{realm}/account/organizations/{id}/invites/revoke",
+            post(org_admin::revoke_link),
         )
         .route("/realms/{realm}/account/tokens", get(tokens).post(create_token))
         .route(

@@ -117,6 +117,8 @@ pub fn router() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(organizations::member_orgs))
         .routes(routes!(org_invites::list_invites, org_invites::create_invite))
         .routes(routes!(org_invites::revoke_invite))
+        .routes(routes!(org_invites::invite_user))
+        .routes(routes!(org_invites::invite_existing_user))
         .split_for_parts()
 }
 

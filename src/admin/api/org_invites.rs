@@ -56,22 +56,10 @@ pub struct InviteRepresentation {
     pub url: Option<String>,
 }
 
-fn status_of(i: &crate::store::entity::organization_invite::Model) -> &'static str {
-    if i.revoked_at.is_some() {
-        "revoked"
-    } else if i.expires_at <= crate::store::now() {
-        "expired"
-    } else if i.max_uses.is_some_and(|max| i.uses >= max) {
-        "used-up"
-    } else {
-        "active"
-    }
-}
-
 fn invite_json(r: InviteRecord, url: Option<String>) -> InviteRepresentation {
     let i = r.invite;
     InviteRepresentation {
-        status: status_of(&i),
+        status: crate::orgs::invites::status(&i, crate::store::now()),
         id: i.id,
         role: i.role,
         created_timestamp: i.created_at.saturating_mul(1000),
@@ -180,5 +168,97 @@ pub async fn revoke_invite(
     Path(InvitePath { realm, id, invite_id }): Path<InvitePath>,
 ) -> Result<StatusCode, ApiError> {
     admin::revoke_invite(&app, &admin.actor(), &realm, &id, &invite_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Keycloak's `invite-user` form.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteUserForm {
+    pub email: String,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+}
+
+/// Keycloak's `invite-existing-user` form.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InviteExistingUserForm {
+    /// The user's id.
+    pub id: String,
+}
+
+/// A form body (`application/x-www-form-urlencoded`, as Keycloak's clients send these).
+fn form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let object: serde_json::Map<String, serde_json::Value> = pairs
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
+    serde_json::from_value(serde_json::Value::Object(object))
+        .map_err(|e| admin::AdminError::Invalid(format!("the form is incomplete: {e}")).into())
+}
+
+/// Mail someone a single-use invite link (role `member`, open a week), as Keycloak's
+/// `invite-user`. They join it from the account console, signed in with their account.
+#[utoipa::path(
+    post,
+    path = "/admin/realms/{realm}/organizations/{id}/members/invite-user",
+    tag = "organizations",
+    params(OrgPath),
+    request_body(content = InviteUserForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 204, description = "The invitation is queued"),
+        (status = 400, description = "No email address, or not one", body = ErrorBody),
+        CallerErrors,
+        (status = 404, description = "No such realm or organization", body = ErrorBody),
+        (status = 409, description = "A member already, no mail configured, or too many messages to the address this hour", body = ErrorBody),
+    )
+)]
+pub async fn invite_user(
+    RealmAdmin(admin): RealmAdmin,
+    State(app): State<Arc<AppState>>,
+    Path(OrgPath { realm, id }): Path<OrgPath>,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    let f: InviteUserForm = form(&body)?;
+    let name = [f.first_name, f.last_name]
+        .into_iter()
+        .flatten()
+        .filter(|n| !n.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let invitee = admin::Invitee::Address {
+        email: f.email,
+        name: (!name.is_empty()).then_some(name),
+    };
+    admin::invite_by_mail(&app, &admin.actor(), &realm, &id, invitee).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Mail a user of the realm a single-use invite link, as Keycloak's `invite-existing-user`.
+#[utoipa::path(
+    post,
+    path = "/admin/realms/{realm}/organizations/{id}/members/invite-existing-user",
+    tag = "organizations",
+    params(OrgPath),
+    request_body(content = InviteExistingUserForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 204, description = "The invitation is queued"),
+        (status = 400, description = "No user id, or the user has no email address", body = ErrorBody),
+        CallerErrors,
+        (status = 404, description = "No such realm, organization or user", body = ErrorBody),
+        (status = 409, description = "A member already, no mail configured, or too many messages to the address this hour", body = ErrorBody),
+    )
+)]
+pub async fn invite_existing_user(
+    RealmAdmin(admin): RealmAdmin,
+    State(app): State<Arc<AppState>>,
+    Path(OrgPath { realm, id }): Path<OrgPath>,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    let f: InviteExistingUserForm = form(&body)?;
+    admin::invite_by_mail(&app, &admin.actor(), &realm, &id, admin::Invitee::User(f.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

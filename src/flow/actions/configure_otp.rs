@@ -67,6 +67,7 @@ impl ConfigureOtp {
                 "digits": policy.digits,
                 "period": policy.period,
                 "error": error,
+                "org_enrolment": ctx.flow.org_enrolment,
             }),
         ))
     }
@@ -107,6 +108,10 @@ impl RequiredAction for ConfigureOtp {
                 return Ok(ActionResult::Done);
             }
             return Ok(ActionResult::Page(Self::codes_page(&codes)));
+        }
+        if ctx.flow.org_enrolment.is_some() && form.get("decline-enrolment").is_some_and(|v| v == "true") {
+            ctx.flow.pending_otp = None;
+            return Ok(ActionResult::Declined);
         }
         let Ok(label) = device_label(form) else {
             return Ok(ActionResult::Page(self.setup_page(ctx, Some("otpLabelTooLong")).await?));

@@ -27,6 +27,9 @@ pub enum ActionResult {
     Page(Page),
     /// The user refused (e.g. declined the terms): the sign-in ends with this message.
     Refused(String),
+    /// The user declined to set up what an organization's app requires: the sign-in ends with
+    /// a page saying so, then `access_denied` to the app.
+    Declined,
 }
 
 #[async_trait::async_trait]

@@ -329,6 +329,7 @@ impl Validator<'_> {
         let scopes = self.scopes(&file.scopes);
         let clients = self.clients(file.clients, &roles, &scopes, &mut source);
         let organization_roles = self.organization_roles(&file.organization_roles);
+        let ip_allowlist = self.ip_allowlist(&file.ip_allowlist);
         let mail = self.mail(file.mail);
         let sms = file.sms.map(|m| {
             if let Err(message) = check_sms(&m.value) {
@@ -361,6 +362,7 @@ impl Validator<'_> {
             acr: file.acr,
             webauthn: file.webauthn,
             organization_roles,
+            ip_allowlist,
             source,
         }
     }
@@ -495,6 +497,24 @@ impl Validator<'_> {
             }
         }
         roles
+    }
+
+    /// The realm's address ranges, normalized (`10.1.2.3/8` → `10.0.0.0/8`).
+    fn ip_allowlist(&mut self, listed: &[Spanned<String>]) -> Vec<String> {
+        let mut ranges = Vec::new();
+        for range in listed {
+            match crate::ops::ranges::parse(&range.value) {
+                Some(net) => ranges.push(net.to_string()),
+                None => self.error(
+                    range.referenced,
+                    format!(
+                        "ip_allowlist entry '{}' is not an address range: write a CIDR such as 10.0.0.0/8 or one address",
+                        range.value
+                    ),
+                ),
+            }
+        }
+        ranges
     }
 
     fn roles(&mut self, listed: &[Spanned<String>]) -> BTreeSet<String> {

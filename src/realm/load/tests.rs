@@ -193,3 +193,16 @@ fn webauthn_policy_is_checked_with_what_to_write() {
     assert_eq!(webauthn.resident_key, crate::realm::ResidentKey::Required);
     assert_eq!(webauthn.attestation, crate::realm::Attestation::None);
 }
+
+#[test]
+fn ip_allowlist_entries_are_ranges_or_addresses_with_their_line() {
+    let found = errors("realm: r\nip_allowlist:\n  - 10.0.0.0/8\n  - intranet\n");
+    assert!(
+        found
+            .iter()
+            .any(|e| e.message.contains("'intranet' is not an address range") && e.line == 4),
+        "{found:?}"
+    );
+    let realm = load_str("r.yaml", "realm: r\nip_allowlist: [127.0.0.1, 192.0.2.9/24]\n", &env).unwrap();
+    assert_eq!(realm.ip_allowlist, ["127.0.0.1/32", "192.0.2.0/24"]);
+}

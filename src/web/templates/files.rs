@@ -43,6 +43,14 @@ pub(super) const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("../../../themes/default/error.html")),
     ("info.html", include_str!("../../../themes/default/info.html")),
     (
+        "account_organization.html",
+        include_str!("../../../themes/default/account_organization.html"),
+    ),
+    (
+        "enrolment_declined.html",
+        include_str!("../../../themes/default/enrolment_declined.html"),
+    ),
+    (
         "logout_confirm.html",
         include_str!("../../../themes/default/logout_confirm.html"),
     ),
@@ -166,6 +174,14 @@ pub(super) const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
     (
         "mail_magic_link.html",
         include_str!("../../../themes/default/mail_magic_link.html"),
+    ),
+    (
+        "mail_org_invite.txt",
+        include_str!("../../../themes/default/mail_org_invite.txt"),
+    ),
+    (
+        "mail_org_invite.html",
+        include_str!("../../../themes/default/mail_org_invite.html"),
     ),
     (
         "mail_password_changed.txt",

@@ -28,6 +28,22 @@ fn sample_context(template: &str) -> serde_json::Value {
         "info.html" => {
             json!({ "heading": "loggedOutHeading", "message": "loggedOutMessage", "link": "/realms/demo/account", "link_text": "accountSignInAgain" })
         }
+        "account_organization.html" => json!({
+            "account_url": "/realms/demo/account", "username": "alice", "page": "organizations", "notice": "accountOrgMemberSaved",
+            "new_link": "http://127.0.0.1/realms/demo/account/organizations/join?invite=s3cret",
+            "org": {
+                "id": "o1", "name": "Acme", "alias": "acme", "standing": "owner",
+                "roles": ["owner", "admin", "member"], "link_roles": ["admin", "member"],
+                "members": [
+                    { "user_id": "u1", "username": "alice", "email": "a@example.com", "roles": ["owner"], "joined": 0, "manageable": true, "is_viewer": true },
+                    { "user_id": "u2", "username": "bob", "email": null, "roles": ["member"], "joined": 0, "manageable": false, "is_viewer": false }
+                ],
+                "links": [{ "id": "l1", "role": "member", "expires": 0, "uses": 1, "max_uses": 5, "email_domain": "example.com", "status": "active", "joined": ["bob"] }]
+            }
+        }),
+        "enrolment_declined.html" => {
+            json!({ "organization": "Acme", "security_url": "/realms/demo/account/security" })
+        }
         "logout_confirm.html" => json!({ "carry": [["state", "xyz"], ["client_id", "app"]] }),
         "form_post.html" => json!({ "params": [["code", "abc"], ["state", "xyz"]] }),
         "link_confirm.html" => {
@@ -64,6 +80,9 @@ fn sample_context(template: &str) -> serde_json::Value {
         "magic_link_sent.html" => json!({ "minutes": 10, "delayed": true, "error": null }),
         "mail_magic_link.txt" | "mail_magic_link.html" => {
             json!({ "link": "http://127.0.0.1/x?key=k", "username": "alice", "minutes": 10 })
+        }
+        "mail_org_invite.txt" | "mail_org_invite.html" => {
+            json!({ "link": "http://127.0.0.1/realms/demo/account/organizations/join?invite=s", "username": "alice", "organization": "Acme", "days": 7 })
         }
         "mail_password_changed.txt" | "mail_password_changed.html" => {
             json!({ "username": "alice", "time": "2026-12-07 06:00:00 UTC", "browser": "Chrome 131", "os": "Windows 10", "ip": "192.0.2.1" })
