@@ -14,6 +14,7 @@ pub mod web;
 // The flow engine, the shared state, and the areas that serve requests.
 pub mod account;
 pub mod admin;
+pub mod broker;
 pub mod flow;
 pub mod login;
 pub mod mail;

@@ -33,6 +33,8 @@ pub struct AppState {
     pub geoip: crate::ops::geoip::GeoIp,
     /// Outgoing mail: settings and the worker's bell.
     pub mailer: crate::mail::Mailer,
+    /// Upstream sign-in providers: the HTTP client, their discovery documents and keys.
+    pub broker: crate::broker::Broker,
     pub(crate) realms: RwLock<HashMap<String, Arc<RealmRuntime>>>,
     /// Realm → the live snapshot this node failed to serve (logged once, retried each tick).
     pub(crate) failed_snapshots: Mutex<HashMap<String, i64>>,
@@ -76,6 +78,7 @@ impl AppState {
             sms: self.sms(),
             public_url: &self.settings.public_url,
             flows: &self.flows,
+            broker: &self.broker,
         }
     }
 

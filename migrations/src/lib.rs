@@ -14,6 +14,7 @@ mod m20261207_000008_phones;
 mod m20261207_000009_trusted_devices;
 mod m20261207_000010_client_roles;
 mod m20261208_000011_organizations;
+mod m20261208_000012_federated_identities;
 
 pub use m20261206_000005_hardening::username_key;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000009_trusted_devices::Migration),
             Box::new(m20261207_000010_client_roles::Migration),
             Box::new(m20261208_000011_organizations::Migration),
+            Box::new(m20261208_000012_federated_identities::Migration),
         ]
     }
 }

@@ -82,6 +82,7 @@ async fn open(settings: Settings, serving: bool) -> Result<Arc<AppState>, StartE
     let mailer = crate::mail::Mailer::new(server_mail(&settings)?, settings.public_url.clone());
     let state = Arc::new(AppState {
         mailer,
+        broker: crate::broker::Broker::new(),
         templates,
         settings,
         store,

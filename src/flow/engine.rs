@@ -20,6 +20,7 @@ use super::{EngineError, FlowContext, Page, StepResult, authenticators, conditio
 pub enum Outcome {
     Success,
     Challenge(Page),
+    Redirect(String),
     Failure(String),
 }
 
@@ -33,6 +34,7 @@ pub async fn run(
     Ok(match level(&flow.steps, String::new(), ctx, input).await? {
         StepResult::Success => Outcome::Success,
         StepResult::Challenge(p) => Outcome::Challenge(p),
+        StepResult::Redirect(url) => Outcome::Redirect(url),
         StepResult::Failure(m) => Outcome::Failure(m),
         StepResult::Attempted => Outcome::Failure("noWayToSignIn".into()),
     })
@@ -164,6 +166,10 @@ async fn run_step(
             match &result {
                 StepResult::Success => ctx.flow.trace.push(format!("{name}:success")),
                 StepResult::Challenge(_) => ctx.flow.challenge = Some(at.clone()),
+                StepResult::Redirect(_) => {
+                    ctx.flow.challenge = Some(at.clone());
+                    ctx.flow.trace.push(format!("{name}:redirect"));
+                }
                 StepResult::Attempted => ctx.flow.trace.push(format!("{name}:attempted")),
                 StepResult::Failure(_) => ctx.flow.trace.push(format!("{name}:failure")),
             }

@@ -62,6 +62,17 @@ impl Page {
     }
 }
 
+/// An upstream sign-in within a flow.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BrokerFlow {
+    /// The realm's alias of the provider the person chose.
+    pub alias: String,
+    /// Sent upstream, not back yet.
+    pub pending: Option<crate::broker::Pending>,
+    /// Back: the user the upstream account stands for.
+    pub user_id: Option<String>,
+}
+
 /// What one step decided.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepResult {
@@ -69,6 +80,9 @@ pub enum StepResult {
     /// Not applicable (e.g. no SSO cookie): try the next alternative.
     Attempted,
     Challenge(Page),
+    /// Send the browser elsewhere (an upstream sign-in provider); the step resumes when the
+    /// browser comes back.
+    Redirect(String),
     /// The sign-in cannot go on (e.g. access denied).
     Failure(String),
 }
@@ -97,6 +111,10 @@ pub struct FlowState {
     /// Required actions the flow itself added (e.g. OTP required but not configured).
     #[serde(default)]
     pub extra_actions: Vec<String>,
+    /// Upstream sign-in (`identity-provider`): the provider chosen, the request sent to it,
+    /// and the user its account stands for once the browser is back.
+    #[serde(default)]
+    pub broker: Option<BrokerFlow>,
     /// The organization whose app requires a second factor this member has not set up: the
     /// authenticator-app setup then offers to decline, which ends in `access_denied` to the app.
     #[serde(default)]
@@ -249,6 +267,8 @@ pub struct Services<'a> {
     pub public_url: &'a str,
     /// The flows, for what the realm's sign-ins ask for.
     pub flows: &'a registry::FlowRegistry,
+    /// Upstream sign-in providers.
+    pub broker: &'a crate::broker::Broker,
 }
 
 /// What the flow sees of the request that started the sign-in (an OIDC authorization

@@ -535,6 +535,7 @@ steps:
                 include_str!("../../flows/identifier-first.yaml"),
             ),
             ("passkey-first.yaml", include_str!("../../flows/passkey-first.yaml")),
+            ("providers.yaml", include_str!("../../flows/providers.yaml")),
         ] {
             assert!(parse(name, text).is_ok(), "{name}: {:?}", parse(name, text).err());
         }

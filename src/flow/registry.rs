@@ -20,6 +20,7 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../flows/identifier-first.yaml"),
     ),
     ("passkey-first.yaml", include_str!("../../flows/passkey-first.yaml")),
+    ("providers.yaml", include_str!("../../flows/providers.yaml")),
 ];
 
 #[derive(Debug, Clone, Default)]

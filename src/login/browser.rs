@@ -33,6 +33,8 @@ pub enum Next {
         /// `form-action`).
         form_target: String,
     },
+    /// Send the browser to an upstream sign-in provider; `auth_cookie` as for a page.
+    Redirect { url: String, auth_cookie: Option<String> },
     /// Send the browser back to the client.
     Respond {
         target: RedirectTarget,

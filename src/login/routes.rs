@@ -36,6 +36,41 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/realms/{realm}/login-actions/action-token",
             get(action_token).post(confirm_action_token),
         )
+        .route("/realms/{realm}/broker/{alias}/login", get(broker_login))
+        .route("/realms/{realm}/broker/{alias}/endpoint", get(broker_endpoint))
+}
+
+/// A provider's button on the login page: to the provider, within this sign-in.
+async fn broker_login(
+    State(app): State<Arc<AppState>>,
+    PageRealm(rt): PageRealm,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    axum::extract::Path((_, alias)): axum::extract::Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    jar: CookieJar,
+    headers: HeaderMap,
+) -> Response {
+    let who = client_of(&jar, &headers, Some(peer));
+    let auth_cookie = jar.get(cookies::AUTH_COOKIE).map(|c| c.value().to_string());
+    let csrf = query.get("csrf").map(String::as_str).unwrap_or_default();
+    let next = super::broker::choose(&app, &rt, auth_cookie.as_deref(), &alias, csrf, &who).await;
+    respond(&app, &rt, jar, &headers, next)
+}
+
+/// The provider's return (Keycloak's broker endpoint path).
+async fn broker_endpoint(
+    State(app): State<Arc<AppState>>,
+    PageRealm(rt): PageRealm,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    axum::extract::Path((_, alias)): axum::extract::Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    jar: CookieJar,
+    headers: HeaderMap,
+) -> Response {
+    let who = client_of(&jar, &headers, Some(peer));
+    let auth_cookie = jar.get(cookies::AUTH_COOKIE).map(|c| c.value().to_string());
+    let next = super::broker::returned(&app, &rt, auth_cookie.as_deref(), &alias, &query, &who).await;
+    respond(&app, &rt, jar, &headers, next)
 }
 
 // Handlers take one extractor per input; grouping them would only hide that.
@@ -276,6 +311,19 @@ pub fn respond(
     let realm = &rt.realm.name;
     match next {
         Ok(page @ Next::Page { .. }) => flow_page(app, rt, jar, headers, page),
+        Ok(Next::Redirect { url, auth_cookie }) => {
+            let mut jar = jar;
+            if let Some(token) = auth_cookie {
+                jar = jar.add(cookies::build(cookies::AUTH_COOKIE, token, realm, secure));
+            }
+            let mut r = StatusCode::FOUND.into_response();
+            if let Ok(v) = HeaderValue::from_str(&url) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            (jar, r).into_response()
+        }
         Ok(Next::Respond {
             target,
             result,

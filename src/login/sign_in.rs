@@ -66,17 +66,9 @@ pub async fn begin(
     let token = random_token();
     let id = sha256_hex(token.as_bytes());
     let next = advance(app, rt, &request, &mut flow, sso, who, Input::None(Some(&id))).await?;
-    let Next::Page {
-        page,
-        csrf,
-        step,
-        ui_locales,
-        form_target,
-        ..
-    } = next
-    else {
+    if !matches!(next, Next::Page { .. } | Next::Redirect { .. }) {
         return Ok(next);
-    };
+    }
     let t = now();
     if let Some(ip) = &who.ip
         && !app.sign_in_budget.spend(ip, t)
@@ -95,14 +87,33 @@ pub async fn begin(
             expires_at: t + AUTH_SESSION_TTL_SECS,
         })
         .await?;
-    Ok(Next::Page {
-        page,
-        csrf,
-        step,
-        auth_cookie: Some(token),
-        ui_locales,
-        form_target,
-    })
+    Ok(with_auth_cookie(next, token))
+}
+
+/// A page or redirect of a new sign-in, with the cookie that names its authentication session.
+fn with_auth_cookie(next: Next, token: String) -> Next {
+    match next {
+        Next::Page {
+            page,
+            csrf,
+            step,
+            ui_locales,
+            form_target,
+            ..
+        } => Next::Page {
+            page,
+            csrf,
+            step,
+            auth_cookie: Some(token),
+            ui_locales,
+            form_target,
+        },
+        Next::Redirect { url, .. } => Next::Redirect {
+            url,
+            auth_cookie: Some(token),
+        },
+        other => other,
+    }
 }
 
 /// An application-initiated action runs for the signed-in user after the flow. A sign-in
@@ -164,14 +175,62 @@ pub async fn resume(
     };
     let sso = current_sso_session(app, rt, who).await?;
     let next = advance(app, rt, &request, &mut flow, sso, who, input).await?;
-    match &next {
-        Next::Page { .. } => {
+    keep_or_end(app, &id, &flow, &next).await?;
+    Ok(next)
+}
+
+/// Saves the sign-in's state while it goes on (a page, a trip upstream); ends it otherwise.
+async fn keep_or_end(app: &AppState, id: &str, flow: &FlowState, next: &Next) -> Result<(), EngineError> {
+    match next {
+        Next::Page { .. } | Next::Redirect { .. } => {
             app.store
-                .save_auth_session_state(&id, serde_json::to_string(&flow).unwrap_or_default())
+                .save_auth_session_state(id, serde_json::to_string(flow).unwrap_or_default())
                 .await?
         }
-        _ => app.store.delete_auth_session(&id).await?,
+        _ => app.store.delete_auth_session(id).await?,
     }
+    Ok(())
+}
+
+/// A sign-in in progress, as its authentication session holds it.
+pub struct InProgress {
+    id: String,
+    pub request: AuthorizeRequest,
+    pub flow: FlowState,
+}
+
+/// The sign-in the browser's authentication cookie names, in this realm.
+pub async fn in_progress(
+    app: &AppState,
+    rt: &RealmRuntime,
+    auth_cookie: Option<&str>,
+) -> Result<Option<InProgress>, EngineError> {
+    let Some(token) = auth_cookie else { return Ok(None) };
+    let id = sha256_hex(token.as_bytes());
+    let Some(session) = app.store.auth_session(&id).await?.filter(|s| s.realm == rt.realm.name) else {
+        return Ok(None);
+    };
+    let (Ok(request), Ok(flow)) = (
+        serde_json::from_str::<AuthorizeRequest>(&session.request),
+        serde_json::from_str::<FlowState>(&session.state),
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(InProgress { id, request, flow }))
+}
+
+/// Runs a sign-in on from where it is (after its state changed elsewhere: an upstream
+/// provider's answer), and keeps or ends it as [`resume`] does.
+pub async fn go_on(
+    app: &AppState,
+    rt: &RealmRuntime,
+    mut signing_in: InProgress,
+    who: &Browser,
+) -> Result<Next, EngineError> {
+    let sso = current_sso_session(app, rt, who).await?;
+    let (request, id) = (&signing_in.request, signing_in.id.as_str());
+    let next = advance(app, rt, request, &mut signing_in.flow, sso, who, Input::None(Some(id))).await?;
+    keep_or_end(app, id, &signing_in.flow, &next).await?;
     Ok(next)
 }
 
@@ -292,6 +351,7 @@ async fn advance(
     let flow_form = if in_action { None } else { form };
     match crate::flow::run(&definition, &mut ctx, flow_form).await? {
         Outcome::Challenge(page) => return Ok(page_next(&ctx, request, page, input)),
+        Outcome::Redirect(url) => return Ok(Next::Redirect { url, auth_cookie: None }),
         Outcome::Failure(message) => {
             let user_id = ctx.flow.user_id.clone();
             ctx.event(

@@ -272,7 +272,7 @@ fn refusal_of(outcome: Outcome) -> Option<String> {
         Outcome::Success => None,
         Outcome::Failure(key) => Some(key),
         // Refused when the flow is loaded; kept as an answer rather than a panic.
-        Outcome::Challenge(_) => Some("noWayToSignIn".to_string()),
+        Outcome::Challenge(_) | Outcome::Redirect(_) => Some("noWayToSignIn".to_string()),
     }
 }
 

@@ -51,6 +51,8 @@ struct RealmOut<'a> {
     organization_roles: &'a [String],
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     ip_allowlist: &'a [String],
+    #[serde(skip_serializing_if = "<[super::IdentityProvider]>::is_empty")]
+    identity_providers: &'a [super::IdentityProvider],
 }
 
 #[derive(Serialize)]
@@ -106,6 +108,7 @@ pub fn to_realm_file(realm: &Realm) -> String {
         webauthn: realm.webauthn.as_ref(),
         organization_roles: &realm.organization_roles,
         ip_allowlist: &realm.ip_allowlist,
+        identity_providers: &realm.identity_providers,
         clients: realm
             .clients
             .values()

@@ -17,9 +17,10 @@ use serde::Serialize;
 pub use duration::Duration;
 pub use load::{RealmError, load_dir, load_str};
 pub use model::{
-    AccountSettings, AcrSettings, Attestation, BruteForce, FlowBindings, GrantType, MailSettings, OtpPolicy,
-    PasswordPolicy, PatSettings, Pkce, RequiredActionSetting, ResidentKey, SmsSettings, SmtpSettings, SmtpTls,
-    TokenSettings, TrustedDevices, UserSettings, UserVerification, WebauthnSettings,
+    AccountSettings, AcrSettings, Attestation, BruteForce, FirstLogin, FlowBindings, GrantType, IdentityProvider,
+    MailSettings, OtpPolicy, PasswordPolicy, PatSettings, Pkce, ProviderKind, RequiredActionSetting, ResidentKey,
+    SmsSettings, SmtpSettings, SmtpTls, TokenSettings, TrustedDevices, UserSettings, UserVerification,
+    WebauthnSettings,
 };
 
 /// The built-in public client the account console signs in through, in every realm.
@@ -115,6 +116,10 @@ pub struct Realm {
     /// anywhere when empty. Left out of the content (and its hash) when empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ip_allowlist: Vec<String>,
+    /// Upstream sign-in providers, in file order. Left out of the content (and its hash) when
+    /// there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub identity_providers: Vec<IdentityProvider>,
     /// Where things were written, for messages about them (not part of the content).
     #[serde(skip)]
     pub source: Source,

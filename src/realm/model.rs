@@ -66,6 +66,71 @@ pub struct RealmFile {
     /// addresses; anywhere when empty.
     #[serde(default)]
     pub ip_allowlist: Vec<Spanned<String>>,
+    /// Upstream sign-in providers (identity brokering).
+    #[serde(default)]
+    pub identity_providers: Vec<Spanned<IdentityProvider>>,
+}
+
+/// An upstream sign-in provider: an OpenID Connect provider, or GitHub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityProvider {
+    /// Its name in URLs and links (`/realms/{realm}/broker/{alias}/endpoint`).
+    pub alias: String,
+    pub kind: ProviderKind,
+    /// The button's words ("Sign in with …"); the alias when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// `oidc`: the provider's discovery document (`…/.well-known/openid-configuration`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery_url: Option<String>,
+    pub client_id: String,
+    /// `${env:NAME}`: read from the environment when used, never stored.
+    pub client_secret: String,
+    /// Scopes asked for (`oidc`: `openid email profile` when none; `github`: `read:user
+    /// user:email`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// PKCE (S256) on the upstream request.
+    #[serde(default = "yes")]
+    pub pkce: bool,
+    /// What a first sign-in through it does.
+    #[serde(default)]
+    pub first_login: FirstLogin,
+    /// `github`: other endpoints than github.com's (GitHub Enterprise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
+}
+
+impl IdentityProvider {
+    /// The name people see.
+    pub fn label(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.alias)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Oidc,
+    Github,
+}
+
+/// What the first sign-in through a provider does when no user is linked to the account yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FirstLogin {
+    /// Link to the user whose verified address the provider asserts as verified; else create.
+    #[default]
+    LinkByVerifiedEmail,
+    /// Create a new user (refused when the address belongs to a user already).
+    Create,
+    /// Ask the person: link to their account (proving it with its password), or create one.
+    Ask,
 }
 
 /// Devices a user trusts: a second factor entered with "Remember this device" is not asked

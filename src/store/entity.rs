@@ -511,3 +511,24 @@ pub mod organization_invite {
     }
     no_relations!();
 }
+
+pub mod federated_identity {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "federated_identities")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub realm: String,
+        /// The realm's alias of the upstream provider.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub provider: String,
+        /// The account's stable id at the provider (`sub`, GitHub's numeric id).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub subject: String,
+        pub user_id: String,
+        pub upstream_username: Option<String>,
+        pub email: Option<String>,
+        pub created_at: i64,
+    }
+    no_relations!();
+}

@@ -7,6 +7,7 @@ mod credentials;
 mod email;
 pub mod entity;
 mod events;
+mod federated;
 mod import;
 mod keys;
 mod org_invites;
@@ -28,6 +29,7 @@ pub use credentials::{
     SMS_OTP,
 };
 pub use events::{EventQuery, NewEvent, Purged};
+pub use federated::NewLink;
 pub use import::ImportedUser;
 pub use migration::username_key;
 pub use org_invites::{JoinOutcome, NewInvite, usable as invite_usable};

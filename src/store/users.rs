@@ -143,35 +143,7 @@ impl Store {
     /// Creates a user with its password and required actions in one transaction.
     pub async fn create_user(&self, new: NewUser) -> Result<user::Model> {
         let txn = self.write_txn().await?;
-        let t = now();
-        let model = insert_user_in(
-            &txn,
-            UserRow {
-                realm: new.realm,
-                username: new.username,
-                email: new.email,
-                email_verified: new.email_verified,
-                first_name: new.first_name,
-                last_name: new.last_name,
-                enabled: !new.disabled,
-                unique_email: new.unique_email,
-            },
-            t,
-        )
-        .await?;
-        if let Some(hash) = new.password_hash {
-            insert_password(&txn, &model.id, hash, t).await?;
-        }
-        insert_attributes_in(&txn, &model.id, new.attributes).await?;
-        for action in new.required_actions {
-            required_action::ActiveModel {
-                user_id: Set(model.id.clone()),
-                action: Set(action),
-                created_at: Set(t),
-            }
-            .insert(&txn)
-            .await?;
-        }
+        let model = create_user_in(&txn, new).await?;
         txn.commit().await?;
         Ok(model)
     }
@@ -331,6 +303,10 @@ impl Store {
             .await?;
         super::entity::organization_member::Entity::delete_many()
             .filter(super::entity::organization_member::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        super::entity::federated_identity::Entity::delete_many()
+            .filter(super::entity::federated_identity::Column::UserId.eq(user_id))
             .exec(&txn)
             .await?;
         user_attribute::Entity::delete_many()
@@ -541,4 +517,38 @@ async fn replace_attributes_in(
         .await?;
     }
     Ok(())
+}
+
+/// Creates a user (with their password, attributes and required actions) in `txn`.
+pub(super) async fn create_user_in(txn: &impl sea_orm::ConnectionTrait, new: NewUser) -> Result<user::Model> {
+    let t = now();
+    let model = insert_user_in(
+        txn,
+        UserRow {
+            realm: new.realm,
+            username: new.username,
+            email: new.email,
+            email_verified: new.email_verified,
+            first_name: new.first_name,
+            last_name: new.last_name,
+            enabled: !new.disabled,
+            unique_email: new.unique_email,
+        },
+        t,
+    )
+    .await?;
+    if let Some(hash) = new.password_hash {
+        insert_password(txn, &model.id, hash, t).await?;
+    }
+    insert_attributes_in(txn, &model.id, new.attributes).await?;
+    for action in new.required_actions {
+        required_action::ActiveModel {
+            user_id: Set(model.id.clone()),
+            action: Set(action),
+            created_at: Set(t),
+        }
+        .insert(txn)
+        .await?;
+    }
+    Ok(model)
 }

@@ -242,6 +242,11 @@ impl<'a> Driver<'a> {
                     self.report.ending = Ending::Page("info.html".into());
                     return Ok(None);
                 }
+                // A simulation has no upstream provider to go to: it ends where it would leave.
+                Next::Redirect { url, .. } => {
+                    self.report.ending = Ending::Page(format!("upstream sign-in at {url}"));
+                    return Ok(None);
+                }
                 Next::Error(message) | Next::TooMany(message) => {
                     let text = self
                         .english(&serde_json::Value::String(message.clone()))

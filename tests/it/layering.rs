@@ -20,7 +20,7 @@ const FLOORS: &[&[&str]] = &[
     &["webauthn"],
     &["sms"],
     &["mail"],
-    &["orgs"],
+    &["orgs", "broker"],
     &["flow"],
     &["state"],
     &["oidc"],

@@ -10,6 +10,7 @@ mod admin_api;
 mod admin_bootstrap;
 mod admin_realm_events;
 mod admin_users;
+mod broker;
 mod browser_account;
 mod browser_e2e;
 mod browser_keycloak_js;

@@ -550,4 +550,3 @@ pub(super) async fn log_page(console: Console, Query(query): Query<HashMap<Strin
         Err(e) => internal(&e),
     }
 }
-

@@ -25,8 +25,8 @@ use super::sessions::{self};
 use crate::state::AppState;
 
 use html::*;
-use tokens_html::*;
 use json::*;
+use tokens_html::*;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()

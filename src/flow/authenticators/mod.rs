@@ -4,6 +4,7 @@
 mod cookie;
 mod deny_access;
 mod direct_grant;
+pub mod identity_provider;
 pub mod magic_link;
 mod otp_form;
 mod passkey;
@@ -85,6 +86,8 @@ static ALL: &[&dyn Authenticator] = &[
     &sent_code_form::SentCodeForm::Sms,
     &magic_link::MagicLink,
     &passkey::PasskeyForm,
+    &identity_provider::IdentityProvider,
+    &identity_provider::Redirector,
     &webauthn_form::WebauthnForm,
     &reset_credentials::ChooseUser,
     &reset_credentials::EmailLink,

@@ -13,9 +13,10 @@ pub struct UsernamePasswordForm;
 /// The form, offering the realm's passkeys beside the password (autofill and a button).
 fn page(ctx: &mut FlowContext<'_>, username: &str, error: Option<Value>) -> StepResult {
     let webauthn = super::passkey::offer(ctx);
+    let providers = super::identity_provider::offer(ctx);
     StepResult::Challenge(Page::new(
         "login.html",
-        json!({ "username": username, "error": error, "webauthn": webauthn }),
+        json!({ "username": username, "error": error, "webauthn": webauthn, "providers": providers }),
     ))
 }
 
@@ -38,6 +39,10 @@ impl Authenticator for UsernamePasswordForm {
     }
 
     async fn authenticate(&self, ctx: &mut FlowContext<'_>) -> Result<StepResult, EngineError> {
+        // The person chose an upstream provider instead.
+        if super::identity_provider::chosen(ctx) {
+            return Ok(StepResult::Attempted);
+        }
         let hint = ctx.request.login_hint.clone().unwrap_or_default();
         Ok(page(ctx, &hint, None))
     }

@@ -330,6 +330,7 @@ impl Validator<'_> {
         let clients = self.clients(file.clients, &roles, &scopes, &mut source);
         let organization_roles = self.organization_roles(&file.organization_roles);
         let ip_allowlist = self.ip_allowlist(&file.ip_allowlist);
+        let identity_providers = self.identity_providers(file.identity_providers);
         let mail = self.mail(file.mail);
         let sms = file.sms.map(|m| {
             if let Err(message) = check_sms(&m.value) {
@@ -363,6 +364,7 @@ impl Validator<'_> {
             webauthn: file.webauthn,
             organization_roles,
             ip_allowlist,
+            identity_providers,
             source,
         }
     }
@@ -497,6 +499,28 @@ impl Validator<'_> {
             }
         }
         roles
+    }
+
+    /// Upstream sign-in providers: each alias once, endpoints over https (plain http only on
+    /// loopback), the secret from the environment.
+    fn identity_providers(&mut self, listed: Vec<Spanned<super::IdentityProvider>>) -> Vec<super::IdentityProvider> {
+        let mut providers: Vec<super::IdentityProvider> = Vec::new();
+        for p in listed {
+            let at = p.referenced;
+            let mut provider = p.value;
+            if let Err(message) = check_identity_provider(&provider, &providers) {
+                self.error(at, message);
+                continue;
+            }
+            if provider.scopes.is_empty() {
+                provider.scopes = match provider.kind {
+                    super::ProviderKind::Oidc => vec!["openid".into(), "email".into(), "profile".into()],
+                    super::ProviderKind::Github => vec!["read:user".into(), "user:email".into()],
+                };
+            }
+            providers.push(provider);
+        }
+        providers
     }
 
     /// The realm's address ranges, normalized (`10.1.2.3/8` → `10.0.0.0/8`).
@@ -668,4 +692,89 @@ fn check_acr(acr: &super::model::AcrSettings) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// What is wrong with an upstream provider's settings, if anything.
+fn check_identity_provider(p: &super::IdentityProvider, before: &[super::IdentityProvider]) -> Result<(), String> {
+    let alias = &p.alias;
+    if !super::is_alias(alias) {
+        return Err(format!(
+            "identity provider alias '{alias}' may only use a-z, 0-9, '-', '_' and '.' (at most 64)"
+        ));
+    }
+    if before.iter().any(|b| &b.alias == alias) {
+        return Err(format!("identity provider '{alias}' is listed twice"));
+    }
+    if p.client_id.trim().is_empty() {
+        return Err(format!(
+            "identity provider '{alias}' needs its client_id at the provider"
+        ));
+    }
+    match super::env_reference(&p.client_secret) {
+        None => {
+            return Err(format!(
+                "secrets are never written in realm files: use client_secret: ${{env:NAME}} for identity provider '{alias}'"
+            ));
+        }
+        // Read when used, on every node (a stored snapshot is loaded without the environment).
+        Some(name) if name.starts_with("GATEHOUSE_") => {
+            return Err(format!(
+                "identity provider '{alias}': client_secret may not name Gatehouse's own setting {name}"
+            ));
+        }
+        Some(_) => {}
+    }
+    let urls = [
+        ("discovery_url", &p.discovery_url),
+        ("authorization_url", &p.authorization_url),
+        ("token_url", &p.token_url),
+        ("api_url", &p.api_url),
+    ];
+    for (key, url) in urls {
+        let Some(url) = url else { continue };
+        if let Err(problem) = endpoint_allowed(url) {
+            return Err(format!("identity provider '{alias}': {key} {problem}"));
+        }
+    }
+    match p.kind {
+        super::ProviderKind::Oidc => {
+            if p.discovery_url.is_none() {
+                return Err(format!(
+                    "identity provider '{alias}' (kind: oidc) needs discovery_url, the provider's .well-known/openid-configuration"
+                ));
+            }
+            if p.authorization_url.is_some() || p.token_url.is_some() || p.api_url.is_some() {
+                return Err(format!(
+                    "identity provider '{alias}' (kind: oidc) takes its endpoints from discovery_url only"
+                ));
+            }
+            if !p.scopes.is_empty() && !p.scopes.iter().any(|s| s == "openid") {
+                return Err(format!("identity provider '{alias}': scopes must include openid"));
+            }
+        }
+        super::ProviderKind::Github => {
+            if p.discovery_url.is_some() {
+                return Err(format!(
+                    "identity provider '{alias}' (kind: github) has no discovery_url; give authorization_url, token_url and api_url for GitHub Enterprise"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An upstream endpoint: `https`, or plain `http` on the loopback interface only.
+fn endpoint_allowed(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text).map_err(|e| format!("'{text}' is not a URL ({e})"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(format!("'{text}' must use https (plain http only on loopback)")),
+    }
 }

@@ -8,6 +8,7 @@
 
 pub mod browser;
 pub mod geoip;
+pub mod github;
 pub mod oauth;
 pub mod process;
 pub mod rp;

@@ -1,0 +1,244 @@
+//! The browser's trips to and from an upstream sign-in provider. A provider's button (a link
+//! carrying the sign-in's CSRF token) chooses it; the flow's `identity-provider` step then sends
+//! the browser upstream. Back at the callback, `state` must be this sign-in's (compared in
+//! constant time), the provider's answer is checked (`broker::Broker::finish`), and the
+//! upstream account is resolved to a user: the one it is linked to; else, on a first sign-in,
+//! the realm's `first_login` decides — link to the user whose address both sides have verified,
+//! or create one. An unverified upstream address never links to anyone.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use super::browser::{Browser, Next};
+use super::sign_in::{self, InProgress};
+use crate::broker::Identity;
+use crate::crypto::constant_time_eq;
+use crate::flow::{BrokerFlow, EngineError};
+use crate::realm::{FirstLogin, IdentityProvider};
+use crate::state::{AppState, RealmRuntime};
+use crate::store::{NewLink, NewUser};
+
+/// Catalog key: the sign-in this browser held is over (or the link is not its own).
+const SIGN_IN_OVER: &str = "signInOver";
+
+/// The person chose provider `alias` on the login page (`csrf`: the page's token).
+pub async fn choose(
+    app: &AppState,
+    rt: &RealmRuntime,
+    auth_cookie: Option<&str>,
+    alias: &str,
+    csrf: &str,
+    who: &Browser,
+) -> Result<Next, EngineError> {
+    let Some(mut signing_in) = sign_in::in_progress(app, rt, auth_cookie).await? else {
+        return Ok(Next::Error(SIGN_IN_OVER.into()));
+    };
+    let known = rt.realm.identity_providers.iter().any(|p| p.alias == alias);
+    if !known || !constant_time_eq(csrf.as_bytes(), signing_in.flow.csrf.as_bytes()) {
+        return Ok(Next::Error(SIGN_IN_OVER.into()));
+    }
+    signing_in.flow.broker = Some(BrokerFlow {
+        alias: alias.to_string(),
+        ..BrokerFlow::default()
+    });
+    sign_in::go_on(app, rt, signing_in, who).await
+}
+
+/// The provider sent the browser back with `params` (`code` and `state`, or `error`).
+pub async fn returned(
+    app: &AppState,
+    rt: &RealmRuntime,
+    auth_cookie: Option<&str>,
+    alias: &str,
+    params: &HashMap<String, String>,
+    who: &Browser,
+) -> Result<Next, EngineError> {
+    let Some(mut signing_in) = sign_in::in_progress(app, rt, auth_cookie).await? else {
+        return Ok(Next::Error(SIGN_IN_OVER.into()));
+    };
+    let pending = signing_in.flow.broker.as_ref().and_then(|b| b.pending.clone());
+    let state = params.get("state").map(String::as_str).unwrap_or_default();
+    let Some(pending) = pending.filter(|p| p.alias == alias && constant_time_eq(p.state.as_bytes(), state.as_bytes()))
+    else {
+        return Ok(Next::Error(SIGN_IN_OVER.into()));
+    };
+    let Some(provider) = rt.realm.identity_providers.iter().find(|p| p.alias == alias) else {
+        return Ok(Next::Error(SIGN_IN_OVER.into()));
+    };
+    let code = params.get("code").map(String::as_str).unwrap_or_default();
+    let outcome = if let Some(error) = params.get("error") {
+        Err(("brokerCancelled", format!("the provider answered {error}")))
+    } else if code.is_empty() {
+        Err(("brokerFailed", "no code came back".to_string()))
+    } else {
+        let back = crate::broker::callback_url(&app.settings.public_url, &rt.realm.name, alias);
+        match app.broker.finish(provider, &pending, code, &back).await {
+            Ok(identity) => resolve(app, rt, provider, &identity, who).await?,
+            Err(e) => Err(("brokerFailed", e.to_string())),
+        }
+    };
+    match outcome {
+        Ok(user_id) => {
+            signing_in.flow.broker = Some(BrokerFlow {
+                alias: alias.to_string(),
+                pending: None,
+                user_id: Some(user_id),
+            });
+        }
+        Err((key, why)) => {
+            record(
+                app,
+                rt,
+                "identity_provider_error",
+                None,
+                who,
+                json!({ "provider": alias, "reason": why }),
+            )
+            .await;
+            back_to_the_login_page(&mut signing_in, key);
+        }
+    }
+    sign_in::go_on(app, rt, signing_in, who).await
+}
+
+/// The upstream sign-in did not give a user: the login page shows again, saying why.
+fn back_to_the_login_page(signing_in: &mut InProgress, key: &str) {
+    let flow = &mut signing_in.flow;
+    flow.broker = None;
+    flow.challenge = None;
+    flow.notice = Some(key.to_string());
+}
+
+/// The user the upstream account stands for (linked, or linked or created now), or why none.
+async fn resolve(
+    app: &AppState,
+    rt: &RealmRuntime,
+    provider: &IdentityProvider,
+    identity: &Identity,
+    who: &Browser,
+) -> Result<Result<String, (&'static str, String)>, EngineError> {
+    let realm = &rt.realm.name;
+    if let Some(user) = app
+        .store
+        .federated_user(realm, &provider.alias, &identity.subject)
+        .await?
+    {
+        return Ok(Ok(user.id));
+    }
+    let same_address = match &identity.email {
+        Some(email) => app.store.find_user_by_email(realm, email).await?,
+        None => None,
+    };
+    let link = NewLink {
+        realm: realm.clone(),
+        provider: provider.alias.clone(),
+        subject: identity.subject.clone(),
+        upstream_username: identity.username.clone(),
+        email: identity.email.clone(),
+    };
+    let details = |how: &str| json!({ "provider": provider.alias, "upstream_username": identity.username, "how": how });
+    if let Some(existing) = same_address {
+        // Both sides must vouch for the address: the provider, and this realm (a user who
+        // never proved it could have been made to capture someone else's upstream account).
+        let verified_both = identity.email_verified && existing.email_verified;
+        if provider.first_login == FirstLogin::LinkByVerifiedEmail
+            && verified_both
+            && app.store.link_identity(&existing.id, link).await?
+        {
+            record(
+                app,
+                rt,
+                "identity_provider_linked",
+                Some(&existing.id),
+                who,
+                details("verified-email"),
+            )
+            .await;
+            return Ok(Ok(existing.id));
+        }
+        return Ok(Err(("brokerEmailTaken", "an account has the same address".into())));
+    }
+    if provider.first_login == FirstLogin::Ask {
+        return Ok(Err((
+            "brokerNoAccount",
+            "no linked account, and first_login: ask".into(),
+        )));
+    }
+    let username = free_username(app, rt, provider, identity).await?;
+    let new = NewUser {
+        realm: realm.clone(),
+        username,
+        email: identity.email.clone(),
+        first_name: identity.first_name.clone(),
+        last_name: identity.last_name.clone(),
+        required_actions: rt.realm.default_required_actions(),
+        unique_email: !rt.realm.users.duplicate_emails,
+        email_verified: identity.email_verified,
+        ..NewUser::default()
+    };
+    let created = app.store.create_federated_user(new, link).await?;
+    record(
+        app,
+        rt,
+        "identity_provider_linked",
+        Some(&created.id),
+        who,
+        details("created"),
+    )
+    .await;
+    Ok(Ok(created.id))
+}
+
+/// A username for a user made from an upstream account: the provider's name for it, else the
+/// address's local part, else the provider's alias; a number is added while it is taken.
+async fn free_username(
+    app: &AppState,
+    rt: &RealmRuntime,
+    provider: &IdentityProvider,
+    identity: &Identity,
+) -> Result<String, EngineError> {
+    let local = identity
+        .email
+        .as_deref()
+        .and_then(|e| e.split('@').next())
+        .map(str::to_string);
+    let base = [identity.username.clone(), local]
+        .into_iter()
+        .flatten()
+        .map(|name| name.to_lowercase())
+        .find(|name| crate::realm::usernames::username_problem(name).is_none())
+        .unwrap_or_else(|| provider.alias.clone());
+    for n in 0..50 {
+        let candidate = if n == 0 { base.clone() } else { format!("{base}-{n}") };
+        if app
+            .store
+            .find_user_by_username(&rt.realm.name, &candidate)
+            .await?
+            .is_none()
+        {
+            return Ok(candidate);
+        }
+    }
+    Ok(format!("{base}-{}", &crate::crypto::new_id()[..8].to_lowercase()))
+}
+
+async fn record(
+    app: &AppState,
+    rt: &RealmRuntime,
+    kind: &str,
+    user_id: Option<&str>,
+    who: &Browser,
+    details: serde_json::Value,
+) {
+    let event = crate::store::NewEvent {
+        realm: rt.realm.name.clone(),
+        kind: kind.into(),
+        user_id: user_id.map(String::from),
+        client_id: None,
+        ip: who.ip.clone(),
+        user_agent: who.user_agent.clone(),
+        details,
+    };
+    crate::events::record(&app.store, event).await;
+}
