@@ -9,7 +9,7 @@ use crate::state::{AppState, RealmRuntime};
 use crate::store::{CodeExchange, StoreError};
 
 /// The console's pages, by the path segment after `/account`.
-pub const PAGES: &[&str] = &["", "security", "sessions", "log", "tokens", "organizations"];
+pub const PAGES: &[&str] = &["", "security", "sessions", "log", "tokens", "organizations", "linked"];
 
 /// A pending return to an invite link: `join:` and the link's secret (base64url).
 const JOIN: &str = "join:";

@@ -7,6 +7,7 @@ pub mod devices;
 pub mod email;
 pub mod factors;
 pub mod keys;
+pub mod linked;
 pub mod log;
 pub mod org_admin;
 pub mod orgs;

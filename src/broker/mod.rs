@@ -17,6 +17,8 @@ use crate::realm::{IdentityProvider, ProviderKind};
 
 /// How long a provider's discovery document and keys are kept before they are read again.
 const CACHE_FOR: Duration = Duration::from_secs(600);
+/// The largest answer read from a provider.
+const MAX_BODY: usize = 1 << 20;
 /// How long an upstream request may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -142,6 +144,9 @@ impl Broker {
             return Ok(doc.clone());
         }
         let doc: serde_json::Value = read_json(self.http.get(url).send().await).await?;
+        if doc.get("error").is_some() {
+            return Err(BrokerError::Unreachable("a provider document answered an error".into()));
+        }
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert(url.to_string(), (Instant::now(), doc.clone()));
         }
@@ -196,17 +201,25 @@ fn client_secret(provider: &IdentityProvider) -> Result<String, BrokerError> {
     std::env::var(name).map_err(|_| BrokerError::Misconfigured(format!("{name} is not set")))
 }
 
-/// A response's JSON body, or why there is none.
+/// A response's JSON body (at most [`MAX_BODY`] bytes), or why there is none. A token
+/// endpoint's 400 carries its `error` as JSON; every other answer but 2xx is a failure.
 async fn read_json(sent: Result<reqwest::Response, reqwest::Error>) -> Result<serde_json::Value, BrokerError> {
-    let response = sent.map_err(|e| BrokerError::Unreachable(e.without_url().to_string()))?;
+    let unreachable = |e: reqwest::Error| BrokerError::Unreachable(e.without_url().to_string());
+    let mut response = sent.map_err(unreachable)?;
     let status = response.status();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| BrokerError::Unreachable(e.without_url().to_string()))?;
+    if !status.is_success() && status != reqwest::StatusCode::BAD_REQUEST {
+        return Err(BrokerError::Unreachable(format!("it answered {status}")));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(BrokerError::Unreachable("its answer is too large".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
     let json: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|_| BrokerError::Unreachable(format!("a {status} answer that is not JSON")))?;
-    if status.is_server_error() {
+    if status == reqwest::StatusCode::BAD_REQUEST && json.get("error").is_none() {
         return Err(BrokerError::Unreachable(format!("it answered {status}")));
     }
     Ok(json)

@@ -27,15 +27,33 @@ async fn discovery(broker: &Broker, provider: &IdentityProvider) -> Result<serde
     broker.cached_json(url, true).await
 }
 
+/// An endpoint the discovery document names: over https (plain http only on loopback).
 fn endpoint(doc: &serde_json::Value, name: &str) -> Result<String, BrokerError> {
-    text(doc, name).ok_or_else(|| BrokerError::Unreachable(format!("the discovery document has no {name}")))
+    let url =
+        text(doc, name).ok_or_else(|| BrokerError::Unreachable(format!("the discovery document has no {name}")))?;
+    crate::realm::endpoint_allowed(&url).map_err(|problem| BrokerError::Refused(format!("its {name} {problem}")))?;
+    Ok(url)
+}
+
+/// The issuer, which must be the one whose document `discovery_url` is (OIDC Discovery §4.3).
+fn issuer(doc: &serde_json::Value, provider: &IdentityProvider) -> Result<String, BrokerError> {
+    let issuer = endpoint(doc, "issuer")?;
+    let expected = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+    if provider.discovery_url.as_deref() != Some(expected.as_str()) {
+        return Err(BrokerError::Refused(format!(
+            "its issuer {issuer} does not publish the discovery document at discovery_url"
+        )));
+    }
+    Ok(issuer)
 }
 
 pub(super) async fn authorization_endpoint(
     broker: &Broker,
     provider: &IdentityProvider,
 ) -> Result<String, BrokerError> {
-    endpoint(&discovery(broker, provider).await?, "authorization_endpoint")
+    let doc = discovery(broker, provider).await?;
+    issuer(&doc, provider)?;
+    endpoint(&doc, "authorization_endpoint")
 }
 
 pub(super) async fn finish(
@@ -46,7 +64,7 @@ pub(super) async fn finish(
     redirect_uri: &str,
 ) -> Result<Identity, BrokerError> {
     let doc = discovery(broker, provider).await?;
-    let issuer = endpoint(&doc, "issuer")?;
+    let issuer = issuer(&doc, provider)?;
     let tokens = broker
         .redeem(
             provider,

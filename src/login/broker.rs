@@ -169,7 +169,9 @@ async fn resolve(
     let new = NewUser {
         realm: realm.clone(),
         username,
-        email: identity.email.clone(),
+        // An address the provider does not vouch for is not the new user's (it would keep its
+        // owner from registering, and lead a password reset into this account).
+        email: identity.email.clone().filter(|_| identity.email_verified),
         first_name: identity.first_name.clone(),
         last_name: identity.last_name.clone(),
         required_actions: rt.realm.default_required_actions(),
@@ -241,4 +243,120 @@ async fn record(
         details,
     };
     crate::events::record(&app.store, event).await;
+}
+
+/// The cookie holding a link to make from the account console (sealed), until the provider
+/// sends the browser back.
+pub const LINK_COOKIE: &str = "GATEHOUSE_LINK";
+/// How long the trip upstream to link an account may take.
+pub const LINK_TTL_SECS: i64 = 600;
+const LINK_CONTEXT: &str = "broker-link";
+
+/// A link being made: who asked, for which upstream request, until when.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LinkTrip {
+    user_id: String,
+    session_id: String,
+    pending: crate::broker::Pending,
+    expires_at: i64,
+}
+
+/// Why linking did not happen (catalog keys the console shows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkRefusal {
+    /// The upstream account stands for another user, or this user has one of the provider.
+    Taken,
+    /// The provider refused or could not be reached, or the trip is not this browser's.
+    Failed,
+}
+
+impl LinkRefusal {
+    pub fn key(self) -> &'static str {
+        match self {
+            LinkRefusal::Taken => "accountLinkTaken",
+            LinkRefusal::Failed => "accountLinkFailed",
+        }
+    }
+}
+
+/// Starts linking provider `alias` to the signed-in user (SSO session `session_id`): where to
+/// send the browser, and the sealed cookie to keep meanwhile.
+pub async fn start_link(
+    app: &AppState,
+    rt: &RealmRuntime,
+    user_id: &str,
+    session_id: &str,
+    alias: &str,
+) -> Result<Option<(String, String)>, crate::broker::BrokerError> {
+    let Some(provider) = rt.realm.identity_providers.iter().find(|p| p.alias == alias) else {
+        return Ok(None);
+    };
+    let back = crate::broker::callback_url(&app.settings.public_url, &rt.realm.name, alias);
+    let (url, pending) = app.broker.start(provider, &back).await?;
+    let trip = LinkTrip {
+        user_id: user_id.to_string(),
+        session_id: session_id.to_string(),
+        pending,
+        expires_at: crate::store::now() + LINK_TTL_SECS,
+    };
+    let sealed = app
+        .master_key
+        .seal(LINK_CONTEXT, &serde_json::to_vec(&trip).unwrap_or_default());
+    Ok(Some((url, sealed)))
+}
+
+/// The provider sent the browser back from a link the console started (`sealed`, its cookie).
+/// The user must still be signed in with the same session, and `state` must be the trip's.
+pub async fn finish_link(
+    app: &AppState,
+    rt: &RealmRuntime,
+    sealed: &str,
+    sso_session_id: Option<&str>,
+    alias: &str,
+    params: &HashMap<String, String>,
+    who: &Browser,
+) -> Result<Result<(), LinkRefusal>, EngineError> {
+    let trip = app
+        .master_key
+        .open(LINK_CONTEXT, sealed)
+        .ok()
+        .and_then(|plain| serde_json::from_slice::<LinkTrip>(&plain).ok());
+    let state = params.get("state").map(String::as_str).unwrap_or_default();
+    let Some(trip) = trip.filter(|t| {
+        t.expires_at > crate::store::now()
+            && t.pending.alias == alias
+            && sso_session_id == Some(t.session_id.as_str())
+            && constant_time_eq(t.pending.state.as_bytes(), state.as_bytes())
+    }) else {
+        return Ok(Err(LinkRefusal::Failed));
+    };
+    let Some(provider) = rt.realm.identity_providers.iter().find(|p| p.alias == alias) else {
+        return Ok(Err(LinkRefusal::Failed));
+    };
+    let code = params.get("code").map(String::as_str).unwrap_or_default();
+    if params.contains_key("error") || code.is_empty() {
+        return Ok(Err(LinkRefusal::Failed));
+    }
+    let back = crate::broker::callback_url(&app.settings.public_url, &rt.realm.name, alias);
+    let identity = match app.broker.finish(provider, &trip.pending, code, &back).await {
+        Ok(identity) => identity,
+        Err(e) => {
+            let details = json!({ "provider": alias, "reason": e.to_string() });
+            record(app, rt, "identity_provider_error", Some(&trip.user_id), who, details).await;
+            return Ok(Err(LinkRefusal::Failed));
+        }
+    };
+    let link = NewLink {
+        realm: rt.realm.name.clone(),
+        provider: alias.to_string(),
+        subject: identity.subject.clone(),
+        upstream_username: identity.username.clone(),
+        email: identity.email.clone(),
+    };
+    if !app.store.link_identity(&trip.user_id, link).await? {
+        return Ok(Err(LinkRefusal::Taken));
+    }
+    let details = json!({ "provider": alias, "upstream_username": identity.username, "how": "account-console" });
+    record(app, rt, "identity_provider_linked", Some(&trip.user_id), who, details).await;
+    Ok(Ok(()))
 }

@@ -3,7 +3,7 @@
 //! authorization code for the client.
 
 pub mod alerts;
-mod broker;
+pub mod broker;
 pub mod browser;
 mod enrolment;
 mod finish;

@@ -68,9 +68,64 @@ async fn broker_endpoint(
     headers: HeaderMap,
 ) -> Response {
     let who = client_of(&jar, &headers, Some(peer));
+    // Back from linking an account in the console (its cookie), or from a sign-in.
+    if let Some(sealed) = jar.get(super::broker::LINK_COOKIE).map(|c| c.value().to_string()) {
+        return linked(&app, &rt, jar, &alias, &query, &who, &sealed).await;
+    }
     let auth_cookie = jar.get(cookies::AUTH_COOKIE).map(|c| c.value().to_string());
     let next = super::broker::returned(&app, &rt, auth_cookie.as_deref(), &alias, &query, &who).await;
     respond(&app, &rt, jar, &headers, next)
+}
+
+/// The end of linking an account from the console: back to its Linked accounts page.
+async fn linked(
+    app: &AppState,
+    rt: &RealmRuntime,
+    jar: CookieJar,
+    alias: &str,
+    query: &HashMap<String, String>,
+    who: &sign_in::Browser,
+    sealed: &str,
+) -> Response {
+    let secure = app.settings.is_https();
+    let session = match &who.sso_cookie {
+        Some(cookie) => {
+            let idle = rt.realm.tokens.sso_idle.as_secs();
+            let hash = crate::crypto::sha256_hex(cookie.as_bytes());
+            app.store
+                .active_sso_session(&rt.realm.name, &hash, idle)
+                .await
+                .ok()
+                .flatten()
+        }
+        None => None,
+    };
+    let done = super::broker::finish_link(
+        app,
+        rt,
+        sealed,
+        session.as_ref().map(|s| s.id.as_str()),
+        alias,
+        query,
+        who,
+    )
+    .await;
+    let notice = match done {
+        Ok(Ok(())) => "linked",
+        Ok(Err(super::broker::LinkRefusal::Taken)) => "link-taken",
+        Ok(Err(super::broker::LinkRefusal::Failed)) => "link-failed",
+        Err(e) => {
+            tracing::error!(error = %crate::ops::logging::untrusted(&e.to_string()), "cannot link an account");
+            "link-failed"
+        }
+    };
+    let jar = jar.add(cookies::removal(super::broker::LINK_COOKIE, &rt.realm.name, secure));
+    let url = format!("/realms/{}/account/linked?notice={notice}", rt.realm.name);
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(&url) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    (jar, r).into_response()
 }
 
 // Handlers take one extractor per input; grouping them would only hide that.

@@ -229,7 +229,7 @@ pub async fn go_on(
 ) -> Result<Next, EngineError> {
     let sso = current_sso_session(app, rt, who).await?;
     let (request, id) = (&signing_in.request, signing_in.id.as_str());
-    let next = advance(app, rt, request, &mut signing_in.flow, sso, who, Input::None(Some(id))).await?;
+    let next = advance(app, rt, request, &mut signing_in.flow, sso, who, Input::Upstream(id)).await?;
     keep_or_end(app, id, &signing_in.flow, &next).await?;
     Ok(next)
 }
@@ -243,13 +243,15 @@ enum Input<'a> {
     Stale(&'a str),
     /// The posted form.
     Form(&'a HashMap<String, String>, &'a str),
+    /// Back from an upstream provider: no form, but the session may finish (and is claimed).
+    Upstream(&'a str),
 }
 
 impl<'a> Input<'a> {
     fn auth_session(self) -> Option<&'a str> {
         match self {
             Input::None(id) => id,
-            Input::Stale(id) | Input::Form(_, id) => Some(id),
+            Input::Stale(id) | Input::Form(_, id) | Input::Upstream(id) => Some(id),
         }
     }
 }
@@ -329,6 +331,7 @@ async fn advance(
         .ok_or_else(|| EngineError::UnknownFlow(flow.flow.clone()))?;
     let (form, auth_session_id) = match input {
         Input::Form(f, id) => (Some(f), Some(id)),
+        Input::Upstream(id) => (None, Some(id)),
         _ => (None, None),
     };
     if flow.challenge.as_deref() == Some(super::enrolment::DECLINED) {

@@ -43,6 +43,22 @@ pub fn env_reference(value: &str) -> Option<&str> {
     (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(name)
 }
 
+/// An upstream endpoint: `https`, or plain `http` on the loopback interface only.
+pub fn endpoint_allowed(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text).map_err(|e| format!("'{text}' is not a URL ({e})"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(format!("'{text}' must use https (plain http only on loopback)")),
+    }
+}
+
 /// RFC 6749 §3.3 `scope-token`: printable ASCII without space, `"` and `\`.
 pub fn is_scope_token(s: &str) -> bool {
     !s.is_empty()

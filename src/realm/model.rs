@@ -124,10 +124,11 @@ pub enum ProviderKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FirstLogin {
-    /// Link to the user whose verified address the provider asserts as verified; else create.
-    #[default]
+    /// Link to the user whose address both this realm and the provider have verified; else
+    /// create. Only for a provider trusted to vouch for every address it asserts.
     LinkByVerifiedEmail,
     /// Create a new user (refused when the address belongs to a user already).
+    #[default]
     Create,
     /// Ask the person: link to their account (proving it with its password), or create one.
     Ask,

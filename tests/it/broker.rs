@@ -10,6 +10,7 @@ use crate::support::github::{self, Account, FakeGitHub};
 use crate::support::process::{self, ServerProcess};
 use crate::support::signin::{self, Shown, SignIn};
 use crate::support::*;
+use crate::support::{Db, TempDir};
 
 const SECRET_VAR: &str = "BROKER_TEST_CLIENT_SECRET";
 const SECRET: &str = "broker-test-secret-0123456789abcdef-0123";
@@ -139,7 +140,20 @@ async fn linked(h: &Harness, user_id: &str) -> Vec<String> {
         .collect()
 }
 
-db_test!(async fn upstream_providers_sign_people_in_and_link_only_verified_addresses(db) {
+/// The realm under test, with [`USERNAME`] and `bob` (their addresses verified), the fake
+/// GitHub and the upstream Gatehouse holding `users`.
+struct World {
+    h: Harness,
+    gh: FakeGitHub,
+    up_url: String,
+    callback: String,
+    alice_id: String,
+    bob_id: String,
+    _up: ServerProcess,
+    _dir: TempDir,
+}
+
+async fn world(db: Db, users: &[(&str, &str, bool)]) -> World {
     // SAFETY: each test runs in its own process (nextest); nothing else reads the environment now.
     unsafe { std::env::set_var(SECRET_VAR, SECRET) };
     let gh = FakeGitHub::start(SECRET).await;
@@ -147,46 +161,61 @@ db_test!(async fn upstream_providers_sign_people_in_and_link_only_verified_addre
     let up_url = format!("http://127.0.0.1:{port}");
     let h = Harness::start(db, &realm(&up_url, &gh.url)).await;
     let alice_id = h.add_user(USERNAME, EMAIL, PASSWORD).await;
-    h.sql(&format!("UPDATE users SET email_verified = TRUE WHERE id = '{alice_id}'")).await;
     let bob_id = h.add_user("bob", "bob@example.com", PASSWORD).await;
-    h.sql(&format!("UPDATE users SET email_verified = TRUE WHERE id = '{bob_id}'")).await;
+    h.sql("UPDATE users SET email_verified = TRUE").await;
     let dir = TempDir::new();
     let callback = format!("{}/realms/flows/broker/corp/endpoint", h.url);
+    let up = upstream(dir.path(), port, &callback, users).await;
+    World {
+        h,
+        gh,
+        up_url,
+        callback,
+        alice_id,
+        bob_id,
+        _up: up,
+        _dir: dir,
+    }
+}
+
+db_test!(async fn upstream_providers_sign_people_in_and_link_only_verified_addresses(db) {
     let users = [("carol", "carol@example.com", true), ("alice.corp", EMAIL, true), ("mallory", "bob@example.com", false)];
-    let _up = upstream(dir.path(), port, &callback, &users).await;
+    let w = world(db, &users).await;
+    let (h, gh, up_url, callback) = (&w.h, &w.gh, &w.up_url, &w.callback);
+    let (alice_id, bob_id) = (w.alice_id.clone(), w.bob_id.clone());
 
     // A new person: the upstream sign-in creates their user, linked, with the verified address.
-    let mut s = through(&h, "corp").await;
-    assert!(s.page.url.as_str().starts_with(&up_url), "not at the upstream: {}", s.page.describe());
+    let mut s = through(h, "corp").await;
+    assert!(s.page.url.as_str().starts_with(up_url), "not at the upstream: {}", s.page.describe());
     upstream_sign_in(&mut s, "carol").await;
-    let tokens = s.exchange(&h).await;
+    let tokens = s.exchange(h).await;
     tokens.assert_factors(&["fed"], "1");
     let carol = h.state.store.find_user_by_username("flows", "carol").await.unwrap().expect("carol made");
     assert_eq!(tokens.id["sub"], Value::from(carol.id.clone()));
     assert!(carol.email_verified && carol.email.as_deref() == Some("carol@example.com"));
-    assert_eq!(linked(&h, &carol.id).await, ["corp"]);
+    assert_eq!(linked(h, &carol.id).await, ["corp"]);
 
     // The same address verified on both sides links to the existing user, whose own second
     // factor still follows.
-    let enrolment = signin::enrol_otp(&h, USERNAME, PASSWORD).await;
-    let mut s = through(&h, "corp").await;
+    let enrolment = signin::enrol_otp(h, USERNAME, PASSWORD).await;
+    let mut s = through(h, "corp").await;
     upstream_sign_in(&mut s, "alice.corp").await;
     s.expect(Shown::Otp);
-    let code = signin::totp_next(&h, &enrolment.secret);
+    let code = signin::totp_next(h, &enrolment.secret);
     s.fill(&[("otp", &code)]).await;
-    let tokens = s.exchange(&h).await;
+    let tokens = s.exchange(h).await;
     tokens.assert_factors(&["fed", "otp", "mfa"], "2");
     assert_eq!(tokens.id["sub"], Value::from(alice_id.clone()));
-    assert_eq!(linked(&h, &alice_id).await, ["corp"]);
+    assert_eq!(linked(h, &alice_id).await, ["corp"]);
 
     // An address the upstream does not vouch for takes over nobody: the login page says why.
-    let mut s = through(&h, "corp").await;
+    let mut s = through(h, "corp").await;
     upstream_sign_in(&mut s, "mallory").await;
     s.expect(Shown::Login);
     let text = signin::visible_text(&s.page.body);
     assert!(text.contains("An account with this email address exists already"), "{text}");
-    assert!(linked(&h, &bob_id).await.is_empty());
-    let refused = signin::events(&h, Some("identity_provider_error")).await;
+    assert!(linked(h, &bob_id).await.is_empty());
+    let refused = signin::events(h, Some("identity_provider_error")).await;
     assert_eq!(refused.len(), 1, "{refused:?}");
 
     // GitHub: its login names the new user; the second sign-in finds the same one.
@@ -196,18 +225,74 @@ db_test!(async fn upstream_providers_sign_people_in_and_link_only_verified_addre
         name: Some("Octo Cat".into()),
         emails: vec![("octo@example.com".into(), true, true)],
     });
-    let s = through(&h, "github").await;
-    let first = s.exchange(&h).await;
+    let s = through(h, "github").await;
+    let first = s.exchange(h).await;
     let octo = h.state.store.find_user_by_username("flows", "octo").await.unwrap().expect("octo made");
     assert_eq!(first.id["sub"], Value::from(octo.id.clone()));
     assert_eq!((octo.first_name.as_deref(), octo.last_name.as_deref()), (Some("Octo"), Some("Cat")));
-    let again = through(&h, "github").await.exchange(&h).await;
+    let again = through(h, "github").await.exchange(h).await;
     assert_eq!(again.id["sub"], Value::from(octo.id.clone()));
-    let created = signin::events(&h, Some("identity_provider_linked")).await;
+    let created = signin::events(h, Some("identity_provider_linked")).await;
     assert_eq!(created.len(), 3, "carol, alice's link and octo: {created:?}");
 
     // A state that is not the sign-in's own is refused, and signs no one in.
-    let s = SignIn::start(&h, &h.new_browser(), WEB_CLIENT).await;
+    let s = SignIn::start(h, &h.new_browser(), WEB_CLIENT).await;
     let forged = browser::get(&s.browser, &format!("{callback}?code=x&state=forged")).await;
     assert_eq!(forged.status, reqwest::StatusCode::BAD_REQUEST, "{}", forged.describe());
+});
+
+db_test!(async fn linked_accounts_are_linked_from_the_console_and_the_last_way_in_stays(db) {
+    let users = [("ally", "ally@corp.example", true), ("carol", "carol@example.com", true)];
+    let w = world(db, &users).await;
+    let h = &w.h;
+    let server = reqwest::Url::parse(&h.url).expect("server URL");
+
+    // Alice links her upstream account from the console (she signed in just now).
+    let b = crate::account::browser_as("Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0");
+    crate::account::sign_in_to_console(h, &b, PASSWORD).await;
+    let page = crate::account::open(h, &b, &crate::account::account_url(h, "linked")).await;
+    assert!(page.body.contains("id=\"link-corp\""), "{}", page.describe());
+    let text = browser::decode_entities(&page.body);
+    let marker = "id=\"link-corp\" href=\"";
+    let start = text.find(marker).expect("the link") + marker.len();
+    let href = &text[start..start + text[start..].find('"').expect("its end")];
+    let upstream_page = follow(&b, browser::get(&b, &format!("{}{href}", h.url)).await).await;
+    let mut form = signin::form_of(&upstream_page);
+    form.set("username", "ally");
+    form.set("password", UPSTREAM_PASSWORD);
+    let back = follow(&b, form.submit(&b).await).await;
+    let back = browser::follow_on_server(&b, back, &server).await;
+    assert!(back.body.contains("The account is linked"), "{}", back.describe());
+    assert_eq!(linked(h, &w.alice_id).await, ["corp"]);
+    // From now on the upstream account signs her in.
+    let mut s = through(h, "corp").await;
+    upstream_sign_in(&mut s, "ally").await;
+    assert_eq!(s.exchange(h).await.id["sub"], Value::from(w.alice_id.clone()));
+
+    // She keeps her password, so she may unlink it.
+    let page = crate::account::open(h, &b, &crate::account::account_url(h, "linked")).await;
+    let done = crate::account::post(h, &b, &page, "/linked/unlink", &[]).await;
+    assert!(done.body.contains("The account is unlinked"), "{}", done.describe());
+    assert!(linked(h, &w.alice_id).await.is_empty());
+    assert_eq!(signin::events(h, Some("identity_provider_unlinked")).await.len(), 1);
+
+    // Carol's only way in is her upstream account: the console refuses to unlink it.
+    let carol = crate::account::browser_as("Mozilla/5.0 (Macintosh) Safari/605.1.15");
+    let login = crate::account::open(h, &carol, &crate::account::account_url(h, "linked")).await;
+    let text = browser::decode_entities(&login.body);
+    let marker = "id=\"provider-corp\" href=\"";
+    let start = text.find(marker).unwrap_or_else(|| panic!("no button: {}", login.describe())) + marker.len();
+    let href = &text[start..start + text[start..].find('"').expect("its end")];
+    let upstream_page = follow(&carol, browser::get(&carol, &format!("{}{href}", h.url)).await).await;
+    let mut form = signin::form_of(&upstream_page);
+    form.set("username", "carol");
+    form.set("password", UPSTREAM_PASSWORD);
+    let back = follow(&carol, form.submit(&carol).await).await;
+    let page = browser::follow_on_server(&carol, back, &server).await;
+    assert!(page.url.path().ends_with("/account/linked"), "{}", page.describe());
+    let carol_id = h.state.store.find_user_by_username("flows", "carol").await.unwrap().expect("carol").id;
+    let refused = crate::account::post(h, &carol, &page, "/linked/unlink", &[]).await;
+    assert_eq!(refused.status, reqwest::StatusCode::CONFLICT, "{}", refused.describe());
+    assert!(refused.body.contains("last way you have to sign in"), "{}", refused.describe());
+    assert_eq!(linked(h, &carol_id).await, ["corp"]);
 });

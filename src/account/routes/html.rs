@@ -92,6 +92,10 @@ impl Console {
             obj.insert("account_url".into(), json!(base));
             obj.insert("username".into(), json!(self.viewer.user.username));
             obj.insert(
+                "has_providers".into(),
+                json!(!self.rt.realm.identity_providers.is_empty()),
+            );
+            obj.insert(
                 "logout_url".into(),
                 json!(format!("/realms/{}/protocol/openid-connect/logout", self.rt.realm.name)),
             );
@@ -181,6 +185,10 @@ pub(super) fn notice(query: &HashMap<String, String>) -> Option<&'static str> {
         Some("key-renamed") => Some("accountKeyRenamed"),
         Some("organization-left") => Some("accountOrgLeft"),
         Some("organization-joined") => Some("accountOrgJoinedNotice"),
+        Some("linked") => Some("accountLinked"),
+        Some("unlinked") => Some("accountUnlinked"),
+        Some("link-taken") => Some("accountLinkTaken"),
+        Some("link-failed") => Some("accountLinkFailed"),
         Some("organization-member-saved") => Some("accountOrgMemberSaved"),
         Some("organization-member-removed") => Some("accountOrgMemberRemoved"),
         Some("organization-link-revoked") => Some("accountOrgLinkRevoked"),

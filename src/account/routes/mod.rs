@@ -6,6 +6,7 @@ mod email;
 mod html;
 mod json;
 mod keys;
+mod linked;
 mod org_admin;
 mod orgs;
 mod phone;
@@ -83,6 +84,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/realms/{realm}/account/security/phone/remove", post(phone::remove))
         .route("/realms/{realm}/account/security/sms-codes", post(phone::sms_codes))
         .route("/realms/{realm}/account/log", get(log))
+        .route("/realms/{realm}/account/linked", get(linked::linked_page))
+        .route("/realms/{realm}/account/linked/link", get(linked::link))
+        .route("/realms/{realm}/account/linked/unlink", post(linked::unlink))
         .route("/realms/{realm}/account/organizations", get(orgs::organizations_page))
         .route("/realms/{realm}/account/organizations/leave", post(orgs::leave))
         .route(

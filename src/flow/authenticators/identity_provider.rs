@@ -56,6 +56,11 @@ async fn run(ctx: &mut FlowContext<'_>) -> Result<StepResult, EngineError> {
             ctx.flow.broker = None;
             return Ok(StepResult::Failure("accountDisabled".into()));
         };
+        // A flow that named someone already (identifier-first) does not become another's.
+        if ctx.flow.user_id.as_deref().is_some_and(|named| named != user.id) {
+            ctx.flow.broker = None;
+            return Ok(StepResult::Failure("brokerOtherUser".into()));
+        }
         ctx.flow.user_id = Some(user.id);
         ctx.flow.username = Some(user.username);
         ctx.flow.add_amr("fed");
@@ -129,6 +134,11 @@ impl Authenticator for Redirector {
 
     async fn authenticate(&self, ctx: &mut FlowContext<'_>) -> Result<StepResult, EngineError> {
         if ctx.flow.broker.is_none() {
+            // Once per sign-in: after a refused trip upstream the login page shows instead
+            // (going again could loop while the provider's own session lasts).
+            if ctx.flow.notice.as_deref().is_some_and(|n| n.starts_with("broker")) {
+                return Ok(StepResult::Attempted);
+            }
             let Some(alias) = ctx.step_config.get("default_provider").and_then(Value::as_str) else {
                 return Ok(StepResult::Attempted);
             };

@@ -732,7 +732,7 @@ fn check_identity_provider(p: &super::IdentityProvider, before: &[super::Identit
     ];
     for (key, url) in urls {
         let Some(url) = url else { continue };
-        if let Err(problem) = endpoint_allowed(url) {
+        if let Err(problem) = super::endpoint_allowed(url) {
             return Err(format!("identity provider '{alias}': {key} {problem}"));
         }
     }
@@ -761,20 +761,4 @@ fn check_identity_provider(p: &super::IdentityProvider, before: &[super::Identit
         }
     }
     Ok(())
-}
-
-/// An upstream endpoint: `https`, or plain `http` on the loopback interface only.
-fn endpoint_allowed(text: &str) -> Result<(), String> {
-    let url = url::Url::parse(text).map_err(|e| format!("'{text}' is not a URL ({e})"))?;
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => Err(format!("'{text}' must use https (plain http only on loopback)")),
-    }
 }

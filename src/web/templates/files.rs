@@ -43,6 +43,10 @@ pub(super) const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("../../../themes/default/error.html")),
     ("info.html", include_str!("../../../themes/default/info.html")),
     (
+        "account_linked.html",
+        include_str!("../../../themes/default/account_linked.html"),
+    ),
+    (
         "account_organization.html",
         include_str!("../../../themes/default/account_organization.html"),
     ),

@@ -28,6 +28,13 @@ fn sample_context(template: &str) -> serde_json::Value {
         "info.html" => {
             json!({ "heading": "loggedOutHeading", "message": "loggedOutMessage", "link": "/realms/demo/account", "link_text": "accountSignInAgain" })
         }
+        "account_linked.html" => json!({
+            "account_url": "/realms/demo/account", "username": "alice", "page": "linked", "fresh": false, "has_providers": true,
+            "providers": [
+                { "alias": "corp", "label": "Corp SSO", "linked": { "upstream_username": "alice", "email": "a@example.com", "since": 0 } },
+                { "alias": "github", "label": "GitHub", "linked": null }
+            ]
+        }),
         "account_organization.html" => json!({
             "account_url": "/realms/demo/account", "username": "alice", "page": "organizations", "notice": "accountOrgMemberSaved",
             "new_link": "http://127.0.0.1/realms/demo/account/organizations/join?invite=s3cret",
