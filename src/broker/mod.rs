@@ -46,7 +46,7 @@ pub struct Pending {
 }
 
 /// The upstream account, as the provider vouches for it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Identity {
     /// Its stable id at the provider (`sub`; GitHub's numeric id).
     pub subject: String,

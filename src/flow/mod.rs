@@ -71,6 +71,13 @@ pub struct BrokerFlow {
     pub pending: Option<crate::broker::Pending>,
     /// Back: the user the upstream account stands for.
     pub user_id: Option<String>,
+    /// Back with an account no one is linked to, under `first_login: ask`: held until the
+    /// person chooses to create a user or to sign in (then it is linked to them).
+    #[serde(default)]
+    pub upstream: Option<crate::broker::Identity>,
+    /// The person chose to sign in with their password and link the upstream account.
+    #[serde(default)]
+    pub link_after_sign_in: bool,
 }
 
 /// What one step decided.

@@ -74,17 +74,25 @@ pub async fn returned(
     } else {
         let back = crate::broker::callback_url(&app.settings.public_url, &rt.realm.name, alias);
         match app.broker.finish(provider, &pending, code, &back).await {
-            Ok(identity) => resolve(app, rt, provider, &identity, who).await?,
+            Ok(identity) => resolve(app, rt, provider, identity, who).await?,
             Err(e) => Err(("brokerFailed", e.to_string())),
         }
     };
     match outcome {
-        Ok(user_id) => {
+        Ok(Resolved::User(user_id)) => {
             signing_in.flow.broker = Some(BrokerFlow {
                 alias: alias.to_string(),
-                pending: None,
                 user_id: Some(user_id),
+                ..BrokerFlow::default()
             });
+        }
+        Ok(Resolved::Ask(identity)) => {
+            signing_in.flow.broker = Some(BrokerFlow {
+                alias: alias.to_string(),
+                upstream: Some(identity),
+                ..BrokerFlow::default()
+            });
+            signing_in.flow.challenge = Some(ASK.into());
         }
         Err((key, why)) => {
             record(
@@ -110,64 +118,85 @@ fn back_to_the_login_page(signing_in: &mut InProgress, key: &str) {
     flow.notice = Some(key.to_string());
 }
 
+/// What an upstream account stands for.
+enum Resolved {
+    User(String),
+    /// No one yet, and the realm asks the person (`first_login: ask`).
+    Ask(Identity),
+}
+
+type Refused = (&'static str, String);
+
 /// The user the upstream account stands for (linked, or linked or created now), or why none.
 async fn resolve(
     app: &AppState,
     rt: &RealmRuntime,
     provider: &IdentityProvider,
-    identity: &Identity,
+    identity: Identity,
     who: &Browser,
-) -> Result<Result<String, (&'static str, String)>, EngineError> {
+) -> Result<Result<Resolved, Refused>, EngineError> {
     let realm = &rt.realm.name;
     if let Some(user) = app
         .store
         .federated_user(realm, &provider.alias, &identity.subject)
         .await?
     {
-        return Ok(Ok(user.id));
+        return Ok(Ok(Resolved::User(user.id)));
+    }
+    if provider.first_login == FirstLogin::Ask {
+        return Ok(Ok(Resolved::Ask(identity)));
     }
     let same_address = match &identity.email {
         Some(email) => app.store.find_user_by_email(realm, email).await?,
         None => None,
     };
-    let link = NewLink {
-        realm: realm.clone(),
-        provider: provider.alias.clone(),
-        subject: identity.subject.clone(),
-        upstream_username: identity.username.clone(),
-        email: identity.email.clone(),
-    };
-    let details = |how: &str| json!({ "provider": provider.alias, "upstream_username": identity.username, "how": how });
     if let Some(existing) = same_address {
         // Both sides must vouch for the address: the provider, and this realm (a user who
         // never proved it could have been made to capture someone else's upstream account).
         let verified_both = identity.email_verified && existing.email_verified;
         if provider.first_login == FirstLogin::LinkByVerifiedEmail
             && verified_both
-            && app.store.link_identity(&existing.id, link).await?
+            && app
+                .store
+                .link_identity(&existing.id, new_link(rt, provider, &identity))
+                .await?
         {
-            record(
-                app,
-                rt,
-                "identity_provider_linked",
-                Some(&existing.id),
-                who,
-                details("verified-email"),
-            )
-            .await;
-            return Ok(Ok(existing.id));
+            let details = linked_details(provider, &identity, "verified-email");
+            record(app, rt, "identity_provider_linked", Some(&existing.id), who, details).await;
+            return Ok(Ok(Resolved::User(existing.id)));
         }
         return Ok(Err(("brokerEmailTaken", "an account has the same address".into())));
     }
-    if provider.first_login == FirstLogin::Ask {
-        return Ok(Err((
-            "brokerNoAccount",
-            "no linked account, and first_login: ask".into(),
-        )));
+    Ok(Ok(Resolved::User(
+        create_user(app, rt, provider, &identity, who).await?,
+    )))
+}
+
+fn new_link(rt: &RealmRuntime, provider: &IdentityProvider, identity: &Identity) -> NewLink {
+    NewLink {
+        realm: rt.realm.name.clone(),
+        provider: provider.alias.clone(),
+        subject: identity.subject.clone(),
+        upstream_username: identity.username.clone(),
+        email: identity.email.clone(),
     }
+}
+
+fn linked_details(provider: &IdentityProvider, identity: &Identity, how: &str) -> serde_json::Value {
+    json!({ "provider": provider.alias, "upstream_username": identity.username, "how": how })
+}
+
+/// A new user made from the upstream account, linked to it.
+async fn create_user(
+    app: &AppState,
+    rt: &RealmRuntime,
+    provider: &IdentityProvider,
+    identity: &Identity,
+    who: &Browser,
+) -> Result<String, EngineError> {
     let username = free_username(app, rt, provider, identity).await?;
     let new = NewUser {
-        realm: realm.clone(),
+        realm: rt.realm.name.clone(),
         username,
         // An address the provider does not vouch for is not the new user's (it would keep its
         // owner from registering, and lead a password reset into this account).
@@ -179,17 +208,120 @@ async fn resolve(
         email_verified: identity.email_verified,
         ..NewUser::default()
     };
-    let created = app.store.create_federated_user(new, link).await?;
-    record(
-        app,
-        rt,
-        "identity_provider_linked",
-        Some(&created.id),
-        who,
-        details("created"),
-    )
-    .await;
-    Ok(Ok(created.id))
+    let created = app
+        .store
+        .create_federated_user(new, new_link(rt, provider, identity))
+        .await?;
+    let details = linked_details(provider, identity, "created");
+    record(app, rt, "identity_provider_linked", Some(&created.id), who, details).await;
+    Ok(created.id)
+}
+
+/// The step of the page that asks, under `first_login: ask`.
+pub(super) const ASK: &str = "broker-ask";
+
+/// The page asking what to do with an upstream account no one is linked to.
+pub(super) fn show_ask(
+    rt: &RealmRuntime,
+    request: &crate::oidc::authorize::AuthorizeRequest,
+    flow: &crate::flow::FlowState,
+) -> Next {
+    let broker = flow.broker.as_ref();
+    let provider = broker
+        .and_then(|b| rt.realm.identity_providers.iter().find(|p| p.alias == b.alias))
+        .map(|p| p.label().to_string())
+        .unwrap_or_default();
+    let account = broker
+        .and_then(|b| b.upstream.as_ref())
+        .and_then(|u| u.username.clone().or(u.email.clone()));
+    Next::Page {
+        page: crate::flow::Page::new("broker_ask.html", json!({ "provider": provider, "account": account })),
+        csrf: flow.csrf.clone(),
+        step: flow.challenge.clone(),
+        auth_cookie: None,
+        ui_locales: request.ui_locales.clone(),
+        form_target: request.redirect_uri.clone(),
+    }
+}
+
+/// The person's answer on the asking page: a new user now (`choice=create`), or the login
+/// page to prove an existing account, which the upstream account is then linked to
+/// (`choice=link`). `Some` ends the request with that answer; `None` runs the flow on.
+pub(super) async fn answer_ask(
+    app: &AppState,
+    rt: &RealmRuntime,
+    flow: &mut crate::flow::FlowState,
+    form: &HashMap<String, String>,
+    who: &Browser,
+) -> Result<(), EngineError> {
+    let Some(broker) = flow.broker.as_mut() else {
+        return Ok(());
+    };
+    let Some(identity) = broker.upstream.clone() else {
+        return Ok(());
+    };
+    flow.challenge = None;
+    match form.get("choice").map(String::as_str) {
+        Some("create") => {
+            let Some(provider) = rt.realm.identity_providers.iter().find(|p| p.alias == broker.alias) else {
+                flow.broker = None;
+                return Ok(());
+            };
+            let taken = match &identity.email {
+                Some(email) => app.store.find_user_by_email(&rt.realm.name, email).await?.is_some(),
+                None => false,
+            };
+            if taken {
+                flow.broker = None;
+                flow.notice = Some("brokerEmailTaken".into());
+                return Ok(());
+            }
+            let user_id = create_user(app, rt, provider, &identity, who).await?;
+            broker.user_id = Some(user_id);
+            broker.upstream = None;
+        }
+        Some("link") => {
+            broker.link_after_sign_in = true;
+            flow.notice = Some("brokerSignInToLink".into());
+        }
+        _ => {
+            flow.broker = None;
+        }
+    }
+    Ok(())
+}
+
+/// After a sign-in the person made to link an upstream account (`first_login: ask`): the
+/// account is linked to the user now proven. Refused quietly (logged) if it stands for someone
+/// else meanwhile.
+pub(super) async fn link_after_sign_in(
+    app: &AppState,
+    rt: &RealmRuntime,
+    flow: &mut crate::flow::FlowState,
+    who: &Browser,
+) -> Result<(), EngineError> {
+    let (Some(broker), Some(user_id)) = (flow.broker.clone(), flow.user_id.clone()) else {
+        return Ok(());
+    };
+    let (true, Some(identity)) = (broker.link_after_sign_in, broker.upstream) else {
+        return Ok(());
+    };
+    flow.broker = None;
+    let Some(provider) = rt.realm.identity_providers.iter().find(|p| p.alias == broker.alias) else {
+        return Ok(());
+    };
+    if app
+        .store
+        .link_identity(&user_id, new_link(rt, provider, &identity))
+        .await?
+    {
+        let details = linked_details(provider, &identity, "password");
+        record(app, rt, "identity_provider_linked", Some(&user_id), who, details).await;
+    } else {
+        let details = json!({ "provider": provider.alias, "reason": "the account is linked to someone already" });
+        record(app, rt, "identity_provider_error", Some(&user_id), who, details).await;
+    }
+    Ok(())
 }
 
 /// A username for a user made from an upstream account: the provider's name for it, else the

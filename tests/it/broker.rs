@@ -24,6 +24,9 @@ fn realm(upstream: &str, github: &str) -> String {
          \x20 - alias: corp\n    kind: oidc\n    display_name: Corp SSO\n\
          \x20   discovery_url: {upstream}/realms/corp/.well-known/openid-configuration\n\
          \x20   client_id: downstream\n    client_secret: ${{env:{SECRET_VAR}}}\n    first_login: link-by-verified-email\n\
+         \x20 - alias: corp-ask\n    kind: oidc\n    display_name: Corp SSO (ask)\n\
+         \x20   discovery_url: {upstream}/realms/corp/.well-known/openid-configuration\n\
+         \x20   client_id: downstream\n    client_secret: ${{env:{SECRET_VAR}}}\n    first_login: ask\n\
          \x20 - alias: github\n    kind: github\n    display_name: GitHub\n\
          \x20   client_id: {}\n    client_secret: ${{env:{SECRET_VAR}}}\n    first_login: create\n\
          \x20   authorization_url: {github}/login/oauth/authorize\n\
@@ -39,9 +42,10 @@ async fn upstream(dir: &Path, port: u16, callback: &str, users: &[(&str, &str, b
     let realms = dir.join("realms");
     std::fs::create_dir_all(&realms).expect("realms dir");
     let secret_hash = gatehouse::crypto::sha256_hex(SECRET.as_bytes());
+    let callback_ask = callback.replace("/broker/corp/", "/broker/corp-ask/");
     let corp = format!(
         "realm: corp\nclients:\n  - client_id: downstream\n    secret_hash: sha256:{secret_hash}\n\
-         \x20   redirect_uris: [{callback}]\n    grant_types: [authorization_code]\n"
+         \x20   redirect_uris: [{callback}, {callback_ask}]\n    grant_types: [authorization_code]\n"
     );
     std::fs::write(realms.join("corp.yaml"), corp).expect("realm file");
     let database = format!("sqlite://{}", dir.join("up.db").display());
@@ -295,4 +299,37 @@ db_test!(async fn linked_accounts_are_linked_from_the_console_and_the_last_way_i
     assert_eq!(refused.status, reqwest::StatusCode::CONFLICT, "{}", refused.describe());
     assert!(refused.body.contains("last way you have to sign in"), "{}", refused.describe());
     assert_eq!(linked(h, &carol_id).await, ["corp"]);
+});
+
+db_test!(async fn first_login_ask_links_after_a_password_sign_in_or_creates(db) {
+    let users = [("ally", "ally@corp.example", true), ("dora", "dora@corp.example", true)];
+    let w = world(db, &users).await;
+    let h = &w.h;
+
+    // Ally has an account here: she chooses to sign in with it, and the upstream one is linked.
+    let mut s = through(h, "corp-ask").await;
+    upstream_sign_in(&mut s, "ally").await;
+    let text = signin::visible_text(&s.page.body);
+    assert!(text.contains("First sign-in with this account") && text.contains("ally"), "{text}");
+    s.press(&[], ("choice", "link")).await;
+    let text = signin::visible_text(&s.page.body);
+    assert!(text.contains("your other account will be linked"), "{text}");
+    s.log_in(USERNAME, PASSWORD).await;
+    let tokens = s.exchange(h).await;
+    tokens.assert_factors(&["pwd"], "1");
+    assert_eq!(tokens.id["sub"], Value::from(w.alice_id.clone()));
+    assert_eq!(linked(h, &w.alice_id).await, ["corp-ask"]);
+    // Next time the upstream account alone signs her in.
+    let mut s = through(h, "corp-ask").await;
+    upstream_sign_in(&mut s, "ally").await;
+    assert_eq!(s.exchange(h).await.id["sub"], Value::from(w.alice_id.clone()));
+
+    // Dora has none: she creates one.
+    let mut s = through(h, "corp-ask").await;
+    upstream_sign_in(&mut s, "dora").await;
+    s.press(&[], ("choice", "create")).await;
+    let tokens = s.exchange(h).await;
+    let dora = h.state.store.find_user_by_username("flows", "dora").await.unwrap().expect("dora made");
+    assert_eq!(tokens.id["sub"], Value::from(dora.id.clone()));
+    assert_eq!(linked(h, &dora.id).await, ["corp-ask"]);
 });

@@ -42,12 +42,12 @@ pub fn offer(ctx: &FlowContext<'_>) -> Vec<Value> {
 /// Whether the person chose an upstream provider in this sign-in (the login form then steps
 /// aside for the `identity-provider` step).
 pub fn chosen(ctx: &FlowContext<'_>) -> bool {
-    ctx.flow.broker.is_some()
+    ctx.flow.broker.as_ref().is_some_and(|b| !b.link_after_sign_in)
 }
 
 /// Runs the chosen provider's part: the user, once back; else the request upstream.
 async fn run(ctx: &mut FlowContext<'_>) -> Result<StepResult, EngineError> {
-    let Some(broker) = ctx.flow.broker.clone() else {
+    let Some(broker) = ctx.flow.broker.clone().filter(|b| !b.link_after_sign_in) else {
         return Ok(StepResult::Attempted);
     };
     if let Some(user_id) = broker.user_id {

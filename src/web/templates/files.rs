@@ -51,6 +51,10 @@ pub(super) const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../themes/default/account_organization.html"),
     ),
     (
+        "broker_ask.html",
+        include_str!("../../../themes/default/broker_ask.html"),
+    ),
+    (
         "enrolment_declined.html",
         include_str!("../../../themes/default/enrolment_declined.html"),
     ),

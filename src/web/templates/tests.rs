@@ -48,6 +48,7 @@ fn sample_context(template: &str) -> serde_json::Value {
                 "links": [{ "id": "l1", "role": "member", "expires": 0, "uses": 1, "max_uses": 5, "email_domain": "example.com", "status": "active", "joined": ["bob"] }]
             }
         }),
+        "broker_ask.html" => json!({ "provider": "Corp SSO", "account": "ally" }),
         "enrolment_declined.html" => {
             json!({ "organization": "Acme", "security_url": "/realms/demo/account/security" })
         }
