@@ -60,13 +60,9 @@ pub async fn list_for_token(
     let idle = rt.realm.tokens.sso_idle.as_secs();
     let live = app
         .store
-        .enabled_user_live_sessions(&rt.realm.name, &claims.sub, idle)
+        .enabled_user_live_sessions(&rt.realm.name, &claims.sub, gid, idle)
         .await?;
-    let Some(current) = live
-        .iter()
-        .find(|l| l.live_grants.iter().any(|g| g == gid))
-        .map(|l| l.id.clone())
-    else {
+    let Some(current) = live.iter().find(|l| l.holds_grant).map(|l| l.id.clone()) else {
         return Ok(None);
     };
     Ok(Some(views(app, rt, live, Some(&current), lang)))

@@ -2,7 +2,7 @@
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
-use super::entity::{auth_session, grant, sso_session, user};
+use super::entity::{auth_session, grant, sso_session};
 use super::rows::{NewAuthCode, insert_auth_code_in, insert_sso_session_in};
 use super::{Result, Store, now};
 
@@ -214,15 +214,20 @@ pub struct LiveSession {
     pub expires_at: i64,
     /// The clients signed in to under it, sorted, each once.
     pub clients: Vec<String>,
-    /// The ids of its grants that are not revoked.
-    pub live_grants: Vec<String>,
+    /// It holds the grant the list was asked with (unrevoked, of the user): the session of the
+    /// access token's sign-in. False in lists not asked with a grant.
+    pub holds_grant: bool,
 }
 
 /// A session joined with one of its grants (none without grants): the columns lists need, in
 /// the order selected (decoded by position: a by-name lookup per column was a tenth of the
 /// sessions list's time). Session id, ip, user agent, created, last seen, expires; the grant's
-/// id, user, client and revocation.
-type SessionGrantRow = (
+/// client.
+type SessionGrantRow = (String, Option<String>, Option<String>, i64, i64, i64, Option<String>);
+
+/// One row of the aggregated list: [`SessionGrantRow`] and whether the grant is the one asked
+/// about (`true`/`1`, `false`/`0`, or null without a grant).
+type AggregatedRow = (
     String,
     Option<String>,
     Option<String>,
@@ -230,39 +235,109 @@ type SessionGrantRow = (
     i64,
     i64,
     Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
+    serde_json::Value,
 );
 
 impl Store {
     /// A user's live SSO sessions, newest first, each with the clients signed in under it: one
     /// statement (the sessions joined with their grants).
     pub async fn user_sso_sessions(&self, user_id: &str, idle_secs: i64) -> Result<Vec<LiveSession>> {
-        self.live_sessions(user_id, None, idle_secs).await
+        self.live_sessions(user_id, idle_secs).await
     }
 
     /// As [`user_sso_sessions`](Self::user_sso_sessions), only while the user is enabled and
     /// of `realm` (none otherwise): what a bearer of an access token may see, checked and read
-    /// in one statement.
+    /// in one statement. Each session says whether it holds grant `grant_id` (unrevoked, of
+    /// the user).
+    ///
+    /// The rows come back as one JSON array in one row: the SQLite driver hands each row of a
+    /// result from its worker thread to the request's task on its own, and those hand-offs, not
+    /// the query, were most of the account API's sessions list (a hot read).
     pub async fn enabled_user_live_sessions(
         &self,
         realm: &str,
         user_id: &str,
+        grant_id: &str,
         idle_secs: i64,
     ) -> Result<Vec<LiveSession>> {
-        self.live_sessions(user_id, Some(realm), idle_secs).await
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        let t = now();
+        let backend = self.db.get_database_backend();
+        let row = "json_array(s.id, s.ip, s.user_agent, s.created_at, s.last_seen_at, s.expires_at, g.client_id, \
+                   (g.id = $1 AND g.revoked_at IS NULL AND g.user_id = $2))";
+        let from = "FROM sso_sessions s JOIN users u ON u.id = s.user_id LEFT JOIN grants g ON g.session_id = s.id \
+                    WHERE s.user_id = $2 AND s.ended_at IS NULL AND s.expires_at > $3 AND s.last_seen_at > $4 \
+                    AND u.enabled = TRUE AND u.realm = $5";
+        let sql = match backend {
+            DbBackend::Postgres => format!(
+                "SELECT CAST(COALESCE(json_agg({} ORDER BY s.created_at DESC, s.id), '[]') AS TEXT) {from}",
+                row.replace("json_array(", "json_build_array(")
+            ),
+            // SQLite numbers `$N` parameters by N, as PostgreSQL does.
+            _ => format!("SELECT json_group_array({row}) {from}"),
+        };
+        let values = vec![
+            grant_id.into(),
+            user_id.into(),
+            t.into(),
+            (t - idle_secs).into(),
+            realm.into(),
+        ];
+        let found = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        let text: Option<String> = match found {
+            Some(r) => r.try_get_by_index(0)?,
+            None => None,
+        };
+        let rows: Vec<AggregatedRow> = serde_json::from_str(text.as_deref().unwrap_or("[]")).map_err(|e| {
+            super::StoreError::Db(sea_orm::DbErr::Custom(format!("the sessions list does not read: {e}")))
+        })?;
+        let mut out: Vec<LiveSession> = Vec::new();
+        for (id, ip, user_agent, created_at, last_seen_at, expires_at, client, holds) in rows {
+            // PostgreSQL says true, SQLite 1.
+            let holds = holds.as_bool().unwrap_or(false) || holds.as_i64() == Some(1);
+            let at = match out.iter().position(|l| l.id == id) {
+                Some(at) => at,
+                None => {
+                    out.push(LiveSession {
+                        id,
+                        ip,
+                        user_agent,
+                        created_at,
+                        last_seen_at,
+                        expires_at,
+                        clients: Vec::new(),
+                        holds_grant: false,
+                    });
+                    out.len() - 1
+                }
+            };
+            let session = &mut out[at];
+            if let Some(client) = client
+                && !session.clients.contains(&client)
+            {
+                session.clients.push(client);
+            }
+            session.holds_grant |= holds;
+        }
+        for l in &mut out {
+            l.clients.sort();
+        }
+        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(out)
     }
 
-    async fn live_sessions(&self, user_id: &str, enabled_in: Option<&str>, idle_secs: i64) -> Result<Vec<LiveSession>> {
+    async fn live_sessions(&self, user_id: &str, idle_secs: i64) -> Result<Vec<LiveSession>> {
         use sea_orm::{JoinType, QueryOrder, QuerySelect, RelationDef};
         let t = now();
-        // Built here, not declared on the entities: the session's grants, and its user.
+        // Built here, not declared on the entities: the session's grants.
         let session_of: RelationDef = grant::Entity::belongs_to(sso_session::Entity)
             .from(grant::Column::SessionId)
             .to(sso_session::Column::Id)
             .into();
-        let mut query = sso_session::Entity::find()
+        let rows: Vec<SessionGrantRow> = sso_session::Entity::find()
             .select_only()
             .columns([
                 sso_session::Column::Id,
@@ -272,45 +347,19 @@ impl Store {
                 sso_session::Column::LastSeenAt,
                 sso_session::Column::ExpiresAt,
             ])
-            .column_as(grant::Column::Id, "grant_id")
-            .column_as(grant::Column::UserId, "grant_user_id")
             .column_as(grant::Column::ClientId, "grant_client_id")
-            .column_as(grant::Column::RevokedAt, "grant_revoked_at")
             .join(JoinType::LeftJoin, session_of.rev())
             .filter(sso_session::Column::UserId.eq(user_id))
             .filter(sso_session::Column::EndedAt.is_null())
             .filter(sso_session::Column::ExpiresAt.gt(t))
-            .filter(sso_session::Column::LastSeenAt.gt(t - idle_secs));
-        if let Some(realm) = enabled_in {
-            let of_user: RelationDef = sso_session::Entity::belongs_to(user::Entity)
-                .from(sso_session::Column::UserId)
-                .to(user::Column::Id)
-                .into();
-            query = query
-                .join(JoinType::InnerJoin, of_user)
-                .filter(user::Column::Enabled.eq(true))
-                .filter(user::Column::Realm.eq(realm));
-        }
-        let rows: Vec<SessionGrantRow> = query
+            .filter(sso_session::Column::LastSeenAt.gt(t - idle_secs))
             .order_by_desc(sso_session::Column::CreatedAt)
             .order_by_asc(sso_session::Column::Id)
             .into_tuple()
             .all(&self.db)
             .await?;
         let mut out: Vec<LiveSession> = Vec::new();
-        for (
-            id,
-            ip,
-            user_agent,
-            created_at,
-            last_seen_at,
-            expires_at,
-            grant_id,
-            grant_user_id,
-            grant_client_id,
-            grant_revoked_at,
-        ) in rows
-        {
+        for (id, ip, user_agent, created_at, last_seen_at, expires_at, client) in rows {
             if out.last().is_none_or(|l| l.id != id) {
                 out.push(LiveSession {
                     id,
@@ -320,22 +369,14 @@ impl Store {
                     last_seen_at,
                     expires_at,
                     clients: Vec::new(),
-                    live_grants: Vec::new(),
+                    holds_grant: false,
                 });
             }
             let Some(last) = out.last_mut() else { continue };
-            if let Some(client) = grant_client_id
+            if let Some(client) = client
                 && !last.clients.contains(&client)
             {
                 last.clients.push(client);
-            }
-            // A grant counts for the session's user only if it is theirs (as every grant
-            // under a session is; the bearer check must not rest on that alone).
-            if let Some(grant) = grant_id
-                && grant_revoked_at.is_none()
-                && grant_user_id.as_deref() == Some(user_id)
-            {
-                last.live_grants.push(grant);
             }
         }
         for l in &mut out {

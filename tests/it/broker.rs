@@ -18,7 +18,7 @@ const UPSTREAM_PASSWORD: &str = "Upstream-Password-2024";
 
 /// The realm under test, signing in with the `providers` flow, with the upstream Gatehouse
 /// (`corp`, linking by verified address) and GitHub (`github`, creating users).
-fn realm(upstream: &str, github: &str) -> String {
+fn realm(upstream: &str, github: &str, redirect: &str) -> String {
     let providers = format!(
         "flows:\n  browser: providers\nidentity_providers:\n\
          \x20 - alias: corp\n    kind: oidc\n    display_name: Corp SSO\n\
@@ -33,7 +33,7 @@ fn realm(upstream: &str, github: &str) -> String {
          \x20   token_url: {github}/login/oauth/access_token\n    api_url: {github}/api\n",
         github::CLIENT_ID
     );
-    signin::standard_flow_realm().replace("    browser_flow: identifier-first\n", "") + providers.as_str()
+    signin::flow_realm(redirect).replace("    browser_flow: identifier-first\n", "") + providers.as_str()
 }
 
 /// The upstream Gatehouse: realm `corp` with the client `downstream` returning to `callback`,
@@ -158,12 +158,17 @@ struct World {
 }
 
 async fn world(db: Db, users: &[(&str, &str, bool)]) -> World {
+    world_for(db, users, WEB_REDIRECT).await
+}
+
+/// [`world`] with the `web` app at `redirect` too.
+async fn world_for(db: Db, users: &[(&str, &str, bool)], redirect: &str) -> World {
     // SAFETY: each test runs in its own process (nextest); nothing else reads the environment now.
     unsafe { std::env::set_var(SECRET_VAR, SECRET) };
     let gh = FakeGitHub::start(SECRET).await;
     let port = process::free_port();
     let up_url = format!("http://127.0.0.1:{port}");
-    let h = Harness::start(db, &realm(&up_url, &gh.url)).await;
+    let h = Harness::start(db, &realm(&up_url, &gh.url, redirect)).await;
     let alice_id = h.add_user(USERNAME, EMAIL, PASSWORD).await;
     let bob_id = h.add_user("bob", "bob@example.com", PASSWORD).await;
     h.sql("UPDATE users SET email_verified = TRUE").await;
@@ -332,4 +337,23 @@ db_test!(async fn first_login_ask_links_after_a_password_sign_in_or_creates(db) 
     let dora = h.state.store.find_user_by_username("flows", "dora").await.unwrap().expect("dora made");
     assert_eq!(tokens.id["sub"], Value::from(dora.id.clone()));
     assert_eq!(linked(h, &dora.id).await, ["corp-ask"]);
+});
+
+db_test!(async fn an_upstream_sign_in_in_chromium_lands_at_the_app(db) {
+    crate::browser_e2e::with_browser(&format!("broker_{db:?}"), |ui| async move {
+        let app = crate::browser_e2e::App::start().await;
+        let users = [("carol", "carol@example.com", true)];
+        let w = world_for(db, &users, &app.callback).await;
+        let h = &w.h;
+        let (request, _) = oauth::AuthRequest::new(WEB_CLIENT, &app.callback);
+        ui.open(&request.url(h), "login-with-providers").await;
+        ui.expect(crate::browser_e2e::Screen::Login).await;
+        ui.click("#provider-corp", "upstream-login").await;
+        assert!(ui.url().await.as_str().starts_with(&w.up_url), "{}", ui.describe().await);
+        ui.log_in("carol", UPSTREAM_PASSWORD, "back-at-the-app").await;
+        ui.expect(crate::browser_e2e::Screen::App).await;
+        let carol = h.state.store.find_user_by_username("flows", "carol").await.unwrap().expect("carol made");
+        assert_eq!(linked(h, &carol.id).await, ["corp"]);
+    })
+    .await;
 });

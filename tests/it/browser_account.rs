@@ -343,6 +343,24 @@ db_test!(async fn an_invite_link_in_chromium_joins_after_the_sign_in_and_the_mem
         // Having left, they may join again through the same link (it is not single-use).
         ui.open(&link.url, "invite-again").await;
         assert!(text_of(&ui, "#invite-offer").await.contains("Acme Rockets"));
+
+        // As its owner, they manage it from the console: a new link, shown once; a revocation.
+        ui.click("#join", "joined-again").await;
+        let user = h.state.store.find_user_by_username(&h.realm, USERNAME).await.unwrap().expect("the user");
+        let owner = ["owner".to_string()];
+        gatehouse::admin::set_org_member_roles(&h.state, &cli, &h.realm, &org.org.id, &user.id, &owner)
+            .await
+            .expect("made owner");
+        ui.open(&console(&h, "organizations"), "organizations-owner").await;
+        ui.click(&format!("#manage-{}", org.org.alias), "manage").await;
+        assert!(text_of(&ui, "#members").await.contains(USERNAME));
+        fill(&ui, "#link-domain", "example.com").await;
+        ui.click("form[action$='/invites'] button[type=submit]", "link-created").await;
+        let url = ui.element("#link-url").await.value().await.unwrap_or_default().unwrap_or_default();
+        assert!(url.contains("/account/organizations/join?invite="), "{url}");
+        assert!(text_of(&ui, "#link-1").await.contains("example.com"));
+        ui.click("#link-1 form button[type=submit]", "link-revoked").await;
+        assert!(text_of(&ui, "#link-1").await.contains("revoked"));
     })
     .await;
 });

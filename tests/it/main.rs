@@ -33,6 +33,7 @@ mod oidc_flow;
 mod oidc_protocol;
 mod operations;
 mod organizations;
+mod organizations_console;
 mod passkeys;
 mod realm_as_code;
 mod realm_errors;
