@@ -11,13 +11,14 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use super::browser::{Browser, Next};
+use super::federated::{create_user, linked_details, new_link, record};
 use super::sign_in::{self, InProgress};
 use crate::broker::Identity;
 use crate::crypto::constant_time_eq;
 use crate::flow::{BrokerFlow, EngineError};
 use crate::realm::{FirstLogin, IdentityProvider};
 use crate::state::{AppState, RealmRuntime};
-use crate::store::{NewLink, NewUser};
+use crate::store::NewLink;
 
 /// Catalog key: the sign-in this browser held is over (or the link is not its own).
 const SIGN_IN_OVER: &str = "signInOver";
@@ -92,7 +93,7 @@ pub async fn returned(
                 upstream: Some(identity),
                 ..BrokerFlow::default()
             });
-            signing_in.flow.challenge = Some(ASK.into());
+            signing_in.flow.challenge = Some(super::broker_ask::ASK.into());
         }
         Err((key, why)) => {
             record(
@@ -170,211 +171,6 @@ async fn resolve(
     Ok(Ok(Resolved::User(
         create_user(app, rt, provider, &identity, who).await?,
     )))
-}
-
-fn new_link(rt: &RealmRuntime, provider: &IdentityProvider, identity: &Identity) -> NewLink {
-    NewLink {
-        realm: rt.realm.name.clone(),
-        provider: provider.alias.clone(),
-        subject: identity.subject.clone(),
-        upstream_username: identity.username.clone(),
-        email: identity.email.clone(),
-    }
-}
-
-fn linked_details(provider: &IdentityProvider, identity: &Identity, how: &str) -> serde_json::Value {
-    json!({ "provider": provider.alias, "upstream_username": identity.username, "how": how })
-}
-
-/// A new user made from the upstream account, linked to it.
-async fn create_user(
-    app: &AppState,
-    rt: &RealmRuntime,
-    provider: &IdentityProvider,
-    identity: &Identity,
-    who: &Browser,
-) -> Result<String, EngineError> {
-    let username = free_username(app, rt, provider, identity).await?;
-    let new = NewUser {
-        realm: rt.realm.name.clone(),
-        username,
-        // An address the provider does not vouch for is not the new user's (it would keep its
-        // owner from registering, and lead a password reset into this account).
-        email: identity.email.clone().filter(|_| identity.email_verified),
-        first_name: identity.first_name.clone(),
-        last_name: identity.last_name.clone(),
-        required_actions: rt.realm.default_required_actions(),
-        unique_email: !rt.realm.users.duplicate_emails,
-        email_verified: identity.email_verified,
-        ..NewUser::default()
-    };
-    let created = app
-        .store
-        .create_federated_user(new, new_link(rt, provider, identity))
-        .await?;
-    let details = linked_details(provider, identity, "created");
-    record(app, rt, "identity_provider_linked", Some(&created.id), who, details).await;
-    Ok(created.id)
-}
-
-/// The step of the page that asks, under `first_login: ask`.
-pub(super) const ASK: &str = "broker-ask";
-
-/// The page asking what to do with an upstream account no one is linked to.
-pub(super) fn show_ask(
-    rt: &RealmRuntime,
-    request: &crate::oidc::authorize::AuthorizeRequest,
-    flow: &crate::flow::FlowState,
-) -> Next {
-    let broker = flow.broker.as_ref();
-    let provider = broker
-        .and_then(|b| rt.realm.identity_providers.iter().find(|p| p.alias == b.alias))
-        .map(|p| p.label().to_string())
-        .unwrap_or_default();
-    let account = broker
-        .and_then(|b| b.upstream.as_ref())
-        .and_then(|u| u.username.clone().or(u.email.clone()));
-    Next::Page {
-        page: crate::flow::Page::new("broker_ask.html", json!({ "provider": provider, "account": account })),
-        csrf: flow.csrf.clone(),
-        step: flow.challenge.clone(),
-        auth_cookie: None,
-        ui_locales: request.ui_locales.clone(),
-        form_target: request.redirect_uri.clone(),
-    }
-}
-
-/// The person's answer on the asking page: a new user now (`choice=create`), or the login
-/// page to prove an existing account, which the upstream account is then linked to
-/// (`choice=link`). `Some` ends the request with that answer; `None` runs the flow on.
-pub(super) async fn answer_ask(
-    app: &AppState,
-    rt: &RealmRuntime,
-    flow: &mut crate::flow::FlowState,
-    form: &HashMap<String, String>,
-    who: &Browser,
-) -> Result<(), EngineError> {
-    let Some(broker) = flow.broker.as_mut() else {
-        return Ok(());
-    };
-    let Some(identity) = broker.upstream.clone() else {
-        return Ok(());
-    };
-    flow.challenge = None;
-    match form.get("choice").map(String::as_str) {
-        Some("create") => {
-            let Some(provider) = rt.realm.identity_providers.iter().find(|p| p.alias == broker.alias) else {
-                flow.broker = None;
-                return Ok(());
-            };
-            let taken = match &identity.email {
-                Some(email) => app.store.find_user_by_email(&rt.realm.name, email).await?.is_some(),
-                None => false,
-            };
-            if taken {
-                flow.broker = None;
-                flow.notice = Some("brokerEmailTaken".into());
-                return Ok(());
-            }
-            let user_id = create_user(app, rt, provider, &identity, who).await?;
-            broker.user_id = Some(user_id);
-            broker.upstream = None;
-        }
-        Some("link") => {
-            broker.link_after_sign_in = true;
-            flow.notice = Some("brokerSignInToLink".into());
-        }
-        _ => {
-            flow.broker = None;
-        }
-    }
-    Ok(())
-}
-
-/// After a sign-in the person made to link an upstream account (`first_login: ask`): the
-/// account is linked to the user now proven. Refused quietly (logged) if it stands for someone
-/// else meanwhile.
-pub(super) async fn link_after_sign_in(
-    app: &AppState,
-    rt: &RealmRuntime,
-    flow: &mut crate::flow::FlowState,
-    who: &Browser,
-) -> Result<(), EngineError> {
-    let (Some(broker), Some(user_id)) = (flow.broker.clone(), flow.user_id.clone()) else {
-        return Ok(());
-    };
-    let (true, Some(identity)) = (broker.link_after_sign_in, broker.upstream) else {
-        return Ok(());
-    };
-    flow.broker = None;
-    let Some(provider) = rt.realm.identity_providers.iter().find(|p| p.alias == broker.alias) else {
-        return Ok(());
-    };
-    if app
-        .store
-        .link_identity(&user_id, new_link(rt, provider, &identity))
-        .await?
-    {
-        let details = linked_details(provider, &identity, "password");
-        record(app, rt, "identity_provider_linked", Some(&user_id), who, details).await;
-    } else {
-        let details = json!({ "provider": provider.alias, "reason": "the account is linked to someone already" });
-        record(app, rt, "identity_provider_error", Some(&user_id), who, details).await;
-    }
-    Ok(())
-}
-
-/// A username for a user made from an upstream account: the provider's name for it, else the
-/// address's local part, else the provider's alias; a number is added while it is taken.
-async fn free_username(
-    app: &AppState,
-    rt: &RealmRuntime,
-    provider: &IdentityProvider,
-    identity: &Identity,
-) -> Result<String, EngineError> {
-    let local = identity
-        .email
-        .as_deref()
-        .and_then(|e| e.split('@').next())
-        .map(str::to_string);
-    let base = [identity.username.clone(), local]
-        .into_iter()
-        .flatten()
-        .map(|name| name.to_lowercase())
-        .find(|name| crate::realm::usernames::username_problem(name).is_none())
-        .unwrap_or_else(|| provider.alias.clone());
-    for n in 0..50 {
-        let candidate = if n == 0 { base.clone() } else { format!("{base}-{n}") };
-        if app
-            .store
-            .find_user_by_username(&rt.realm.name, &candidate)
-            .await?
-            .is_none()
-        {
-            return Ok(candidate);
-        }
-    }
-    Ok(format!("{base}-{}", &crate::crypto::new_id()[..8].to_lowercase()))
-}
-
-async fn record(
-    app: &AppState,
-    rt: &RealmRuntime,
-    kind: &str,
-    user_id: Option<&str>,
-    who: &Browser,
-    details: serde_json::Value,
-) {
-    let event = crate::store::NewEvent {
-        realm: rt.realm.name.clone(),
-        kind: kind.into(),
-        user_id: user_id.map(String::from),
-        client_id: None,
-        ip: who.ip.clone(),
-        user_agent: who.user_agent.clone(),
-        details,
-    };
-    crate::events::record(&app.store, event).await;
 }
 
 /// The cookie holding a link to make from the account console (sealed), until the provider

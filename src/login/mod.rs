@@ -4,8 +4,10 @@
 
 pub mod alerts;
 pub mod broker;
+mod broker_ask;
 pub mod browser;
 mod enrolment;
+mod federated;
 mod finish;
 pub mod links;
 pub mod routes;

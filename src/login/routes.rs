@@ -425,7 +425,7 @@ pub fn respond(
 }
 
 /// A page of the flow: its form's CSRF token and step in place, the authentication cookie set
-/// when the sign-in is new, and `form-action` open to the client the form leads to.
+/// when the sign-in is new, and no `form-action` (see [`crate::web::csp_for_sign_in`]).
 fn flow_page(app: &AppState, rt: &RealmRuntime, jar: CookieJar, headers: &HeaderMap, next: Next) -> Response {
     let Next::Page {
         page,
@@ -433,7 +433,7 @@ fn flow_page(app: &AppState, rt: &RealmRuntime, jar: CookieJar, headers: &Header
         step,
         auth_cookie,
         ui_locales,
-        form_target,
+        ..
     } = next
     else {
         return PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "internalError").into_response();
@@ -489,10 +489,9 @@ fn flow_page(app: &AppState, rt: &RealmRuntime, jar: CookieJar, headers: &Header
     } else {
         crate::web::CSP.to_string()
     };
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        crate::web::csp_with_form_targets(&policy, &[&form_target]),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, crate::web::csp_for_sign_in(&policy));
     (jar, response).into_response()
 }
 

@@ -340,10 +340,10 @@ async fn advance(
             _ => super::enrolment::show_declined(rt, request, flow),
         });
     }
-    if flow.challenge.as_deref() == Some(super::broker::ASK) {
+    if flow.challenge.as_deref() == Some(super::broker_ask::ASK) {
         match input {
-            Input::Form(form, _) => super::broker::answer_ask(app, rt, flow, form, who).await?,
-            _ => return Ok(super::broker::show_ask(rt, request, flow)),
+            Input::Form(form, _) => super::broker_ask::answer_ask(app, rt, flow, form, who).await?,
+            _ => return Ok(super::broker_ask::show_ask(rt, request, flow)),
         }
     }
     let in_action = flow.challenge.as_deref().is_some_and(|c| c.starts_with("action:"));
@@ -380,7 +380,7 @@ async fn advance(
         drop(ctx);
         return after_reset(app, rt, request, flow, who, input, moved).await;
     }
-    super::broker::link_after_sign_in(app, rt, ctx.flow, who).await?;
+    super::broker_ask::link_after_sign_in(app, rt, ctx.flow, who).await?;
     super::enrolment::demand_second_factor(app, rt, request, ctx.flow, who).await?;
     let action_form = if in_action { form } else { None };
     if let Some(next) = required_actions(&mut ctx, request, action_form, input).await? {

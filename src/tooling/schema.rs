@@ -79,7 +79,12 @@ pub fn authenticator_config(name: &str) -> Option<Value> {
         | "sms-otp-form"
         | "passkey"
         | "webauthn-form"
+        | "identity-provider"
         | "email-link" => no_config(),
+        "identity-provider-redirector" => object(
+            json!({ "default_provider": { "type": "string", "description": "The alias of the realm's identity provider to go to" } }),
+            &["default_provider"],
+        ),
         "deny-access" => object(
             json!({ "message": { "type": "string", "description": "The message the user sees" } }),
             &[],

@@ -96,6 +96,18 @@ pub fn form_source(uri: &str) -> Option<String> {
 /// `policy` with `form-action 'self'` widened to the origins of `targets` (the redirect URIs
 /// a form on the page, or the redirect that answers it, sends the browser to: browsers apply
 /// `form-action` to those redirects too).
+/// `policy` without `form-action`, for the sign-in's pages: browsers hold every redirect after
+/// a form's submission to it, and a sign-in's answer may lead through several origins (the app's
+/// redirect URI, and from there on when the app is itself a broker whose upstream this realm is).
+pub fn csp_for_sign_in(policy: &str) -> HeaderValue {
+    let kept: Vec<&str> = policy
+        .split(';')
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && !d.starts_with("form-action"))
+        .collect();
+    HeaderValue::from_str(&kept.join("; ")).unwrap_or_else(|_| HeaderValue::from_static(CSP))
+}
+
 pub fn csp_with_form_targets(policy: &str, targets: &[&str]) -> HeaderValue {
     let mut sources = vec!["'self'".to_string()];
     for source in targets.iter().filter_map(|t| form_source(t)) {
