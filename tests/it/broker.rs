@@ -357,3 +357,45 @@ db_test!(async fn an_upstream_sign_in_in_chromium_lands_at_the_app(db) {
     })
     .await;
 });
+
+/// Changes this browser's sign-in in progress as an attacker replaying another sign-in's
+/// answer would need: `field` of the pending upstream request becomes `value`.
+async fn tamper_pending(h: &Harness, field: &str, value: &str) {
+    let mut tampered = 0;
+    for row in h.query("SELECT id, state FROM auth_sessions").await {
+        let id: String = row.try_get("", "id").expect("an id");
+        let state: String = row.try_get("", "state").expect("a state");
+        let mut flow: Value = serde_json::from_str(&state).expect("the flow state");
+        if !flow["broker"]["pending"].is_object() {
+            continue;
+        }
+        flow["broker"]["pending"][field] = Value::from(value);
+        let text = serde_json::to_string(&flow).expect("JSON").replace('\'', "''");
+        h.sql(&format!("UPDATE auth_sessions SET state = '{text}' WHERE id = '{id}'"))
+            .await;
+        tampered += 1;
+    }
+    assert_eq!(tampered, 1, "one sign-in waits for the upstream");
+}
+
+db_test!(async fn an_answer_that_does_not_match_the_request_signs_no_one_in(db) {
+    let users = [("carol", "carol@example.com", true)];
+    let w = world(db, &users).await;
+    let h = &w.h;
+    // The ID token's nonce is not this sign-in's: refused, the login page says so.
+    let mut s = through(h, "corp").await;
+    tamper_pending(h, "nonce", "another-sign-in").await;
+    upstream_sign_in(&mut s, "carol").await;
+    s.expect(Shown::Login);
+    assert!(signin::visible_text(&s.page.body).contains("did not work"), "{}", s.page.describe());
+    // The PKCE verifier is not the one the challenge was made from: the upstream refuses the code.
+    let mut s = through(h, "corp").await;
+    tamper_pending(h, "verifier", "a-verifier-the-upstream-never-saw-0123456789abcdef").await;
+    upstream_sign_in(&mut s, "carol").await;
+    s.expect(Shown::Login);
+    let errors = signin::events(h, Some("identity_provider_error")).await;
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    let reasons: Vec<String> = errors.iter().map(|e| e.details["reason"].to_string()).collect();
+    assert!(reasons[0].contains("nonce"), "{reasons:?}");
+    assert!(h.state.store.find_user_by_username("flows", "carol").await.unwrap().is_none());
+});

@@ -165,3 +165,32 @@ db_test!(async fn invitations_by_mail_reach_new_and_existing_people(db) {
     }
     assert_eq!(sink.received().len(), 2);
 });
+
+db_test!(async fn the_openapi_document_describes_the_organization_endpoints(db) {
+    let h = start(db).await;
+    let doc: serde_json::Value = reqwest::get(format!("{}/admin/openapi.json", h.url))
+        .await
+        .expect("the document")
+        .json()
+        .await
+        .expect("JSON");
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, method) in [
+        ("/admin/realms/{realm}/organizations", "post"),
+        ("/admin/realms/{realm}/organizations/{id}", "put"),
+        ("/admin/realms/{realm}/organizations/{id}/members", "post"),
+        ("/admin/realms/{realm}/organizations/{id}/members/invite-user", "post"),
+        ("/admin/realms/{realm}/organizations/{id}/members/invite-existing-user", "post"),
+        ("/admin/realms/{realm}/organizations/{id}/invites", "post"),
+    ] {
+        let operation = &paths.get(path).unwrap_or_else(|| panic!("{path} is not documented"))[method];
+        for status in ["401", "403", "404"] {
+            assert!(operation["responses"][status].is_object(), "{path} {method} lacks {status}: {operation}");
+        }
+    }
+    let invite = &paths["/admin/realms/{realm}/organizations/{id}/members/invite-user"]["post"];
+    assert!(
+        invite["requestBody"]["content"]["application/x-www-form-urlencoded"].is_object(),
+        "{invite}"
+    );
+});
